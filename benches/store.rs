@@ -1,0 +1,167 @@
+//! Store benchmarks: inserting a 10,000-segment transcript version in one transaction, and a
+//! full-text query over 10,000 segments.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+use verbatim::storage::ids::TranscriptId;
+use verbatim::storage::repo::{self, NewAudioFile, NewSegment, NewVersion, VersionSource};
+use verbatim::storage::{self};
+
+const WORDS: &[&str] = &[
+    "and",
+    "so",
+    "my",
+    "fellow",
+    "americans",
+    "ask",
+    "not",
+    "what",
+    "your",
+    "country",
+    "can",
+    "do",
+    "for",
+    "you",
+    "the",
+    "family",
+    "of",
+    "dashwood",
+    "had",
+    "long",
+    "been",
+    "settled",
+    "in",
+    "sussex",
+    "estate",
+    "was",
+    "large",
+    "residence",
+    "at",
+    "norland",
+    "park",
+    "centre",
+    "their",
+    "property",
+];
+
+fn segments(n: usize) -> Vec<NewSegment> {
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..n)
+        .map(|i| {
+            let words: Vec<&str> = (0..12)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    WORDS[(seed % WORDS.len() as u64) as usize]
+                })
+                .collect();
+            NewSegment {
+                start_ms: i as u64 * 3000,
+                end_ms: i as u64 * 3000 + 2800,
+                text: words.join(" "),
+                confidence: Some(0.8),
+                words_json: None,
+                speaker: None,
+            }
+        })
+        .collect()
+}
+
+fn setup(dir: &std::path::Path) -> (rusqlite::Connection, TranscriptId) {
+    let mut conn = storage::open(&dir.join("bench.db")).unwrap();
+    let tx = conn.transaction().unwrap();
+    let (a, _) = repo::insert_audio_file(
+        &tx,
+        &NewAudioFile {
+            sha256: "ab".repeat(32),
+            original_name: "talk.wav".into(),
+            original_path: None,
+            stored_path: "audio/ab/x.wav".into(),
+            size_bytes: 1,
+            container: "wav".into(),
+            codec: "pcm_s16le".into(),
+            duration_ms: 30_000_000,
+            sample_rate: 16000,
+            channels: 1,
+        },
+        1,
+    )
+    .unwrap();
+    let (t, _) = repo::create_transcript(
+        &tx,
+        a.id,
+        None,
+        None,
+        &NewVersion::new(VersionSource::Model),
+        &[],
+        1,
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    (conn, t)
+}
+
+fn insert_10k_segments(c: &mut Criterion) {
+    let segs = segments(10_000);
+    let dir = tempfile::tempdir().unwrap();
+    let (mut conn, t) = setup(dir.path());
+    let mut group = c.benchmark_group("store");
+    group.sample_size(10);
+    group.bench_function(
+        "insert 10k segments (one transaction, WAL file db, FTS triggers)",
+        |b| {
+            b.iter_batched(
+                || (),
+                |_| {
+                    let tx = conn.transaction().unwrap();
+                    repo::add_version(
+                        &tx,
+                        t,
+                        &NewVersion::new(VersionSource::Edit),
+                        black_box(&segs),
+                        2,
+                    )
+                    .unwrap();
+                    tx.commit().unwrap();
+                },
+                BatchSize::PerIteration,
+            )
+        },
+    );
+    group.finish();
+}
+
+fn fts_query_10k(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut conn, t) = setup(dir.path());
+    let tx = conn.transaction().unwrap();
+    repo::add_version(
+        &tx,
+        t,
+        &NewVersion::new(VersionSource::Edit),
+        &segments(10_000),
+        2,
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    let mut group = c.benchmark_group("store");
+    group.bench_function("FTS query over 10k segments (2 terms, top 50)", |b| {
+        b.iter(|| {
+            let hits = repo::search(&conn, black_box("fellow dashw"), true, 50).unwrap();
+            black_box(hits)
+        })
+    });
+    group.bench_function("FTS query over 10k segments (rare term, all hits)", |b| {
+        b.iter(|| {
+            black_box(
+                repo::search(&conn, black_box("norland sussex estate"), true, 10_000).unwrap(),
+            )
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, insert_10k_segments, fts_query_10k);
+criterion_main!(benches);

@@ -1,0 +1,287 @@
+//! The command line: `verbatim` opens the window; subcommands run the same ECS headless.
+#![allow(clippy::print_stdout)]
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bevy::app::AppExit;
+use bevy::prelude::*;
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+
+use crate::library::import::AudioStore;
+use crate::library::{
+    AudioFile, ImportFinished, ImportRequested, Importer, LibraryState, format_duration_ms,
+};
+use crate::paths::DataDir;
+use crate::storage::repo::AudioFileRow;
+use crate::storage::writer::DbWriter;
+use crate::{CorePlugin, install_error_handler};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "verbatim",
+    version,
+    about = "Record, transcribe and edit speech."
+)]
+pub struct Cli {
+    /// Where the database, audio and logs live (default: the per-user data directory).
+    #[arg(long, global = true, env = crate::paths::HOME_ENV, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Open the window, save one screenshot of it as PNG once the library is shown, and
+    /// exit (non-zero if the screenshot is blank). Used by the GUI smoke test.
+    #[arg(long, hide = true, value_name = "PNG")]
+    pub screenshot: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Add audio files (WAV, FLAC, MP3, Ogg Vorbis) to the library.
+    Import {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Print the outcome of every file as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the audio files in the library.
+    Library {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs the command line; the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("verbatim: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let data = DataDir::resolve(cli.data_dir.as_deref())?;
+    let gui = cli.command.is_none();
+    let _log = crate::logging::init(Some(&data.log_dir()), if gui { "info" } else { "warn" });
+    match cli.command {
+        None => run_window(&data, cli.screenshot),
+        Some(Command::Import { files, json }) => import(&data, &files, json),
+        Some(Command::Library { json }) => library(&data, json),
+    }
+}
+
+fn core(data: &DataDir) -> anyhow::Result<CorePlugin> {
+    let store = AudioStore::new(data.root());
+    let writer = DbWriter::spawn(&data.db_path(), store.clone())
+        .with_context(|| format!("cannot open the library in {}", data.root().display()))?;
+    Ok(CorePlugin::new(writer, store))
+}
+
+/// Whether a window can be opened here.
+fn display_available() -> bool {
+    ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+}
+
+fn run_window(data: &DataDir, screenshot: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    if !display_available() {
+        eprintln!(
+            "verbatim: no display found (neither DISPLAY nor WAYLAND_DISPLAY is set), so the window cannot open.\n\
+             Run it from a desktop session, or use the command line: `verbatim --help` \
+             (for example `verbatim import FILE...` and `verbatim library`)."
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let mut app = App::new();
+    install_error_handler(&mut app);
+    app.add_plugins(crate::AppPlugin {
+        core: core(data)?,
+        ui: crate::ui::UiPlugin { screenshot },
+    });
+    Ok(match app.run() {
+        AppExit::Success => ExitCode::SUCCESS,
+        AppExit::Error(code) => ExitCode::from(code.get()),
+    })
+}
+
+/// A headless app over the data directory: MinimalPlugins + CorePlugin, driven by hand.
+pub fn headless_app(core: CorePlugin) -> App {
+    let mut app = App::new();
+    install_error_handler(&mut app);
+    app.add_plugins((MinimalPlugins, core));
+    app.finish();
+    app.cleanup();
+    app
+}
+
+/// Runs frames until `done` says so or `timeout` passes; false on timeout.
+pub fn update_until(
+    app: &mut App,
+    timeout: Duration,
+    mut done: impl FnMut(&mut World) -> bool,
+) -> bool {
+    let start = Instant::now();
+    loop {
+        app.update();
+        if done(app.world_mut()) {
+            return true;
+        }
+        if start.elapsed() > timeout {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Collects import outcomes (CLI and tests).
+#[derive(Resource, Default, Debug)]
+pub struct ImportLog(pub Vec<ImportFinished>);
+
+fn log_imports(mut finished: MessageReader<ImportFinished>, mut log: ResMut<ImportLog>) {
+    log.0.extend(finished.read().cloned());
+}
+
+/// Adds [`ImportLog`] and the system that fills it.
+pub fn track_imports(app: &mut App) {
+    app.init_resource::<ImportLog>()
+        .add_systems(Last, log_imports);
+}
+
+#[derive(Serialize)]
+struct ImportJson<'a> {
+    file: &'a Path,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    audio: Option<&'a AudioFileRow>,
+}
+
+fn import(data: &DataDir, files: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
+    let mut app = headless_app(core(data)?);
+    track_imports(&mut app);
+    for f in files {
+        app.world_mut().write_message(ImportRequested(f.clone()));
+    }
+    let bar = indicatif::ProgressBar::new(files.len() as u64).with_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {wide_msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let total = files.len();
+    let finished = update_until(&mut app, Duration::from_secs(24 * 3600), |world| {
+        let n = world.resource::<ImportLog>().0.len();
+        bar.set_position(n as u64);
+        if let Some(last) = world.resource::<ImportLog>().0.last() {
+            bar.set_message(last.source.display().to_string());
+        }
+        n >= total
+            && world
+                .get_resource::<Importer>()
+                .is_none_or(|i| i.in_flight() == 0)
+    });
+    bar.finish_and_clear();
+    if !finished {
+        anyhow::bail!("the import did not finish");
+    }
+    let log = std::mem::take(&mut app.world_mut().resource_mut::<ImportLog>().0);
+    let failed = log.iter().filter(|f| f.result.is_err()).count();
+    if json {
+        let out: Vec<ImportJson<'_>> = log
+            .iter()
+            .map(|f| ImportJson {
+                file: &f.source,
+                status: match &f.result {
+                    Ok(i) if i.created => "imported",
+                    Ok(_) => "exists",
+                    Err(_) => "failed",
+                },
+                error: f.result.as_ref().err().map(|e| e.to_string()),
+                audio: f.result.as_ref().ok().map(|i| &i.row),
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        for f in &log {
+            match &f.result {
+                Ok(i) => println!(
+                    "{} {}  id {}  {}  {}",
+                    if i.created { "imported" } else { "exists  " },
+                    f.source.display(),
+                    i.row.id,
+                    format_duration_ms(i.row.duration_ms),
+                    crate::ui::library_panel::format_format(&i.row),
+                ),
+                Err(e) => eprintln!("error: {}: {e}", f.source.display()),
+            }
+        }
+    }
+    Ok(if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn library(data: &DataDir, json: bool) -> anyhow::Result<ExitCode> {
+    let mut app = headless_app(core(data)?);
+    let loaded = update_until(&mut app, Duration::from_secs(60), |world| {
+        let s = world.resource::<LibraryState>();
+        s.loaded || s.error.is_some()
+    });
+    if !loaded {
+        anyhow::bail!("the library did not load within 60 s");
+    }
+    if let Some(e) = &app.world().resource::<LibraryState>().error {
+        anyhow::bail!("cannot load the library: {e}");
+    }
+    let world = app.world_mut();
+    let mut rows: Vec<AudioFileRow> = world
+        .query::<&AudioFile>()
+        .iter(world)
+        .map(|f| f.0.clone())
+        .collect();
+    rows.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else if rows.is_empty() {
+        println!("The library is empty. Add files with `verbatim import FILE...`.");
+    } else {
+        let table: Vec<[String; 5]> = rows
+            .iter()
+            .map(|r| {
+                [
+                    r.id.to_string(),
+                    r.original_name.clone(),
+                    format_duration_ms(r.duration_ms),
+                    crate::ui::library_panel::format_format(r),
+                    crate::ui::library_panel::format_time(r.created_at),
+                ]
+            })
+            .collect();
+        let header = ["ID", "NAME", "DURATION", "FORMAT", "ADDED"].map(str::to_owned);
+        let width = |i: usize| {
+            std::iter::once(&header)
+                .chain(&table)
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        };
+        let (w0, w1, w2, w3) = (width(0), width(1), width(2), width(3));
+        for r in std::iter::once(&header).chain(&table) {
+            println!(
+                "{:>w0$}  {:<w1$}  {:>w2$}  {:<w3$}  {}",
+                r[0], r[1], r[2], r[3], r[4]
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

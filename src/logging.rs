@@ -1,0 +1,58 @@
+//! tracing to stderr and to a daily log file in the data directory.
+
+use std::path::Path;
+
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::prelude::*;
+
+/// Keeps the log file writer alive; drop it last (it flushes).
+pub struct LogGuard {
+    _file: Option<WorkerGuard>,
+}
+
+/// Installs the global subscriber. `stderr_default` is the stderr filter when `RUST_LOG` is
+/// unset (the CLI keeps its output quiet with "warn"; the window logs "info"). The file log
+/// always gets info and above. Failing to open the log file is reported, not fatal.
+pub fn init(log_dir: Option<&Path>, stderr_default: &str) -> LogGuard {
+    let quiet_deps =
+        "wgpu_core=warn,wgpu_hal=warn,naga=warn,bevy_render=warn,winit=warn,symphonia=error";
+    let stderr_filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{stderr_default},{quiet_deps}")));
+    let stderr_layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_filter(stderr_filter);
+
+    let mut guard = None;
+    let mut file_error = None;
+    let file_layer = log_dir.and_then(|dir| match std::fs::create_dir_all(dir) {
+        Ok(()) => {
+            let appender = tracing_appender::rolling::daily(dir, "verbatim.log");
+            let (writer, g) = tracing_appender::non_blocking(appender);
+            guard = Some(g);
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(writer)
+                    .with_ansi(false)
+                    .with_filter(EnvFilter::new(format!("info,{quiet_deps}"))),
+            )
+        }
+        Err(e) => {
+            file_error = Some(format!(
+                "cannot create the log directory {}: {e}",
+                dir.display()
+            ));
+            None
+        }
+    });
+    // A second init (tests) keeps the first subscriber.
+    let _ = tracing_subscriber::registry()
+        .with(stderr_layer)
+        .with(file_layer)
+        .try_init();
+    if let Some(e) = file_error {
+        tracing::warn!("{e}");
+    }
+    LogGuard { _file: guard }
+}

@@ -1,0 +1,590 @@
+//! Repositories: plain functions over `&Connection` (a `&Transaction` derefs to one).
+//! Every statement is parameterized and cached; "no such row" is `Ok(None)`.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::{Deserialize, Serialize};
+
+use super::StorageError;
+use super::ids::{AudioFileId, ExportId, JobId, SegmentId, SessionId, TranscriptId, VersionId};
+
+// ---------------------------------------------------------------------------------------------
+// Audio files
+
+/// What an import knows about a file before it is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewAudioFile {
+    pub sha256: String,
+    pub original_name: String,
+    pub original_path: Option<String>,
+    /// Relative to the data directory.
+    pub stored_path: String,
+    pub size_bytes: u64,
+    pub container: String,
+    pub codec: String,
+    pub duration_ms: u64,
+    pub sample_rate: u32,
+    pub channels: u16,
+}
+
+/// A row of `audio_files`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AudioFileRow {
+    pub id: AudioFileId,
+    pub sha256: String,
+    pub original_name: String,
+    pub original_path: Option<String>,
+    pub stored_path: String,
+    pub size_bytes: u64,
+    pub container: String,
+    pub codec: String,
+    pub duration_ms: u64,
+    pub sample_rate: u32,
+    pub channels: u16,
+    pub created_at: i64,
+}
+
+const AUDIO_COLUMNS: &str = "id, sha256, original_name, original_path, stored_path, size_bytes, \
+     container, codec, duration_ms, sample_rate, channels, created_at";
+
+fn audio_row(r: &Row<'_>) -> rusqlite::Result<AudioFileRow> {
+    Ok(AudioFileRow {
+        id: r.get(0)?,
+        sha256: r.get(1)?,
+        original_name: r.get(2)?,
+        original_path: r.get(3)?,
+        stored_path: r.get(4)?,
+        size_bytes: r.get(5)?,
+        container: r.get(6)?,
+        codec: r.get(7)?,
+        duration_ms: r.get(8)?,
+        sample_rate: r.get(9)?,
+        channels: r.get(10)?,
+        created_at: r.get(11)?,
+    })
+}
+
+/// Inserts an audio file unless one with the same content hash exists. Returns the row and
+/// whether it was created by this call (`false`: the existing entry is returned).
+pub fn insert_audio_file(
+    conn: &Connection,
+    file: &NewAudioFile,
+    now: i64,
+) -> Result<(AudioFileRow, bool), StorageError> {
+    if let Some(existing) = audio_file_by_sha256(conn, &file.sha256)? {
+        return Ok((existing, false));
+    }
+    let sql = format!(
+        "INSERT INTO audio_files (sha256, original_name, original_path, stored_path, size_bytes, \
+         container, codec, duration_ms, sample_rate, channels, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING {AUDIO_COLUMNS}"
+    );
+    let row = conn.prepare_cached(&sql)?.query_row(
+        params![
+            file.sha256,
+            file.original_name,
+            file.original_path,
+            file.stored_path,
+            file.size_bytes,
+            file.container,
+            file.codec,
+            file.duration_ms,
+            file.sample_rate,
+            file.channels,
+            now
+        ],
+        audio_row,
+    )?;
+    Ok((row, true))
+}
+
+pub fn audio_file_by_sha256(
+    conn: &Connection,
+    sha256: &str,
+) -> Result<Option<AudioFileRow>, StorageError> {
+    let sql = format!("SELECT {AUDIO_COLUMNS} FROM audio_files WHERE sha256 = ?1");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([sha256], audio_row)
+        .optional()?)
+}
+
+pub fn audio_file(
+    conn: &Connection,
+    id: AudioFileId,
+) -> Result<Option<AudioFileRow>, StorageError> {
+    let sql = format!("SELECT {AUDIO_COLUMNS} FROM audio_files WHERE id = ?1");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([id], audio_row)
+        .optional()?)
+}
+
+/// Every audio file, newest first.
+pub fn list_audio_files(conn: &Connection) -> Result<Vec<AudioFileRow>, StorageError> {
+    let sql = format!("SELECT {AUDIO_COLUMNS} FROM audio_files ORDER BY created_at DESC, id DESC");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([], audio_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Deletes an audio file and, by cascade, its jobs, transcripts, versions, segments and
+/// exports. Returns whether a row was deleted.
+pub fn delete_audio_file(conn: &Connection, id: AudioFileId) -> Result<bool, StorageError> {
+    let n = conn
+        .prepare_cached("DELETE FROM audio_files WHERE id = ?1")?
+        .execute([id])?;
+    Ok(n > 0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recording sessions and jobs (the rows the capture and transcription subsystems keep)
+
+/// A take about to be recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewRecordingSession {
+    pub device_id: Option<String>,
+    pub device_name: String,
+    pub sample_rate: u32,
+    pub channels: u16,
+    pub sample_format: String,
+    /// The WAV being written, relative to the data directory.
+    pub file_path: String,
+}
+
+/// Opens a recording session row in status `recording`.
+pub fn insert_recording_session(
+    conn: &Connection,
+    session: &NewRecordingSession,
+    now: i64,
+) -> Result<SessionId, StorageError> {
+    Ok(conn
+        .prepare_cached(
+            "INSERT INTO recording_sessions (device_id, device_name, sample_rate, channels, \
+             sample_format, file_path, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+        )?
+        .query_row(
+            params![
+                session.device_id,
+                session.device_name,
+                session.sample_rate,
+                session.channels,
+                session.sample_format,
+                session.file_path,
+                now
+            ],
+            |r| r.get(0),
+        )?)
+}
+
+/// The audio file a session produced, if any (`None` once that file was deleted).
+pub fn session_audio_file(
+    conn: &Connection,
+    id: SessionId,
+) -> Result<Option<Option<AudioFileId>>, StorageError> {
+    Ok(conn
+        .prepare_cached("SELECT audio_file_id FROM recording_sessions WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?)
+}
+
+/// Closes a session with its final status and the audio file it produced.
+pub fn finish_recording_session(
+    conn: &Connection,
+    id: SessionId,
+    status: &str,
+    audio_file: Option<AudioFileId>,
+    frames_written: u64,
+    now: i64,
+) -> Result<(), StorageError> {
+    conn.prepare_cached(
+        "UPDATE recording_sessions SET status = ?2, audio_file_id = ?3, frames_written = ?4, \
+         ended_at = ?5 WHERE id = ?1",
+    )?
+    .execute(params![id, status, audio_file, frames_written, now])?;
+    Ok(())
+}
+
+/// Queues a transcription job for an audio file.
+pub fn insert_job(
+    conn: &Connection,
+    audio_file: AudioFileId,
+    model: &str,
+    requested_backend: &str,
+    language: Option<&str>,
+    now: i64,
+) -> Result<JobId, StorageError> {
+    Ok(conn
+        .prepare_cached(
+            "INSERT INTO transcription_jobs (audio_file_id, model, requested_backend, language, \
+             created_at) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+        )?
+        .query_row(
+            params![audio_file, model, requested_backend, language, now],
+            |r| r.get(0),
+        )?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transcripts, versions, segments
+
+/// Where a version came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VersionSource {
+    Model,
+    Edit,
+    Rollback,
+    Import,
+}
+
+impl VersionSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Model => "model",
+            Self::Edit => "edit",
+            Self::Rollback => "rollback",
+            Self::Import => "import",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "model" => Self::Model,
+            "edit" => Self::Edit,
+            "rollback" => Self::Rollback,
+            "import" => Self::Import,
+            _ => return None,
+        })
+    }
+}
+
+/// A version to be saved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewVersion {
+    pub source: VersionSource,
+    pub based_on: Option<VersionId>,
+    pub model: Option<String>,
+    pub params_json: Option<String>,
+    pub author: Option<String>,
+    pub note: Option<String>,
+}
+
+impl NewVersion {
+    pub fn new(source: VersionSource) -> Self {
+        Self {
+            source,
+            based_on: None,
+            model: None,
+            params_json: None,
+            author: None,
+            note: None,
+        }
+    }
+}
+
+/// A segment to be saved (its index is its position in the slice).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewSegment {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub text: String,
+    pub confidence: Option<f32>,
+    pub words_json: Option<String>,
+    pub speaker: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionRow {
+    pub id: VersionId,
+    pub transcript_id: TranscriptId,
+    pub number: u32,
+    pub source: VersionSource,
+    pub based_on: Option<VersionId>,
+    pub model: Option<String>,
+    pub author: Option<String>,
+    pub note: Option<String>,
+    pub created_at: i64,
+    pub is_current: bool,
+    pub segment_count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentRow {
+    pub id: SegmentId,
+    pub idx: u32,
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub text: String,
+    pub confidence: Option<f32>,
+    pub words_json: Option<String>,
+    pub speaker: Option<String>,
+}
+
+/// Creates a transcript with its first version. Call inside a transaction: the schema only
+/// accepts a transcript whose first version exists when the transaction commits.
+pub fn create_transcript(
+    conn: &Connection,
+    audio_file: AudioFileId,
+    job: Option<JobId>,
+    title: Option<&str>,
+    version: &NewVersion,
+    segments: &[NewSegment],
+    now: i64,
+) -> Result<(TranscriptId, VersionId), StorageError> {
+    let id: TranscriptId = conn
+        .prepare_cached(
+            "INSERT INTO transcripts (audio_file_id, job_id, title, current_version_id, created_at) \
+             VALUES (?1, ?2, ?3, 0, ?4) RETURNING id",
+        )?
+        .query_row(params![audio_file, job, title, now], |r| r.get(0))?;
+    let (version_id, _) = add_version(conn, id, version, segments, now)?;
+    Ok((id, version_id))
+}
+
+/// Appends a new version (number = last + 1) with its segments; the schema makes it current.
+pub fn add_version(
+    conn: &Connection,
+    transcript: TranscriptId,
+    version: &NewVersion,
+    segments: &[NewSegment],
+    now: i64,
+) -> Result<(VersionId, u32), StorageError> {
+    let (id, number): (VersionId, u32) = conn
+        .prepare_cached(
+            "INSERT INTO transcript_versions (transcript_id, number, source, based_on_version_id, \
+             model, params_json, author, note, created_at) \
+             VALUES (?1, (SELECT COALESCE(MAX(number), 0) + 1 FROM transcript_versions \
+                          WHERE transcript_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             RETURNING id, number",
+        )?
+        .query_row(
+            params![
+                transcript,
+                version.source.as_str(),
+                version.based_on,
+                version.model,
+                version.params_json,
+                version.author,
+                version.note,
+                now
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO segments (version_id, idx, start_ms, end_ms, text, confidence, words_json, speaker) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    for (idx, s) in segments.iter().enumerate() {
+        stmt.execute(params![
+            id,
+            idx as u64,
+            s.start_ms,
+            s.end_ms,
+            s.text,
+            s.confidence,
+            s.words_json,
+            s.speaker
+        ])?;
+    }
+    Ok((id, number))
+}
+
+const VERSION_COLUMNS: &str = "v.id, v.transcript_id, v.number, v.source, v.based_on_version_id, \
+     v.model, v.author, v.note, v.created_at, (t.current_version_id = v.id), \
+     (SELECT COUNT(*) FROM segments s WHERE s.version_id = v.id)";
+
+fn version_row(r: &Row<'_>) -> rusqlite::Result<VersionRow> {
+    let source: String = r.get(3)?;
+    Ok(VersionRow {
+        id: r.get(0)?,
+        transcript_id: r.get(1)?,
+        number: r.get(2)?,
+        source: VersionSource::parse(&source).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                3,
+                rusqlite::types::Type::Text,
+                format!("unknown version source {source:?}").into(),
+            )
+        })?,
+        based_on: r.get(4)?,
+        model: r.get(5)?,
+        author: r.get(6)?,
+        note: r.get(7)?,
+        created_at: r.get(8)?,
+        is_current: r.get(9)?,
+        segment_count: r.get(10)?,
+    })
+}
+
+/// The current version of a transcript.
+pub fn current_version(
+    conn: &Connection,
+    transcript: TranscriptId,
+) -> Result<Option<VersionRow>, StorageError> {
+    let sql = format!(
+        "SELECT {VERSION_COLUMNS} FROM transcripts t JOIN transcript_versions v \
+         ON v.id = t.current_version_id WHERE t.id = ?1"
+    );
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([transcript], version_row)
+        .optional()?)
+}
+
+/// Every version of a transcript, oldest first.
+pub fn versions(
+    conn: &Connection,
+    transcript: TranscriptId,
+) -> Result<Vec<VersionRow>, StorageError> {
+    let sql = format!(
+        "SELECT {VERSION_COLUMNS} FROM transcript_versions v JOIN transcripts t \
+         ON t.id = v.transcript_id WHERE v.transcript_id = ?1 ORDER BY v.number"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([transcript], version_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The segments of a version, in order.
+pub fn segments(conn: &Connection, version: VersionId) -> Result<Vec<SegmentRow>, StorageError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, idx, start_ms, end_ms, text, confidence, words_json, speaker \
+         FROM segments WHERE version_id = ?1 ORDER BY idx",
+    )?;
+    let rows = stmt.query_map([version], |r| {
+        Ok(SegmentRow {
+            id: r.get(0)?,
+            idx: r.get(1)?,
+            start_ms: r.get(2)?,
+            end_ms: r.get(3)?,
+            text: r.get(4)?,
+            confidence: r.get(5)?,
+            words_json: r.get(6)?,
+            speaker: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Search
+
+/// One full-text match: where it is (transcript, version, time) and a highlighted snippet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub transcript_id: TranscriptId,
+    pub audio_file_id: AudioFileId,
+    pub version_id: VersionId,
+    pub version_number: u32,
+    pub segment_id: SegmentId,
+    pub start_ms: u64,
+    pub end_ms: u64,
+    /// The segment text with matches wrapped in `[` and `]`.
+    pub snippet: String,
+}
+
+/// Turns what a user typed into an FTS5 query that cannot be a syntax error: every word is
+/// a quoted term (quotes doubled), all must match, and the last one matches as a prefix so
+/// results appear while typing. Returns `None` when nothing searchable is left.
+pub fn fts_query(user_input: &str) -> Option<String> {
+    let terms: Vec<String> = user_input
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|t| t.chars().any(char::is_alphanumeric))
+        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .collect();
+    if terms.is_empty() {
+        return None;
+    }
+    let mut q = terms.join(" ");
+    q.push('*');
+    Some(q)
+}
+
+/// Searches segment text. `current_only` limits hits to each transcript's current version
+/// (what a user means by "search my transcripts"); otherwise every version is searched.
+pub fn search(
+    conn: &Connection,
+    user_input: &str,
+    current_only: bool,
+    limit: u32,
+) -> Result<Vec<SearchHit>, StorageError> {
+    let Some(query) = fts_query(user_input) else {
+        return Ok(Vec::new());
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT t.id, t.audio_file_id, v.id, v.number, s.id, s.start_ms, s.end_ms, \
+                snippet(segments_fts, 0, '[', ']', '…', 16) \
+         FROM segments_fts \
+         JOIN segments s ON s.id = segments_fts.rowid \
+         JOIN transcript_versions v ON v.id = s.version_id \
+         JOIN transcripts t ON t.id = v.transcript_id \
+         WHERE segments_fts MATCH ?1 AND (?2 = 0 OR t.current_version_id = v.id) \
+         ORDER BY bm25(segments_fts), t.id, s.idx \
+         LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![query, current_only, limit], |r| {
+        Ok(SearchHit {
+            transcript_id: r.get(0)?,
+            audio_file_id: r.get(1)?,
+            version_id: r.get(2)?,
+            version_number: r.get(3)?,
+            segment_id: r.get(4)?,
+            start_ms: r.get(5)?,
+            end_ms: r.get(6)?,
+            snippet: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exports
+
+/// Records that a version was exported to `path` in `format` (a code of `export_formats`).
+pub fn record_export(
+    conn: &Connection,
+    transcript: TranscriptId,
+    version: VersionId,
+    format: &str,
+    path: &str,
+    now: i64,
+) -> Result<ExportId, StorageError> {
+    Ok(conn
+        .prepare_cached(
+            "INSERT INTO exports (transcript_id, version_id, format, path, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+        )?
+        .query_row(params![transcript, version, format, path, now], |r| {
+            r.get(0)
+        })?)
+}
+
+/// The export format codes the schema knows, in order.
+pub fn export_formats(conn: &Connection) -> Result<Vec<String>, StorageError> {
+    let mut stmt = conn.prepare_cached("SELECT code FROM export_formats ORDER BY code")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fts_query;
+
+    #[test]
+    fn user_input_becomes_quoted_terms_with_a_prefix_on_the_last() {
+        assert_eq!(
+            fts_query("fellow ameri").as_deref(),
+            Some("\"fellow\" \"ameri\"*")
+        );
+        assert_eq!(
+            fts_query("say \"hi\"").as_deref(),
+            Some("\"say\" \"\"\"hi\"\"\"*")
+        );
+        assert_eq!(
+            fts_query("NEAR( AND"),
+            Some("\"NEAR(\" \"AND\"*".to_owned())
+        );
+        assert_eq!(fts_query("  * ( ) -- "), None);
+        assert_eq!(fts_query(""), None);
+    }
+}

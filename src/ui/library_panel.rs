@@ -1,0 +1,163 @@
+//! The library panel: every audio file in the database, and importing more.
+
+use std::path::PathBuf;
+
+use bevy_egui::egui;
+use egui_extras::{Column, TableBuilder};
+
+use super::{Intent, Level, UiState};
+use crate::library::format_duration_ms;
+use crate::storage::repo::AudioFileRow;
+
+pub struct View<'a> {
+    /// Newest first.
+    pub rows: &'a [&'a AudioFileRow],
+    pub loaded: bool,
+    pub load_error: Option<&'a str>,
+    pub importing: usize,
+}
+
+pub fn show(ui: &mut egui::Ui, view: &View<'_>, state: &mut UiState, out: &mut Vec<Intent>) {
+    ui.heading("Library");
+    ui.horizontal(|ui| {
+        ui.label("Import audio:");
+        let edit = ui.add(
+            egui::TextEdit::singleline(&mut state.import_path)
+                .hint_text("path to a WAV, FLAC, MP3 or Ogg Vorbis file")
+                .desired_width(420.0),
+        );
+        let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        let path = state.import_path.trim().to_owned();
+        let clicked = ui
+            .add_enabled(!path.is_empty(), egui::Button::new("Import"))
+            .clicked();
+        if (clicked || enter) && !path.is_empty() {
+            out.push(Intent::Import(vec![PathBuf::from(path)]));
+            state.import_path.clear();
+        }
+        ui.weak("or drop files on the window");
+    });
+    if let Some(e) = view.load_error {
+        ui.colored_label(
+            ui.visuals().error_fg_color,
+            format!("The library could not be loaded: {e}"),
+        );
+    }
+    let errors: Vec<&str> = state
+        .notices
+        .iter()
+        .rev()
+        .filter(|n| n.level == Level::Error)
+        .take(5)
+        .map(|n| n.text.as_str())
+        .collect();
+    for e in errors {
+        ui.colored_label(ui.visuals().error_fg_color, e);
+    }
+    ui.separator();
+
+    if !view.loaded && view.load_error.is_none() {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label("Loading the library…");
+        });
+        return;
+    }
+    if view.rows.is_empty() {
+        ui.label("The library is empty. Import audio above, drop files on the window, or run `verbatim import FILE...`.");
+        return;
+    }
+
+    let row_height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
+    let name_width = (ui.available_width() - 560.0).max(200.0);
+    TableBuilder::new(ui)
+        .striped(true)
+        .resizable(true)
+        .sense(egui::Sense::click())
+        .column(Column::initial(name_width).at_least(120.0).clip(true))
+        .column(Column::initial(80.0).at_least(60.0))
+        .column(Column::initial(250.0).at_least(120.0).clip(true))
+        .column(Column::initial(80.0).at_least(60.0))
+        .column(Column::remainder().at_least(120.0))
+        .header(row_height, |mut header| {
+            for title in ["Name", "Duration", "Format", "Size", "Added"] {
+                header.col(|ui| {
+                    ui.strong(title);
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(row_height, view.rows.len(), |mut row| {
+                let Some(file) = view.rows.get(row.index()).copied() else {
+                    return;
+                };
+                row.set_selected(state.selected == Some(file.id));
+                row.col(|ui| {
+                    ui.label(&file.original_name)
+                        .on_hover_text(file.original_path.as_deref().unwrap_or(""));
+                });
+                row.col(|ui| {
+                    ui.label(format_duration_ms(file.duration_ms));
+                });
+                row.col(|ui| {
+                    ui.label(format_format(file));
+                });
+                row.col(|ui| {
+                    ui.label(format_size(file.size_bytes));
+                });
+                row.col(|ui| {
+                    ui.label(format_time(file.created_at));
+                });
+                if row.response().clicked() {
+                    state.selected = Some(file.id);
+                }
+            });
+        });
+}
+
+/// `WAV · pcm_s16le · 16 kHz · mono`
+pub fn format_format(f: &AudioFileRow) -> String {
+    let rate = if f.sample_rate.is_multiple_of(1000) {
+        format!("{} kHz", f.sample_rate / 1000)
+    } else {
+        format!("{:.1} kHz", f64::from(f.sample_rate) / 1000.0)
+    };
+    let channels = match f.channels {
+        1 => "mono".to_owned(),
+        2 => "stereo".to_owned(),
+        n => format!("{n} ch"),
+    };
+    format!(
+        "{} · {} · {rate} · {channels}",
+        f.container.to_uppercase(),
+        f.codec
+    )
+}
+
+pub fn format_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if bytes < 1000 {
+        return format!("{bytes} B");
+    }
+    let mut v = bytes as f64 / 1000.0;
+    let mut unit = UNITS[0];
+    for u in UNITS.iter().skip(1) {
+        if v < 1000.0 {
+            break;
+        }
+        v /= 1000.0;
+        unit = u;
+    }
+    format!("{v:.1} {unit}")
+}
+
+/// Local date and time of a `*_at` column.
+pub fn format_time(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| {
+            t.to_zoned(jiff::tz::TimeZone::system())
+                .strftime("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|_| "?".to_owned())
+}

@@ -1,0 +1,70 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers fail loudly by design
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+pub fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    manifest_dir().join("tests/fixtures").join(name)
+}
+
+/// `../shared/data/speech`, where the real clips live.
+pub fn speech_dir() -> PathBuf {
+    manifest_dir().join("../shared/data/speech")
+}
+
+/// Writes `seconds` of a 440 Hz tone as a WAV file.
+pub fn write_wav(
+    path: &Path,
+    sample_rate: u32,
+    channels: u16,
+    bits: u16,
+    float: bool,
+    seconds: f32,
+) {
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate,
+        bits_per_sample: bits,
+        sample_format: if float {
+            hound::SampleFormat::Float
+        } else {
+            hound::SampleFormat::Int
+        },
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    let frames = (seconds * sample_rate as f32) as u32;
+    for i in 0..frames {
+        let v = (i as f32 * 440.0 * std::f32::consts::TAU / sample_rate as f32).sin() * 0.5;
+        for _ in 0..channels {
+            if float {
+                w.write_sample(v).unwrap();
+            } else {
+                let max = (1i64 << (bits - 1)) as f32 - 1.0;
+                w.write_sample((v * max) as i32).unwrap();
+            }
+        }
+    }
+    w.finalize().unwrap();
+}
+
+/// Every regular file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

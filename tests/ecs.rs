@@ -1,0 +1,155 @@
+//! The headless app: `App` + `MinimalPlugins` + `CorePlugin`, as the CLI builds it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+mod common;
+
+use std::time::Duration;
+
+use bevy::prelude::*;
+use common::fixture;
+use verbatim::CorePlugin;
+use verbatim::cli::{ImportLog, headless_app, track_imports, update_until};
+use verbatim::library::import::AudioStore;
+use verbatim::library::{AudioFile, ImportRequested, Importer, LibraryState};
+use verbatim::storage::repo::{self, NewAudioFile};
+use verbatim::storage::writer::DbWriter;
+use verbatim::storage::{self};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn row(n: u8, name: &str) -> NewAudioFile {
+    let sha = format!("{n:02x}").repeat(32);
+    NewAudioFile {
+        stored_path: format!("audio/{}/{sha}.wav", &sha[..2]),
+        sha256: sha,
+        original_name: name.into(),
+        original_path: None,
+        size_bytes: 10,
+        container: "wav".into(),
+        codec: "pcm_s16le".into(),
+        duration_ms: 1000,
+        sample_rate: 16000,
+        channels: 1,
+    }
+}
+
+fn names(app: &mut App) -> Vec<String> {
+    let world = app.world_mut();
+    let mut v: Vec<String> = world
+        .query::<&AudioFile>()
+        .iter(world)
+        .map(|f| f.0.original_name.clone())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn core_plugin_boots_loads_the_library_and_imports_through_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let db_path = data.join("verbatim.db");
+    {
+        let conn = storage::open(&db_path).unwrap();
+        repo::insert_audio_file(&conn, &row(1, "monday.wav"), 1).unwrap();
+        repo::insert_audio_file(&conn, &row(2, "tuesday.wav"), 2).unwrap();
+    }
+    let store = AudioStore::new(&data);
+    let writer = DbWriter::spawn(&db_path, store.clone()).unwrap();
+    let mut app = headless_app(CorePlugin::new(writer, store));
+    track_imports(&mut app);
+
+    assert!(
+        update_until(&mut app, WAIT, |w| w.resource::<LibraryState>().loaded),
+        "library never loaded"
+    );
+    assert_eq!(names(&mut app), ["monday.wav", "tuesday.wav"]);
+    // Each file entity carries a Name for inspectors and logs.
+    let world = app.world_mut();
+    assert_eq!(world.query::<(&Name, &AudioFile)>().iter(world).count(), 2);
+
+    // An import intent goes importer thread -> writer thread -> entity + message.
+    app.world_mut()
+        .write_message(ImportRequested(fixture("jfk-1s.ogg")));
+    assert!(
+        update_until(&mut app, WAIT, |w| w.resource::<ImportLog>().0.len() == 1),
+        "import never finished"
+    );
+    let done = app.world().resource::<ImportLog>().0[0].clone();
+    let imported = done.result.clone().unwrap();
+    assert!(imported.created);
+    app.update();
+    assert_eq!(names(&mut app), ["jfk-1s.ogg", "monday.wav", "tuesday.wav"]);
+    assert!(
+        done.describe().starts_with("imported "),
+        "{}",
+        done.describe()
+    );
+
+    // The same content again: the existing entry, no new entity.
+    let copy = dir.path().join("copy.ogg");
+    std::fs::copy(fixture("jfk-1s.ogg"), &copy).unwrap();
+    // A bad file in the same frame: its own error, the good one unaffected.
+    let bad = dir.path().join("bad.mp3");
+    std::fs::write(&bad, b"not audio at all").unwrap();
+    app.world_mut().write_message(ImportRequested(copy));
+    app.world_mut().write_message(ImportRequested(bad.clone()));
+    assert!(update_until(&mut app, WAIT, |w| w
+        .resource::<ImportLog>()
+        .0
+        .len()
+        == 3));
+    assert_eq!(app.world().resource::<Importer>().in_flight(), 0);
+    let log = &app.world().resource::<ImportLog>().0;
+    let again = log.iter().find(|f| f.source.ends_with("copy.ogg")).unwrap();
+    assert_eq!(again.result.as_ref().unwrap().row.id, imported.row.id);
+    assert!(!again.result.as_ref().unwrap().created);
+    let failed = log.iter().find(|f| f.source == bad).unwrap();
+    assert!(
+        failed.describe().contains("bad.mp3: unsupported format"),
+        "{}",
+        failed.describe()
+    );
+    app.update();
+    assert_eq!(names(&mut app).len(), 3);
+
+    // What the ECS shows is what the database holds.
+    drop(app);
+    let conn = storage::open(&db_path).unwrap();
+    assert_eq!(repo::list_audio_files(&conn).unwrap().len(), 3);
+}
+
+#[test]
+fn frame_sets_run_in_order() {
+    use verbatim::AppSet;
+    #[derive(Resource, Default)]
+    struct Order(Vec<AppSet>);
+    let dir = tempfile::tempdir().unwrap();
+    let store = AudioStore::new(dir.path());
+    let writer = DbWriter::spawn(&dir.path().join("v.db"), store.clone()).unwrap();
+    let mut app = headless_app(CorePlugin::new(writer, store));
+    app.init_resource::<Order>();
+    for set in [
+        AppSet::Persist,
+        AppSet::Apply,
+        AppSet::Ingest,
+        AppSet::Dispatch,
+        AppSet::Analyze,
+    ] {
+        app.add_systems(
+            Update,
+            (move |mut o: ResMut<Order>| o.0.push(set)).in_set(set),
+        );
+    }
+    app.update();
+    assert_eq!(
+        app.world().resource::<Order>().0,
+        [
+            AppSet::Ingest,
+            AppSet::Analyze,
+            AppSet::Dispatch,
+            AppSet::Apply,
+            AppSet::Persist
+        ]
+    );
+}

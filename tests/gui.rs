@@ -1,0 +1,86 @@
+//! GUI smoke test: the real window, under Xvfb in `make test`, with a screenshot taken through
+//! Bevy's screenshot API. The picture is kept in `target/test-artifacts/gui-library.png`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn artifacts() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn window_opens_and_shows_the_library() {
+    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        eprintln!(
+            "skipped: no display. `make test` runs the suite under Xvfb; or run `xvfb-run -a cargo test --test gui`"
+        );
+        return;
+    }
+    let exe = env!("CARGO_BIN_EXE_verbatim");
+    let data = tempfile::tempdir().unwrap();
+    let mut files = vec![
+        common::fixture("jfk-1s.flac"),
+        common::fixture("tone-stereo-44k.ogg"),
+    ];
+    let speech = common::speech_dir();
+    if speech.exists() {
+        files.push(speech.join("jfk.wav"));
+        files.push(speech.join("sense_and_sensibility_01_austen_64kb-0870.wav"));
+    }
+    let status = Command::new(exe)
+        .arg("--data-dir")
+        .arg(data.path())
+        .arg("import")
+        .args(&files)
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let shot = artifacts().join("gui-library.png");
+    let _ = std::fs::remove_file(&shot);
+    let out = Command::new(exe)
+        .arg("--data-dir")
+        .arg(data.path())
+        .arg("--screenshot")
+        .arg(&shot)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the window failed ({}):\n{log}",
+        out.status
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+    assert!(
+        png.len() > 10_000,
+        "suspiciously small screenshot ({} bytes)",
+        png.len()
+    );
+    eprintln!("screenshot: {}", shot.display());
+}
+
+#[test]
+fn without_a_display_the_app_says_so_and_points_to_the_cli() {
+    let exe = env!("CARGO_BIN_EXE_verbatim");
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(exe)
+        .arg("--data-dir")
+        .arg(data.path())
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no display found") && err.contains("verbatim import"),
+        "{err}"
+    );
+}

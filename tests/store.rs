@@ -1,0 +1,459 @@
+//! The SQLite store: migrations, upgrade, dedup, cascades, version invariants, FTS.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::path::PathBuf;
+
+use rusqlite::{Connection, params};
+use sha2::{Digest, Sha256};
+use verbatim::storage::ids::AudioFileId;
+use verbatim::storage::repo::{self, NewAudioFile, NewSegment, NewVersion, VersionSource};
+use verbatim::storage::{self, MIGRATION_FILES};
+
+/// Every migration that has shipped, with the SHA-256 of its text. A shipped migration must
+/// never change: add a new file instead (and a line here).
+const SHIPPED: &[(&str, &str)] = &[(
+    "001_initial.sql",
+    "5856a4eb9545b0d0237065ae06200423341de0cd7500620b95c144d724b25791",
+)];
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+fn audio(n: u8) -> NewAudioFile {
+    let sha = format!("{:02x}", n).repeat(32);
+    NewAudioFile {
+        stored_path: format!("audio/{}/{sha}.wav", &sha[..2]),
+        sha256: sha,
+        original_name: format!("clip-{n}.wav"),
+        original_path: Some(format!("/tmp/clip-{n}.wav")),
+        size_bytes: 1000 + u64::from(n),
+        container: "wav".into(),
+        codec: "pcm_s16le".into(),
+        duration_ms: 1500,
+        sample_rate: 16000,
+        channels: 1,
+    }
+}
+
+fn seg(start: u64, end: u64, text: &str) -> NewSegment {
+    NewSegment {
+        start_ms: start,
+        end_ms: end,
+        text: text.into(),
+        confidence: Some(0.9),
+        words_json: None,
+        speaker: None,
+    }
+}
+
+fn count(conn: &Connection, sql: &str) -> i64 {
+    conn.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn migrations_validate_and_are_listed_in_order() {
+    storage::migrations().validate().unwrap();
+    let mut on_disk: Vec<String> = std::fs::read_dir(manifest_dir().join("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".sql"))
+        .collect();
+    on_disk.sort();
+    let listed: Vec<&str> = MIGRATION_FILES.iter().map(|(n, _)| *n).collect();
+    assert_eq!(
+        on_disk, listed,
+        "every migrations/*.sql must be listed in storage::MIGRATION_FILES, in order"
+    );
+    for (i, name) in listed.iter().enumerate() {
+        let number: usize = name[..3].parse().unwrap();
+        assert_eq!(
+            number,
+            i + 1,
+            "{name}: migrations are numbered 001, 002, ... without gaps"
+        );
+        let text = std::fs::read_to_string(manifest_dir().join("migrations").join(name)).unwrap();
+        assert_eq!(
+            text, MIGRATION_FILES[i].1,
+            "{name}: the embedded text is the file's text"
+        );
+    }
+}
+
+#[test]
+fn shipped_migrations_are_append_only() {
+    assert!(
+        SHIPPED.len() <= MIGRATION_FILES.len(),
+        "a shipped migration was removed"
+    );
+    for ((name, sha), (file, text)) in SHIPPED.iter().zip(MIGRATION_FILES) {
+        assert_eq!(name, file);
+        assert_eq!(
+            &sha256_hex(text.as_bytes()),
+            sha,
+            "{name} has shipped and must not change; add a new migration"
+        );
+    }
+}
+
+#[test]
+fn every_connection_gets_wal_foreign_keys_and_busy_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = storage::open(&dir.path().join("v.db")).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    assert_eq!(count(&conn, "PRAGMA foreign_keys"), 1);
+    assert_eq!(count(&conn, "PRAGMA busy_timeout"), 5000);
+    assert_eq!(
+        count(&conn, "PRAGMA user_version"),
+        MIGRATION_FILES.len() as i64
+    );
+}
+
+/// `tests/fixtures/schema-v1.db` was made by migration 001 alone, with data in every table.
+/// Regenerate (only if migration 001 itself is new) with
+/// `VERBATIM_REGENERATE_FIXTURES=1 cargo test --test store upgrade`.
+#[test]
+fn upgrade_from_a_database_made_by_the_first_migration() {
+    let fixture = manifest_dir().join("tests/fixtures/schema-v1.db");
+    if std::env::var_os("VERBATIM_REGENERATE_FIXTURES").is_some() {
+        let _ = std::fs::remove_file(&fixture);
+        let mut conn = Connection::open(&fixture).unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        rusqlite_migration::Migrations::new(vec![rusqlite_migration::M::up(MIGRATION_FILES[0].1)])
+            .to_latest(&mut conn)
+            .unwrap();
+        fill(&mut conn);
+        conn.pragma_update(None, "journal_mode", "DELETE").unwrap();
+        drop(conn);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("old.db");
+    std::fs::copy(&fixture, &copy).unwrap();
+    let conn = storage::open(&copy).unwrap();
+    assert_eq!(
+        count(&conn, "PRAGMA user_version"),
+        MIGRATION_FILES.len() as i64
+    );
+    let files = repo::list_audio_files(&conn).unwrap();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].original_name, "clip-1.wav");
+    let hits = repo::search(&conn, "fellow", true, 10).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!((hits[0].start_ms, hits[0].end_ms), (1000, 2500));
+    let integrity: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM pragma_foreign_key_check"),
+        0
+    );
+}
+
+fn fill(conn: &mut Connection) {
+    let tx = conn.transaction().unwrap();
+    let (a, _) = repo::insert_audio_file(&tx, &audio(1), 1_700_000_000_000).unwrap();
+    let job = repo::insert_job(&tx, a.id, "ggml-base.en.bin", "auto", Some("en"), 1).unwrap();
+    let (t, v) = repo::create_transcript(
+        &tx,
+        a.id,
+        Some(job),
+        Some("Inaugural"),
+        &NewVersion {
+            model: Some("ggml-base.en.bin".into()),
+            ..NewVersion::new(VersionSource::Model)
+        },
+        &[
+            seg(0, 1000, "And so my"),
+            seg(1000, 2500, "fellow Americans"),
+        ],
+        2,
+    )
+    .unwrap();
+    repo::record_export(&tx, t, v, "srt", "/tmp/out.srt", 3).unwrap();
+    let take = repo::NewRecordingSession {
+        device_id: Some("hw:0".into()),
+        device_name: "Mic".into(),
+        sample_rate: 48000,
+        channels: 2,
+        sample_format: "f32".into(),
+        file_path: "recordings/1.wav".into(),
+    };
+    let s = repo::insert_recording_session(&tx, &take, 4).unwrap();
+    repo::finish_recording_session(&tx, s, "complete", Some(a.id), 48000, 5).unwrap();
+    tx.commit().unwrap();
+}
+
+#[test]
+fn newer_schema_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("future.db");
+    {
+        let conn = storage::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 999).unwrap();
+    }
+    let err = storage::open(&path).unwrap_err().to_string();
+    assert!(err.contains("newer Verbatim"), "{err}");
+}
+
+#[test]
+fn same_content_is_stored_once() {
+    let conn = storage::open_in_memory().unwrap();
+    let (first, created) = repo::insert_audio_file(&conn, &audio(7), 1).unwrap();
+    assert!(created);
+    let mut again = audio(7);
+    again.original_name = "renamed copy.wav".into();
+    let (second, created) = repo::insert_audio_file(&conn, &again, 2).unwrap();
+    assert!(!created);
+    assert_eq!(first, second, "the existing entry is returned unchanged");
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM audio_files"), 1);
+    // The schema itself refuses a second row with the same hash.
+    let dup = conn.execute(
+        "INSERT INTO audio_files (sha256, original_name, stored_path, size_bytes, container, codec, \
+         duration_ms, sample_rate, channels, created_at) VALUES (?1, 'x', 'y', 1, 'wav', 'pcm', 1, 1, 1, 1)",
+        [&first.sha256],
+    );
+    assert!(dup.is_err());
+}
+
+#[test]
+fn deleting_an_audio_file_cascades_to_everything_derived_from_it() {
+    let mut conn = storage::open_in_memory().unwrap();
+    fill(&mut conn);
+    let keep = {
+        let tx = conn.transaction().unwrap();
+        let (b, _) = repo::insert_audio_file(&tx, &audio(2), 9).unwrap();
+        repo::create_transcript(
+            &tx,
+            b.id,
+            None,
+            None,
+            &NewVersion::new(VersionSource::Import),
+            &[seg(0, 5, "fellow travellers")],
+            9,
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        b.id
+    };
+    for table in ["transcription_jobs", "transcripts", "exports"] {
+        assert_eq!(
+            count(&conn, &format!("SELECT COUNT(*) FROM {table}")),
+            if table == "transcripts" { 2 } else { 1 }
+        );
+    }
+    assert!(repo::delete_audio_file(&conn, AudioFileId(1)).unwrap());
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM transcription_jobs"), 0);
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM transcripts"), 1);
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM transcript_versions"), 1);
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM segments"), 1);
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM exports"), 0);
+    // The take stays on record; it just no longer has a file.
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) FROM recording_sessions WHERE audio_file_id IS NULL"
+        ),
+        1
+    );
+    // The search index followed the deletes.
+    let hits = repo::search(&conn, "fellow", false, 10).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].audio_file_id, keep);
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM pragma_foreign_key_check"),
+        0
+    );
+}
+
+#[test]
+fn a_transcript_has_exactly_one_current_version() {
+    let mut conn = storage::open_in_memory().unwrap();
+    let tx = conn.transaction().unwrap();
+    let (a, _) = repo::insert_audio_file(&tx, &audio(1), 1).unwrap();
+    let (t, v1) = repo::create_transcript(
+        &tx,
+        a.id,
+        None,
+        None,
+        &NewVersion::new(VersionSource::Model),
+        &[seg(0, 10, "one")],
+        1,
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    assert_eq!(repo::current_version(&conn, t).unwrap().unwrap().id, v1);
+
+    let (v2, n2) = repo::add_version(
+        &conn,
+        t,
+        &NewVersion {
+            note: Some("fix".into()),
+            based_on: Some(v1),
+            ..NewVersion::new(VersionSource::Edit)
+        },
+        &[seg(0, 10, "won")],
+        2,
+    )
+    .unwrap();
+    assert_eq!(n2, 2);
+    let versions = repo::versions(&conn, t).unwrap();
+    assert_eq!(versions.iter().filter(|v| v.is_current).count(), 1);
+    assert_eq!(repo::current_version(&conn, t).unwrap().unwrap().id, v2);
+    assert_eq!(versions[1].segment_count, 1);
+
+    // A transcript without any version cannot be committed.
+    let tx = conn.transaction().unwrap();
+    tx.execute(
+        "INSERT INTO transcripts (audio_file_id, current_version_id, created_at) VALUES (?1, 0, 1)",
+        [a.id],
+    )
+    .unwrap();
+    assert!(
+        tx.commit().is_err(),
+        "a transcript must get its first version in the same transaction"
+    );
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM transcripts"), 1);
+
+    // ... nor start out pointing at some version.
+    let err = conn
+        .execute("INSERT INTO transcripts (audio_file_id, current_version_id, created_at) VALUES (?1, ?2, 1)", params![a.id, v1])
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("starts with current_version_id 0"),
+        "{err}"
+    );
+
+    // The current version must belong to the transcript.
+    let tx = conn.transaction().unwrap();
+    let (_t3, v_other) = repo::create_transcript(
+        &tx,
+        a.id,
+        None,
+        None,
+        &NewVersion::new(VersionSource::Import),
+        &[],
+        3,
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    let err = conn
+        .execute(
+            "UPDATE transcripts SET current_version_id = ?1 WHERE id = ?2",
+            params![v_other, t],
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("same transcript"), "{err}");
+    // Pointing back at an older version of the same transcript is allowed (rollback may do it).
+    conn.execute(
+        "UPDATE transcripts SET current_version_id = ?1 WHERE id = ?2",
+        params![v1, t],
+    )
+    .unwrap();
+
+    // History is immutable.
+    let err = conn
+        .execute(
+            "UPDATE transcript_versions SET note = 'x' WHERE id = ?1",
+            [v1],
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("immutable"), "{err}");
+    assert!(
+        conn.execute("DELETE FROM transcript_versions WHERE id = ?1", [v1])
+            .is_err()
+    );
+    assert!(conn.execute("UPDATE segments SET text = 'x'", []).is_err());
+    assert!(conn.execute("DELETE FROM segments", []).is_err());
+    // An export must name a version of the same transcript.
+    assert!(repo::record_export(&conn, t, v_other, "srt", "/x.srt", 1).is_err());
+    assert!(
+        repo::record_export(&conn, t, v2, "docx", "/x.docx", 1).is_err(),
+        "unknown export format"
+    );
+    assert_eq!(
+        repo::export_formats(&conn).unwrap(),
+        ["csv", "json", "srt", "txt", "vtt"]
+    );
+}
+
+#[test]
+fn full_text_search_returns_transcript_version_and_time() {
+    let mut conn = storage::open_in_memory().unwrap();
+    let tx = conn.transaction().unwrap();
+    let (a, _) = repo::insert_audio_file(&tx, &audio(1), 1).unwrap();
+    let (t, v1) = repo::create_transcript(
+        &tx,
+        a.id,
+        None,
+        None,
+        &NewVersion::new(VersionSource::Model),
+        &[
+            seg(0, 3000, "And so, my fellow Americans:"),
+            seg(3000, 7250, "ask not what your country can do for you"),
+        ],
+        1,
+    )
+    .unwrap();
+    tx.commit().unwrap();
+
+    let hits = repo::search(&conn, "country", true, 10).unwrap();
+    assert_eq!(hits.len(), 1);
+    let h = &hits[0];
+    assert_eq!(
+        (h.transcript_id, h.version_id, h.version_number),
+        (t, v1, 1)
+    );
+    assert_eq!((h.start_ms, h.end_ms), (3000, 7250));
+    assert!(h.snippet.contains("[country]"), "{}", h.snippet);
+
+    // Prefix match on the last word, case- and accent-insensitive.
+    assert_eq!(repo::search(&conn, "AMERI", true, 10).unwrap().len(), 1);
+    // Anything a user types is a query, never an FTS syntax error.
+    for q in [
+        "\"",
+        "ask AND",
+        "NEAR(",
+        "country)",
+        "*",
+        "-ask",
+        "a:b",
+        "   ",
+        "fellow\"s",
+    ] {
+        repo::search(&conn, q, true, 10).unwrap_or_else(|e| panic!("{q:?}: {e}"));
+    }
+
+    // An edit: the old text is found only when searching all versions.
+    repo::add_version(
+        &conn,
+        t,
+        &NewVersion::new(VersionSource::Edit),
+        &[seg(0, 3000, "And so, my fellow citizens")],
+        2,
+    )
+    .unwrap();
+    assert!(repo::search(&conn, "country", true, 10).unwrap().is_empty());
+    let all = repo::search(&conn, "country", false, 10).unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].version_number, 1);
+    let cur = repo::search(&conn, "citizens", true, 10).unwrap();
+    assert_eq!(cur[0].version_number, 2);
+}
+
+#[test]
+fn queries_with_hostile_text_are_parameters_not_sql() {
+    let conn = storage::open_in_memory().unwrap();
+    let mut f = audio(3);
+    f.original_name = "x'); DROP TABLE audio_files; --.wav".into();
+    repo::insert_audio_file(&conn, &f, 1).unwrap();
+    let rows = repo::list_audio_files(&conn).unwrap();
+    assert_eq!(rows[0].original_name, f.original_name);
+}
