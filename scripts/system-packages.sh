@@ -29,6 +29,12 @@ esac
 
 if [ "$list_only" = 1 ]; then printf '%s\n' "${wanted[@]}"; exit 0; fi
 
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "system-packages: no Rust toolchain (cargo) found. Install Rust 1.95 or newer with rustup," >&2
+  echo "then run this again." >&2
+  exit 1
+fi
+
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "system-packages: not a Debian-based system; install the equivalents of: ${wanted[*]}" >&2
   exit 0

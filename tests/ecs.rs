@@ -10,7 +10,7 @@ use common::fixture;
 use verbatim::CorePlugin;
 use verbatim::cli::{ImportLog, headless_app, track_imports, update_until};
 use verbatim::library::import::AudioStore;
-use verbatim::library::{AudioFile, ImportRequested, Importer, LibraryState};
+use verbatim::library::{AudioFile, ImportRequested, Importer, LibraryOrder, LibraryState};
 use verbatim::storage::repo::{self, NewAudioFile};
 use verbatim::storage::writer::DbWriter;
 use verbatim::storage::{self};
@@ -44,6 +44,16 @@ fn names(app: &mut App) -> Vec<String> {
     v
 }
 
+fn ordered(app: &mut App) -> Vec<String> {
+    let world = app.world();
+    world
+        .resource::<LibraryOrder>()
+        .0
+        .iter()
+        .map(|e| world.get::<AudioFile>(*e).unwrap().0.original_name.clone())
+        .collect()
+}
+
 #[test]
 fn core_plugin_boots_loads_the_library_and_imports_through_the_writer() {
     let dir = tempfile::tempdir().unwrap();
@@ -64,6 +74,9 @@ fn core_plugin_boots_loads_the_library_and_imports_through_the_writer() {
         "library never loaded"
     );
     assert_eq!(names(&mut app), ["monday.wav", "tuesday.wav"]);
+    // The display order (newest first) is ready in the same frame.
+    let order: Vec<String> = ordered(&mut app);
+    assert_eq!(order, ["tuesday.wav", "monday.wav"]);
     // Each file entity carries a Name for inspectors and logs.
     let world = app.world_mut();
     assert_eq!(world.query::<(&Name, &AudioFile)>().iter(world).count(), 2);
@@ -80,6 +93,11 @@ fn core_plugin_boots_loads_the_library_and_imports_through_the_writer() {
     assert!(imported.created);
     app.update();
     assert_eq!(names(&mut app), ["jfk-1s.ogg", "monday.wav", "tuesday.wav"]);
+    assert_eq!(
+        ordered(&mut app)[0],
+        "jfk-1s.ogg",
+        "the newest file comes first"
+    );
     assert!(
         done.describe().starts_with("imported "),
         "{}",

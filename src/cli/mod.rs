@@ -7,13 +7,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bevy::app::AppExit;
+use bevy::ecs::message::Messages;
 use bevy::prelude::*;
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 
 use crate::library::import::AudioStore;
 use crate::library::{
-    AudioFile, ImportFinished, ImportRequested, Importer, LibraryState, format_duration_ms,
+    AudioFile, ImportFinished, ImportRequested, Importer, LibraryOrder, LibraryState,
+    format_duration_ms,
 };
 use crate::paths::DataDir;
 use crate::storage::repo::AudioFileRow;
@@ -57,6 +59,16 @@ pub enum Command {
 
 /// Runs the command line; the process exit code.
 pub fn main() -> ExitCode {
+    // A panic (a bug, or a decoder crash that catch_unwind turns into an error) goes to the
+    // log with its location instead of a raw dump on the terminal.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if tracing::dispatcher::has_been_set() {
+            tracing::error!(target: "panic", "{info}");
+        } else {
+            default_hook(info);
+        }
+    }));
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -183,14 +195,21 @@ fn import(data: &DataDir, files: &[PathBuf], json: bool) -> anyhow::Result<ExitC
         if let Some(last) = world.resource::<ImportLog>().0.last() {
             bar.set_message(last.source.display().to_string());
         }
-        n >= total
-            && world
-                .get_resource::<Importer>()
-                .is_none_or(|i| i.in_flight() == 0)
+        let idle = world
+            .get_resource::<Importer>()
+            .is_none_or(|i| i.in_flight() == 0);
+        // Requests not yet picked up by the importer are still pending.
+        let queued = !world.resource::<Messages<ImportRequested>>().is_empty();
+        idle && (n >= total || !queued)
     });
     bar.finish_and_clear();
-    if !finished {
-        anyhow::bail!("the import did not finish");
+    let done = app.world().resource::<ImportLog>().0.len();
+    if !finished || done < total {
+        anyhow::bail!(
+            "{} of {total} imports did not finish (the importer stopped; see the log in {})",
+            total - done,
+            data.log_dir().display()
+        );
     }
     let log = std::mem::take(&mut app.world_mut().resource_mut::<ImportLog>().0);
     let failed = log.iter().filter(|f| f.result.is_err()).count();
@@ -243,13 +262,14 @@ fn library(data: &DataDir, json: bool) -> anyhow::Result<ExitCode> {
     if let Some(e) = &app.world().resource::<LibraryState>().error {
         anyhow::bail!("cannot load the library: {e}");
     }
-    let world = app.world_mut();
-    let mut rows: Vec<AudioFileRow> = world
-        .query::<&AudioFile>()
-        .iter(world)
+    let world = app.world();
+    let rows: Vec<AudioFileRow> = world
+        .resource::<LibraryOrder>()
+        .0
+        .iter()
+        .filter_map(|e| world.get::<AudioFile>(*e))
         .map(|f| f.0.clone())
         .collect();
-    rows.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else if rows.is_empty() {

@@ -59,6 +59,11 @@ impl ImportFinished {
     }
 }
 
+/// The audio-file entities in display order (newest first), kept up to date as files are
+/// added, changed or removed, so a frame does not sort the library.
+#[derive(Resource, Debug, Default, Clone, PartialEq, Eq)]
+pub struct LibraryOrder(pub Vec<Entity>);
+
 /// The library's load state.
 #[derive(Resource, Debug, Default, Clone, PartialEq, Eq)]
 pub struct LibraryState {
@@ -150,6 +155,7 @@ impl Plugin for LibraryPlugin {
             Err(e) => tracing::error!("cannot start the importer thread: {e}"),
         }
         app.init_resource::<LibraryState>()
+            .init_resource::<LibraryOrder>()
             .add_message::<ImportRequested>()
             .add_message::<ImportFinished>()
             .add_systems(Startup, request_library)
@@ -157,7 +163,8 @@ impl Plugin for LibraryPlugin {
             .add_systems(
                 Update,
                 (start_imports, apply_db_replies).in_set(AppSet::Apply),
-            );
+            )
+            .add_systems(Update, update_order.in_set(AppSet::Persist));
     }
 }
 
@@ -269,6 +276,24 @@ fn apply_db_replies(
             }
         }
     }
+}
+
+fn update_order(
+    changed: Query<(), Changed<AudioFile>>,
+    mut removed: RemovedComponents<AudioFile>,
+    files: Query<(Entity, &AudioFile)>,
+    mut order: ResMut<LibraryOrder>,
+) {
+    let removed_any = removed.read().count() > 0;
+    if changed.is_empty() && !removed_any {
+        return;
+    }
+    let mut v: Vec<(i64, crate::storage::ids::AudioFileId, Entity)> = files
+        .iter()
+        .map(|(e, f)| (f.0.created_at, f.0.id, e))
+        .collect();
+    v.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+    order.0 = v.into_iter().map(|(_, _, e)| e).collect();
 }
 
 /// Makes the audio-file entities match `rows`: update, spawn, despawn.

@@ -10,12 +10,15 @@ pub mod status_bar;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 
+use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
-use bevy::window::FileDragAndDrop;
+use bevy::window::{FileDragAndDrop, RequestRedraw};
 use bevy::winit::WinitSettings;
 use bevy_egui::{EguiContexts, EguiPlugin, EguiPrimaryContextPass, egui};
 
-use crate::library::{AudioFile, ImportFinished, ImportRequested, Importer, LibraryState};
+use crate::library::{
+    AudioFile, ImportFinished, ImportRequested, Importer, LibraryOrder, LibraryState,
+};
 use crate::storage::plugin::Database;
 
 /// What the user asked for in a frame.
@@ -82,6 +85,7 @@ impl Plugin for UiPlugin {
             Update,
             (file_drops, collect_notices).in_set(crate::AppSet::Apply),
         )
+        .add_systems(Update, keep_awake_while_busy.after(crate::AppSet::Persist))
         .add_systems(EguiPrimaryContextPass, draw);
         if let Some(path) = &self.screenshot {
             // The smoke test needs frames to keep coming without input.
@@ -96,6 +100,20 @@ impl Plugin for UiPlugin {
 
 fn spawn_camera(mut commands: Commands) {
     commands.spawn(Camera2d);
+}
+
+/// The window redraws only on input when idle; while background work is under way (imports,
+/// the first library load) keep frames coming so results show as soon as they arrive.
+fn keep_awake_while_busy(
+    importer: Option<Res<Importer>>,
+    library: Res<LibraryState>,
+    mut redraw: MessageWriter<RequestRedraw>,
+) {
+    let importing = importer.is_some_and(|i| i.in_flight() > 0);
+    let loading = !library.loaded && library.error.is_none();
+    if importing || loading {
+        redraw.write(RequestRedraw);
+    }
 }
 
 /// Files dropped on the window are imported.
@@ -124,20 +142,31 @@ fn collect_notices(mut finished: MessageReader<ImportFinished>, mut state: ResMu
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What the panels read of the library.
+#[derive(SystemParam)]
+struct LibraryData<'w, 's> {
+    files: Query<'w, 's, &'static AudioFile>,
+    order: Res<'w, LibraryOrder>,
+    state: Res<'w, LibraryState>,
+    importer: Option<Res<'w, Importer>>,
+}
+
 fn draw(
     mut contexts: EguiContexts,
     mut state: ResMut<UiState>,
-    files: Query<&AudioFile>,
-    library: Res<LibraryState>,
-    importer: Option<Res<Importer>>,
+    lib: LibraryData,
     db: Option<Res<Database>>,
     mut imports: MessageWriter<ImportRequested>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
-    let mut rows: Vec<&crate::storage::repo::AudioFileRow> = files.iter().map(|f| &f.0).collect();
-    rows.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
-    let importing = importer.as_ref().map_or(0, |i| i.in_flight());
+    let rows: Vec<&crate::storage::repo::AudioFileRow> = lib
+        .order
+        .0
+        .iter()
+        .filter_map(|e| lib.files.get(*e).ok())
+        .map(|f| &f.0)
+        .collect();
+    let importing = lib.importer.as_ref().map_or(0, |i| i.in_flight());
     let mut intents = Vec::new();
 
     let status = status_bar::View {
@@ -157,13 +186,17 @@ fn draw(
     egui::CentralPanel::default().show(&mut root, |ui| {
         let view = library_panel::View {
             rows: &rows,
-            loaded: library.loaded,
-            load_error: library.error.as_deref(),
+            loaded: lib.state.loaded,
+            load_error: lib.state.error.as_deref(),
             importing,
         };
         library_panel::show(ui, &view, &mut state, &mut intents);
     });
 
+    if !intents.is_empty() {
+        // Make sure the next frame runs now, so the intent is acted on without waiting for input.
+        ctx.request_repaint();
+    }
     for intent in intents {
         match intent {
             Intent::Import(paths) => {
