@@ -5,6 +5,7 @@
 //! window and the egui panels. A frame flows one way through [`AppSet`], chained once here.
 
 pub mod cli;
+pub mod dsp;
 pub mod library;
 pub mod logging;
 pub mod media;

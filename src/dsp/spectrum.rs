@@ -1,0 +1,223 @@
+//! FFT spectrum: Hann window, real FFT (realfft), magnitude in dBFS, exponential smoothing,
+//! and resampling onto a log-frequency axis for display and spectrogram columns.
+//!
+//! Everything is allocated in [`SpectrumAnalyzer::new`]; [`SpectrumAnalyzer::process`] does no
+//! allocation, so it can run every frame on the live signal.
+
+use std::sync::Arc;
+
+use realfft::num_complex::Complex;
+use realfft::{RealFftPlanner, RealToComplex};
+
+use super::{DspError, FLOOR_DB};
+
+/// Spectrum analysis of fixed-size frames.
+pub struct SpectrumAnalyzer {
+    size: usize,
+    fft: Arc<dyn RealToComplex<f32>>,
+    window: Vec<f32>,
+    input: Vec<f32>,
+    output: Vec<Complex<f32>>,
+    scratch: Vec<Complex<f32>>,
+    smoothed: Vec<f32>,
+    /// 0 = no smoothing; 0.9 = heavy. Applied per frame to the dB values.
+    pub smoothing: f32,
+    /// Scale that maps a full-scale sine to 0 dBFS (Hann coherent gain 0.5).
+    norm: f32,
+    fresh: bool,
+}
+
+impl std::fmt::Debug for SpectrumAnalyzer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpectrumAnalyzer")
+            .field("size", &self.size)
+            .field("smoothing", &self.smoothing)
+            .finish()
+    }
+}
+
+impl SpectrumAnalyzer {
+    /// The default frame: 2048 points (43 ms at 48 kHz, 23 Hz bins).
+    pub const DEFAULT_SIZE: usize = 2048;
+
+    pub fn new(size: usize) -> Result<Self, DspError> {
+        if !size.is_power_of_two() || !(256..=32768).contains(&size) {
+            return Err(DspError::FftSize(size));
+        }
+        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(size);
+        let window = (0..size)
+            .map(|i| 0.5 - 0.5 * (std::f32::consts::TAU * i as f32 / size as f32).cos())
+            .collect();
+        Ok(Self {
+            input: fft.make_input_vec(),
+            output: fft.make_output_vec(),
+            scratch: fft.make_scratch_vec(),
+            smoothed: vec![FLOOR_DB; size / 2 + 1],
+            fft,
+            window,
+            size,
+            smoothing: 0.5,
+            norm: size as f32 / 4.0,
+            fresh: true,
+        })
+    }
+
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Bins in a spectrum (`size / 2 + 1`, DC to Nyquist).
+    pub fn bins(&self) -> usize {
+        self.size / 2 + 1
+    }
+
+    /// The centre frequency of bin `i`.
+    pub fn bin_hz(&self, i: usize, sample_rate: u32) -> f32 {
+        i as f32 * sample_rate as f32 / self.size as f32
+    }
+
+    /// Analyses the newest `size` samples of `frame` (mono; shorter input is zero-padded at
+    /// the front). Returns the smoothed spectrum in dBFS, one value per bin.
+    pub fn process(&mut self, frame: &[f32]) -> &[f32] {
+        let n = self.size;
+        let take = frame.len().min(n);
+        let pad = n - take;
+        let src = frame.get(frame.len() - take..).unwrap_or_default();
+        for (i, (dst, w)) in self.input.iter_mut().zip(&self.window).enumerate() {
+            let s = if i < pad {
+                0.0
+            } else {
+                src.get(i - pad).copied().unwrap_or(0.0)
+            };
+            *dst = s * w;
+        }
+        if self
+            .fft
+            .process_with_scratch(&mut self.input, &mut self.output, &mut self.scratch)
+            .is_err()
+        {
+            // Only possible with mis-sized buffers, which `new` rules out.
+            return &self.smoothed;
+        }
+        let a = if self.fresh {
+            0.0
+        } else {
+            self.smoothing.clamp(0.0, 0.99)
+        };
+        self.fresh = false;
+        for (out, c) in self.smoothed.iter_mut().zip(&self.output) {
+            let db = super::to_dbfs(c.norm() / self.norm);
+            *out = a * *out + (1.0 - a) * db;
+        }
+        &self.smoothed
+    }
+
+    /// Forgets the smoothing history (a new take, a new device).
+    pub fn reset(&mut self) {
+        self.fresh = true;
+        self.smoothed.fill(FLOOR_DB);
+    }
+}
+
+/// A log-frequency axis of `bands` bands from `f_min` to `f_max`, for drawing spectra and
+/// spectrogram columns so that each octave gets the same room.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogAxis {
+    pub f_min: f32,
+    pub f_max: f32,
+    edges: Vec<f32>,
+}
+
+impl LogAxis {
+    pub fn new(f_min: f32, f_max: f32, bands: usize) -> Result<Self, DspError> {
+        if !(f_min > 0.0 && f_max > f_min && bands > 0) {
+            return Err(DspError::Axis(format!(
+                "{f_min} Hz to {f_max} Hz in {bands} bands"
+            )));
+        }
+        let ratio = (f_max / f_min).ln();
+        let edges = (0..=bands)
+            .map(|i| f_min * (ratio * i as f32 / bands as f32).exp())
+            .collect();
+        Ok(Self {
+            f_min,
+            f_max,
+            edges,
+        })
+    }
+
+    pub fn bands(&self) -> usize {
+        self.edges.len() - 1
+    }
+
+    /// The position (0 at `f_min`, 1 at `f_max`) of a frequency on the axis.
+    pub fn position(&self, hz: f32) -> f32 {
+        (hz / self.f_min).ln() / (self.f_max / self.f_min).ln()
+    }
+
+    /// Resamples a spectrum (dB per FFT bin) onto the bands: the loudest bin in each band, or,
+    /// where a band is narrower than a bin (low frequencies), the value interpolated at its
+    /// centre. `out` gets one value per band.
+    pub fn resample(
+        &self,
+        spectrum_db: &[f32],
+        sample_rate: u32,
+        fft_size: usize,
+        out: &mut [f32],
+    ) {
+        let bin_hz = sample_rate as f32 / fft_size as f32;
+        let last = spectrum_db.len().saturating_sub(1);
+        for (i, o) in out.iter_mut().enumerate().take(self.bands()) {
+            let (lo, hi) = (self.edges[i] / bin_hz, self.edges[i + 1] / bin_hz);
+            let (first, end) = (lo.ceil() as usize, (hi.floor() as usize).min(last));
+            *o = if first <= end && first <= last {
+                spectrum_db[first..=end]
+                    .iter()
+                    .copied()
+                    .fold(FLOOR_DB, f32::max)
+            } else {
+                let centre = ((lo + hi) * 0.5).min(last as f32);
+                let k = centre.floor() as usize;
+                let t = centre - k as f32;
+                let a = spectrum_db.get(k).copied().unwrap_or(FLOOR_DB);
+                let b = spectrum_db.get(k + 1).copied().unwrap_or(a);
+                a + (b - a) * t
+            };
+        }
+    }
+}
+
+/// Colours one spectrogram column: `bands_db` (low to high frequency) becomes RGBA rows
+/// written top (high frequency) to bottom into `rgba` (4 bytes per band), on a perceptual
+/// dark-to-bright colour map between `db_min` and `db_max`.
+pub fn spectrogram_column(bands_db: &[f32], db_min: f32, db_max: f32, rgba: &mut [u8]) {
+    let span = (db_max - db_min).max(1.0);
+    for (px, db) in rgba.chunks_exact_mut(4).zip(bands_db.iter().rev()) {
+        let t = ((db - db_min) / span).clamp(0.0, 1.0);
+        px.copy_from_slice(&colormap(t));
+    }
+}
+
+/// A compact approximation of the "inferno" colour map (black, purple, orange, yellow-white).
+pub fn colormap(t: f32) -> [u8; 4] {
+    const STOPS: [(f32, [f32; 3]); 5] = [
+        (0.0, [0.0, 0.0, 4.0]),
+        (0.25, [87.0, 16.0, 110.0]),
+        (0.5, [188.0, 55.0, 84.0]),
+        (0.75, [249.0, 142.0, 9.0]),
+        (1.0, [252.0, 255.0, 164.0]),
+    ];
+    let t = t.clamp(0.0, 1.0);
+    let mut out = [0u8, 0, 0, 255];
+    for w in STOPS.windows(2) {
+        let ((t0, c0), (t1, c1)) = (w[0], w[1]);
+        if t <= t1 {
+            let f = (t - t0) / (t1 - t0);
+            for k in 0..3 {
+                out[k] = (c0[k] + (c1[k] - c0[k]) * f).round() as u8;
+            }
+            break;
+        }
+    }
+    out
+}
