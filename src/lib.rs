@@ -4,6 +4,7 @@
 //! library, import) and is what the CLI and the tests build; [`ui::UiPlugin`] adds the
 //! window and the egui panels. A frame flows one way through [`AppSet`], chained once here.
 
+pub mod capture;
 pub mod cli;
 pub mod dsp;
 pub mod library;
