@@ -1,5 +1,8 @@
 //! Capture: everything between the input device and the take on disk.
 //!
-//! So far: the crash-safe take writer ([`wav`]), which the capture thread feeds from the ring.
+//! So far: the real-time ring between the audio callback and the writer ([`ring`]), a
+//! deterministic fake device ([`fake`]) and the crash-safe take writer ([`wav`]).
 
+pub mod fake;
+pub mod ring;
 pub mod wav;
