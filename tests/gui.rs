@@ -84,3 +84,24 @@ fn without_a_display_the_app_says_so_and_points_to_the_cli() {
         "{err}"
     );
 }
+
+#[test]
+fn devices_lists_inputs_as_json_even_without_a_sound_card() {
+    let out = Command::new(env!("CARGO_BIN_EXE_verbatim"))
+        .args(["devices", "--json"])
+        .env("VERBATIM_HOME", tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for d in v.as_array().unwrap() {
+        assert!(
+            d["id"].as_str().unwrap().contains(':'),
+            "ids are host:device: {d}"
+        );
+    }
+}

@@ -55,6 +55,25 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the audio input devices (id, name, formats).
+    Devices {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Writes a line to stdout; a closed pipe (`verbatim library | head`) ends the command quietly.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        emit(format_args!($($arg)*))?
+    };
+}
+
+fn emit(args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_fmt(args)?;
+    stdout.write_all(b"\n")
 }
 
 /// Runs the command line; the process exit code.
@@ -72,6 +91,13 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
+        // `verbatim library | head`: the reader went away; that is not a failure.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("verbatim: {e:#}");
             ExitCode::FAILURE
@@ -87,6 +113,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         None => run_window(&data, cli.screenshot),
         Some(Command::Import { files, json }) => import(&data, &files, json),
         Some(Command::Library { json }) => library(&data, json),
+        Some(Command::Devices { json }) => devices(json),
     }
 }
 
@@ -227,11 +254,11 @@ fn import(data: &DataDir, files: &[PathBuf], json: bool) -> anyhow::Result<ExitC
                 audio: f.result.as_ref().ok().map(|i| &i.row),
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        out!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         for f in &log {
             match &f.result {
-                Ok(i) => println!(
+                Ok(i) => out!(
                     "{} {}  id {}  {}  {}",
                     if i.created { "imported" } else { "exists  " },
                     f.source.display(),
@@ -271,9 +298,9 @@ fn library(data: &DataDir, json: bool) -> anyhow::Result<ExitCode> {
         .map(|f| f.0.clone())
         .collect();
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        out!("{}", serde_json::to_string_pretty(&rows)?);
     } else if rows.is_empty() {
-        println!("The library is empty. Add files with `verbatim import FILE...`.");
+        out!("The library is empty. Add files with `verbatim import FILE...`.");
     } else {
         let table: Vec<[String; 5]> = rows
             .iter()
@@ -297,10 +324,45 @@ fn library(data: &DataDir, json: bool) -> anyhow::Result<ExitCode> {
         };
         let (w0, w1, w2, w3) = (width(0), width(1), width(2), width(3));
         for r in std::iter::once(&header).chain(&table) {
-            println!(
+            out!(
                 "{:>w0$}  {:<w1$}  {:>w2$}  {:<w3$}  {}",
-                r[0], r[1], r[2], r[3], r[4]
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4]
             );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn devices(json: bool) -> anyhow::Result<ExitCode> {
+    let devices = crate::capture::devices::list_inputs();
+    if json {
+        out!("{}", serde_json::to_string_pretty(&devices)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if devices.is_empty() {
+        out!(
+            "No audio input devices found. Connect a microphone, or check that ALSA/PulseAudio/PipeWire \
+             can see one (`arecord -L`)."
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for d in &devices {
+        let default = if d.is_default { "  (default)" } else { "" };
+        out!("{}{default}\n    id: {}", d.name, d.id);
+        if let Some(c) = &d.default_config {
+            out!(
+                "    default: {} Hz, {} ch, {}",
+                c.min_rate,
+                c.channels,
+                c.sample_format
+            );
+        }
+        if let Some(e) = &d.error {
+            out!("    unusable: {e}");
         }
     }
     Ok(ExitCode::SUCCESS)
