@@ -204,12 +204,17 @@ fn peak_columns_equal_a_brute_force_scan() {
         (5, 65_536.0 * 1.5, 2),
         (0, 211.0, 1000),
     ] {
-        p.columns(start, spp, width, Some(&data), &mut cols);
-        for (x, col) in cols.iter().enumerate() {
+        // The samples column `x` covers: the brute-force reference.
+        let span = |x: usize| {
             let a = (start + (x as f64 * spp).floor() as u64) as usize;
             let b = ((start + ((x + 1) as f64 * spp).floor() as u64) as usize)
                 .max(a + 1)
                 .min(data.len());
+            (a, b)
+        };
+        p.columns(start, spp, width, Some(&data), &mut cols);
+        for (x, col) in cols.iter().enumerate() {
+            let (a, b) = span(x);
             if a >= data.len() {
                 assert!(col.is_none());
                 continue;
@@ -224,10 +229,7 @@ fn peak_columns_equal_a_brute_force_scan() {
         // and at most the whole blocks it touches.
         p.columns(start, spp, width, None, &mut cols);
         for (x, col) in cols.iter().enumerate() {
-            let a = (start + (x as f64 * spp).floor() as u64) as usize;
-            let b = ((start + ((x + 1) as f64 * spp).floor() as u64) as usize)
-                .max(a + 1)
-                .min(data.len());
+            let (a, b) = span(x);
             if a >= data.len() {
                 continue;
             }
