@@ -83,12 +83,10 @@ impl SpectrumAnalyzer {
         let take = frame.len().min(n);
         let pad = n - take;
         let src = frame.get(frame.len() - take..).unwrap_or_default();
-        for (i, (dst, w)) in self.input.iter_mut().zip(&self.window).enumerate() {
-            let s = if i < pad {
-                0.0
-            } else {
-                src.get(i - pad).copied().unwrap_or(0.0)
-            };
+        let (zeros, signal) = self.input.split_at_mut(pad);
+        zeros.fill(0.0);
+        let window = self.window.get(pad..).unwrap_or_default();
+        for ((dst, s), w) in signal.iter_mut().zip(src).zip(window) {
             *dst = s * w;
         }
         if self
@@ -105,8 +103,15 @@ impl SpectrumAnalyzer {
             self.smoothing.clamp(0.0, 0.99)
         };
         self.fresh = false;
+        // 10·log10(|X|² / norm²): no square root per bin.
+        let inv_norm_sq = 1.0 / (self.norm * self.norm);
         for (out, c) in self.smoothed.iter_mut().zip(&self.output) {
-            let db = super::to_dbfs(c.norm() / self.norm);
+            let p = c.norm_sqr() * inv_norm_sq;
+            let db = if p > 1e-12 {
+                (10.0 * p.log10()).max(FLOOR_DB)
+            } else {
+                FLOOR_DB
+            };
             *out = a * *out + (1.0 - a) * db;
         }
         &self.smoothed
