@@ -38,7 +38,7 @@ bench: setup
 # Runs the import fuzzer for FUZZ_SECONDS (needs nightly and cargo-fuzz).
 FUZZ_SECONDS ?= 300
 fuzz:
-	cd tests/fuzz && $(CARGO) +nightly fuzz run import corpus/import -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=65536
+	$(CARGO) +nightly fuzz run --fuzz-dir tests/fuzz import tests/fuzz/corpus/import -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=65536
 
 clean:
 	$(CARGO) clean
