@@ -18,8 +18,10 @@ build=(build-essential pkg-config libx11-dev libxkbcommon-dev libwayland-dev lib
 # Running the window: a Vulkan loader and Mesa's software Vulkan (lavapipe) so the window
 # renders on any machine, with or without a GPU driver; the X11 cursor/keyboard runtime.
 runtime=(libvulkan1 mesa-vulkan-drivers libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6)
-# Testing: a virtual X server for the GUI smoke test.
-testing=(xvfb xauth)
+# Testing: a virtual X server for the GUI tests; a PulseAudio server with a null sink, its
+# command-line tools (paplay, pactl) and ALSA's PulseAudio plugin, so cpal (ALSA) records real
+# audio played into the null sink's monitor on a machine without a sound card.
+testing=(xvfb xauth pulseaudio pulseaudio-utils libasound2-plugins)
 
 case "$profile" in
   run) wanted=("${build[@]}" "${runtime[@]}") ;;

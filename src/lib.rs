@@ -76,6 +76,9 @@ impl Plugin for CorePlugin {
         app.add_plugins((
             storage::plugin::plugin,
             library::LibraryPlugin::new(self.store.clone()),
+            capture::plugin::CapturePlugin {
+                store: self.store.clone(),
+            },
         ));
     }
 }

@@ -264,3 +264,59 @@ fn an_empty_pyramid_and_ranges_past_the_end_are_none() {
     );
     assert_eq!(p.range(2, 10, None), None);
 }
+
+#[test]
+fn screen_columns_never_hide_a_peak_and_widen_by_less_than_a_column() {
+    let data = noise(COARSE * 20 + 777, 11);
+    let mut p = PeakPyramid::new();
+    for chunk in data.chunks(1000) {
+        p.push(chunk);
+    }
+    let mut cols = Vec::new();
+    for (start, spp, width) in [
+        (0u64, 300.0f64, 1920usize),
+        (5_000, 1_500.0, 1000),
+        (0, data.len() as f64 / 1920.0, 1920),
+        (123, 70_000.0, 40),
+        (0, 1.0, 100),
+    ] {
+        p.screen_columns(start, spp, width, &mut cols);
+        assert_eq!(cols.len(), width);
+        for (x, col) in cols.iter().enumerate() {
+            let a = (start + (x as f64 * spp).floor() as u64) as usize;
+            let b = ((start + ((x + 1) as f64 * spp).floor() as u64) as usize).max(a + 1);
+            if a >= data.len() {
+                assert!(col.is_none());
+                continue;
+            }
+            let b = b.min(data.len());
+            let exact = MinMax::of(&data[a..b]);
+            let widened = spp.ceil().max(FINE as f64) as usize;
+            let outer = MinMax::of(&data[a.saturating_sub(widened)..(b + widened).min(data.len())]);
+            let got = col.unwrap();
+            assert!(
+                got.min <= exact.min && got.max >= exact.max,
+                "column {x} hides a peak"
+            );
+            assert!(
+                got.min >= outer.min && got.max <= outer.max,
+                "column {x} reaches further than a column"
+            );
+        }
+    }
+}
+
+#[test]
+fn blocks_from_the_capture_writer_build_the_same_pyramid() {
+    let data = noise(COARSE * 2 + FINE * 3, 5);
+    let mut direct = PeakPyramid::new();
+    direct.push(&data);
+    let blocks: Vec<MinMax> = data.chunks_exact(FINE).map(MinMax::of).collect();
+    let mut from_blocks = PeakPyramid::new();
+    from_blocks.push_blocks(&blocks[..100]);
+    from_blocks.push_blocks(&blocks[100..]);
+    assert_eq!(from_blocks.len(), direct.len());
+    for k in 0..verbatim::dsp::peaks::LEVELS {
+        assert_eq!(from_blocks.level(k), direct.level(k), "level {k}");
+    }
+}

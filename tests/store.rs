@@ -11,10 +11,16 @@ use verbatim::storage::{self, MIGRATION_FILES};
 
 /// Every migration that has shipped, with the SHA-256 of its text. A shipped migration must
 /// never change: add a new file instead (and a line here).
-const SHIPPED: &[(&str, &str)] = &[(
-    "001_initial.sql",
-    "5856a4eb9545b0d0237065ae06200423341de0cd7500620b95c144d724b25791",
-)];
+const SHIPPED: &[(&str, &str)] = &[
+    (
+        "001_initial.sql",
+        "5856a4eb9545b0d0237065ae06200423341de0cd7500620b95c144d724b25791",
+    ),
+    (
+        "002_recording_stop.sql",
+        "a0353271c0f3abf84a2d276c9d5d7153ea88594c5dec2a5189e9bec3211a0bd9",
+    ),
+];
 
 fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -147,6 +153,12 @@ fn upgrade_from_a_database_made_by_the_first_migration() {
     let hits = repo::search(&conn, "fellow", true, 10).unwrap();
     assert_eq!(hits.len(), 1);
     assert_eq!((hits[0].start_ms, hits[0].end_ms), (1000, 2500));
+    // Migration 002 leaves old sessions readable, with empty overrun lists.
+    let sessions = repo::list_recording_sessions(&conn, None).unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].status, "complete");
+    assert_eq!(sessions[0].stop_reason, None);
+    assert!(sessions[0].xruns.is_empty());
     let integrity: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();

@@ -1,6 +1,9 @@
 //! The command line: `verbatim` opens the window; subcommands run the same ECS headless.
 #![allow(clippy::print_stdout)]
 
+mod record;
+pub use record::{RecordingLog, track_recording};
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -60,6 +63,30 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Record from an input device into the library, with a live level bar; Ctrl-C stops.
+    Record {
+        /// Device id, name or part of a name (`verbatim devices`); `default`; or a test
+        /// signal `fake:sine|sweep|noise|silence|clipping|ramp[:RATE[:CHANNELS]]`.
+        #[arg(long, value_name = "ID|NAME")]
+        device: Option<String>,
+        /// Stop after this many seconds (exact to the frame).
+        #[arg(long, value_name = "N")]
+        seconds: Option<f64>,
+        /// Also keep the take at FILE.wav (default: only the library copy).
+        #[arg(long, value_name = "FILE.wav")]
+        out: Option<PathBuf>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Print a line with the frames captured at every writer update (for scripts).
+        #[arg(long, hide = true)]
+        report: bool,
+    },
+    /// Repair recordings interrupted by a crash and add them to the library.
+    Recover {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Writes a line to stdout; a closed pipe (`verbatim library | head`) ends the command quietly.
@@ -114,6 +141,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Import { files, json }) => import(&data, &files, json),
         Some(Command::Library { json }) => library(&data, json),
         Some(Command::Devices { json }) => devices(json),
+        Some(Command::Record {
+            device,
+            seconds,
+            out,
+            json,
+            report,
+        }) => record::record(&data, device, seconds, out, json, report),
+        Some(Command::Recover { json }) => record::recover(&data, json),
     }
 }
 

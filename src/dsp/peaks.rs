@@ -1,21 +1,29 @@
 //! The min/max peak pyramid waveforms are drawn from (Audacity's summary blocks, Ardour's
-//! peak files): min and max per 256 samples and per 65,536 samples, built as samples arrive.
+//! peak files): min and max per 256 samples, then every 4 blocks summarised again (1,024,
+//! 4,096, 16,384, 65,536, 262,144, 1,048,576 samples), built as samples arrive.
 //!
-//! A middle index level (per 4,096 samples) keeps the ragged edges of a wide column cheap: a
-//! column covering `spp` samples costs at most spp / 65,536 + 60 block reads (a ten-hour take
-//! across 1,000 pixels: about 86 per column), whatever the raw length. When a
-//! caller has the raw samples (zoomed in, or a file on disk) the edges of each column are read
-//! exactly; without them, columns are rounded out to whole 256-sample blocks, which can only
-//! make a peak look as large as the block it is in, never hide one.
+//! [`PeakPyramid::screen_columns`] is what a waveform view draws from: it reads each column
+//! from the coarsest level whose blocks are no longer than the column, so a column costs at
+//! most a handful of block reads whether the take is a minute or ten hours long (the cost of a
+//! frame follows the pixels on screen). Columns are widened to whole blocks of that level: a
+//! peak can look wider by less than a column, never be hidden. [`PeakPyramid::range`] and
+//! [`PeakPyramid::columns`] are exact when given the raw samples.
 
 /// Samples per fine block.
 pub const FINE: usize = 256;
-/// Samples per middle block (an index level only: it keeps the edges of a wide column cheap).
+/// Samples per middle block (level 2).
 pub const MID: usize = 4096;
-/// Samples per coarse block.
+/// Samples per coarse block (level 4).
 pub const COARSE: usize = 65_536;
-const FINE_PER_MID: usize = MID / FINE;
-const MID_PER_COARSE: usize = COARSE / MID;
+/// Blocks of one level per block of the next.
+const FANOUT: usize = 4;
+/// Levels kept: 256 · 4^k samples per block for k in 0..LEVELS.
+pub const LEVELS: usize = 7;
+
+/// Samples per block at level `k`.
+pub const fn level_size(k: usize) -> u64 {
+    (FINE as u64) << (2 * k)
+}
 
 /// Minimum and maximum of a run of samples.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -64,15 +72,23 @@ fn summarise(blocks: &[MinMax]) -> MinMax {
     m
 }
 
-/// Min/max summaries of one channel, grown as samples arrive.
-#[derive(Debug, Clone, Default)]
+/// Min/max summaries of one channel (or of all channels of a frame), grown as samples arrive.
+#[derive(Debug, Clone)]
 pub struct PeakPyramid {
-    fine: Vec<MinMax>,
-    mid: Vec<MinMax>,
-    coarse: Vec<MinMax>,
+    levels: [Vec<MinMax>; LEVELS],
     /// The block being filled (fewer than FINE samples).
     partial: Option<MinMax>,
     len: u64,
+}
+
+impl Default for PeakPyramid {
+    fn default() -> Self {
+        Self {
+            levels: std::array::from_fn(|_| Vec::new()),
+            partial: None,
+            len: 0,
+        }
+    }
 }
 
 impl PeakPyramid {
@@ -89,6 +105,11 @@ impl PeakPyramid {
         self.len == 0
     }
 
+    /// The blocks of level `k` (256 · 4^k samples each), complete ones only.
+    pub fn level(&self, k: usize) -> &[MinMax] {
+        self.levels.get(k).map_or(&[], Vec::as_slice)
+    }
+
     /// Appends samples (one channel).
     pub fn push(&mut self, samples: &[f32]) {
         let mut rest = samples;
@@ -100,19 +121,36 @@ impl PeakPyramid {
             m.merge(MinMax::of(chunk));
             self.len += take as u64;
             if in_block + take == FINE {
-                self.fine.push(m);
-                if self.fine.len().is_multiple_of(FINE_PER_MID) {
-                    self.mid
-                        .push(summarise(&self.fine[self.fine.len() - FINE_PER_MID..]));
-                    if self.mid.len().is_multiple_of(MID_PER_COARSE) {
-                        self.coarse
-                            .push(summarise(&self.mid[self.mid.len() - MID_PER_COARSE..]));
-                    }
-                }
+                self.complete_block(m);
             } else {
                 self.partial = Some(m);
             }
             rest = tail;
+        }
+    }
+
+    /// Appends whole 256-sample blocks summarised elsewhere (the capture writer sends them).
+    /// A block being filled by [`PeakPyramid::push`] is closed first.
+    pub fn push_blocks(&mut self, blocks: &[MinMax]) {
+        if let Some(p) = self.partial.take() {
+            self.len = self.len.div_ceil(FINE as u64) * FINE as u64;
+            self.complete_block(p);
+        }
+        for b in blocks {
+            self.len += FINE as u64;
+            self.complete_block(*b);
+        }
+    }
+
+    fn complete_block(&mut self, m: MinMax) {
+        self.levels[0].push(m);
+        for k in 1..LEVELS {
+            let below = &self.levels[k - 1];
+            if !below.len().is_multiple_of(FANOUT) {
+                break;
+            }
+            let s = summarise(&below[below.len() - FANOUT..]);
+            self.levels[k].push(s);
         }
     }
 
@@ -125,8 +163,6 @@ impl PeakPyramid {
             return None;
         }
         let fine = FINE as u64;
-        let mid = MID as u64;
-        let coarse = COARSE as u64;
         let mut m = MinMax::EMPTY;
         let mut pos = start;
         // Leading partial fine block.
@@ -136,29 +172,18 @@ impl PeakPyramid {
             self.edge(pos, stop, raw, &mut m);
             pos = stop;
         }
-        while pos < end {
-            if pos.is_multiple_of(coarse)
-                && pos + coarse <= end
-                && let Some(c) = self.coarse.get((pos / coarse) as usize)
-            {
-                m.merge(*c);
-                pos += coarse;
-                continue;
-            }
-            if pos.is_multiple_of(mid)
-                && pos + mid <= end
-                && let Some(b) = self.mid.get((pos / mid) as usize)
-            {
-                m.merge(*b);
-                pos += mid;
-                continue;
-            }
-            if pos + fine <= end
-                && let Some(b) = self.fine.get((pos / fine) as usize)
-            {
-                m.merge(*b);
-                pos += fine;
-                continue;
+        'outer: while pos < end {
+            // The largest aligned block that fits.
+            for k in (0..LEVELS).rev() {
+                let size = level_size(k);
+                if pos.is_multiple_of(size)
+                    && pos + size <= end
+                    && let Some(b) = self.levels[k].get((pos / size) as usize)
+                {
+                    m.merge(*b);
+                    pos += size;
+                    continue 'outer;
+                }
             }
             // Trailing partial block (or the block still being filled).
             self.edge(pos, end, raw, &mut m);
@@ -174,7 +199,7 @@ impl PeakPyramid {
             return;
         }
         let block = (from / FINE as u64) as usize;
-        match self.fine.get(block) {
+        match self.levels[0].get(block) {
             Some(b) => m.merge(*b),
             None => {
                 if let Some(p) = self.partial {
@@ -182,6 +207,40 @@ impl PeakPyramid {
                 }
             }
         }
+    }
+
+    /// One min/max per pixel column for drawing: `width` columns of `samples_per_px` samples
+    /// from sample `start`, each read from the coarsest level whose blocks fit in a column
+    /// and widened to whole blocks of it (at most 2 + 4 block reads per column, however long
+    /// the take). Columns past the end are `None`.
+    pub fn screen_columns(
+        &self,
+        start: u64,
+        samples_per_px: f64,
+        width: usize,
+        out: &mut Vec<Option<MinMax>>,
+    ) {
+        out.clear();
+        let spp = samples_per_px.max(1.0);
+        let k = (0..LEVELS)
+            .rev()
+            .find(|&k| level_size(k) as f64 <= spp)
+            .unwrap_or(0);
+        let size = level_size(k);
+        let blocks = &self.levels[k];
+        out.extend((0..width).map(|x| {
+            let a = start + (x as f64 * spp).floor() as u64;
+            let b = (start + ((x + 1) as f64 * spp).floor() as u64).max(a + 1);
+            if a >= self.len {
+                return None;
+            }
+            let (ia, ib) = ((a / size) as usize, b.div_ceil(size) as usize);
+            match blocks.get(ia..ib) {
+                Some(run) => Some(summarise(run)),
+                // The live edge: blocks of this level are not complete yet.
+                None => self.range(ia as u64 * size, b, None),
+            }
+        }));
     }
 
     /// One min/max per pixel column for `width` columns of `samples_per_px` samples each,

@@ -274,6 +274,30 @@ fn apply_db_replies(
                     result: result.clone(),
                 });
             }
+            // Finished and recovered takes join the library like imports.
+            DbReply::RecordingSaved { imported, .. } => {
+                add_new(&mut commands, &files, imported.iter());
+            }
+            DbReply::Recovered(Ok(list)) => {
+                add_new(
+                    &mut commands,
+                    &files,
+                    list.iter().flat_map(|r| r.imported.iter()),
+                );
+            }
+            DbReply::Recovered(Err(_)) => {}
+        }
+    }
+}
+
+fn add_new<'a>(
+    commands: &mut Commands,
+    files: &Query<(Entity, &mut AudioFile)>,
+    imported: impl Iterator<Item = &'a Imported>,
+) {
+    for i in imported {
+        if !files.iter().any(|(_, f)| f.0.id == i.row.id) {
+            commands.spawn(audio_file(i.row.clone()));
         }
     }
 }

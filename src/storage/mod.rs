@@ -41,16 +41,25 @@ pub enum StorageError {
     },
     #[error("stored data is invalid: {0}")]
     Invalid(String),
+    #[error("{0} does not exist")]
+    NotFound(String),
 }
 
 /// The migrations, in order. Append-only: `tests/store.rs` checks that every file in
 /// `migrations/` is listed here and that the list validates.
-pub const MIGRATION_FILES: &[(&str, &str)] = &[(
-    "001_initial.sql",
-    include_str!("../../migrations/001_initial.sql"),
-)];
+pub const MIGRATION_FILES: &[(&str, &str)] = &[
+    (
+        "001_initial.sql",
+        include_str!("../../migrations/001_initial.sql"),
+    ),
+    (
+        "002_recording_stop.sql",
+        include_str!("../../migrations/002_recording_stop.sql"),
+    ),
+];
 
-static MIGRATION_STEPS: [M<'static>; 1] = [M::up(MIGRATION_FILES[0].1)];
+static MIGRATION_STEPS: [M<'static>; 2] =
+    [M::up(MIGRATION_FILES[0].1), M::up(MIGRATION_FILES[1].1)];
 
 /// The schema migrations as rusqlite_migration sees them.
 pub fn migrations() -> Migrations<'static> {

@@ -33,6 +33,11 @@ impl Database {
     pub fn path(&self) -> &Path {
         self.writer.db_path()
     }
+
+    /// A sender other threads (the capture writer) use to queue commands directly.
+    pub fn sender(&self) -> Result<super::writer::DbSender, StorageError> {
+        self.writer.sender()
+    }
 }
 
 /// One reply of the writer, for the systems of the `Apply` set.

@@ -10,8 +10,10 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use rusqlite::Connection;
 
-use super::StorageError;
-use super::repo::{self, AudioFileRow};
+use super::ids::SessionId;
+use super::repo::{self, AudioFileRow, NewRecordingSession, SessionEnd, SessionProgress};
+use super::{StorageError, now_ms};
+use crate::capture::recovery::{self, Recovered};
 use crate::library::import::{self, AudioStore, ImportError, Imported, StagedImport};
 
 /// Work for the writer thread.
@@ -21,6 +23,29 @@ pub enum DbCommand {
     LoadLibrary,
     /// Record a staged import and move its file into the store.
     CommitImport(Box<StagedImport>),
+    /// Open a recording session row (status `recording`); answered on `reply`, not with a
+    /// [`DbReply`], because the capture writer waits for the id.
+    OpenSession {
+        session: NewRecordingSession,
+        reply: Sender<Result<SessionId, String>>,
+    },
+    /// Bring a session in progress up to date (no reply).
+    SessionProgress {
+        id: SessionId,
+        progress: SessionProgress,
+    },
+    /// Close a finished take: import its parts, link the first, record how it ended; then
+    /// remove `remove_after` (the take, now stored) if everything committed. Answered with
+    /// [`DbReply::RecordingSaved`].
+    SaveRecording {
+        session: Option<SessionId>,
+        end: SessionEnd,
+        staged: Vec<StagedImport>,
+        remove_after: Vec<PathBuf>,
+    },
+    /// Repair interrupted takes (sessions left `recording` by a crash) and mark them
+    /// `recovered` (or `failed`). Answered with [`DbReply::Recovered`].
+    RecoverSessions,
 }
 
 /// The writer's answer to one command.
@@ -31,6 +56,13 @@ pub enum DbReply {
         source: PathBuf,
         result: Result<Imported, ImportError>,
     },
+    RecordingSaved {
+        session: Option<SessionId>,
+        /// The take's parts as library entries (empty when the import failed).
+        imported: Vec<Imported>,
+        result: Result<(), String>,
+    },
+    Recovered(Result<Vec<Recovered>, String>),
 }
 
 /// Handle to the writer thread. Dropping it closes the queue; the thread finishes the
@@ -78,6 +110,14 @@ impl DbWriter {
         &self.db_path
     }
 
+    /// A handle other threads (the capture writer) use to queue commands.
+    pub fn sender(&self) -> Result<DbSender, StorageError> {
+        self.commands
+            .clone()
+            .map(DbSender)
+            .ok_or(StorageError::WriterGone)
+    }
+
     /// Queues a batch; it is applied in one transaction.
     pub fn send(&self, batch: Vec<DbCommand>) -> Result<(), StorageError> {
         if batch.is_empty() {
@@ -102,6 +142,18 @@ impl DbWriter {
     /// Waits for the next reply (CLI and tests).
     pub fn recv_timeout(&self, timeout: std::time::Duration) -> Option<DbReply> {
         self.replies.recv_timeout(timeout).ok()
+    }
+}
+
+/// A cloneable way to queue commands for the writer thread.
+#[derive(Debug, Clone)]
+pub struct DbSender(Sender<Vec<DbCommand>>);
+
+impl DbSender {
+    pub fn send(&self, command: DbCommand) -> Result<(), StorageError> {
+        self.0
+            .send(vec![command])
+            .map_err(|_| StorageError::WriterGone)
     }
 }
 
@@ -144,47 +196,86 @@ pub fn apply_batch(
 ) -> Vec<DbReply> {
     let mut replies = Vec::with_capacity(batch.len());
     let mut placed: Vec<PathBuf> = Vec::new();
+    let mut remove_after_commit: Vec<PathBuf> = Vec::new();
     let mut tx = match conn.transaction() {
         Ok(tx) => tx,
         Err(e) => {
             let msg = format!("cannot start a transaction: {e}");
             tracing::error!("{msg}");
-            return batch.into_iter().map(|c| failure(c, &msg)).collect();
+            return batch.into_iter().filter_map(|c| failure(c, &msg)).collect();
         }
     };
     for command in batch {
-        let mut sp = match tx.savepoint() {
+        let sp = match tx.savepoint() {
             Ok(sp) => sp,
             Err(e) => {
-                replies.push(failure(command, &e.to_string()));
+                replies.extend(failure(command, &e.to_string()));
                 continue;
             }
         };
+        let mut remove = Vec::new();
         let reply = match command {
-            DbCommand::LoadLibrary => {
-                DbReply::Library(repo::list_audio_files(&sp).map_err(|e| e.to_string()))
-            }
+            DbCommand::LoadLibrary => Some(DbReply::Library(
+                repo::list_audio_files(&sp).map_err(|e| e.to_string()),
+            )),
             DbCommand::CommitImport(staged) => {
                 let source = staged.source.clone();
                 let result = import::commit(&sp, store, *staged).map(|(imported, path)| {
                     placed.extend(path);
                     imported
                 });
-                DbReply::Imported { source, result }
+                Some(DbReply::Imported { source, result })
+            }
+            DbCommand::OpenSession { session, reply } => {
+                let r = repo::insert_recording_session(&sp, &session, now_ms())
+                    .map_err(|e| e.to_string());
+                let ok = r.is_ok();
+                let _ = reply.send(r);
+                finish_savepoint(sp, ok);
+                continue;
+            }
+            DbCommand::SessionProgress { id, progress } => {
+                let r = repo::update_recording_progress(&sp, id, &progress, now_ms());
+                if let Err(e) = &r {
+                    tracing::error!(session = %id, "cannot update the recording session: {e}");
+                }
+                finish_savepoint(sp, r.is_ok());
+                continue;
+            }
+            DbCommand::SaveRecording {
+                session,
+                end,
+                staged,
+                remove_after,
+            } => {
+                let (imported, result) =
+                    save_recording(&sp, store, session, &end, staged, &mut placed);
+                if result.is_ok() {
+                    remove = remove_after;
+                }
+                Some(DbReply::RecordingSaved {
+                    session,
+                    imported,
+                    result,
+                })
+            }
+            DbCommand::RecoverSessions => {
+                let r = recovery::recover_sessions(&sp, store, &mut placed, &mut remove);
+                Some(DbReply::Recovered(r.map_err(|e| e.to_string())))
             }
         };
         let ok = !matches!(
             &reply,
-            DbReply::Imported { result: Err(_), .. } | DbReply::Library(Err(_))
+            Some(
+                DbReply::Imported { result: Err(_), .. }
+                    | DbReply::Library(Err(_))
+                    | DbReply::RecordingSaved { result: Err(_), .. }
+                    | DbReply::Recovered(Err(_))
+            )
         );
-        if ok {
-            if let Err(e) = sp.commit() {
-                tracing::error!(error = %e, "savepoint failed");
-            }
-        } else if let Err(e) = sp.rollback() {
-            tracing::error!(error = %e, "savepoint rollback failed");
-        }
-        replies.push(reply);
+        finish_savepoint(sp, ok);
+        remove_after_commit.extend(remove);
+        replies.extend(reply);
     }
     if let Err(e) = tx.commit() {
         let msg = format!("cannot commit: {e}");
@@ -193,20 +284,86 @@ pub fn apply_batch(
             let _ = std::fs::remove_file(path);
         }
         for r in &mut replies {
-            if let DbReply::Imported { result, .. } = r {
-                *result = Err(ImportError::Database(msg.clone()));
+            match r {
+                DbReply::Imported { result, .. } => {
+                    *result = Err(ImportError::Database(msg.clone()));
+                }
+                DbReply::RecordingSaved {
+                    imported, result, ..
+                } => {
+                    imported.clear();
+                    *result = Err(msg.clone());
+                }
+                DbReply::Recovered(result) => *result = Err(msg.clone()),
+                DbReply::Library(_) => {}
             }
+        }
+        return replies;
+    }
+    // The takes now live in the store: their originals go.
+    for path in remove_after_commit {
+        if let Err(e) = std::fs::remove_file(&path) {
+            tracing::warn!("cannot remove the stored take {}: {e}", path.display());
         }
     }
     replies
 }
 
-fn failure(command: DbCommand, msg: &str) -> DbReply {
+fn finish_savepoint(mut sp: rusqlite::Savepoint<'_>, ok: bool) {
+    if ok {
+        if let Err(e) = sp.commit() {
+            tracing::error!(error = %e, "savepoint failed");
+        }
+    } else if let Err(e) = sp.rollback() {
+        tracing::error!(error = %e, "savepoint rollback failed");
+    }
+}
+
+/// Imports a finished take's parts and closes its session (inside the caller's savepoint).
+fn save_recording(
+    conn: &Connection,
+    store: &AudioStore,
+    session: Option<SessionId>,
+    end: &SessionEnd,
+    staged: Vec<StagedImport>,
+    placed: &mut Vec<PathBuf>,
+) -> (Vec<Imported>, Result<(), String>) {
+    let mut imported = Vec::new();
+    for part in staged {
+        match import::commit(conn, store, part) {
+            Ok((i, path)) => {
+                placed.extend(path);
+                imported.push(i);
+            }
+            Err(e) => return (Vec::new(), Err(e.to_string())),
+        }
+    }
+    if let Some(id) = session {
+        let file = imported.first().map(|i| i.row.id);
+        if let Err(e) = repo::close_recording_session(conn, id, end, file, now_ms()) {
+            return (Vec::new(), Err(e.to_string()));
+        }
+    }
+    (imported, Ok(()))
+}
+
+fn failure(command: DbCommand, msg: &str) -> Option<DbReply> {
     match command {
-        DbCommand::LoadLibrary => DbReply::Library(Err(msg.to_owned())),
-        DbCommand::CommitImport(staged) => DbReply::Imported {
+        DbCommand::LoadLibrary => Some(DbReply::Library(Err(msg.to_owned()))),
+        DbCommand::CommitImport(staged) => Some(DbReply::Imported {
             source: staged.source.clone(),
             result: Err(ImportError::Database(msg.to_owned())),
-        },
+        }),
+        DbCommand::OpenSession { reply, .. } => {
+            let _ = reply.send(Err(msg.to_owned()));
+            None
+        }
+        DbCommand::SessionProgress { .. } => None,
+        DbCommand::SaveRecording { session, .. } => Some(DbReply::RecordingSaved {
+            session,
+            imported: Vec::new(),
+            result: Err(msg.to_owned()),
+        }),
+        DbCommand::RecoverSessions => Some(DbReply::Recovered(Err(msg.to_owned()))),
     }
 }

@@ -1,0 +1,559 @@
+//! The ECS side of capture. A take is a `RecordingSession` entity; its live analysis (levels,
+//! spectrum, spectrogram, waveform) are components on it. One system drains the recorder's
+//! events (Ingest), one drains its analysis ring (Analyze), one acts on record commands
+//! (Dispatch); the recorder's threads do the rest.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use bevy::prelude::*;
+use crossbeam_channel::Receiver;
+
+use super::devices::{self, InputDevice};
+use super::recorder::{Finished, Progress, Recorder, RecorderConfig, RecorderEvent, new_take_path};
+use super::recovery::Recovered;
+use super::stream::{Source, StreamFormat};
+use crate::AppSet;
+use crate::dsp::meter::{self, Meter};
+use crate::dsp::peaks::PeakPyramid;
+use crate::dsp::spectrum::{LogAxis, SpectrumAnalyzer, spectrogram_column};
+use crate::library::import::AudioStore;
+use crate::storage::ids::{AudioFileId, SessionId};
+use crate::storage::plugin::{Database, DbReplied};
+use crate::storage::writer::{DbCommand, DbReply};
+
+/// Capture settings (the recorder panel and the CLI change them).
+#[derive(Resource, Debug, Clone)]
+pub struct CaptureSettings {
+    /// `None`: the default input device. Otherwise what `Source::parse` reads.
+    pub device: Option<String>,
+    /// Spectrum FFT size (a power of two, 256..=32768).
+    pub fft_size: usize,
+    /// Spectrogram bands (texture height) and columns kept (texture width).
+    pub spectrogram_bands: usize,
+    pub spectrogram_columns: usize,
+    /// Repair interrupted takes when the app starts.
+    pub recover_on_start: bool,
+}
+
+impl Default for CaptureSettings {
+    fn default() -> Self {
+        Self {
+            device: None,
+            fft_size: SpectrumAnalyzer::DEFAULT_SIZE,
+            spectrogram_bands: 128,
+            spectrogram_columns: 512,
+            recover_on_start: true,
+        }
+    }
+}
+
+/// Ask the recorder to do something.
+#[derive(Message, Debug, Clone, PartialEq)]
+pub enum RecordCommand {
+    Start(RecordRequest),
+    Pause,
+    Resume,
+    Stop,
+    /// List the input devices again (in the background).
+    RefreshDevices,
+}
+
+/// A take to start.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RecordRequest {
+    /// `None`: the device in [`CaptureSettings`].
+    pub source: Option<Source>,
+    /// Write the take here instead of the data directory's `recordings/`.
+    pub out: Option<PathBuf>,
+    /// Stop after this many seconds.
+    pub seconds: Option<f64>,
+}
+
+/// Something about recording the user must hear about.
+#[derive(Message, Debug, Clone, PartialEq)]
+pub enum RecordingNotice {
+    /// A take could not start.
+    StartFailed(String),
+    /// The device reported an error; the take goes on.
+    DeviceError(String),
+    /// A take ended (how, and any error).
+    Ended { entity: Entity, finished: Finished },
+    /// Interrupted takes were repaired at start (or by `verbatim recover`).
+    Recovered(Result<Vec<Recovered>, String>),
+}
+
+/// Where the take is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TakeState {
+    Recording,
+    Paused,
+    /// Stop asked; the writer is writing out the ring and closing the file.
+    Stopping,
+    Finished,
+}
+
+/// A recording session: the take being (or just) recorded.
+#[derive(Component, Debug)]
+pub struct RecordingSession {
+    recorder: Option<Recorder>,
+    pub format: StreamFormat,
+    pub path: PathBuf,
+    pub session: Option<SessionId>,
+    pub state: TakeState,
+    pub started: Instant,
+    pub finished: Option<Finished>,
+    /// The library entry once the finished take is stored.
+    pub audio_file: Option<AudioFileId>,
+}
+
+impl RecordingSession {
+    /// Seconds written to the take.
+    pub fn seconds(&self, stats: &TakeStats) -> f64 {
+        stats.0.frames_written as f64 / f64::from(self.format.sample_rate.max(1))
+    }
+}
+
+/// The writer's latest counters.
+#[derive(Component, Debug, Clone, Default)]
+pub struct TakeStats(pub Progress);
+
+/// Peak and RMS level per channel, with ballistics and a clip latch.
+#[derive(Component, Debug, Clone)]
+pub struct Levels {
+    pub meters: Vec<Meter>,
+}
+
+/// The live spectrum: dB per log-frequency band, smoothed.
+#[derive(Component, Debug)]
+pub struct LiveSpectrum {
+    analyzer: SpectrumAnalyzer,
+    pub axis: LogAxis,
+    /// dB per band of [`LiveSpectrum::axis`].
+    pub bands_db: Vec<f32>,
+    /// The last `fft_size` mono samples.
+    window: Vec<f32>,
+    /// Samples since the last frame was analysed.
+    since_hop: usize,
+    pub hop: usize,
+    pub sample_rate: u32,
+    /// Frames analysed so far (changes whenever `bands_db` does).
+    pub frames: u64,
+}
+
+impl LiveSpectrum {
+    pub fn new(
+        fft_size: usize,
+        sample_rate: u32,
+        bands: usize,
+    ) -> Result<Self, crate::dsp::DspError> {
+        let analyzer = SpectrumAnalyzer::new(fft_size)?;
+        let f_max = (sample_rate as f32 / 2.0).min(20_000.0);
+        let axis = LogAxis::new(20.0_f32.min(f_max / 2.0), f_max, bands)?;
+        Ok(Self {
+            analyzer,
+            axis,
+            bands_db: vec![crate::dsp::FLOOR_DB; bands],
+            window: vec![0.0; fft_size],
+            since_hop: 0,
+            hop: fft_size / 2,
+            sample_rate,
+            frames: 0,
+        })
+    }
+
+    pub fn fft_size(&self) -> usize {
+        self.window.len()
+    }
+
+    /// Feeds mono samples; runs one spectrum frame per hop. Returns the frames run.
+    fn feed(&mut self, mono: &[f32], mut on_frame: impl FnMut(&[f32])) -> usize {
+        let n = self.window.len();
+        let mut frames = 0;
+        let mut rest = mono;
+        while !rest.is_empty() {
+            let take = (self.hop - self.since_hop).min(rest.len());
+            let (chunk, tail) = rest.split_at(take);
+            if take >= n {
+                self.window
+                    .copy_from_slice(chunk.get(take - n..).unwrap_or_default());
+            } else {
+                self.window.copy_within(take.., 0);
+                if let Some(dst) = self.window.get_mut(n - take..) {
+                    dst.copy_from_slice(chunk);
+                }
+            }
+            self.since_hop += take;
+            rest = tail;
+            if self.since_hop >= self.hop {
+                self.since_hop = 0;
+                let db = self.analyzer.process(&self.window);
+                self.axis
+                    .resample(db, self.sample_rate, n, &mut self.bands_db);
+                self.frames += 1;
+                frames += 1;
+                on_frame(&self.bands_db);
+            }
+        }
+        frames
+    }
+}
+
+/// The scrolling spectrogram: `columns` × `bands` RGBA, oldest column left, high frequencies
+/// at the top. The UI uploads it as a texture when `generation` changes.
+#[derive(Component, Debug, Clone)]
+pub struct Spectrogram {
+    pub columns: usize,
+    pub bands: usize,
+    pub rgba: Vec<u8>,
+    pub generation: u64,
+    pub db_min: f32,
+    pub db_max: f32,
+    column: Vec<u8>,
+}
+
+impl Spectrogram {
+    pub fn new(columns: usize, bands: usize) -> Self {
+        Self {
+            columns,
+            bands,
+            rgba: vec![0; columns * bands * 4],
+            generation: 0,
+            db_min: -110.0,
+            db_max: -10.0,
+            column: vec![0; bands * 4],
+        }
+    }
+
+    /// Scrolls left by one column and draws `bands_db` at the right edge.
+    pub fn push(&mut self, bands_db: &[f32]) {
+        spectrogram_column(bands_db, self.db_min, self.db_max, &mut self.column);
+        let row_bytes = self.columns * 4;
+        for (y, row) in self.rgba.chunks_exact_mut(row_bytes).enumerate() {
+            row.copy_within(4.., 0);
+            if let (Some(dst), Some(src)) = (
+                row.get_mut(row_bytes - 4..),
+                self.column.get(y * 4..y * 4 + 4),
+            ) {
+                dst.copy_from_slice(src);
+            }
+        }
+        self.generation += 1;
+    }
+}
+
+/// The take's waveform: min/max pyramid over all channels, and where overruns cut it.
+#[derive(Component, Debug, Clone, Default)]
+pub struct Waveform {
+    pub pyramid: PeakPyramid,
+    /// `(frame, frames lost)` per overrun.
+    pub xruns: Vec<(u64, u64)>,
+}
+
+/// Input devices as last listed.
+#[derive(Resource, Debug, Default)]
+pub struct InputDevices {
+    pub list: Vec<InputDevice>,
+    pub listed: bool,
+    pending: Option<Receiver<Vec<InputDevice>>>,
+}
+
+impl InputDevices {
+    pub fn refreshing(&self) -> bool {
+        self.pending.is_some()
+    }
+}
+
+/// Adds capture to an app: the systems, settings, and the recovery of interrupted takes.
+pub struct CapturePlugin {
+    pub store: AudioStore,
+}
+
+#[derive(Resource, Debug, Clone)]
+struct CaptureStore(AudioStore);
+
+impl Plugin for CapturePlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<CaptureSettings>()
+            .init_resource::<InputDevices>()
+            .insert_resource(CaptureStore(self.store.clone()))
+            .add_message::<RecordCommand>()
+            .add_message::<RecordingNotice>()
+            .add_systems(Startup, recover_on_start)
+            .add_systems(
+                Update,
+                (drain_recorders, collect_devices).in_set(AppSet::Ingest),
+            )
+            .add_systems(Update, analyze.in_set(AppSet::Analyze))
+            .add_systems(Update, handle_commands.in_set(AppSet::Dispatch))
+            .add_systems(Update, link_stored_takes.in_set(AppSet::Apply));
+    }
+}
+
+fn recover_on_start(settings: Res<CaptureSettings>, db: Option<ResMut<Database>>) {
+    if settings.recover_on_start
+        && let Some(mut db) = db
+    {
+        db.queue(DbCommand::RecoverSessions);
+    }
+}
+
+/// Whether a take is under way (recording, paused or closing).
+pub fn is_active(s: &RecordingSession) -> bool {
+    s.state != TakeState::Finished
+}
+
+#[allow(clippy::too_many_arguments)] // a Bevy system: each argument is a system param
+fn handle_commands(
+    mut commands: Commands,
+    mut cmds: MessageReader<RecordCommand>,
+    mut sessions: Query<(Entity, &mut RecordingSession)>,
+    settings: Res<CaptureSettings>,
+    store: Res<CaptureStore>,
+    db: Option<Res<Database>>,
+    mut devices: ResMut<InputDevices>,
+    mut notices: MessageWriter<RecordingNotice>,
+) {
+    for cmd in cmds.read() {
+        match cmd {
+            RecordCommand::Start(req) => {
+                if sessions.iter().any(|(_, s)| is_active(s)) {
+                    notices.write(RecordingNotice::StartFailed(
+                        "a recording is already running; stop it first".into(),
+                    ));
+                    continue;
+                }
+                match start(req, &settings, &store.0, db.as_deref()) {
+                    Ok(bundle) => {
+                        // Only the newest take is kept on screen.
+                        for (e, _) in sessions.iter() {
+                            commands.entity(e).despawn();
+                        }
+                        commands.spawn(bundle);
+                    }
+                    Err(e) => {
+                        tracing::error!("cannot start recording: {e}");
+                        notices.write(RecordingNotice::StartFailed(e));
+                    }
+                }
+            }
+            RecordCommand::Pause | RecordCommand::Resume | RecordCommand::Stop => {
+                for (_, mut s) in sessions.iter_mut() {
+                    let Some(rec) = &s.recorder else { continue };
+                    match (cmd, s.state) {
+                        (RecordCommand::Pause, TakeState::Recording) => {
+                            rec.pause();
+                            s.state = TakeState::Paused;
+                        }
+                        (RecordCommand::Resume, TakeState::Paused) => {
+                            rec.resume();
+                            s.state = TakeState::Recording;
+                        }
+                        (RecordCommand::Stop, TakeState::Recording | TakeState::Paused) => {
+                            rec.stop();
+                            s.state = TakeState::Stopping;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            RecordCommand::RefreshDevices => {
+                if devices.pending.is_none() {
+                    let (tx, rx) = crossbeam_channel::bounded(1);
+                    let spawned = std::thread::Builder::new()
+                        .name("verbatim-devices".into())
+                        .spawn(move || {
+                            let _ = tx.send(devices::list_inputs());
+                        });
+                    match spawned {
+                        Ok(_) => devices.pending = Some(rx),
+                        Err(e) => tracing::error!("cannot list devices: {e}"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+type SessionBundle = (
+    Name,
+    RecordingSession,
+    TakeStats,
+    Levels,
+    LiveSpectrum,
+    Spectrogram,
+    Waveform,
+);
+
+fn start(
+    req: &RecordRequest,
+    settings: &CaptureSettings,
+    store: &AudioStore,
+    db: Option<&Database>,
+) -> Result<SessionBundle, String> {
+    let source = match &req.source {
+        Some(s) => s.clone(),
+        None => Source::parse(settings.device.as_deref().unwrap_or("default"))
+            .map_err(|e| e.to_string())?,
+    };
+    let (path, session_path) = match &req.out {
+        Some(p) => {
+            let abs = std::path::absolute(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let s = abs.to_string_lossy().into_owned();
+            (abs, s)
+        }
+        None => new_take_path(store.data_dir())
+            .map_err(|e| format!("cannot create the recordings folder: {e}"))?,
+    };
+    let mut config = RecorderConfig::new(source, path.clone(), session_path);
+    config.store = Some(store.clone());
+    config.max_seconds = req.seconds;
+    let sender = db.and_then(|d| d.sender().ok());
+    let recorder = Recorder::start(config, sender).map_err(|e| e.to_string())?;
+    let format = recorder.format().clone();
+    let levels = Levels {
+        meters: vec![Meter::default(); usize::from(format.channels.max(1))],
+    };
+    let spectrum = LiveSpectrum::new(
+        settings.fft_size,
+        format.sample_rate,
+        settings.spectrogram_bands,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok((
+        Name::new("RecordingSession"),
+        RecordingSession {
+            session: recorder.session(),
+            path,
+            format,
+            recorder: Some(recorder),
+            state: TakeState::Recording,
+            started: Instant::now(),
+            finished: None,
+            audio_file: None,
+        },
+        TakeStats::default(),
+        levels,
+        spectrum,
+        Spectrogram::new(settings.spectrogram_columns, settings.spectrogram_bands),
+        Waveform::default(),
+    ))
+}
+
+/// Ingest: the recorder's events into components.
+fn drain_recorders(
+    mut sessions: Query<(Entity, &mut RecordingSession, &mut TakeStats, &mut Waveform)>,
+    mut notices: MessageWriter<RecordingNotice>,
+) {
+    for (entity, mut s, mut stats, mut wave) in sessions.iter_mut() {
+        let mut ended = None;
+        if let Some(rec) = &s.recorder {
+            while let Some(ev) = rec.try_event() {
+                match ev {
+                    RecorderEvent::Progress(p) => stats.0 = p,
+                    RecorderEvent::Peaks(blocks) => wave.pyramid.push_blocks(&blocks),
+                    RecorderEvent::Overrun {
+                        at_frame,
+                        frames_lost,
+                    } => wave.xruns.push((at_frame, frames_lost)),
+                    RecorderEvent::DeviceError(m) => {
+                        notices.write(RecordingNotice::DeviceError(m));
+                    }
+                    RecorderEvent::Finished(f) => ended = Some(f),
+                }
+            }
+        }
+        if let Some(f) = ended {
+            s.state = TakeState::Finished;
+            // The writer has sent its last event; joining it is immediate.
+            s.recorder = None;
+            s.finished = Some(f.clone());
+            notices.write(RecordingNotice::Ended {
+                entity,
+                finished: f,
+            });
+        }
+    }
+}
+
+/// Analyze: levels, spectrum and spectrogram from the analysis tee.
+fn analyze(
+    mut sessions: Query<(
+        &RecordingSession,
+        &mut Levels,
+        &mut LiveSpectrum,
+        &mut Spectrogram,
+    )>,
+    mut scratch: Local<(Vec<f32>, Vec<f32>, Vec<f32>)>,
+) {
+    let (buf, mono, chan) = &mut *scratch;
+    for (s, mut levels, mut spectrum, mut gram) in sessions.iter_mut() {
+        let Some(rec) = &s.recorder else { continue };
+        let ch = usize::from(s.format.channels.max(1));
+        buf.resize(16_384 * ch, 0.0);
+        loop {
+            let n = rec.read_analysis(buf);
+            if n == 0 {
+                break;
+            }
+            let data = buf.get(..n).unwrap_or_default();
+            let frames = n / ch;
+            let dt = frames as f32 / s.format.sample_rate.max(1) as f32;
+            for (c, m) in levels.meters.iter_mut().enumerate() {
+                chan.clear();
+                chan.extend(data.iter().skip(c).step_by(ch));
+                m.update(&meter::measure(chan), dt);
+            }
+            mono.clear();
+            mono.extend(
+                data.chunks_exact(ch)
+                    .map(|f| f.iter().sum::<f32>() / ch as f32),
+            );
+            let gram = &mut *gram;
+            spectrum.feed(mono, |bands| gram.push(bands));
+        }
+    }
+}
+
+fn collect_devices(mut devices: ResMut<InputDevices>) {
+    let Some(rx) = &devices.pending else { return };
+    match rx.try_recv() {
+        Ok(list) => {
+            devices.list = list;
+            devices.listed = true;
+            devices.pending = None;
+        }
+        Err(crossbeam_channel::TryRecvError::Empty) => {}
+        Err(crossbeam_channel::TryRecvError::Disconnected) => devices.pending = None,
+    }
+}
+
+/// Apply: a stored take's library entry on its session; recovery results as notices.
+fn link_stored_takes(
+    mut replies: MessageReader<DbReplied>,
+    mut sessions: Query<&mut RecordingSession>,
+    mut notices: MessageWriter<RecordingNotice>,
+) {
+    for DbReplied(reply) in replies.read() {
+        match reply {
+            DbReply::RecordingSaved {
+                session: Some(id),
+                imported,
+                result,
+            } => {
+                if let Err(e) = result {
+                    tracing::error!(session = %id, "the take could not be stored: {e}");
+                }
+                for mut s in sessions.iter_mut() {
+                    if s.session == Some(*id) {
+                        s.audio_file = imported.first().map(|i| i.row.id);
+                    }
+                }
+            }
+            DbReply::Recovered(r) => {
+                notices.write(RecordingNotice::Recovered(r.clone()));
+            }
+            _ => {}
+        }
+    }
+}

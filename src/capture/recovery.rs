@@ -1,0 +1,150 @@
+//! Recovery of interrupted takes: a session still `recording` whose take nobody holds (the
+//! recorder keeps an exclusive lock on its take while it writes) was cut short by a crash, a
+//! kill or a power cut. Its WAV headers are repaired from the frames actually on disk, the
+//! parts are imported into the library, and the session is marked `recovered` (or `failed`,
+//! with the reason, when nothing usable is left).
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+
+use super::wav;
+use crate::library::import::{self, AudioStore, Imported};
+use crate::media::ProbeLimits;
+use crate::storage::ids::SessionId;
+use crate::storage::repo::{self, SessionEnd, SessionProgress, StopReason};
+use crate::storage::{StorageError, now_ms};
+
+/// What recovery did with one interrupted session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recovered {
+    pub session: SessionId,
+    pub file_path: String,
+    /// `recovered`, `failed`, or `in_use` (another recorder still writes it; left alone).
+    pub status: String,
+    pub frames: u64,
+    pub sample_rate: u32,
+    pub imported: Vec<Imported>,
+    pub error: Option<String>,
+}
+
+/// A session's take path: relative paths are under the data directory.
+pub fn take_path(data_dir: &Path, file_path: &str) -> PathBuf {
+    let p = Path::new(file_path);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        data_dir.join(p)
+    }
+}
+
+/// Whether a live recorder holds the take (its exclusive lock).
+pub fn take_in_use(path: &Path) -> bool {
+    match File::open(path) {
+        Ok(f) => matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
+        Err(_) => false,
+    }
+}
+
+/// Takes that live in the data directory's `recordings/` are removed once stored; a take the
+/// user asked for elsewhere (`--out`) is theirs and stays.
+pub fn is_managed_take(data_dir: &Path, file_path: &str) -> bool {
+    let p = Path::new(file_path);
+    !p.is_absolute() && p.starts_with("recordings") || p.starts_with(data_dir.join("recordings"))
+}
+
+/// Repairs every interrupted session (inside the caller's transaction). Paths placed in the
+/// store go to `placed` (removed by the caller if its transaction fails); stored takes to be
+/// deleted after the commit go to `remove_after`.
+pub fn recover_sessions(
+    conn: &Connection,
+    store: &AudioStore,
+    placed: &mut Vec<PathBuf>,
+    remove_after: &mut Vec<PathBuf>,
+) -> Result<Vec<Recovered>, StorageError> {
+    let mut out = Vec::new();
+    for row in repo::list_recording_sessions(conn, Some("recording"))? {
+        let path = take_path(store.data_dir(), &row.file_path);
+        let mut report = Recovered {
+            session: row.id,
+            file_path: row.file_path.clone(),
+            status: "failed".into(),
+            frames: 0,
+            sample_rate: row.sample_rate,
+            imported: Vec::new(),
+            error: None,
+        };
+        if take_in_use(&path) {
+            report.status = "in_use".into();
+            out.push(report);
+            continue;
+        }
+        let _span = tracing::info_span!("recover", session = %row.id).entered();
+        let mut progress = SessionProgress {
+            frames_written: row.frames_written,
+            overruns: row.overruns,
+            frames_dropped: row.frames_dropped,
+            xruns: row.xruns.clone(),
+        };
+        let outcome = if path.exists() {
+            wav::recover(&path).map_err(|e| e.to_string())
+        } else {
+            Err(format!("the take {} is missing", path.display()))
+        };
+        match outcome {
+            Ok(summary) if summary.frames > 0 => {
+                report.frames = summary.frames;
+                report.sample_rate = summary.sample_rate;
+                progress.frames_written = summary.frames;
+                let mut error = None;
+                for part in &summary.parts {
+                    match import::stage(part, store, &ProbeLimits::default())
+                        .and_then(|staged| import::commit(conn, store, staged))
+                    {
+                        Ok((imported, p)) => {
+                            placed.extend(p);
+                            report.imported.push(imported);
+                        }
+                        Err(e) => {
+                            error = Some(format!("{}: {e}", part.display()));
+                            break;
+                        }
+                    }
+                }
+                if error.is_none() {
+                    report.status = "recovered".into();
+                    if is_managed_take(store.data_dir(), &row.file_path) {
+                        remove_after.extend(summary.parts.iter().cloned());
+                    }
+                } else {
+                    // The repaired take stays where it is; the session says why (part of) it
+                    // is not in the library.
+                    report.status = "recovered".into();
+                    report.error = error;
+                }
+            }
+            Ok(_) => report.error = Some("nothing had been captured before the crash".into()),
+            Err(e) => report.error = Some(e),
+        }
+        let end = SessionEnd {
+            status: report.status.clone(),
+            stop_reason: StopReason::Crash,
+            progress,
+            error: report.error.clone(),
+        };
+        let file = report.imported.first().map(|i| i.row.id);
+        repo::close_recording_session(conn, row.id, &end, file, now_ms())?;
+        match &report.error {
+            None => tracing::info!(
+                frames = report.frames,
+                "recovered the interrupted take {}",
+                path.display()
+            ),
+            Some(e) => tracing::warn!("interrupted take {}: {e}", path.display()),
+        }
+        out.push(report);
+    }
+    Ok(out)
+}

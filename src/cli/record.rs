@@ -1,0 +1,326 @@
+//! `verbatim record` and `verbatim recover`: the capture ECS, headless.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bevy::prelude::*;
+use serde::Serialize;
+
+use super::{core, emit, headless_app, update_until};
+use crate::capture::plugin::{
+    Levels, RecordCommand, RecordRequest, RecordingNotice, RecordingSession, TakeState, TakeStats,
+};
+use crate::capture::recovery::Recovered;
+use crate::capture::stream::Source;
+use crate::library::AudioFile;
+use crate::library::import::AudioStore;
+use crate::paths::DataDir;
+use crate::storage::repo::StopReason;
+
+/// Every [`RecordingNotice`] seen (CLI and tests).
+#[derive(Resource, Default, Debug)]
+pub struct RecordingLog(pub Vec<RecordingNotice>);
+
+fn log_notices(mut notices: MessageReader<RecordingNotice>, mut log: ResMut<RecordingLog>) {
+    log.0.extend(notices.read().cloned());
+}
+
+/// Adds [`RecordingLog`] and the system that fills it.
+pub fn track_recording(app: &mut App) {
+    app.init_resource::<RecordingLog>()
+        .add_systems(Last, log_notices);
+}
+
+#[derive(Serialize)]
+struct RecordJson {
+    session: Option<i64>,
+    device: String,
+    sample_rate: u32,
+    channels: u16,
+    frames: u64,
+    seconds: f64,
+    overruns: u64,
+    frames_dropped: u64,
+    stop_reason: &'static str,
+    error: Option<String>,
+    /// Where the take is now: the library copy when it was stored, else the take itself.
+    file: PathBuf,
+    audio_file_id: Option<i64>,
+}
+
+pub(super) fn record(
+    data: &DataDir,
+    device: Option<String>,
+    seconds: Option<f64>,
+    out: Option<PathBuf>,
+    json: bool,
+    report: bool,
+) -> anyhow::Result<ExitCode> {
+    if let Some(s) = seconds
+        && !(s.is_finite() && s > 0.0)
+    {
+        anyhow::bail!("--seconds must be a positive number");
+    }
+    if let Some(o) = &out
+        && o.exists()
+    {
+        anyhow::bail!("{} already exists; choose another name", o.display());
+    }
+    let source = match &device {
+        Some(d) => Some(Source::parse(d)?),
+        None => None,
+    };
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let flag = Arc::clone(&interrupted);
+        ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))?;
+    }
+    let mut app = headless_app(core(data)?);
+    track_recording(&mut app);
+    app.world_mut()
+        .write_message(RecordCommand::Start(RecordRequest {
+            source,
+            out,
+            seconds,
+        }));
+    let tty = std::io::stderr().is_terminal() && !json;
+    let mut stop_sent = false;
+    let mut last_frames = u64::MAX;
+    let mut last_draw = Instant::now();
+    let mut finished_at: Option<Instant> = None;
+    loop {
+        app.update();
+        let world = app.world_mut();
+        if let Some(RecordingNotice::StartFailed(e)) = world
+            .resource::<RecordingLog>()
+            .0
+            .iter()
+            .find(|n| matches!(n, RecordingNotice::StartFailed(_)))
+        {
+            anyhow::bail!("{e}");
+        }
+        let mut q = world.query::<(&RecordingSession, &TakeStats, &Levels)>();
+        let Some((s, stats, levels)) = q.iter(world).next() else {
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        };
+        if report && stats.0.frames_written != last_frames {
+            last_frames = stats.0.frames_written;
+            // One line per update, for the crash test and scripts.
+            emit(format_args!(
+                "captured {} synced {} delivered {}",
+                stats.0.frames_written, stats.0.frames_synced, stats.0.frames_delivered
+            ))?;
+        }
+        if tty && last_draw.elapsed() >= Duration::from_millis(50) && s.state != TakeState::Finished
+        {
+            last_draw = Instant::now();
+            eprint!("\r{}", level_line(s, stats, levels));
+        }
+        if s.state == TakeState::Finished {
+            let stored = s.audio_file.is_some();
+            let importing = s.finished.as_ref().is_some_and(|f| f.importing);
+            let since = *finished_at.get_or_insert_with(Instant::now);
+            // Wait for the library to store the take (a copy and a hash: seconds at most).
+            if stored || !importing || since.elapsed() > Duration::from_secs(600) {
+                break;
+            }
+        }
+        if interrupted.load(Ordering::SeqCst) && !stop_sent {
+            stop_sent = true;
+            world.write_message(RecordCommand::Stop);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if tty {
+        eprintln!();
+    }
+    // Let the library entity for the stored take arrive.
+    let store = AudioStore::new(data.root());
+    let _ = update_until(&mut app, Duration::from_millis(500), |w| {
+        let mut q = w.query::<&RecordingSession>();
+        let id = q.iter(w).next().and_then(|s| s.audio_file);
+        let mut files = w.query::<&AudioFile>();
+        id.is_none() || files.iter(w).any(|f| Some(f.0.id) == id)
+    });
+    let world = app.world_mut();
+    let mut q = world.query::<&RecordingSession>();
+    let Some((audio_file, path, format, session, finished)) = q.iter(world).next().map(|s| {
+        (
+            s.audio_file,
+            s.path.clone(),
+            s.format.clone(),
+            s.session,
+            s.finished.clone(),
+        )
+    }) else {
+        anyhow::bail!("the recording vanished");
+    };
+    let Some(f) = finished else {
+        anyhow::bail!("the recording did not finish");
+    };
+    let mut files = world.query::<&AudioFile>();
+    let file = audio_file
+        .and_then(|id| {
+            files
+                .iter(world)
+                .find(|a| a.0.id == id)
+                .map(|a| store.absolute(&a.0.stored_path))
+        })
+        .unwrap_or(path);
+    let rate = f64::from(format.sample_rate.max(1));
+    let summary = RecordJson {
+        session: session.map(|i| i.0),
+        device: format.device_name.clone(),
+        sample_rate: format.sample_rate,
+        channels: format.channels,
+        frames: f.progress.frames_written,
+        seconds: f.progress.frames_written as f64 / rate,
+        overruns: f.progress.overruns,
+        frames_dropped: f.progress.frames_dropped,
+        stop_reason: f.reason.as_str(),
+        error: f.error.clone(),
+        file,
+        audio_file_id: audio_file.map(|i| i.0),
+    };
+    if json {
+        emit(format_args!("{}", serde_json::to_string_pretty(&summary)?))?;
+    } else {
+        emit(format_args!(
+            "Recorded {:.2} s from {} ({} Hz, {} ch) to {}{}{}",
+            summary.seconds,
+            summary.device,
+            summary.sample_rate,
+            summary.channels,
+            summary.file.display(),
+            summary
+                .audio_file_id
+                .map(|i| format!(" (library id {i})"))
+                .unwrap_or_default(),
+            if summary.overruns > 0 {
+                format!(
+                    "; {} overruns lost {} frames (marked in the log)",
+                    summary.overruns, summary.frames_dropped
+                )
+            } else {
+                String::new()
+            }
+        ))?;
+    }
+    match (f.reason, &f.error) {
+        (StopReason::User | StopReason::Duration, None) => Ok(ExitCode::SUCCESS),
+        (_, err) => {
+            eprintln!(
+                "verbatim: the recording stopped early: {}; everything captured until then is saved",
+                err.as_deref().unwrap_or(f.reason.as_str())
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// `● 00:12.3  L ▕██████░░░░▏ -12.3 dB  R ... overruns 0`
+fn level_line(s: &RecordingSession, stats: &TakeStats, levels: &Levels) -> String {
+    let secs = s.seconds(stats);
+    let state = match s.state {
+        TakeState::Recording => "●",
+        TakeState::Paused => "‖",
+        _ => "■",
+    };
+    let mut line = format!(
+        "{state} {:02}:{:04.1} ",
+        (secs / 60.0).floor() as u64,
+        secs % 60.0
+    );
+    let names = ["L", "R"];
+    for (i, m) in levels.meters.iter().take(2).enumerate() {
+        let width = 20usize;
+        let fill = (((m.peak_dbfs + 60.0) / 60.0).clamp(0.0, 1.0) * width as f32).round() as usize;
+        let name = if levels.meters.len() == 1 {
+            "M"
+        } else {
+            names.get(i).copied().unwrap_or("?")
+        };
+        line.push_str(&format!(
+            " {name} {}{} {:>6.1} dB{}",
+            "█".repeat(fill),
+            "░".repeat(width - fill),
+            m.peak_dbfs.max(-99.9),
+            if m.clip { " CLIP" } else { "" }
+        ));
+    }
+    line.push_str(&format!("  overruns {}  ", stats.0.overruns));
+    line
+}
+
+#[derive(Serialize)]
+struct RecoverJson<'a> {
+    sessions: &'a [Recovered],
+}
+
+pub(super) fn recover(data: &DataDir, json: bool) -> anyhow::Result<ExitCode> {
+    let mut app = headless_app(core(data)?);
+    track_recording(&mut app);
+    let done = update_until(&mut app, Duration::from_secs(3600), |w| {
+        w.resource::<RecordingLog>()
+            .0
+            .iter()
+            .any(|n| matches!(n, RecordingNotice::Recovered(_)))
+    });
+    if !done {
+        anyhow::bail!("recovery did not finish");
+    }
+    let log = std::mem::take(&mut app.world_mut().resource_mut::<RecordingLog>().0);
+    let Some(RecordingNotice::Recovered(result)) = log
+        .into_iter()
+        .find(|n| matches!(n, RecordingNotice::Recovered(_)))
+    else {
+        anyhow::bail!("recovery did not report");
+    };
+    let list = result.map_err(|e| anyhow::anyhow!("recovery failed: {e}"))?;
+    if json {
+        emit(format_args!(
+            "{}",
+            serde_json::to_string_pretty(&RecoverJson { sessions: &list })?
+        ))?;
+    } else if list.is_empty() {
+        emit(format_args!("No interrupted recordings."))?;
+    } else {
+        for r in &list {
+            let secs = r.frames as f64 / f64::from(r.sample_rate.max(1));
+            match (r.status.as_str(), &r.error) {
+                ("in_use", _) => emit(format_args!(
+                    "session {}: {} is still being recorded; left alone",
+                    r.session, r.file_path
+                ))?,
+                ("recovered", None) => emit(format_args!(
+                    "session {}: recovered {:.2} s from {}{}",
+                    r.session,
+                    secs,
+                    r.file_path,
+                    r.imported
+                        .first()
+                        .map(|i| format!(" (library id {})", i.row.id))
+                        .unwrap_or_default()
+                ))?,
+                (_, e) => emit(format_args!(
+                    "session {}: {} {}: {}",
+                    r.session,
+                    r.status,
+                    r.file_path,
+                    e.as_deref().unwrap_or("")
+                ))?,
+            }
+        }
+    }
+    let failed = list.iter().any(|r| r.status == "failed");
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
