@@ -214,10 +214,11 @@ pub struct Spectrogram {
 
 impl Spectrogram {
     pub fn new(columns: usize, bands: usize) -> Self {
+        let floor = crate::dsp::spectrum::colormap(0.0);
         Self {
             columns,
             bands,
-            rgba: vec![0; columns * bands * 4],
+            rgba: floor.repeat(columns * bands),
             generation: 0,
             db_min: -110.0,
             db_max: -10.0,

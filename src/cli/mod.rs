@@ -39,6 +39,10 @@ pub struct Cli {
     /// exit (non-zero if the screenshot is blank). Used by the GUI smoke test.
     #[arg(long, hide = true, value_name = "PNG")]
     pub screenshot: Option<PathBuf>,
+    /// Start recording from this source when the window opens (with --screenshot: the shot is
+    /// taken after three seconds of recording).
+    #[arg(long, hide = true, value_name = "SOURCE")]
+    pub record_at_start: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -137,7 +141,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let gui = cli.command.is_none();
     let _log = crate::logging::init(Some(&data.log_dir()), if gui { "info" } else { "warn" });
     match cli.command {
-        None => run_window(&data, cli.screenshot),
+        None => run_window(&data, cli.screenshot, cli.record_at_start),
         Some(Command::Import { files, json }) => import(&data, &files, json),
         Some(Command::Library { json }) => library(&data, json),
         Some(Command::Devices { json }) => devices(json),
@@ -166,7 +170,11 @@ fn display_available() -> bool {
         .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
 }
 
-fn run_window(data: &DataDir, screenshot: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+fn run_window(
+    data: &DataDir,
+    screenshot: Option<PathBuf>,
+    record: Option<String>,
+) -> anyhow::Result<ExitCode> {
     if !display_available() {
         eprintln!(
             "verbatim: no display found (neither DISPLAY nor WAYLAND_DISPLAY is set), so the window cannot open.\n\
@@ -179,7 +187,7 @@ fn run_window(data: &DataDir, screenshot: Option<PathBuf>) -> anyhow::Result<Exi
     install_error_handler(&mut app);
     app.add_plugins(crate::AppPlugin {
         core: core(data)?,
-        ui: crate::ui::UiPlugin { screenshot },
+        ui: crate::ui::UiPlugin { screenshot, record },
     });
     Ok(match app.run() {
         AppExit::Success => ExitCode::SUCCESS,

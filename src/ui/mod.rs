@@ -4,6 +4,7 @@
 //! components.
 
 pub mod library_panel;
+pub mod recorder_panel;
 pub mod screenshot;
 pub mod status_bar;
 
@@ -16,15 +17,21 @@ use bevy::window::{FileDragAndDrop, RequestRedraw};
 use bevy::winit::WinitSettings;
 use bevy_egui::{EguiContexts, EguiPlugin, EguiPrimaryContextPass, egui};
 
+use crate::capture::plugin::{
+    CaptureSettings, InputDevices, Levels, LiveSpectrum, RecordCommand, RecordRequest,
+    RecordingNotice, RecordingSession, Spectrogram, TakeStats, Waveform,
+};
 use crate::library::{
     AudioFile, ImportFinished, ImportRequested, Importer, LibraryOrder, LibraryState,
 };
 use crate::storage::plugin::Database;
+use recorder_panel::RecordIntent;
 
 /// What the user asked for in a frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Intent {
     Import(Vec<PathBuf>),
+    Record(RecordIntent),
 }
 
 /// How serious a notice is.
@@ -47,6 +54,7 @@ pub struct UiState {
     pub import_path: String,
     pub notices: VecDeque<Notice>,
     pub selected: Option<crate::storage::ids::AudioFileId>,
+    pub recorder: recorder_panel::RecorderUi,
 }
 
 impl UiState {
@@ -66,6 +74,9 @@ impl UiState {
 #[derive(Debug, Default, Clone)]
 pub struct UiPlugin {
     pub screenshot: Option<PathBuf>,
+    /// Start recording from this source at launch (with `screenshot`: the shot is taken
+    /// once three seconds are recorded).
+    pub record: Option<String>,
 }
 
 impl Plugin for UiPlugin {
@@ -80,17 +91,21 @@ impl Plugin for UiPlugin {
         }))
         .add_plugins(EguiPlugin::default())
         .init_resource::<UiState>()
-        .add_systems(Startup, spawn_camera)
+        .add_systems(Startup, (spawn_camera, list_devices))
         .add_systems(
             Update,
             (file_drops, collect_notices).in_set(crate::AppSet::Apply),
         )
         .add_systems(Update, keep_awake_while_busy.after(crate::AppSet::Persist))
+        .add_systems(Update, upload_spectrograms.after(crate::AppSet::Analyze))
         .add_systems(EguiPrimaryContextPass, draw);
+        if let Some(r) = &self.record {
+            app.insert_resource(RecordAtStart(r.clone()));
+        }
         if let Some(path) = &self.screenshot {
             // The smoke test needs frames to keep coming without input.
             app.insert_resource(WinitSettings::continuous());
-            screenshot::plugin(app, path.clone());
+            screenshot::plugin(app, path.clone(), self.record.is_some());
         } else {
             // Redraw on input and when something changes, not 60 times a second at idle.
             app.insert_resource(WinitSettings::desktop_app());
@@ -102,16 +117,95 @@ fn spawn_camera(mut commands: Commands) {
     commands.spawn(Camera2d);
 }
 
+#[derive(Resource)]
+struct RecordAtStart(String);
+
+fn list_devices(mut cmds: MessageWriter<RecordCommand>, record: Option<Res<RecordAtStart>>) {
+    cmds.write(RecordCommand::RefreshDevices);
+    if let Some(r) = record {
+        match crate::capture::stream::Source::parse(&r.0) {
+            Ok(source) => {
+                cmds.write(RecordCommand::Start(RecordRequest {
+                    source: Some(source),
+                    ..Default::default()
+                }));
+            }
+            Err(e) => tracing::error!("{e}"),
+        }
+    }
+}
+
+/// The spectrogram of the current take as a Bevy image that egui draws: one image, reused
+/// by every take, re-uploaded when the spectrogram changes.
+#[derive(Resource)]
+struct SpectrogramTexture {
+    image: Handle<Image>,
+    egui: egui::TextureId,
+    shown: Option<(Entity, u64)>,
+}
+
+fn upload_spectrograms(
+    mut commands: Commands,
+    grams: Query<(Entity, &Spectrogram)>,
+    texture: Option<ResMut<SpectrogramTexture>>,
+    mut images: ResMut<Assets<Image>>,
+    mut contexts: EguiContexts,
+) {
+    use bevy::asset::RenderAssetUsages;
+    use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
+    let Some((entity, gram)) = grams.iter().next() else {
+        return;
+    };
+    let fits = |image: &Image| {
+        image.width() as usize == gram.columns && image.height() as usize == gram.bands
+    };
+    if let Some(mut t) = texture {
+        if t.shown == Some((entity, gram.generation)) {
+            return;
+        }
+        if let Some(mut image) = images.get_mut(&t.image)
+            && fits(&image)
+        {
+            image.data = Some(gram.rgba.clone());
+            t.shown = Some((entity, gram.generation));
+            return;
+        }
+    }
+    let size = Extent3d {
+        width: gram.columns as u32,
+        height: gram.bands as u32,
+        depth_or_array_layers: 1,
+    };
+    let mut image = Image::new_fill(
+        size,
+        TextureDimension::D2,
+        &[0, 0, 0, 255],
+        TextureFormat::Rgba8UnormSrgb,
+        RenderAssetUsages::all(),
+    );
+    image.data = Some(gram.rgba.clone());
+    let handle = images.add(image);
+    let egui = contexts.add_image(bevy_egui::EguiTextureHandle::Strong(handle.clone()));
+    commands.insert_resource(SpectrogramTexture {
+        image: handle,
+        egui,
+        shown: Some((entity, gram.generation)),
+    });
+}
+
 /// The window redraws only on input when idle; while background work is under way (imports,
 /// the first library load) keep frames coming so results show as soon as they arrive.
 fn keep_awake_while_busy(
     importer: Option<Res<Importer>>,
     library: Res<LibraryState>,
+    sessions: Query<&RecordingSession>,
+    devices: Res<InputDevices>,
     mut redraw: MessageWriter<RequestRedraw>,
 ) {
     let importing = importer.is_some_and(|i| i.in_flight() > 0);
     let loading = !library.loaded && library.error.is_none();
-    if importing || loading {
+    let recording = sessions.iter().any(crate::capture::plugin::is_active);
+    if importing || loading || recording || devices.refreshing() {
         redraw.write(RequestRedraw);
     }
 }
@@ -128,7 +222,46 @@ fn file_drops(
     }
 }
 
-fn collect_notices(mut finished: MessageReader<ImportFinished>, mut state: ResMut<UiState>) {
+fn collect_notices(
+    mut finished: MessageReader<ImportFinished>,
+    mut recording: MessageReader<RecordingNotice>,
+    mut state: ResMut<UiState>,
+) {
+    for n in recording.read() {
+        match n {
+            RecordingNotice::StartFailed(e) => {
+                state.notify(Level::Error, format!("Cannot record: {e}"));
+            }
+            RecordingNotice::DeviceError(e) => {
+                state.notify(Level::Error, format!("Input device: {e}"));
+            }
+            RecordingNotice::Ended { finished, .. } => {
+                let secs = finished.progress.frames_written;
+                match &finished.error {
+                    Some(e) => state.notify(Level::Error, format!("Recording stopped: {e}")),
+                    None => {
+                        state.notify(Level::Info, format!("Recording finished ({secs} frames)"))
+                    }
+                }
+            }
+            RecordingNotice::Recovered(Ok(list))
+                if list.iter().any(|r| r.status == "recovered") =>
+            {
+                let n = list.iter().filter(|r| r.status == "recovered").count();
+                state.notify(
+                    Level::Info,
+                    format!("Recovered {n} interrupted recording(s) into the library"),
+                );
+            }
+            RecordingNotice::Recovered(Err(e)) => {
+                state.notify(
+                    Level::Error,
+                    format!("Cannot recover interrupted recordings: {e}"),
+                );
+            }
+            RecordingNotice::Recovered(Ok(_)) => {}
+        }
+    }
     for f in finished.read() {
         let level = if f.result.is_ok() {
             Level::Info
@@ -151,10 +284,32 @@ struct LibraryData<'w, 's> {
     importer: Option<Res<'w, Importer>>,
 }
 
+/// What the recorder panel reads.
+#[derive(SystemParam)]
+struct RecorderData<'w, 's> {
+    takes: Query<
+        'w,
+        's,
+        (
+            Entity,
+            &'static RecordingSession,
+            &'static TakeStats,
+            &'static Levels,
+            &'static LiveSpectrum,
+            &'static Waveform,
+        ),
+    >,
+    texture: Option<Res<'w, SpectrogramTexture>>,
+    devices: Res<'w, InputDevices>,
+    settings: ResMut<'w, CaptureSettings>,
+    commands: MessageWriter<'w, RecordCommand>,
+}
+
 fn draw(
     mut contexts: EguiContexts,
     mut state: ResMut<UiState>,
     lib: LibraryData,
+    mut rec: RecorderData,
     db: Option<Res<Database>>,
     mut imports: MessageWriter<ImportRequested>,
 ) -> Result {
@@ -183,6 +338,47 @@ fn draw(
             .max_rect(ctx.viewport_rect()),
     );
     egui::Panel::bottom("status").show(&mut root, |ui| status_bar::show(ui, &status, &state));
+    egui::Panel::right("recorder")
+        .default_size(560.0)
+        .resizable(true)
+        .show(&mut root, |ui| {
+            let take = rec
+                .takes
+                .iter()
+                .next()
+                .map(
+                    |(entity, s, stats, levels, spectrum, wave)| recorder_panel::TakeView {
+                        state: s.state,
+                        device_name: &s.format.device_name,
+                        sample_rate: s.format.sample_rate,
+                        channels: s.format.channels,
+                        sample_format: &s.format.sample_format,
+                        path: &s.path,
+                        stats: &stats.0,
+                        meters: &levels.meters,
+                        spectrum: Some((&spectrum.bands_db, &spectrum.axis)),
+                        spectrogram: rec
+                            .texture
+                            .as_ref()
+                            .filter(|t| t.shown.is_some_and(|(e, _)| e == entity))
+                            .map(|t| t.egui),
+                        pyramid: &wave.pyramid,
+                        xruns: &wave.xruns,
+                        finished: s.finished.as_ref(),
+                        audio_file: s.audio_file,
+                    },
+                );
+            let view = recorder_panel::View {
+                devices: &rec.devices.list,
+                devices_listed: rec.devices.listed,
+                refreshing: rec.devices.refreshing(),
+                device: rec.settings.device.as_deref(),
+                take,
+            };
+            let mut recorder_ui = std::mem::take(&mut state.recorder);
+            recorder_panel::show(ui, &view, &mut recorder_ui, &mut intents);
+            state.recorder = recorder_ui;
+        });
     egui::CentralPanel::default().show(&mut root, |ui| {
         let view = library_panel::View {
             rows: &rows,
@@ -204,6 +400,26 @@ fn draw(
                     imports.write(ImportRequested(p));
                 }
             }
+            Intent::Record(r) => match r {
+                RecordIntent::Start => {
+                    state.recorder = recorder_panel::RecorderUi::default();
+                    rec.commands
+                        .write(RecordCommand::Start(RecordRequest::default()));
+                }
+                RecordIntent::Pause => {
+                    rec.commands.write(RecordCommand::Pause);
+                }
+                RecordIntent::Resume => {
+                    rec.commands.write(RecordCommand::Resume);
+                }
+                RecordIntent::Stop => {
+                    rec.commands.write(RecordCommand::Stop);
+                }
+                RecordIntent::SelectDevice(d) => rec.settings.device = d,
+                RecordIntent::RefreshDevices => {
+                    rec.commands.write(RecordCommand::RefreshDevices);
+                }
+            },
         }
     }
     Ok(())

@@ -5,12 +5,13 @@ use std::path::PathBuf;
 use bevy::prelude::*;
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
 
+use crate::capture::plugin::{RecordingSession, TakeStats};
 use crate::library::LibraryState;
 
 /// Frames to wait after the library is shown, so egui has laid everything out.
 const SETTLE_FRAMES: u32 = 10;
 /// Give up (and fail) after this many frames.
-const MAX_FRAMES: u32 = 3000;
+const MAX_FRAMES: u32 = 6000;
 
 #[derive(Resource)]
 struct Plan {
@@ -18,14 +19,20 @@ struct Plan {
     settled: u32,
     frames: u32,
     requested: bool,
+    /// Wait for a take with this much audio first.
+    recording: bool,
 }
 
-pub(super) fn plugin(app: &mut App, path: PathBuf) {
+/// Seconds of audio a take must hold before a recording screenshot is taken.
+const RECORDED_SECONDS: f64 = 3.0;
+
+pub(super) fn plugin(app: &mut App, path: PathBuf, recording: bool) {
     app.insert_resource(Plan {
         path,
         settled: 0,
         frames: 0,
         requested: false,
+        recording,
     })
     .add_systems(Update, take_when_ready);
 }
@@ -34,6 +41,7 @@ fn take_when_ready(
     mut commands: Commands,
     mut plan: ResMut<Plan>,
     library: Res<LibraryState>,
+    takes: Query<(&RecordingSession, &TakeStats)>,
     mut exit: MessageWriter<AppExit>,
 ) {
     plan.frames += 1;
@@ -43,6 +51,13 @@ fn take_when_ready(
         return;
     }
     if plan.requested || !(library.loaded || library.error.is_some()) {
+        return;
+    }
+    if plan.recording
+        && !takes
+            .iter()
+            .any(|(s, stats)| s.seconds(stats) >= RECORDED_SECONDS)
+    {
         return;
     }
     plan.settled += 1;
