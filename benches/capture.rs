@@ -4,8 +4,9 @@
 
 use std::hint::black_box;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use verbatim::capture::ring::ring;
+use verbatim::capture::wav::{Durability, TakeWriter};
 
 fn callback(c: &mut Criterion) {
     let mut g = c.benchmark_group("capture");
@@ -31,5 +32,47 @@ fn callback(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, callback);
+/// The take writer: one second of 48 kHz stereo f32 per iteration, written in 4,096-frame
+/// pieces as the writer thread drains them, with the header update every 250 ms and the fsync
+/// every second that crash safety costs. Throughput is in frames: criterion's "elem/s" divided
+/// by 48,000 is seconds of audio written per second of wall time.
+fn writer(c: &mut Criterion) {
+    let mut g = c.benchmark_group("capture");
+    g.sample_size(20);
+    let dir = tempfile::tempdir().unwrap();
+    let chunk = vec![0.125f32; 4096 * 2];
+    let second = 48_000usize;
+    g.throughput(Throughput::Elements(second as u64));
+    let mut n = 0u32;
+    g.bench_function(
+        "take writer, 1 s of 48 kHz stereo incl. header + fsync",
+        |b| {
+            b.iter_batched(
+                || {
+                    n += 1;
+                    TakeWriter::create(
+                        &dir.path().join(format!("t{n}.wav")),
+                        48_000,
+                        2,
+                        Durability::for_rate(48_000),
+                    )
+                    .unwrap()
+                },
+                |mut w| {
+                    let mut left = second;
+                    while left > 0 {
+                        let frames = left.min(4096);
+                        w.write(&chunk[..frames * 2]).unwrap();
+                        left -= frames;
+                    }
+                    black_box(w.frames_synced())
+                },
+                criterion::BatchSize::PerIteration,
+            )
+        },
+    );
+    g.finish();
+}
+
+criterion_group!(benches, callback, writer);
 criterion_main!(benches);

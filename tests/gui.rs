@@ -67,6 +67,47 @@ fn window_opens_and_shows_the_library() {
 }
 
 #[test]
+fn the_recorder_panel_shows_a_sweep_being_recorded() {
+    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        eprintln!(
+            "skipped: no display. `make test` runs the suite under Xvfb; or run `xvfb-run -a cargo test --test gui`"
+        );
+        return;
+    }
+    let exe = env!("CARGO_BIN_EXE_verbatim");
+    let data = tempfile::tempdir().unwrap();
+    let shot = artifacts().join("gui-recorder.png");
+    let _ = std::fs::remove_file(&shot);
+    // Records the fake sweep from launch; the shot is taken after 3 s of it.
+    let out = Command::new(exe)
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["--record-at-start", "fake:sweep", "--screenshot"])
+        .arg(&shot)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the window failed ({}):\n{log}", out.status);
+    let png = std::fs::read(&shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+    // The spectrogram alone brings hundreds of colours; a panel without it has far fewer.
+    assert!(log.contains("distinct colours"), "{log}");
+    let colours: usize = log
+        .split("screenshot saved")
+        .nth(1)
+        .and_then(|s| s.split('(').nth(1))
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(colours > 1000, "{colours} colours: is the spectrogram drawn?");
+    // Closing the window stopped the take cleanly: a finished take with its session.
+    let conn = verbatim::storage::open(&data.path().join("verbatim.db")).unwrap();
+    let sessions = verbatim::storage::repo::list_recording_sessions(&conn, None).unwrap();
+    assert_eq!(sessions.len(), 1);
+    eprintln!("screenshot: {}", shot.display());
+}
+
+#[test]
 fn without_a_display_the_app_says_so_and_points_to_the_cli() {
     let exe = env!("CARGO_BIN_EXE_verbatim");
     let data = tempfile::tempdir().unwrap();

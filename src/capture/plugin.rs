@@ -68,6 +68,11 @@ pub struct RecordRequest {
     pub out: Option<PathBuf>,
     /// Stop after this many seconds.
     pub seconds: Option<f64>,
+    /// Seconds of ring between the callback and the writer (`None`: 4 s).
+    pub ring_seconds: Option<f32>,
+    /// Fault injection for tests (see `RecorderConfig::stall_writer`).
+    #[doc(hidden)]
+    pub stall_writer: Option<(f64, std::time::Duration)>,
 }
 
 /// Something about recording the user must hear about.
@@ -409,6 +414,10 @@ fn start(
     let mut config = RecorderConfig::new(source, path.clone(), session_path);
     config.store = Some(store.clone());
     config.max_seconds = req.seconds;
+    config.stall_writer = req.stall_writer;
+    if let Some(r) = req.ring_seconds {
+        config.ring_seconds = r;
+    }
     let sender = db.and_then(|d| d.sender().ok());
     let recorder = Recorder::start(config, sender).map_err(|e| e.to_string())?;
     let format = recorder.format().clone();

@@ -32,7 +32,7 @@ use crate::storage::writer::{DbCommand, DbSender};
 /// No audio for this long (not paused) means the device is gone, whatever the backend says:
 /// at least this, or four times the longest gap between deliveries seen so far (devices that
 /// deliver in large periods), at most [`STALL_MAX`].
-pub const STALL_TIMEOUT: Duration = Duration::from_millis(300);
+pub const STALL_TIMEOUT: Duration = Duration::from_millis(200);
 /// The most the stall detector waits once audio has flowed.
 pub const STALL_MAX: Duration = Duration::from_secs(2);
 /// How long a device may take to deliver its first audio.
@@ -57,6 +57,10 @@ pub struct RecorderConfig {
     pub analysis_seconds: f32,
     /// Import the finished take into this library (needs a database).
     pub store: Option<AudioStore>,
+    /// Fault injection for tests: the writer stops draining for this long once the take
+    /// holds this many seconds (what a stalled disk or a starved thread does).
+    #[doc(hidden)]
+    pub stall_writer: Option<(f64, Duration)>,
 }
 
 impl RecorderConfig {
@@ -70,6 +74,7 @@ impl RecorderConfig {
             ring_seconds: 4.0,
             analysis_seconds: 1.0,
             store: None,
+            stall_writer: None,
         }
     }
 }
@@ -515,6 +520,12 @@ impl Writer {
             }
             peaks.push(data, ch);
             progress.frames_written = take.frames();
+            if let Some((at, pause)) = self.config.stall_writer
+                && take.frames() as f64 >= at * f64::from(self.rate)
+            {
+                self.config.stall_writer = None;
+                std::thread::sleep(pause);
+            }
             if snap.overruns > last.overruns {
                 let lost = snap.frames_dropped.saturating_sub(last.frames_dropped);
                 // The gap sits after what was in the ring when the overrun happened.

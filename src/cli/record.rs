@@ -86,6 +86,7 @@ pub(super) fn record(
             source,
             out,
             seconds,
+            ..Default::default()
         }));
     let tty = std::io::stderr().is_terminal() && !json;
     let mut stop_sent = false;

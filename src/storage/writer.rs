@@ -150,6 +150,7 @@ impl DbWriter {
 pub struct DbSender(Sender<Vec<DbCommand>>);
 
 impl DbSender {
+    /// Queues one command (after the writer stopped: `WriterGone`, and the command is lost).
     pub fn send(&self, command: DbCommand) -> Result<(), StorageError> {
         self.0
             .send(vec![command])
@@ -159,7 +160,12 @@ impl DbSender {
 
 impl Drop for DbWriter {
     fn drop(&mut self) {
-        self.commands.take();
+        // An empty batch is the stop sign (`send` never sends one): other threads may still
+        // hold senders (a capture writer closing its take), so disconnection cannot be it.
+        // Everything queued before it is still applied.
+        if let Some(tx) = self.commands.take() {
+            let _ = tx.send(Vec::new());
+        }
         if let Some(t) = self.thread.take()
             && t.join().is_err()
         {
@@ -176,6 +182,9 @@ fn run(
 ) {
     let _span = tracing::info_span!("db_writer").entered();
     while let Ok(batch) = commands.recv() {
+        if batch.is_empty() {
+            break;
+        }
         let n = batch.len();
         let out = apply_batch(&mut conn, &store, batch);
         tracing::debug!(commands = n, "applied a batch");

@@ -1,0 +1,272 @@
+//! The capture ECS, headless, on the fake device: the `RecordingSession` entity's live analysis
+//! (spectrum peak, silence floor, clip latch), overruns when the writer stalls (counted, logged,
+//! marked, and a real gap on disk), device loss, and the finished take in the library.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::time::Duration;
+
+use bevy::prelude::*;
+use verbatim::CorePlugin;
+use verbatim::capture::fake::Signal;
+use verbatim::capture::plugin::{
+    Levels, LiveSpectrum, RecordCommand, RecordRequest, RecordingSession, TakeState, TakeStats,
+    Waveform,
+};
+use verbatim::capture::stream::{FakeSource, Source};
+use verbatim::cli::{headless_app, update_until};
+use verbatim::library::AudioFile;
+use verbatim::library::import::AudioStore;
+use verbatim::storage::repo::{self, StopReason};
+use verbatim::storage::writer::DbWriter;
+
+const RATE: u32 = 48_000;
+
+fn app(dir: &std::path::Path) -> App {
+    let store = AudioStore::new(dir);
+    let writer = DbWriter::spawn(&dir.join("verbatim.db"), store.clone()).unwrap();
+    headless_app(CorePlugin::new(writer, store))
+}
+
+fn start(app: &mut App, source: FakeSource, req: RecordRequest) {
+    app.world_mut()
+        .write_message(RecordCommand::Start(RecordRequest {
+            source: Some(Source::Fake(source)),
+            ..req
+        }));
+}
+
+fn session(world: &mut World) -> Option<(Entity, TakeState, u64)> {
+    let mut q = world.query::<(Entity, &RecordingSession, &TakeStats)>();
+    q.iter(world)
+        .next()
+        .map(|(e, s, t)| (e, s.state, t.0.frames_written))
+}
+
+fn record_until_seconds(app: &mut App, seconds: f64) {
+    let frames = (seconds * f64::from(RATE)) as u64;
+    assert!(
+        update_until(app, Duration::from_secs(30), |w| session(w)
+            .is_some_and(|(_, _, f)| f >= frames)),
+        "the take did not reach {seconds} s"
+    );
+}
+
+fn stop_and_wait(app: &mut App) {
+    app.world_mut().write_message(RecordCommand::Stop);
+    assert!(update_until(app, Duration::from_secs(30), |w| {
+        let mut q = w.query::<&RecordingSession>();
+        q.iter(w)
+            .next()
+            .is_some_and(|s| s.state == TakeState::Finished && s.audio_file.is_some())
+    }));
+}
+
+#[test]
+fn a_1khz_sine_peaks_within_one_bin_of_1khz_and_the_take_lands_in_the_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    start(
+        &mut app,
+        FakeSource::new(
+            Signal::Sine {
+                hz: 1000.0,
+                amplitude: 0.5,
+            },
+            RATE,
+            2,
+        ),
+        RecordRequest::default(),
+    );
+    record_until_seconds(&mut app, 1.0);
+    let world = app.world_mut();
+    let mut q = world.query::<(&LiveSpectrum, &Levels)>();
+    let (spectrum, levels) = q.iter(world).next().unwrap();
+    assert!(spectrum.frames > 10, "spectrum frames: {}", spectrum.frames);
+    let (peak, _) = spectrum
+        .bands_db
+        .iter()
+        .enumerate()
+        .fold((0, f32::MIN), |a, (i, &v)| if v > a.1 { (i, v) } else { a });
+    let bands = spectrum.bands_db.len() as f32;
+    let axis = &spectrum.axis;
+    let centre = axis.f_min * ((axis.f_max / axis.f_min).ln() * (peak as f32 + 0.5) / bands).exp();
+    let band_width = centre * ((axis.f_max / axis.f_min).ln() / bands);
+    let bin = RATE as f32 / spectrum.fft_size() as f32;
+    assert!(
+        (centre - 1000.0).abs() <= bin + band_width / 2.0,
+        "the peak band is centred at {centre} Hz (bin {bin} Hz, band {band_width} Hz)"
+    );
+    // A 0.5 sine: peak -6 dBFS, RMS -9 dBFS, no clipping.
+    for m in &levels.meters {
+        assert!((m.peak_dbfs + 6.02).abs() < 0.2, "peak {}", m.peak_dbfs);
+        assert!((m.rms_dbfs + 9.03).abs() < 0.3, "rms {}", m.rms_dbfs);
+        assert!(!m.clip);
+    }
+
+    stop_and_wait(&mut app);
+    let world = app.world_mut();
+    let mut q = world.query::<(&RecordingSession, &TakeStats)>();
+    let (s, stats) = q.iter(world).next().unwrap();
+    let id = s.session.unwrap();
+    let file_id = s.audio_file.unwrap();
+    let frames = stats.0.frames_written;
+    let finished = s.finished.clone().unwrap();
+    assert_eq!(finished.reason, StopReason::User);
+    assert_eq!(finished.progress.frames_written, frames);
+    assert_eq!(finished.progress.overruns, 0);
+    // The library has it; the session row links it; the take left recordings/ for the store.
+    let mut files = world.query::<&AudioFile>();
+    let row = files
+        .iter(world)
+        .find(|f| f.0.id == file_id)
+        .unwrap()
+        .0
+        .clone();
+    assert_eq!(row.sample_rate, RATE);
+    assert_eq!(row.channels, 2);
+    let conn = verbatim::storage::open(&dir.path().join("verbatim.db")).unwrap();
+    let srow = repo::get_recording_session(&conn, id).unwrap().unwrap();
+    assert_eq!(srow.status, "complete");
+    assert_eq!(srow.stop_reason, Some(StopReason::User));
+    assert_eq!(srow.audio_file_id, Some(file_id));
+    assert_eq!(srow.frames_written, frames);
+    let stored = dir.path().join(&row.stored_path);
+    let wav = hound::WavReader::open(&stored).unwrap();
+    assert_eq!(u64::from(wav.duration()), frames);
+    assert!(
+        std::fs::read_dir(dir.path().join("recordings"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "the take stays only in the store"
+    );
+}
+
+#[test]
+fn silence_reads_the_floor_and_clipping_trips_the_indicator() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    start(
+        &mut app,
+        FakeSource::new(Signal::Silence, RATE, 1),
+        RecordRequest {
+            seconds: Some(0.5),
+            ..Default::default()
+        },
+    );
+    record_until_seconds(&mut app, 0.4);
+    {
+        let world = app.world_mut();
+        let mut q = world.query::<(&LiveSpectrum, &Levels)>();
+        let (spectrum, levels) = q.iter(world).next().unwrap();
+        assert!(levels.meters[0].peak_dbfs <= -119.0);
+        assert!(!levels.meters[0].clip);
+        assert!(spectrum.bands_db.iter().all(|&b| b <= -100.0));
+    }
+    // `--seconds` stops by itself, to the frame.
+    assert!(update_until(&mut app, Duration::from_secs(30), |w| {
+        session(w).is_some_and(|(_, st, _)| st == TakeState::Finished)
+    }));
+    let (_, _, frames) = session(app.world_mut()).unwrap();
+    assert_eq!(frames, 24_000);
+
+    start(
+        &mut app,
+        FakeSource::new(Signal::Clipping { hz: 440.0 }, RATE, 1),
+        RecordRequest::default(),
+    );
+    record_until_seconds(&mut app, 0.3);
+    let world = app.world_mut();
+    let mut q = world.query::<&Levels>();
+    assert!(q.iter(world).next().unwrap().meters[0].clip);
+}
+
+#[test]
+fn a_stalled_writer_overruns_and_the_gap_is_counted_logged_marked_and_real() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    start(
+        &mut app,
+        FakeSource::new(Signal::Ramp, RATE, 1),
+        RecordRequest {
+            ring_seconds: Some(0.1),
+            // The writer sleeps 1.5 s at 0.5 s: the 0.34 s ring overflows.
+            stall_writer: Some((0.5, Duration::from_millis(1500))),
+            ..Default::default()
+        },
+    );
+    assert!(update_until(&mut app, Duration::from_secs(30), |w| {
+        let mut q = w.query::<(&TakeStats, &Waveform)>();
+        q.iter(w)
+            .next()
+            .is_some_and(|(t, wv)| t.0.overruns > 0 && !wv.xruns.is_empty())
+    }));
+    record_until_seconds(&mut app, 2.5);
+    stop_and_wait(&mut app);
+    let world = app.world_mut();
+    let mut q = world.query::<(&RecordingSession, &Waveform)>();
+    let (s, wave) = q.iter(world).next().unwrap();
+    let f = s.finished.clone().unwrap();
+    assert!(f.progress.frames_dropped > 20_000, "{:?}", f.progress);
+    let (at, lost) = wave.xruns[0];
+    let id = s.session.unwrap();
+    let file_id = s.audio_file.unwrap();
+    // The session row keeps the markers.
+    let conn = verbatim::storage::open(&dir.path().join("verbatim.db")).unwrap();
+    let row = repo::get_recording_session(&conn, id).unwrap().unwrap();
+    assert_eq!(row.xruns, f.progress.xruns);
+    assert!(row.overruns >= 1);
+    // On disk, the ramp (each sample is its frame index / 2^24) jumps where the marker says.
+    let file = repo::list_audio_files(&conn)
+        .unwrap()
+        .into_iter()
+        .find(|f| f.id == file_id)
+        .unwrap();
+    let samples: Vec<f32> = hound::WavReader::open(dir.path().join(&file.stored_path))
+        .unwrap()
+        .into_samples::<f32>()
+        .map(Result::unwrap)
+        .collect();
+    let index = |i: usize| (samples[i] * 16_777_216.0).round() as u64;
+    let gap = (1..samples.len())
+        .find(|&i| index(i) != index(i - 1) + 1)
+        .expect("a gap");
+    assert_eq!(
+        index(gap) - index(gap - 1) - 1,
+        lost,
+        "the frames missing on disk are the frames counted"
+    );
+    assert!(
+        (gap as i64 - at as i64).abs() <= 4096,
+        "marker at {at}, gap at {gap}"
+    );
+}
+
+#[test]
+fn an_unplugged_device_closes_the_take_with_everything_captured() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    let mut fake = FakeSource::new(Signal::Ramp, RATE, 2);
+    fake.unplug_after_frames = Some(RATE as u64);
+    start(&mut app, fake, RecordRequest::default());
+    assert!(update_until(&mut app, Duration::from_secs(30), |w| {
+        let mut q = w.query::<&RecordingSession>();
+        q.iter(w)
+            .next()
+            .is_some_and(|s| s.state == TakeState::Finished && s.audio_file.is_some())
+    }));
+    let world = app.world_mut();
+    let mut q = world.query::<&RecordingSession>();
+    let s = q.iter(world).next().unwrap();
+    let f = s.finished.clone().unwrap();
+    assert_eq!(f.reason, StopReason::DeviceLost);
+    assert!(f.error.as_deref().unwrap().contains("lost"));
+    assert_eq!(f.progress.frames_written, RATE as u64);
+    let conn = verbatim::storage::open(&dir.path().join("verbatim.db")).unwrap();
+    let row = repo::get_recording_session(&conn, s.session.unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.stop_reason, Some(StopReason::DeviceLost));
+    assert_eq!(row.status, "complete");
+    assert_eq!(row.frames_written, RATE as u64);
+}
