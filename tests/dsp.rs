@@ -320,3 +320,14 @@ fn blocks_from_the_capture_writer_build_the_same_pyramid() {
         assert_eq!(from_blocks.level(k), direct.level(k), "level {k}");
     }
 }
+
+#[test]
+fn the_fast_log2_behind_the_spectrum_is_within_a_thousandth_of_a_db() {
+    let mut x = 1e-12f32;
+    while x < 1e6 {
+        let exact = 10.0 * x.log10();
+        let fast = 3.010_299_9 * verbatim::dsp::spectrum::fast_log2(x);
+        assert!((exact - fast).abs() < 1e-3, "{x}: {exact} vs {fast}");
+        x *= 1.013;
+    }
+}

@@ -87,7 +87,11 @@ fn the_recorder_panel_shows_a_sweep_being_recorded() {
         .output()
         .unwrap();
     let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the window failed ({}):\n{log}", out.status);
+    assert!(
+        out.status.success(),
+        "the window failed ({}):\n{log}",
+        out.status
+    );
     let png = std::fs::read(&shot).unwrap();
     assert!(png.starts_with(b"\x89PNG"), "not a PNG");
     // The spectrogram alone brings hundreds of colours; a panel without it has far fewer.
@@ -99,7 +103,10 @@ fn the_recorder_panel_shows_a_sweep_being_recorded() {
         .and_then(|s| s.split(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap();
-    assert!(colours > 1000, "{colours} colours: is the spectrogram drawn?");
+    assert!(
+        colours > 1000,
+        "{colours} colours: is the spectrogram drawn?"
+    );
     // Closing the window stopped the take cleanly: a finished take with its session.
     let conn = verbatim::storage::open(&data.path().join("verbatim.db")).unwrap();
     let sessions = verbatim::storage::repo::list_recording_sessions(&conn, None).unwrap();

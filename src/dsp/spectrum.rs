@@ -105,13 +105,11 @@ impl SpectrumAnalyzer {
         self.fresh = false;
         // 10·log10(|X|² / norm²): no square root per bin.
         let inv_norm_sq = 1.0 / (self.norm * self.norm);
+        // A series log2 (error < 0.001 dB) instead of `log10`: branch-free, so the loop
+        // vectorises; the exact log was half of the frame's time.
         for (out, c) in self.smoothed.iter_mut().zip(&self.output) {
-            let p = c.norm_sqr() * inv_norm_sq;
-            let db = if p > 1e-12 {
-                (10.0 * p.log10()).max(FLOOR_DB)
-            } else {
-                FLOOR_DB
-            };
+            let p = (c.norm_sqr() * inv_norm_sq).max(1e-13);
+            let db = (DB_PER_OCTAVE_POWER * fast_log2(p)).max(FLOOR_DB);
             *out = a * *out + (1.0 - a) * db;
         }
         &self.smoothed
@@ -122,6 +120,23 @@ impl SpectrumAnalyzer {
         self.fresh = true;
         self.smoothed.fill(FLOOR_DB);
     }
+}
+
+/// 10·log10(2): dB per doubling of power.
+const DB_PER_OCTAVE_POWER: f32 = 3.010_299_9;
+
+/// log2 of a positive normal `x`: exponent bits plus the atanh series of the mantissa
+/// (log2 m = 2/ln 2 · atanh((m-1)/(m+1)), four terms; absolute error below 2e-5, i.e.
+/// 0.0001 dB).
+#[inline]
+pub fn fast_log2(x: f32) -> f32 {
+    let bits = x.to_bits();
+    let exponent = ((bits >> 23) & 0xff) as i32 - 127;
+    let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
+    let t = (m - 1.0) / (m + 1.0);
+    let t2 = t * t;
+    let series = t * (1.0 + t2 * (1.0 / 3.0 + t2 * (1.0 / 5.0 + t2 * (1.0 / 7.0))));
+    exponent as f32 + std::f32::consts::LOG2_E * 2.0 * series
 }
 
 /// A log-frequency axis of `bands` bands from `f_min` to `f_max`, for drawing spectra and
