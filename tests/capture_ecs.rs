@@ -270,3 +270,36 @@ fn an_unplugged_device_closes_the_take_with_everything_captured() {
     assert_eq!(row.status, "complete");
     assert_eq!(row.frames_written, RATE as u64);
 }
+
+#[test]
+fn a_frozen_ui_loses_no_sample_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    start(
+        &mut app,
+        FakeSource::new(Signal::Ramp, RATE, 1),
+        RecordRequest::default(),
+    );
+    record_until_seconds(&mut app, 0.2);
+    // No frame runs for 2.5 s: nothing drains the events or the analysis ring.
+    std::thread::sleep(Duration::from_millis(2500));
+    stop_and_wait(&mut app);
+    let world = app.world_mut();
+    let mut q = world.query::<&RecordingSession>();
+    let s = q.iter(world).next().unwrap();
+    let f = s.finished.clone().unwrap();
+    assert_eq!(f.progress.overruns, 0);
+    assert!(f.progress.frames_written >= 2 * RATE as u64);
+    let file_id = s.audio_file.unwrap();
+    let conn = verbatim::storage::open(&dir.path().join("verbatim.db")).unwrap();
+    let file = repo::list_audio_files(&conn)
+        .unwrap()
+        .into_iter()
+        .find(|f| f.id == file_id)
+        .unwrap();
+    let r = hound::WavReader::open(dir.path().join(&file.stored_path)).unwrap();
+    assert_eq!(u64::from(r.duration()), f.progress.frames_written);
+    for (i, x) in r.into_samples::<f32>().enumerate() {
+        assert_eq!(x.unwrap(), i as f32 / 16_777_216.0, "frame {i}");
+    }
+}

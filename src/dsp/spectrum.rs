@@ -123,7 +123,7 @@ impl SpectrumAnalyzer {
 }
 
 /// 10·log10(2): dB per doubling of power.
-const DB_PER_OCTAVE_POWER: f32 = 3.010_299_9;
+const DB_PER_OCTAVE_POWER: f32 = 3.010_3;
 
 /// log2 of a positive normal `x`: exponent bits plus the atanh series of the mantissa
 /// (log2 m = 2/ln 2 · atanh((m-1)/(m+1)), four terms; absolute error below 2e-5, i.e.
