@@ -7,15 +7,38 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const EXE: &str = env!("CARGO_BIN_EXE_verbatim");
 
-fn recorded(data: &Path, json: &serde_json::Value) -> (PathBuf, hound::WavSpec, Vec<f32>) {
+type Lines = std::io::Lines<BufReader<std::process::ChildStdout>>;
+
+/// Reads `--report` lines ("captured N synced N delivered N") until at least `frames` are
+/// captured; returns the last count.
+fn wait_captured(lines: &mut Lines, frames: u64) -> u64 {
+    loop {
+        let line = lines.next().expect("the recorder ended early").unwrap();
+        let captured: u64 = line.split(' ').nth(1).unwrap().parse().unwrap();
+        if captured >= frames {
+            return captured;
+        }
+    }
+}
+
+/// The `--json` summary printed after the `--report` lines.
+fn summary_after_reports(lines: Lines) -> serde_json::Value {
+    let json = lines
+        .map(Result::unwrap)
+        .skip_while(|l| !l.starts_with('{'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    serde_json::from_str(&json).unwrap()
+}
+
+fn recorded(json: &serde_json::Value) -> (PathBuf, hound::WavSpec, Vec<f32>) {
     let path = PathBuf::from(json["file"].as_str().unwrap());
-    assert!(path.starts_with(data) || path.is_absolute());
     let r = hound::WavReader::open(&path).unwrap();
     let spec = r.spec();
     let samples = r.into_samples::<f32>().map(Result::unwrap).collect();
@@ -34,12 +57,7 @@ fn a_take_killed_with_sigkill_is_recovered_with_at_most_250_ms_lost() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut reported = 0u64;
-    while reported < 2 * 48_000 {
-        let line = lines.next().expect("the recorder ended early").unwrap();
-        // "captured N synced N delivered N"
-        reported = line.split(' ').nth(1).unwrap().parse().unwrap();
-    }
+    let reported = wait_captured(&mut lines, 2 * 48_000);
     // SIGKILL: no handler, no flush, no header update.
     child.kill().unwrap();
     child.wait().unwrap();
@@ -258,27 +276,15 @@ fn real_capture_through_pulseaudio_matches_the_source() {
         .unwrap();
     // Play once audio flows (a PulseAudio stream can take a second or two to start).
     let mut lines = BufReader::new(rec.stdout.take().unwrap()).lines();
-    loop {
-        let line = lines.next().expect("the recorder ended early").unwrap();
-        if line.split(' ').nth(1).unwrap().parse::<u64>().unwrap() > 0 {
-            break;
-        }
-    }
+    wait_captured(&mut lines, 1);
     let mut play = Command::new("paplay");
     pulse.env(&mut play);
     let played = play.args(["-d", "vnull"]).arg(&jfk).status().unwrap();
     assert!(played.success());
-    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let v = summary_after_reports(lines);
     let status = rec.wait().unwrap();
     assert!(status.success());
-    let json = rest
-        .iter()
-        .skip_while(|l| !l.starts_with('{'))
-        .cloned()
-        .collect::<Vec<_>>()
-        .join("\n");
-    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    let (_, spec, samples) = recorded(data.path(), &v);
+    let (_, spec, samples) = recorded(&v);
     assert_eq!(spec.sample_rate, 48_000);
     // Left channel, 48 kHz → 16 kHz: a 3-tap box filter then every third sample (the source
     // is 16 kHz, so it holds nothing above 8 kHz to alias).
@@ -314,14 +320,10 @@ fn the_device_vanishing_mid_take_leaves_a_valid_file_and_a_marked_session() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(rec.stdout.take().unwrap()).lines();
-    let mut captured = 0u64;
-    while captured < 48_000 {
-        let line = lines.next().expect("the recorder ended early").unwrap();
-        captured = line.split(' ').nth(1).unwrap().parse().unwrap();
-    }
+    let captured = wait_captured(&mut lines, 48_000);
     let unplugged = Instant::now();
     assert!(pulse.pactl(&["unload-module", "module-null-sink"]));
-    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let v = summary_after_reports(lines);
     let status = rec.wait().unwrap();
     let took = unplugged.elapsed();
     assert_eq!(
@@ -329,17 +331,10 @@ fn the_device_vanishing_mid_take_leaves_a_valid_file_and_a_marked_session() {
         Some(1),
         "the user is told the take ended early"
     );
-    let json: String = rest
-        .iter()
-        .skip_while(|l| !l.starts_with('{'))
-        .cloned()
-        .collect::<Vec<_>>()
-        .join("\n");
-    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["stop_reason"], "device_lost", "{v}");
     let frames = v["frames"].as_u64().unwrap();
     assert!(frames >= captured, "{frames} < {captured}");
-    let (_, _, samples) = recorded(data.path(), &v);
+    let (_, _, samples) = recorded(&v);
     assert_eq!(samples.len() as u64, frames * 2);
     let conn = verbatim::storage::open(&data.path().join("verbatim.db")).unwrap();
     let s = verbatim::storage::repo::list_recording_sessions(&conn, None).unwrap();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn artifacts() -> PathBuf {
@@ -13,12 +13,45 @@ fn artifacts() -> PathBuf {
     dir
 }
 
-#[test]
-fn window_opens_and_shows_the_library() {
-    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+/// Opens the window with `args` and `--screenshot`, checks it exited cleanly and saved a PNG
+/// named `name` in the artifacts; returns its path, bytes and the app's log.
+fn screenshot(data: &Path, args: &[&str], name: &str) -> (PathBuf, Vec<u8>, String) {
+    let shot = artifacts().join(name);
+    let _ = std::fs::remove_file(&shot);
+    let out = Command::new(env!("CARGO_BIN_EXE_verbatim"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .arg("--screenshot")
+        .arg(&shot)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "the window failed ({}):\n{log}",
+        out.status
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+    (shot, png, log)
+}
+
+/// True (with the reason printed) when no window can open here.
+fn no_display() -> bool {
+    let none =
+        std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none();
+    if none {
         eprintln!(
             "skipped: no display. `make test` runs the suite under Xvfb; or run `xvfb-run -a cargo test --test gui`"
         );
+    }
+    none
+}
+
+#[test]
+fn window_opens_and_shows_the_library() {
+    if no_display() {
         return;
     }
     let exe = env!("CARGO_BIN_EXE_verbatim");
@@ -41,23 +74,7 @@ fn window_opens_and_shows_the_library() {
         .unwrap();
     assert!(status.success());
 
-    let shot = artifacts().join("gui-library.png");
-    let _ = std::fs::remove_file(&shot);
-    let out = Command::new(exe)
-        .arg("--data-dir")
-        .arg(data.path())
-        .arg("--screenshot")
-        .arg(&shot)
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the window failed ({}):\n{log}",
-        out.status
-    );
-    let png = std::fs::read(&shot).unwrap();
-    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+    let (shot, png, _) = screenshot(data.path(), &[], "gui-library.png");
     assert!(
         png.len() > 10_000,
         "suspiciously small screenshot ({} bytes)",
@@ -68,32 +85,16 @@ fn window_opens_and_shows_the_library() {
 
 #[test]
 fn the_recorder_panel_shows_a_sweep_being_recorded() {
-    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
-        eprintln!(
-            "skipped: no display. `make test` runs the suite under Xvfb; or run `xvfb-run -a cargo test --test gui`"
-        );
+    if no_display() {
         return;
     }
-    let exe = env!("CARGO_BIN_EXE_verbatim");
     let data = tempfile::tempdir().unwrap();
-    let shot = artifacts().join("gui-recorder.png");
-    let _ = std::fs::remove_file(&shot);
     // Records the fake sweep from launch; the shot is taken after 3 s of it.
-    let out = Command::new(exe)
-        .arg("--data-dir")
-        .arg(data.path())
-        .args(["--record-at-start", "fake:sweep", "--screenshot"])
-        .arg(&shot)
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the window failed ({}):\n{log}",
-        out.status
+    let (shot, _, log) = screenshot(
+        data.path(),
+        &["--record-at-start", "fake:sweep"],
+        "gui-recorder.png",
     );
-    let png = std::fs::read(&shot).unwrap();
-    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
     // The spectrogram alone brings hundreds of colours; a panel without it has far fewer.
     assert!(log.contains("distinct colours"), "{log}");
     let colours: usize = log
@@ -107,10 +108,12 @@ fn the_recorder_panel_shows_a_sweep_being_recorded() {
         colours > 1000,
         "{colours} colours: is the spectrogram drawn?"
     );
-    // Closing the window stopped the take cleanly: a finished take with its session.
+    // Closing the window closed the take and stored it before the database stopped.
     let conn = verbatim::storage::open(&data.path().join("verbatim.db")).unwrap();
     let sessions = verbatim::storage::repo::list_recording_sessions(&conn, None).unwrap();
     assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].status, "complete");
+    assert!(sessions[0].audio_file_id.is_some());
     eprintln!("screenshot: {}", shot.display());
 }
 

@@ -171,10 +171,9 @@ impl LiveSpectrum {
         self.window.len()
     }
 
-    /// Feeds mono samples; runs one spectrum frame per hop. Returns the frames run.
-    fn feed(&mut self, mono: &[f32], mut on_frame: impl FnMut(&[f32])) -> usize {
+    /// Feeds mono samples; runs one spectrum frame per hop.
+    fn feed(&mut self, mono: &[f32], mut on_frame: impl FnMut(&[f32])) {
         let n = self.window.len();
-        let mut frames = 0;
         let mut rest = mono;
         while !rest.is_empty() {
             let take = (self.hop - self.since_hop).min(rest.len());
@@ -196,11 +195,9 @@ impl LiveSpectrum {
                 self.axis
                     .resample(db, self.sample_rate, n, &mut self.bands_db);
                 self.frames += 1;
-                frames += 1;
                 on_frame(&self.bands_db);
             }
         }
-        frames
     }
 }
 
@@ -292,7 +289,27 @@ impl Plugin for CapturePlugin {
             )
             .add_systems(Update, analyze.in_set(AppSet::Analyze))
             .add_systems(Update, handle_commands.in_set(AppSet::Dispatch))
-            .add_systems(Update, link_stored_takes.in_set(AppSet::Apply));
+            .add_systems(Update, link_stored_takes.in_set(AppSet::Apply))
+            .add_systems(Last, close_takes_on_exit);
+    }
+}
+
+/// The app is closing: close every take now, while the database writer still runs, so the
+/// take is stored and its session closed instead of being left for recovery.
+fn close_takes_on_exit(
+    mut exit: MessageReader<AppExit>,
+    mut sessions: Query<&mut RecordingSession>,
+) {
+    if exit.read().next().is_none() {
+        return;
+    }
+    for mut s in sessions.iter_mut() {
+        if let Some(recorder) = s.recorder.take() {
+            tracing::info!("closing the take {} before exit", s.path.display());
+            // Dropping stops the device, writes out the ring, closes and queues the store.
+            drop(recorder);
+            s.state = TakeState::Finished;
+        }
     }
 }
 
