@@ -12,9 +12,10 @@ set -euo pipefail
 profile=${1:-run}
 if [ "$profile" = list ]; then list_only=1; profile=${2:-test}; else list_only=0; fi
 
-# Building: C toolchain for the bundled SQLite, pkg-config for the -sys crates, and the
+# Building: C toolchain for the bundled SQLite, cmake and libclang (bindgen) for whisper.cpp,
+# pkg-config for the -sys crates, and the
 # headers that winit (X11 + Wayland) and ALSA (cpal) link against.
-build=(build-essential pkg-config libx11-dev libxkbcommon-dev libwayland-dev libasound2-dev)
+build=(build-essential pkg-config cmake libclang-dev libx11-dev libxkbcommon-dev libwayland-dev libasound2-dev)
 # Running the window: a Vulkan loader and Mesa's software Vulkan (lavapipe) so the window
 # renders on any machine, with or without a GPU driver; the X11 cursor/keyboard runtime.
 runtime=(libvulkan1 mesa-vulkan-drivers libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6)

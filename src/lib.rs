@@ -12,6 +12,8 @@ pub mod logging;
 pub mod media;
 pub mod paths;
 pub mod storage;
+pub mod transcribe;
+pub mod transcript;
 pub mod ui;
 
 use std::sync::Mutex;
@@ -78,6 +80,10 @@ impl Plugin for CorePlugin {
             library::LibraryPlugin::new(self.store.clone()),
             capture::plugin::CapturePlugin {
                 store: self.store.clone(),
+            },
+            transcribe::TranscribePlugin {
+                store: self.store.clone(),
+                worker: None,
             },
         ));
     }

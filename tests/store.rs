@@ -20,6 +20,10 @@ const SHIPPED: &[(&str, &str)] = &[
         "002_recording_stop.sql",
         "a0353271c0f3abf84a2d276c9d5d7153ea88594c5dec2a5189e9bec3211a0bd9",
     ),
+    (
+        "003_job_backend.sql",
+        "257c68408973030c7dac1f1969037452680dc14d749097db79fb4bb0e0cc06f3",
+    ),
 ];
 
 fn manifest_dir() -> PathBuf {

@@ -2,6 +2,7 @@
 #![allow(clippy::print_stdout)]
 
 mod record;
+mod transcribe;
 pub use record::{RecordingLog, track_recording};
 
 use std::path::{Path, PathBuf};
@@ -91,6 +92,23 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Transcribe audio files (imported first) or library entries, with a progress bar per
+    /// job; optionally export the transcripts.
+    Transcribe(transcribe::TranscribeArgs),
+    /// List transcription jobs: status, progress, back-end asked for and used, threads,
+    /// transcript.
+    Jobs {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage whisper models: list, download, verify, path.
+    Models {
+        #[command(subcommand)]
+        command: transcribe::ModelsCommand,
+    },
+    /// The transcription worker process (started by the app; speaks JSON on stdin/stdout).
+    #[command(hide = true)]
+    Worker,
 }
 
 /// Writes a line to stdout; a closed pipe (`verbatim library | head`) ends the command quietly.
@@ -137,6 +155,11 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if matches!(cli.command, Some(Command::Worker)) {
+        // The worker logs to stderr, which its supervisor forwards to the app's log.
+        let _log = crate::logging::init(None, "info,whisper_rs=warn");
+        return Ok(crate::transcribe::worker::worker_main());
+    }
     let data = DataDir::resolve(cli.data_dir.as_deref())?;
     let gui = cli.command.is_none();
     let _log = crate::logging::init(Some(&data.log_dir()), if gui { "info" } else { "warn" });
@@ -153,6 +176,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             report,
         }) => record::record(&data, device, seconds, out, json, report),
         Some(Command::Recover { json }) => record::recover(&data, json),
+        Some(Command::Transcribe(args)) => transcribe::transcribe(&data, args),
+        Some(Command::Jobs { json }) => transcribe::jobs(&data, json),
+        Some(Command::Models { command }) => transcribe::models(&data, command),
+        Some(Command::Worker) => Ok(ExitCode::FAILURE),
     }
 }
 

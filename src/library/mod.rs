@@ -285,7 +285,10 @@ fn apply_db_replies(
                     list.iter().flat_map(|r| r.imported.iter()),
                 );
             }
-            DbReply::Recovered(Err(_)) => {}
+            DbReply::Recovered(Err(_))
+            | DbReply::JobCreated { .. }
+            | DbReply::TranscriptSaved { .. }
+            | DbReply::Jobs { .. } => {}
         }
     }
 }

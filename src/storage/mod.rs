@@ -56,10 +56,17 @@ pub const MIGRATION_FILES: &[(&str, &str)] = &[
         "002_recording_stop.sql",
         include_str!("../../migrations/002_recording_stop.sql"),
     ),
+    (
+        "003_job_backend.sql",
+        include_str!("../../migrations/003_job_backend.sql"),
+    ),
 ];
 
-static MIGRATION_STEPS: [M<'static>; 2] =
-    [M::up(MIGRATION_FILES[0].1), M::up(MIGRATION_FILES[1].1)];
+static MIGRATION_STEPS: [M<'static>; 3] = [
+    M::up(MIGRATION_FILES[0].1),
+    M::up(MIGRATION_FILES[1].1),
+    M::up(MIGRATION_FILES[2].1),
+];
 
 /// The schema migrations as rusqlite_migration sees them.
 pub fn migrations() -> Migrations<'static> {

@@ -406,15 +406,193 @@ pub fn insert_job(
     language: Option<&str>,
     now: i64,
 ) -> Result<JobId, StorageError> {
+    insert_job_with(
+        conn,
+        &NewJob {
+            audio_file,
+            model: model.to_string(),
+            requested_backend: requested_backend.to_string(),
+            language: language.map(str::to_string),
+            params_json: "{}".into(),
+        },
+        now,
+    )
+}
+
+/// A job to queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewJob {
+    pub audio_file: AudioFileId,
+    /// The model as the user named it (a catalogue name or a path).
+    pub model: String,
+    /// `auto`, `gpu` or `cpu`.
+    pub requested_backend: String,
+    pub language: Option<String>,
+    pub params_json: String,
+}
+
+/// Queues a job (status `pending`).
+pub fn insert_job_with(conn: &Connection, job: &NewJob, now: i64) -> Result<JobId, StorageError> {
     Ok(conn
         .prepare_cached(
             "INSERT INTO transcription_jobs (audio_file_id, model, requested_backend, language, \
-             created_at) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+             params_json, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) RETURNING id",
         )?
         .query_row(
-            params![audio_file, model, requested_backend, language, now],
+            params![
+                job.audio_file,
+                job.model,
+                job.requested_backend,
+                job.language,
+                job.params_json,
+                now
+            ],
             |r| r.get(0),
         )?)
+}
+
+/// A job as stored, with its audio file's stored path and the transcript it produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRow {
+    pub id: JobId,
+    pub audio_file: AudioFileId,
+    pub audio_name: String,
+    /// Relative to the data directory.
+    pub audio_path: String,
+    pub audio_duration_ms: u64,
+    pub model: String,
+    pub requested_backend: String,
+    pub actual_backend: Option<String>,
+    pub backend_note: Option<String>,
+    pub language: Option<String>,
+    pub threads: Option<u32>,
+    pub params_json: String,
+    pub status: String,
+    pub progress: f64,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub processing_ms: Option<i64>,
+    pub error: Option<String>,
+    pub attempts: u32,
+    pub transcript: Option<TranscriptId>,
+}
+
+const JOB_COLUMNS: &str = "j.id, j.audio_file_id, a.original_name, a.stored_path, a.duration_ms, \
+     j.model, j.requested_backend, j.actual_backend, j.backend_note, j.language, j.threads, \
+     j.params_json, j.status, j.progress, j.created_at, j.started_at, j.finished_at, \
+     j.processing_ms, j.error, j.attempts, \
+     (SELECT MAX(t.id) FROM transcripts t WHERE t.job_id = j.id)";
+
+fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
+    Ok(JobRow {
+        id: r.get(0)?,
+        audio_file: r.get(1)?,
+        audio_name: r.get(2)?,
+        audio_path: r.get(3)?,
+        audio_duration_ms: r.get(4)?,
+        model: r.get(5)?,
+        requested_backend: r.get(6)?,
+        actual_backend: r.get(7)?,
+        backend_note: r.get(8)?,
+        language: r.get(9)?,
+        threads: r.get(10)?,
+        params_json: r.get(11)?,
+        status: r.get(12)?,
+        progress: r.get(13)?,
+        created_at: r.get(14)?,
+        started_at: r.get(15)?,
+        finished_at: r.get(16)?,
+        processing_ms: r.get(17)?,
+        error: r.get(18)?,
+        attempts: r.get(19)?,
+        transcript: r.get(20)?,
+    })
+}
+
+/// One job.
+pub fn get_job(conn: &Connection, id: JobId) -> Result<Option<JobRow>, StorageError> {
+    conn.prepare_cached(&format!(
+        "SELECT {JOB_COLUMNS} FROM transcription_jobs j JOIN audio_files a ON a.id = j.audio_file_id \
+         WHERE j.id = ?1"
+    ))?
+    .query_row(params![id], job_row)
+    .optional()
+    .map_err(Into::into)
+}
+
+/// Jobs, newest first: every unfinished one and up to `recent` finished ones.
+pub fn list_jobs(conn: &Connection, recent: u32) -> Result<Vec<JobRow>, StorageError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {JOB_COLUMNS} FROM transcription_jobs j JOIN audio_files a ON a.id = j.audio_file_id \
+         WHERE j.status IN ('pending', 'running') \
+            OR j.id IN (SELECT id FROM transcription_jobs \
+                        WHERE status NOT IN ('pending', 'running') ORDER BY id DESC LIMIT ?1) \
+         ORDER BY j.id DESC"
+    ))?;
+    let rows = stmt.query_map(params![recent], job_row)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(Into::into)
+}
+
+/// Puts jobs that were running when the app stopped back in the queue; their ids.
+pub fn requeue_interrupted_jobs(conn: &Connection, now: i64) -> Result<Vec<JobId>, StorageError> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE transcription_jobs SET status = 'pending', progress = 0, started_at = NULL, \
+         error = 'interrupted: the app stopped while this job ran; queued again', updated_at = ?1 \
+         WHERE status = 'running' RETURNING id",
+    )?;
+    let ids = stmt.query_map(params![now], |r| r.get(0))?;
+    ids.collect::<Result<Vec<_>, _>>().map_err(Into::into)
+}
+
+/// A change of a job's state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobUpdate {
+    pub status: String,
+    pub progress: f64,
+    pub actual_backend: Option<String>,
+    pub backend_note: Option<String>,
+    pub threads: Option<u32>,
+    pub params_json: Option<String>,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub processing_ms: Option<i64>,
+    pub error: Option<String>,
+    pub attempts: u32,
+}
+
+pub fn update_job(
+    conn: &Connection,
+    id: JobId,
+    u: &JobUpdate,
+    now: i64,
+) -> Result<(), StorageError> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE transcription_jobs SET status = ?2, progress = ?3, actual_backend = ?4, \
+             backend_note = ?5, threads = ?6, params_json = COALESCE(?7, params_json), \
+             started_at = ?8, finished_at = ?9, processing_ms = ?10, error = ?11, attempts = ?12, \
+             updated_at = ?13 WHERE id = ?1",
+        )?
+        .execute(params![
+            id,
+            u.status,
+            u.progress.clamp(0.0, 1.0),
+            u.actual_backend,
+            u.backend_note,
+            u.threads,
+            u.params_json,
+            u.started_at,
+            u.finished_at,
+            u.processing_ms,
+            u.error,
+            u.attempts,
+            now
+        ])?;
+    if n == 0 {
+        return Err(StorageError::NotFound(format!("transcription job {id}")));
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,8 +10,11 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use rusqlite::Connection;
 
-use super::ids::SessionId;
-use super::repo::{self, AudioFileRow, NewRecordingSession, SessionEnd, SessionProgress};
+use super::ids::{AudioFileId, JobId, SessionId, TranscriptId, VersionId};
+use super::repo::{
+    self, AudioFileRow, JobRow, JobUpdate, NewJob, NewRecordingSession, NewSegment, NewVersion,
+    SessionEnd, SessionProgress,
+};
 use super::{StorageError, now_ms};
 use crate::capture::recovery::{self, Recovered};
 use crate::library::import::{self, AudioStore, ImportError, Imported, StagedImport};
@@ -46,6 +49,28 @@ pub enum DbCommand {
     /// Repair interrupted takes (sessions left `recording` by a crash) and mark them
     /// `recovered` (or `failed`). Answered with [`DbReply::Recovered`].
     RecoverSessions,
+    /// Queue a transcription job. Answered with [`DbReply::JobCreated`] carrying `token`.
+    CreateJob { job: NewJob, token: u64 },
+    /// Record a job's new state (no reply; failures are logged).
+    UpdateJob { id: JobId, update: JobUpdate },
+    /// A finished job: its transcript with version 1 and segments (FTS follows by trigger),
+    /// and the job marked completed, in one transaction. Answered with
+    /// [`DbReply::TranscriptSaved`].
+    SaveTranscript(Box<SaveTranscript>),
+    /// Load the job list; with `requeue`, first put jobs left `running` by a crash back in
+    /// the queue. Answered with [`DbReply::Jobs`].
+    LoadJobs { requeue: bool },
+}
+
+/// What [`DbCommand::SaveTranscript`] stores.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SaveTranscript {
+    pub job: JobId,
+    pub audio_file: AudioFileId,
+    pub title: Option<String>,
+    pub version: NewVersion,
+    pub segments: Vec<NewSegment>,
+    pub update: JobUpdate,
 }
 
 /// The writer's answer to one command.
@@ -63,6 +88,18 @@ pub enum DbReply {
         result: Result<(), String>,
     },
     Recovered(Result<Vec<Recovered>, String>),
+    JobCreated {
+        token: u64,
+        result: Result<JobRow, String>,
+    },
+    TranscriptSaved {
+        job: JobId,
+        result: Result<(TranscriptId, VersionId), String>,
+    },
+    Jobs {
+        requeued: Vec<JobId>,
+        result: Result<Vec<JobRow>, String>,
+    },
 }
 
 /// Handle to the writer thread. Dropping it closes the queue; the thread finishes the
@@ -272,6 +309,53 @@ pub fn apply_batch(
                 let r = recovery::recover_sessions(&sp, store, &mut placed, &mut remove);
                 Some(DbReply::Recovered(r.map_err(|e| e.to_string())))
             }
+            DbCommand::CreateJob { job, token } => {
+                let result = repo::insert_job_with(&sp, &job, now_ms())
+                    .and_then(|id| repo::get_job(&sp, id))
+                    .and_then(|row| row.ok_or_else(|| StorageError::NotFound("the new job".into())))
+                    .map_err(|e| e.to_string());
+                Some(DbReply::JobCreated { token, result })
+            }
+            DbCommand::UpdateJob { id, update } => {
+                let r = repo::update_job(&sp, id, &update, now_ms());
+                if let Err(e) = &r {
+                    tracing::error!(job = %id, "cannot update the job: {e}");
+                }
+                finish_savepoint(sp, r.is_ok());
+                continue;
+            }
+            DbCommand::SaveTranscript(save) => {
+                let now = now_ms();
+                let result = repo::create_transcript(
+                    &sp,
+                    save.audio_file,
+                    Some(save.job),
+                    save.title.as_deref(),
+                    &save.version,
+                    &save.segments,
+                    now,
+                )
+                .and_then(|ids| repo::update_job(&sp, save.job, &save.update, now).map(|_| ids))
+                .map_err(|e| e.to_string());
+                Some(DbReply::TranscriptSaved {
+                    job: save.job,
+                    result,
+                })
+            }
+            DbCommand::LoadJobs { requeue } => {
+                let requeued = if requeue {
+                    repo::requeue_interrupted_jobs(&sp, now_ms()).unwrap_or_else(|e| {
+                        tracing::error!("cannot requeue interrupted jobs: {e}");
+                        Vec::new()
+                    })
+                } else {
+                    Vec::new()
+                };
+                Some(DbReply::Jobs {
+                    requeued,
+                    result: repo::list_jobs(&sp, 200).map_err(|e| e.to_string()),
+                })
+            }
         };
         let ok = !matches!(
             &reply,
@@ -280,6 +364,8 @@ pub fn apply_batch(
                     | DbReply::Library(Err(_))
                     | DbReply::RecordingSaved { result: Err(_), .. }
                     | DbReply::Recovered(Err(_))
+                    | DbReply::JobCreated { result: Err(_), .. }
+                    | DbReply::TranscriptSaved { result: Err(_), .. }
             )
         );
         finish_savepoint(sp, ok);
@@ -304,6 +390,9 @@ pub fn apply_batch(
                     *result = Err(msg.clone());
                 }
                 DbReply::Recovered(result) => *result = Err(msg.clone()),
+                DbReply::JobCreated { result, .. } => *result = Err(msg.clone()),
+                DbReply::TranscriptSaved { result, .. } => *result = Err(msg.clone()),
+                DbReply::Jobs { result, .. } => *result = Err(msg.clone()),
                 DbReply::Library(_) => {}
             }
         }
@@ -374,5 +463,18 @@ fn failure(command: DbCommand, msg: &str) -> Option<DbReply> {
             result: Err(msg.to_owned()),
         }),
         DbCommand::RecoverSessions => Some(DbReply::Recovered(Err(msg.to_owned()))),
+        DbCommand::CreateJob { token, .. } => Some(DbReply::JobCreated {
+            token,
+            result: Err(msg.to_owned()),
+        }),
+        DbCommand::UpdateJob { .. } => None,
+        DbCommand::SaveTranscript(save) => Some(DbReply::TranscriptSaved {
+            job: save.job,
+            result: Err(msg.to_owned()),
+        }),
+        DbCommand::LoadJobs { .. } => Some(DbReply::Jobs {
+            requeued: Vec::new(),
+            result: Err(msg.to_owned()),
+        }),
     }
 }

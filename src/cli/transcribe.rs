@@ -1,0 +1,718 @@
+//! `verbatim transcribe`, `verbatim jobs`, `verbatim models`: transcription from the shell.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use bevy::prelude::*;
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use super::{ImportLog, core, headless_app, track_imports, update_until};
+use crate::library::ImportRequested;
+use crate::paths::DataDir;
+use crate::storage::ids::{AudioFileId, JobId};
+use crate::storage::repo;
+use crate::transcribe::jobs::{JobQueued, TranscriptionJob};
+use crate::transcribe::{
+    DecodeParams, GpuPref, JobCommand, JobFinished, JobStatus, TranscribeRequest,
+    TranscribeSettings, catalog, download, model_file,
+};
+use crate::transcript::export::{self, Format};
+
+#[derive(Debug, Args)]
+pub struct TranscribeArgs {
+    /// Audio files to import and transcribe, or ids of library entries (`verbatim library`).
+    #[arg(required = true, value_name = "FILE|ID")]
+    pub inputs: Vec<String>,
+    /// A model name (`verbatim models list`) or the path of a ggml model file.
+    #[arg(long, short, value_name = "NAME|PATH")]
+    pub model: Option<String>,
+    /// Use the GPU: auto (when there is one), on (ask for it; the job says when it fell
+    /// back to the CPU), off.
+    #[arg(long, default_value = "auto", value_name = "auto|on|off")]
+    pub gpu: String,
+    /// Spoken language (en, de, ...) or auto to detect it.
+    #[arg(long, short, value_name = "CODE")]
+    pub language: Option<String>,
+    /// Translate into English.
+    #[arg(long)]
+    pub translate: bool,
+    /// Beam search with this width (default: greedy).
+    #[arg(long, value_name = "N")]
+    pub beam: Option<u32>,
+    /// Send silence to whisper too (voice activity detection is on by default).
+    #[arg(long)]
+    pub no_vad: bool,
+    /// The Silero VAD model (default: ggml-silero-v6.2.0.bin in the models folder).
+    #[arg(long, value_name = "PATH")]
+    pub vad_model: Option<PathBuf>,
+    /// Text that primes the decoder (names, spelling).
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: Option<String>,
+    /// whisper threads (default: every core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<u32>,
+    /// Export the transcripts: a comma-separated list of srt, vtt, json, txt, csv.
+    #[arg(long, value_name = "FORMATS")]
+    pub export: Option<String>,
+    /// Where exports go (default: the current folder).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// The standard models: name, size, SHA-256, and whether it is downloaded.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download a model by name (or from a URL), resuming a partial download, checking its
+    /// SHA-256.
+    Download {
+        #[arg(value_name = "NAME|URL")]
+        name: String,
+        /// The SHA-256 a URL download must have.
+        #[arg(long, value_name = "HEX")]
+        sha256: Option<String>,
+    },
+    /// Check a model file: format, hyper-parameters, every tensor, size, known checksum.
+    Verify {
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the models folder, or where a model is.
+    Path {
+        #[arg(value_name = "NAME")]
+        name: Option<String>,
+    },
+    /// Write the test suite's synthetic model (tiny, random weights) to PATH.
+    #[command(hide = true)]
+    Synth {
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+    },
+}
+
+/// One job's outcome, as `--json` prints it.
+#[derive(Debug, Serialize)]
+struct JobReport {
+    input: String,
+    job: Option<i64>,
+    audio_file: Option<i64>,
+    status: String,
+    transcript: Option<i64>,
+    segments: usize,
+    model: Option<String>,
+    backend_requested: Option<&'static str>,
+    backend: Option<String>,
+    backend_note: Option<String>,
+    threads: Option<u32>,
+    processing_ms: Option<i64>,
+    error: Option<String>,
+    exports: Vec<PathBuf>,
+}
+
+impl JobReport {
+    fn failed(input: &str, error: String) -> Self {
+        Self {
+            input: input.to_string(),
+            job: None,
+            audio_file: None,
+            status: "failed".into(),
+            transcript: None,
+            segments: 0,
+            model: None,
+            backend_requested: None,
+            backend: None,
+            backend_note: None,
+            threads: None,
+            processing_ms: None,
+            error: Some(error),
+            exports: Vec::new(),
+        }
+    }
+}
+
+#[derive(Resource, Default)]
+struct Queued(Vec<JobQueued>);
+#[derive(Resource, Default)]
+struct Finished(Vec<JobFinished>);
+
+fn collect(
+    mut q: MessageReader<JobQueued>,
+    mut f: MessageReader<JobFinished>,
+    mut queued: ResMut<Queued>,
+    mut finished: ResMut<Finished>,
+) {
+    queued.0.extend(q.read().cloned());
+    finished.0.extend(f.read().cloned());
+}
+
+pub(super) fn transcribe(data: &DataDir, args: TranscribeArgs) -> anyhow::Result<ExitCode> {
+    let gpu = GpuPref::parse(&args.gpu)
+        .with_context(|| format!("--gpu {:?}: use auto, on or off", args.gpu))?;
+    let formats = match &args.export {
+        Some(list) => Format::parse_list(list).map_err(anyhow::Error::msg)?,
+        None => Vec::new(),
+    };
+    if let Some(p) = &args.vad_model {
+        model_file::inspect_vad_file(p)?;
+    }
+    let params = DecodeParams {
+        language: args.language.clone().filter(|l| l != "auto"),
+        translate: args.translate,
+        beam_size: args.beam,
+        initial_prompt: args.prompt.clone(),
+        vad: !args.no_vad,
+        ..DecodeParams::default()
+    };
+    let model = args
+        .model
+        .clone()
+        .unwrap_or_else(|| catalog::DEFAULT_MODEL.to_string());
+    // Fail before importing anything when the model is missing or malformed.
+    let models_dir = catalog::models_dir(data.root());
+    let model_path = catalog::resolve(&models_dir, &model)?;
+    let info = model_file::inspect_whisper_file(&model_path)?;
+    if !args.json {
+        eprintln!("model: {}", info.describe());
+    }
+
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let flag = Arc::clone(&interrupted);
+        ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))?;
+    }
+    let mut app = headless_app(core(data)?);
+    track_imports(&mut app);
+    app.init_resource::<Queued>()
+        .init_resource::<Finished>()
+        .add_systems(Last, collect);
+    {
+        let mut s = app.world_mut().resource_mut::<TranscribeSettings>();
+        s.default_model = model.clone();
+        s.gpu = gpu;
+        s.params = params;
+        s.threads = args.threads;
+        s.reserved_cores = 0;
+        s.run_all_pending = false;
+        if let Some(p) = &args.vad_model {
+            s.vad_model = Some(p.clone());
+        }
+        if !args.no_vad && s.vad_model.is_none() {
+            let default = catalog::find(catalog::DEFAULT_VAD)
+                .map(|k| models_dir.join(k.file_name()))
+                .filter(|p| p.is_file());
+            if default.is_none() && !args.json {
+                eprintln!(
+                    "note: no voice activity model, so silence goes to whisper too; \
+                     `verbatim models download {}` fixes that",
+                    catalog::DEFAULT_VAD
+                );
+            }
+        }
+    }
+
+    // Inputs: library ids go straight to a job; files are imported first.
+    let mut reports: Vec<Option<JobReport>> = args.inputs.iter().map(|_| None).collect();
+    let mut audio_of: HashMap<usize, AudioFileId> = HashMap::new();
+    let mut imports: HashMap<PathBuf, usize> = HashMap::new();
+    for (i, input) in args.inputs.iter().enumerate() {
+        match input.parse::<i64>() {
+            Ok(id) if !Path::new(input).exists() => {
+                audio_of.insert(i, AudioFileId(id));
+            }
+            _ => {
+                let path = PathBuf::from(input);
+                imports.insert(path.clone(), i);
+                app.world_mut().write_message(ImportRequested(path));
+            }
+        }
+    }
+    let waiting_imports = imports.len();
+    let ok = update_until(&mut app, Duration::from_secs(24 * 3600), |world| {
+        world.resource::<ImportLog>().0.len() >= waiting_imports
+    });
+    if !ok {
+        anyhow::bail!("the imports did not finish");
+    }
+    for f in std::mem::take(&mut app.world_mut().resource_mut::<ImportLog>().0) {
+        let Some(&i) = imports.get(&f.source) else {
+            continue;
+        };
+        match f.result {
+            Ok(imp) => {
+                audio_of.insert(i, imp.row.id);
+            }
+            Err(e) => reports[i] = Some(JobReport::failed(&args.inputs[i], e.to_string())),
+        }
+    }
+    for (&i, &audio) in &audio_of {
+        app.world_mut().write_message(TranscribeRequest {
+            audio_file: audio,
+            model: Some(model.clone()),
+            gpu: Some(gpu),
+            params: None,
+            token: i as u64,
+        });
+    }
+    let expected = audio_of.len();
+    let ok = update_until(&mut app, Duration::from_secs(600), |world| {
+        world.resource::<Queued>().0.len() >= expected
+    });
+    if !ok {
+        anyhow::bail!("the jobs could not be queued (is the database writable?)");
+    }
+    let mut job_of: HashMap<JobId, usize> = HashMap::new();
+    for q in std::mem::take(&mut app.world_mut().resource_mut::<Queued>().0) {
+        let i = q.token as usize;
+        match q.result {
+            Ok(id) => {
+                job_of.insert(id, i);
+            }
+            Err(e) => {
+                reports[i] = Some(JobReport::failed(
+                    &args.inputs[i],
+                    format!(
+                        "cannot queue the job: {e} (is library id {} right?)",
+                        audio_of[&i]
+                    ),
+                ))
+            }
+        }
+    }
+
+    // Run until every job ended, with a bar per job.
+    let tty = std::io::stderr().is_terminal() && !args.json;
+    let multi = indicatif::MultiProgress::new();
+    if !tty {
+        multi.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let style =
+        indicatif::ProgressStyle::with_template("{prefix:>20!} {bar:28} {percent:>3}% {wide_msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    let mut bars: HashMap<JobId, indicatif::ProgressBar> = HashMap::new();
+    for (&id, &i) in &job_of {
+        let bar = multi.add(indicatif::ProgressBar::new(1000).with_style(style.clone()));
+        bar.set_prefix(short_name(&args.inputs[i]));
+        bars.insert(id, bar);
+    }
+    let total = job_of.len();
+    let mut cancel_sent = false;
+    update_until(&mut app, Duration::from_secs(7 * 24 * 3600), |world| {
+        if interrupted.load(Ordering::SeqCst) && !cancel_sent {
+            cancel_sent = true;
+            let ids: Vec<JobId> = job_of.keys().copied().collect();
+            for id in ids {
+                world.write_message(JobCommand::Cancel(id));
+            }
+        }
+        let mut q = world.query::<&TranscriptionJob>();
+        for job in q.iter(world) {
+            if let Some(bar) = bars.get(&job.id) {
+                bar.set_position((job.progress * 1000.0) as u64);
+                let mut msg = job.describe_backend();
+                if let Some(eta) = job.eta.filter(|_| job.status == JobStatus::Running) {
+                    msg = format!("ETA {:.0} s · {msg}", eta.as_secs_f32());
+                }
+                if let Some(note) = &job.note {
+                    msg = format!("{note} · {msg}");
+                }
+                bar.set_message(msg);
+            }
+        }
+        world
+            .resource::<Finished>()
+            .0
+            .iter()
+            .filter(|f| job_of.contains_key(&f.id))
+            .count()
+            >= total
+    });
+    for bar in bars.values() {
+        bar.finish_and_clear();
+    }
+    let jobs: Vec<TranscriptionJob> = {
+        let world = app.world_mut();
+        let mut q = world.query::<&TranscriptionJob>();
+        q.iter(world).cloned().collect()
+    };
+    drop(app); // the database writer finishes everything queued
+
+    let conn = crate::storage::open(&data.db_path())?;
+    let out_dir = args.out.clone().unwrap_or_else(|| PathBuf::from("."));
+    for job in jobs.iter().filter(|j| job_of.contains_key(&j.id)) {
+        let i = job_of[&job.id];
+        let mut report = JobReport {
+            input: args.inputs[i].clone(),
+            job: Some(job.id.0),
+            audio_file: Some(job.audio_file.0),
+            status: format!("{:?}", job.status).to_lowercase(),
+            transcript: job.transcript.map(|t| t.0),
+            segments: 0,
+            model: Some(job.model.clone()),
+            backend_requested: Some(job.gpu.as_db()),
+            backend: job.backend.clone(),
+            backend_note: job.backend_note.clone(),
+            threads: job.threads,
+            processing_ms: job.processing_ms,
+            error: job.error.clone(),
+            exports: Vec::new(),
+        };
+        if let Some(t) = job.transcript
+            && let Some(version) = repo::current_version(&conn, t)?
+        {
+            let segments = repo::segments(&conn, version.id)?;
+            report.segments = segments.len();
+            if !formats.is_empty() {
+                std::fs::create_dir_all(&out_dir)
+                    .with_context(|| format!("cannot create {}", out_dir.display()))?;
+            }
+            let stem = Path::new(&job.audio_name)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| format!("transcript-{t}"));
+            for f in &formats {
+                let path = out_dir.join(format!("{stem}.{}", f.code()));
+                let meta = export::Meta {
+                    title: &job.audio_name,
+                    transcript_id: t.0,
+                    version: version.number,
+                    model: Some(&job.model),
+                };
+                std::fs::write(&path, export::render(*f, &meta, &segments))
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                let abs = std::fs::canonicalize(&path).unwrap_or(path.clone());
+                repo::record_export(
+                    &conn,
+                    t,
+                    version.id,
+                    f.code(),
+                    &abs.to_string_lossy(),
+                    crate::storage::now_ms(),
+                )?;
+                report.exports.push(path);
+            }
+        }
+        reports[i] = Some(report);
+    }
+    let reports: Vec<JobReport> = reports
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| r.unwrap_or_else(|| JobReport::failed(&args.inputs[i], "did not run".into())))
+        .collect();
+    let failed = reports.iter().filter(|r| r.status != "completed").count();
+    if args.json {
+        emit_line(&serde_json::to_string_pretty(&reports)?)?;
+    } else {
+        for r in &reports {
+            match r.status.as_str() {
+                "completed" => {
+                    emit_line(&format!(
+                        "{}: job {} completed: transcript {}, {} segments, {:.1} s on {}{}",
+                        r.input,
+                        r.job.unwrap_or_default(),
+                        r.transcript.unwrap_or_default(),
+                        r.segments,
+                        r.processing_ms.unwrap_or_default() as f64 / 1000.0,
+                        r.backend.as_deref().unwrap_or("?"),
+                        r.backend_note
+                            .as_deref()
+                            .map(|n| format!(" ({n})"))
+                            .unwrap_or_default()
+                    ))?;
+                    for e in &r.exports {
+                        emit_line(&format!("  wrote {}", e.display()))?;
+                    }
+                }
+                other => eprintln!(
+                    "{}: {other}{}",
+                    r.input,
+                    r.error
+                        .as_deref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                ),
+            }
+        }
+    }
+    Ok(if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn short_name(input: &str) -> String {
+    Path::new(input)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| input.to_string())
+}
+
+fn emit_line(s: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(s.as_bytes())?;
+    out.write_all(b"\n")
+}
+
+pub(super) fn jobs(data: &DataDir, json: bool) -> anyhow::Result<ExitCode> {
+    let conn = crate::storage::open(&data.db_path())?;
+    let rows = repo::list_jobs(&conn, 100)?;
+    if json {
+        emit_line(&serde_json::to_string_pretty(&rows)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        emit_line("No transcription jobs yet (`verbatim transcribe FILE` starts one).")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    emit_line(&format!(
+        "{:>5}  {:<10} {:>5}  {:<28} {:<14} {:<5} {:<34} {:>7}  {:>10}",
+        "job", "status", "done", "audio", "model", "asked", "ran on", "threads", "transcript"
+    ))?;
+    for r in rows {
+        emit_line(&format!(
+            "{:>5}  {:<10} {:>4.0}%  {:<28} {:<14} {:<5} {:<34} {:>7}  {:>10}{}",
+            r.id,
+            r.status,
+            r.progress * 100.0,
+            truncate(&format!("{} ({})", r.audio_name, r.audio_file), 28),
+            truncate(&r.model, 14),
+            r.requested_backend,
+            truncate(
+                &match (&r.actual_backend, &r.backend_note) {
+                    (Some(b), Some(n)) => format!("{b} ({n})"),
+                    (Some(b), None) => b.clone(),
+                    _ => "-".into(),
+                },
+                34
+            ),
+            r.threads
+                .map(|t| t.to_string())
+                .unwrap_or_else(|| "-".into()),
+            r.transcript
+                .map(|t| t.to_string())
+                .unwrap_or_else(|| "-".into()),
+            r.error
+                .as_deref()
+                .filter(|_| r.status != "completed")
+                .map(|e| format!("  {e}"))
+                .unwrap_or_default()
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+pub(super) fn models(data: &DataDir, cmd: ModelsCommand) -> anyhow::Result<ExitCode> {
+    let dir = catalog::models_dir(data.root());
+    match cmd {
+        ModelsCommand::List { json } => {
+            #[derive(Serialize)]
+            struct Row {
+                name: &'static str,
+                kind: catalog::Kind,
+                size_bytes: u64,
+                sha256: &'static str,
+                english_only: bool,
+                url: String,
+                downloaded: Option<PathBuf>,
+            }
+            let rows: Vec<Row> = catalog::MODELS
+                .iter()
+                .map(|m| {
+                    let p = dir.join(m.file_name());
+                    Row {
+                        name: m.name,
+                        kind: m.kind,
+                        size_bytes: m.size_bytes,
+                        sha256: m.sha256,
+                        english_only: m.english_only,
+                        url: model_url(m),
+                        downloaded: p.is_file().then_some(p),
+                    }
+                })
+                .collect();
+            if json {
+                emit_line(&serde_json::to_string_pretty(&rows)?)?;
+            } else {
+                emit_line(&format!("models folder: {}", dir.display()))?;
+                emit_line(&format!(
+                    "{:<22} {:<8} {:>10}  {:<10} {}",
+                    "name", "kind", "size", "", "sha256"
+                ))?;
+                for r in rows {
+                    emit_line(&format!(
+                        "{:<22} {:<8} {:>7.1} MB  {:<10} {}",
+                        r.name,
+                        match (r.kind, r.english_only) {
+                            (catalog::Kind::Vad, _) => "vad",
+                            (_, true) => "english",
+                            _ => "multi",
+                        },
+                        r.size_bytes as f64 / 1e6,
+                        if r.downloaded.is_some() {
+                            "downloaded"
+                        } else {
+                            ""
+                        },
+                        r.sha256
+                    ))?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ModelsCommand::Download { name, sha256 } => {
+            let d = if name.starts_with("http://") || name.starts_with("https://") {
+                let file = name
+                    .rsplit('/')
+                    .next()
+                    .filter(|f| !f.is_empty())
+                    .context("the URL names no file")?;
+                download::Download {
+                    url: name.clone(),
+                    dest: dir.join(file),
+                    sha256,
+                    size: None,
+                }
+            } else {
+                let k = catalog::find(&name).with_context(|| {
+                    format!("unknown model {name:?}; `verbatim models list` shows the names")
+                })?;
+                download::Download {
+                    url: model_url(k),
+                    dest: dir.join(k.file_name()),
+                    sha256: Some(sha256.unwrap_or_else(|| k.sha256.to_string())),
+                    size: Some(k.size_bytes),
+                }
+            };
+            if d.dest.is_file() {
+                let have = download::sha256_file(&d.dest)?;
+                if d.sha256
+                    .as_deref()
+                    .is_none_or(|s| s.eq_ignore_ascii_case(&have))
+                {
+                    emit_line(&format!("already downloaded: {}", d.dest.display()))?;
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
+            let tty = std::io::stderr().is_terminal();
+            let bar = indicatif::ProgressBar::new(0).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:30} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            if !tty {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+            }
+            let result = download::download(&d, |done, total| {
+                if let Some(t) = total {
+                    bar.set_length(t);
+                }
+                bar.set_position(done);
+            });
+            bar.finish_and_clear();
+            let got = result?;
+            if got.resumed_from > 0 {
+                emit_line(&format!("resumed at {} bytes", got.resumed_from))?;
+            }
+            emit_line(&format!(
+                "downloaded {} ({} bytes, sha256 {})",
+                got.path.display(),
+                got.bytes,
+                got.sha256
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        ModelsCommand::Verify { path, json } => {
+            let info = match model_file::inspect(&path) {
+                Ok(i) => i,
+                Err(e) => {
+                    eprintln!("verbatim: {e}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let sha = download::sha256_file(&path)?;
+            let known = catalog::by_sha256(&sha);
+            let name_match = path
+                .file_name()
+                .and_then(|n| catalog::find(&n.to_string_lossy()));
+            if json {
+                #[derive(Serialize)]
+                struct V<'a> {
+                    #[serde(flatten)]
+                    info: &'a model_file::ModelInfo,
+                    sha256: &'a str,
+                    known_as: Option<&'static str>,
+                }
+                emit_line(&serde_json::to_string_pretty(&V {
+                    info: &info,
+                    sha256: &sha,
+                    known_as: known.map(|k| k.name),
+                })?)?;
+            } else {
+                emit_line(&format!("{}: ok, {}", path.display(), info.describe()))?;
+                emit_line(&format!("sha256 {sha}"))?;
+                match (known, name_match) {
+                    (Some(k), _) => emit_line(&format!("matches the published {} model", k.name))?,
+                    (None, Some(k)) => {
+                        eprintln!(
+                            "warning: named like the {} model but its SHA-256 differs from the published {}",
+                            k.name, k.sha256
+                        );
+                        return Ok(ExitCode::FAILURE);
+                    }
+                    (None, None) => {
+                        emit_line("not one of the published models (a custom or converted model)")?
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ModelsCommand::Synth { path } => {
+            crate::transcribe::synthetic::write_model(&path, &Default::default())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            emit_line(&model_file::inspect(&path)?.describe())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        ModelsCommand::Path { name } => {
+            match name {
+                None => emit_line(&dir.display().to_string())?,
+                Some(n) => emit_line(&catalog::resolve(&dir, &n)?.display().to_string())?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// A model's URL; `VERBATIM_MODEL_BASE_URL` replaces the host part (mirrors, tests).
+fn model_url(k: &catalog::KnownModel) -> String {
+    match std::env::var("VERBATIM_MODEL_BASE_URL") {
+        Ok(base) if !base.is_empty() => format!("{}/{}", base.trim_end_matches('/'), k.file_name()),
+        _ => k.url(),
+    }
+}

@@ -1,0 +1,304 @@
+//! The standard ggml models: names, where to get them, their size and SHA-256, and where
+//! they live on this machine.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// whisper.cpp's models on Hugging Face, pinned to one revision so the checksums hold.
+pub const WHISPER_BASE_URL: &str =
+    "https://huggingface.co/ggerganov/whisper.cpp/resolve/5359861c739e955e79d9a303bcbc70fb988958b1";
+/// whisper.cpp's Silero VAD models.
+pub const VAD_BASE_URL: &str = "https://huggingface.co/ggml-org/whisper-vad/resolve/main";
+
+/// The default speech model (small enough for any machine, multilingual).
+pub const DEFAULT_MODEL: &str = "base";
+/// The default voice activity model.
+pub const DEFAULT_VAD: &str = "silero-v6.2.0";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Whisper,
+    Vad,
+}
+
+/// One downloadable model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct KnownModel {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub size_bytes: u64,
+    pub sha256: &'static str,
+    pub english_only: bool,
+}
+
+impl KnownModel {
+    /// The file name on disk (and on the server).
+    pub fn file_name(&self) -> String {
+        format!("ggml-{}.bin", self.name)
+    }
+
+    pub fn url(&self) -> String {
+        let base = match self.kind {
+            Kind::Whisper => WHISPER_BASE_URL,
+            Kind::Vad => VAD_BASE_URL,
+        };
+        format!("{base}/{}", self.file_name())
+    }
+}
+
+const fn w(name: &'static str, size_bytes: u64, sha256: &'static str) -> KnownModel {
+    KnownModel {
+        name,
+        kind: Kind::Whisper,
+        size_bytes,
+        sha256,
+        english_only: false,
+    }
+}
+
+const fn en(name: &'static str, size_bytes: u64, sha256: &'static str) -> KnownModel {
+    KnownModel {
+        name,
+        kind: Kind::Whisper,
+        size_bytes,
+        sha256,
+        english_only: true,
+    }
+}
+
+/// Sizes and SHA-256 as published (Git LFS object ids) at [`WHISPER_BASE_URL`]'s revision.
+pub const MODELS: &[KnownModel] = &[
+    w(
+        "tiny",
+        77_691_713,
+        "be07e048e1e599ad46341c8d2a135645097a538221678b7acdd1b1919c6e1b21",
+    ),
+    w(
+        "tiny-q5_1",
+        32_152_673,
+        "818710568da3ca15689e31a743197b520007872ff9576237bda97bd1b469c3d7",
+    ),
+    w(
+        "tiny-q8_0",
+        43_537_433,
+        "c2085835d3f50733e2ff6e4b41ae8a2b8d8110461e18821b09a15c40c42d1cca",
+    ),
+    en(
+        "tiny.en",
+        77_704_715,
+        "921e4cf8686fdd993dcd081a5da5b6c365bfde1162e72b08d75ac75289920b1f",
+    ),
+    en(
+        "tiny.en-q5_1",
+        32_166_155,
+        "c77c5766f1cef09b6b7d47f21b546cbddd4157886b3b5d6d4f709e91e66c7c2b",
+    ),
+    en(
+        "tiny.en-q8_0",
+        43_550_795,
+        "5bc2b3860aa151a4c6e7bb095e1fcce7cf12c7b020ca08dcec0c6d018bb7dd94",
+    ),
+    w(
+        "base",
+        147_951_465,
+        "60ed5bc3dd14eea856493d334349b405782ddcaf0028d4b5df4088345fba2efe",
+    ),
+    w(
+        "base-q5_1",
+        59_707_625,
+        "422f1ae452ade6f30a004d7e5c6a43195e4433bc370bf23fac9cc591f01a8898",
+    ),
+    w(
+        "base-q8_0",
+        81_768_585,
+        "c577b9a86e7e048a0b7eada054f4dd79a56bbfa911fbdacf900ac5b567cbb7d9",
+    ),
+    en(
+        "base.en",
+        147_964_211,
+        "a03779c86df3323075f5e796cb2ce5029f00ec8869eee3fdfb897afe36c6d002",
+    ),
+    en(
+        "base.en-q5_1",
+        59_721_011,
+        "4baf70dd0d7c4247ba2b81fafd9c01005ac77c2f9ef064e00dcf195d0e2fdd2f",
+    ),
+    en(
+        "base.en-q8_0",
+        81_781_811,
+        "a4d4a0768075e13cfd7e19df3ae2dbc4a68d37d36a7dad45e8410c9a34f8c87e",
+    ),
+    w(
+        "small",
+        487_601_967,
+        "1be3a9b2063867b937e64e2ec7483364a79917e157fa98c5d94b5c1fffea987b",
+    ),
+    w(
+        "small-q5_1",
+        190_085_487,
+        "ae85e4a935d7a567bd102fe55afc16bb595bdb618e11b2fc7591bc08120411bb",
+    ),
+    w(
+        "small-q8_0",
+        264_464_607,
+        "49c8fb02b65e6049d5fa6c04f81f53b867b5ec9540406812c643f177317f779f",
+    ),
+    en(
+        "small.en",
+        487_614_201,
+        "c6138d6d58ecc8322097e0f987c32f1be8bb0a18532a3f88f734d1bbf9c41e5d",
+    ),
+    en(
+        "small.en-q5_1",
+        190_098_681,
+        "bfdff4894dcb76bbf647d56263ea2a96645423f1669176f4844a1bf8e478ad30",
+    ),
+    en(
+        "small.en-q8_0",
+        264_477_561,
+        "67a179f608ea6114bd3fdb9060e762b588a3fb3bd00c4387971be4d177958067",
+    ),
+    w(
+        "medium",
+        1_533_763_059,
+        "6c14d5adee5f86394037b4e4e8b59f1673b6cee10e3cf0b11bbdbee79c156208",
+    ),
+    w(
+        "medium-q5_0",
+        539_212_467,
+        "19fea4b380c3a618ec4723c3eef2eb785ffba0d0538cf43f8f235e7b3b34220f",
+    ),
+    w(
+        "medium-q8_0",
+        823_369_779,
+        "42a1ffcbe4167d224232443396968db4d02d4e8e87e213d3ee2e03095dea6502",
+    ),
+    en(
+        "medium.en",
+        1_533_774_781,
+        "cc37e93478338ec7700281a7ac30a10128929eb8f427dda2e865faa8f6da4356",
+    ),
+    en(
+        "medium.en-q5_0",
+        539_225_533,
+        "76733e26ad8fe1c7a5bf7531a9d41917b2adc0f20f2e4f5531688a8c6cd88eb0",
+    ),
+    en(
+        "medium.en-q8_0",
+        823_382_461,
+        "43fa2cd084de5a04399a896a9a7a786064e221365c01700cea4666005218f11c",
+    ),
+    w(
+        "large-v2",
+        3_094_623_691,
+        "9a423fe4d40c82774b6af34115b8b935f34152246eb19e80e376071d3f999487",
+    ),
+    w(
+        "large-v2-q5_0",
+        1_080_732_091,
+        "3a214837221e4530dbc1fe8d734f302af393eb30bd0ed046042ebf4baf70f6f2",
+    ),
+    w(
+        "large-v2-q8_0",
+        1_656_129_691,
+        "fef54e6d898246a65c8285bfa83bd1807e27fadf54d5d4e81754c47634737e8c",
+    ),
+    w(
+        "large-v3",
+        3_095_033_483,
+        "64d182b440b98d5203c4f9bd541544d84c605196c4f7b845dfa11fb23594d1e2",
+    ),
+    w(
+        "large-v3-q5_0",
+        1_081_140_203,
+        "d75795ecff3f83b5faa89d1900604ad8c780abd5739fae406de19f23ecd98ad1",
+    ),
+    w(
+        "large-v3-turbo",
+        1_624_555_275,
+        "1fc70f774d38eb169993ac391eea357ef47c88757ef72ee5943879b7e8e2bc69",
+    ),
+    w(
+        "large-v3-turbo-q5_0",
+        574_041_195,
+        "394221709cd5ad1f40c46e6031ca61bce88931e6e088c188294c6d5a55ffa7e2",
+    ),
+    w(
+        "large-v3-turbo-q8_0",
+        874_188_075,
+        "317eb69c11673c9de1e1f0d459b253999804ec71ac4c23c17ecf5fbe24e259a1",
+    ),
+    // whisper.cpp's Silero v6.2.0 conversion (the copy its own tests use).
+    KnownModel {
+        name: "silero-v6.2.0",
+        kind: Kind::Vad,
+        size_bytes: 885_098,
+        sha256: "2aa269b785eeb53a82983a20501ddf7c1d9c48e33ab63a41391ac6c9f7fb6987",
+        english_only: false,
+    },
+];
+
+/// A known model by name (`tiny.en`, `ggml-tiny.en.bin` and `silero-v6.2.0` all work).
+pub fn find(name: &str) -> Option<&'static KnownModel> {
+    let n = name
+        .trim()
+        .trim_start_matches("ggml-")
+        .trim_end_matches(".bin");
+    MODELS.iter().find(|m| m.name.eq_ignore_ascii_case(n))
+}
+
+/// The known model a file is, judged by its SHA-256.
+pub fn by_sha256(sha: &str) -> Option<&'static KnownModel> {
+    MODELS.iter().find(|m| m.sha256.eq_ignore_ascii_case(sha))
+}
+
+/// `<data>/models`, unless `VERBATIM_MODELS` names another folder.
+pub fn models_dir(data_dir: &Path) -> PathBuf {
+    std::env::var_os("VERBATIM_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| data_dir.join("models"))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    #[error("model file {0} does not exist")]
+    NoFile(PathBuf),
+    #[error("model {name} is not downloaded yet: run `verbatim models download {name}`")]
+    NotDownloaded { name: String },
+    #[error(
+        "unknown model {0:?}: give a path to a ggml .bin file, or a name from `verbatim models list`"
+    )]
+    Unknown(String),
+}
+
+/// A `--model` value (a name or a path) as a file on disk.
+pub fn resolve(models_dir: &Path, model: &str) -> Result<PathBuf, ResolveError> {
+    let as_path = Path::new(model);
+    let looks_like_path = model.contains(std::path::MAIN_SEPARATOR) || model.ends_with(".bin");
+    if looks_like_path || as_path.is_file() {
+        if as_path.is_file() {
+            return Ok(as_path.to_path_buf());
+        }
+        // "ggml-tiny.bin" may also be a name.
+        if let Some(k) = find(model) {
+            let p = models_dir.join(k.file_name());
+            if p.is_file() {
+                return Ok(p);
+            }
+        }
+        return Err(ResolveError::NoFile(as_path.to_path_buf()));
+    }
+    let Some(k) = find(model) else {
+        return Err(ResolveError::Unknown(model.to_string()));
+    };
+    let p = models_dir.join(k.file_name());
+    if p.is_file() {
+        Ok(p)
+    } else {
+        Err(ResolveError::NotDownloaded {
+            name: k.name.to_string(),
+        })
+    }
+}

@@ -1,0 +1,922 @@
+//! Transcription jobs as entities.
+//!
+//! A [`TranscriptionJob`] entity per job, linked to its audio file's entity ([`JobOf`]).
+//! The queue is the set of pending job entities; `Dispatch` starts the oldest one the engine
+//! can take. Transient failures (the worker died, the model could not load) are retried with
+//! exponential backoff, and a circuit breaker stops dispatching a model that failed several
+//! times in a row until a cool-down passes. Every state change goes to the database writer;
+//! a job that was running when the app died is queued again at the next start. A finished
+//! job becomes a transcript with version 1 (source `model`, model and parameters recorded).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use bevy::prelude::*;
+use serde::Serialize;
+
+use super::catalog;
+use super::protocol::{
+    Backend, DecodeParams, FailKind, FromWorker, GpuPref, JobSpec, JobStats, Segment,
+};
+use super::worker::{EngineEvent, ProcessTranscriber, WorkerCommand};
+use super::{Transcriber, backend};
+use crate::AppSet;
+use crate::library::AudioFile;
+use crate::library::import::AudioStore;
+use crate::storage::ids::{AudioFileId, JobId, TranscriptId};
+use crate::storage::now_ms;
+use crate::storage::plugin::{Database, DbReplied};
+use crate::storage::repo::{JobRow, JobUpdate, NewJob, NewSegment, NewVersion, VersionSource};
+use crate::storage::writer::{DbCommand, DbReply, SaveTranscript};
+
+/// Where a job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    Pending,
+    Running,
+    /// Done in the engine; the transcript is being stored.
+    Saving,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl JobStatus {
+    pub fn as_db(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running | Self::Saving => "running",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn from_db(s: &str) -> Self {
+        match s {
+            "running" => Self::Running,
+            "completed" => Self::Completed,
+            "failed" => Self::Failed,
+            "cancelled" => Self::Cancelled,
+            _ => Self::Pending,
+        }
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+    }
+}
+
+/// A transcription job.
+#[derive(Component, Debug, Clone, PartialEq, Serialize)]
+pub struct TranscriptionJob {
+    pub id: JobId,
+    pub audio_file: AudioFileId,
+    pub audio_name: String,
+    #[serde(skip)]
+    pub audio_path: PathBuf,
+    pub audio_ms: u64,
+    /// The model as the user named it.
+    pub model: String,
+    pub gpu: GpuPref,
+    pub params: DecodeParams,
+    pub status: JobStatus,
+    pub progress: f32,
+    #[serde(skip)]
+    pub eta: Option<Duration>,
+    /// What ran ("cpu: 2 threads, AVX2").
+    pub backend: Option<String>,
+    /// Why that is not what was asked for.
+    pub backend_note: Option<String>,
+    pub threads: Option<u32>,
+    pub attempts: u32,
+    pub error: Option<String>,
+    /// Why a pending job waits (backoff, open breaker).
+    pub note: Option<String>,
+    pub transcript: Option<TranscriptId>,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub processing_ms: Option<i64>,
+    /// Segments received so far (the live partial result while running).
+    #[serde(skip)]
+    pub segments: Vec<Segment>,
+    pub audio_done_ms: u64,
+    #[serde(skip)]
+    started: Option<Instant>,
+    #[serde(skip)]
+    not_before: Option<Instant>,
+    #[serde(skip)]
+    stats: Option<JobStats>,
+}
+
+impl TranscriptionJob {
+    fn from_row(row: &JobRow, store: &AudioStore) -> Self {
+        let params: DecodeParams = serde_json::from_str(&row.params_json).unwrap_or_default();
+        Self {
+            id: row.id,
+            audio_file: row.audio_file,
+            audio_name: row.audio_name.clone(),
+            audio_path: store.absolute(&row.audio_path),
+            audio_ms: row.audio_duration_ms,
+            model: row.model.clone(),
+            gpu: GpuPref::from_db(&row.requested_backend),
+            params,
+            status: JobStatus::from_db(&row.status),
+            progress: row.progress as f32,
+            eta: None,
+            backend: row.actual_backend.clone(),
+            backend_note: row.backend_note.clone(),
+            threads: row.threads,
+            attempts: row.attempts,
+            error: row.error.clone(),
+            note: None,
+            transcript: row.transcript,
+            created_at: row.created_at,
+            started_at: row.started_at,
+            finished_at: row.finished_at,
+            processing_ms: row.processing_ms,
+            segments: Vec::new(),
+            audio_done_ms: 0,
+            started: None,
+            not_before: None,
+            stats: None,
+        }
+    }
+
+    fn update(&self) -> JobUpdate {
+        JobUpdate {
+            status: self.status.as_db().to_string(),
+            progress: f64::from(self.progress),
+            actual_backend: self.backend.clone(),
+            backend_note: self.backend_note.clone(),
+            threads: self.threads,
+            params_json: None,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            processing_ms: self.processing_ms,
+            error: self.error.clone(),
+            attempts: self.attempts,
+        }
+    }
+
+    /// "12.3 s of 60.0 s", for the panel and the CLI.
+    pub fn describe_backend(&self) -> String {
+        match (&self.backend, &self.backend_note) {
+            (Some(b), Some(n)) => format!("{b} ({n})"),
+            (Some(b), None) => b.clone(),
+            (None, _) => format!("{} asked", self.gpu.as_db()),
+        }
+    }
+}
+
+/// The job belongs to this audio-file entity.
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
+#[relationship(relationship_target = AudioJobs)]
+pub struct JobOf(pub Entity);
+
+/// The jobs of an audio-file entity.
+#[derive(Component, Debug, Default, PartialEq, Eq)]
+#[relationship_target(relationship = JobOf)]
+pub struct AudioJobs(Vec<Entity>);
+
+impl AudioJobs {
+    pub fn jobs(&self) -> &[Entity] {
+        &self.0
+    }
+}
+
+/// Intent: transcribe this audio file. `None` fields take the settings' defaults.
+#[derive(Message, Debug, Clone, PartialEq)]
+pub struct TranscribeRequest {
+    pub audio_file: AudioFileId,
+    pub model: Option<String>,
+    pub gpu: Option<GpuPref>,
+    pub params: Option<DecodeParams>,
+    /// Comes back in [`JobQueued`] so the asker can find its job.
+    pub token: u64,
+}
+
+/// A request became a job (or could not).
+#[derive(Message, Debug, Clone, PartialEq)]
+pub struct JobQueued {
+    pub token: u64,
+    pub result: Result<JobId, String>,
+}
+
+/// Intents on jobs.
+#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobCommand {
+    Cancel(JobId),
+    Retry(JobId),
+}
+
+/// A job reached an end state.
+#[derive(Message, Debug, Clone, PartialEq)]
+pub struct JobFinished {
+    pub id: JobId,
+    pub status: JobStatus,
+    pub transcript: Option<TranscriptId>,
+    pub error: Option<String>,
+}
+
+/// How jobs run.
+#[derive(Resource, Debug, Clone)]
+pub struct TranscribeSettings {
+    pub models_dir: PathBuf,
+    /// The model for requests that name none.
+    pub default_model: String,
+    pub gpu: GpuPref,
+    pub params: DecodeParams,
+    /// The Silero model; `None`: look for the default one in `models_dir`.
+    pub vad_model: Option<PathBuf>,
+    /// Cores kept free for capture and the UI (the GUI keeps one; the CLI none).
+    pub reserved_cores: u32,
+    /// A fixed whisper thread count instead of the computed one.
+    pub threads: Option<u32>,
+    /// Attempts per job before a transient failure becomes final.
+    pub max_attempts: u32,
+    /// The first retry waits this long; each further one twice as long.
+    pub backoff: Duration,
+    /// Consecutive failures of one model that open its breaker.
+    pub breaker_threshold: u32,
+    /// How long an open breaker stops jobs of its model (doubling while it keeps failing).
+    pub breaker_cooldown: Duration,
+    /// Run every pending job (the workstation); `false`: only the jobs this process queued
+    /// (a `verbatim transcribe` next to an open workstation must not take the window's jobs).
+    pub run_all_pending: bool,
+}
+
+impl TranscribeSettings {
+    pub fn new(data_dir: &std::path::Path) -> Self {
+        Self {
+            models_dir: catalog::models_dir(data_dir),
+            default_model: catalog::DEFAULT_MODEL.to_string(),
+            gpu: GpuPref::Auto,
+            params: DecodeParams::default(),
+            vad_model: None,
+            reserved_cores: 0,
+            threads: None,
+            max_attempts: 3,
+            backoff: Duration::from_secs(2),
+            breaker_threshold: 3,
+            breaker_cooldown: Duration::from_secs(60),
+            run_all_pending: true,
+        }
+    }
+
+    fn vad_path(&self) -> Option<PathBuf> {
+        self.vad_model.clone().or_else(|| {
+            catalog::find(catalog::DEFAULT_VAD)
+                .map(|k| self.models_dir.join(k.file_name()))
+                .filter(|p| p.is_file())
+        })
+    }
+}
+
+/// Per-model failure counts and open breakers.
+#[derive(Resource, Debug, Default)]
+pub struct Breakers {
+    models: HashMap<String, Breaker>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Breaker {
+    failures: u32,
+    open_until: Option<Instant>,
+    trips: u32,
+}
+
+impl Breakers {
+    /// When the model's breaker is open: until when.
+    pub fn open_until(&self, model: &str) -> Option<Instant> {
+        self.models
+            .get(model)
+            .and_then(|b| b.open_until)
+            .filter(|t| *t > Instant::now())
+    }
+
+    pub fn trips(&self, model: &str) -> u32 {
+        self.models.get(model).map_or(0, |b| b.trips)
+    }
+
+    fn failed(&mut self, model: &str, settings: &TranscribeSettings) {
+        let b = self.models.entry(model.to_string()).or_default();
+        b.failures += 1;
+        if b.failures >= settings.breaker_threshold {
+            let factor = 1u32 << b.trips.min(4);
+            let cooldown = (settings.breaker_cooldown * factor).min(Duration::from_secs(600));
+            b.open_until = Some(Instant::now() + cooldown);
+            b.trips += 1;
+            b.failures = 0;
+            tracing::warn!(
+                model,
+                ?cooldown,
+                "model failed {} times in a row: pausing its jobs",
+                settings.breaker_threshold
+            );
+        }
+    }
+
+    fn succeeded(&mut self, model: &str) {
+        self.models.remove(model);
+    }
+}
+
+/// The engine the jobs run on.
+#[derive(Resource)]
+pub struct Engine(pub Box<dyn Transcriber>);
+
+/// The transcription feature.
+pub struct TranscribePlugin {
+    pub store: AudioStore,
+    /// How to start the worker; `None`: this executable.
+    pub worker: Option<WorkerCommand>,
+}
+
+impl Plugin for TranscribePlugin {
+    fn build(&self, app: &mut App) {
+        if !app.world().contains_resource::<TranscribeSettings>() {
+            app.insert_resource(TranscribeSettings::new(self.store.data_dir()));
+        }
+        if !app.world().contains_resource::<Engine>() {
+            match self.worker.clone().map_or_else(WorkerCommand::current, Ok) {
+                Ok(cmd) => {
+                    app.insert_resource(Engine(Box::new(ProcessTranscriber::new(cmd))));
+                }
+                Err(e) => tracing::error!("transcription is unavailable: {e}"),
+            }
+        }
+        app.insert_resource(JobLock::acquire(self.store.data_dir()))
+            .insert_resource(JobStore(self.store.clone()))
+            .init_resource::<Breakers>()
+            .init_resource::<JobsLoaded>()
+            .add_message::<TranscribeRequest>()
+            .add_message::<JobQueued>()
+            .add_message::<JobCommand>()
+            .add_message::<JobFinished>()
+            .add_systems(Startup, load_jobs)
+            .add_systems(
+                Update,
+                (
+                    (apply_replies, drain_engine).chain().in_set(AppSet::Ingest),
+                    dispatch.in_set(AppSet::Dispatch),
+                    (handle_requests, handle_commands, link_jobs).in_set(AppSet::Apply),
+                ),
+            );
+    }
+}
+
+#[derive(Resource, Clone)]
+struct JobStore(AudioStore);
+
+/// A job this process queued.
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OwnedJob;
+
+/// The exclusive lock on `<data>/jobs.lock`: only its holder puts jobs that a crash left
+/// `running` back in the queue, so a second Verbatim process cannot steal a running job.
+#[derive(Resource, Debug)]
+pub struct JobLock(pub Option<std::fs::File>);
+
+impl JobLock {
+    pub fn acquire(data_dir: &std::path::Path) -> Self {
+        let path = data_dir.join("jobs.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path);
+        match file {
+            Ok(f) => match f.try_lock() {
+                Ok(()) => Self(Some(f)),
+                Err(_) => {
+                    tracing::info!("another Verbatim process runs the job queue");
+                    Self(None)
+                }
+            },
+            Err(e) => {
+                tracing::warn!("cannot open {}: {e}", path.display());
+                Self(None)
+            }
+        }
+    }
+}
+
+/// Whether the job list has been loaded from the database.
+#[derive(Resource, Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct JobsLoaded(pub bool);
+
+fn load_jobs(db: Option<ResMut<Database>>, lock: Res<JobLock>) {
+    if let Some(mut db) = db {
+        db.queue(DbCommand::LoadJobs {
+            requeue: lock.0.is_some(),
+        });
+    }
+}
+
+fn persist(db: &mut Option<ResMut<Database>>, job: &TranscriptionJob) {
+    if let Some(db) = db.as_mut() {
+        db.queue(DbCommand::UpdateJob {
+            id: job.id,
+            update: job.update(),
+        });
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn apply_replies(
+    mut commands: Commands,
+    mut replies: MessageReader<DbReplied>,
+    mut jobs: Query<(Entity, &mut TranscriptionJob)>,
+    store: Res<JobStore>,
+    mut loaded: ResMut<JobsLoaded>,
+    mut queued: MessageWriter<JobQueued>,
+    mut finished: MessageWriter<JobFinished>,
+    mut breakers: ResMut<Breakers>,
+) {
+    for DbReplied(reply) in replies.read() {
+        match reply {
+            DbReply::Jobs { requeued, result } => {
+                loaded.0 = true;
+                match result {
+                    Ok(rows) => {
+                        let known: Vec<JobId> = jobs.iter().map(|(_, j)| j.id).collect();
+                        for row in rows.iter().rev().filter(|r| !known.contains(&r.id)) {
+                            commands.spawn(job_bundle(TranscriptionJob::from_row(row, &store.0)));
+                        }
+                        if !requeued.is_empty() {
+                            tracing::info!(
+                                ?requeued,
+                                "jobs interrupted by the last exit are queued again"
+                            );
+                        }
+                    }
+                    Err(e) => tracing::error!("cannot load the jobs: {e}"),
+                }
+            }
+            DbReply::JobCreated { token, result } => match result {
+                Ok(row) => {
+                    commands.spawn((
+                        job_bundle(TranscriptionJob::from_row(row, &store.0)),
+                        OwnedJob,
+                    ));
+                    queued.write(JobQueued {
+                        token: *token,
+                        result: Ok(row.id),
+                    });
+                }
+                Err(e) => {
+                    queued.write(JobQueued {
+                        token: *token,
+                        result: Err(e.clone()),
+                    });
+                }
+            },
+            DbReply::TranscriptSaved { job, result } => {
+                let Some((_, mut j)) = jobs.iter_mut().find(|(_, j)| j.id == *job) else {
+                    continue;
+                };
+                match result {
+                    Ok((transcript, _version)) => {
+                        j.status = JobStatus::Completed;
+                        j.transcript = Some(*transcript);
+                        breakers.succeeded(&j.model);
+                    }
+                    Err(e) => {
+                        j.status = JobStatus::Failed;
+                        j.error = Some(format!("the transcript could not be saved: {e}"));
+                    }
+                }
+                finished.write(JobFinished {
+                    id: j.id,
+                    status: j.status,
+                    transcript: j.transcript,
+                    error: j.error.clone(),
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
+fn job_bundle(job: TranscriptionJob) -> impl Bundle {
+    (Name::new(format!("job {}", job.id)), job)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn drain_engine(
+    engine: Option<ResMut<Engine>>,
+    mut jobs: Query<&mut TranscriptionJob>,
+    mut db: Option<ResMut<Database>>,
+    settings: Res<TranscribeSettings>,
+    mut breakers: ResMut<Breakers>,
+    mut finished: MessageWriter<JobFinished>,
+) {
+    let Some(mut engine) = engine else { return };
+    while let Some(event) = engine.0.poll() {
+        let (id, event) = match event {
+            EngineEvent::Message(FromWorker::Ready { pid, whisper, .. }) => {
+                tracing::info!(pid, whisper, "transcription worker ready");
+                continue;
+            }
+            EngineEvent::Message(m) => match m.job() {
+                Some(id) => (id, EngineEvent::Message(m)),
+                None => continue,
+            },
+            EngineEvent::Crashed { job: None, message } => {
+                tracing::warn!("{message} while idle");
+                continue;
+            }
+            EngineEvent::Crashed {
+                job: Some(id),
+                message,
+            } => (
+                id,
+                EngineEvent::Crashed {
+                    job: Some(id),
+                    message,
+                },
+            ),
+        };
+        let Some(mut job) = jobs.iter_mut().find(|j| j.id.0 == id) else {
+            tracing::debug!(job = id, "an event for an unknown job");
+            continue;
+        };
+        match event {
+            EngineEvent::Message(FromWorker::Started { backend, .. }) => {
+                set_backend(&mut job, backend);
+                persist(&mut db, &job);
+            }
+            EngineEvent::Message(FromWorker::FellBack { backend, .. }) => {
+                tracing::warn!(job = id, note = ?backend.fallback, "job continues on the CPU");
+                set_backend(&mut job, backend);
+                persist(&mut db, &job);
+            }
+            EngineEvent::Message(FromWorker::Progress {
+                fraction,
+                audio_done_ms,
+                ..
+            }) => {
+                let before = job.progress;
+                job.progress = fraction.clamp(0.0, 1.0);
+                job.audio_done_ms = audio_done_ms;
+                if let Some(start) = job.started
+                    && job.progress > 0.01
+                {
+                    let elapsed = start.elapsed().as_secs_f32();
+                    let left = elapsed * (1.0 - job.progress) / job.progress;
+                    job.eta = Some(Duration::from_secs_f32(left.max(0.0)));
+                }
+                // The row follows in 10 % steps (the entity every frame).
+                if (job.progress * 10.0).floor() > (before * 10.0).floor() {
+                    persist(&mut db, &job);
+                }
+            }
+            EngineEvent::Message(FromWorker::Segment { segment, .. }) => {
+                job.segments.push(segment);
+            }
+            EngineEvent::Message(FromWorker::Done { stats, .. }) => {
+                job.status = JobStatus::Saving;
+                job.progress = 1.0;
+                job.eta = None;
+                job.error = None;
+                job.note = None;
+                job.finished_at = Some(now_ms());
+                job.processing_ms = Some(stats.processing_ms as i64);
+                job.stats = Some(stats);
+                save_transcript(&mut db, &mut job);
+            }
+            EngineEvent::Message(FromWorker::Failed { kind, error, .. }) => {
+                fail(
+                    &mut job,
+                    kind,
+                    error,
+                    &settings,
+                    &mut breakers,
+                    &mut db,
+                    &mut finished,
+                );
+            }
+            EngineEvent::Crashed { message, .. } => {
+                fail(
+                    &mut job,
+                    FailKind::Transient,
+                    message,
+                    &settings,
+                    &mut breakers,
+                    &mut db,
+                    &mut finished,
+                );
+            }
+            EngineEvent::Message(FromWorker::Ready { .. }) => {}
+        }
+    }
+}
+
+fn set_backend(job: &mut TranscriptionJob, b: Backend) {
+    job.backend = Some(b.ran);
+    job.backend_note = b.fallback;
+}
+
+fn fail(
+    job: &mut TranscriptionJob,
+    kind: FailKind,
+    error: String,
+    settings: &TranscribeSettings,
+    breakers: &mut Breakers,
+    db: &mut Option<ResMut<Database>>,
+    finished: &mut MessageWriter<JobFinished>,
+) {
+    job.eta = None;
+    job.segments.clear();
+    match kind {
+        FailKind::Cancelled => {
+            job.status = JobStatus::Cancelled;
+            job.error = None;
+        }
+        FailKind::Transient if job.attempts < settings.max_attempts => {
+            breakers.failed(&job.model, settings);
+            let wait = settings.backoff * (1u32 << job.attempts.saturating_sub(1).min(8));
+            job.status = JobStatus::Pending;
+            job.progress = 0.0;
+            job.not_before = Some(Instant::now() + wait);
+            job.note = Some(format!("retrying in {:.0} s", wait.as_secs_f32()));
+            job.error = Some(error);
+            tracing::warn!(job = %job.id, attempt = job.attempts, ?wait, "job failed; will retry: {:?}", job.error);
+            persist(db, job);
+            return;
+        }
+        FailKind::Transient => {
+            breakers.failed(&job.model, settings);
+            job.status = JobStatus::Failed;
+            job.error = Some(format!("{error} (gave up after {} attempts)", job.attempts));
+        }
+        FailKind::Permanent => {
+            job.status = JobStatus::Failed;
+            job.error = Some(error);
+        }
+    }
+    job.finished_at = Some(now_ms());
+    tracing::info!(job = %job.id, status = ?job.status, error = ?job.error, "job ended");
+    persist(db, job);
+    finished.write(JobFinished {
+        id: job.id,
+        status: job.status,
+        transcript: None,
+        error: job.error.clone(),
+    });
+}
+
+fn save_transcript(db: &mut Option<ResMut<Database>>, job: &mut TranscriptionJob) {
+    let Some(db) = db.as_mut() else { return };
+    let segments: Vec<NewSegment> = job
+        .segments
+        .iter()
+        .map(|s| NewSegment {
+            start_ms: s.start_ms,
+            end_ms: s.end_ms.max(s.start_ms),
+            text: s.text.clone(),
+            confidence: s.confidence,
+            words_json: serde_json::to_string(&s.words).ok(),
+            speaker: None,
+        })
+        .collect();
+    let stats = job.stats.clone().unwrap_or_default();
+    let params = serde_json::json!({
+        "decode": job.params,
+        "gpu": job.gpu,
+        "backend": job.backend,
+        "backend_note": job.backend_note,
+        "threads": job.threads,
+        "language_detected": stats.language,
+        "stats": stats,
+    });
+    let mut version = NewVersion::new(VersionSource::Model);
+    version.model = Some(job.model.clone());
+    version.params_json = Some(params.to_string());
+    let mut update = job.update();
+    update.status = JobStatus::Completed.as_db().to_string();
+    db.queue(DbCommand::SaveTranscript(Box::new(SaveTranscript {
+        job: job.id,
+        audio_file: job.audio_file,
+        title: Some(job.audio_name.clone()),
+        version,
+        segments,
+        update,
+    })));
+}
+
+#[allow(clippy::too_many_arguments)]
+fn dispatch(
+    engine: Option<ResMut<Engine>>,
+    mut jobs: Query<(&mut TranscriptionJob, Has<OwnedJob>)>,
+    settings: Res<TranscribeSettings>,
+    breakers: Res<Breakers>,
+    mut db: Option<ResMut<Database>>,
+    mut finished: MessageWriter<JobFinished>,
+) {
+    let Some(mut engine) = engine else { return };
+    if engine.0.busy()
+        || jobs
+            .iter()
+            .any(|(j, _)| matches!(j.status, JobStatus::Running))
+    {
+        return;
+    }
+    let now = Instant::now();
+    // The oldest pending job that is not backing off and whose model is not paused.
+    let mut candidates: Vec<Mut<TranscriptionJob>> = jobs
+        .iter_mut()
+        .filter(|(j, owned)| j.status == JobStatus::Pending && (*owned || settings.run_all_pending))
+        .map(|(j, _)| j)
+        .collect();
+    candidates.sort_by_key(|j| j.id);
+    for mut job in candidates {
+        if job.not_before.is_some_and(|t| t > now) {
+            continue;
+        }
+        if let Some(until) = breakers.open_until(&job.model) {
+            let note = format!(
+                "paused: model {} failed {} times in a row; next try in {:.0} s",
+                job.model,
+                settings.breaker_threshold,
+                until.saturating_duration_since(now).as_secs_f32()
+            );
+            if job.note.as_deref() != Some(note.as_str()) {
+                job.note = Some(note);
+            }
+            continue;
+        }
+        let model = match catalog::resolve(&settings.models_dir, &job.model) {
+            Ok(p) => p,
+            Err(e) => {
+                job.status = JobStatus::Failed;
+                job.error = Some(e.to_string());
+                job.finished_at = Some(now_ms());
+                persist(&mut db, &job);
+                finished.write(JobFinished {
+                    id: job.id,
+                    status: job.status,
+                    transcript: None,
+                    error: job.error.clone(),
+                });
+                continue;
+            }
+        };
+        let threads = settings
+            .threads
+            .unwrap_or_else(|| backend::whisper_threads(settings.reserved_cores));
+        let vad_model = if job.params.vad {
+            settings.vad_path()
+        } else {
+            None
+        };
+        let spec = JobSpec {
+            job: job.id.0,
+            audio: job.audio_path.clone(),
+            model,
+            params: job.params.clone(),
+            vad_model,
+            gpu: job.gpu,
+            threads,
+            vad_threads: 1,
+            span_ms: None,
+        };
+        job.attempts += 1;
+        job.threads = Some(threads);
+        job.note = None;
+        match engine.0.submit(spec) {
+            Ok(()) => {
+                job.status = JobStatus::Running;
+                job.progress = 0.0;
+                job.segments.clear();
+                job.started = Some(Instant::now());
+                job.started_at = Some(now_ms());
+                job.finished_at = None;
+                tracing::info!(job = %job.id, attempt = job.attempts, threads, "job started");
+                persist(&mut db, &job);
+            }
+            Err(e) => {
+                tracing::error!(job = %job.id, "cannot start the job: {e}");
+                job.error = Some(e.to_string());
+                job.not_before = Some(now + settings.backoff);
+                if job.attempts >= settings.max_attempts {
+                    job.status = JobStatus::Failed;
+                    job.finished_at = Some(now_ms());
+                    finished.write(JobFinished {
+                        id: job.id,
+                        status: job.status,
+                        transcript: None,
+                        error: job.error.clone(),
+                    });
+                }
+                persist(&mut db, &job);
+            }
+        }
+        break;
+    }
+}
+
+fn handle_requests(
+    mut requests: MessageReader<TranscribeRequest>,
+    settings: Res<TranscribeSettings>,
+    db: Option<ResMut<Database>>,
+    mut queued: MessageWriter<JobQueued>,
+) {
+    let Some(mut db) = db else {
+        for r in requests.read() {
+            queued.write(JobQueued {
+                token: r.token,
+                result: Err("no database".into()),
+            });
+        }
+        return;
+    };
+    for r in requests.read() {
+        let params = r.params.clone().unwrap_or_else(|| settings.params.clone());
+        let job = NewJob {
+            audio_file: r.audio_file,
+            model: r
+                .model
+                .clone()
+                .unwrap_or_else(|| settings.default_model.clone()),
+            requested_backend: r.gpu.unwrap_or(settings.gpu).as_db().to_string(),
+            language: params.language.clone(),
+            params_json: serde_json::to_string(&params).unwrap_or_else(|_| "{}".into()),
+        };
+        db.queue(DbCommand::CreateJob {
+            job,
+            token: r.token,
+        });
+    }
+}
+
+fn handle_commands(
+    mut commands_in: MessageReader<JobCommand>,
+    mut jobs: Query<&mut TranscriptionJob>,
+    engine: Option<ResMut<Engine>>,
+    mut db: Option<ResMut<Database>>,
+    mut finished: MessageWriter<JobFinished>,
+) {
+    let mut engine = engine;
+    for cmd in commands_in.read() {
+        let id = match cmd {
+            JobCommand::Cancel(id) | JobCommand::Retry(id) => *id,
+        };
+        let Some(mut job) = jobs.iter_mut().find(|j| j.id == id) else {
+            tracing::warn!(job = %id, "no such job");
+            continue;
+        };
+        match (cmd, job.status) {
+            (JobCommand::Cancel(_), JobStatus::Pending) => {
+                job.status = JobStatus::Cancelled;
+                job.finished_at = Some(now_ms());
+                job.note = None;
+                persist(&mut db, &job);
+                finished.write(JobFinished {
+                    id,
+                    status: job.status,
+                    transcript: None,
+                    error: None,
+                });
+            }
+            (JobCommand::Cancel(_), JobStatus::Running) => {
+                if let Some(e) = engine.as_mut() {
+                    e.0.cancel(id.0);
+                }
+                job.note = Some("cancelling".into());
+            }
+            (JobCommand::Retry(_), JobStatus::Failed | JobStatus::Cancelled) => {
+                job.status = JobStatus::Pending;
+                job.progress = 0.0;
+                job.attempts = 0;
+                job.error = None;
+                job.note = None;
+                job.not_before = None;
+                job.finished_at = None;
+                persist(&mut db, &job);
+            }
+            (c, s) => tracing::info!(job = %id, ?c, ?s, "nothing to do"),
+        }
+    }
+}
+
+/// Links jobs to their audio file's entity once the library has it.
+fn link_jobs(
+    mut commands: Commands,
+    jobs: Query<(Entity, &TranscriptionJob), Without<JobOf>>,
+    files: Query<(Entity, &AudioFile)>,
+) {
+    if jobs.is_empty() {
+        return;
+    }
+    let by_id: HashMap<AudioFileId, Entity> = files.iter().map(|(e, f)| (f.0.id, e)).collect();
+    for (entity, job) in &jobs {
+        if let Some(file) = by_id.get(&job.audio_file) {
+            commands.entity(entity).insert(JobOf(*file));
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! Transcription: whisper.cpp in a supervised worker process, jobs as ECS entities, model
+//! files checked before use, and the model manager.
+//!
+//! - [`model_file`]: every model file is validated in Rust before whisper.cpp sees it.
+//! - [`worker`]: the `verbatim worker` process and its supervisor ([`worker::ProcessTranscriber`]).
+//! - [`engine`]: what runs in the worker: streaming audio, Silero VAD, whisper, GPU fallback.
+//! - [`jobs`]: `TranscriptionJob` entities, the queue, retries, the circuit breaker.
+//! - [`catalog`] and [`download`]: the standard models, resumable checksum-verified downloads.
+//! - [`synthetic`]: a genuine tiny ggml model for tests and benchmarks.
+
+pub mod audio;
+pub mod backend;
+pub mod catalog;
+pub mod download;
+pub mod engine;
+pub mod jobs;
+pub mod model_file;
+pub mod protocol;
+pub mod synthetic;
+pub mod worker;
+
+pub use jobs::{
+    JobCommand, JobFinished, JobStatus, TranscribePlugin, TranscribeRequest, TranscribeSettings,
+    TranscriptionJob,
+};
+pub use protocol::{DecodeParams, GpuPref, JobSpec};
+pub use worker::EngineEvent;
+
+/// Errors of the transcription subsystem outside a job (jobs carry theirs as text).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TranscribeError {
+    #[error("{0}")]
+    Worker(String),
+    #[error(transparent)]
+    Model(#[from] model_file::ModelFileError),
+    #[error(transparent)]
+    Resolve(#[from] catalog::ResolveError),
+}
+
+/// Something that transcribes jobs one at a time and reports what happens.
+pub trait Transcriber: Send + Sync + 'static {
+    /// Starts a job (the engine is idle when this is called).
+    fn submit(&mut self, spec: JobSpec) -> Result<(), TranscribeError>;
+    /// Asks the running (or queued) job to stop; a `Failed { kind: Cancelled }` follows.
+    fn cancel(&mut self, job: i64);
+    /// The next event, if one is ready.
+    fn poll(&mut self) -> Option<EngineEvent>;
+    /// Whether a job is running.
+    fn busy(&self) -> bool;
+}

@@ -1,0 +1,221 @@
+//! The pipe protocol between the app and its `verbatim worker` process: one JSON object per
+//! line, app -> worker on the worker's stdin, worker -> app on its stdout. Lines that are not
+//! protocol (whisper.cpp writing to stdout on its own) are logged and skipped.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Whether to use a GPU: `--gpu auto|on|off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GpuPref {
+    /// The GPU when the build and the machine have one, else the CPU.
+    #[default]
+    Auto,
+    /// Asked for the GPU; falls back to the CPU (and says why) when it cannot be used.
+    On,
+    /// The CPU only.
+    Off,
+}
+
+impl GpuPref {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "auto" => Self::Auto,
+            "on" | "gpu" | "yes" | "true" => Self::On,
+            "off" | "cpu" | "no" | "false" => Self::Off,
+            _ => return None,
+        })
+    }
+
+    /// The value of `transcription_jobs.requested_backend`.
+    pub fn as_db(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::On => "gpu",
+            Self::Off => "cpu",
+        }
+    }
+
+    pub fn from_db(s: &str) -> Self {
+        match s {
+            "gpu" => Self::On,
+            "cpu" => Self::Off,
+            _ => Self::Auto,
+        }
+    }
+}
+
+/// Decoding parameters, recorded with the job and with the transcript version they made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DecodeParams {
+    /// A language code (`en`, `de`, ...), or `None` to detect it.
+    pub language: Option<String>,
+    /// Translate into English.
+    pub translate: bool,
+    /// Beam search with this width; `None`: greedy.
+    pub beam_size: Option<u32>,
+    /// Candidates sampled per temperature when greedy.
+    pub best_of: u32,
+    /// Retry a window at higher temperatures when the output looks wrong (whisper's
+    /// default); off decodes once at temperature 0.
+    pub temperature_fallback: bool,
+    /// A window whose no-speech probability is above this is dropped.
+    pub no_speech_threshold: f32,
+    /// Text that primes the decoder (names, spelling, style).
+    pub initial_prompt: Option<String>,
+    /// Skip silence with the voice activity model.
+    pub vad: bool,
+}
+
+impl Default for DecodeParams {
+    fn default() -> Self {
+        Self {
+            language: None,
+            translate: false,
+            beam_size: None,
+            best_of: 5,
+            temperature_fallback: true,
+            no_speech_threshold: 0.6,
+            initial_prompt: None,
+            vad: true,
+        }
+    }
+}
+
+/// One job for the worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSpec {
+    pub job: i64,
+    pub audio: PathBuf,
+    pub model: PathBuf,
+    pub params: DecodeParams,
+    /// The Silero model (used when `params.vad`).
+    pub vad_model: Option<PathBuf>,
+    pub gpu: GpuPref,
+    /// whisper threads (chosen by the app from the cores left by capture and UI).
+    pub threads: u32,
+    /// VAD threads (1: the Silero graph is tiny and ggml's spinning pool only hurts).
+    pub vad_threads: u32,
+    /// Only this span of the file (live transcription of a take in progress), in ms.
+    pub span_ms: Option<(u64, u64)>,
+}
+
+/// A word (whisper token group) with its time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Word {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub text: String,
+    pub p: f32,
+}
+
+/// A segment as whisper produced it, on the file's time line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub text: String,
+    /// Mean probability of its text tokens.
+    pub confidence: Option<f32>,
+    pub no_speech: f32,
+    pub words: Vec<Word>,
+}
+
+/// Which back-end ran a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Backend {
+    /// What ran, for people: "cpu: 2 threads, AVX2" or "cuda: NVIDIA H200".
+    pub ran: String,
+    pub gpu: bool,
+    /// Why the GPU was not used although it was asked for (or allowed).
+    pub fallback: Option<String>,
+}
+
+/// How a job failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailKind {
+    /// Retrying cannot help (bad model file, unreadable audio).
+    Permanent,
+    /// Might work next time (the engine crashed, ran out of memory, ...).
+    Transient,
+    /// The user cancelled it.
+    Cancelled,
+}
+
+/// Totals of a finished job.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobStats {
+    pub audio_ms: u64,
+    /// Audio that went to whisper (after the VAD dropped silence).
+    pub speech_ms: u64,
+    pub vad_regions: u32,
+    pub segments: u32,
+    pub processing_ms: u64,
+    pub model_load_ms: u64,
+    pub language: Option<String>,
+}
+
+/// App -> worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToWorker {
+    Run(Box<JobSpec>),
+    Cancel { job: i64 },
+    Shutdown,
+}
+
+/// Worker -> app.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FromWorker {
+    Ready {
+        pid: u32,
+        whisper: String,
+        system_info: String,
+    },
+    Started {
+        job: i64,
+        backend: Backend,
+    },
+    /// The GPU failed mid-job; the rest runs on the CPU.
+    FellBack {
+        job: i64,
+        backend: Backend,
+    },
+    Progress {
+        job: i64,
+        fraction: f32,
+        audio_done_ms: u64,
+    },
+    Segment {
+        job: i64,
+        segment: Segment,
+    },
+    Done {
+        job: i64,
+        stats: JobStats,
+    },
+    Failed {
+        job: i64,
+        kind: FailKind,
+        error: String,
+    },
+}
+
+impl FromWorker {
+    pub fn job(&self) -> Option<i64> {
+        match self {
+            Self::Ready { .. } => None,
+            Self::Started { job, .. }
+            | Self::FellBack { job, .. }
+            | Self::Progress { job, .. }
+            | Self::Segment { job, .. }
+            | Self::Done { job, .. }
+            | Self::Failed { job, .. } => Some(*job),
+        }
+    }
+}

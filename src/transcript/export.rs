@@ -1,0 +1,184 @@
+//! Export formats: SRT, WebVTT, JSON, plain text, CSV.
+
+use serde::Serialize;
+
+use crate::storage::repo::SegmentRow;
+
+/// An export format (the codes of the `export_formats` table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Srt,
+    Vtt,
+    Json,
+    Txt,
+    Csv,
+}
+
+impl Format {
+    pub const ALL: [Format; 5] = [Self::Srt, Self::Vtt, Self::Json, Self::Txt, Self::Csv];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "srt" => Self::Srt,
+            "vtt" | "webvtt" => Self::Vtt,
+            "json" => Self::Json,
+            "txt" | "text" => Self::Txt,
+            "csv" => Self::Csv,
+            _ => return None,
+        })
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Srt => "srt",
+            Self::Vtt => "vtt",
+            Self::Json => "json",
+            Self::Txt => "txt",
+            Self::Csv => "csv",
+        }
+    }
+
+    /// Parses "srt,vtt,json"; the unknown names are the error.
+    pub fn parse_list(s: &str) -> Result<Vec<Self>, String> {
+        let mut out = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match Self::parse(part) {
+                Some(f) if !out.contains(&f) => out.push(f),
+                Some(_) => {}
+                None => {
+                    return Err(format!(
+                        "unknown export format {part:?} (use srt, vtt, json, txt or csv)"
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// What the JSON export says about the transcript.
+#[derive(Debug, Clone, Serialize)]
+pub struct Meta<'a> {
+    pub title: &'a str,
+    pub transcript_id: i64,
+    pub version: u32,
+    pub model: Option<&'a str>,
+}
+
+/// Renders `segments` in `format`.
+pub fn render(format: Format, meta: &Meta<'_>, segments: &[SegmentRow]) -> String {
+    match format {
+        Format::Srt => {
+            let mut out = String::new();
+            for (i, s) in segments.iter().enumerate() {
+                out.push_str(&format!(
+                    "{}\n{} --> {}\n{}\n\n",
+                    i + 1,
+                    timestamp(s.start_ms, ','),
+                    timestamp(s.end_ms, ','),
+                    one_block(&s.text)
+                ));
+            }
+            out
+        }
+        Format::Vtt => {
+            let mut out = String::from("WEBVTT\n\n");
+            for s in segments {
+                out.push_str(&format!(
+                    "{} --> {}\n{}\n\n",
+                    timestamp(s.start_ms, '.'),
+                    timestamp(s.end_ms, '.'),
+                    // "-->" inside a cue would end it early.
+                    one_block(&s.text).replace("-->", "->")
+                ));
+            }
+            out
+        }
+        Format::Txt => {
+            let mut out = String::new();
+            for s in segments {
+                out.push_str(s.text.trim());
+                out.push('\n');
+            }
+            out
+        }
+        Format::Csv => {
+            let mut out = String::from("start_ms,end_ms,text,confidence\n");
+            for s in segments {
+                out.push_str(&format!(
+                    "{},{},{},{}\n",
+                    s.start_ms,
+                    s.end_ms,
+                    csv_field(s.text.trim()),
+                    s.confidence.map(|c| format!("{c:.3}")).unwrap_or_default()
+                ));
+            }
+            out
+        }
+        Format::Json => {
+            #[derive(Serialize)]
+            struct Seg<'a> {
+                start_ms: u64,
+                end_ms: u64,
+                text: &'a str,
+                confidence: Option<f32>,
+                words: Option<serde_json::Value>,
+            }
+            #[derive(Serialize)]
+            struct Doc<'a> {
+                #[serde(flatten)]
+                meta: &'a Meta<'a>,
+                segments: Vec<Seg<'a>>,
+            }
+            let doc = Doc {
+                meta,
+                segments: segments
+                    .iter()
+                    .map(|s| Seg {
+                        start_ms: s.start_ms,
+                        end_ms: s.end_ms,
+                        text: s.text.trim(),
+                        confidence: s.confidence,
+                        words: s
+                            .words_json
+                            .as_deref()
+                            .and_then(|w| serde_json::from_str(w).ok()),
+                    })
+                    .collect(),
+            };
+            let mut s = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into());
+            s.push('\n');
+            s
+        }
+    }
+}
+
+/// `HH:MM:SS,mmm` (SRT) or `HH:MM:SS.mmm` (VTT).
+pub fn timestamp(ms: u64, sep: char) -> String {
+    format!(
+        "{:02}:{:02}:{:02}{sep}{:03}",
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000
+    )
+}
+
+/// Subtitle text: no blank lines inside a cue (they end it).
+fn one_block(text: &str) -> String {
+    text.trim()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
