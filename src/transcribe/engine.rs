@@ -783,6 +783,7 @@ pub fn detect_speech_file(
     threads: u32,
 ) -> Result<Vec<(u64, u64)>, Failure> {
     model_file::inspect_vad_file(model).map_err(|e| Failure::permanent(e.to_string()))?;
+    whisper_rs::install_logging_hooks();
     let samples = super::audio::read_all(audio).map_err(|e| Failure::permanent(e.to_string()))?;
     let mut params = WhisperVadContextParams::new();
     params.set_n_threads(threads.max(1) as i32);

@@ -47,4 +47,12 @@ pub trait Transcriber: Send + Sync + 'static {
     fn poll(&mut self) -> Option<EngineEvent>;
     /// Whether a job is running.
     fn busy(&self) -> bool;
+    /// The worker process, when the engine runs in one.
+    fn worker_pid(&self) -> Option<u32> {
+        None
+    }
+    /// Worker processes started so far.
+    fn worker_starts(&self) -> u32 {
+        0
+    }
 }

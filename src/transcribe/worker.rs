@@ -307,6 +307,14 @@ impl Transcriber for ProcessTranscriber {
     fn busy(&self) -> bool {
         self.current.is_some()
     }
+
+    fn worker_pid(&self) -> Option<u32> {
+        self.pid()
+    }
+
+    fn worker_starts(&self) -> u32 {
+        self.starts
+    }
 }
 
 impl Drop for ProcessTranscriber {

@@ -2,6 +2,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod whisper;
+
 use std::path::{Path, PathBuf};
 
 pub fn manifest_dir() -> PathBuf {
