@@ -175,6 +175,7 @@ impl Pcm16k {
             if let Some(s) = self.ready.pop_front() {
                 out.push(s);
                 n += 1;
+                self.frames_out += 1;
                 continue;
             }
             if self.flushed {
@@ -182,7 +183,6 @@ impl Pcm16k {
             }
             self.fill()?;
         }
-        self.frames_out += n as u64;
         Ok(n)
     }
 

@@ -1,0 +1,397 @@
+//! The transcription command line: `verbatim transcribe` with exports, `verbatim jobs`,
+//! `verbatim models download|verify|list` (downloads from a local HTTP server: resume,
+//! checksum, errors), and the real-model accuracy check (`VERBATIM_TEST_MODEL`).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+
+use common::whisper::{synthetic_model, vad_model, verbatim_exe};
+
+fn verbatim(home: &Path, args: &[&str]) -> Output {
+    Command::new(verbatim_exe())
+        .args(args)
+        .env("VERBATIM_HOME", home)
+        .env_remove("VERBATIM_MODELS")
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn transcribe_exports_every_format_and_jobs_lists_it() {
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("exports");
+    let model = synthetic_model();
+    let o = verbatim(
+        home.path(),
+        &[
+            "transcribe",
+            common::speech_dir().join("jfk.wav").to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--vad-model",
+            vad_model().to_str().unwrap(),
+            "--threads",
+            "1",
+            "--gpu",
+            "off",
+            "--export",
+            "srt,vtt,json,txt,csv",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let r = &report[0];
+    assert_eq!(r["status"], "completed", "{report}");
+    assert_eq!(r["backend_requested"], "cpu");
+    assert_eq!(r["threads"], 1);
+    assert!(r["backend"].as_str().unwrap().starts_with("cpu: 1 thread"));
+    assert!(r["segments"].as_u64().unwrap() >= 1);
+    for ext in ["srt", "vtt", "json", "txt", "csv"] {
+        let p = out.join(format!("jfk.{ext}"));
+        let body = std::fs::read_to_string(&p).unwrap();
+        assert!(!body.trim().is_empty(), "{ext} is empty");
+    }
+    let srt = std::fs::read_to_string(out.join("jfk.srt")).unwrap();
+    assert!(srt.starts_with("1\n00:00:00,"), "{srt}");
+    let vtt = std::fs::read_to_string(out.join("jfk.vtt")).unwrap();
+    assert!(vtt.starts_with("WEBVTT\n\n00:00:00."), "{vtt}");
+
+    let o = verbatim(home.path(), &["jobs", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let jobs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(jobs[0]["status"], "completed");
+    assert_eq!(jobs[0]["threads"], 1);
+    assert_eq!(jobs[0]["requested_backend"], "cpu");
+    assert_eq!(jobs[0]["transcript"], r["transcript"]);
+    let o = verbatim(home.path(), &["jobs"]);
+    assert!(text(&o).contains("completed"), "{}", text(&o));
+}
+
+#[test]
+fn transcribe_refuses_a_missing_or_malformed_model_before_importing() {
+    let home = tempfile::tempdir().unwrap();
+    let jfk = common::speech_dir().join("jfk.wav");
+    let o = verbatim(
+        home.path(),
+        &["transcribe", jfk.to_str().unwrap(), "--model", "tiny.en"],
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("verbatim models download tiny.en"),
+        "{}",
+        text(&o)
+    );
+    let bad = home.path().join("bad.bin");
+    std::fs::write(&bad, b"<html>404 Not Found</html>").unwrap();
+    let o = verbatim(
+        home.path(),
+        &[
+            "transcribe",
+            jfk.to_str().unwrap(),
+            "--model",
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("not a ggml model file"), "{}", text(&o));
+    let o = verbatim(home.path(), &["library", "--json"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "[]",
+        "nothing was imported"
+    );
+}
+
+/// A one-file HTTP server with Range support. `cut_first`: the first response stops after
+/// that many body bytes (an interrupted download). Returns the port and the request log.
+fn serve(body: Vec<u8>, cut_first: Option<usize>) -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let log: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log2 = log.clone();
+    std::thread::spawn(move || {
+        let mut first = true;
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let cut = if first { cut_first } else { None };
+            first = false;
+            handle(stream, &body, cut, &log2);
+        }
+    });
+    (port, log)
+}
+
+fn handle(mut stream: TcpStream, body: &[u8], cut: Option<usize>, log: &Mutex<Vec<String>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    log.lock().unwrap().push(head.clone());
+    let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+    if path.ends_with("missing.bin") {
+        let _ = stream
+            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        return;
+    }
+    let start = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("range: bytes=")
+                .map(str::to_string)
+        })
+        .and_then(|r| r.trim().trim_end_matches('-').parse::<usize>().ok());
+    let (status, from) = match start {
+        Some(s) if s >= body.len() => {
+            let _ = stream.write_all(b"HTTP/1.1 416 Range Not Satisfiable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            return;
+        }
+        Some(s) => ("206 Partial Content", s),
+        None => ("200 OK", 0),
+    };
+    let rest = &body[from..];
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Range: bytes {from}-{}/{}\r\nConnection: close\r\n\r\n",
+        rest.len(),
+        body.len() - 1,
+        body.len()
+    );
+    let n = cut.unwrap_or(rest.len()).min(rest.len());
+    let _ = stream.write_all(&rest[..n]);
+    let _ = stream.flush();
+}
+
+#[test]
+fn model_download_resumes_and_checks_the_checksum() {
+    let home = tempfile::tempdir().unwrap();
+    let body = std::fs::read(synthetic_model()).unwrap();
+    let sha = verbatim::transcribe::download::sha256_file(&synthetic_model()).unwrap();
+    let (port, log) = serve(body.clone(), Some(body.len() / 3));
+    let url = format!("http://127.0.0.1:{port}/ggml-synth.bin");
+    let dest = home.path().join("models/ggml-synth.bin");
+
+    // The connection drops a third of the way: an error, and the part stays for resuming.
+    let o = verbatim(home.path(), &["models", "download", &url, "--sha256", &sha]);
+    assert!(!o.status.success(), "{}", text(&o));
+    let part = home.path().join("models/ggml-synth.bin.part");
+    let partial = std::fs::metadata(&part).unwrap().len();
+    assert_eq!(partial as usize, body.len() / 3);
+    assert!(!dest.exists());
+
+    let o = verbatim(home.path(), &["models", "download", &url, "--sha256", &sha]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("resumed at {partial} bytes")),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(std::fs::read(&dest).unwrap(), body);
+    assert!(!part.exists());
+    let heads = log.lock().unwrap().clone();
+    assert!(
+        heads[1]
+            .to_ascii_lowercase()
+            .contains(&format!("range: bytes={partial}-")),
+        "{heads:?}"
+    );
+
+    // Verify says what it is.
+    let o = verbatim(home.path(), &["models", "verify", dest.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("ok, whisper custom (multilingual), f16"),
+        "{}",
+        text(&o)
+    );
+
+    // A wrong checksum: refused, and the bad file deleted.
+    let other = home.path().join("models/ggml-other.bin");
+    let url2 = format!("http://127.0.0.1:{port}/ggml-other.bin");
+    let o = verbatim(
+        home.path(),
+        &["models", "download", &url2, "--sha256", &"0".repeat(64)],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("is corrupt: SHA-256"), "{}", text(&o));
+    assert!(!other.exists() && !home.path().join("models/ggml-other.bin.part").exists());
+
+    // A 404, and a known model from a mirror (VERBATIM_MODEL_BASE_URL) that is not what the
+    // catalogue says it is.
+    let o = verbatim(
+        home.path(),
+        &[
+            "models",
+            "download",
+            &format!("http://127.0.0.1:{port}/missing.bin"),
+        ],
+    );
+    assert!(text(&o).contains("answered HTTP 404"), "{}", text(&o));
+    let o = Command::new(verbatim_exe())
+        .args(["models", "download", "tiny.en"])
+        .env("VERBATIM_HOME", home.path())
+        .env(
+            "VERBATIM_MODEL_BASE_URL",
+            format!("http://127.0.0.1:{port}"),
+        )
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(text(&o).contains("expected 77704715"), "{}", text(&o));
+}
+
+#[test]
+fn models_verify_explains_malformed_files() {
+    let home = tempfile::tempdir().unwrap();
+    let truncated = home.path().join("t.bin");
+    let bytes = std::fs::read(synthetic_model()).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() - 1000]).unwrap();
+    let o = verbatim(
+        home.path(),
+        &["models", "verify", truncated.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("is truncated"), "{}", text(&o));
+    let v5 = common::manifest_dir().join("../shared/data/models/silero-v5.1.2-ggml.bin");
+    let o = verbatim(home.path(), &["models", "verify", v5.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("forward_basis_buffer' has shape [258, 1, 256]"),
+        "{}",
+        text(&o)
+    );
+    let o = verbatim(
+        home.path(),
+        &["models", "verify", vad_model().to_str().unwrap()],
+    );
+    assert!(o.status.success());
+    assert!(
+        text(&o).contains("matches the published silero-v6.2.0 model"),
+        "{}",
+        text(&o)
+    );
+    let o = verbatim(home.path(), &["models", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    for n in [
+        "tiny",
+        "tiny.en",
+        "base.en-q5_1",
+        "large-v3-turbo",
+        "large-v3-turbo-q5_0",
+        "silero-v6.2.0",
+    ] {
+        assert!(names.contains(&n), "{n} missing from {names:?}");
+    }
+}
+
+/// Word error rate: word-level edit distance over the reference length, after lower-casing
+/// and dropping punctuation.
+fn wer(reference: &str, hypothesis: &str) -> f64 {
+    let norm = |s: &str| -> Vec<String> {
+        s.to_lowercase()
+            .split(|c: char| !c.is_alphanumeric() && c != '\'')
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let (r, h) = (norm(reference), norm(hypothesis));
+    let mut prev: Vec<usize> = (0..=h.len()).collect();
+    for (i, rw) in r.iter().enumerate() {
+        let mut cur = vec![i + 1; h.len() + 1];
+        for (j, hw) in h.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(rw != hw))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[h.len()] as f64 / r.len().max(1) as f64
+}
+
+#[test]
+fn wer_counts_word_edits() {
+    assert_eq!(wer("ask not what", "ask not what"), 0.0);
+    assert!((wer("And so, my fellow Americans", "and so my fellow american") - 0.2).abs() < 1e-9);
+    assert_eq!(wer("a b", ""), 1.0);
+}
+
+#[test]
+fn real_model_word_error_rate_on_the_speech_clips() {
+    let Some(model) = std::env::var_os("VERBATIM_TEST_MODEL") else {
+        eprintln!(
+            "SKIPPED real_model_word_error_rate_on_the_speech_clips: VERBATIM_TEST_MODEL is not set \
+             (no real whisper model can be downloaded here). Run it with \
+             VERBATIM_TEST_MODEL=/path/to/ggml-base.en.bin cargo test --test transcribe_cli real_model"
+        );
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let mut clips: Vec<_> = std::fs::read_dir(common::speech_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wav"))
+        .collect();
+    clips.sort();
+    let out = home.path().join("out");
+    let mut args = vec!["transcribe".to_string()];
+    args.extend(clips.iter().map(|c| c.display().to_string()));
+    args.extend([
+        "--model".into(),
+        model.to_string_lossy().into_owned(),
+        "--vad-model".into(),
+        vad_model().display().to_string(),
+        "--export".into(),
+        "txt".into(),
+        "--out".into(),
+        out.display().to_string(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = verbatim(home.path(), &args);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut jfk_wer = None;
+    for clip in &clips {
+        let stem = clip.file_stem().unwrap().to_string_lossy();
+        let reference = std::fs::read_to_string(clip.with_extension("txt")).unwrap();
+        let hypothesis = std::fs::read_to_string(out.join(format!("{stem}.txt"))).unwrap();
+        let w = wer(&reference, &hypothesis);
+        eprintln!(
+            "WER {stem}: {:.1}%  ({})",
+            w * 100.0,
+            hypothesis.trim().replace('\n', " ")
+        );
+        if stem == "jfk" {
+            jfk_wer = Some(w);
+        }
+    }
+    let w = jfk_wer.expect("jfk.wav was transcribed");
+    assert!(w <= 0.10, "jfk.wav WER {:.1}% is above 10%", w * 100.0);
+}
