@@ -8,7 +8,7 @@ ARGS ?=
 # The virtual screen the GUI tests run on when there is no display.
 XVFB := xvfb-run -a -s "-screen 0 1600x1000x24"
 
-.PHONY: run test setup setup-test build lint test-only bench fuzz clean
+.PHONY: run test test-gpu setup setup-test build lint test-only bench fuzz clean
 
 setup:
 	@./scripts/system-packages.sh run
@@ -31,6 +31,13 @@ test-only:
 	$(XVFB) $(CARGO) test --all-targets
 
 test: setup-test lint test-only
+
+# The transcription engine tests on a GPU build. GPU_FEATURE=cuda needs the CUDA toolkit
+# (nvcc) and an NVIDIA driver; GPU_FEATURE=vulkan needs Vulkan headers >= 1.3.275 (newer than
+# Debian 12's 1.3.239) and glslc. See the README.
+GPU_FEATURE ?= cuda
+test-gpu: setup-test
+	$(CARGO) test --features $(GPU_FEATURE) --test transcribe_jobs --test transcribe_cli -- --nocapture
 
 bench: setup
 	$(CARGO) bench

@@ -29,6 +29,7 @@ fn row(id: i64, name: &str, ms: u64) -> AudioFileRow {
 
 struct Panel {
     rows: Vec<AudioFileRow>,
+    job_state: std::collections::HashMap<AudioFileId, String>,
     loaded: bool,
     state: UiState,
     intents: Vec<Intent>,
@@ -43,11 +44,13 @@ fn harness(rows: Vec<AudioFileRow>, loaded: bool) -> Harness<'static, Panel> {
                 loaded: p.loaded,
                 load_error: None,
                 importing: 0,
+                job_state: &p.job_state,
             };
             library_panel::show(ui, &view, &mut p.state, &mut p.intents);
         },
         Panel {
             rows,
+            job_state: Default::default(),
             loaded,
             state: UiState::default(),
             intents: Vec::new(),
@@ -122,4 +125,102 @@ fn shows_a_spinner_until_the_library_is_loaded() {
     let mut h = harness(vec![], false);
     h.run_steps(3);
     h.get_by_label("Loading the library…");
+}
+
+#[test]
+fn transcribe_on_a_row_emits_a_transcribe_intent_and_shows_the_job_state() {
+    let mut h = harness(vec![row(7, "jfk.wav", 11_000)], true);
+    h.state_mut()
+        .job_state
+        .insert(AudioFileId(7), "42%".to_string());
+    h.run();
+    h.get_by_label("42%");
+    h.get_by_label("Transcribe").click();
+    h.run();
+    assert_eq!(h.state().intents, [Intent::Transcribe(AudioFileId(7))]);
+}
+
+mod jobs {
+    use super::*;
+    use verbatim::storage::ids::{JobId, TranscriptId};
+    use verbatim::transcribe::{GpuPref, JobCommand, JobStatus, TranscriptionJob};
+    use verbatim::ui::jobs_panel::{self, JobsUi};
+
+    struct P {
+        jobs: Vec<TranscriptionJob>,
+        ui: JobsUi,
+        intents: Vec<Intent>,
+    }
+
+    fn harness(jobs: Vec<TranscriptionJob>) -> Harness<'static, P> {
+        Harness::builder()
+            .with_size(egui::vec2(1400.0, 400.0))
+            .build_ui_state(
+                |ui, p: &mut P| {
+                    let refs: Vec<&TranscriptionJob> = p.jobs.iter().collect();
+                    let view = jobs_panel::View {
+                        jobs: &refs,
+                        gpu: GpuPref::Auto,
+                        model: "base.en",
+                        features: &["cpu"],
+                    };
+                    jobs_panel::show(ui, &view, &mut p.ui, &mut p.intents);
+                },
+                P {
+                    jobs,
+                    ui: JobsUi::default(),
+                    intents: Vec::new(),
+                },
+            )
+    }
+
+    #[test]
+    fn shows_progress_backend_and_cancels_a_running_job() {
+        let mut running =
+            TranscriptionJob::detached(JobId(3), AudioFileId(1), "talk.wav", "base.en");
+        running.status = JobStatus::Running;
+        running.progress = 0.5;
+        running.backend = Some("cpu: 1 thread, AVX2".into());
+        running.backend_note = Some("this build has no GPU back-end".into());
+        let mut done = TranscriptionJob::detached(JobId(2), AudioFileId(1), "talk.wav", "base.en");
+        done.status = JobStatus::Completed;
+        done.transcript = Some(TranscriptId(9));
+        let mut h = harness(vec![running, done]);
+        h.run();
+        h.get_by_label("running");
+        h.get_by_label("cpu: 1 thread, AVX2 (this build has no GPU back-end)");
+        h.get_by_label("transcript #9");
+        h.get_by_label("Cancel").click();
+        h.run();
+        assert_eq!(
+            h.state().intents,
+            [Intent::Job(JobCommand::Cancel(JobId(3)))]
+        );
+    }
+
+    #[test]
+    fn failed_jobs_show_the_error_and_retry() {
+        let mut failed =
+            TranscriptionJob::detached(JobId(4), AudioFileId(1), "talk.wav", "base.en");
+        failed.status = JobStatus::Failed;
+        failed.error = Some("the transcription engine was killed by signal 9 (SIGKILL)".into());
+        let mut h = harness(vec![failed]);
+        h.run();
+        h.get_by_label("the transcription engine was killed by signal 9 (SIGKILL)");
+        h.get_by_label("Retry").click();
+        h.run();
+        assert_eq!(
+            h.state().intents,
+            [Intent::Job(JobCommand::Retry(JobId(4)))]
+        );
+    }
+
+    #[test]
+    fn the_gpu_switch_emits_a_setting() {
+        let mut h = harness(vec![]);
+        h.run();
+        h.get_by_label("off").click();
+        h.run();
+        assert_eq!(h.state().intents, [Intent::SetGpu(GpuPref::Off)]);
+    }
 }

@@ -113,6 +113,39 @@ pub struct TranscriptionJob {
 }
 
 impl TranscriptionJob {
+    /// A pending job that is not in the database (panel tests, previews).
+    pub fn detached(id: JobId, audio_file: AudioFileId, audio_name: &str, model: &str) -> Self {
+        Self {
+            id,
+            audio_file,
+            audio_name: audio_name.to_string(),
+            audio_path: PathBuf::new(),
+            audio_ms: 0,
+            model: model.to_string(),
+            gpu: GpuPref::Auto,
+            params: DecodeParams::default(),
+            status: JobStatus::Pending,
+            progress: 0.0,
+            eta: None,
+            backend: None,
+            backend_note: None,
+            threads: None,
+            attempts: 0,
+            error: None,
+            note: None,
+            transcript: None,
+            created_at: now_ms(),
+            started_at: None,
+            finished_at: None,
+            processing_ms: None,
+            segments: Vec::new(),
+            audio_done_ms: 0,
+            started: None,
+            not_before: None,
+            stats: None,
+        }
+    }
+
     fn from_row(row: &JobRow, store: &AudioStore) -> Self {
         let params: DecodeParams = serde_json::from_str(&row.params_json).unwrap_or_default();
         Self {
@@ -717,6 +750,7 @@ fn dispatch(
     breakers: Res<Breakers>,
     mut db: Option<ResMut<Database>>,
     mut finished: MessageWriter<JobFinished>,
+    sessions: Query<&crate::capture::plugin::RecordingSession>,
 ) {
     let Some(mut engine) = engine else { return };
     if engine.0.busy()
@@ -766,9 +800,11 @@ fn dispatch(
                 continue;
             }
         };
-        let threads = settings
-            .threads
-            .unwrap_or_else(|| backend::whisper_threads(settings.reserved_cores));
+        // Capture's writer and analysis need a core of their own while a take runs.
+        let recording = sessions.iter().any(crate::capture::plugin::is_active);
+        let threads = settings.threads.unwrap_or_else(|| {
+            backend::whisper_threads(settings.reserved_cores + u32::from(recording))
+        });
         let vad_model = if job.params.vad {
             settings.vad_path()
         } else {

@@ -15,6 +15,8 @@ pub struct View<'a> {
     pub loaded: bool,
     pub load_error: Option<&'a str>,
     pub importing: usize,
+    /// The newest job of each file: its status text.
+    pub job_state: &'a std::collections::HashMap<crate::storage::ids::AudioFileId, String>,
 }
 
 pub fn show(ui: &mut egui::Ui, view: &View<'_>, state: &mut UiState, out: &mut Vec<Intent>) {
@@ -69,18 +71,19 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, state: &mut UiState, out: &mut V
     }
 
     let row_height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
-    let name_width = (ui.available_width() - 560.0).max(200.0);
+    let name_width = (ui.available_width() - 650.0).max(160.0);
     TableBuilder::new(ui)
         .striped(true)
         .resizable(true)
         .sense(egui::Sense::click())
         .column(Column::initial(name_width).at_least(120.0).clip(true))
         .column(Column::initial(80.0).at_least(60.0))
-        .column(Column::initial(250.0).at_least(120.0).clip(true))
+        .column(Column::initial(200.0).at_least(120.0).clip(true))
         .column(Column::initial(80.0).at_least(60.0))
-        .column(Column::remainder().at_least(120.0))
+        .column(Column::initial(125.0).at_least(110.0))
+        .column(Column::remainder().at_least(150.0))
         .header(row_height, |mut header| {
-            for title in ["Name", "Duration", "Format", "Size", "Added"] {
+            for title in ["Name", "Duration", "Format", "Size", "Added", "Transcript"] {
                 header.col(|ui| {
                     ui.strong(title);
                 });
@@ -107,6 +110,16 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, state: &mut UiState, out: &mut V
                 });
                 row.col(|ui| {
                     ui.label(format_time(file.created_at));
+                });
+                row.col(|ui| {
+                    ui.horizontal(|ui| {
+                        if ui.small_button("Transcribe").clicked() {
+                            out.push(Intent::Transcribe(file.id));
+                        }
+                        if let Some(s) = view.job_state.get(&file.id) {
+                            ui.label(s);
+                        }
+                    });
                 });
                 if row.response().clicked() {
                     state.selected = Some(file.id);

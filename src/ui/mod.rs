@@ -3,6 +3,7 @@
 //! the views, call the panels and turn intents into messages. The UI never mutates domain
 //! components.
 
+pub mod jobs_panel;
 pub mod library_panel;
 pub mod recorder_panel;
 pub mod screenshot;
@@ -25,6 +26,7 @@ use crate::library::{
     AudioFile, ImportFinished, ImportRequested, Importer, LibraryOrder, LibraryState,
 };
 use crate::storage::plugin::Database;
+use crate::transcribe::{JobCommand, JobFinished, JobStatus, TranscribeRequest, TranscriptionJob};
 use recorder_panel::RecordIntent;
 
 /// What the user asked for in a frame.
@@ -32,6 +34,10 @@ use recorder_panel::RecordIntent;
 pub enum Intent {
     Import(Vec<PathBuf>),
     Record(RecordIntent),
+    Transcribe(crate::storage::ids::AudioFileId),
+    Job(crate::transcribe::JobCommand),
+    SetGpu(crate::transcribe::GpuPref),
+    SetModel(String),
 }
 
 /// How serious a notice is.
@@ -55,6 +61,7 @@ pub struct UiState {
     pub notices: VecDeque<Notice>,
     pub selected: Option<crate::storage::ids::AudioFileId>,
     pub recorder: recorder_panel::RecorderUi,
+    pub jobs: jobs_panel::JobsUi,
 }
 
 impl UiState {
@@ -90,8 +97,11 @@ impl Plugin for UiPlugin {
             ..default()
         }))
         .add_plugins(EguiPlugin::default())
+        // One core stays with the window (and capture: dispatch reserves another while
+        // recording).
+        .insert_resource(UiReservesCores)
         .init_resource::<UiState>()
-        .add_systems(Startup, (spawn_camera, list_devices))
+        .add_systems(Startup, (spawn_camera, list_devices, reserve_ui_core))
         .add_systems(
             Update,
             (file_drops, collect_notices).in_set(crate::AppSet::Apply),
@@ -193,6 +203,19 @@ fn upload_spectrograms(
     });
 }
 
+/// Marks the GUI: transcription leaves a core to the window.
+#[derive(Resource)]
+struct UiReservesCores;
+
+fn reserve_ui_core(
+    marker: Option<Res<UiReservesCores>>,
+    mut settings: ResMut<crate::transcribe::TranscribeSettings>,
+) {
+    if marker.is_some() {
+        settings.reserved_cores = settings.reserved_cores.max(1);
+    }
+}
+
 /// The window redraws only on input when idle; while background work is under way (imports,
 /// the first library load) keep frames coming so results show as soon as they arrive.
 fn keep_awake_while_busy(
@@ -200,12 +223,16 @@ fn keep_awake_while_busy(
     library: Res<LibraryState>,
     sessions: Query<&RecordingSession>,
     devices: Res<InputDevices>,
+    jobs: Query<&TranscriptionJob>,
     mut redraw: MessageWriter<RequestRedraw>,
 ) {
     let importing = importer.is_some_and(|i| i.in_flight() > 0);
     let loading = !library.loaded && library.error.is_none();
     let recording = sessions.iter().any(crate::capture::plugin::is_active);
-    if importing || loading || recording || devices.refreshing() {
+    let transcribing = jobs
+        .iter()
+        .any(|j| matches!(j.status, JobStatus::Running | JobStatus::Saving));
+    if importing || loading || recording || transcribing || devices.refreshing() {
         redraw.write(RequestRedraw);
     }
 }
@@ -225,8 +252,28 @@ fn file_drops(
 fn collect_notices(
     mut finished: MessageReader<ImportFinished>,
     mut recording: MessageReader<RecordingNotice>,
+    mut jobs_done: MessageReader<JobFinished>,
     mut state: ResMut<UiState>,
 ) {
+    for j in jobs_done.read() {
+        match (&j.status, &j.error) {
+            (JobStatus::Failed, Some(e)) => {
+                state.notify(
+                    Level::Error,
+                    format!("Transcription job {} failed: {e}", j.id),
+                );
+            }
+            (JobStatus::Completed, _) => state.notify(
+                Level::Info,
+                format!(
+                    "Transcription job {} done: transcript #{}",
+                    j.id,
+                    j.transcript.map(|t| t.0).unwrap_or_default()
+                ),
+            ),
+            _ => {}
+        }
+    }
     for n in recording.read() {
         match n {
             RecordingNotice::StartFailed(e) => {
@@ -284,6 +331,15 @@ struct LibraryData<'w, 's> {
     importer: Option<Res<'w, Importer>>,
 }
 
+/// What the jobs panel reads and changes.
+#[derive(SystemParam)]
+struct JobsData<'w, 's> {
+    jobs: Query<'w, 's, &'static TranscriptionJob>,
+    settings: ResMut<'w, crate::transcribe::TranscribeSettings>,
+    requests: MessageWriter<'w, TranscribeRequest>,
+    commands: MessageWriter<'w, JobCommand>,
+}
+
 /// What the recorder panel reads.
 #[derive(SystemParam)]
 struct RecorderData<'w, 's> {
@@ -312,6 +368,7 @@ fn draw(
     mut rec: RecorderData,
     db: Option<Res<Database>>,
     mut imports: MessageWriter<ImportRequested>,
+    mut jobs: JobsData,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     let rows: Vec<&crate::storage::repo::AudioFileRow> = lib
@@ -338,6 +395,32 @@ fn draw(
             .max_rect(ctx.viewport_rect()),
     );
     egui::Panel::bottom("status").show(&mut root, |ui| status_bar::show(ui, &status, &state));
+    let mut job_list: Vec<&TranscriptionJob> = jobs.jobs.iter().collect();
+    job_list.sort_by_key(|j| std::cmp::Reverse(j.id));
+    let mut job_state: std::collections::HashMap<crate::storage::ids::AudioFileId, String> =
+        std::collections::HashMap::new();
+    for j in job_list.iter().rev() {
+        let text = match j.status {
+            JobStatus::Running => format!("{:.0}%", j.progress * 100.0),
+            s => jobs_panel::status_text(s).to_string(),
+        };
+        job_state.insert(j.audio_file, text);
+    }
+    let features = crate::build_features();
+    egui::Panel::bottom("jobs")
+        .resizable(true)
+        .default_size(150.0)
+        .show(&mut root, |ui| {
+            let view = jobs_panel::View {
+                jobs: &job_list,
+                gpu: jobs.settings.gpu,
+                model: &jobs.settings.default_model,
+                features: &features,
+            };
+            let mut jobs_ui = std::mem::take(&mut state.jobs);
+            jobs_panel::show(ui, &view, &mut jobs_ui, &mut intents);
+            state.jobs = jobs_ui;
+        });
     egui::Panel::right("recorder")
         .default_size(560.0)
         .resizable(true)
@@ -385,6 +468,7 @@ fn draw(
             loaded: lib.state.loaded,
             load_error: lib.state.error.as_deref(),
             importing,
+            job_state: &job_state,
         };
         library_panel::show(ui, &view, &mut state, &mut intents);
     });
@@ -400,6 +484,20 @@ fn draw(
                     imports.write(ImportRequested(p));
                 }
             }
+            Intent::Transcribe(id) => {
+                jobs.requests.write(TranscribeRequest {
+                    audio_file: id,
+                    model: None,
+                    gpu: None,
+                    params: None,
+                    token: 0,
+                });
+            }
+            Intent::Job(c) => {
+                jobs.commands.write(c);
+            }
+            Intent::SetGpu(g) => jobs.settings.gpu = g,
+            Intent::SetModel(m) => jobs.settings.default_model = m,
             Intent::Record(r) => match r {
                 RecordIntent::Start => {
                     state.recorder = recorder_panel::RecorderUi::default();
@@ -418,6 +516,15 @@ fn draw(
                 RecordIntent::SelectDevice(d) => rec.settings.device = d,
                 RecordIntent::RefreshDevices => {
                     rec.commands.write(RecordCommand::RefreshDevices);
+                }
+                RecordIntent::Transcribe(id) => {
+                    jobs.requests.write(TranscribeRequest {
+                        audio_file: id,
+                        model: None,
+                        gpu: None,
+                        params: None,
+                        token: 0,
+                    });
                 }
             },
         }

@@ -25,6 +25,8 @@ pub enum RecordIntent {
     /// `None`: the default device.
     SelectDevice(Option<String>),
     RefreshDevices,
+    /// Transcribe the finished take (its library entry).
+    Transcribe(AudioFileId),
 }
 
 /// What the panel shows.
@@ -233,6 +235,11 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut RecorderUi, out: &mut V
                     .unwrap_or_default()
             )),
         };
+        if let Some(id) = t.audio_file
+            && ui.button("Transcribe this take").clicked()
+        {
+            out.push(Intent::Record(RecordIntent::Transcribe(id)));
+        }
     }
 }
 
