@@ -73,7 +73,12 @@ fn main() {
         span_ms: None,
     };
     let t = Instant::now();
-    writeln!(stdin, "{}", serde_json::to_string(&ToWorker::Run(Box::new(job))).unwrap()).unwrap();
+    writeln!(
+        stdin,
+        "{}",
+        serde_json::to_string(&ToWorker::Run(Box::new(job))).unwrap()
+    )
+    .unwrap();
     let mut segments = 0;
     let mut peak_during = 0;
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
@@ -98,7 +103,11 @@ fn main() {
             _ => {}
         }
     }
-    let _ = writeln!(stdin, "{}", serde_json::to_string(&ToWorker::Shutdown).unwrap());
+    let _ = writeln!(
+        stdin,
+        "{}",
+        serde_json::to_string(&ToWorker::Shutdown).unwrap()
+    );
     drop(stdin);
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);

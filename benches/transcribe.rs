@@ -77,7 +77,9 @@ fn decode(c: &mut Criterion) {
         })
     });
     g.throughput(Throughput::Elements(16_000));
-    g.bench_function("FLAC 16 kHz mono, 1 s", |b| b.iter(|| read_all(&flac).unwrap().len()));
+    g.bench_function("FLAC 16 kHz mono, 1 s", |b| {
+        b.iter(|| read_all(&flac).unwrap().len())
+    });
     g.finish();
 }
 
@@ -134,9 +136,10 @@ fn whisper(c: &mut Criterion) {
         vad_threads: 1,
         span_ms: None,
     };
-    g.bench_function("verbatim engine (validate, stream, whisper, map, emit)", |b| {
-        b.iter(|| engine.run(&spec, &cancel, &emit).unwrap().segments)
-    });
+    g.bench_function(
+        "verbatim engine (validate, stream, whisper, map, emit)",
+        |b| b.iter(|| engine.run(&spec, &cancel, &emit).unwrap().segments),
+    );
     g.finish();
     drop(pcm);
 }

@@ -85,6 +85,7 @@ impl Plugin for CorePlugin {
                 store: self.store.clone(),
                 worker: None,
             },
+            transcribe::live::LivePlugin { worker: None },
         ));
     }
 }

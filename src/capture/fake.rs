@@ -28,6 +28,9 @@ pub enum Signal {
     /// Each sample is its own frame index scaled into [0, 1) (index / 2^24): loss and gaps can
     /// be counted exactly on disk.
     Ramp,
+    /// A recording played in a loop (16 kHz mono samples, held for the process's life):
+    /// real speech through the whole capture path (`fake:clip:PATH`).
+    Clip(&'static [f32]),
 }
 
 /// Generates `frames` frames of `signal` starting at frame `start` into `out` (interleaved,
@@ -64,6 +67,11 @@ pub fn generate(signal: Signal, sample_rate: u32, channels: u16, start: u64, out
                 (1.5 * (std::f64::consts::TAU * hz as f64 * t).sin()).clamp(-1.0, 1.0)
             }
             Signal::Ramp => (i % (1 << 24)) as f64 / (1u64 << 24) as f64,
+            Signal::Clip(samples) if !samples.is_empty() => {
+                let at = (i as f64 * 16_000.0 / rate) as u64 % samples.len() as u64;
+                f64::from(samples[at as usize])
+            }
+            Signal::Clip(_) => 0.0,
         };
         frame.fill(v as f32);
     }

@@ -62,6 +62,17 @@ impl Source {
         let Some(rest) = s.strip_prefix("fake:") else {
             return Ok(Source::Device(s.to_owned()));
         };
+        if let Some(path) = rest.strip_prefix("clip:") {
+            // The file's samples live as long as the process: a test and demo source.
+            let samples = crate::transcribe::audio::read_all(std::path::Path::new(path))
+                .map_err(|e| CaptureError::BadSource(format!("fake:clip: {e}")))?;
+            let samples: &'static [f32] = Box::leak(samples.into_boxed_slice());
+            return Ok(Source::Fake(FakeSource::new(
+                Signal::Clip(samples),
+                48_000,
+                1,
+            )));
+        }
         let mut parts = rest.split(':');
         let signal = match parts.next().unwrap_or_default() {
             "sine" => Signal::Sine {
@@ -79,7 +90,7 @@ impl Source {
             "ramp" => Signal::Ramp,
             other => {
                 return Err(CaptureError::BadSource(format!(
-                    "unknown fake signal \"{other}\" (sine, sweep, noise, silence, clipping, ramp)"
+                    "unknown fake signal \"{other}\" (sine, sweep, noise, silence, clipping, ramp, clip:PATH)"
                 )));
             }
         };
@@ -417,6 +428,7 @@ fn signal_name(s: Signal) -> &'static str {
         Signal::Silence => "silence",
         Signal::Clipping { .. } => "clipping",
         Signal::Ramp => "ramp",
+        Signal::Clip(_) => "clip",
     }
 }
 

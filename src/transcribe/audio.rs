@@ -11,9 +11,10 @@ use std::path::Path;
 use rubato::{FftFixedIn, Resampler};
 use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
 use symphonia::core::formats::probe::Hint;
-use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
+use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo, TrackType};
 use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
 use symphonia::core::meta::MetadataOptions;
+use symphonia::core::units::Timestamp;
 
 /// whisper's sample rate.
 pub const WHISPER_RATE: u32 = 16_000;
@@ -56,6 +57,8 @@ pub struct Pcm16k {
     skip_out: usize,
     source_frames_in: u64,
     frames_out: u64,
+    /// Source frames still to drop after a seek landed before its target.
+    drop_source: u64,
     eof: bool,
     flushed: bool,
 }
@@ -147,6 +150,7 @@ impl Pcm16k {
             skip_out,
             source_frames_in: 0,
             frames_out: 0,
+            drop_source: 0,
             eof: false,
             flushed: false,
         })
@@ -184,6 +188,45 @@ impl Pcm16k {
             self.fill()?;
         }
         Ok(n)
+    }
+
+    /// Moves to 16 kHz sample `n` of a fresh stream: a container seek where the format
+    /// supports it (WAV, FLAC), else decoding and dropping.
+    pub fn seek_to(&mut self, n: u64) -> Result<(), AudioError> {
+        if n == 0 {
+            return Ok(());
+        }
+        let target = n * u64::from(self.source_rate) / u64::from(WHISPER_RATE);
+        let track_id = self.track_id;
+        let seeked = catch_unwind(AssertUnwindSafe(|| {
+            self.format.seek(
+                SeekMode::Accurate,
+                SeekTo::Timestamp {
+                    ts: Timestamp::new(target as i64),
+                    track_id,
+                },
+            )
+        }));
+        match seeked {
+            Ok(Ok(to)) => {
+                let actual = u64::try_from(to.actual_ts.get()).unwrap_or(0).min(target);
+                self.decoder.reset();
+                self.mono_in.clear();
+                self.ready.clear();
+                if let Some(rs) = self.resampler.as_mut() {
+                    rs.reset();
+                    self.skip_out = rs.output_delay();
+                }
+                self.drop_source = target - actual;
+                self.source_frames_in = target;
+                self.frames_out = n;
+                Ok(())
+            }
+            _ => {
+                tracing::debug!("seek not supported here; decoding up to the position");
+                self.skip(n)
+            }
+        }
     }
 
     /// Skips `n` samples (reads and drops them).

@@ -178,7 +178,7 @@ impl Engine {
             None => (0, None),
         };
         if span_start > 0 {
-            pcm.skip(span_start)
+            pcm.seek_to(span_start)
                 .map_err(|e| Failure::permanent(e.to_string()))?;
         }
         let total = span_end

@@ -300,7 +300,7 @@ impl TranscribeSettings {
         }
     }
 
-    fn vad_path(&self) -> Option<PathBuf> {
+    pub fn vad_path(&self) -> Option<PathBuf> {
         self.vad_model.clone().or_else(|| {
             catalog::find(catalog::DEFAULT_VAD)
                 .map(|k| self.models_dir.join(k.file_name()))

@@ -14,6 +14,7 @@ pub mod catalog;
 pub mod download;
 pub mod engine;
 pub mod jobs;
+pub mod live;
 pub mod model_file;
 pub mod protocol;
 pub mod synthetic;

@@ -340,21 +340,22 @@ struct JobsData<'w, 's> {
     commands: MessageWriter<'w, JobCommand>,
 }
 
+/// What the recorder panel reads of a take entity.
+type TakeItems = (
+    Entity,
+    &'static RecordingSession,
+    &'static TakeStats,
+    &'static Levels,
+    &'static LiveSpectrum,
+    &'static Waveform,
+    Option<&'static crate::transcribe::live::LiveTranscript>,
+);
+
 /// What the recorder panel reads.
 #[derive(SystemParam)]
 struct RecorderData<'w, 's> {
-    takes: Query<
-        'w,
-        's,
-        (
-            Entity,
-            &'static RecordingSession,
-            &'static TakeStats,
-            &'static Levels,
-            &'static LiveSpectrum,
-            &'static Waveform,
-        ),
-    >,
+    takes: Query<'w, 's, TakeItems>,
+    live: ResMut<'w, crate::transcribe::live::LiveSettings>,
     texture: Option<Res<'w, SpectrogramTexture>>,
     devices: Res<'w, InputDevices>,
     settings: ResMut<'w, CaptureSettings>,
@@ -425,38 +426,45 @@ fn draw(
         .default_size(560.0)
         .resizable(true)
         .show(&mut root, |ui| {
-            let take = rec
-                .takes
-                .iter()
-                .next()
-                .map(
-                    |(entity, s, stats, levels, spectrum, wave)| recorder_panel::TakeView {
-                        state: s.state,
-                        device_name: &s.format.device_name,
-                        sample_rate: s.format.sample_rate,
-                        channels: s.format.channels,
-                        sample_format: &s.format.sample_format,
-                        path: &s.path,
-                        stats: &stats.0,
-                        meters: &levels.meters,
-                        spectrum: Some((&spectrum.bands_db, &spectrum.axis)),
-                        spectrogram: rec
-                            .texture
-                            .as_ref()
-                            .filter(|t| t.shown.is_some_and(|(e, _)| e == entity))
-                            .map(|t| t.egui),
-                        pyramid: &wave.pyramid,
-                        xruns: &wave.xruns,
-                        finished: s.finished.as_ref(),
-                        audio_file: s.audio_file,
-                    },
-                );
+            let take =
+                rec.takes
+                    .iter()
+                    .next()
+                    .map(|(entity, s, stats, levels, spectrum, wave, live)| {
+                        recorder_panel::TakeView {
+                            live: live.map(|l| recorder_panel::LiveView {
+                                text: l.text(),
+                                lag_ms: l.lag_ms((s.seconds(stats) * 1000.0) as u64),
+                                steps: l.steps,
+                                error: l.error.as_deref(),
+                            }),
+                            state: s.state,
+                            device_name: &s.format.device_name,
+                            sample_rate: s.format.sample_rate,
+                            channels: s.format.channels,
+                            sample_format: &s.format.sample_format,
+                            path: &s.path,
+                            stats: &stats.0,
+                            meters: &levels.meters,
+                            spectrum: Some((&spectrum.bands_db, &spectrum.axis)),
+                            spectrogram: rec
+                                .texture
+                                .as_ref()
+                                .filter(|t| t.shown.is_some_and(|(e, _)| e == entity))
+                                .map(|t| t.egui),
+                            pyramid: &wave.pyramid,
+                            xruns: &wave.xruns,
+                            finished: s.finished.as_ref(),
+                            audio_file: s.audio_file,
+                        }
+                    });
             let view = recorder_panel::View {
                 devices: &rec.devices.list,
                 devices_listed: rec.devices.listed,
                 refreshing: rec.devices.refreshing(),
                 device: rec.settings.device.as_deref(),
                 take,
+                live_enabled: rec.live.enabled,
             };
             let mut recorder_ui = std::mem::take(&mut state.recorder);
             recorder_panel::show(ui, &view, &mut recorder_ui, &mut intents);
@@ -517,6 +525,7 @@ fn draw(
                 RecordIntent::RefreshDevices => {
                     rec.commands.write(RecordCommand::RefreshDevices);
                 }
+                RecordIntent::SetLive(on) => rec.live.enabled = on,
                 RecordIntent::Transcribe(id) => {
                     jobs.requests.write(TranscribeRequest {
                         audio_file: id,

@@ -27,6 +27,8 @@ pub enum RecordIntent {
     RefreshDevices,
     /// Transcribe the finished take (its library entry).
     Transcribe(AudioFileId),
+    /// Live transcription on or off.
+    SetLive(bool),
 }
 
 /// What the panel shows.
@@ -37,10 +39,21 @@ pub struct View<'a> {
     /// The chosen device (`None`: default).
     pub device: Option<&'a str>,
     pub take: Option<TakeView<'a>>,
+    /// Whether live transcription is on.
+    pub live_enabled: bool,
+}
+
+/// The live transcript of the take.
+pub struct LiveView<'a> {
+    pub text: String,
+    pub lag_ms: u64,
+    pub steps: u32,
+    pub error: Option<&'a str>,
 }
 
 /// The current (or last) take.
 pub struct TakeView<'a> {
+    pub live: Option<LiveView<'a>>,
     pub state: TakeState,
     pub device_name: &'a str,
     pub sample_rate: u32,
@@ -145,6 +158,14 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut RecorderUi, out: &mut V
                 out.push(Intent::Record(RecordIntent::RefreshDevices));
             }
         });
+        let mut live = view.live_enabled;
+        if ui
+            .checkbox(&mut live, "Live transcript")
+            .on_hover_text("Transcribe the last 10 s every 3 s while recording; the full pass runs when the take ends")
+            .changed()
+        {
+            out.push(Intent::Record(RecordIntent::SetLive(live)));
+        }
     });
     if view.devices_listed && view.devices.iter().all(|d| d.error.is_some()) {
         ui.colored_label(
@@ -221,6 +242,30 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut RecorderUi, out: &mut V
         ui.colored_label(ui.visuals().warn_fg_color, overrun_text);
     } else {
         ui.label(overrun_text);
+    }
+    if let Some(l) = &t.live {
+        ui.separator();
+        ui.horizontal(|ui| {
+            ui.strong("Live transcript");
+            ui.weak(format!(
+                "lag {:.1} s · {} windows",
+                l.lag_ms as f64 / 1000.0,
+                l.steps
+            ));
+        });
+        if let Some(e) = l.error {
+            ui.colored_label(ui.visuals().error_fg_color, e);
+        }
+        egui::ScrollArea::vertical()
+            .max_height(90.0)
+            .stick_to_bottom(true)
+            .show(ui, |ui| {
+                if l.text.trim().is_empty() {
+                    ui.weak("(listening…)");
+                } else {
+                    ui.label(&l.text);
+                }
+            });
     }
     ui.label(format!("File: {}", t.path.display()))
         .on_hover_text("Written as it is recorded: header every 250 ms, flushed every second");
