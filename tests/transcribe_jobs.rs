@@ -345,6 +345,20 @@ fn malformed_models_get_clear_errors_and_the_app_survives() {
         assert!(j.error.as_deref().unwrap().contains(want), "{j:?}");
         assert_eq!(j.attempts, 1, "a malformed model is not retried");
     }
+    // A valid file named like a published model but not that model.
+    let fake_tiny = d.join("ggml-tiny.bin");
+    std::fs::copy(synthetic_model(), &fake_tiny).unwrap();
+    let id = request(&mut app, audio, Some(&fake_tiny), None);
+    let j = wait_finished(&mut app, id);
+    assert_eq!(j.status, JobStatus::Failed);
+    assert!(
+        j.error
+            .as_deref()
+            .unwrap()
+            .contains("the published tiny model has 77691713"),
+        "{j:?}"
+    );
+
     let id = request(&mut app, audio, None, None);
     assert_eq!(wait_finished(&mut app, id).status, JobStatus::Completed);
     let starts = app.world().resource::<Engine>().0.worker_starts();
@@ -537,7 +551,23 @@ fn a_job_running_when_the_app_died_is_queued_again() {
         repo::get_job(&db(dir.path()), id).unwrap().unwrap().status,
         "running"
     );
+    // A CLI process (`verbatim library`, another `verbatim transcribe`) re-queues it but does
+    // not run it: only the jobs it queued itself.
     let mut app = app(dir.path());
+    for _ in 0..30 {
+        app.update();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let j = job(app.world_mut(), id).expect("loaded");
+    assert_eq!((j.status, j.attempts), (JobStatus::Pending, 1));
+    assert!(
+        j.error.as_deref().unwrap().starts_with("interrupted"),
+        "{j:?}"
+    );
+    // The workstation runs the whole queue.
+    app.world_mut()
+        .resource_mut::<TranscribeSettings>()
+        .run_all_pending = true;
     let j = wait_finished(&mut app, id);
     assert_eq!(j.status, JobStatus::Completed, "{j:?}");
     assert_eq!(j.attempts, 2);

@@ -46,6 +46,10 @@ pub struct TranscribeArgs {
     /// Beam search with this width (default: greedy).
     #[arg(long, value_name = "N")]
     pub beam: Option<u32>,
+    /// Decode once at temperature 0 (no retries at higher temperatures when the output looks
+    /// wrong).
+    #[arg(long)]
+    pub no_fallback: bool,
     /// Send silence to whisper too (voice activity detection is on by default).
     #[arg(long)]
     pub no_vad: bool,
@@ -176,6 +180,7 @@ pub(super) fn transcribe(data: &DataDir, args: TranscribeArgs) -> anyhow::Result
         beam_size: args.beam,
         initial_prompt: args.prompt.clone(),
         vad: !args.no_vad,
+        temperature_fallback: !args.no_fallback,
         ..DecodeParams::default()
     };
     let model = args

@@ -145,6 +145,23 @@ impl Engine {
         let started = Instant::now();
         let info = model_file::inspect_whisper_file(&spec.model)
             .map_err(|e| Failure::permanent(e.to_string()))?;
+        // A file named like a published model must be that model (the full SHA-256 is checked
+        // at download and by `verbatim models verify`; the size costs nothing per job).
+        if let Some(known) = spec
+            .model
+            .file_name()
+            .and_then(|n| super::catalog::find(&n.to_string_lossy()))
+            && known.size_bytes != info.size_bytes
+        {
+            return Err(Failure::permanent(format!(
+                "{} has {} bytes, but the published {} model has {}: a damaged or different file; run `verbatim models download {}` again",
+                spec.model.display(),
+                info.size_bytes,
+                known.name,
+                known.size_bytes,
+                known.name
+            )));
+        }
         let multilingual = matches!(
             info.kind,
             model_file::ModelKind::Whisper { hparams, .. } if hparams.multilingual()

@@ -277,8 +277,9 @@ pub struct TranscribeSettings {
     pub breaker_threshold: u32,
     /// How long an open breaker stops jobs of its model (doubling while it keeps failing).
     pub breaker_cooldown: Duration,
-    /// Run every pending job (the workstation); `false`: only the jobs this process queued
-    /// (a `verbatim transcribe` next to an open workstation must not take the window's jobs).
+    /// Run every pending job (the workstation sets this); `false`: only the jobs this process
+    /// queued (`verbatim transcribe` must not take the window's jobs, and `verbatim library`
+    /// must not start any).
     pub run_all_pending: bool,
 }
 
@@ -296,7 +297,7 @@ impl TranscribeSettings {
             backoff: Duration::from_secs(2),
             breaker_threshold: 3,
             breaker_cooldown: Duration::from_secs(60),
-            run_all_pending: true,
+            run_all_pending: false,
         }
     }
 

@@ -700,7 +700,11 @@ impl Reader {
 
     fn skip(&mut self, n: u64, what: &str) -> Result<(), ModelFileError> {
         self.need(n, what)?;
-        self.seek(self.pos + n)
+        // Relative: small skips (tokens) stay inside the buffer instead of a syscall each.
+        let by = i64::try_from(n).map_err(|_| self.malformed(format!("{what} is too large")))?;
+        self.file.seek_relative(by).map_err(|e| self.io(e))?;
+        self.pos += n;
+        Ok(())
     }
 
     fn seek(&mut self, to: u64) -> Result<(), ModelFileError> {

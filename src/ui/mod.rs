@@ -203,7 +203,7 @@ fn upload_spectrograms(
     });
 }
 
-/// Marks the GUI: transcription leaves a core to the window.
+/// Marks the GUI: transcription leaves a core to the window and runs the whole queue.
 #[derive(Resource)]
 struct UiReservesCores;
 
@@ -213,6 +213,8 @@ fn reserve_ui_core(
 ) {
     if marker.is_some() {
         settings.reserved_cores = settings.reserved_cores.max(1);
+        // The workstation runs the whole queue, jobs from earlier sessions included.
+        settings.run_all_pending = true;
     }
 }
 
