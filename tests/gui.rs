@@ -118,6 +118,37 @@ fn the_recorder_panel_shows_a_sweep_being_recorded() {
 }
 
 #[test]
+fn live_transcript_appears_while_recording_speech() {
+    if no_display() {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let models = data.path().join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    std::fs::copy(
+        common::whisper::vad_model(),
+        models.join("ggml-silero-v6.2.0.bin"),
+    )
+    .unwrap();
+    let jfk = common::speech_dir().join("jfk.wav");
+    let model = common::whisper::synthetic_model();
+    // The shot waits for the first live window's text (the app fails if it never comes).
+    let (shot, _, log) = screenshot(
+        data.path(),
+        &[
+            "--model",
+            model.to_str().unwrap(),
+            "--live",
+            "--record-at-start",
+            &format!("fake:clip:{}", jfk.display()),
+        ],
+        "gui-live.png",
+    );
+    assert!(log.contains("screenshot saved"), "{log}");
+    eprintln!("screenshot: {}", shot.display());
+}
+
+#[test]
 fn without_a_display_the_app_says_so_and_points_to_the_cli() {
     let exe = env!("CARGO_BIN_EXE_verbatim");
     let data = tempfile::tempdir().unwrap();

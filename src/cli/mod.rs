@@ -44,6 +44,12 @@ pub struct Cli {
     /// taken after three seconds of recording).
     #[arg(long, hide = true, value_name = "SOURCE")]
     pub record_at_start: Option<String>,
+    /// The window's transcription model: a name (`verbatim models list`) or a ggml file.
+    #[arg(long, value_name = "NAME|PATH")]
+    pub model: Option<String>,
+    /// Start with live transcription on (the recorder panel's switch).
+    #[arg(long)]
+    pub live: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -164,7 +170,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let gui = cli.command.is_none();
     let _log = crate::logging::init(Some(&data.log_dir()), if gui { "info" } else { "warn" });
     match cli.command {
-        None => run_window(&data, cli.screenshot, cli.record_at_start),
+        None => run_window(
+            &data,
+            cli.screenshot,
+            cli.record_at_start,
+            cli.model,
+            cli.live,
+        ),
         Some(Command::Import { files, json }) => import(&data, &files, json),
         Some(Command::Library { json }) => library(&data, json),
         Some(Command::Devices { json }) => devices(json),
@@ -201,6 +213,8 @@ fn run_window(
     data: &DataDir,
     screenshot: Option<PathBuf>,
     record: Option<String>,
+    model: Option<String>,
+    live: bool,
 ) -> anyhow::Result<ExitCode> {
     if !display_available() {
         eprintln!(
@@ -216,6 +230,14 @@ fn run_window(
         core: core(data)?,
         ui: crate::ui::UiPlugin { screenshot, record },
     });
+    if let Some(m) = model {
+        app.world_mut()
+            .resource_mut::<crate::transcribe::TranscribeSettings>()
+            .default_model = m;
+    }
+    app.world_mut()
+        .resource_mut::<crate::transcribe::live::LiveSettings>()
+        .enabled = live;
     Ok(match app.run() {
         AppExit::Success => ExitCode::SUCCESS,
         AppExit::Error(code) => ExitCode::from(code.get()),

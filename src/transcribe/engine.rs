@@ -238,7 +238,8 @@ impl Engine {
             stats.vad_regions += pieces.len() as u32;
             if !pieces.is_empty() {
                 let (packed, map) = pack(&pending, &pieces, pending_start);
-                stats.speech_ms += packed.len() as u64 * 1000 / u64::from(WHISPER_RATE);
+                let speech: usize = pieces.iter().map(|(a, b)| b - a).sum();
+                stats.speech_ms += speech as u64 * 1000 / u64::from(WHISPER_RATE);
                 let base = consumed;
                 let span = keep_from as u64;
                 let progress = ProgressCtx {

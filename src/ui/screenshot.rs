@@ -42,6 +42,8 @@ fn take_when_ready(
     mut plan: ResMut<Plan>,
     library: Res<LibraryState>,
     takes: Query<(&RecordingSession, &TakeStats)>,
+    live: Query<&crate::transcribe::live::LiveTranscript>,
+    live_settings: Res<crate::transcribe::live::LiveSettings>,
     mut exit: MessageWriter<AppExit>,
 ) {
     plan.frames += 1;
@@ -58,6 +60,10 @@ fn take_when_ready(
             .iter()
             .any(|(s, stats)| s.seconds(stats) >= RECORDED_SECONDS)
     {
+        return;
+    }
+    // With live transcription on, wait for its first window of text.
+    if plan.recording && live_settings.enabled && !live.iter().any(|t| t.steps >= 1) {
         return;
     }
     plan.settled += 1;
