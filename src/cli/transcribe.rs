@@ -397,7 +397,9 @@ pub(super) fn transcribe(data: &DataDir, args: TranscribeArgs) -> anyhow::Result
                     version: version.number,
                     model: Some(&job.model),
                 };
-                std::fs::write(&path, export::render(*f, &meta, &segments))
+                let segs: Vec<crate::transcript::edit::Seg> =
+                    segments.iter().map(Into::into).collect();
+                std::fs::write(&path, export::render(*f, &meta, &segs))
                     .with_context(|| format!("cannot write {}", path.display()))?;
                 let abs = std::fs::canonicalize(&path).unwrap_or(path.clone());
                 repo::record_export(

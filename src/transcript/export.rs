@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::storage::repo::SegmentRow;
+use super::edit::Seg;
 
 /// An export format (the codes of the `export_formats` table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -67,7 +67,7 @@ pub struct Meta<'a> {
 }
 
 /// Renders `segments` in `format`.
-pub fn render(format: Format, meta: &Meta<'_>, segments: &[SegmentRow]) -> String {
+pub fn render(format: Format, meta: &Meta<'_>, segments: &[Seg]) -> String {
     match format {
         Format::Srt => {
             let mut out = String::new();
@@ -89,8 +89,9 @@ pub fn render(format: Format, meta: &Meta<'_>, segments: &[SegmentRow]) -> Strin
                     "{} --> {}\n{}\n\n",
                     timestamp(s.start_ms, '.'),
                     timestamp(s.end_ms, '.'),
-                    // "-->" inside a cue would end it early.
-                    one_block(&s.text).replace("-->", "->")
+                    // WebVTT cue text is HTML-like: "-->" would end the cue and "<" opens a
+                    // tag, so they are written as character references.
+                    escape_vtt(&one_block(&s.text))
                 ));
             }
             out
@@ -173,6 +174,12 @@ fn one_block(text: &str) -> String {
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+fn escape_vtt(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn csv_field(s: &str) -> String {

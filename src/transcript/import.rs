@@ -1,0 +1,194 @@
+//! Reading transcripts back: SRT, WebVTT and Verbatim JSON, so corrections made elsewhere
+//! come back as a new version. Errors name the line and what was expected.
+
+use super::edit::Seg;
+use super::export::Format;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImportError {
+    #[error("line {line}: {message}")]
+    At { line: usize, message: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} files cannot be imported (use SRT, VTT or JSON)")]
+    Unsupported(&'static str),
+}
+
+fn at(line: usize, message: impl Into<String>) -> ImportError {
+    ImportError::At {
+        line,
+        message: message.into(),
+    }
+}
+
+/// Parses `text` in `format`.
+pub fn parse(format: Format, text: &str) -> Result<Vec<Seg>, ImportError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let segs = match format {
+        Format::Srt => parse_cues(text, false)?,
+        Format::Vtt => parse_cues(text, true)?,
+        Format::Json => parse_json(text)?,
+        Format::Txt => return Err(ImportError::Unsupported("TXT")),
+        Format::Csv => return Err(ImportError::Unsupported("CSV")),
+    };
+    if segs.is_empty() {
+        return Err(ImportError::Invalid("the file holds no segments".into()));
+    }
+    Ok(segs)
+}
+
+/// `HH:MM:SS,mmm` / `HH:MM:SS.mmm` / `MM:SS.mmm` (VTT allows no hours).
+fn parse_time(s: &str, vtt: bool) -> Option<u64> {
+    let s = s.trim();
+    let (hms, ms) = s.rsplit_once(if vtt { '.' } else { ',' })?;
+    if ms.len() != 3 || !ms.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let parts: Vec<&str> = hms.split(':').collect();
+    let nums: Option<Vec<u64>> = parts
+        .iter()
+        .map(|p| {
+            (!p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| p.parse().ok())
+                .flatten()
+        })
+        .collect();
+    let nums = nums?;
+    let (h, m, sec) = match nums.as_slice() {
+        [h, m, s] => (*h, *m, *s),
+        [m, s] if vtt => (0, *m, *s),
+        _ => return None,
+    };
+    if m >= 60 || sec >= 60 {
+        return None;
+    }
+    Some(((h * 60 + m) * 60 + sec) * 1000 + ms.parse::<u64>().ok()?)
+}
+
+fn parse_timing(line: &str, vtt: bool) -> Option<(u64, u64)> {
+    let (a, rest) = line.split_once("-->")?;
+    // VTT cue settings may follow the end time.
+    let b = rest.split_whitespace().next()?;
+    Some((parse_time(a, vtt)?, parse_time(b, vtt)?))
+}
+
+fn unescape_vtt(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&nbsp;", "\u{a0}")
+        .replace("&lrm;", "\u{200e}")
+        .replace("&rlm;", "\u{200f}")
+        .replace("&amp;", "&")
+}
+
+fn parse_cues(text: &str, vtt: bool) -> Result<Vec<Seg>, ImportError> {
+    let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
+    let mut i = 0;
+    if vtt {
+        let first = lines.first().copied().unwrap_or_default();
+        if !(first == "WEBVTT" || first.starts_with("WEBVTT ") || first.starts_with("WEBVTT\t")) {
+            return Err(at(1, "a WebVTT file starts with the line WEBVTT"));
+        }
+        // Skip the header block.
+        while i < lines.len() && !lines[i].trim().is_empty() {
+            i += 1;
+        }
+    }
+    let mut out = Vec::new();
+    while i < lines.len() {
+        if lines[i].trim().is_empty() {
+            i += 1;
+            continue;
+        }
+        let block_start = i;
+        if vtt && (lines[i].starts_with("NOTE") || lines[i] == "STYLE" || lines[i] == "REGION") {
+            while i < lines.len() && !lines[i].trim().is_empty() {
+                i += 1;
+            }
+            continue;
+        }
+        // SRT: a counter line; VTT: an optional cue identifier.
+        let timing_at = if lines[i].contains("-->") {
+            i
+        } else {
+            if !vtt && lines[i].trim().parse::<u64>().is_err() {
+                return Err(at(
+                    i + 1,
+                    format!("expected a cue number, found {:?}", lines[i]),
+                ));
+            }
+            i + 1
+        };
+        let Some(line) = lines.get(timing_at) else {
+            return Err(at(
+                timing_at + 1,
+                "the file ends before the cue's timing line",
+            ));
+        };
+        let Some((start, end)) = parse_timing(line, vtt) else {
+            let example = if vtt {
+                "00:00:01.000 --> 00:00:02.500"
+            } else {
+                "00:00:01,000 --> 00:00:02,500"
+            };
+            return Err(at(
+                timing_at + 1,
+                format!("expected a timing line like {example}, found {line:?}"),
+            ));
+        };
+        if end < start {
+            return Err(at(timing_at + 1, "the cue ends before it starts"));
+        }
+        i = timing_at + 1;
+        let mut text_lines = Vec::new();
+        while i < lines.len() && !lines[i].trim().is_empty() {
+            text_lines.push(if vtt {
+                unescape_vtt(lines[i])
+            } else {
+                lines[i].to_string()
+            });
+            i += 1;
+        }
+        if text_lines.is_empty() {
+            return Err(at(block_start + 1, "a cue without text"));
+        }
+        out.push(Seg::new(start, end, text_lines.join("\n")));
+    }
+    Ok(out)
+}
+
+fn parse_json(text: &str) -> Result<Vec<Seg>, ImportError> {
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| at(e.line(), e.to_string()))?;
+    let segs = v
+        .get("segments")
+        .and_then(|s| s.as_array())
+        .ok_or_else(|| {
+            ImportError::Invalid("a Verbatim JSON file has a \"segments\" list".into())
+        })?;
+    let mut out = Vec::with_capacity(segs.len());
+    for (i, s) in segs.iter().enumerate() {
+        let field = |name: &str| {
+            s.get(name).and_then(|x| x.as_u64()).ok_or_else(|| {
+                ImportError::Invalid(format!(
+                    "segment {i}: \"{name}\" must be a whole number of ms"
+                ))
+            })
+        };
+        let (start, end) = (field("start_ms")?, field("end_ms")?);
+        let text = s.get("text").and_then(|t| t.as_str()).ok_or_else(|| {
+            ImportError::Invalid(format!("segment {i}: \"text\" must be a string"))
+        })?;
+        let mut seg = Seg::new(start, end, text);
+        seg.confidence = s
+            .get("confidence")
+            .and_then(|c| c.as_f64())
+            .map(|c| c.clamp(0.0, 1.0) as f32);
+        seg.words_json = s
+            .get("words")
+            .filter(|w| w.is_array())
+            .map(|w| w.to_string());
+        out.push(seg);
+    }
+    Ok(out)
+}
