@@ -7,10 +7,12 @@
 pub mod capture;
 pub mod cli;
 pub mod dsp;
+pub mod editor;
 pub mod library;
 pub mod logging;
 pub mod media;
 pub mod paths;
+pub mod playback;
 pub mod storage;
 pub mod transcribe;
 pub mod transcript;
@@ -86,6 +88,9 @@ impl Plugin for CorePlugin {
                 worker: None,
             },
             transcribe::live::LivePlugin { worker: None },
+            editor::EditorPlugin {
+                store: self.store.clone(),
+            },
         ));
     }
 }

@@ -1,6 +1,7 @@
 //! The command line: `verbatim` opens the window; subcommands run the same ECS headless.
 #![allow(clippy::print_stdout)]
 
+mod editor;
 mod record;
 mod transcribe;
 pub use record::{RecordingLog, track_recording};
@@ -56,11 +57,65 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Add audio files (WAV, FLAC, MP3, Ogg Vorbis) to the library.
+    /// Add audio files (WAV, FLAC, MP3, Ogg Vorbis) to the library; with --transcript, add an
+    /// edited SRT, VTT or JSON file as a new version of that transcript.
     Import {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
         /// Print the outcome of every file as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The transcript the (SRT, VTT, JSON) file becomes a new version of.
+        #[arg(long, value_name = "ID")]
+        transcript: Option<i64>,
+    },
+    /// List transcripts: id, title, versions, length.
+    Transcripts {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A transcript's versions: number, time, source, model or author, segments, note.
+    Versions {
+        #[arg(value_name = "ID")]
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare two versions of a transcript: word changes per time-aligned row, WER.
+    Diff {
+        #[arg(value_name = "ID")]
+        id: i64,
+        #[arg(long, value_name = "A")]
+        from: u32,
+        #[arg(long, value_name = "B")]
+        to: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make an earlier version current again (as a new version: history stays).
+    Rollback {
+        #[arg(value_name = "ID")]
+        id: i64,
+        #[arg(long, value_name = "N")]
+        to: u32,
+    },
+    /// Export a transcript version as SRT, VTT, JSON, TXT or CSV (recorded in its history).
+    Export {
+        #[arg(value_name = "ID")]
+        id: i64,
+        /// The version (default: the current one).
+        #[arg(long, value_name = "N")]
+        version: Option<u32>,
+        #[arg(long, value_name = "srt|vtt|json|txt|csv")]
+        format: String,
+        /// Default: NAME.vN.EXT in the current folder.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Search every transcript's current text.
+    Search {
+        #[arg(value_name = "QUERY")]
+        query: String,
         #[arg(long)]
         json: bool,
     },
@@ -177,7 +232,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cli.model,
             cli.live,
         ),
-        Some(Command::Import { files, json }) => import(&data, &files, json),
+        Some(Command::Import {
+            files,
+            json: _,
+            transcript: Some(id),
+        }) => {
+            let [file] = files.as_slice() else {
+                anyhow::bail!("--transcript takes one file");
+            };
+            editor::import_version(&data, file, id)
+        }
+        Some(Command::Import {
+            files,
+            json,
+            transcript: None,
+        }) => import(&data, &files, json),
+        Some(Command::Transcripts { json }) => editor::transcripts(&data, json),
+        Some(Command::Versions { id, json }) => editor::versions(&data, id, json),
+        Some(Command::Diff { id, from, to, json }) => editor::diff(&data, id, from, to, json),
+        Some(Command::Rollback { id, to }) => editor::rollback(&data, id, to),
+        Some(Command::Export {
+            id,
+            version,
+            format,
+            out,
+        }) => editor::export(&data, id, version, &format, out),
+        Some(Command::Search { query, json }) => editor::search(&data, &query, json),
         Some(Command::Library { json }) => library(&data, json),
         Some(Command::Devices { json }) => devices(json),
         Some(Command::Record {

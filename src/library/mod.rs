@@ -288,7 +288,11 @@ fn apply_db_replies(
             DbReply::Recovered(Err(_))
             | DbReply::JobCreated { .. }
             | DbReply::TranscriptSaved { .. }
-            | DbReply::Jobs { .. } => {}
+            | DbReply::Jobs { .. }
+            | DbReply::TranscriptLoaded { .. }
+            | DbReply::VersionSaved { .. }
+            | DbReply::SearchResults { .. }
+            | DbReply::Transcripts { .. } => {}
         }
     }
 }

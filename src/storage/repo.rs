@@ -816,6 +816,113 @@ pub fn versions(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// A transcript with its audio file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TranscriptRow {
+    pub id: TranscriptId,
+    pub audio_file: AudioFileId,
+    pub title: Option<String>,
+    pub current_version: VersionId,
+    pub job: Option<JobId>,
+    pub created_at: i64,
+    pub audio_name: String,
+    /// Relative to the data directory.
+    pub audio_path: String,
+    pub duration_ms: u64,
+    pub versions: u32,
+}
+
+const TRANSCRIPT_COLUMNS: &str = "t.id, t.audio_file_id, t.title, t.current_version_id, t.job_id, \
+     t.created_at, a.original_name, a.stored_path, a.duration_ms, \
+     (SELECT COUNT(*) FROM transcript_versions v WHERE v.transcript_id = t.id)";
+
+fn transcript_row(r: &Row<'_>) -> rusqlite::Result<TranscriptRow> {
+    Ok(TranscriptRow {
+        id: r.get(0)?,
+        audio_file: r.get(1)?,
+        title: r.get(2)?,
+        current_version: r.get(3)?,
+        job: r.get(4)?,
+        created_at: r.get(5)?,
+        audio_name: r.get(6)?,
+        audio_path: r.get(7)?,
+        duration_ms: r.get(8)?,
+        versions: r.get(9)?,
+    })
+}
+
+pub fn get_transcript(
+    conn: &Connection,
+    id: TranscriptId,
+) -> Result<Option<TranscriptRow>, StorageError> {
+    conn.prepare_cached(&format!(
+        "SELECT {TRANSCRIPT_COLUMNS} FROM transcripts t JOIN audio_files a ON a.id = t.audio_file_id \
+         WHERE t.id = ?1"
+    ))?
+    .query_row([id], transcript_row)
+    .optional()
+    .map_err(Into::into)
+}
+
+/// Every transcript, newest first.
+pub fn list_transcripts(conn: &Connection) -> Result<Vec<TranscriptRow>, StorageError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {TRANSCRIPT_COLUMNS} FROM transcripts t JOIN audio_files a ON a.id = t.audio_file_id \
+         ORDER BY t.id DESC"
+    ))?;
+    let rows = stmt.query_map([], transcript_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A version by its number within its transcript.
+pub fn version_by_number(
+    conn: &Connection,
+    transcript: TranscriptId,
+    number: u32,
+) -> Result<Option<VersionRow>, StorageError> {
+    let sql = format!(
+        "SELECT {VERSION_COLUMNS} FROM transcript_versions v JOIN transcripts t \
+         ON t.id = v.transcript_id WHERE v.transcript_id = ?1 AND v.number = ?2"
+    );
+    conn.prepare_cached(&sql)?
+        .query_row(params![transcript, number], version_row)
+        .optional()
+        .map_err(Into::into)
+}
+
+/// Makes version `to` current again by saving a copy of it as a new version (source
+/// `rollback`): history is never rewritten. Returns the new version's id and number.
+pub fn rollback(
+    conn: &Connection,
+    transcript: TranscriptId,
+    to: u32,
+    author: Option<&str>,
+    now: i64,
+) -> Result<(VersionId, u32), StorageError> {
+    let Some(target) = version_by_number(conn, transcript, to)? else {
+        return Err(StorageError::NotFound(format!(
+            "version {to} of transcript {transcript}"
+        )));
+    };
+    let segs: Vec<NewSegment> = segments(conn, target.id)?
+        .into_iter()
+        .map(|s| NewSegment {
+            start_ms: s.start_ms,
+            end_ms: s.end_ms,
+            text: s.text,
+            confidence: s.confidence,
+            words_json: s.words_json,
+            speaker: s.speaker,
+        })
+        .collect();
+    let mut v = NewVersion::new(VersionSource::Rollback);
+    v.based_on = Some(target.id);
+    v.model = target.model.clone();
+    v.author = author.map(str::to_string);
+    v.note = Some(format!("rollback to version {to}"));
+    add_version(conn, transcript, &v, &segs, now)
+}
+
 /// The segments of a version, in order.
 pub fn segments(conn: &Connection, version: VersionId) -> Result<Vec<SegmentRow>, StorageError> {
     let mut stmt = conn.prepare_cached(
@@ -852,6 +959,9 @@ pub struct SearchHit {
     pub end_ms: u64,
     /// The segment text with matches wrapped in `[` and `]`.
     pub snippet: String,
+    /// The segment's position in its version (the editor opens there).
+    pub segment_index: u32,
+    pub title: Option<String>,
 }
 
 /// Turns what a user typed into an FTS5 query that cannot be a syntax error: every word is
@@ -884,7 +994,7 @@ pub fn search(
     };
     let mut stmt = conn.prepare_cached(
         "SELECT t.id, t.audio_file_id, v.id, v.number, s.id, s.start_ms, s.end_ms, \
-                snippet(segments_fts, 0, '[', ']', '…', 16) \
+                snippet(segments_fts, 0, '[', ']', '…', 16), s.idx, t.title \
          FROM segments_fts \
          JOIN segments s ON s.id = segments_fts.rowid \
          JOIN transcript_versions v ON v.id = s.version_id \
@@ -903,6 +1013,8 @@ pub fn search(
             start_ms: r.get(5)?,
             end_ms: r.get(6)?,
             snippet: r.get(7)?,
+            segment_index: r.get(8)?,
+            title: r.get(9)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

@@ -13,7 +13,7 @@ use rusqlite::Connection;
 use super::ids::{AudioFileId, JobId, SessionId, TranscriptId, VersionId};
 use super::repo::{
     self, AudioFileRow, JobRow, JobUpdate, NewJob, NewRecordingSession, NewSegment, NewVersion,
-    SessionEnd, SessionProgress,
+    SearchHit, SegmentRow, SessionEnd, SessionProgress, TranscriptRow, VersionRow,
 };
 use super::{StorageError, now_ms};
 use crate::capture::recovery::{self, Recovered};
@@ -60,6 +60,52 @@ pub enum DbCommand {
     /// Load the job list; with `requeue`, first put jobs left `running` by a crash back in
     /// the queue. Answered with [`DbReply::Jobs`].
     LoadJobs { requeue: bool },
+    /// Load a transcript, its version list and one version's segments (`None`: the
+    /// current one). Answered with [`DbReply::TranscriptLoaded`].
+    LoadTranscript {
+        transcript: TranscriptId,
+        version: Option<u32>,
+        token: u64,
+    },
+    /// Save edited (or imported) segments as a new version, which becomes current. Answered
+    /// with [`DbReply::VersionSaved`].
+    SaveVersion {
+        transcript: TranscriptId,
+        version: NewVersion,
+        segments: Vec<NewSegment>,
+        token: u64,
+    },
+    /// A new version equal to version `to`. Answered with [`DbReply::VersionSaved`].
+    Rollback {
+        transcript: TranscriptId,
+        to: u32,
+        token: u64,
+    },
+    /// Full-text search. Answered with [`DbReply::SearchResults`].
+    Search {
+        query: String,
+        current_only: bool,
+        limit: u32,
+        token: u64,
+    },
+    /// Every transcript. Answered with [`DbReply::Transcripts`].
+    ListTranscripts { token: u64 },
+    /// Note an export in the history (no reply; failures are logged).
+    RecordExport {
+        transcript: TranscriptId,
+        version: VersionId,
+        format: String,
+        path: String,
+    },
+}
+
+/// What [`DbCommand::LoadTranscript`] finds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedTranscript {
+    pub transcript: TranscriptRow,
+    pub versions: Vec<VersionRow>,
+    pub version: VersionRow,
+    pub segments: Vec<SegmentRow>,
 }
 
 /// What [`DbCommand::SaveTranscript`] stores.
@@ -99,6 +145,23 @@ pub enum DbReply {
     Jobs {
         requeued: Vec<JobId>,
         result: Result<Vec<JobRow>, String>,
+    },
+    TranscriptLoaded {
+        token: u64,
+        result: Result<Box<LoadedTranscript>, String>,
+    },
+    VersionSaved {
+        token: u64,
+        transcript: TranscriptId,
+        result: Result<(VersionId, u32), String>,
+    },
+    SearchResults {
+        token: u64,
+        result: Result<Vec<SearchHit>, String>,
+    },
+    Transcripts {
+        token: u64,
+        result: Result<Vec<TranscriptRow>, String>,
     },
 }
 
@@ -342,6 +405,63 @@ pub fn apply_batch(
                     result,
                 })
             }
+            DbCommand::LoadTranscript {
+                transcript,
+                version,
+                token,
+            } => Some(DbReply::TranscriptLoaded {
+                token,
+                result: load_transcript(&sp, transcript, version)
+                    .map(Box::new)
+                    .map_err(|e| e.to_string()),
+            }),
+            DbCommand::SaveVersion {
+                transcript,
+                version,
+                segments,
+                token,
+            } => Some(DbReply::VersionSaved {
+                token,
+                transcript,
+                result: repo::add_version(&sp, transcript, &version, &segments, now_ms())
+                    .map_err(|e| e.to_string()),
+            }),
+            DbCommand::Rollback {
+                transcript,
+                to,
+                token,
+            } => Some(DbReply::VersionSaved {
+                token,
+                transcript,
+                result: repo::rollback(&sp, transcript, to, None, now_ms())
+                    .map_err(|e| e.to_string()),
+            }),
+            DbCommand::Search {
+                query,
+                current_only,
+                limit,
+                token,
+            } => Some(DbReply::SearchResults {
+                token,
+                result: repo::search(&sp, &query, current_only, limit).map_err(|e| e.to_string()),
+            }),
+            DbCommand::ListTranscripts { token } => Some(DbReply::Transcripts {
+                token,
+                result: repo::list_transcripts(&sp).map_err(|e| e.to_string()),
+            }),
+            DbCommand::RecordExport {
+                transcript,
+                version,
+                format,
+                path,
+            } => {
+                let r = repo::record_export(&sp, transcript, version, &format, &path, now_ms());
+                if let Err(e) = &r {
+                    tracing::error!("cannot record the export: {e}");
+                }
+                finish_savepoint(sp, r.is_ok());
+                continue;
+            }
             DbCommand::LoadJobs { requeue } => {
                 let requeued = if requeue {
                     repo::requeue_interrupted_jobs(&sp, now_ms()).unwrap_or_else(|e| {
@@ -366,6 +486,7 @@ pub fn apply_batch(
                     | DbReply::Recovered(Err(_))
                     | DbReply::JobCreated { result: Err(_), .. }
                     | DbReply::TranscriptSaved { result: Err(_), .. }
+                    | DbReply::VersionSaved { result: Err(_), .. }
             )
         );
         finish_savepoint(sp, ok);
@@ -393,6 +514,10 @@ pub fn apply_batch(
                 DbReply::JobCreated { result, .. } => *result = Err(msg.clone()),
                 DbReply::TranscriptSaved { result, .. } => *result = Err(msg.clone()),
                 DbReply::Jobs { result, .. } => *result = Err(msg.clone()),
+                DbReply::TranscriptLoaded { result, .. } => *result = Err(msg.clone()),
+                DbReply::VersionSaved { result, .. } => *result = Err(msg.clone()),
+                DbReply::SearchResults { result, .. } => *result = Err(msg.clone()),
+                DbReply::Transcripts { result, .. } => *result = Err(msg.clone()),
                 DbReply::Library(_) => {}
             }
         }
@@ -405,6 +530,34 @@ pub fn apply_batch(
         }
     }
     replies
+}
+
+fn load_transcript(
+    conn: &Connection,
+    transcript: TranscriptId,
+    version: Option<u32>,
+) -> Result<LoadedTranscript, StorageError> {
+    let Some(t) = repo::get_transcript(conn, transcript)? else {
+        return Err(StorageError::NotFound(format!("transcript {transcript}")));
+    };
+    let versions = repo::versions(conn, transcript)?;
+    let version = match version {
+        Some(n) => versions.iter().find(|v| v.number == n).cloned(),
+        None => versions.iter().find(|v| v.is_current).cloned(),
+    }
+    .ok_or_else(|| {
+        StorageError::NotFound(format!(
+            "version {} of transcript {transcript}",
+            version.map_or("(current)".to_string(), |n| n.to_string())
+        ))
+    })?;
+    let segments = repo::segments(conn, version.id)?;
+    Ok(LoadedTranscript {
+        transcript: t,
+        versions,
+        version,
+        segments,
+    })
 }
 
 fn finish_savepoint(mut sp: rusqlite::Savepoint<'_>, ok: bool) {
@@ -476,5 +629,28 @@ fn failure(command: DbCommand, msg: &str) -> Option<DbReply> {
             requeued: Vec::new(),
             result: Err(msg.to_owned()),
         }),
+        DbCommand::LoadTranscript { token, .. } => Some(DbReply::TranscriptLoaded {
+            token,
+            result: Err(msg.to_owned()),
+        }),
+        DbCommand::SaveVersion {
+            token, transcript, ..
+        }
+        | DbCommand::Rollback {
+            token, transcript, ..
+        } => Some(DbReply::VersionSaved {
+            token,
+            transcript,
+            result: Err(msg.to_owned()),
+        }),
+        DbCommand::Search { token, .. } => Some(DbReply::SearchResults {
+            token,
+            result: Err(msg.to_owned()),
+        }),
+        DbCommand::ListTranscripts { token } => Some(DbReply::Transcripts {
+            token,
+            result: Err(msg.to_owned()),
+        }),
+        DbCommand::RecordExport { .. } => None,
     }
 }

@@ -402,6 +402,11 @@ impl EditSession {
         self.segments != self.saved
     }
 
+    /// The segments as last saved.
+    pub fn saved_segments(&self) -> Vec<Seg> {
+        self.saved.clone()
+    }
+
     /// The current segments became a saved version.
     pub fn mark_saved(&mut self) {
         self.saved = self.segments.clone();

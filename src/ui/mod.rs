@@ -97,6 +97,7 @@ impl Plugin for UiPlugin {
             ..default()
         }))
         .add_plugins(EguiPlugin::default())
+        .add_plugins(crate::playback::PlaybackPlugin)
         // One core stays with the window (and capture: dispatch reserves another while
         // recording).
         .insert_resource(UiReservesCores)

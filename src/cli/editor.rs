@@ -1,0 +1,340 @@
+//! `verbatim transcripts|versions|diff|rollback|export|search` and `import --transcript`: the
+//! editor's operations from the shell, through the same ECS (EditorPlugin) and database writer.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use bevy::prelude::*;
+use serde::Serialize;
+
+use super::{core, headless_app, update_until};
+use crate::editor::{Editor, EditorCommand, EditorEvent};
+use crate::paths::DataDir;
+use crate::storage::ids::TranscriptId;
+use crate::transcript::diff::Kind;
+use crate::transcript::export::Format;
+
+#[derive(Resource, Default)]
+struct Events(Vec<EditorEvent>);
+
+fn collect(mut r: MessageReader<EditorEvent>, mut out: ResMut<Events>) {
+    out.0.extend(r.read().cloned());
+}
+
+fn app(data: &DataDir) -> anyhow::Result<App> {
+    let mut app = headless_app(core(data)?);
+    app.init_resource::<Events>().add_systems(Last, collect);
+    Ok(app)
+}
+
+/// Sends `cmd` and runs frames until an event `done` accepts (or a failure) arrives.
+fn run(
+    app: &mut App,
+    cmd: EditorCommand,
+    done: impl Fn(&EditorEvent) -> bool,
+) -> anyhow::Result<EditorEvent> {
+    app.world_mut().resource_mut::<Events>().0.clear();
+    app.world_mut().write_message(cmd);
+    let mut got = None;
+    update_until(app, Duration::from_secs(120), |w| {
+        let ev = &w.resource::<Events>().0;
+        got = ev
+            .iter()
+            .find(|e| done(e) || matches!(e, EditorEvent::Failed(_) | EditorEvent::Refused(_)))
+            .cloned();
+        got.is_some()
+    });
+    match got {
+        Some(EditorEvent::Failed(e)) | Some(EditorEvent::Refused(e)) => anyhow::bail!("{e}"),
+        Some(e) => Ok(e),
+        None => anyhow::bail!("no answer within 120 s"),
+    }
+}
+
+fn open(app: &mut App, id: i64, version: Option<u32>) -> anyhow::Result<()> {
+    run(
+        app,
+        EditorCommand::Open {
+            transcript: TranscriptId(id),
+            version,
+            segment: None,
+        },
+        |e| matches!(e, EditorEvent::Opened { .. }),
+    )?;
+    Ok(())
+}
+
+fn print(s: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    o.write_all(s.as_bytes())?;
+    o.write_all(b"\n")
+}
+
+pub(super) fn transcripts(data: &DataDir, json: bool) -> anyhow::Result<ExitCode> {
+    let mut app = app(data)?;
+    run(&mut app, EditorCommand::ListTranscripts, |e| {
+        matches!(e, EditorEvent::Listed(_))
+    })?;
+    let list = app.world().resource::<Editor>().transcripts.clone();
+    if json {
+        print(&serde_json::to_string_pretty(&list)?)?;
+    } else if list.is_empty() {
+        print("No transcripts yet (`verbatim transcribe FILE` makes one).")?;
+    } else {
+        for t in list {
+            print(&format!(
+                "{:>5}  {}  {} versions  {}",
+                t.id,
+                t.title.as_deref().unwrap_or(&t.audio_name),
+                t.versions,
+                crate::library::format_duration_ms(t.duration_ms)
+            ))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn versions(data: &DataDir, id: i64, json: bool) -> anyhow::Result<ExitCode> {
+    let mut app = app(data)?;
+    open(&mut app, id, None)?;
+    let versions = app
+        .world()
+        .resource::<Editor>()
+        .doc
+        .as_ref()
+        .map(|d| d.versions.clone())
+        .unwrap_or_default();
+    if json {
+        print(&serde_json::to_string_pretty(&versions)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for v in versions {
+        print(&format!(
+            "{} v{:<3} {}  {:<8} {:<24} {:>6} segments  {}",
+            if v.is_current { "*" } else { " " },
+            v.number,
+            crate::ui::library_panel::format_time(v.created_at),
+            v.source.as_str(),
+            v.model.as_deref().or(v.author.as_deref()).unwrap_or("-"),
+            v.segment_count,
+            v.note.as_deref().unwrap_or("")
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn diff(
+    data: &DataDir,
+    id: i64,
+    from: u32,
+    to: u32,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut app = app(data)?;
+    open(&mut app, id, None)?;
+    run(
+        &mut app,
+        EditorCommand::Compare {
+            left: from,
+            right: to,
+        },
+        |e| matches!(e, EditorEvent::Compared),
+    )?;
+    let cmp = app
+        .world()
+        .resource::<Editor>()
+        .compare
+        .clone()
+        .context("the comparison did not arrive")?;
+    if json {
+        print(&serde_json::to_string_pretty(&cmp.result)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let s = cmp.result.summary;
+    print(&format!(
+        "version {from} -> {to}: {} of {} rows changed, {} timing changes; words: {} substituted, {} inserted, {} deleted; WER of {to} against {from}: {:.1}%",
+        s.rows_changed,
+        cmp.result.rows.len(),
+        s.timing_changes,
+        s.substituted,
+        s.inserted,
+        s.deleted,
+        s.wer * 100.0
+    ))?;
+    let fmt_time = |t: Option<(u64, u64)>| {
+        t.map(|(a, b)| {
+            format!(
+                "{}-{}",
+                crate::transcript::export::timestamp(a, '.'),
+                crate::transcript::export::timestamp(b, '.')
+            )
+        })
+        .unwrap_or_else(|| "-".into())
+    };
+    for row in cmp
+        .result
+        .rows
+        .iter()
+        .filter(|r| r.text_changed || r.timing_changed)
+    {
+        let side = |spans: &[crate::transcript::diff::Span]| {
+            spans
+                .iter()
+                .map(|sp| match sp.kind {
+                    Kind::Same => sp.text.clone(),
+                    Kind::Deleted => format!("[-{}-]", sp.text.trim()),
+                    Kind::Inserted => format!("{{+{}+}}", sp.text.trim()),
+                    Kind::Changed => format!("<{}>", sp.text.trim()),
+                })
+                .collect::<String>()
+        };
+        print(&format!(
+            "@ {} | {}",
+            fmt_time(row.left_time),
+            fmt_time(row.right_time)
+        ))?;
+        print(&format!("- {}", side(&row.left_spans)))?;
+        print(&format!("+ {}", side(&row.right_spans)))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn rollback(data: &DataDir, id: i64, to: u32) -> anyhow::Result<ExitCode> {
+    let mut app = app(data)?;
+    open(&mut app, id, None)?;
+    let ev = run(&mut app, EditorCommand::Rollback { to }, |e| {
+        matches!(e, EditorEvent::Saved { .. })
+    })?;
+    if let EditorEvent::Saved { version, .. } = ev {
+        print(&format!(
+            "transcript {id}: version {version} (a copy of version {to}) is now current"
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn export(
+    data: &DataDir,
+    id: i64,
+    version: Option<u32>,
+    format: &str,
+    out: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let format = Format::parse(format)
+        .with_context(|| format!("unknown format {format:?} (srt, vtt, json, txt, csv)"))?;
+    let mut app = app(data)?;
+    open(&mut app, id, version)?;
+    let (stem, number) = {
+        let editor = app.world().resource::<Editor>();
+        let doc = editor.doc.as_ref().context("the transcript did not open")?;
+        (
+            Path::new(&doc.transcript.audio_name)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| format!("transcript-{id}")),
+            doc.version.number,
+        )
+    };
+    let path = out.unwrap_or_else(|| PathBuf::from(format!("{stem}.v{number}.{}", format.code())));
+    let ev = run(&mut app, EditorCommand::Export { format, path }, |e| {
+        matches!(e, EditorEvent::Exported(_))
+    })?;
+    // Let the writer record the export before the app stops.
+    for _ in 0..3 {
+        app.update();
+    }
+    if let EditorEvent::Exported(p) = ev {
+        print(&format!(
+            "wrote {} (transcript {id}, version {number})",
+            p.display()
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn import_version(data: &DataDir, file: &Path, id: i64) -> anyhow::Result<ExitCode> {
+    let ext = file
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    let format = Format::parse(&ext)
+        .filter(|f| matches!(f, Format::Srt | Format::Vtt | Format::Json))
+        .with_context(|| {
+            format!(
+                "{}: transcripts are imported from .srt, .vtt or .json",
+                file.display()
+            )
+        })?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let segments = crate::transcript::import::parse(format, &text)
+        .with_context(|| format!("{} is not a valid {} file", file.display(), format.code()))?;
+    let mut app = app(data)?;
+    open(&mut app, id, None)?;
+    let duration = app
+        .world()
+        .resource::<Editor>()
+        .doc
+        .as_ref()
+        .map_or(0, |d| d.session.duration_ms);
+    crate::transcript::edit::validate(&segments, duration)
+        .with_context(|| format!("{} cannot be a version of transcript {id}", file.display()))?;
+    let note = format!(
+        "imported from {}",
+        file.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    );
+    let n = segments.len();
+    let ev = run(
+        &mut app,
+        EditorCommand::ImportVersion {
+            transcript: TranscriptId(id),
+            segments,
+            note,
+        },
+        |e| matches!(e, EditorEvent::Saved { .. }),
+    )?;
+    if let EditorEvent::Saved { version, .. } = ev {
+        print(&format!(
+            "transcript {id}: version {version} imported ({n} segments) and current"
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct Hit<'a> {
+    #[serde(flatten)]
+    hit: &'a crate::storage::repo::SearchHit,
+}
+
+pub(super) fn search(data: &DataDir, query: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let mut app = app(data)?;
+    run(&mut app, EditorCommand::Search(query.to_string()), |e| {
+        matches!(e, EditorEvent::Searched(_))
+    })?;
+    let hits = app.world().resource::<Editor>().search_results.clone();
+    if json {
+        let v: Vec<Hit<'_>> = hits.iter().map(|hit| Hit { hit }).collect();
+        print(&serde_json::to_string_pretty(&v)?)?;
+    } else if hits.is_empty() {
+        print(&format!("Nothing found for {query:?}."))?;
+    } else {
+        for h in &hits {
+            print(&format!(
+                "transcript {} v{} {}  {}  {}",
+                h.transcript_id,
+                h.version_number,
+                crate::transcript::export::timestamp(h.start_ms, '.'),
+                h.title.as_deref().unwrap_or(""),
+                h.snippet
+            ))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
