@@ -45,6 +45,8 @@ fn harness(rows: Vec<AudioFileRow>, loaded: bool) -> Harness<'static, Panel> {
                 load_error: None,
                 importing: 0,
                 job_state: &p.job_state,
+                transcript_of: &Default::default(),
+                search_results: &[],
             };
             library_panel::show(ui, &view, &mut p.state, &mut p.intents);
         },

@@ -51,6 +51,12 @@ pub struct Cli {
     /// Start with live transcription on (the recorder panel's switch).
     #[arg(long)]
     pub live: bool,
+    /// Open this transcript in the editor.
+    #[arg(long, hide = true, value_name = "ID")]
+    pub open_transcript: Option<i64>,
+    /// With --open-transcript: compare versions A and B.
+    #[arg(long, hide = true, value_name = "A:B")]
+    pub compare: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -225,13 +231,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let gui = cli.command.is_none();
     let _log = crate::logging::init(Some(&data.log_dir()), if gui { "info" } else { "warn" });
     match cli.command {
-        None => run_window(
-            &data,
-            cli.screenshot,
-            cli.record_at_start,
-            cli.model,
-            cli.live,
-        ),
+        None => {
+            let compare = match cli.compare.as_deref() {
+                Some(c) => Some(
+                    c.split_once(':')
+                        .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+                        .context("--compare takes A:B, two version numbers")?,
+                ),
+                None => None,
+            };
+            run_window(
+                &data,
+                cli.screenshot,
+                cli.record_at_start,
+                cli.model,
+                cli.live,
+                cli.open_transcript.map(|t| (t, compare)),
+            )
+        }
         Some(Command::Import {
             files,
             json: _,
@@ -295,6 +312,7 @@ fn run_window(
     record: Option<String>,
     model: Option<String>,
     live: bool,
+    open: Option<(i64, Option<(u32, u32)>)>,
 ) -> anyhow::Result<ExitCode> {
     if !display_available() {
         eprintln!(
@@ -308,7 +326,11 @@ fn run_window(
     install_error_handler(&mut app);
     app.add_plugins(crate::AppPlugin {
         core: core(data)?,
-        ui: crate::ui::UiPlugin { screenshot, record },
+        ui: crate::ui::UiPlugin {
+            screenshot,
+            record,
+            open,
+        },
     });
     if let Some(m) = model {
         app.world_mut()

@@ -119,6 +119,8 @@ pub enum EditorCommand {
         ms: u64,
         play: bool,
     },
+    /// Close the editor (back to the library).
+    Close,
 }
 
 /// What happened, for the UI's notices and the CLI.
@@ -144,12 +146,62 @@ pub struct EditorPlugin {
     pub store: AudioStore,
 }
 
+/// The waveform of the open transcript's audio (16 kHz mono), built off the frame.
+#[derive(Resource, Default)]
+pub struct DocPeaks {
+    pub path: Option<PathBuf>,
+    pub pyramid: Option<crate::dsp::peaks::PeakPyramid>,
+    rx: Option<crossbeam_channel::Receiver<crate::dsp::peaks::PeakPyramid>>,
+}
+
+fn build_peaks(editor: Res<Editor>, mut peaks: ResMut<DocPeaks>) {
+    if let Some(rx) = &peaks.rx
+        && let Ok(p) = rx.try_recv()
+    {
+        peaks.pyramid = Some(p);
+        peaks.rx = None;
+    }
+    let Some(doc) = editor.doc.as_ref() else {
+        return;
+    };
+    if peaks.path.as_ref() == Some(&doc.audio_path) {
+        return;
+    }
+    let path = doc.audio_path.clone();
+    peaks.path = Some(path.clone());
+    peaks.pyramid = None;
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    peaks.rx = Some(rx);
+    let spawned = std::thread::Builder::new()
+        .name("verbatim-peaks".into())
+        .spawn(move || {
+            let mut pyramid = crate::dsp::peaks::PeakPyramid::new();
+            let Ok(mut pcm) = crate::transcribe::audio::Pcm16k::open(&path) else {
+                return;
+            };
+            let mut buf = Vec::with_capacity(1 << 16);
+            loop {
+                buf.clear();
+                match pcm.read(&mut buf, 1 << 16) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => pyramid.push(&buf),
+                }
+            }
+            let _ = tx.send(pyramid);
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot build the waveform: {e}");
+    }
+}
+
 #[derive(Resource, Clone)]
 struct EditorStore(AudioStore);
 
 impl Plugin for EditorPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<Editor>()
+            .init_resource::<DocPeaks>()
+            .add_systems(Update, build_peaks.in_set(AppSet::Analyze))
             .insert_resource(EditorStore(self.store.clone()))
             .add_message::<EditorCommand>()
             .add_message::<EditorEvent>()
@@ -280,6 +332,13 @@ fn handle_commands(
                 }
             }
             EditorCommand::CloseCompare => editor.compare = None,
+            EditorCommand::Close => {
+                editor.doc = None;
+                editor.compare = None;
+                if let Some(p) = player.as_mut() {
+                    p.pause();
+                }
+            }
             EditorCommand::Export { format, path } => {
                 let Some(doc) = editor.doc.as_ref() else {
                     continue;

@@ -251,23 +251,43 @@ fn open_stream(samples: Arc<[f32]>, shared: Arc<Shared>) -> Result<cpal::Stream,
     let config = device
         .default_output_config()
         .map_err(|e| format!("the output device has no usable format: {e}"))?;
-    if config.sample_format() != cpal::SampleFormat::F32 {
-        return Err(format!(
-            "the output device wants {} samples (f32 supported)",
-            config.sample_format()
-        ));
-    }
     let channels = usize::from(config.channels());
     let rate = config.sample_rate();
+    let format = config.sample_format();
     let mut cursor = Cursor::default();
-    let stream = device
-        .build_output_stream(
+    let err = |e: cpal::Error| tracing::warn!("playback stream error: {e}");
+    let stream = match format {
+        cpal::SampleFormat::F32 => device.build_output_stream(
             config.into(),
             move |out: &mut [f32], _| fill(out, channels, rate, &samples, &shared, &mut cursor),
-            |e| tracing::warn!("playback stream error: {e}"),
+            err,
             None,
-        )
-        .map_err(|e| format!("cannot open the output stream: {e}"))?;
+        ),
+        cpal::SampleFormat::I16 => {
+            // Scratch sized before the stream starts; larger requests are filled in pieces.
+            let mut scratch = vec![0f32; 8192 * channels.max(1)];
+            device.build_output_stream(
+                config.into(),
+                move |out: &mut [i16], _| {
+                    for chunk in out.chunks_mut(scratch.len()) {
+                        let buf = &mut scratch[..chunk.len()];
+                        fill(buf, channels, rate, &samples, &shared, &mut cursor);
+                        for (o, s) in chunk.iter_mut().zip(buf.iter()) {
+                            *o = (s.clamp(-1.0, 1.0) * 32767.0) as i16;
+                        }
+                    }
+                },
+                err,
+                None,
+            )
+        }
+        other => {
+            return Err(format!(
+                "the output device wants {other} samples (f32 and i16 are supported)"
+            ));
+        }
+    }
+    .map_err(|e| format!("cannot open the output stream: {e}"))?;
     stream
         .play()
         .map_err(|e| format!("cannot start the output stream: {e}"))?;

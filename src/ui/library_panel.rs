@@ -17,6 +17,12 @@ pub struct View<'a> {
     pub importing: usize,
     /// The newest job of each file: its status text.
     pub job_state: &'a std::collections::HashMap<crate::storage::ids::AudioFileId, String>,
+    /// The newest transcript of each file.
+    pub transcript_of: &'a std::collections::HashMap<
+        crate::storage::ids::AudioFileId,
+        crate::storage::ids::TranscriptId,
+    >,
+    pub search_results: &'a [crate::storage::repo::SearchHit],
 }
 
 pub fn show(ui: &mut egui::Ui, view: &View<'_>, state: &mut UiState, out: &mut Vec<Intent>) {
@@ -55,6 +61,40 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, state: &mut UiState, out: &mut V
         .collect();
     for e in errors {
         ui.colored_label(ui.visuals().error_fg_color, e);
+    }
+    ui.horizontal(|ui| {
+        ui.label("Search transcripts:");
+        let r = ui.add(
+            egui::TextEdit::singleline(&mut state.search)
+                .hint_text("words in any transcript")
+                .desired_width(420.0),
+        );
+        let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        if (ui.button("Search").clicked() || enter) && !state.search.trim().is_empty() {
+            out.push(Intent::Search(state.search.trim().to_string()));
+        }
+    });
+    if !view.search_results.is_empty() {
+        egui::ScrollArea::vertical()
+            .id_salt("search-results")
+            .max_height(140.0)
+            .show(ui, |ui| {
+                for h in view.search_results {
+                    let text = format!(
+                        "{} · v{} · {} · {}",
+                        h.title.as_deref().unwrap_or("?"),
+                        h.version_number,
+                        crate::transcript::export::timestamp(h.start_ms, '.'),
+                        h.snippet
+                    );
+                    if ui.link(text).clicked() {
+                        out.push(Intent::OpenTranscript {
+                            transcript: h.transcript_id,
+                            segment: Some(h.segment_index as usize),
+                        });
+                    }
+                }
+            });
     }
     ui.separator();
 
@@ -116,7 +156,14 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, state: &mut UiState, out: &mut V
                         if ui.small_button("Transcribe").clicked() {
                             out.push(Intent::Transcribe(file.id));
                         }
-                        if let Some(s) = view.job_state.get(&file.id) {
+                        if let Some(t) = view.transcript_of.get(&file.id) {
+                            if ui.small_button("Open").clicked() {
+                                out.push(Intent::OpenTranscript {
+                                    transcript: *t,
+                                    segment: None,
+                                });
+                            }
+                        } else if let Some(s) = view.job_state.get(&file.id) {
                             ui.label(s);
                         }
                     });

@@ -3,6 +3,7 @@
 //! the views, call the panels and turn intents into messages. The UI never mutates domain
 //! components.
 
+pub mod editor_panel;
 pub mod jobs_panel;
 pub mod library_panel;
 pub mod recorder_panel;
@@ -30,7 +31,7 @@ use crate::transcribe::{JobCommand, JobFinished, JobStatus, TranscribeRequest, T
 use recorder_panel::RecordIntent;
 
 /// What the user asked for in a frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Intent {
     Import(Vec<PathBuf>),
     Record(RecordIntent),
@@ -38,6 +39,13 @@ pub enum Intent {
     Job(crate::transcribe::JobCommand),
     SetGpu(crate::transcribe::GpuPref),
     SetModel(String),
+    Editor(editor_panel::EditorIntent),
+    /// Open a transcript in the editor (at a segment).
+    OpenTranscript {
+        transcript: crate::storage::ids::TranscriptId,
+        segment: Option<usize>,
+    },
+    Search(String),
 }
 
 /// How serious a notice is.
@@ -62,6 +70,8 @@ pub struct UiState {
     pub selected: Option<crate::storage::ids::AudioFileId>,
     pub recorder: recorder_panel::RecorderUi,
     pub jobs: jobs_panel::JobsUi,
+    pub editor: editor_panel::EditorUi,
+    pub search: String,
 }
 
 impl UiState {
@@ -84,6 +94,41 @@ pub struct UiPlugin {
     /// Start recording from this source at launch (with `screenshot`: the shot is taken
     /// once three seconds are recorded).
     pub record: Option<String>,
+    /// Open this transcript in the editor at launch, and compare these two versions.
+    pub open: Option<(i64, Option<(u32, u32)>)>,
+}
+
+/// The editor view to show at launch (`--open-transcript`, `--compare`).
+#[derive(Resource, Debug, Clone, Copy)]
+struct OpenAtStart {
+    transcript: i64,
+    compare: Option<(u32, u32)>,
+    sent: u8,
+}
+
+fn open_at_start(
+    plan: Option<ResMut<OpenAtStart>>,
+    editor: Res<crate::editor::Editor>,
+    mut out: MessageWriter<crate::editor::EditorCommand>,
+) {
+    let Some(mut plan) = plan else { return };
+    match plan.sent {
+        0 => {
+            out.write(crate::editor::EditorCommand::Open {
+                transcript: crate::storage::ids::TranscriptId(plan.transcript),
+                version: None,
+                segment: Some(1),
+            });
+            plan.sent = 1;
+        }
+        1 if editor.doc.is_some() => {
+            if let Some((left, right)) = plan.compare {
+                out.write(crate::editor::EditorCommand::Compare { left, right });
+            }
+            plan.sent = 2;
+        }
+        _ => {}
+    }
 }
 
 impl Plugin for UiPlugin {
@@ -113,10 +158,23 @@ impl Plugin for UiPlugin {
         if let Some(r) = &self.record {
             app.insert_resource(RecordAtStart(r.clone()));
         }
+        if let Some((transcript, compare)) = self.open {
+            app.insert_resource(OpenAtStart {
+                transcript,
+                compare,
+                sent: 0,
+            })
+            .add_systems(Update, open_at_start.in_set(crate::AppSet::Apply));
+        }
         if let Some(path) = &self.screenshot {
             // The smoke test needs frames to keep coming without input.
             app.insert_resource(WinitSettings::continuous());
-            screenshot::plugin(app, path.clone(), self.record.is_some());
+            screenshot::plugin(
+                app,
+                path.clone(),
+                self.record.is_some(),
+                self.open.map(|(_, c)| c.is_some()),
+            );
         } else {
             // Redraw on input and when something changes, not 60 times a second at idle.
             app.insert_resource(WinitSettings::desktop_app());
@@ -256,8 +314,20 @@ fn collect_notices(
     mut finished: MessageReader<ImportFinished>,
     mut recording: MessageReader<RecordingNotice>,
     mut jobs_done: MessageReader<JobFinished>,
+    mut editor_events: MessageReader<crate::editor::EditorEvent>,
     mut state: ResMut<UiState>,
 ) {
+    use crate::editor::EditorEvent as E;
+    for e in editor_events.read() {
+        match e {
+            E::Saved { version, .. } => {
+                state.notify(Level::Info, format!("Saved as version {version}"))
+            }
+            E::Refused(m) | E::Failed(m) => state.notify(Level::Error, m.clone()),
+            E::Exported(p) => state.notify(Level::Info, format!("Exported {}", p.display())),
+            E::Opened { .. } | E::Compared | E::Searched(_) | E::Listed(_) => {}
+        }
+    }
     for j in jobs_done.read() {
         match (&j.status, &j.error) {
             (JobStatus::Failed, Some(e)) => {
@@ -343,6 +413,78 @@ struct JobsData<'w, 's> {
     commands: MessageWriter<'w, JobCommand>,
 }
 
+fn editor_intent(
+    e: editor_panel::EditorIntent,
+    editor: &crate::editor::Editor,
+    player: Option<&crate::playback::Player>,
+    out: &mut MessageWriter<crate::editor::EditorCommand>,
+) {
+    use crate::editor::EditorCommand as C;
+    use editor_panel::EditorIntent as I;
+    let cmd = match e {
+        I::Seek { ms, play } => C::Seek { ms, play },
+        I::TogglePlay => {
+            if let Some(p) = player {
+                p.toggle();
+            }
+            return;
+        }
+        I::SetSpeed(s) => {
+            if let Some(p) = player {
+                p.set_speed(s);
+            }
+            return;
+        }
+        I::Loop(span) => {
+            if let Some(p) = player {
+                p.set_loop(span);
+            }
+            return;
+        }
+        I::Select(i) => C::Select(i),
+        I::Edit(edit) => C::Edit(edit),
+        I::Undo => C::Undo,
+        I::Redo => C::Redo,
+        I::Save { note } => C::Save { note },
+        I::OpenVersion(n) => match editor.doc.as_ref() {
+            Some(d) => C::Open {
+                transcript: d.transcript.id,
+                version: Some(n),
+                segment: None,
+            },
+            None => return,
+        },
+        I::Rollback(n) => C::Rollback { to: n },
+        I::Compare { left, right } => C::Compare { left, right },
+        I::CloseCompare => C::CloseCompare,
+        I::Export(format) => {
+            let Some(d) = editor.doc.as_ref() else { return };
+            let dir = directories::UserDirs::new()
+                .and_then(|u| u.document_dir().map(std::path::Path::to_path_buf))
+                .unwrap_or_else(std::env::temp_dir);
+            let stem = std::path::Path::new(&d.transcript.audio_name)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| format!("transcript-{}", d.transcript.id));
+            C::Export {
+                format,
+                path: dir.join(format!("{stem}.v{}.{}", d.version.number, format.code())),
+            }
+        }
+        I::Close => C::Close,
+    };
+    out.write(cmd);
+}
+
+/// What the editor reads and asks.
+#[derive(SystemParam)]
+struct EditorData<'w> {
+    editor: Res<'w, crate::editor::Editor>,
+    peaks: Res<'w, crate::editor::DocPeaks>,
+    player: Option<Res<'w, crate::playback::Player>>,
+    commands: MessageWriter<'w, crate::editor::EditorCommand>,
+}
+
 /// What the recorder panel reads of a take entity.
 type TakeItems = (
     Entity,
@@ -365,6 +507,7 @@ struct RecorderData<'w, 's> {
     commands: MessageWriter<'w, RecordCommand>,
 }
 
+#[allow(clippy::too_many_arguments)] // a Bevy system: each argument is a system param
 fn draw(
     mut contexts: EguiContexts,
     mut state: ResMut<UiState>,
@@ -373,6 +516,7 @@ fn draw(
     db: Option<Res<Database>>,
     mut imports: MessageWriter<ImportRequested>,
     mut jobs: JobsData,
+    mut ed: EditorData,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     let rows: Vec<&crate::storage::repo::AudioFileRow> = lib
@@ -403,12 +547,19 @@ fn draw(
     job_list.sort_by_key(|j| std::cmp::Reverse(j.id));
     let mut job_state: std::collections::HashMap<crate::storage::ids::AudioFileId, String> =
         std::collections::HashMap::new();
+    let mut transcript_of: std::collections::HashMap<
+        crate::storage::ids::AudioFileId,
+        crate::storage::ids::TranscriptId,
+    > = std::collections::HashMap::new();
     for j in job_list.iter().rev() {
         let text = match j.status {
             JobStatus::Running => format!("{:.0}%", j.progress * 100.0),
             s => jobs_panel::status_text(s).to_string(),
         };
         job_state.insert(j.audio_file, text);
+        if let Some(t) = j.transcript {
+            transcript_of.insert(j.audio_file, t);
+        }
     }
     let features = crate::build_features();
     egui::Panel::bottom("jobs")
@@ -474,12 +625,43 @@ fn draw(
             state.recorder = recorder_ui;
         });
     egui::CentralPanel::default().show(&mut root, |ui| {
+        if let Some(doc) = ed.editor.doc.as_ref() {
+            let player = match ed.player.as_ref() {
+                Some(p) => editor_panel::PlayerView {
+                    position_ms: p.position_ms(),
+                    playing: p.is_playing(),
+                    speed: p.speed(),
+                    unavailable: match &p.status {
+                        crate::playback::PlayerStatus::Unavailable(e) => Some(e.clone()),
+                        _ => None,
+                    },
+                },
+                None => editor_panel::PlayerView {
+                    position_ms: 0,
+                    playing: false,
+                    speed: 1.0,
+                    unavailable: Some("no player".into()),
+                },
+            };
+            let view = editor_panel::View {
+                doc,
+                compare: ed.editor.compare.as_ref(),
+                player,
+                peaks: ed.peaks.pyramid.as_ref(),
+            };
+            let mut editor_ui = std::mem::take(&mut state.editor);
+            editor_panel::show(ui, &view, &mut editor_ui, &mut intents);
+            state.editor = editor_ui;
+            return;
+        }
         let view = library_panel::View {
             rows: &rows,
             loaded: lib.state.loaded,
             load_error: lib.state.error.as_deref(),
             importing,
             job_state: &job_state,
+            transcript_of: &transcript_of,
+            search_results: &ed.editor.search_results,
         };
         library_panel::show(ui, &view, &mut state, &mut intents);
     });
@@ -508,6 +690,22 @@ fn draw(
                 jobs.commands.write(c);
             }
             Intent::SetGpu(g) => jobs.settings.gpu = g,
+            Intent::OpenTranscript {
+                transcript,
+                segment,
+            } => {
+                ed.commands.write(crate::editor::EditorCommand::Open {
+                    transcript,
+                    version: None,
+                    segment,
+                });
+            }
+            Intent::Search(q) => {
+                ed.commands.write(crate::editor::EditorCommand::Search(q));
+            }
+            Intent::Editor(e) => {
+                editor_intent(e, &ed.editor, ed.player.as_deref(), &mut ed.commands)
+            }
             Intent::SetModel(m) => jobs.settings.default_model = m,
             Intent::Record(r) => match r {
                 RecordIntent::Start => {

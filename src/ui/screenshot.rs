@@ -21,22 +21,26 @@ struct Plan {
     requested: bool,
     /// Wait for a take with this much audio first.
     recording: bool,
+    /// Wait for the editor (`Some(false)`) or its comparison (`Some(true)`).
+    editor: Option<bool>,
 }
 
 /// Seconds of audio a take must hold before a recording screenshot is taken.
 const RECORDED_SECONDS: f64 = 3.0;
 
-pub(super) fn plugin(app: &mut App, path: PathBuf, recording: bool) {
+pub(super) fn plugin(app: &mut App, path: PathBuf, recording: bool, editor: Option<bool>) {
     app.insert_resource(Plan {
         path,
         settled: 0,
         frames: 0,
         requested: false,
         recording,
+        editor,
     })
     .add_systems(Update, take_when_ready);
 }
 
+#[allow(clippy::too_many_arguments)] // a Bevy system: each argument is a system param
 fn take_when_ready(
     mut commands: Commands,
     mut plan: ResMut<Plan>,
@@ -44,6 +48,8 @@ fn take_when_ready(
     takes: Query<(&RecordingSession, &TakeStats)>,
     live: Query<&crate::transcribe::live::LiveTranscript>,
     live_settings: Res<crate::transcribe::live::LiveSettings>,
+    editor: Res<crate::editor::Editor>,
+    peaks: Res<crate::editor::DocPeaks>,
     mut exit: MessageWriter<AppExit>,
 ) {
     plan.frames += 1;
@@ -61,6 +67,11 @@ fn take_when_ready(
             .any(|(s, stats)| s.seconds(stats) >= RECORDED_SECONDS)
     {
         return;
+    }
+    match plan.editor {
+        Some(false) if editor.doc.is_none() || peaks.pyramid.is_none() => return,
+        Some(true) if editor.compare.is_none() || peaks.pyramid.is_none() => return,
+        _ => {}
     }
     // With live transcription on, wait for its first window of text.
     if plan.recording && live_settings.enabled && !live.iter().any(|t| t.steps >= 1) {

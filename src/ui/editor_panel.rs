@@ -1,0 +1,643 @@
+//! The editor panel: the audio's waveform with the segments and the playhead, a virtualized
+//! segment list (click to seek and play, the playing one highlighted and followed, inline
+//! text editing of the selected one), the edit tools, the versions list, and the side-by-side
+//! comparison of two versions.
+
+use bevy_egui::egui::{self, Color32, Pos2, Rect, Sense, Stroke};
+
+use super::Intent;
+use crate::dsp::peaks::{MinMax, PeakPyramid};
+use crate::editor::{CompareDoc, Doc};
+use crate::transcript::diff::{Kind, Span};
+use crate::transcript::edit::Edit;
+use crate::transcript::export::{Format, timestamp};
+
+/// What the editor asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EditorIntent {
+    Seek { ms: u64, play: bool },
+    TogglePlay,
+    SetSpeed(f32),
+    Loop(Option<(u64, u64)>),
+    Select(Option<usize>),
+    Edit(Edit),
+    Undo,
+    Redo,
+    Save { note: Option<String> },
+    OpenVersion(u32),
+    Rollback(u32),
+    Compare { left: u32, right: u32 },
+    CloseCompare,
+    Export(Format),
+    Close,
+}
+
+/// Playback as the panel sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlayerView {
+    pub position_ms: u64,
+    pub playing: bool,
+    pub speed: f32,
+    /// `Some(reason)` when playback cannot work here.
+    pub unavailable: Option<String>,
+}
+
+pub struct View<'a> {
+    pub doc: &'a Doc,
+    pub compare: Option<&'a CompareDoc>,
+    pub player: PlayerView,
+    pub peaks: Option<&'a PeakPyramid>,
+}
+
+/// Panel-only state.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct EditorUi {
+    /// Text of the selected segment being typed (committed on focus loss or Enter).
+    pub draft: Option<(usize, String)>,
+    pub note: String,
+    pub compare_left: Option<u32>,
+    /// Follow the playhead in the list.
+    pub follow: bool,
+    last_followed: Option<usize>,
+}
+
+const FOLLOW_DEFAULT: bool = true;
+
+pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut EditorUi, out: &mut Vec<Intent>) {
+    let doc = view.doc;
+    let mut push = |i: EditorIntent| out.push(Intent::Editor(i));
+    shortcuts(ui, view, st, &mut push);
+    ui.horizontal(|ui| {
+        if ui.button("← Library").clicked() {
+            push(EditorIntent::Close);
+        }
+        ui.heading(
+            doc.transcript
+                .title
+                .as_deref()
+                .unwrap_or(&doc.transcript.audio_name),
+        );
+        ui.label(format!(
+            "version {} ({}){}",
+            doc.version.number,
+            doc.version.source.as_str(),
+            if doc.session.dirty() {
+                " · unsaved changes"
+            } else {
+                ""
+            }
+        ));
+    });
+    transport(ui, view, &mut push);
+    waveform(ui, view, &mut push);
+    if let Some(cmp) = view.compare {
+        compare_view(ui, cmp, &mut push);
+        return;
+    }
+    ui.horizontal(|ui| {
+        let sel = doc.selected;
+        let pos = view.player.position_ms;
+        if ui
+            .button("Split at playhead")
+            .on_hover_text("Enter")
+            .clicked()
+            && let Some(i) = doc.session.segment_at(pos)
+        {
+            push(EditorIntent::Edit(Edit::Split {
+                index: i,
+                at_ms: pos,
+                at_char: None,
+            }));
+        }
+        if ui
+            .button("Merge with next")
+            .on_hover_text("Ctrl+M")
+            .clicked()
+            && let Some(i) = sel
+        {
+            push(EditorIntent::Edit(Edit::Merge { index: i }));
+        }
+        if ui.button("Delete").clicked()
+            && let Some(i) = sel
+        {
+            push(EditorIntent::Edit(Edit::Delete { index: i }));
+        }
+        if ui.button("Insert after").clicked() {
+            push(EditorIntent::Edit(Edit::Insert {
+                after: sel,
+                text: "…".into(),
+            }));
+        }
+        ui.separator();
+        if ui
+            .add_enabled(doc.session.can_undo(), egui::Button::new("Undo"))
+            .on_hover_text("Ctrl+Z")
+            .clicked()
+        {
+            push(EditorIntent::Undo);
+        }
+        if ui
+            .add_enabled(doc.session.can_redo(), egui::Button::new("Redo"))
+            .on_hover_text("Ctrl+Shift+Z")
+            .clicked()
+        {
+            push(EditorIntent::Redo);
+        }
+        ui.separator();
+        ui.add(
+            egui::TextEdit::singleline(&mut st.note)
+                .hint_text("note for this version")
+                .desired_width(180.0),
+        );
+        if ui
+            .add_enabled(doc.session.dirty(), egui::Button::new("Save version"))
+            .on_hover_text("Ctrl+S")
+            .clicked()
+        {
+            let note = std::mem::take(&mut st.note);
+            push(EditorIntent::Save {
+                note: Some(note).filter(|n| !n.trim().is_empty()),
+            });
+        }
+        ui.separator();
+        ui.menu_button("Export", |ui| {
+            for f in Format::ALL {
+                if ui.button(f.code().to_uppercase()).clicked() {
+                    push(EditorIntent::Export(f));
+                    ui.close();
+                }
+            }
+        });
+    });
+    egui::CollapsingHeader::new(format!("Versions ({})", doc.versions.len()))
+        .default_open(true)
+        .show(ui, |ui| versions(ui, doc, st, &mut push));
+    ui.separator();
+    segment_list(ui, view, st, &mut push);
+}
+
+fn shortcuts(
+    ui: &egui::Ui,
+    view: &View<'_>,
+    st: &mut EditorUi,
+    push: &mut impl FnMut(EditorIntent),
+) {
+    let doc = view.doc;
+    let typing = ui.ctx().egui_wants_keyboard_input();
+    let pos = view.player.position_ms;
+    ui.input(|i| {
+        let cmd = i.modifiers.command;
+        if i.key_pressed(egui::Key::Escape) {
+            push(EditorIntent::TogglePlay);
+        }
+        if i.key_pressed(egui::Key::F1) {
+            push(EditorIntent::Seek {
+                ms: pos.saturating_sub(2000),
+                play: view.player.playing,
+            });
+        }
+        if i.key_pressed(egui::Key::F2) {
+            push(EditorIntent::Seek {
+                ms: pos + 2000,
+                play: view.player.playing,
+            });
+        }
+        if i.key_pressed(egui::Key::F3) {
+            push(EditorIntent::SetSpeed((view.player.speed - 0.1).max(0.5)));
+        }
+        if i.key_pressed(egui::Key::F4) {
+            push(EditorIntent::SetSpeed((view.player.speed + 0.1).min(2.0)));
+        }
+        if i.modifiers.alt && i.key_pressed(egui::Key::ArrowLeft) {
+            push(EditorIntent::Edit(Edit::Nudge {
+                at_ms: pos,
+                delta_ms: -100,
+            }));
+        }
+        if i.modifiers.alt && i.key_pressed(egui::Key::ArrowRight) {
+            push(EditorIntent::Edit(Edit::Nudge {
+                at_ms: pos,
+                delta_ms: 100,
+            }));
+        }
+        if !typing
+            && i.key_pressed(egui::Key::Enter)
+            && let Some(idx) = doc.session.segment_at(pos)
+        {
+            push(EditorIntent::Edit(Edit::Split {
+                index: idx,
+                at_ms: pos,
+                at_char: None,
+            }));
+        }
+        if cmd
+            && i.key_pressed(egui::Key::M)
+            && let Some(idx) = doc.selected
+        {
+            push(EditorIntent::Edit(Edit::Merge { index: idx }));
+        }
+        if cmd && i.key_pressed(egui::Key::S) && doc.session.dirty() {
+            let note = std::mem::take(&mut st.note);
+            push(EditorIntent::Save {
+                note: Some(note).filter(|n| !n.trim().is_empty()),
+            });
+        }
+        if cmd && i.key_pressed(egui::Key::Z) {
+            push(if i.modifiers.shift {
+                EditorIntent::Redo
+            } else {
+                EditorIntent::Undo
+            });
+        }
+    });
+}
+
+fn transport(ui: &mut egui::Ui, view: &View<'_>, push: &mut impl FnMut(EditorIntent)) {
+    ui.horizontal(|ui| {
+        let p = &view.player;
+        let label = if p.playing { "⏸ Pause" } else { "▶ Play" };
+        if ui
+            .add_enabled(p.unavailable.is_none(), egui::Button::new(label))
+            .on_hover_text("Esc")
+            .clicked()
+        {
+            push(EditorIntent::TogglePlay);
+        }
+        ui.monospace(format!(
+            "{} / {}",
+            timestamp(p.position_ms, '.'),
+            timestamp(view.doc.transcript.duration_ms, '.')
+        ));
+        let mut speed = p.speed;
+        if ui
+            .add(
+                egui::Slider::new(&mut speed, 0.5..=2.0)
+                    .text("speed")
+                    .step_by(0.05),
+            )
+            .changed()
+        {
+            push(EditorIntent::SetSpeed(speed));
+        }
+        if let Some(why) = &p.unavailable {
+            let text = egui::RichText::new(format!("Playback unavailable: {why}. Editing works."))
+                .color(ui.visuals().warn_fg_color);
+            ui.add(egui::Label::new(text).truncate())
+                .on_hover_text(why.as_str());
+        }
+    });
+}
+
+fn waveform(ui: &mut egui::Ui, view: &View<'_>, push: &mut impl FnMut(EditorIntent)) {
+    let doc = view.doc;
+    let (rect, resp) = ui.allocate_exact_size(
+        egui::vec2(ui.available_width(), 90.0),
+        Sense::click_and_drag(),
+    );
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 2.0, Color32::from_gray(18));
+    let dur = doc.transcript.duration_ms.max(1) as f32;
+    let x_of = |ms: u64| rect.left() + rect.width() * (ms as f32 / dur).min(1.0);
+    // Segments as bands, the selected one brighter.
+    for (i, s) in doc.session.segments.iter().enumerate() {
+        let band = Rect::from_min_max(
+            Pos2::new(x_of(s.start_ms), rect.top()),
+            Pos2::new(x_of(s.end_ms).max(x_of(s.start_ms) + 1.0), rect.bottom()),
+        );
+        let c = if doc.selected == Some(i) {
+            Color32::from_rgba_unmultiplied(90, 140, 220, 70)
+        } else {
+            Color32::from_rgba_unmultiplied(90, 140, 220, 25)
+        };
+        painter.rect_filled(band, 0.0, c);
+    }
+    if let Some(p) = view.peaks {
+        let width = rect.width().max(1.0) as usize;
+        let spp = (doc.transcript.duration_ms as f64 * 16.0) / width as f64;
+        let mut cols: Vec<Option<MinMax>> = Vec::with_capacity(width);
+        p.screen_columns(0, spp, width, &mut cols);
+        let mut mesh = egui::Mesh::default();
+        super::recorder_panel::waveform_mesh(
+            &cols,
+            rect,
+            Color32::from_rgb(90, 170, 240),
+            &mut mesh,
+        );
+        painter.add(egui::Shape::mesh(mesh));
+    } else {
+        painter.text(
+            rect.center(),
+            egui::Align2::CENTER_CENTER,
+            "reading the waveform…",
+            egui::FontId::proportional(12.0),
+            Color32::GRAY,
+        );
+    }
+    let x = x_of(view.player.position_ms);
+    painter.line_segment(
+        [Pos2::new(x, rect.top()), Pos2::new(x, rect.bottom())],
+        Stroke::new(1.5, Color32::from_rgb(250, 200, 60)),
+    );
+    if (resp.clicked() || resp.dragged())
+        && let Some(p) = resp.interact_pointer_pos()
+    {
+        let ms = ((p.x - rect.left()) / rect.width()).clamp(0.0, 1.0) * dur;
+        push(EditorIntent::Seek {
+            ms: ms as u64,
+            play: view.player.playing,
+        });
+    }
+}
+
+fn segment_list(
+    ui: &mut egui::Ui,
+    view: &View<'_>,
+    st: &mut EditorUi,
+    push: &mut impl FnMut(EditorIntent),
+) {
+    let doc = view.doc;
+    let segs = &doc.session.segments;
+    let playing_idx = doc
+        .session
+        .segment_at(view.player.position_ms)
+        .filter(|&i| {
+            segs.get(i)
+                .is_some_and(|s| view.player.position_ms < s.end_ms)
+        });
+    let row_h = ui.text_style_height(&egui::TextStyle::Body) + 8.0;
+    let mut area = egui::ScrollArea::vertical().auto_shrink([false, false]);
+    // Follow the playhead (or jump to a focused segment).
+    let target = doc
+        .focus
+        .or(if view.player.playing && st.follow_or_default() {
+            playing_idx.filter(|i| st.last_followed != Some(*i))
+        } else {
+            None
+        });
+    if let Some(t) = target {
+        area = area.vertical_scroll_offset((t as f32 * row_h - 60.0).max(0.0));
+        st.last_followed = Some(t);
+    }
+    area.show_rows(ui, row_h, segs.len(), |ui, range| {
+        for i in range {
+            let Some(s) = segs.get(i) else { continue };
+            let selected = doc.selected == Some(i);
+            let playing = playing_idx == Some(i);
+            let fill = if playing {
+                Color32::from_rgb(60, 55, 20)
+            } else if selected {
+                Color32::from_rgb(30, 45, 70)
+            } else {
+                Color32::TRANSPARENT
+            };
+            egui::Frame::new().fill(fill).show(ui, |ui| {
+                ui.set_min_height(row_h - 2.0);
+                ui.horizontal(|ui| {
+                    let t = ui.add(
+                        egui::Label::new(
+                            egui::RichText::new(timestamp(s.start_ms, '.')).monospace(),
+                        )
+                        .sense(Sense::click()),
+                    );
+                    if t.clicked() {
+                        push(EditorIntent::Select(Some(i)));
+                        push(EditorIntent::Seek {
+                            ms: s.start_ms,
+                            play: true,
+                        });
+                    }
+                    if selected {
+                        let mut start = s.start_ms as f64 / 1000.0;
+                        let mut end = s.end_ms as f64 / 1000.0;
+                        let a = ui.add(
+                            egui::DragValue::new(&mut start)
+                                .speed(0.01)
+                                .suffix(" s")
+                                .max_decimals(3),
+                        );
+                        let b = ui.add(
+                            egui::DragValue::new(&mut end)
+                                .speed(0.01)
+                                .suffix(" s")
+                                .max_decimals(3),
+                        );
+                        if (a.drag_stopped()
+                            || a.lost_focus()
+                            || b.drag_stopped()
+                            || b.lost_focus())
+                            && ((start * 1000.0).round() as u64 != s.start_ms
+                                || (end * 1000.0).round() as u64 != s.end_ms)
+                        {
+                            push(EditorIntent::Edit(Edit::SetTimes {
+                                index: i,
+                                start_ms: (start.max(0.0) * 1000.0).round() as u64,
+                                end_ms: (end.max(0.0) * 1000.0).round() as u64,
+                            }));
+                        }
+                        let draft = match &mut st.draft {
+                            Some((k, text)) if *k == i => text,
+                            other => {
+                                *other = Some((i, s.text.clone()));
+                                match other {
+                                    Some((_, text)) => text,
+                                    None => return,
+                                }
+                            }
+                        };
+                        let r =
+                            ui.add(egui::TextEdit::singleline(draft).desired_width(f32::INFINITY));
+                        if r.lost_focus() && *draft != s.text {
+                            push(EditorIntent::Edit(Edit::SetText {
+                                index: i,
+                                text: draft.clone(),
+                            }));
+                        }
+                    } else {
+                        let l = ui.add(egui::Label::new(&s.text).sense(Sense::click()).truncate());
+                        if l.clicked() {
+                            st.draft = None;
+                            push(EditorIntent::Select(Some(i)));
+                            push(EditorIntent::Seek {
+                                ms: s.start_ms,
+                                play: true,
+                            });
+                        }
+                    }
+                });
+            });
+        }
+    });
+}
+
+impl EditorUi {
+    fn follow_or_default(&self) -> bool {
+        self.follow || FOLLOW_DEFAULT
+    }
+}
+
+fn versions(ui: &mut egui::Ui, doc: &Doc, st: &mut EditorUi, push: &mut impl FnMut(EditorIntent)) {
+    egui::ScrollArea::vertical()
+        .id_salt("versions")
+        .max_height(110.0)
+        .show(ui, |ui| {
+            for v in doc.versions.iter().rev() {
+                ui.horizontal(|ui| {
+                    let open = v.number == doc.version.number;
+                    let label = format!(
+                        "{}v{}  {}  {}  {}  {} segments  {}",
+                        if v.is_current { "★ " } else { "" },
+                        v.number,
+                        super::library_panel::format_time(v.created_at),
+                        v.source.as_str(),
+                        v.model
+                            .as_deref()
+                            .or(v.author.as_deref())
+                            .map(short)
+                            .unwrap_or_else(|| "-".into()),
+                        v.segment_count,
+                        v.note.as_deref().unwrap_or("")
+                    );
+                    if ui.selectable_label(open, label).clicked() && !open {
+                        push(EditorIntent::OpenVersion(v.number));
+                    }
+                    if !v.is_current && ui.small_button("Roll back").clicked() {
+                        push(EditorIntent::Rollback(v.number));
+                    }
+                    match st.compare_left {
+                        Some(l) if l != v.number => {
+                            if ui.small_button(format!("Compare with v{l}")).clicked() {
+                                push(EditorIntent::Compare {
+                                    left: l.min(v.number),
+                                    right: l.max(v.number),
+                                });
+                                st.compare_left = None;
+                            }
+                        }
+                        Some(_) => {
+                            if ui.small_button("Cancel compare").clicked() {
+                                st.compare_left = None;
+                            }
+                        }
+                        None => {
+                            if ui.small_button("Compare…").clicked() {
+                                st.compare_left = Some(v.number);
+                            }
+                        }
+                    }
+                });
+            }
+        });
+}
+
+fn short(s: &str) -> String {
+    std::path::Path::new(s)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| s.to_string())
+}
+
+fn span_color(kind: Kind, left: bool) -> Option<Color32> {
+    match kind {
+        Kind::Same => None,
+        Kind::Deleted => Some(Color32::from_rgb(120, 40, 40)),
+        Kind::Inserted => Some(Color32::from_rgb(30, 100, 45)),
+        Kind::Changed if left => Some(Color32::from_rgb(120, 80, 20)),
+        Kind::Changed => Some(Color32::from_rgb(100, 90, 20)),
+    }
+}
+
+fn spans_job(spans: &[Span], left: bool, ui: &egui::Ui) -> egui::text::LayoutJob {
+    let mut job = egui::text::LayoutJob::default();
+    for sp in spans {
+        let mut fmt = egui::TextFormat {
+            font_id: egui::TextStyle::Body.resolve(ui.style()),
+            color: ui.visuals().text_color(),
+            ..Default::default()
+        };
+        if let Some(bg) = span_color(sp.kind, left) {
+            fmt.background = bg;
+            if sp.kind == Kind::Deleted {
+                fmt.strikethrough = Stroke::new(1.0, Color32::from_gray(220));
+            }
+        }
+        job.append(&sp.text, 0.0, fmt);
+    }
+    job.wrap.max_width = ui.available_width();
+    job
+}
+
+fn compare_view(ui: &mut egui::Ui, cmp: &CompareDoc, push: &mut impl FnMut(EditorIntent)) {
+    let s = &cmp.result.summary;
+    ui.horizontal(|ui| {
+        ui.strong(format!("Version {} ↔ version {}", cmp.left.number, cmp.right.number));
+        ui.label(format!(
+            "{} of {} rows changed · {} timing changes · {} substituted, {} inserted, {} deleted words · WER {:.1}%",
+            s.rows_changed,
+            cmp.result.rows.len(),
+            s.timing_changes,
+            s.substituted,
+            s.inserted,
+            s.deleted,
+            s.wer * 100.0
+        ));
+        if ui.button("Close compare").clicked() {
+            push(EditorIntent::CloseCompare);
+        }
+    });
+    ui.separator();
+    let row_h = ui.text_style_height(&egui::TextStyle::Body) * 2.0 + 10.0;
+    let width = ui.available_width().min(ui.clip_rect().width());
+    let half = ((width - 24.0) / 2.0).max(100.0);
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show_rows(ui, row_h, cmp.result.rows.len(), |ui, range| {
+            for r in &cmp.result.rows[range] {
+                ui.horizontal_top(|ui| {
+                    for (k, (spans, time)) in
+                        [(&r.left_spans, r.left_time), (&r.right_spans, r.right_time)]
+                            .into_iter()
+                            .enumerate()
+                    {
+                        ui.allocate_ui(egui::vec2(half, row_h), |ui| {
+                            ui.set_width(half);
+                            ui.vertical(|ui| {
+                                ui.horizontal(|ui| {
+                                    if let Some((a, b)) = time {
+                                        let t = ui.add(
+                                            egui::Label::new(
+                                                egui::RichText::new(format!(
+                                                    "{}–{}",
+                                                    timestamp(a, '.'),
+                                                    timestamp(b, '.')
+                                                ))
+                                                .monospace()
+                                                .small(),
+                                            )
+                                            .sense(Sense::click()),
+                                        );
+                                        if t.clicked() {
+                                            push(EditorIntent::Seek { ms: a, play: true });
+                                        }
+                                        if r.timing_changed {
+                                            ui.colored_label(
+                                                Color32::from_rgb(230, 180, 60),
+                                                "⏱ timing",
+                                            );
+                                        }
+                                    }
+                                });
+                                let job = spans_job(spans, k == 0, ui);
+                                let l = ui.add(egui::Label::new(job).sense(Sense::click()));
+                                if l.clicked()
+                                    && let Some((a, _)) = time
+                                {
+                                    push(EditorIntent::Seek { ms: a, play: true });
+                                }
+                            });
+                        });
+                    }
+                });
+                ui.separator();
+            }
+        });
+}
