@@ -149,6 +149,51 @@ fn live_transcript_appears_while_recording_speech() {
 }
 
 #[test]
+fn the_editor_and_the_compare_view_with_a_real_clip() {
+    if no_display() {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_verbatim"))
+            .arg("--data-dir")
+            .arg(data.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let jfk = common::speech_dir().join("jfk.wav");
+    let model = common::whisper::synthetic_model();
+    run(&[
+        "transcribe",
+        jfk.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+        "--no-vad",
+    ]);
+    let srt = data.path().join("v2.srt");
+    std::fs::write(&srt, "1\n00:00:00,320 --> 00:00:02,270\nAnd so, my fellow Americans,\n\n2\n00:00:03,270 --> 00:00:04,410\nask not\n\n3\n00:00:05,380 --> 00:00:07,680\nwhat your country can do for you,\n\n4\n00:00:08,160 --> 00:00:10,620\nask what you can do for your country.\n").unwrap();
+    run(&["import", srt.to_str().unwrap(), "--transcript", "1"]);
+    let srt = data.path().join("v3.srt");
+    std::fs::write(&srt, "1\n00:00:00,300 --> 00:00:02,270\nAnd so, my fellow citizens,\n\n2\n00:00:03,270 --> 00:00:04,410\nask not\n\n3\n00:00:05,380 --> 00:00:07,680\nwhat your country can do for you —\n\n4\n00:00:08,160 --> 00:00:10,620\nask what you can do for your country.\n").unwrap();
+    run(&["import", srt.to_str().unwrap(), "--transcript", "1"]);
+    // The shots wait for the editor (and its waveform), then for the comparison.
+    let (shot, _, _) = screenshot(data.path(), &["--open-transcript", "1"], "gui-editor.png");
+    eprintln!("screenshot: {}", shot.display());
+    let (shot, _, _) = screenshot(
+        data.path(),
+        &["--open-transcript", "1", "--compare", "2:3"],
+        "gui-compare.png",
+    );
+    eprintln!("screenshot: {}", shot.display());
+}
+
+#[test]
 fn without_a_display_the_app_says_so_and_points_to_the_cli() {
     let exe = env!("CARGO_BIN_EXE_verbatim");
     let data = tempfile::tempdir().unwrap();

@@ -1,0 +1,566 @@
+//! The editor: panel tests with egui_kittest (no Bevy), the EditorPlugin headless (save,
+//! rollback, refused edits, import as a version, export with history, search), and the CLI.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use bevy::prelude::*;
+use bevy_egui::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+use verbatim::CorePlugin;
+use verbatim::cli::{ImportLog, headless_app, track_imports, update_until};
+use verbatim::editor::{CompareDoc, Doc, Editor, EditorCommand, EditorEvent};
+use verbatim::library::ImportRequested;
+use verbatim::library::import::AudioStore;
+use verbatim::storage::ids::{AudioFileId, TranscriptId, VersionId};
+use verbatim::storage::repo::{
+    self, NewSegment, NewVersion, TranscriptRow, VersionRow, VersionSource,
+};
+use verbatim::storage::writer::DbWriter;
+use verbatim::transcript::diff::compare;
+use verbatim::transcript::edit::{Edit, EditSession, Seg};
+use verbatim::transcript::export::Format;
+use verbatim::ui::Intent;
+use verbatim::ui::editor_panel::{self, EditorIntent, EditorUi, PlayerView, View};
+
+fn jfk_segs() -> Vec<Seg> {
+    vec![
+        Seg::new(320, 2_270, "And so, my fellow Americans,"),
+        Seg::new(3_270, 4_410, "ask not"),
+        Seg::new(5_380, 7_680, "what your country can do for you,"),
+        Seg::new(8_160, 10_620, "ask what you can do for your country."),
+    ]
+}
+
+fn version(n: u32, current: bool) -> VersionRow {
+    VersionRow {
+        id: VersionId(i64::from(n)),
+        transcript_id: TranscriptId(1),
+        number: n,
+        source: if n == 1 {
+            VersionSource::Model
+        } else {
+            VersionSource::Edit
+        },
+        based_on: None,
+        model: Some("base.en".into()),
+        author: None,
+        note: None,
+        created_at: 1_763_680_000_000,
+        is_current: current,
+        segment_count: 4,
+    }
+}
+
+fn doc(selected: Option<usize>) -> Doc {
+    Doc {
+        transcript: TranscriptRow {
+            id: TranscriptId(1),
+            audio_file: AudioFileId(1),
+            title: Some("jfk.wav".into()),
+            current_version: VersionId(2),
+            job: None,
+            created_at: 0,
+            audio_name: "jfk.wav".into(),
+            audio_path: "audio/x.wav".into(),
+            duration_ms: 11_000,
+            versions: 2,
+        },
+        versions: vec![version(1, false), version(2, true)],
+        version: version(2, true),
+        session: EditSession::new(jfk_segs(), 11_000),
+        audio_path: PathBuf::from("/nonexistent.wav"),
+        focus: None,
+        selected,
+    }
+}
+
+struct P {
+    doc: Doc,
+    compare: Option<CompareDoc>,
+    ui: EditorUi,
+    intents: Vec<Intent>,
+}
+
+fn harness(doc: Doc, compare: Option<CompareDoc>) -> Harness<'static, P> {
+    Harness::builder()
+        .with_size(egui::vec2(1200.0, 700.0))
+        .build_ui_state(
+            |ui, p: &mut P| {
+                let view = View {
+                    doc: &p.doc,
+                    compare: p.compare.as_ref(),
+                    player: PlayerView {
+                        position_ms: 3_500,
+                        playing: false,
+                        speed: 1.0,
+                        unavailable: None,
+                    },
+                    peaks: None,
+                };
+                editor_panel::show(ui, &view, &mut p.ui, &mut p.intents);
+            },
+            P {
+                doc,
+                compare,
+                ui: EditorUi::default(),
+                intents: Vec::new(),
+            },
+        )
+}
+
+fn editor_intents(p: &P) -> Vec<EditorIntent> {
+    p.intents
+        .iter()
+        .filter_map(|i| match i {
+            Intent::Editor(e) => Some(e.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn clicking_a_segment_selects_it_and_seeks_there() {
+    let mut h = harness(doc(None), None);
+    h.run();
+    h.get_by_label("what your country can do for you,").click();
+    h.run();
+    assert_eq!(
+        editor_intents(h.state()),
+        [
+            EditorIntent::Select(Some(2)),
+            EditorIntent::Seek {
+                ms: 5_380,
+                play: true
+            }
+        ]
+    );
+}
+
+#[test]
+fn editing_the_selected_segment_and_saving_emit_intents() {
+    let mut h = harness(doc(Some(0)), None);
+    h.run();
+    h.query_all_by_value("And so, my fellow Americans,")
+        .find(|n| n.accesskit_node().role() == egui::accesskit::Role::TextInput)
+        .expect("the text field of the selected segment")
+        .click();
+    h.run();
+    let field = h
+        .query_all_by_value("And so, my fellow Americans,")
+        .find(|n| n.accesskit_node().role() == egui::accesskit::Role::TextInput)
+        .unwrap();
+    field.type_text(" friends");
+    h.run();
+    // Leaving the field commits the edit.
+    h.get_by_label("ask not").click();
+    h.run();
+    let got = editor_intents(h.state());
+    assert!(
+        got.contains(&EditorIntent::Edit(Edit::SetText {
+            index: 0,
+            text: "And so, my fellow Americans, friends".into()
+        })),
+        "{got:?}"
+    );
+    // With unsaved edits, Save version emits a save.
+    let mut d = doc(None);
+    d.session
+        .apply(&Edit::SetText {
+            index: 1,
+            text: "ask not now".into(),
+        })
+        .unwrap();
+    let mut h = harness(d, None);
+    h.run();
+    h.get_by_label("Save version").click();
+    h.run();
+    assert_eq!(
+        editor_intents(h.state()),
+        [EditorIntent::Save { note: None }]
+    );
+}
+
+#[test]
+fn the_compare_view_renders_the_diff_spans_and_seeks() {
+    let left = jfk_segs();
+    let mut right = jfk_segs();
+    right[0].text = "And so, my fellow citizens,".into();
+    right[0].start_ms = 300;
+    let cmp = CompareDoc {
+        left: version(1, false),
+        right: version(2, true),
+        result: compare(&left, &right),
+        left_segs: left,
+        right_segs: right,
+    };
+    let mut h = harness(doc(None), Some(cmp));
+    h.run();
+    h.get_by_label("And so, my fellow Americans,");
+    h.get_by_label("And so, my fellow citizens,");
+    assert_eq!(h.query_all_by_label("⏱ timing").count(), 2);
+    h.get_by_label_contains("WER 4.5%");
+    h.get_by_label("And so, my fellow citizens,").click();
+    h.run();
+    assert_eq!(
+        editor_intents(h.state()),
+        [EditorIntent::Seek {
+            ms: 300,
+            play: true
+        }]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// EditorPlugin, headless
+
+#[derive(Resource, Default)]
+struct Events(Vec<EditorEvent>);
+
+fn collect(mut r: MessageReader<EditorEvent>, mut out: ResMut<Events>) {
+    out.0.extend(r.read().cloned());
+}
+
+/// An app with jfk.wav imported and a transcript (version 1: `jfk_segs`).
+fn app_with_transcript(dir: &Path) -> (App, TranscriptId) {
+    let store = AudioStore::new(dir);
+    let writer = DbWriter::spawn(&dir.join("verbatim.db"), store.clone()).unwrap();
+    let mut app = headless_app(CorePlugin::new(writer, store));
+    track_imports(&mut app);
+    app.init_resource::<Events>().add_systems(Last, collect);
+    app.world_mut()
+        .write_message(ImportRequested(common::speech_dir().join("jfk.wav")));
+    assert!(update_until(&mut app, Duration::from_secs(30), |w| !w
+        .resource::<ImportLog>()
+        .0
+        .is_empty()));
+    let audio = app.world().resource::<ImportLog>().0[0]
+        .result
+        .as_ref()
+        .unwrap()
+        .row
+        .id;
+    let mut conn = verbatim::storage::open(&dir.join("verbatim.db")).unwrap();
+    let tx = conn.transaction().unwrap();
+    let segs: Vec<NewSegment> = jfk_segs().iter().map(Into::into).collect();
+    let mut v = NewVersion::new(VersionSource::Model);
+    v.model = Some("base.en".into());
+    let (t, _) = repo::create_transcript(&tx, audio, None, Some("jfk.wav"), &v, &segs, 0).unwrap();
+    tx.commit().unwrap();
+    (app, t)
+}
+
+fn send(app: &mut App, cmd: EditorCommand, done: impl Fn(&EditorEvent) -> bool) -> EditorEvent {
+    app.world_mut().resource_mut::<Events>().0.clear();
+    app.world_mut().write_message(cmd);
+    let mut got = None;
+    assert!(update_until(app, Duration::from_secs(30), |w| {
+        got = w.resource::<Events>().0.iter().find(|e| done(e)).cloned();
+        got.is_some()
+    }));
+    got.unwrap()
+}
+
+fn any(_: &EditorEvent) -> bool {
+    true
+}
+
+#[test]
+fn save_creates_a_version_and_rollback_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut app, t) = app_with_transcript(dir.path());
+    let open = EditorCommand::Open {
+        transcript: t,
+        version: None,
+        segment: Some(1),
+    };
+    assert!(matches!(
+        send(&mut app, open, any),
+        EditorEvent::Opened { version: 1, .. }
+    ));
+    // Nothing to save yet; an overlapping edit is refused and changes nothing.
+    assert!(matches!(
+        send(&mut app, EditorCommand::Save { note: None }, any),
+        EditorEvent::Refused(m) if m.contains("no changes")
+    ));
+    let bad = EditorCommand::Edit(Edit::SetTimes {
+        index: 1,
+        start_ms: 2_000,
+        end_ms: 4_000,
+    });
+    assert!(matches!(send(&mut app, bad, any), EditorEvent::Refused(m) if m.contains("overlap")));
+    app.world_mut()
+        .write_message(EditorCommand::Edit(Edit::SetText {
+            index: 0,
+            text: "And so, my fellow citizens,".into(),
+        }));
+    let saved = send(
+        &mut app,
+        EditorCommand::Save {
+            note: Some("fix a word".into()),
+        },
+        |e| matches!(e, EditorEvent::Saved { .. }),
+    );
+    assert_eq!(
+        saved,
+        EditorEvent::Saved {
+            transcript: t,
+            version: 2
+        }
+    );
+    // The editor reloads: version 2 is open and current.
+    assert!(update_until(&mut app, Duration::from_secs(10), |w| w
+        .resource::<Editor>()
+        .doc
+        .as_ref()
+        .is_some_and(|d| d.version.number == 2 && !d.session.dirty())));
+    let rolled = send(&mut app, EditorCommand::Rollback { to: 1 }, |e| {
+        matches!(e, EditorEvent::Saved { .. })
+    });
+    assert_eq!(
+        rolled,
+        EditorEvent::Saved {
+            transcript: t,
+            version: 3
+        }
+    );
+    drop(app);
+
+    let conn = verbatim::storage::open(&dir.path().join("verbatim.db")).unwrap();
+    let vs = repo::versions(&conn, t).unwrap();
+    assert_eq!(vs.len(), 3);
+    assert_eq!(
+        (vs[1].source, vs[1].note.as_deref()),
+        (VersionSource::Edit, Some("fix a word"))
+    );
+    assert_eq!(vs[1].based_on, Some(vs[0].id));
+    assert_eq!(vs[2].source, VersionSource::Rollback);
+    assert!(vs[2].is_current);
+    let v2 = repo::segments(&conn, vs[1].id).unwrap();
+    assert_eq!(v2[0].text, "And so, my fellow citizens,");
+    let v3 = repo::segments(&conn, vs[2].id).unwrap();
+    assert_eq!(v3[0].text, "And so, my fellow Americans,");
+    // Version 1 is untouched.
+    assert_eq!(
+        repo::segments(&conn, vs[0].id).unwrap()[0].text,
+        "And so, my fellow Americans,"
+    );
+}
+
+#[test]
+fn import_export_and_search_through_the_editor() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut app, t) = app_with_transcript(dir.path());
+    let mut segs = jfk_segs();
+    segs[3].text = "ask what you can do for your nation.".into();
+    let ev = send(
+        &mut app,
+        EditorCommand::ImportVersion {
+            transcript: t,
+            segments: segs,
+            note: "imported from fix.srt".into(),
+        },
+        any,
+    );
+    assert_eq!(
+        ev,
+        EditorEvent::Saved {
+            transcript: t,
+            version: 2
+        }
+    );
+    let ev = send(
+        &mut app,
+        EditorCommand::Open {
+            transcript: t,
+            version: Some(1),
+            segment: None,
+        },
+        any,
+    );
+    assert!(matches!(ev, EditorEvent::Opened { version: 1, .. }));
+    let out = dir.path().join("v1.srt");
+    let ev = send(
+        &mut app,
+        EditorCommand::Export {
+            format: Format::Srt,
+            path: out.clone(),
+        },
+        any,
+    );
+    assert!(matches!(ev, EditorEvent::Exported(_)));
+    assert!(
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .contains("your country.")
+    );
+    let ev = send(&mut app, EditorCommand::Search("nation".into()), any);
+    assert_eq!(ev, EditorEvent::Searched(1));
+    let hit = app.world().resource::<Editor>().search_results[0].clone();
+    assert_eq!(
+        (hit.transcript_id, hit.version_number, hit.segment_index),
+        (t, 2, 3)
+    );
+    for _ in 0..5 {
+        app.update();
+    }
+    drop(app);
+    let conn = verbatim::storage::open(&dir.path().join("verbatim.db")).unwrap();
+    let (n, format): (i64, String) = conn
+        .query_row("SELECT COUNT(*), MAX(format) FROM exports", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((n, format.as_str()), (1, "srt"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// CLI
+
+fn verbatim(home: &Path, args: &[&str]) -> (bool, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_verbatim"))
+        .args(args)
+        .env("VERBATIM_HOME", home)
+        .output()
+        .unwrap();
+    (
+        o.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )
+}
+
+#[test]
+fn cli_versions_diff_rollback_export_import_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, t) = app_with_transcript(dir.path());
+    drop(app);
+    let home = dir.path();
+    let id = t.0.to_string();
+    let srt = home.join("fixed.srt");
+    std::fs::write(
+        &srt,
+        "1\n00:00:00,320 --> 00:00:02,270\nAnd so, my fellow citizens,\n\n2\n00:00:03,270 --> 00:00:04,410\nask not\n",
+    )
+    .unwrap();
+    let (ok, out) = verbatim(
+        home,
+        &["import", srt.to_str().unwrap(), "--transcript", &id],
+    );
+    assert!(
+        ok && out.contains("version 2 imported (2 segments)"),
+        "{out}"
+    );
+    let (ok, out) = verbatim(home, &["versions", &id]);
+    assert!(
+        ok && out.contains("* v2") && out.contains("imported from fixed.srt"),
+        "{out}"
+    );
+    let (ok, out) = verbatim(home, &["diff", &id, "--from", "1", "--to", "2"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("<Americans,>") && out.contains("<citizens,>"),
+        "{out}"
+    );
+    assert!(
+        out.contains("[-what your country can do for you,-]"),
+        "{out}"
+    );
+    let (ok, out) = verbatim(home, &["rollback", &id, "--to", "1"]);
+    assert!(
+        ok && out.contains("version 3 (a copy of version 1)"),
+        "{out}"
+    );
+    let file = home.join("out.vtt");
+    let (ok, out) = verbatim(
+        home,
+        &[
+            "export",
+            &id,
+            "--version",
+            "2",
+            "--format",
+            "vtt",
+            "--out",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{out}");
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .starts_with("WEBVTT\n\n00:00:00.320 --> 00:00:02.270\nAnd so, my fellow citizens,")
+    );
+    let (ok, out) = verbatim(home, &["search", "americans", "--json"]);
+    assert!(ok, "{out}");
+    let hits: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        hits[0]["version_number"], 3,
+        "the current version (the rollback) is searched"
+    );
+    let bad = home.join("bad.vtt");
+    std::fs::write(&bad, "00:00:01.000 --> 00:00:02.000\nno header\n").unwrap();
+    let (ok, out) = verbatim(
+        home,
+        &["import", bad.to_str().unwrap(), "--transcript", &id],
+    );
+    assert!(!ok && out.contains("starts with the line WEBVTT"), "{out}");
+    let beyond = home.join("beyond.srt");
+    std::fs::write(&beyond, "1\n00:00:10,000 --> 00:00:20,000\ntoo long\n").unwrap();
+    let (ok, out) = verbatim(
+        home,
+        &["import", beyond.to_str().unwrap(), "--transcript", &id],
+    );
+    assert!(!ok && out.contains("after the audio (11000 ms)"), "{out}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Playback: the callback's work, without a device
+
+#[test]
+fn playback_advances_seeks_loops_changes_speed_and_stops_at_the_end() {
+    use std::sync::atomic::Ordering;
+    use verbatim::playback::{Cursor, Shared, fill};
+    let samples: Vec<f32> = (0..16_000).map(|i| i as f32 / 16_000.0).collect(); // 1 s ramp
+    let shared = Shared::default();
+    let mut cursor = Cursor::default();
+    let mut out = vec![0f32; 4_800 * 2]; // 0.1 s of 48 kHz stereo
+    // Paused: silence, no movement.
+    fill(&mut out, 2, 48_000, &samples, &shared, &mut cursor);
+    assert!(out.iter().all(|s| *s == 0.0));
+    assert_eq!(shared.position.load(Ordering::Acquire), 0);
+    shared.playing.store(true, Ordering::Release);
+    fill(&mut out, 2, 48_000, &samples, &shared, &mut cursor);
+    assert_eq!(shared.position.load(Ordering::Acquire), 1_600);
+    assert_eq!(out[0], out[1], "both channels carry the sample");
+    assert!((out[out.len() - 1] - 1_599.667 / 16_000.0).abs() < 1e-4);
+    // Seek, then 2x speed.
+    shared.seek_to.store(8_000, Ordering::Release);
+    shared.speed_milli.store(2_000, Ordering::Relaxed);
+    fill(&mut out, 2, 48_000, &samples, &shared, &mut cursor);
+    assert_eq!(shared.position.load(Ordering::Acquire), 11_200);
+    // A loop over 0.5-0.6 s keeps the position inside it.
+    shared.speed_milli.store(1_000, Ordering::Relaxed);
+    shared.seek_to.store(8_000, Ordering::Release);
+    shared.loop_start.store(8_000, Ordering::Relaxed);
+    shared.loop_end.store(9_600, Ordering::Relaxed);
+    for _ in 0..5 {
+        fill(&mut out, 2, 48_000, &samples, &shared, &mut cursor);
+        let p = shared.position.load(Ordering::Acquire);
+        assert!((8_000..9_600).contains(&p), "{p}");
+    }
+    // Past the end it stops and says so.
+    shared.loop_end.store(0, Ordering::Relaxed);
+    shared.seek_to.store(15_000, Ordering::Release);
+    fill(&mut out, 2, 48_000, &samples, &shared, &mut cursor);
+    assert!(!shared.playing.load(Ordering::Acquire));
+    assert_eq!(shared.position.load(Ordering::Acquire), 16_000);
+}
