@@ -103,6 +103,48 @@ fn setup(dir: &std::path::Path) -> (rusqlite::Connection, TranscriptId) {
     (conn, t)
 }
 
+/// FTS5 over 100,000 segments (ten 10,000-segment versions, all searched).
+fn fts_100k(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut conn, t) = setup(dir.path());
+    let tx = conn.transaction().unwrap();
+    for _ in 0..10 {
+        repo::add_version(
+            &tx,
+            t,
+            &NewVersion::new(VersionSource::Edit),
+            &segments(10_000),
+            2,
+        )
+        .unwrap();
+    }
+    tx.commit().unwrap();
+    let mut group = c.benchmark_group("store");
+    group.sample_size(20);
+    group.bench_function(
+        "FTS query over 100k segments (2 terms + prefix, top 50)",
+        |b| {
+            b.iter(|| {
+                black_box(
+                    repo::search(&conn, "dashwood norl", false, 50)
+                        .unwrap()
+                        .len(),
+                )
+            })
+        },
+    );
+    group.bench_function("FTS query over 100k segments (rare term, all hits)", |b| {
+        b.iter(|| {
+            black_box(
+                repo::search(&conn, "sussex estate residence", false, 100_000)
+                    .unwrap()
+                    .len(),
+            )
+        })
+    });
+    group.finish();
+}
+
 fn insert_10k_segments(c: &mut Criterion) {
     let segs = segments(10_000);
     let dir = tempfile::tempdir().unwrap();
@@ -163,5 +205,5 @@ fn fts_query_10k(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, insert_10k_segments, fts_query_10k);
+criterion_group!(benches, insert_10k_segments, fts_query_10k, fts_100k);
 criterion_main!(benches);

@@ -1,0 +1,170 @@
+//! Editor benchmarks: export of a 10,000-segment transcript in every format, comparing two
+//! 10,000-segment versions, and one editor frame (the egui pass, CPU) with 10,000 segments.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // benchmarks fail loudly by design
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use bevy_egui::egui;
+use criterion::{Criterion, criterion_group, criterion_main};
+use verbatim::editor::Doc;
+use verbatim::storage::ids::{AudioFileId, TranscriptId, VersionId};
+use verbatim::storage::repo::{TranscriptRow, VersionRow, VersionSource};
+use verbatim::transcript::diff::compare;
+use verbatim::transcript::edit::{EditSession, Seg};
+use verbatim::transcript::export::{Format, Meta, render};
+use verbatim::ui::editor_panel::{self, EditorUi, PlayerView, View};
+
+const WORDS: &[&str] = &[
+    "and",
+    "so",
+    "my",
+    "fellow",
+    "americans",
+    "ask",
+    "not",
+    "what",
+    "your",
+    "country",
+    "can",
+    "do",
+    "for",
+    "you",
+    "the",
+    "family",
+    "of",
+    "dashwood",
+    "had",
+    "long",
+    "been",
+    "settled",
+];
+
+fn segs(n: usize, seed: u64) -> Vec<Seg> {
+    let mut s = seed | 1;
+    (0..n)
+        .map(|i| {
+            let text: Vec<&str> = (0..10)
+                .map(|_| {
+                    s ^= s << 13;
+                    s ^= s >> 7;
+                    s ^= s << 17;
+                    WORDS[(s % WORDS.len() as u64) as usize]
+                })
+                .collect();
+            Seg::new(i as u64 * 3000, i as u64 * 3000 + 2800, text.join(" "))
+        })
+        .collect()
+}
+
+fn export(c: &mut Criterion) {
+    let s = segs(10_000, 7);
+    let meta = Meta {
+        title: "talk.wav",
+        transcript_id: 1,
+        version: 1,
+        model: Some("base.en"),
+    };
+    let mut g = c.benchmark_group("export 10k segments");
+    for f in Format::ALL {
+        g.bench_function(f.code(), |b| {
+            b.iter(|| black_box(render(f, &meta, &s)).len())
+        });
+    }
+    g.finish();
+}
+
+fn diff(c: &mut Criterion) {
+    let a = segs(10_000, 7);
+    // Every 20th segment reworded, every 50th retimed: a typical correction pass.
+    let mut b2 = a.clone();
+    for (i, s) in b2.iter_mut().enumerate() {
+        if i % 20 == 0 {
+            s.text = s.text.replacen("the", "a", 1) + " indeed";
+        }
+        if i % 50 == 0 {
+            s.start_ms += 120;
+        }
+    }
+    let mut g = c.benchmark_group("compare");
+    g.sample_size(20);
+    g.bench_function("two 10k-segment versions (rows, word spans, WER)", |b| {
+        b.iter(|| black_box(compare(&a, &b2)).rows.len())
+    });
+    g.finish();
+}
+
+fn version(n: u32) -> VersionRow {
+    VersionRow {
+        id: VersionId(i64::from(n)),
+        transcript_id: TranscriptId(1),
+        number: n,
+        source: VersionSource::Model,
+        based_on: None,
+        model: Some("base.en".into()),
+        author: None,
+        note: None,
+        created_at: 0,
+        is_current: true,
+        segment_count: 10_000,
+    }
+}
+
+fn frame(c: &mut Criterion) {
+    let doc = Doc {
+        transcript: TranscriptRow {
+            id: TranscriptId(1),
+            audio_file: AudioFileId(1),
+            title: Some("talk.wav".into()),
+            current_version: VersionId(1),
+            job: None,
+            created_at: 0,
+            audio_name: "talk.wav".into(),
+            audio_path: "x".into(),
+            duration_ms: 30_000_000,
+            versions: 1,
+        },
+        versions: vec![version(1)],
+        version: version(1),
+        session: EditSession::new(segs(10_000, 7), 30_000_000),
+        audio_path: PathBuf::new(),
+        focus: None,
+        selected: Some(5_000),
+    };
+    let ctx = egui::Context::default();
+    let mut st = EditorUi::default();
+    let mut pos = 0u64;
+    let mut g = c.benchmark_group("editor frame");
+    g.bench_function("10k segments, playing (egui pass, CPU)", |b| {
+        b.iter(|| {
+            pos = (pos + 40) % 30_000_000;
+            let mut out = Vec::new();
+            let input = egui::RawInput {
+                screen_rect: Some(egui::Rect::from_min_size(
+                    egui::Pos2::ZERO,
+                    egui::vec2(1280.0, 800.0),
+                )),
+                ..Default::default()
+            };
+            let o = ctx.run_ui(input, |ui| {
+                let view = View {
+                    doc: &doc,
+                    compare: None,
+                    player: PlayerView {
+                        position_ms: pos,
+                        playing: true,
+                        speed: 1.0,
+                        unavailable: None,
+                    },
+                    peaks: None,
+                };
+                editor_panel::show(ui, &view, &mut st, &mut out);
+            });
+            black_box(ctx.tessellate(o.shapes, o.pixels_per_point).len())
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, export, diff, frame);
+criterion_main!(benches);
