@@ -59,6 +59,10 @@ pub struct EditorUi {
     /// Follow the playhead in the list.
     pub follow: bool,
     last_followed: Option<usize>,
+    /// A segment edge being dragged on the waveform: (segment, is its end).
+    dragging: Option<(usize, bool)>,
+    /// Looping the selected segment.
+    pub looping: bool,
 }
 
 const FOLLOW_DEFAULT: bool = true;
@@ -88,8 +92,8 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut EditorUi, out: &mut Vec
             }
         ));
     });
-    transport(ui, view, &mut push);
-    waveform(ui, view, &mut push);
+    transport(ui, view, st, &mut push);
+    waveform(ui, view, st, &mut push);
     if let Some(cmp) = view.compare {
         compare_view(ui, cmp, &mut push);
         return;
@@ -252,9 +256,38 @@ fn shortcuts(
     });
 }
 
-fn transport(ui: &mut egui::Ui, view: &View<'_>, push: &mut impl FnMut(EditorIntent)) {
+fn transport(
+    ui: &mut egui::Ui,
+    view: &View<'_>,
+    st: &mut EditorUi,
+    push: &mut impl FnMut(EditorIntent),
+) {
     ui.horizontal(|ui| {
         let p = &view.player;
+        let sel = view
+            .doc
+            .selected
+            .and_then(|i| view.doc.session.segments.get(i));
+        if ui
+            .add_enabled(
+                sel.is_some() || st.looping,
+                egui::Button::selectable(st.looping, "⟲ Loop segment"),
+            )
+            .clicked()
+        {
+            st.looping = !st.looping;
+            push(EditorIntent::Loop(
+                sel.filter(|_| st.looping).map(|s| (s.start_ms, s.end_ms)),
+            ));
+            if st.looping
+                && let Some(s) = sel
+            {
+                push(EditorIntent::Seek {
+                    ms: s.start_ms,
+                    play: true,
+                });
+            }
+        }
         let label = if p.playing { "⏸ Pause" } else { "▶ Play" };
         if ui
             .add_enabled(p.unavailable.is_none(), egui::Button::new(label))
@@ -288,7 +321,12 @@ fn transport(ui: &mut egui::Ui, view: &View<'_>, push: &mut impl FnMut(EditorInt
     });
 }
 
-fn waveform(ui: &mut egui::Ui, view: &View<'_>, push: &mut impl FnMut(EditorIntent)) {
+fn waveform(
+    ui: &mut egui::Ui,
+    view: &View<'_>,
+    st: &mut EditorUi,
+    push: &mut impl FnMut(EditorIntent),
+) {
     let doc = view.doc;
     let (rect, resp) = ui.allocate_exact_size(
         egui::vec2(ui.available_width(), 90.0),
@@ -338,12 +376,47 @@ fn waveform(ui: &mut egui::Ui, view: &View<'_>, push: &mut impl FnMut(EditorInte
         [Pos2::new(x, rect.top()), Pos2::new(x, rect.bottom())],
         Stroke::new(1.5, Color32::from_rgb(250, 200, 60)),
     );
+    let ms_at = |px: f32| (((px - rect.left()) / rect.width()).clamp(0.0, 1.0) * dur) as u64;
+    // Segment edges can be dragged: grab one within 5 px.
+    if resp.drag_started()
+        && let Some(p) = resp.interact_pointer_pos()
+    {
+        st.dragging = doc
+            .session
+            .segments
+            .iter()
+            .enumerate()
+            .flat_map(|(i, s)| [(i, false, s.start_ms), (i, true, s.end_ms)])
+            .map(|(i, end, t)| ((x_of(t) - p.x).abs(), i, end))
+            .filter(|(d, _, _)| *d <= 5.0)
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, i, end)| (i, end));
+    }
+    if let (Some((i, end)), Some(p)) = (st.dragging, resp.interact_pointer_pos()) {
+        let x = p.x.clamp(rect.left(), rect.right());
+        painter.line_segment(
+            [Pos2::new(x, rect.top()), Pos2::new(x, rect.bottom())],
+            Stroke::new(2.0, Color32::from_rgb(120, 220, 255)),
+        );
+        if resp.drag_stopped() {
+            if let Some(s) = doc.session.segments.get(i) {
+                let t = ms_at(x);
+                let (start_ms, end_ms) = if end { (s.start_ms, t) } else { (t, s.end_ms) };
+                push(EditorIntent::Edit(Edit::SetTimes {
+                    index: i,
+                    start_ms,
+                    end_ms,
+                }));
+            }
+            st.dragging = None;
+        }
+        return;
+    }
     if (resp.clicked() || resp.dragged())
         && let Some(p) = resp.interact_pointer_pos()
     {
-        let ms = ((p.x - rect.left()) / rect.width()).clamp(0.0, 1.0) * dur;
         push(EditorIntent::Seek {
-            ms: ms as u64,
+            ms: ms_at(p.x),
             play: view.player.playing,
         });
     }
