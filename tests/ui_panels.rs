@@ -30,6 +30,7 @@ fn row(id: i64, name: &str, ms: u64) -> AudioFileRow {
 struct Panel {
     rows: Vec<AudioFileRow>,
     job_state: std::collections::HashMap<AudioFileId, String>,
+    hits: Vec<verbatim::storage::repo::SearchHit>,
     loaded: bool,
     state: UiState,
     intents: Vec<Intent>,
@@ -46,13 +47,14 @@ fn harness(rows: Vec<AudioFileRow>, loaded: bool) -> Harness<'static, Panel> {
                 importing: 0,
                 job_state: &p.job_state,
                 transcript_of: &Default::default(),
-                search_results: &[],
+                search_results: &p.hits,
             };
             library_panel::show(ui, &view, &mut p.state, &mut p.intents);
         },
         Panel {
             rows,
             job_state: Default::default(),
+            hits: Vec::new(),
             loaded,
             state: UiState::default(),
             intents: Vec::new(),
@@ -84,9 +86,15 @@ fn typing_a_path_and_pressing_import_emits_an_import_intent() {
     let mut h = harness(vec![], true);
     h.run();
     h.get_by_label("The library is empty. Import audio above, drop files on the window, or run `verbatim import FILE...`.");
-    h.get_by_role(egui::accesskit::Role::TextInput).click();
+    // The import box is the first text field (the search box follows it).
+    h.query_all_by_role(egui::accesskit::Role::TextInput)
+        .next()
+        .unwrap()
+        .click();
     h.run();
-    h.get_by_role(egui::accesskit::Role::TextInput)
+    h.query_all_by_role(egui::accesskit::Role::TextInput)
+        .next()
+        .unwrap()
         .type_text("/tmp/talk.flac");
     h.run();
     assert_eq!(h.state().state.import_path, "/tmp/talk.flac");
@@ -225,4 +233,49 @@ mod jobs {
         h.run();
         assert_eq!(h.state().intents, [Intent::SetGpu(GpuPref::Off)]);
     }
+}
+
+#[test]
+fn the_search_box_emits_a_search_and_results_open_the_editor() {
+    let mut h = harness(vec![row(1, "jfk.wav", 11_000)], true);
+    h.run();
+    h.query_all_by_role(egui::accesskit::Role::TextInput)
+        .nth(1)
+        .unwrap()
+        .click();
+    h.run();
+    h.query_all_by_role(egui::accesskit::Role::TextInput)
+        .nth(1)
+        .unwrap()
+        .type_text("country");
+    h.run();
+    h.get_by_label("Search").click();
+    h.run();
+    assert_eq!(h.state().intents, [Intent::Search("country".into())]);
+    // A result opens the editor at its segment.
+    use verbatim::storage::ids::{SegmentId, TranscriptId, VersionId};
+    h.state_mut().intents.clear();
+    h.state_mut().hits = vec![verbatim::storage::repo::SearchHit {
+        transcript_id: TranscriptId(4),
+        audio_file_id: AudioFileId(1),
+        version_id: VersionId(9),
+        version_number: 2,
+        segment_id: SegmentId(77),
+        start_ms: 8_160,
+        end_ms: 10_620,
+        snippet: "ask what you can do for your [country]".into(),
+        segment_index: 3,
+        title: Some("jfk.wav".into()),
+    }];
+    h.run();
+    h.get_by_label("jfk.wav · v2 · 00:00:08.160 · ask what you can do for your [country]")
+        .click();
+    h.run();
+    assert_eq!(
+        h.state().intents,
+        [Intent::OpenTranscript {
+            transcript: TranscriptId(4),
+            segment: Some(3)
+        }]
+    );
 }
