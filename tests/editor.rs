@@ -247,7 +247,7 @@ fn app_with_transcript(dir: &Path) -> (App, TranscriptId) {
         .id;
     let mut conn = verbatim::storage::open(&dir.join("verbatim.db")).unwrap();
     let tx = conn.transaction().unwrap();
-    let segs: Vec<NewSegment> = jfk_segs().iter().map(Into::into).collect();
+    let segs: Vec<NewSegment> = jfk_segs();
     let mut v = NewVersion::new(VersionSource::Model);
     v.model = Some("base.en".into());
     let (t, _) = repo::create_transcript(&tx, audio, None, Some("jfk.wav"), &v, &segs, 0).unwrap();

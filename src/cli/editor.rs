@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bevy::prelude::*;
-use serde::Serialize;
 
 use super::{core, headless_app, update_until};
 use crate::editor::{Editor, EditorCommand, EditorEvent};
@@ -153,16 +152,9 @@ pub(super) fn diff(
         print(&serde_json::to_string_pretty(&cmp.result)?)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let s = cmp.result.summary;
     print(&format!(
-        "version {from} -> {to}: {} of {} rows changed, {} timing changes; words: {} substituted, {} inserted, {} deleted; WER of {to} against {from}: {:.1}%",
-        s.rows_changed,
-        cmp.result.rows.len(),
-        s.timing_changes,
-        s.substituted,
-        s.inserted,
-        s.deleted,
-        s.wer * 100.0
+        "version {from} -> {to}: {} (WER of {to} measured against {from})",
+        cmp.result.describe()
     ))?;
     let fmt_time = |t: Option<(u64, u64)>| {
         t.map(|(a, b)| {
@@ -242,10 +234,6 @@ pub(super) fn export(
     let ev = run(&mut app, EditorCommand::Export { format, path }, |e| {
         matches!(e, EditorEvent::Exported(_))
     })?;
-    // Let the writer record the export before the app stops.
-    for _ in 0..3 {
-        app.update();
-    }
     if let EditorEvent::Exported(p) = ev {
         print(&format!(
             "wrote {} (transcript {id}, version {number})",
@@ -307,12 +295,6 @@ pub(super) fn import_version(data: &DataDir, file: &Path, id: i64) -> anyhow::Re
     Ok(ExitCode::SUCCESS)
 }
 
-#[derive(Serialize)]
-struct Hit<'a> {
-    #[serde(flatten)]
-    hit: &'a crate::storage::repo::SearchHit,
-}
-
 pub(super) fn search(data: &DataDir, query: &str, json: bool) -> anyhow::Result<ExitCode> {
     let mut app = app(data)?;
     run(&mut app, EditorCommand::Search(query.to_string()), |e| {
@@ -320,8 +302,7 @@ pub(super) fn search(data: &DataDir, query: &str, json: bool) -> anyhow::Result<
     })?;
     let hits = app.world().resource::<Editor>().search_results.clone();
     if json {
-        let v: Vec<Hit<'_>> = hits.iter().map(|hit| Hit { hit }).collect();
-        print(&serde_json::to_string_pretty(&v)?)?;
+        print(&serde_json::to_string_pretty(&hits)?)?;
     } else if hits.is_empty() {
         print(&format!("Nothing found for {query:?}."))?;
     } else {

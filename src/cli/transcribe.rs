@@ -398,7 +398,7 @@ pub(super) fn transcribe(data: &DataDir, args: TranscribeArgs) -> anyhow::Result
                     model: Some(&job.model),
                 };
                 let segs: Vec<crate::transcript::edit::Seg> =
-                    segments.iter().map(Into::into).collect();
+                    segments.iter().cloned().map(Into::into).collect();
                 std::fs::write(&path, export::render(*f, &meta, &segs))
                     .with_context(|| format!("cannot write {}", path.display()))?;
                 let abs = std::fs::canonicalize(&path).unwrap_or(path.clone());

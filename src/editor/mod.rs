@@ -13,13 +13,11 @@ use crate::library::import::AudioStore;
 use crate::playback::Player;
 use crate::storage::ids::TranscriptId;
 use crate::storage::plugin::{Database, DbReplied};
-use crate::storage::repo::{
-    NewSegment, NewVersion, SearchHit, TranscriptRow, VersionRow, VersionSource,
-};
-use crate::storage::writer::{DbCommand, DbReply};
+use crate::storage::repo::{NewVersion, SearchHit, TranscriptRow, VersionRow, VersionSource};
+use crate::storage::writer::{DbCommand, DbReply, ExportRequest};
 use crate::transcript::diff::{Comparison, compare};
 use crate::transcript::edit::{Edit, EditSession, Seg};
-use crate::transcript::export::{self, Format};
+use crate::transcript::export::Format;
 
 /// The open version.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +61,7 @@ enum Pending {
     Save,
     Search,
     Transcripts,
+    Export,
 }
 
 impl Editor {
@@ -210,10 +209,6 @@ impl Plugin for EditorPlugin {
     }
 }
 
-fn segs_to_new(segs: &[Seg]) -> Vec<NewSegment> {
-    segs.iter().map(Into::into).collect()
-}
-
 fn handle_commands(
     mut commands: MessageReader<EditorCommand>,
     mut editor: ResMut<Editor>,
@@ -280,7 +275,7 @@ fn handle_commands(
                 v.note = note.clone().filter(|n| !n.trim().is_empty());
                 v.author = std::env::var("USER").ok();
                 let transcript = doc.transcript.id;
-                let segments = segs_to_new(&doc.session.segments);
+                let segments = doc.session.segments.clone();
                 let token = editor.token(Pending::Save);
                 db.queue(DbCommand::SaveVersion {
                     transcript,
@@ -312,7 +307,7 @@ fn handle_commands(
                 db.queue(DbCommand::SaveVersion {
                     transcript: *transcript,
                     version: v,
-                    segments: segs_to_new(segments),
+                    segments: segments.clone(),
                     token,
                 });
             }
@@ -344,35 +339,26 @@ fn handle_commands(
                     continue;
                 };
                 // The saved version, not unsaved edits: an export names its version.
-                let segs = &doc.session.saved_segments();
-                let meta = export::Meta {
+                let request = ExportRequest {
+                    transcript: doc.transcript.id,
+                    version: doc.version.id,
+                    version_number: doc.version.number,
                     title: doc
                         .transcript
                         .title
-                        .as_deref()
-                        .unwrap_or(&doc.transcript.audio_name),
-                    transcript_id: doc.transcript.id.0,
-                    version: doc.version.number,
-                    model: doc.version.model.as_deref(),
+                        .clone()
+                        .unwrap_or_else(|| doc.transcript.audio_name.clone()),
+                    model: doc.version.model.clone(),
+                    format: *format,
+                    segments: doc.session.saved_segments(),
+                    path: path.clone(),
+                    token: 0,
                 };
-                match std::fs::write(path, export::render(*format, &meta, segs)) {
-                    Ok(()) => {
-                        let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
-                        db.queue(DbCommand::RecordExport {
-                            transcript: doc.transcript.id,
-                            version: doc.version.id,
-                            format: format.code().to_string(),
-                            path: abs.to_string_lossy().into_owned(),
-                        });
-                        events.write(EditorEvent::Exported(abs));
-                    }
-                    Err(e) => {
-                        events.write(EditorEvent::Failed(format!(
-                            "Cannot write {}: {e}",
-                            path.display()
-                        )));
-                    }
-                }
+                let token = editor.token(Pending::Export);
+                db.queue(DbCommand::Export(Box::new(ExportRequest {
+                    token,
+                    ..request
+                })));
             }
             EditorCommand::Search(q) => {
                 let token = editor.token(Pending::Search);
@@ -425,7 +411,7 @@ fn apply_replies(
                         continue;
                     }
                 };
-                let segs: Vec<Seg> = loaded.segments.iter().map(Seg::from).collect();
+                let segs: Vec<Seg> = loaded.segments.iter().cloned().map(Seg::from).collect();
                 match p {
                     Pending::Open { segment } => {
                         let audio_path = store.0.absolute(&loaded.transcript.audio_path);
@@ -524,6 +510,15 @@ fn apply_replies(
                         events.write(EditorEvent::Failed(format!("Search failed: {e}")));
                     }
                 }
+            }
+            DbReply::Exported { token, result } => {
+                if editor.pending.remove(token).is_none() {
+                    continue;
+                }
+                events.write(match result {
+                    Ok(path) => EditorEvent::Exported(path.clone()),
+                    Err(e) => EditorEvent::Failed(format!("Export failed: {e}")),
+                });
             }
             DbReply::Transcripts { token, result } => {
                 if editor.pending.remove(token).is_none() {

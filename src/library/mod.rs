@@ -292,7 +292,8 @@ fn apply_db_replies(
             | DbReply::TranscriptLoaded { .. }
             | DbReply::VersionSaved { .. }
             | DbReply::SearchResults { .. }
-            | DbReply::Transcripts { .. } => {}
+            | DbReply::Transcripts { .. }
+            | DbReply::Exported { .. } => {}
         }
     }
 }

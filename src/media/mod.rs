@@ -11,7 +11,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use symphonia::core::codecs::audio::AudioDecoderOptions;
+use symphonia::core::codecs::audio::{AudioCodecParameters, AudioDecoderOptions};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, TrackType};
@@ -173,20 +173,29 @@ fn symphonia_error(e: SymphoniaError) -> ProbeError {
     }
 }
 
-fn probe_source<S>(
-    source: S,
+/// An audio track found by probing, ready to decode.
+pub(crate) struct AudioTrack {
+    pub format: Box<dyn symphonia::core::formats::FormatReader>,
+    pub track_id: u32,
+    /// Frames the container declares, when it does.
+    pub declared_frames: Option<u64>,
+    pub params: AudioCodecParameters,
+    /// Container short name (`wav`, `flac`, `mp3`, `ogg`, ...).
+    pub container: String,
+}
+
+/// Probes `source` (the extension, when known, is tried first) and finds its audio track.
+/// Shared by the import probe and the transcription decoder.
+pub(crate) fn open_track(
+    source: Box<dyn symphonia::core::io::MediaSource>,
     extension: Option<&str>,
-    limits: &ProbeLimits,
-) -> Result<MediaInfo, ProbeError>
-where
-    S: symphonia::core::io::MediaSource + 'static,
-{
-    let mss = MediaSourceStream::new(Box::new(source), MediaSourceStreamOptions::default());
+) -> Result<AudioTrack, ProbeError> {
+    let mss = MediaSourceStream::new(source, MediaSourceStreamOptions::default());
     let mut hint = Hint::new();
     if let Some(ext) = extension {
         hint.with_extension(ext);
     }
-    let mut format = symphonia::default::get_probe()
+    let format = symphonia::default::get_probe()
         .probe(
             &hint,
             mss,
@@ -203,7 +212,6 @@ where
         "wave" | "riff" => "wav".to_owned(),
         other => other.to_owned(),
     };
-
     let track = format
         .default_track(TrackType::Audio)
         .ok_or(ProbeError::NoAudioTrack)?;
@@ -215,6 +223,30 @@ where
         .and_then(|p| p.audio())
         .cloned()
         .ok_or(ProbeError::NoAudioTrack)?;
+    Ok(AudioTrack {
+        format,
+        track_id,
+        declared_frames,
+        params,
+        container,
+    })
+}
+
+fn probe_source<S>(
+    source: S,
+    extension: Option<&str>,
+    limits: &ProbeLimits,
+) -> Result<MediaInfo, ProbeError>
+where
+    S: symphonia::core::io::MediaSource + 'static,
+{
+    let AudioTrack {
+        mut format,
+        track_id,
+        declared_frames,
+        params,
+        container,
+    } = open_track(Box::new(source), extension)?;
 
     let sample_rate = params
         .sample_rate

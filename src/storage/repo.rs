@@ -653,7 +653,8 @@ impl NewVersion {
     }
 }
 
-/// A segment to be saved (its index is its position in the slice).
+/// A segment to be saved (its index is its position in the slice), and the segment the
+/// editor works on (`transcript::edit::Seg`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewSegment {
     pub start_ms: u64,
@@ -662,6 +663,32 @@ pub struct NewSegment {
     pub confidence: Option<f32>,
     pub words_json: Option<String>,
     pub speaker: Option<String>,
+}
+
+impl NewSegment {
+    pub fn new(start_ms: u64, end_ms: u64, text: impl Into<String>) -> Self {
+        Self {
+            start_ms,
+            end_ms,
+            text: text.into(),
+            confidence: None,
+            words_json: None,
+            speaker: None,
+        }
+    }
+}
+
+impl From<SegmentRow> for NewSegment {
+    fn from(r: SegmentRow) -> Self {
+        Self {
+            start_ms: r.start_ms,
+            end_ms: r.end_ms,
+            text: r.text,
+            confidence: r.confidence,
+            words_json: r.words_json,
+            speaker: r.speaker,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -906,14 +933,7 @@ pub fn rollback(
     };
     let segs: Vec<NewSegment> = segments(conn, target.id)?
         .into_iter()
-        .map(|s| NewSegment {
-            start_ms: s.start_ms,
-            end_ms: s.end_ms,
-            text: s.text,
-            confidence: s.confidence,
-            words_json: s.words_json,
-            speaker: s.speaker,
-        })
+        .map(NewSegment::from)
         .collect();
     let mut v = NewVersion::new(VersionSource::Rollback);
     v.based_on = Some(target.id);

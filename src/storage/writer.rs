@@ -18,6 +18,7 @@ use super::repo::{
 use super::{StorageError, now_ms};
 use crate::capture::recovery::{self, Recovered};
 use crate::library::import::{self, AudioStore, ImportError, Imported, StagedImport};
+use crate::transcript::export::Format;
 
 /// Work for the writer thread.
 #[derive(Debug)]
@@ -90,13 +91,23 @@ pub enum DbCommand {
     },
     /// Every transcript. Answered with [`DbReply::Transcripts`].
     ListTranscripts { token: u64 },
-    /// Note an export in the history (no reply; failures are logged).
-    RecordExport {
-        transcript: TranscriptId,
-        version: VersionId,
-        format: String,
-        path: String,
-    },
+    /// Render a version in a format, write it to `path` and note it in the export history:
+    /// file work stays off the frame. Answered with [`DbReply::Exported`].
+    Export(Box<ExportRequest>),
+}
+
+/// What [`DbCommand::Export`] writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportRequest {
+    pub transcript: TranscriptId,
+    pub version: VersionId,
+    pub version_number: u32,
+    pub title: String,
+    pub model: Option<String>,
+    pub format: Format,
+    pub segments: Vec<NewSegment>,
+    pub path: PathBuf,
+    pub token: u64,
 }
 
 /// What [`DbCommand::LoadTranscript`] finds.
@@ -162,6 +173,11 @@ pub enum DbReply {
     Transcripts {
         token: u64,
         result: Result<Vec<TranscriptRow>, String>,
+    },
+    /// The absolute path written.
+    Exported {
+        token: u64,
+        result: Result<PathBuf, String>,
     },
 }
 
@@ -449,19 +465,10 @@ pub fn apply_batch(
                 token,
                 result: repo::list_transcripts(&sp).map_err(|e| e.to_string()),
             }),
-            DbCommand::RecordExport {
-                transcript,
-                version,
-                format,
-                path,
-            } => {
-                let r = repo::record_export(&sp, transcript, version, &format, &path, now_ms());
-                if let Err(e) = &r {
-                    tracing::error!("cannot record the export: {e}");
-                }
-                finish_savepoint(sp, r.is_ok());
-                continue;
-            }
+            DbCommand::Export(req) => Some(DbReply::Exported {
+                token: req.token,
+                result: export(&sp, &req),
+            }),
             DbCommand::LoadJobs { requeue } => {
                 let requeued = if requeue {
                     repo::requeue_interrupted_jobs(&sp, now_ms()).unwrap_or_else(|e| {
@@ -487,6 +494,7 @@ pub fn apply_batch(
                     | DbReply::JobCreated { result: Err(_), .. }
                     | DbReply::TranscriptSaved { result: Err(_), .. }
                     | DbReply::VersionSaved { result: Err(_), .. }
+                    | DbReply::Exported { result: Err(_), .. }
             )
         );
         finish_savepoint(sp, ok);
@@ -518,6 +526,7 @@ pub fn apply_batch(
                 DbReply::VersionSaved { result, .. } => *result = Err(msg.clone()),
                 DbReply::SearchResults { result, .. } => *result = Err(msg.clone()),
                 DbReply::Transcripts { result, .. } => *result = Err(msg.clone()),
+                DbReply::Exported { result, .. } => *result = Err(msg.clone()),
                 DbReply::Library(_) => {}
             }
         }
@@ -530,6 +539,34 @@ pub fn apply_batch(
         }
     }
     replies
+}
+
+fn export(conn: &Connection, req: &ExportRequest) -> Result<PathBuf, String> {
+    let meta = crate::transcript::export::Meta {
+        title: &req.title,
+        transcript_id: req.transcript.0,
+        version: req.version_number,
+        model: req.model.as_deref(),
+    };
+    let text = crate::transcript::export::render(req.format, &meta, &req.segments);
+    std::fs::write(&req.path, text)
+        .map_err(|e| format!("cannot write {}: {e}", req.path.display()))?;
+    let abs = std::fs::canonicalize(&req.path).unwrap_or_else(|_| req.path.clone());
+    repo::record_export(
+        conn,
+        req.transcript,
+        req.version,
+        req.format.code(),
+        &abs.to_string_lossy(),
+        now_ms(),
+    )
+    .map_err(|e| {
+        format!(
+            "{} was written but not recorded in the history: {e}",
+            abs.display()
+        )
+    })?;
+    Ok(abs)
 }
 
 fn load_transcript(
@@ -651,6 +688,9 @@ fn failure(command: DbCommand, msg: &str) -> Option<DbReply> {
             token,
             result: Err(msg.to_owned()),
         }),
-        DbCommand::RecordExport { .. } => None,
+        DbCommand::Export(req) => Some(DbReply::Exported {
+            token: req.token,
+            result: Err(msg.to_owned()),
+        }),
     }
 }

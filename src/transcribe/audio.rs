@@ -10,10 +10,7 @@ use std::path::Path;
 
 use rubato::{FftFixedIn, Resampler};
 use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
-use symphonia::core::formats::probe::Hint;
-use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo, TrackType};
-use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
-use symphonia::core::meta::MetadataOptions;
+use symphonia::core::formats::{FormatReader, SeekMode, SeekTo};
 use symphonia::core::units::Timestamp;
 
 /// whisper's sample rate.
@@ -81,32 +78,18 @@ impl Pcm16k {
             message,
         };
         let file = File::open(path).map_err(|e| open_err(e.to_string()))?;
-        let mss = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
-        let mut hint = Hint::new();
-        if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
-            hint.with_extension(ext);
-        }
+        let extension = path.extension().and_then(|e| e.to_str());
         let opened = catch_unwind(AssertUnwindSafe(|| {
-            symphonia::default::get_probe().probe(
-                &hint,
-                mss,
-                FormatOptions::default(),
-                MetadataOptions::default(),
-            )
+            crate::media::open_track(Box::new(file), extension)
         }))
         .map_err(|_| open_err("the decoder crashed reading its header".into()))?;
-        let format = opened.map_err(|e| open_err(e.to_string()))?;
-        let track = format
-            .default_track(TrackType::Audio)
-            .ok_or_else(|| open_err("no audio track".into()))?;
-        let track_id = track.id;
-        let declared_frames = track.num_frames;
-        let params = track
-            .codec_params
-            .as_ref()
-            .and_then(|p| p.audio())
-            .cloned()
-            .ok_or_else(|| open_err("no audio track".into()))?;
+        let crate::media::AudioTrack {
+            format,
+            track_id,
+            declared_frames,
+            params,
+            ..
+        } = opened.map_err(|e| open_err(e.to_string()))?;
         let source_rate = params
             .sample_rate
             .filter(|r| *r > 0)

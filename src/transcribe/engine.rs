@@ -184,7 +184,7 @@ impl Engine {
         let (backend, load_ms) = self.ensure_model(&spec.model, spec.gpu, spec.threads)?;
         emit(FromWorker::Started {
             job: spec.job,
-            backend: backend.clone(),
+            backend,
         });
         let mut pcm = Pcm16k::open(&spec.audio).map_err(|e| Failure::permanent(e.to_string()))?;
         let (span_start, span_end) = match spec.span_ms {
@@ -212,7 +212,6 @@ impl Engine {
         let mut consumed = 0u64;
         let mut eof = false;
         let mut state = self.new_state()?;
-        let mut backend = backend;
         loop {
             if cancel.load(Ordering::Relaxed) {
                 return Err(Failure::cancelled());
@@ -276,14 +275,13 @@ impl Engine {
                             self.loaded = None;
                             self.load(&spec.model, None)?;
                             state = self.new_state()?;
-                            backend = Backend {
-                                ran: backend::describe_cpu(spec.threads),
-                                gpu: false,
-                                fallback: Some(format!("the GPU failed mid-job ({message})")),
-                            };
                             emit(FromWorker::FellBack {
                                 job: spec.job,
-                                backend: backend.clone(),
+                                backend: Backend {
+                                    ran: backend::describe_cpu(spec.threads),
+                                    gpu: false,
+                                    fallback: Some(format!("the GPU failed mid-job ({message})")),
+                                },
                             });
                         }
                     }
@@ -313,7 +311,6 @@ impl Engine {
         }
         stats.audio_ms = consumed * 1000 / u64::from(WHISPER_RATE);
         stats.processing_ms = started.elapsed().as_millis() as u64;
-        let _ = backend;
         Ok(stats)
     }
 

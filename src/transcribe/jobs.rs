@@ -195,7 +195,8 @@ impl TranscriptionJob {
         }
     }
 
-    /// "12.3 s of 60.0 s", for the panel and the CLI.
+    /// What ran and why it differs from the request ("cpu: 2 threads, AVX2 (no GPU ...)"),
+    /// or what was asked while nothing ran yet; for the panel and the CLI.
     pub fn describe_backend(&self) -> String {
         match (&self.backend, &self.backend_note) {
             (Some(b), Some(n)) => format!("{b} ({n})"),

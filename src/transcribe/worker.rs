@@ -246,7 +246,8 @@ impl Transcriber for ProcessTranscriber {
         }
         let job = spec.job;
         if let Err(e) = self.send(&ToWorker::Run(Box::new(spec))) {
-            // A worker that died between jobs: start a new one and try once more.
+            // A worker that died between jobs: drop it; the job is dispatched again (after
+            // its backoff) on a fresh one.
             tracing::warn!("{e}; restarting the worker");
             if let Some(r) = self.running.take() {
                 let mut child = r.child;

@@ -63,6 +63,24 @@ pub struct Comparison {
     pub summary: Summary,
 }
 
+impl Comparison {
+    /// One line for people: "2 of 4 rows changed · 1 timing changes · 2 substituted,
+    /// 1 inserted, 0 deleted words · WER 13.6%".
+    pub fn describe(&self) -> String {
+        let s = &self.summary;
+        format!(
+            "{} of {} rows changed · {} timing changes · {} substituted, {} inserted, {} deleted words · WER {:.1}%",
+            s.rows_changed,
+            self.rows.len(),
+            s.timing_changes,
+            s.substituted,
+            s.inserted,
+            s.deleted,
+            s.wer * 100.0
+        )
+    }
+}
+
 fn overlaps(a: &Seg, b: &Seg) -> bool {
     // Touching counts as overlapping only for zero-length segments.
     a.start_ms < b.end_ms && b.start_ms < a.end_ms

@@ -7,58 +7,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::storage::repo::{NewSegment, SegmentRow};
+use crate::storage::repo::NewSegment;
 
-/// One segment being edited.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Seg {
-    pub start_ms: u64,
-    pub end_ms: u64,
-    pub text: String,
-    pub confidence: Option<f32>,
-    /// Word timings as the model gave them (cleared when the text or timing changes).
-    pub words_json: Option<String>,
-    pub speaker: Option<String>,
-}
-
-impl From<&SegmentRow> for Seg {
-    fn from(r: &SegmentRow) -> Self {
-        Self {
-            start_ms: r.start_ms,
-            end_ms: r.end_ms,
-            text: r.text.clone(),
-            confidence: r.confidence,
-            words_json: r.words_json.clone(),
-            speaker: r.speaker.clone(),
-        }
-    }
-}
-
-impl From<&Seg> for NewSegment {
-    fn from(s: &Seg) -> Self {
-        NewSegment {
-            start_ms: s.start_ms,
-            end_ms: s.end_ms,
-            text: s.text.clone(),
-            confidence: s.confidence,
-            words_json: s.words_json.clone(),
-            speaker: s.speaker.clone(),
-        }
-    }
-}
-
-impl Seg {
-    pub fn new(start_ms: u64, end_ms: u64, text: impl Into<String>) -> Self {
-        Self {
-            start_ms,
-            end_ms,
-            text: text.into(),
-            confidence: None,
-            words_json: None,
-            speaker: None,
-        }
-    }
-}
+/// One segment being edited: the same record a version is saved from. Word timings (as the
+/// model gave them) are cleared when an edit changes the text or the timing.
+pub type Seg = NewSegment;
 
 /// Why an edit was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -56,16 +56,12 @@ pub struct EditorUi {
     pub draft: Option<(usize, String)>,
     pub note: String,
     pub compare_left: Option<u32>,
-    /// Follow the playhead in the list.
-    pub follow: bool,
     last_followed: Option<usize>,
     /// A segment edge being dragged on the waveform: (segment, is its end).
     dragging: Option<(usize, bool)>,
     /// Looping the selected segment.
     pub looping: bool,
 }
-
-const FOLLOW_DEFAULT: bool = true;
 
 pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut EditorUi, out: &mut Vec<Intent>) {
     let doc = view.doc;
@@ -440,13 +436,11 @@ fn segment_list(
     let row_h = ui.text_style_height(&egui::TextStyle::Body) + 8.0;
     let mut area = egui::ScrollArea::vertical().auto_shrink([false, false]);
     // Follow the playhead (or jump to a focused segment).
-    let target = doc
-        .focus
-        .or(if view.player.playing && st.follow_or_default() {
-            playing_idx.filter(|i| st.last_followed != Some(*i))
-        } else {
-            None
-        });
+    let target = doc.focus.or(if view.player.playing {
+        playing_idx.filter(|i| st.last_followed != Some(*i))
+    } else {
+        None
+    });
     if let Some(t) = target {
         area = area.vertical_scroll_offset((t as f32 * row_h - 60.0).max(0.0));
         st.last_followed = Some(t);
@@ -542,12 +536,6 @@ fn segment_list(
     });
 }
 
-impl EditorUi {
-    fn follow_or_default(&self) -> bool {
-        self.follow || FOLLOW_DEFAULT
-    }
-}
-
 fn versions(ui: &mut egui::Ui, doc: &Doc, st: &mut EditorUi, push: &mut impl FnMut(EditorIntent)) {
     egui::ScrollArea::vertical()
         .id_salt("versions")
@@ -640,27 +628,19 @@ fn spans_job(spans: &[Span], left: bool, ui: &egui::Ui) -> egui::text::LayoutJob
 }
 
 fn compare_view(ui: &mut egui::Ui, cmp: &CompareDoc, push: &mut impl FnMut(EditorIntent)) {
-    let s = &cmp.result.summary;
     ui.horizontal(|ui| {
-        ui.strong(format!("Version {} ↔ version {}", cmp.left.number, cmp.right.number));
-        ui.label(format!(
-            "{} of {} rows changed · {} timing changes · {} substituted, {} inserted, {} deleted words · WER {:.1}%",
-            s.rows_changed,
-            cmp.result.rows.len(),
-            s.timing_changes,
-            s.substituted,
-            s.inserted,
-            s.deleted,
-            s.wer * 100.0
+        ui.strong(format!(
+            "Version {} ↔ version {}",
+            cmp.left.number, cmp.right.number
         ));
+        ui.label(cmp.result.describe());
         if ui.button("Close compare").clicked() {
             push(EditorIntent::CloseCompare);
         }
     });
     ui.separator();
     let row_h = ui.text_style_height(&egui::TextStyle::Body) * 2.0 + 10.0;
-    let width = ui.available_width().min(ui.clip_rect().width());
-    let half = ((width - 24.0) / 2.0).max(100.0);
+    let half = ((ui.available_width() - 24.0) / 2.0).max(100.0);
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show_rows(ui, row_h, cmp.result.rows.len(), |ui, range| {
