@@ -15,46 +15,10 @@ use verbatim::transcript::edit::{EditSession, Seg};
 use verbatim::transcript::export::{Format, Meta, render};
 use verbatim::ui::editor_panel::{self, EditorUi, PlayerView, View};
 
-const WORDS: &[&str] = &[
-    "and",
-    "so",
-    "my",
-    "fellow",
-    "americans",
-    "ask",
-    "not",
-    "what",
-    "your",
-    "country",
-    "can",
-    "do",
-    "for",
-    "you",
-    "the",
-    "family",
-    "of",
-    "dashwood",
-    "had",
-    "long",
-    "been",
-    "settled",
-];
+mod common;
 
 fn segs(n: usize, seed: u64) -> Vec<Seg> {
-    let mut s = seed | 1;
-    (0..n)
-        .map(|i| {
-            let text: Vec<&str> = (0..10)
-                .map(|_| {
-                    s ^= s << 13;
-                    s ^= s >> 7;
-                    s ^= s << 17;
-                    WORDS[(s % WORDS.len() as u64) as usize]
-                })
-                .collect();
-            Seg::new(i as u64 * 3000, i as u64 * 3000 + 2800, text.join(" "))
-        })
-        .collect()
+    common::segments(n, 10, seed)
 }
 
 fn export(c: &mut Criterion) {

@@ -8,65 +8,10 @@ use verbatim::storage::ids::TranscriptId;
 use verbatim::storage::repo::{self, NewAudioFile, NewSegment, NewVersion, VersionSource};
 use verbatim::storage::{self};
 
-const WORDS: &[&str] = &[
-    "and",
-    "so",
-    "my",
-    "fellow",
-    "americans",
-    "ask",
-    "not",
-    "what",
-    "your",
-    "country",
-    "can",
-    "do",
-    "for",
-    "you",
-    "the",
-    "family",
-    "of",
-    "dashwood",
-    "had",
-    "long",
-    "been",
-    "settled",
-    "in",
-    "sussex",
-    "estate",
-    "was",
-    "large",
-    "residence",
-    "at",
-    "norland",
-    "park",
-    "centre",
-    "their",
-    "property",
-];
+mod common;
 
 fn segments(n: usize) -> Vec<NewSegment> {
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    (0..n)
-        .map(|i| {
-            let words: Vec<&str> = (0..12)
-                .map(|_| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
-                    WORDS[(seed % WORDS.len() as u64) as usize]
-                })
-                .collect();
-            NewSegment {
-                start_ms: i as u64 * 3000,
-                end_ms: i as u64 * 3000 + 2800,
-                text: words.join(" "),
-                confidence: Some(0.8),
-                words_json: None,
-                speaker: None,
-            }
-        })
-        .collect()
+    common::segments(n, 12, 0x9e37_79b9_7f4a_7c15)
 }
 
 fn setup(dir: &std::path::Path) -> (rusqlite::Connection, TranscriptId) {

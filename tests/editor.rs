@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use bevy::prelude::*;
@@ -423,19 +422,8 @@ fn import_export_and_search_through_the_editor() {
 // CLI
 
 fn verbatim(home: &Path, args: &[&str]) -> (bool, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_verbatim"))
-        .args(args)
-        .env("VERBATIM_HOME", home)
-        .output()
-        .unwrap();
-    (
-        o.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        ),
-    )
+    let o = common::verbatim(home, args);
+    (o.status.success(), common::text(&o))
 }
 
 #[test]

@@ -7,28 +7,12 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use common::whisper::{synthetic_model, vad_model, verbatim_exe};
 
-fn verbatim(home: &Path, args: &[&str]) -> Output {
-    Command::new(verbatim_exe())
-        .args(args)
-        .env("VERBATIM_HOME", home)
-        .env_remove("VERBATIM_MODELS")
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use common::{text, verbatim};
 
 #[test]
 fn transcribe_exports_every_format_and_jobs_lists_it() {

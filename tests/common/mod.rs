@@ -5,6 +5,7 @@
 pub mod whisper;
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 pub fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -69,4 +70,23 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// Runs the `verbatim` binary with `VERBATIM_HOME=home` (and no `VERBATIM_MODELS`).
+pub fn verbatim(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_verbatim"))
+        .args(args)
+        .env("VERBATIM_HOME", home)
+        .env_remove("VERBATIM_MODELS")
+        .output()
+        .unwrap()
+}
+
+/// stdout then stderr, as text.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
