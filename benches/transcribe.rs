@@ -2,8 +2,8 @@
 //!
 //! - `decode+resample`: symphonia + rubato to 16 kHz mono, streamed (audio seconds per wall
 //!   second = criterion's elem/s / 16,000).
-//! - `whisper`: the synthetic model on `jfk.wav` (11 s), VAD off, same threads and parameters:
-//!   our engine (streaming decode, windowing, whisper, token extraction, timestamp mapping,
+//! - `whisper`: the synthetic model and the real tiny.en on `jfk.wav` (11 s), VAD off, same
+//!   threads and decoding parameters (also with the short-audio encoder context): our engine (streaming decode, windowing, whisper, token extraction, timestamp mapping,
 //!   messages) against a bare `whisper_full` call on the pre-decoded buffer, which is what
 //!   whisper.cpp's `whisper-cli` does (read the WAV, call `whisper_full`), built from the same
 //!   vendored whisper.cpp. The vendored sources (whisper-rs-sys 0.15) do not ship the
@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use verbatim::transcribe::audio::{Pcm16k, read_all};
-use verbatim::transcribe::engine::{Emit, Engine, Faults};
+use verbatim::transcribe::engine::{self, Emit, Engine, Faults};
 use verbatim::transcribe::protocol::{DecodeParams, GpuPref, JobSpec};
 use verbatim::transcribe::synthetic::{SynthSpec, write_model};
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
@@ -83,34 +83,41 @@ fn decode(c: &mut Criterion) {
     g.finish();
 }
 
-fn whisper(c: &mut Criterion) {
-    whisper_rs::install_logging_hooks();
-    let dir = tmp();
-    let model = dir.join("ggml-synth.bin");
-    write_model(&model, &SynthSpec::default()).unwrap();
+/// The engine against a bare whisper_full call with the same decoding, on one model.
+fn engine_vs_bare(c: &mut Criterion, label: &str, model: &Path, short_ctx: bool) {
     let jfk = manifest().join("../shared/data/speech/jfk.wav");
-    let pcm = read_all(&jfk).unwrap();
     let params = DecodeParams {
         vad: false,
+        short_audio_ctx: short_ctx,
         ..DecodeParams::default()
     };
-
-    let mut g = c.benchmark_group("whisper synthetic model, jfk.wav 11 s, 2 threads");
+    let mut g = c.benchmark_group(format!("whisper {label}, jfk.wav 11 s, 2 threads"));
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(20));
     g.throughput(Throughput::Elements(11));
 
-    // whisper-cli's path: load once, then read the WAV and call whisper_full on the buffer.
-    let ctx = WhisperContext::new_with_params(&model, WhisperContextParameters::default()).unwrap();
+    // whisper-cli's path: load once, then read the WAV and call whisper_full on the buffer,
+    // with the decoding parameters the engine uses (so only the pipeline differs).
+    let ctx = WhisperContext::new_with_params(model, WhisperContextParameters::default()).unwrap();
+    let audio_ctx = if short_ctx {
+        engine::short_audio_ctx(11 * 16_000, 1500)
+    } else {
+        None
+    };
     g.bench_function("bare whisper_full (what whisper-cli does)", |b| {
         b.iter(|| {
             let mut state = ctx.create_state().unwrap();
             let mut fp = FullParams::new(SamplingStrategy::Greedy { best_of: 5 });
             fp.set_n_threads(THREADS as i32);
-            fp.set_language(Some("auto"));
+            fp.set_language(Some("en"));
             fp.set_no_speech_thold(params.no_speech_threshold);
             fp.set_temperature_inc(0.2);
             fp.set_token_timestamps(true);
+            fp.set_suppress_nst(true);
+            fp.set_no_context(false);
+            if let Some(n) = audio_ctx {
+                fp.set_audio_ctx(n as i32);
+            }
             fp.set_print_progress(false);
             fp.set_print_realtime(false);
             fp.set_print_timestamps(false);
@@ -128,7 +135,7 @@ fn whisper(c: &mut Criterion) {
     let spec = JobSpec {
         job: 1,
         audio: jfk.clone(),
-        model: model.clone(),
+        model: model.to_path_buf(),
         params,
         vad_model: None,
         gpu: GpuPref::Off,
@@ -141,7 +148,27 @@ fn whisper(c: &mut Criterion) {
         |b| b.iter(|| engine.run(&spec, &cancel, &emit).unwrap().segments),
     );
     g.finish();
-    drop(pcm);
+}
+
+fn whisper(c: &mut Criterion) {
+    whisper_rs::install_logging_hooks();
+    let dir = tmp();
+    let model = dir.join("ggml-synth.bin");
+    write_model(&model, &SynthSpec::default()).unwrap();
+    engine_vs_bare(c, "synthetic model", &model, false);
+    // The real tiny.en (`VERBATIM_TEST_MODEL` or the shared one), when there is one.
+    let real = std::env::var_os("VERBATIM_TEST_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest().join("../shared/data/models/tiny.en-ggml.bin"));
+    if real.is_file() {
+        engine_vs_bare(c, "tiny.en f16, full 30 s window", &real, false);
+        engine_vs_bare(c, "tiny.en f16, audio_ctx 704", &real, true);
+    } else {
+        eprintln!(
+            "no real model at {}: the tiny.en cases are skipped",
+            real.display()
+        );
+    }
 }
 
 criterion_group!(benches, decode, whisper);

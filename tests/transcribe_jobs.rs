@@ -212,7 +212,8 @@ fn synthetic_model_end_to_end_file_to_fts() {
     )
     .unwrap();
     assert_eq!(params["threads"], 1);
-    assert!(params["stats"]["speech_ms"].as_u64().unwrap() < 11_000);
+    // jfk.wav has no pause of 2 s, so the VAD keeps all of its 11 s (pauses stay in).
+    assert!(params["stats"]["speech_ms"].as_u64().unwrap() <= 11_000);
     assert_eq!(
         params["stats"]["vad_regions"], 4,
         "Silero finds 4 speech regions in jfk.wav"
@@ -578,9 +579,14 @@ fn silero_finds_four_speech_regions_in_jfk() {
     let regions =
         verbatim::transcribe::engine::detect_speech_file(&vad_model(), &jfk(), 1).unwrap();
     assert_eq!(regions.len(), 4, "{regions:?}");
-    // SOURCES.md: 0.32-2.27, 3.27-4.41, 5.38-7.68, 8.16-10.62 s.
+    // whisper.cpp's own segmentation (SOURCES.md): 0.32-2.27, 3.27-4.41, 5.38-7.68,
+    // 8.16-10.62 s. Ours starts speech at a lower probability, so each region covers at least
+    // whisper.cpp's (give or take one 32 ms frame) and stays apart from the next.
     let expect = [(320, 2270), (3270, 4410), (5380, 7680), (8160, 10620)];
-    for ((a, b), (ea, eb)) in regions.iter().zip(expect) {
-        assert!(a.abs_diff(ea) <= 40 && b.abs_diff(eb) <= 40, "{regions:?}");
+    for (i, ((a, b), (ea, eb))) in regions.iter().zip(expect).enumerate() {
+        assert!(*a <= ea + 40 && *b + 40 >= eb, "{regions:?}");
+        if let Some(next) = expect.get(i + 1) {
+            assert!(*b < next.0, "{regions:?}");
+        }
     }
 }

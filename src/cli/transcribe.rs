@@ -53,12 +53,21 @@ pub struct TranscribeArgs {
     /// Send silence to whisper too (voice activity detection is on by default).
     #[arg(long)]
     pub no_vad: bool,
-    /// The Silero VAD model (default: ggml-silero-v6.2.0.bin in the models folder).
+    /// The Silero VAD model (default: ggml-silero-v6.2.0.bin in the models folder, installed
+    /// there from the copy bundled with Verbatim).
     #[arg(long, value_name = "PATH")]
     pub vad_model: Option<PathBuf>,
     /// Text that primes the decoder (names, spelling).
     #[arg(long, value_name = "TEXT")]
     pub prompt: Option<String>,
+    /// Decode every window on its own, without the text before it as context (helps when a
+    /// recording makes whisper repeat itself).
+    #[arg(long)]
+    pub no_context: bool,
+    /// Always run whisper's encoder over full 30 s windows, also for shorter audio (slower;
+    /// by default short audio gets its length plus a 2.56 s margin).
+    #[arg(long)]
+    pub full_window: bool,
     /// whisper threads (default: every core).
     #[arg(long, value_name = "N")]
     pub threads: Option<u32>,
@@ -100,6 +109,20 @@ pub enum ModelsCommand {
     Path {
         #[arg(value_name = "NAME")]
         name: Option<String>,
+    },
+    /// Quantise a whisper model with ggml's own quantisation (as whisper.cpp's quantize
+    /// tool does): smaller, faster to load, faster to decode on the CPU. q8_0 keeps the
+    /// f16 model's accuracy; q5/q4 trade words for size.
+    Quantize {
+        /// The f16 (or f32) model: a name (`verbatim models list`) or a path.
+        #[arg(value_name = "IN")]
+        input: String,
+        /// The quantised file (default: beside the input, named with the type).
+        #[arg(value_name = "OUT")]
+        output: Option<PathBuf>,
+        /// q8_0, q5_1, q5_0 or q4_0.
+        #[arg(long = "type", default_value = "q8_0", value_name = "TYPE")]
+        ty: String,
     },
     /// Write the test suite's synthetic model (tiny, random weights) to PATH.
     #[command(hide = true)]
@@ -181,6 +204,8 @@ pub(super) fn transcribe(data: &DataDir, args: TranscribeArgs) -> anyhow::Result
         initial_prompt: args.prompt.clone(),
         vad: !args.no_vad,
         temperature_fallback: !args.no_fallback,
+        carry_context: !args.no_context,
+        short_audio_ctx: !args.full_window,
         ..DecodeParams::default()
     };
     let model = args
@@ -216,17 +241,11 @@ pub(super) fn transcribe(data: &DataDir, args: TranscribeArgs) -> anyhow::Result
         if let Some(p) = &args.vad_model {
             s.vad_model = Some(p.clone());
         }
-        if !args.no_vad && s.vad_model.is_none() {
-            let default = catalog::find(catalog::DEFAULT_VAD)
-                .map(|k| models_dir.join(k.file_name()))
-                .filter(|p| p.is_file());
-            if default.is_none() && !args.json {
-                eprintln!(
-                    "note: no voice activity model, so silence goes to whisper too; \
-                     `verbatim models download {}` fixes that",
-                    catalog::DEFAULT_VAD
-                );
-            }
+        if !args.no_vad && s.vad_path().is_none() && !args.json {
+            eprintln!(
+                "note: the voice activity model could not be installed (see the log), so \
+                 silence goes to whisper too"
+            );
         }
     }
 
@@ -698,6 +717,40 @@ pub(super) fn models(data: &DataDir, cmd: ModelsCommand) -> anyhow::Result<ExitC
                     }
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        ModelsCommand::Quantize { input, output, ty } => {
+            use crate::transcribe::quantize::{self, QuantType};
+            let qt = QuantType::parse(&ty)
+                .with_context(|| format!("--type {ty:?}: use one of q8_0, q5_1, q5_0, q4_0"))?;
+            let input = catalog::resolve(&dir, &input)?;
+            let output = output.unwrap_or_else(|| {
+                let stem = input
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "model".into());
+                let stem = stem.trim_end_matches("-f16").trim_end_matches("-f32");
+                input.with_file_name(format!("{stem}-{}.bin", qt.name()))
+            });
+            if output.exists() {
+                anyhow::bail!(
+                    "{} exists already; remove it or name another output file",
+                    output.display()
+                );
+            }
+            let started = std::time::Instant::now();
+            let r = quantize::quantize(&input, &output, qt)?;
+            emit_line(&format!(
+                "{}: {} of {} tensors quantised to {}, {:.1} MB -> {:.1} MB in {:.1} s",
+                output.display(),
+                r.quantized,
+                r.tensors,
+                qt.name(),
+                r.bytes_in as f64 / 1e6,
+                r.bytes_out as f64 / 1e6,
+                started.elapsed().as_secs_f64()
+            ))?;
+            emit_line(&model_file::inspect(&output)?.describe())?;
             Ok(ExitCode::SUCCESS)
         }
         ModelsCommand::Synth { path } => {

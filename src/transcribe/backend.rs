@@ -1,6 +1,6 @@
 //! Which compute back-ends this build and machine have (ggml's device registry).
 //!
-//! The one place with `unsafe`: ggml's device enumeration is a C API that whisper-rs does
+//! One of two places with `unsafe` (the other is [`super::quantize`]): ggml's device enumeration is a C API that whisper-rs does
 //! not wrap. Each call is a plain getter over ggml's static registry: indices come from
 //! `ggml_backend_dev_count`, returned pointers are owned by ggml and live for the process,
 //! and strings are NUL-terminated C strings that are copied out at once.

@@ -240,6 +240,54 @@ pub const MODELS: &[KnownModel] = &[
     },
 ];
 
+/// The default voice activity model, compiled into the binary (885 KB, MIT; see
+/// `assets/models/README.md`), so voice activity detection works on a fresh install.
+pub const BUNDLED_VAD: &[u8] = include_bytes!("../../assets/models/ggml-silero-v6.2.0.bin");
+
+/// The default VAD model's file in `models_dir`, written there from [`BUNDLED_VAD`] when it
+/// is missing. A file already there is used as it is (the model manager may have replaced
+/// it). When the models folder cannot be written, the bundled copy goes to the temporary
+/// folder instead; `None` only when neither can be written.
+pub fn default_vad(models_dir: &Path) -> Option<PathBuf> {
+    let name =
+        find(DEFAULT_VAD).map_or_else(|| format!("ggml-{DEFAULT_VAD}.bin"), KnownModel::file_name);
+    let in_models = models_dir.join(&name);
+    if in_models.is_file() {
+        return Some(in_models);
+    }
+    let install = |dir: &Path| -> std::io::Result<PathBuf> {
+        std::fs::create_dir_all(dir)?;
+        let target = dir.join(&name);
+        if target
+            .metadata()
+            .is_ok_and(|m| m.len() == BUNDLED_VAD.len() as u64)
+        {
+            return Ok(target);
+        }
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        std::io::Write::write_all(&mut tmp, BUNDLED_VAD)?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(&target).map_err(|e| e.error)?;
+        Ok(target)
+    };
+    match install(models_dir) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            let fallback = std::env::temp_dir().join("verbatim-models");
+            tracing::warn!(
+                "cannot install the bundled voice activity model in {} ({e}); using {}",
+                models_dir.display(),
+                fallback.display()
+            );
+            install(&fallback)
+                .inspect_err(|e| {
+                    tracing::error!("cannot write the bundled voice activity model anywhere: {e}")
+                })
+                .ok()
+        }
+    }
+}
+
 /// A known model by name (`tiny.en`, `ggml-tiny.en.bin` and `silero-v6.2.0` all work).
 pub fn find(name: &str) -> Option<&'static KnownModel> {
     let n = name

@@ -1,12 +1,16 @@
 //! The whisper.cpp engine, as it runs inside the `verbatim worker` process.
 //!
 //! A job streams its audio ([`Pcm16k`]) in windows of two minutes. With voice activity
-//! detection on, Silero (`WhisperVadContext`, one thread) finds the speech in each window;
-//! the speech regions are packed back to back (a short gap between them) and sent to
-//! whisper in one call, and every timestamp is mapped back onto the file's time line.
-//! Silence never reaches whisper, so it cannot hallucinate on it. A region still open at the
-//! end of a window is carried into the next one, so no word is cut in two. Memory stays
-//! bounded by the window, whatever the file's length.
+//! detection on, Silero (`WhisperVadContext`, one thread) scores every 32 ms frame of a
+//! window and [`super::vad::plan`] keeps everything but long silences (short pauses stay,
+//! unsure stretches stay, generous padding); the kept pieces are packed back to back (a short
+//! gap between them) and sent to whisper in one call, and every timestamp is mapped back onto
+//! the file's time line and clamped to the speech it covers. Long silence never reaches
+//! whisper, so it cannot hallucinate on it, and whisper's own non-speech annotations never
+//! become text ([`super::nonspeech`]). A region still open at the end of a window is carried
+//! into the next one and the decoder's text context with it, so no word is cut in two and
+//! no sentence loses its context. Memory stays bounded by the window, whatever the file's
+//! length.
 //!
 //! The model is loaded once per (file, device) and kept; each job gets a fresh state.
 
@@ -17,26 +21,28 @@ use std::time::{Duration, Instant};
 
 use whisper_rs::{
     FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
-    WhisperVadContext, WhisperVadContextParams, WhisperVadParams,
+    WhisperVadContext, WhisperVadContextParams,
 };
 
 use super::audio::{Pcm16k, WHISPER_RATE};
 use super::backend::{self, GpuDevice};
 use super::model_file;
+use super::nonspeech::{self, TagFilter};
 use super::protocol::{
     Backend, DecodeParams, FailKind, FromWorker, GpuPref, JobSpec, JobStats, Segment, Word,
 };
+use super::vad::{self, SpeechMap};
 
 /// Audio read per step (16 kHz samples): two minutes.
 const WINDOW: usize = 120 * WHISPER_RATE as usize;
 /// Silence inserted between packed speech regions.
 const GAP: usize = WHISPER_RATE as usize / 2;
-/// Context kept around each speech region.
-const PAD: usize = WHISPER_RATE as usize / 5;
-/// A region ending this close to the window's end may continue in the next window.
-const OPEN_MARGIN: usize = WHISPER_RATE as usize / 2;
-/// Longest speech region the VAD returns (it splits longer ones), in seconds.
-const MAX_SPEECH_S: f32 = 30.0;
+/// whisper's window: 30 s of audio.
+const WHISPER_WINDOW: usize = 30 * WHISPER_RATE as usize;
+/// Encoder positions per second of audio (1500 for 30 s).
+const CTX_PER_SAMPLE: usize = 320;
+/// Encoder context added to a short call's audio (2.56 s): a tight `audio_ctx` changes words.
+const AUDIO_CTX_MARGIN: usize = 128;
 
 /// Where worker messages go (the worker's stdout; a vector in tests).
 pub type Emit = Arc<dyn Fn(FromWorker) + Send + Sync>;
@@ -114,6 +120,8 @@ struct Loaded {
     path: PathBuf,
     gpu: Option<GpuDevice>,
     ctx: WhisperContext,
+    /// The model's encoder context (1500 positions for 30 s).
+    n_audio_ctx: usize,
 }
 
 /// The engine: at most one speech model and one VAD model loaded.
@@ -230,15 +238,26 @@ impl Engine {
             if pending.is_empty() {
                 break;
             }
-            let (pieces, keep_from) = match &vad_path {
-                Some(p) => self.vad_plan(p, spec.vad_threads, &pending, eof)?,
-                None => plain_plan(&pending, eof),
+            let (pieces, keep_from, speech) = match &vad_path {
+                Some(p) => {
+                    let (plan, probs) = self.vad_plan(p, spec.vad_threads, &pending, eof)?;
+                    stats.vad_regions += plan.regions as u32;
+                    let map = SpeechMap {
+                        start: pending_start,
+                        probs,
+                    };
+                    (plan.pieces, plan.keep_from, map)
+                }
+                None => {
+                    let (pieces, keep) = plain_plan(&pending, eof);
+                    stats.vad_regions += pieces.len() as u32;
+                    (pieces, keep, SpeechMap::default())
+                }
             };
-            stats.vad_regions += pieces.len() as u32;
             if !pieces.is_empty() {
                 let (packed, map) = pack(&pending, &pieces, pending_start);
-                let speech: usize = pieces.iter().map(|(a, b)| b - a).sum();
-                stats.speech_ms += speech as u64 * 1000 / u64::from(WHISPER_RATE);
+                let kept: usize = pieces.iter().map(|(a, b)| b - a).sum();
+                stats.speech_ms += kept as u64 * 1000 / u64::from(WHISPER_RATE);
                 let base = consumed;
                 let span = keep_from as u64;
                 let progress = ProgressCtx {
@@ -289,7 +308,10 @@ impl Engine {
                 if stats.language.is_none() {
                     stats.language = state_language(&state);
                 }
-                for segment in segments.into_iter().filter_map(|s| map_segment(s, &map)) {
+                for segment in segments
+                    .into_iter()
+                    .filter_map(|s| map_segment(s, &map, &speech))
+                {
                     stats.segments += 1;
                     emit(FromWorker::Segment {
                         job: spec.job,
@@ -392,11 +414,16 @@ impl Engine {
         })?;
         let load_ms = t.elapsed().as_millis() as u64;
         tracing::info!(model = %path.display(), load_ms, gpu = ?gpu, "model loaded");
+        let n_audio_ctx = match model_file::inspect_whisper_file(path).map(|i| i.kind) {
+            Ok(model_file::ModelKind::Whisper { hparams, .. }) => hparams.n_audio_ctx as usize,
+            _ => 1500,
+        };
         self.gpu_calls = 0;
         self.loaded = Some(Loaded {
             path: path.to_path_buf(),
             gpu,
             ctx,
+            n_audio_ctx,
         });
         Ok(load_ms)
     }
@@ -413,14 +440,14 @@ impl Engine {
         })
     }
 
-    /// Speech regions of `pending` to transcribe now, and how much of `pending` they use up.
+    /// What of `pending` to transcribe now, and the speech probability of its every frame.
     fn vad_plan(
         &mut self,
         path: &Path,
         threads: u32,
         pending: &[f32],
         eof: bool,
-    ) -> Result<(Vec<(usize, usize)>, usize), Failure> {
+    ) -> Result<(vad::Plan, Vec<f32>), Failure> {
         let threads = threads.max(1);
         let reuse = self
             .vad
@@ -447,8 +474,8 @@ impl Engine {
         let Some((_, _, vad)) = self.vad.as_mut() else {
             return Err(Failure::transient("VAD model not loaded"));
         };
-        let regions = speech_regions(vad, pending)?;
-        Ok(plan_regions(&regions, pending.len(), eof))
+        let probs = speech_probabilities(vad, pending)?;
+        Ok((vad::plan(&probs, pending.len(), eof), probs))
     }
 
     fn whisper_call(
@@ -477,6 +504,63 @@ impl Engine {
             }
         }
         let p = &spec.params;
+        let language = language_for(p, multilingual);
+        let eot = self.loaded.as_ref().map_or(i32::MAX, |l| l.ctx.token_eot());
+        let n_ctx = self.loaded.as_ref().map_or(1500, |l| l.n_audio_ctx);
+        // Short audio: the encoder over the audio plus a margin, decoded once at temperature 0
+        // and checked with whisper's own failure tests; a decode that fails them (a repetition
+        // loop: a shorter context makes them likelier) is redone over the full window, with
+        // the usual fallback and without the failed text as context.
+        let short = short_audio_ctx(samples.len(), n_ctx).filter(|_| p.short_audio_ctx);
+        if let Some(ctx) = short {
+            let cap = short_token_cap(samples.len());
+            let attempt = Attempt {
+                audio_ctx: Some(ctx),
+                fallback: false,
+                no_context: !p.carry_context,
+                max_tokens: Some(cap),
+            };
+            self.full(state, spec, &language, samples, cancel, &progress, attempt)?;
+            let segments = read_segments(state, eot);
+            let steps: usize = segments.iter().map(|s| s.ids.len() + 2).sum();
+            let failure = if steps + 2 >= cap {
+                Some(format!("{steps} tokens, the cap for this audio"))
+            } else {
+                decode_failure(&segments)
+            };
+            match failure {
+                None => return Ok(segments),
+                Some(why) => tracing::debug!(
+                    job = spec.job,
+                    audio_ctx = ctx,
+                    "short-context decode failed ({why}); decoding the full window"
+                ),
+            }
+        }
+        let attempt = Attempt {
+            audio_ctx: None,
+            max_tokens: None,
+            fallback: p.temperature_fallback,
+            // The failed text of a short attempt must not prime this one.
+            no_context: !p.carry_context || short.is_some(),
+        };
+        self.full(state, spec, &language, samples, cancel, &progress, attempt)?;
+        Ok(read_segments(state, eot))
+    }
+
+    /// One `whisper_full` call.
+    #[allow(clippy::too_many_arguments)]
+    fn full(
+        &mut self,
+        state: &mut WhisperState,
+        spec: &JobSpec,
+        language: &str,
+        samples: &[f32],
+        cancel: &Arc<AtomicBool>,
+        progress: &ProgressCtx,
+        attempt: Attempt,
+    ) -> Result<(), CallError> {
+        let p = &spec.params;
         let strategy = match p.beam_size {
             Some(b) if b > 1 => SamplingStrategy::BeamSearch {
                 beam_size: b as i32,
@@ -487,12 +571,21 @@ impl Engine {
             },
         };
         let mut params = FullParams::new(strategy);
-        let language = language_for(p, multilingual);
         params.set_n_threads(spec.threads.max(1) as i32);
         params.set_translate(p.translate);
-        params.set_language(Some(language.as_str()));
+        params.set_language(Some(language));
         params.set_no_speech_thold(p.no_speech_threshold);
-        params.set_temperature_inc(if p.temperature_fallback { 0.2 } else { 0.0 });
+        params.set_temperature_inc(if attempt.fallback { 0.2 } else { 0.0 });
+        // Non-speech tokens ("[", "(", "♪", ...) are never decoded: no "[BLANK_AUDIO]".
+        params.set_suppress_nst(true);
+        // The text so far primes the next window, across calls too (same state).
+        params.set_no_context(attempt.no_context);
+        if let Some(ctx) = attempt.audio_ctx {
+            params.set_audio_ctx(ctx as i32);
+        }
+        if let Some(n) = attempt.max_tokens {
+            params.set_max_tokens(n as i32);
+        }
         if let Some(prompt) = &p.initial_prompt {
             let clean: String = prompt.chars().filter(|c| *c != '\0').collect();
             params.set_initial_prompt(&clean);
@@ -507,6 +600,7 @@ impl Engine {
         // A boxed closure: whisper-rs 0.16's trampoline for this callback is typed by the
         // closure type but receives a box of it, which is only sound when they coincide.
         params.set_abort_callback_safe::<_, Box<dyn FnMut() -> bool>>(Some(abort));
+        let progress = progress.clone();
         let on_progress: Box<dyn FnMut(i32)> = Box::new(move |pct| progress.report(pct));
         params.set_progress_callback_safe::<_, Box<dyn FnMut(i32)>>(Some(on_progress));
 
@@ -521,8 +615,7 @@ impl Engine {
             tracing::error!("injected crash: aborting the worker");
             std::process::abort();
         }
-        let eot = self.loaded.as_ref().map_or(i32::MAX, |l| l.ctx.token_eot());
-        Ok(read_segments(state, eot))
+        Ok(())
     }
 }
 
@@ -530,6 +623,65 @@ impl Engine {
 enum CallError {
     Cancelled,
     Failed(String),
+}
+
+/// How one `whisper_full` call is made.
+#[derive(Debug, Clone, Copy)]
+struct Attempt {
+    audio_ctx: Option<usize>,
+    /// Decoding steps per window (a loop stops there).
+    max_tokens: Option<usize>,
+    fallback: bool,
+    no_context: bool,
+}
+
+/// Decoding steps allowed to a short-context attempt: speech runs at about 4 tokens a second,
+/// so twice that plus room for the timestamps never cuts real text, and a loop stops early.
+fn short_token_cap(samples: usize) -> usize {
+    24 + 8 * samples.div_ceil(WHISPER_RATE as usize)
+}
+
+/// whisper's thresholds for a failed decode (`entropy_thold`, `logprob_thold`).
+const ENTROPY_THOLD: f64 = 2.4;
+const LOGPROB_THOLD: f64 = -1.0;
+
+/// Why a decode failed whisper's tests (what makes whisper retry at a higher temperature):
+/// the last 32 tokens repeat (entropy below 2.4), or the text is improbable (mean token
+/// log-probability below -1.0) in audio that is not silence.
+fn decode_failure(segments: &[RawSegment]) -> Option<String> {
+    let ids: Vec<i32> = segments
+        .iter()
+        .flat_map(|s| s.ids.iter().copied())
+        .collect();
+    if ids.len() > 32 {
+        let last = &ids[ids.len() - 32..];
+        let mut counts: std::collections::HashMap<i32, usize> = std::collections::HashMap::new();
+        for id in last {
+            *counts.entry(*id).or_default() += 1;
+        }
+        let entropy: f64 = counts
+            .values()
+            .map(|&c| {
+                let p = c as f64 / last.len() as f64;
+                -p * p.ln()
+            })
+            .sum();
+        if entropy < ENTROPY_THOLD {
+            return Some(format!("entropy {entropy:.2} of the last 32 tokens"));
+        }
+    }
+    let logprobs: Vec<f32> = segments
+        .iter()
+        .flat_map(|s| s.logprobs.iter().copied())
+        .collect();
+    let speech = segments.iter().any(|s| s.no_speech < 0.6);
+    if !logprobs.is_empty() && speech {
+        let mean = logprobs.iter().map(|l| f64::from(*l)).sum::<f64>() / logprobs.len() as f64;
+        if mean < LOGPROB_THOLD {
+            return Some(format!("mean log-probability {mean:.2}"));
+        }
+    }
+    None
 }
 
 /// The language to ask whisper for.
@@ -589,6 +741,9 @@ struct RawSegment {
     text: String,
     no_speech: f32,
     tokens: Vec<(u64, u64, String, f32)>,
+    /// Every text token's id and log-probability (whisper's failure tests).
+    ids: Vec<i32>,
+    logprobs: Vec<f32>,
 }
 
 fn read_segments(state: &WhisperState, eot: i32) -> Vec<RawSegment> {
@@ -603,6 +758,7 @@ fn read_segments(state: &WhisperState, eot: i32) -> Vec<RawSegment> {
             .map(|t| t.into_owned())
             .unwrap_or_default();
         let mut tokens = Vec::new();
+        let (mut ids, mut logprobs) = (Vec::new(), Vec::new());
         for j in 0..seg.n_tokens() {
             let Some(tok) = seg.get_token(j) else {
                 continue;
@@ -611,6 +767,8 @@ fn read_segments(state: &WhisperState, eot: i32) -> Vec<RawSegment> {
             if data.id >= eot {
                 continue;
             }
+            ids.push(data.id);
+            logprobs.push(data.plog);
             let t = tok
                 .to_str_lossy()
                 .map(|t| t.into_owned())
@@ -628,6 +786,8 @@ fn read_segments(state: &WhisperState, eot: i32) -> Vec<RawSegment> {
             text,
             no_speech: seg.no_speech_probability(),
             tokens,
+            ids,
+            logprobs,
         });
     }
     out
@@ -636,38 +796,66 @@ fn read_segments(state: &WhisperState, eot: i32) -> Vec<RawSegment> {
 /// Where packed speech came from: (packed start, file start, length), in samples.
 type SpanMap = Vec<(u64, u64, u64)>;
 
-fn map_time(map: &SpanMap, t: u64) -> u64 {
+/// Which way a packed time that falls in a gap between regions (where there is no audio of
+/// the file) goes: a start to the next region, an end back to the previous one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Edge {
+    Start,
+    End,
+}
+
+fn map_time(map: &SpanMap, t: u64, edge: Edge) -> u64 {
     let idx = map.partition_point(|(p, _, _)| *p <= t);
     let Some((p, f, len)) = map.get(idx.saturating_sub(1)) else {
-        return 0;
+        return map.first().map_or(0, |(_, f, _)| *f);
     };
-    f + (t.saturating_sub(*p)).min(*len)
+    let into = t.saturating_sub(*p);
+    if into <= *len {
+        return f + into;
+    }
+    match (edge, map.get(idx)) {
+        (Edge::Start, Some((_, next, _))) => *next,
+        _ => f + len,
+    }
 }
 
 fn to_ms(samples: u64) -> u64 {
     samples * 1000 / u64::from(WHISPER_RATE)
 }
 
-fn map_segment(raw: RawSegment, map: &SpanMap) -> Option<Segment> {
-    let text = raw.text.trim().to_string();
+fn map_segment(raw: RawSegment, map: &SpanMap, speech: &SpeechMap) -> Option<Segment> {
+    let text = nonspeech::strip(&raw.text);
     if text.is_empty() {
         return None;
     }
-    let start_ms = to_ms(map_time(map, raw.start));
-    let end_ms = to_ms(map_time(map, raw.end)).max(start_ms);
-    // Tokens into words: a token starting with a space starts a new word.
+    // The segment on the file's time line, then placed on the speech in it (its words too).
+    let (a, b) = (
+        map_time(map, raw.start, Edge::Start),
+        map_time(map, raw.end, Edge::End).max(map_time(map, raw.start, Edge::Start)),
+    );
+    let warp = speech.warp(a, b);
+    let place = |t: u64| warp.as_ref().map_or(t.clamp(a, b), |w| w.map(t));
+    let (fa, fb) = warp.as_ref().map_or((a, b), vad::Warp::bounds);
+    let (start_ms, end_ms) = (to_ms(fa), to_ms(fb).max(to_ms(fa)));
+    // Tokens into words: a token starting with a space starts a new word; tokens inside a
+    // non-speech annotation are dropped with it.
     let mut words: Vec<Word> = Vec::new();
     let mut probs = Vec::new();
-    for (t0, t1, text, p) in raw.tokens {
-        if text.is_empty() {
+    let mut tags = TagFilter::default();
+    for (t0, t1, token, p) in raw.tokens {
+        let text = tags.feed(&token);
+        if text.trim().is_empty() {
             continue;
         }
         probs.push(p);
-        let (s, e) = (to_ms(map_time(map, t0)), to_ms(map_time(map, t1)));
+        let s0 = place(map_time(map, t0, Edge::Start));
+        let s1 = place(map_time(map, t1, Edge::End)).max(s0);
+        let (s0, s1) = speech.snap(s0, s1);
+        let (s, e) = (to_ms(s0), to_ms(s1));
         match words.last_mut() {
             Some(w) if !text.starts_with(' ') => {
                 w.text.push_str(&text);
-                w.end_ms = w.end_ms.max(e);
+                w.end_ms = w.end_ms.max(e).min(end_ms);
                 w.p = w.p.min(p);
             }
             _ => words.push(Word {
@@ -678,7 +866,7 @@ fn map_segment(raw: RawSegment, map: &SpanMap) -> Option<Segment> {
             }),
         }
     }
-    words.retain(|w| !w.text.is_empty());
+    words.retain(|w| !w.text.trim().is_empty());
     let confidence = if probs.is_empty() {
         None
     } else {
@@ -741,53 +929,21 @@ fn quietest_point(pending: &[f32], from: usize) -> usize {
     best.1.max(1)
 }
 
-/// Silero speech regions of `samples`, in samples.
-fn speech_regions(
-    vad: &mut WhisperVadContext,
-    samples: &[f32],
-) -> Result<Vec<(usize, usize)>, Failure> {
-    let mut params = WhisperVadParams::new();
-    params.set_max_speech_duration(MAX_SPEECH_S);
-    let segments = vad
-        .segments_from_samples(params, samples)
+/// Silero's speech probability for every frame of `samples`.
+fn speech_probabilities(vad: &mut WhisperVadContext, samples: &[f32]) -> Result<Vec<f32>, Failure> {
+    vad.detect_speech(samples)
         .map_err(|e| Failure::transient(format!("voice activity detection failed ({e})")))?;
-    let cs = WHISPER_RATE as f32 / 100.0;
-    Ok(segments
-        .map(|s| {
-            let a = (s.start.max(0.0) * cs) as usize;
-            let b = (s.end.max(0.0) * cs) as usize;
-            (a.min(samples.len()), b.min(samples.len()))
-        })
-        .filter(|(a, b)| b > a)
-        .collect())
+    Ok(vad.probabilities().to_vec())
 }
 
-/// Pads and merges regions; holds back one still open at the window's end.
-pub(crate) fn plan_regions(
-    regions: &[(usize, usize)],
-    len: usize,
-    eof: bool,
-) -> (Vec<(usize, usize)>, usize) {
-    let mut pieces: Vec<(usize, usize)> = Vec::new();
-    for (a, b) in regions {
-        let (a, b) = (a.saturating_sub(PAD), (b + PAD).min(len));
-        match pieces.last_mut() {
-            Some(last) if a <= last.1 => last.1 = last.1.max(b),
-            _ => pieces.push((a, b)),
-        }
+/// The encoder context for a call of `len` samples: the audio plus a margin, in steps of 64,
+/// when the audio is shorter than whisper's window; `None`: the model's full context.
+pub fn short_audio_ctx(len: usize, n_audio_ctx: usize) -> Option<usize> {
+    if len >= WHISPER_WINDOW {
+        return None;
     }
-    if eof {
-        return (pieces, len);
-    }
-    match pieces.last() {
-        // Still speaking at the end of the window: carry the region into the next one
-        // (unless it fills the whole window; then cut there).
-        Some(&(a, b)) if b + OPEN_MARGIN >= len && a > 0 => {
-            pieces.pop();
-            (pieces, a)
-        }
-        _ => (pieces, len),
-    }
+    let ctx = (len.div_ceil(CTX_PER_SAMPLE) + AUDIO_CTX_MARGIN).div_ceil(64) * 64;
+    (ctx < n_audio_ctx).then_some(ctx)
 }
 
 /// Runs Silero over a whole file (16 kHz mono) and returns the speech regions in ms: the
@@ -809,8 +965,26 @@ pub fn detect_speech_file(
     let mut vad = WhisperVadContext::new(path, params).map_err(|e| {
         Failure::permanent(format!("whisper.cpp could not load the VAD model ({e})"))
     })?;
-    Ok(speech_regions(&mut vad, &samples)?
+    let probs = speech_probabilities(&mut vad, &samples)?;
+    Ok(vad::regions(&probs, samples.len())
         .into_iter()
         .map(|(a, b)| (to_ms(a as u64), to_ms(b as u64)))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_audio_ctx;
+
+    #[test]
+    fn short_audio_gets_its_length_plus_a_margin_of_encoder_context() {
+        // 3 s: 150 positions + 128 -> 320 (steps of 64).
+        assert_eq!(short_audio_ctx(48_000, 1500), Some(320));
+        // 11 s: 550 + 128 = 678 -> 704.
+        assert_eq!(short_audio_ctx(176_000, 1500), Some(704));
+        // 28 s: 1400 + 128 > 1500: the full context.
+        assert_eq!(short_audio_ctx(448_000, 1500), None);
+        assert_eq!(short_audio_ctx(480_000, 1500), None);
+        assert_eq!(short_audio_ctx(10 * 480_000, 1500), None);
+    }
 }

@@ -264,7 +264,7 @@ pub struct TranscribeSettings {
     pub default_model: String,
     pub gpu: GpuPref,
     pub params: DecodeParams,
-    /// The Silero model; `None`: look for the default one in `models_dir`.
+    /// The Silero model; `None`: the default one in `models_dir` (bundled with the app).
     pub vad_model: Option<PathBuf>,
     /// Cores kept free for capture and the UI (the GUI keeps one; the CLI none).
     pub reserved_cores: u32,
@@ -302,12 +302,12 @@ impl TranscribeSettings {
         }
     }
 
+    /// The VAD model: the one set, else the default one in the models folder (installed from
+    /// the copy bundled with the app when missing).
     pub fn vad_path(&self) -> Option<PathBuf> {
-        self.vad_model.clone().or_else(|| {
-            catalog::find(catalog::DEFAULT_VAD)
-                .map(|k| self.models_dir.join(k.file_name()))
-                .filter(|p| p.is_file())
-        })
+        self.vad_model
+            .clone()
+            .or_else(|| catalog::default_vad(&self.models_dir))
     }
 }
 

@@ -6,6 +6,9 @@
 //! - [`engine`]: what runs in the worker: streaming audio, Silero VAD, whisper, GPU fallback.
 //! - [`jobs`]: `TranscriptionJob` entities, the queue, retries, the circuit breaker.
 //! - [`catalog`] and [`download`]: the standard models, resumable checksum-verified downloads.
+//! - [`vad`] and [`nonspeech`]: what of the audio goes to whisper, and what of its output is
+//!   speech.
+//! - [`quantize`]: `verbatim models quantize`, ggml's own quantisation of a model file.
 //! - [`synthetic`]: a genuine tiny ggml model for tests and benchmarks.
 
 pub mod audio;
@@ -16,8 +19,11 @@ pub mod engine;
 pub mod jobs;
 pub mod live;
 pub mod model_file;
+pub mod nonspeech;
 pub mod protocol;
+pub mod quantize;
 pub mod synthetic;
+pub mod vad;
 pub mod worker;
 
 pub use jobs::{

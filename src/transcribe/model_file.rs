@@ -167,6 +167,11 @@ fn ggml_type(id: i32) -> Option<(&'static str, u64, u64)> {
         .map(|t| (t.1, t.2, t.3))
 }
 
+/// Bytes of a tensor of `nelements` values of ggml type `ty` (`None`: unknown type).
+pub fn tensor_bytes(ty: i32, nelements: u64) -> Option<u64> {
+    ggml_type(ty).map(|(_, size, block)| nelements / block * size)
+}
+
 /// ggml's `ggml_ftype_to_ggml_type` for the file types whisper.cpp can load.
 fn ftype_to_type(ftype: i32) -> Option<i32> {
     Some(match ftype {

@@ -68,6 +68,12 @@ pub struct DecodeParams {
     pub initial_prompt: Option<String>,
     /// Skip silence with the voice activity model.
     pub vad: bool,
+    /// Prime each decoding window with the text before it, across the job's windows too
+    /// (whisper's `condition_on_previous_text`); off decodes every window on its own.
+    pub carry_context: bool,
+    /// For audio shorter than whisper's 30 s window, run the encoder over the audio plus a
+    /// margin instead of 30 s of mostly padding (`audio_ctx`); `false`: always 30 s.
+    pub short_audio_ctx: bool,
 }
 
 impl Default for DecodeParams {
@@ -81,6 +87,8 @@ impl Default for DecodeParams {
             no_speech_threshold: 0.6,
             initial_prompt: None,
             vad: true,
+            carry_context: true,
+            short_audio_ctx: true,
         }
     }
 }

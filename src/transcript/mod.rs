@@ -5,3 +5,4 @@ pub mod diff;
 pub mod edit;
 pub mod export;
 pub mod import;
+pub mod wer;
