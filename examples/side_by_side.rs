@@ -28,6 +28,14 @@ use verbatim::transcribe::quantize::{QuantType, quantize};
 use verbatim::transcript::wer::{WordErrors, word_errors};
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
 
+struct WorkDir(PathBuf);
+
+impl WorkDir {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
 struct Set {
     name: &'static str,
     files: Vec<PathBuf>,
@@ -179,14 +187,22 @@ fn main() {
     let threads: u32 = env_or("BENCH_THREADS", "2").parse().unwrap();
     let repeat: usize = env_or("BENCH_REPEAT", "3").parse().unwrap();
     let levers = std::env::var("BENCH_LEVERS").is_ok_and(|v| v == "1");
-    let work = tempfile::tempdir().unwrap();
+    // BENCH_WORK keeps the audio and models made for the run in that folder.
+    let kept = std::env::var_os("BENCH_WORK").map(PathBuf::from);
+    let tmp = tempfile::tempdir().unwrap();
+    let work_dir = kept.unwrap_or_else(|| tmp.path().to_path_buf());
+    std::fs::create_dir_all(&work_dir).unwrap();
+    let work = WorkDir(work_dir);
     let f16 = std::env::var_os("BENCH_MODEL")
         .map(PathBuf::from)
         .unwrap_or_else(|| speech::real_model().unwrap());
     let q8 = work.path().join("tiny.en-q8_0.bin");
-    quantize(&f16, &q8, QuantType::Q8_0).unwrap();
     let q5 = work.path().join("tiny.en-q5_0.bin");
-    quantize(&f16, &q5, QuantType::Q5_0).unwrap();
+    for (path, ty) in [(&q8, QuantType::Q8_0), (&q5, QuantType::Q5_0)] {
+        if !path.exists() {
+            quantize(&f16, path, ty).unwrap();
+        }
+    }
 
     let clips = speech::clips();
     let long = speech::long_file(work.path());

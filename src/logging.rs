@@ -1,5 +1,6 @@
 //! tracing to stderr and to a daily log file in the data directory.
 
+use std::io::IsTerminal;
 use std::path::Path;
 
 use tracing_appender::non_blocking::WorkerGuard;
@@ -19,8 +20,11 @@ pub fn init(log_dir: Option<&Path>, stderr_default: &str) -> LogGuard {
         "wgpu_core=warn,wgpu_hal=warn,naga=warn,bevy_render=warn,winit=warn,symphonia=error";
     let stderr_filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("{stderr_default},{quiet_deps}")));
+    // Colours only on a terminal: the worker's stderr is a pipe into the app's log, and a
+    // CLI's stderr may be a file; logs are plain text.
     let stderr_layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .with_filter(stderr_filter);
 

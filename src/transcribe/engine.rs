@@ -43,6 +43,8 @@ const WHISPER_WINDOW: usize = 30 * WHISPER_RATE as usize;
 const CTX_PER_SAMPLE: usize = 320;
 /// Encoder context added to a short call's audio (2.56 s): a tight `audio_ctx` changes words.
 const AUDIO_CTX_MARGIN: usize = 128;
+/// The shortest encoder context used (7.68 s): below it tiny.en looped on a 3 s clip.
+const MIN_AUDIO_CTX: usize = 384;
 
 /// Where worker messages go (the worker's stdout; a vector in tests).
 pub type Emit = Arc<dyn Fn(FromWorker) + Send + Sync>;
@@ -254,12 +256,27 @@ impl Engine {
                     (pieces, keep, SpeechMap::default())
                 }
             };
-            if !pieces.is_empty() {
-                let (packed, map) = pack(&pending, &pieces, pending_start);
-                let kept: usize = pieces.iter().map(|(a, b)| b - a).sum();
-                stats.speech_ms += kept as u64 * 1000 / u64::from(WHISPER_RATE);
-                let base = consumed;
-                let span = keep_from as u64;
+            let kept: usize = pieces.iter().map(|(a, b)| b - a).sum();
+            stats.speech_ms += kept as u64 * 1000 / u64::from(WHISPER_RATE);
+            // One whisper window per chunk, cut at pauses.
+            let chunks = vad::chunks(&pieces, GAP, |from, to| {
+                if speech.probs.is_empty() {
+                    quietest_point(&pending[..to], from)
+                } else {
+                    vad::cut_at_pause(&speech.probs, from, to)
+                }
+            });
+            for chunk in &chunks {
+                // Nothing audible (below -60 dBFS): whisper would only invent text for it.
+                if chunk.iter().all(|&(a, b)| inaudible(&pending[a..b])) {
+                    continue;
+                }
+                let (packed, map) = pack(&pending, chunk, pending_start);
+                let call_started = Instant::now();
+                // Progress: this chunk's part of the window.
+                let (first, last) = (chunk[0].0, chunk[chunk.len() - 1].1);
+                let base = consumed + first as u64;
+                let span = (last - first) as u64;
                 let progress = ProgressCtx {
                     job: spec.job,
                     emit: emit.clone(),
@@ -305,6 +322,14 @@ impl Engine {
                         }
                     }
                 };
+                tracing::debug!(
+                    job = spec.job,
+                    pieces = chunk.len(),
+                    audio_ms = to_ms(packed.len() as u64),
+                    segments = segments.len(),
+                    ms = call_started.elapsed().as_millis() as u64,
+                    "whisper call"
+                );
                 if stats.language.is_none() {
                     stats.language = state_language(&state);
                 }
@@ -512,12 +537,21 @@ impl Engine {
         // loop: a shorter context makes them likelier) is redone over the full window, with
         // the usual fallback and without the failed text as context.
         let short = short_audio_ctx(samples.len(), n_ctx).filter(|_| p.short_audio_ctx);
-        if let Some(ctx) = short {
+        let mut tries = short.into_iter().collect::<Vec<_>>();
+        if let Some(c) = short {
+            // A loop at one context length is often gone at twice it.
+            let wider = (2 * c).div_ceil(64) * 64;
+            if wider < n_ctx {
+                tries.push(wider);
+            }
+        }
+        for ctx in tries {
             let cap = short_token_cap(samples.len());
             let attempt = Attempt {
                 audio_ctx: Some(ctx),
                 fallback: false,
-                no_context: !p.carry_context,
+                // The failed text of an earlier attempt must not prime this one.
+                no_context: !p.carry_context || ctx != short.unwrap_or(ctx),
                 max_tokens: Some(cap),
             };
             self.full(state, spec, &language, samples, cancel, &progress, attempt)?;
@@ -533,7 +567,7 @@ impl Engine {
                 Some(why) => tracing::debug!(
                     job = spec.job,
                     audio_ctx = ctx,
-                    "short-context decode failed ({why}); decoding the full window"
+                    "short-context decode failed ({why}); trying a longer context"
                 ),
             }
         }
@@ -902,6 +936,14 @@ fn pack(pending: &[f32], pieces: &[(usize, usize)], offset: u64) -> (Vec<f32>, S
     (packed, map)
 }
 
+/// Peak below which audio is silence (-60 dBFS).
+const INAUDIBLE_PEAK: f32 = 0.001;
+
+/// Whether `samples` hold nothing audible.
+fn inaudible(samples: &[f32]) -> bool {
+    samples.iter().all(|s| s.abs() < INAUDIBLE_PEAK)
+}
+
 /// Without VAD: everything up to a quiet point near the window's end (all of it at EOF).
 fn plain_plan(pending: &[f32], eof: bool) -> (Vec<(usize, usize)>, usize) {
     if eof || pending.len() < WINDOW {
@@ -937,12 +979,16 @@ fn speech_probabilities(vad: &mut WhisperVadContext, samples: &[f32]) -> Result<
 }
 
 /// The encoder context for a call of `len` samples: the audio plus a margin, in steps of 64,
-/// when the audio is shorter than whisper's window; `None`: the model's full context.
+/// at least [`MIN_AUDIO_CTX`], when the audio is shorter than whisper's window; `None`: the
+/// model's full context.
 pub fn short_audio_ctx(len: usize, n_audio_ctx: usize) -> Option<usize> {
     if len >= WHISPER_WINDOW {
         return None;
     }
-    let ctx = (len.div_ceil(CTX_PER_SAMPLE) + AUDIO_CTX_MARGIN).div_ceil(64) * 64;
+    let ctx = (len.div_ceil(CTX_PER_SAMPLE) + AUDIO_CTX_MARGIN)
+        .div_ceil(64)
+        .max(MIN_AUDIO_CTX / 64)
+        * 64;
     (ctx < n_audio_ctx).then_some(ctx)
 }
 
@@ -978,8 +1024,10 @@ mod tests {
 
     #[test]
     fn short_audio_gets_its_length_plus_a_margin_of_encoder_context() {
-        // 3 s: 150 positions + 128 -> 320 (steps of 64).
-        assert_eq!(short_audio_ctx(48_000, 1500), Some(320));
+        // 3 s: 150 positions + 128 -> 320 (steps of 64), raised to the floor of 384.
+        assert_eq!(short_audio_ctx(48_000, 1500), Some(384));
+        // 6 s: 300 + 128 = 428 -> 448.
+        assert_eq!(short_audio_ctx(96_000, 1500), Some(448));
         // 11 s: 550 + 128 = 678 -> 704.
         assert_eq!(short_audio_ctx(176_000, 1500), Some(704));
         // 28 s: 1400 + 128 > 1500: the full context.

@@ -151,6 +151,65 @@ fn pieces(
     }
 }
 
+/// Longest chunk given to whisper in one call (its window is 30 s; the margin keeps the last
+/// words clear of the window's end).
+pub const MAX_CHUNK: usize = WHISPER_RATE as usize * 59 / 2;
+/// A chunk that must be cut is cut at a pause in its last this-many samples.
+pub const CHUNK_CUT_SEARCH: usize = 9 * WHISPER_RATE as usize;
+
+/// The pieces of a plan grouped into chunks of at most [`MAX_CHUNK`] once packed with `gap`
+/// samples between pieces, so that each chunk is one whisper window: one encoder run, no
+/// overlapping windows, and a short encoder context for a short last chunk. A piece longer than
+/// a chunk is cut where `cut(from, to)` says (a pause in `from..to`).
+pub fn chunks(
+    pieces: &[(usize, usize)],
+    gap: usize,
+    mut cut: impl FnMut(usize, usize) -> usize,
+) -> Vec<Vec<(usize, usize)>> {
+    let mut out: Vec<Vec<(usize, usize)>> = Vec::new();
+    let mut cur: Vec<(usize, usize)> = Vec::new();
+    let mut cur_len = 0usize;
+    for &(a, b) in pieces {
+        let mut a = a;
+        while a < b {
+            let extra = if cur.is_empty() { 0 } else { gap };
+            let room = MAX_CHUNK.saturating_sub(cur_len + extra);
+            if b - a <= room {
+                cur.push((a, b));
+                cur_len += extra + b - a;
+                break;
+            }
+            // Too long for what is left of this chunk: start a new one if that helps, else cut.
+            if !cur.is_empty() && b - a <= MAX_CHUNK {
+                out.push(std::mem::take(&mut cur));
+                cur_len = 0;
+                continue;
+            }
+            if !cur.is_empty() && room < CHUNK_CUT_SEARCH {
+                out.push(std::mem::take(&mut cur));
+                cur_len = 0;
+                continue;
+            }
+            let end = a + room;
+            let at = cut(end.saturating_sub(CHUNK_CUT_SEARCH).max(a + 1), end).clamp(a + 1, end);
+            cur.push((a, at));
+            out.push(std::mem::take(&mut cur));
+            cur_len = 0;
+            a = at;
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// The start of the least speech-like frame in `from..to` (the latest of equals): where a
+/// chunk of speech is cut.
+pub fn cut_at_pause(probs: &[f32], from: usize, to: usize) -> usize {
+    least_speech(probs, from, to)
+}
+
 /// The start of the least speech-like frame in `from..to` (the latest of equals), never 0.
 fn least_speech(probs: &[f32], from: usize, to: usize) -> usize {
     let (fa, fb) = (from / FRAME, (to / FRAME).min(probs.len()));
@@ -429,5 +488,45 @@ mod tests {
         );
         // No speech in the span: no warp.
         assert!(map.warp(7 * S as u64, 9 * S as u64).is_none());
+    }
+
+    #[test]
+    fn pieces_are_grouped_into_chunks_of_one_whisper_window() {
+        let gap = S / 2;
+        // Six 8 s pieces with pauses: three fit in a chunk (8 + 0.5 + 8 + 0.5 + 8 = 25 s).
+        let pieces: Vec<(usize, usize)> =
+            (0..6).map(|i| (i * 10 * S, i * 10 * S + 8 * S)).collect();
+        let c = chunks(&pieces, gap, |_, to| to);
+        assert_eq!(c.len(), 2, "{c:?}");
+        assert_eq!(c[0].len(), 3);
+        for chunk in &c {
+            let len: usize =
+                chunk.iter().map(|(a, b)| b - a).sum::<usize>() + gap * (chunk.len() - 1);
+            assert!(len <= MAX_CHUNK, "{len}");
+        }
+        // One 70 s piece: cut where the cutter says, every chunk at most 29.5 s, nothing lost.
+        let mut cuts = Vec::new();
+        let c = chunks(&[(S, 71 * S)], gap, |from, to| {
+            cuts.push((from, to));
+            to - S
+        });
+        let covered: Vec<(usize, usize)> = c.iter().flatten().copied().collect();
+        assert_eq!(covered.first().unwrap().0, S);
+        assert_eq!(covered.last().unwrap().1, 71 * S);
+        for w in covered.windows(2) {
+            assert_eq!(w[0].1, w[1].0, "{covered:?}");
+        }
+        assert!(
+            c.iter()
+                .all(|ch| ch.iter().map(|(a, b)| b - a).sum::<usize>() <= MAX_CHUNK)
+        );
+        assert!(cuts.iter().all(|(f, t)| t - f <= CHUNK_CUT_SEARCH));
+        // A 6 s piece after 24 s in a chunk starts the next chunk instead of being cut; a 5 s
+        // one still fits (24 + 0.5 + 5 = 29.5 s).
+        let c = chunks(&[(0, 24 * S), (30 * S, 36 * S)], gap, |_, to| to);
+        assert_eq!(c, vec![vec![(0, 24 * S)], vec![(30 * S, 36 * S)]]);
+        let c = chunks(&[(0, 24 * S), (30 * S, 35 * S)], gap, |_, to| to);
+        assert_eq!(c.len(), 1);
+        assert!(chunks(&[], gap, |_, to| to).is_empty());
     }
 }
