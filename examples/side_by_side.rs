@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use verbatim::transcribe::quantize::{QuantType, quantize};
 use verbatim::transcript::wer::{WordErrors, word_errors};
-use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
+use whisper_rs::{WhisperContext, WhisperContextParameters};
 
 struct WorkDir(PathBuf);
 
@@ -126,22 +126,7 @@ fn run_once(run: &Run, set: &Set, threads: u32, work: &Path) -> (f64, Vec<String
             let texts = set
                 .files
                 .iter()
-                .map(|f| {
-                    let audio = speech::read_wav(f);
-                    let mut state = ctx.create_state().unwrap();
-                    let mut p = FullParams::new(SamplingStrategy::Greedy { best_of: 5 });
-                    p.set_n_threads(threads as i32);
-                    p.set_language(Some("en"));
-                    p.set_print_progress(false);
-                    p.set_print_realtime(false);
-                    p.set_print_timestamps(false);
-                    state.full(p, &audio).unwrap();
-                    (0..state.full_n_segments())
-                        .filter_map(|i| state.get_segment(i))
-                        .map(|s| s.to_str_lossy().unwrap().into_owned())
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
+                .map(|f| speech::bare_whisper_full(&ctx, &speech::read_wav(f), threads as i32))
                 .collect();
             (t.elapsed().as_secs_f64(), texts)
         }

@@ -19,7 +19,7 @@ use std::sync::Mutex;
 use common::speech::{self, Noise, RATE};
 use common::{text, verbatim};
 use verbatim::transcript::wer::{WordErrors, normalize, word_errors};
-use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
+use whisper_rs::{WhisperContext, WhisperContextParameters};
 
 static MACHINE: Mutex<()> = Mutex::new(());
 
@@ -69,31 +69,15 @@ fn json_export(home: &Path, file: &Path) -> serde_json::Value {
     serde_json::from_str(&s).unwrap()
 }
 
-/// whisper_full on the whole clip, nothing else: the engine's decoding parameters (greedy,
-/// best of 5, temperature fallback, token timestamps), no VAD, full 30 s encoder context.
+/// whisper_full on each whole clip, nothing else (`speech::bare_whisper_full`): the engine's
+/// decoding (greedy, best of 5, temperature fallback), no VAD, full 30 s encoder context.
 fn bare_whisper_full(model: &Path, clips: &[speech::Clip]) -> Vec<String> {
     whisper_rs::install_logging_hooks();
     let ctx = WhisperContext::new_with_params(model, WhisperContextParameters::default()).unwrap();
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(8)) as i32;
     clips
         .iter()
-        .map(|c| {
-            let audio = speech::read_wav(&c.path);
-            let mut state = ctx.create_state().unwrap();
-            let mut p = FullParams::new(SamplingStrategy::Greedy { best_of: 5 });
-            p.set_n_threads(threads);
-            p.set_language(Some("en"));
-            p.set_token_timestamps(true);
-            p.set_print_progress(false);
-            p.set_print_realtime(false);
-            p.set_print_timestamps(false);
-            state.full(p, &audio).unwrap();
-            (0..state.full_n_segments())
-                .filter_map(|i| state.get_segment(i))
-                .map(|s| s.to_str_lossy().unwrap().into_owned())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
+        .map(|c| speech::bare_whisper_full(&ctx, &speech::read_wav(&c.path), threads))
         .collect()
 }
 

@@ -333,58 +333,27 @@ fn models_quantize_writes_a_valid_smaller_model_and_refuses_bad_input() {
     // an unknown type and a VAD model are refused.
     let q8 = home.path().join("synth-q8_0.bin");
     let again = home.path().join("again.bin");
-    let o = verbatim(
-        home.path(),
-        &[
-            "models",
-            "quantize",
-            q8.to_str().unwrap(),
-            again.to_str().unwrap(),
-        ],
+    let (input, q8s, again_s, vad) = (
+        input.to_str().unwrap(),
+        q8.to_str().unwrap(),
+        again.to_str().unwrap(),
+        vad_model(),
     );
-    assert!(
-        !o.status.success() && text(&o).contains("already quantised"),
-        "{}",
-        text(&o)
-    );
-    let o = verbatim(
-        home.path(),
-        &[
-            "models",
-            "quantize",
-            input.to_str().unwrap(),
-            q8.to_str().unwrap(),
-        ],
-    );
-    assert!(
-        !o.status.success() && text(&o).contains("exists already"),
-        "{}",
-        text(&o)
-    );
-    let o = verbatim(
-        home.path(),
-        &[
-            "models",
-            "quantize",
-            input.to_str().unwrap(),
-            "x.bin",
-            "--type",
-            "q3",
-        ],
-    );
-    assert!(
-        !o.status.success() && text(&o).contains("q8_0"),
-        "{}",
-        text(&o)
-    );
-    let o = verbatim(
-        home.path(),
-        &["models", "quantize", vad_model().to_str().unwrap(), "x.bin"],
-    );
-    assert!(
-        !o.status.success() && text(&o).contains("voice activity"),
-        "{}",
-        text(&o)
-    );
+    let refusals: [(&[&str], &str); 4] = [
+        (&[q8s, again_s], "already quantised"),
+        (&[input, q8s], "exists already"),
+        (&[input, "x.bin", "--type", "q3"], "q8_0"),
+        (&[vad.to_str().unwrap(), "x.bin"], "voice activity"),
+    ];
+    for (args, says) in refusals {
+        let mut all = vec!["models", "quantize"];
+        all.extend_from_slice(args);
+        let o = verbatim(home.path(), &all);
+        assert!(
+            !o.status.success() && text(&o).contains(says),
+            "{args:?}: {}",
+            text(&o)
+        );
+    }
     assert!(!home.path().join("again.part").exists());
 }

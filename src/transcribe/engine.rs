@@ -274,7 +274,9 @@ impl Engine {
                 let (packed, map) = pack(&pending, chunk, pending_start);
                 let call_started = Instant::now();
                 // Progress: this chunk's part of the window.
-                let (first, last) = (chunk[0].0, chunk[chunk.len() - 1].1);
+                let (Some(&(first, _)), Some(&(_, last))) = (chunk.first(), chunk.last()) else {
+                    continue;
+                };
                 let base = consumed + first as u64;
                 let span = (last - first) as u64;
                 let progress = ProgressCtx {

@@ -206,3 +206,22 @@ pub fn long_file(dir: &Path) -> LongFile {
         placed,
     }
 }
+
+/// whisper_full on the whole of `audio` and nothing else: greedy (best of 5 with temperature
+/// fallback, whisper's defaults), English, full 30 s encoder windows, no VAD. The baseline of
+/// the accuracy test and the side-by-side benchmark.
+pub fn bare_whisper_full(ctx: &whisper_rs::WhisperContext, audio: &[f32], threads: i32) -> String {
+    let mut state = ctx.create_state().unwrap();
+    let mut p = whisper_rs::FullParams::new(whisper_rs::SamplingStrategy::Greedy { best_of: 5 });
+    p.set_n_threads(threads);
+    p.set_language(Some("en"));
+    p.set_print_progress(false);
+    p.set_print_realtime(false);
+    p.set_print_timestamps(false);
+    state.full(p, audio).unwrap();
+    (0..state.full_n_segments())
+        .filter_map(|i| state.get_segment(i))
+        .map(|s| s.to_str_lossy().unwrap().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
