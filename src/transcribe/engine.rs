@@ -126,9 +126,14 @@ struct Loaded {
     n_audio_ctx: usize,
 }
 
+/// A file's size and modification time.
+type FileStamp = (u64, Option<std::time::SystemTime>);
+
 /// The engine: at most one speech model and one VAD model loaded.
 pub struct Engine {
     loaded: Option<Loaded>,
+    /// The last model file checked: path, (size, modification time), what it is.
+    inspected: Option<(PathBuf, Option<FileStamp>, model_file::ModelInfo)>,
     vad: Option<(PathBuf, u32, WhisperVadContext)>,
     faults: Faults,
     gpu_calls: u32,
@@ -138,6 +143,7 @@ impl Engine {
     pub fn new(faults: Faults) -> Self {
         Self {
             loaded: None,
+            inspected: None,
             vad: None,
             faults,
             gpu_calls: 0,
@@ -153,8 +159,7 @@ impl Engine {
         emit: &Emit,
     ) -> Result<JobStats, Failure> {
         let started = Instant::now();
-        let info = model_file::inspect_whisper_file(&spec.model)
-            .map_err(|e| Failure::permanent(e.to_string()))?;
+        let info = self.inspect_model(&spec.model)?;
         // A file named like a published model must be that model (the full SHA-256 is checked
         // at download and by `verbatim models verify`; the size costs nothing per job).
         if let Some(known) = spec
@@ -363,6 +368,26 @@ impl Engine {
         Ok(stats)
     }
 
+    /// The model file's check ([`model_file::inspect_whisper_file`]), done once per file: it
+    /// walks every vocabulary entry and tensor record (about 30 ms for tiny.en), so a file whose
+    /// size and modification time are unchanged is not walked again.
+    fn inspect_model(&mut self, path: &Path) -> Result<model_file::ModelInfo, Failure> {
+        let stamp = std::fs::metadata(path)
+            .ok()
+            .map(|m| (m.len(), m.modified().ok()));
+        if let Some((p, s, info)) = &self.inspected
+            && p == path
+            && stamp.is_some()
+            && *s == stamp
+        {
+            return Ok(info.clone());
+        }
+        let info = model_file::inspect_whisper_file(path)
+            .map_err(|e| Failure::permanent(e.to_string()))?;
+        self.inspected = Some((path.to_path_buf(), stamp, info.clone()));
+        Ok(info)
+    }
+
     /// Loads the model on the device `pref` allows, reusing a loaded one; what runs.
     fn ensure_model(
         &mut self,
@@ -441,7 +466,7 @@ impl Engine {
         })?;
         let load_ms = t.elapsed().as_millis() as u64;
         tracing::info!(model = %path.display(), load_ms, gpu = ?gpu, "model loaded");
-        let n_audio_ctx = match model_file::inspect_whisper_file(path).map(|i| i.kind) {
+        let n_audio_ctx = match self.inspect_model(path).map(|i| i.kind) {
             Ok(model_file::ModelKind::Whisper { hparams, .. }) => hparams.n_audio_ctx as usize,
             _ => 1500,
         };
