@@ -303,7 +303,24 @@ fn tricky_text_survives_every_round_trip() {
 
 #[test]
 fn malformed_imports_get_clear_errors() {
-    let cases: [(Format, &str, &str); 7] = [
+    let cases: [(Format, &str, &str); 10] = [
+        // An hour count that wrapped the u64 multiplication to 1 s before (the probe's
+        // finding), one past u64 and one past SQLite's integer: refused with the line.
+        (
+            Format::Srt,
+            "1\n144115188075855872:00:01,000 --> 144115188075855872:00:02,000\nhi\n",
+            "line 2: a time is out of range",
+        ),
+        (
+            Format::Srt,
+            "1\n00:00:01,000 --> 99999999999999999999:00:02,000\nhi\n",
+            "line 2: a time is out of range",
+        ),
+        (
+            Format::Vtt,
+            "WEBVTT\n\n2562047788016:00:00.000 --> 2562047788016:00:01.000\nhi\n",
+            "line 3: a time is out of range",
+        ),
         (
             Format::Srt,
             "1\n00:00:01,000 -> 00:00:02,000\nhi\n",

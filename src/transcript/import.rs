@@ -38,38 +38,54 @@ pub fn parse(format: Format, text: &str) -> Result<Vec<Seg>, ImportError> {
 }
 
 /// `HH:MM:SS,mmm` / `HH:MM:SS.mmm` / `MM:SS.mmm` (VTT allows no hours).
-fn parse_time(s: &str, vtt: bool) -> Option<u64> {
+/// The longest time an imported cue may have (what SQLite's signed 64-bit integer holds, in
+/// ms): anything past it is a corrupt or hostile file, never a recording.
+pub const MAX_TIME_MS: u64 = i64::MAX as u64;
+
+/// Why a timing line was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TimeFault {
+    Malformed,
+    OutOfRange,
+}
+
+fn parse_time(s: &str, vtt: bool) -> Result<u64, TimeFault> {
+    use TimeFault::{Malformed, OutOfRange};
     let s = s.trim();
-    let (hms, ms) = s.rsplit_once(if vtt { '.' } else { ',' })?;
+    let (hms, ms) = s
+        .rsplit_once(if vtt { '.' } else { ',' })
+        .ok_or(Malformed)?;
     if ms.len() != 3 || !ms.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+        return Err(Malformed);
     }
-    let parts: Vec<&str> = hms.split(':').collect();
-    let nums: Option<Vec<u64>> = parts
-        .iter()
-        .map(|p| {
-            (!p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| p.parse().ok())
-                .flatten()
-        })
-        .collect();
-    let nums = nums?;
+    let mut nums = Vec::with_capacity(3);
+    for p in hms.split(':') {
+        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Malformed);
+        }
+        // All digits: a parse failure is a number too large for u64.
+        nums.push(p.parse::<u64>().map_err(|_| OutOfRange)?);
+    }
     let (h, m, sec) = match nums.as_slice() {
         [h, m, s] => (*h, *m, *s),
         [m, s] if vtt => (0, *m, *s),
-        _ => return None,
+        _ => return Err(Malformed),
     };
     if m >= 60 || sec >= 60 {
-        return None;
+        return Err(Malformed);
     }
-    Some(((h * 60 + m) * 60 + sec) * 1000 + ms.parse::<u64>().ok()?)
+    let ms: u64 = ms.parse().map_err(|_| Malformed)?;
+    h.checked_mul(3_600_000)
+        .and_then(|t| t.checked_add(m * 60_000 + sec * 1000 + ms))
+        .filter(|t| *t <= MAX_TIME_MS)
+        .ok_or(OutOfRange)
 }
 
-fn parse_timing(line: &str, vtt: bool) -> Option<(u64, u64)> {
-    let (a, rest) = line.split_once("-->")?;
+fn parse_timing(line: &str, vtt: bool) -> Result<(u64, u64), TimeFault> {
+    let (a, rest) = line.split_once("-->").ok_or(TimeFault::Malformed)?;
     // VTT cue settings may follow the end time.
-    let b = rest.split_whitespace().next()?;
-    Some((parse_time(a, vtt)?, parse_time(b, vtt)?))
+    let b = rest.split_whitespace().next().ok_or(TimeFault::Malformed)?;
+    Ok((parse_time(a, vtt)?, parse_time(b, vtt)?))
 }
 
 fn unescape_vtt(s: &str) -> String {
@@ -125,16 +141,28 @@ fn parse_cues(text: &str, vtt: bool) -> Result<Vec<Seg>, ImportError> {
                 "the file ends before the cue's timing line",
             ));
         };
-        let Some((start, end)) = parse_timing(line, vtt) else {
-            let example = if vtt {
-                "00:00:01.000 --> 00:00:02.500"
-            } else {
-                "00:00:01,000 --> 00:00:02,500"
-            };
-            return Err(at(
-                timing_at + 1,
-                format!("expected a timing line like {example}, found {line:?}"),
-            ));
+        let (start, end) = match parse_timing(line, vtt) {
+            Ok(t) => t,
+            Err(TimeFault::OutOfRange) => {
+                return Err(at(
+                    timing_at + 1,
+                    format!(
+                        "a time is out of range (more than {} hours)",
+                        MAX_TIME_MS / 3_600_000
+                    ),
+                ));
+            }
+            Err(TimeFault::Malformed) => {
+                let example = if vtt {
+                    "00:00:01.000 --> 00:00:02.500"
+                } else {
+                    "00:00:01,000 --> 00:00:02,500"
+                };
+                return Err(at(
+                    timing_at + 1,
+                    format!("expected a timing line like {example}, found {line:?}"),
+                ));
+            }
         };
         if end < start {
             return Err(at(timing_at + 1, "the cue ends before it starts"));
