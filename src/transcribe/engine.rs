@@ -268,7 +268,7 @@ impl Engine {
                 if speech.probs.is_empty() {
                     quietest_point(&pending[..to], from)
                 } else {
-                    vad::cut_at_pause(&speech.probs, from, to)
+                    vad::least_speech(&speech.probs, from, to)
                 }
             });
             for chunk in &chunks {
@@ -572,13 +572,13 @@ impl Engine {
                 tries.push(wider);
             }
         }
-        for ctx in tries {
-            let cap = short_token_cap(samples.len());
+        let cap = short_token_cap(samples.len());
+        for (i, ctx) in tries.into_iter().enumerate() {
             let attempt = Attempt {
                 audio_ctx: Some(ctx),
                 fallback: false,
                 // The failed text of an earlier attempt must not prime this one.
-                no_context: !p.carry_context || ctx != short.unwrap_or(ctx),
+                no_context: !p.carry_context || i > 0,
                 max_tokens: Some(cap),
             };
             self.full(state, spec, &language, samples, cancel, &progress, attempt)?;

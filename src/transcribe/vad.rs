@@ -204,14 +204,9 @@ pub fn chunks(
     out
 }
 
-/// The start of the least speech-like frame in `from..to` (the latest of equals): where a
-/// chunk of speech is cut.
-pub fn cut_at_pause(probs: &[f32], from: usize, to: usize) -> usize {
-    least_speech(probs, from, to)
-}
-
-/// The start of the least speech-like frame in `from..to` (the latest of equals), never 0.
-fn least_speech(probs: &[f32], from: usize, to: usize) -> usize {
+/// The start of the least speech-like frame in `from..to` (the latest of equals), never 0:
+/// where a window or a chunk of speech is cut.
+pub fn least_speech(probs: &[f32], from: usize, to: usize) -> usize {
     let (fa, fb) = (from / FRAME, (to / FRAME).min(probs.len()));
     let mut best = (f32::MAX, to);
     for (i, p) in probs.iter().enumerate().take(fb).skip(fa) {
