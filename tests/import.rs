@@ -397,14 +397,33 @@ fn a_failed_database_write_leaves_no_file_behind() {
 }
 
 #[test]
-fn stale_staged_files_are_cleaned_at_start() {
+fn stale_staged_files_are_cleaned_at_start_and_running_imports_are_not() {
     let lib = Lib::new();
-    std::fs::create_dir_all(lib.store.staging_dir()).unwrap();
-    std::fs::write(
-        lib.store.staging_dir().join("import-crashed"),
-        b"half a file",
-    )
-    .unwrap();
+    let staging = lib.store.staging_dir();
+    std::fs::create_dir_all(&staging).unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let write = |name: &str| {
+        let p = staging.join(name);
+        std::fs::write(&p, b"half a file").unwrap();
+        let f = std::fs::File::options().write(true).open(&p).unwrap();
+        f.set_modified(old).unwrap();
+        (p, f)
+    };
+    let (crashed, f) = write("import-crashed");
+    drop(f);
+    // An import still running in another process holds its staged file's lock.
+    let (running, held) = write("import-running");
+    held.lock().unwrap();
+    // One just created may not be locked yet.
+    let young = staging.join("import-young");
+    std::fs::write(&young, b"just started").unwrap();
     lib.store.clean_staging();
+    assert!(!crashed.exists(), "a crash's leftover stays");
+    assert!(running.exists(), "a running import's file was deleted");
+    assert!(young.exists(), "a brand-new staged file was deleted");
+    drop(held);
+    lib.store.clean_staging();
+    assert!(!running.exists());
+    std::fs::remove_file(&young).unwrap();
     assert!(lib.stored_files().is_empty());
 }

@@ -24,6 +24,10 @@ const SHIPPED: &[(&str, &str)] = &[
         "003_job_backend.sql",
         "257c68408973030c7dac1f1969037452680dc14d749097db79fb4bb0e0cc06f3",
     ),
+    (
+        "004_job_runner.sql",
+        "9627b32df07ac2ea5266b9083f7539fe7bd392e41bb3f1c26092a69e0231ed92",
+    ),
 ];
 
 fn manifest_dir() -> PathBuf {
@@ -119,7 +123,10 @@ fn every_connection_gets_wal_foreign_keys_and_busy_timeout() {
         .unwrap();
     assert_eq!(mode, "wal");
     assert_eq!(count(&conn, "PRAGMA foreign_keys"), 1);
-    assert_eq!(count(&conn, "PRAGMA busy_timeout"), 5000);
+    assert_eq!(
+        count(&conn, "PRAGMA busy_timeout"),
+        storage::BUSY_TIMEOUT.as_millis() as i64
+    );
     assert_eq!(
         count(&conn, "PRAGMA user_version"),
         MIGRATION_FILES.len() as i64

@@ -110,6 +110,8 @@ pub struct RecordingSession {
     pub finished: Option<Finished>,
     /// The library entry once the finished take is stored.
     pub audio_file: Option<AudioFileId>,
+    /// Why the finished take could not be stored (it stays recoverable where it is).
+    pub store_error: Option<String>,
 }
 
 impl RecordingSession {
@@ -458,6 +460,7 @@ fn start(
             started: Instant::now(),
             finished: None,
             audio_file: None,
+            store_error: None,
         },
         TakeStats::default(),
         levels,
@@ -574,6 +577,7 @@ fn link_stored_takes(
                 for mut s in sessions.iter_mut() {
                     if s.session == Some(*id) {
                         s.audio_file = imported.first().map(|i| i.row.id);
+                        s.store_error = result.as_ref().err().cloned();
                     }
                 }
             }

@@ -202,6 +202,7 @@ impl Recorder {
             .and_then(|f| f.lock().map(|()| f))
             .map_err(|e| CaptureError::File(format!("{}: {e}", config.take_path.display())))?;
 
+        let reserve = Reserve::hold(&config.take_path);
         let session = db
             .as_ref()
             .and_then(|db| open_session(db, &config, &format));
@@ -223,6 +224,7 @@ impl Recorder {
             stream: Some(stream),
             take: Some(take),
             lock,
+            reserve,
             control: control_rx,
             events: event_tx,
             analysis: analysis_prod,
@@ -350,6 +352,8 @@ struct Writer {
     stream: Option<InputStream>,
     take: Option<TakeWriter>,
     lock: File,
+    /// Space held back on the take's disk until the take is stored.
+    reserve: Option<Reserve>,
     control: Receiver<Control>,
     events: Sender<RecorderEvent>,
     analysis: HeapProd<f32>,
@@ -358,6 +362,51 @@ struct Writer {
     config: RecorderConfig,
     channels: usize,
     rate: u32,
+}
+
+/// Space kept free for storing the take: when the disk fills up mid-take, the take itself
+/// is safe (everything up to the last whole frame is on disk), but adding it to the library
+/// still needs a little room (the database's journal, the header rewrite). So a take starts
+/// by writing [`RESERVE_BYTES`] beside itself and gives them back when it ends; a crash
+/// leaves the file, and recovery deletes it before storing the take.
+pub const RESERVE_BYTES: usize = 2 << 20;
+
+/// The reserve file of a take.
+pub fn reserve_path(take: &Path) -> PathBuf {
+    let mut s = take.as_os_str().to_owned();
+    s.push(".reserve");
+    PathBuf::from(s)
+}
+
+struct Reserve(PathBuf);
+
+impl Reserve {
+    /// Writes the reserve (real bytes: a sparse file would reserve nothing). `None` when
+    /// the disk cannot spare it; the take is recorded anyway.
+    fn hold(take: &Path) -> Option<Self> {
+        use std::io::Write;
+        let path = reserve_path(take);
+        let written = File::create(&path).and_then(|mut f| {
+            f.write_all(&vec![0u8; RESERVE_BYTES])?;
+            f.sync_all()
+        });
+        match written {
+            Ok(()) => Some(Self(path)),
+            Err(e) => {
+                tracing::warn!("cannot keep space for storing the take ({e}); recording anyway");
+                let _ = std::fs::remove_file(&path);
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Reserve {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_file(&self.0) {
+            tracing::warn!("cannot remove {}: {e}", self.0.display());
+        }
+    }
 }
 
 /// Per-256-frame min/max being built while recording.
@@ -604,6 +653,8 @@ impl Writer {
         mut progress: SessionProgress,
         peaks: &mut PeakBuilder,
     ) {
+        // The space held back is what storing the take may need now.
+        self.reserve = None;
         let snap = self.reader.counters().snapshot();
         progress.overruns = snap.overruns;
         progress.frames_dropped = snap.frames_dropped;
@@ -646,18 +697,39 @@ impl Writer {
         if let Some(db) = &self.db {
             let mut staged = Vec::new();
             let mut end = end;
+            let managed = self
+                .config
+                .store
+                .as_ref()
+                .is_some_and(|st| is_managed_take(st.data_dir(), &self.config.session_path));
             if let (Some(store), Some(s)) = (&self.config.store, &summary)
                 && s.frames > 0
             {
                 for part in &s.parts {
-                    match import::stage(part, store, &ProbeLimits::default()) {
+                    // A take in the data directory moves into the store (no copy: a take
+                    // that filled the disk must still fit); one the user placed elsewhere is
+                    // theirs and is copied.
+                    let r = if managed {
+                        import::stage_in_place(part, &ProbeLimits::default())
+                    } else {
+                        import::stage(part, store, &ProbeLimits::default())
+                    };
+                    match r {
                         Ok(st) => staged.push(st),
                         Err(e) => {
                             tracing::error!("cannot add the take to the library: {e}");
-                            end.error = Some(format!(
-                                "the take is saved at {} but could not be added to the library: {e}",
+                            let msg = format!(
+                                "the take is saved at {} but could not be added to the library: {e}; `verbatim recover` adds it",
                                 part.display()
-                            ));
+                            );
+                            let msg = match error.take() {
+                                Some(first) => format!("{first}; {msg}"),
+                                None => msg,
+                            };
+                            end.error = Some(msg.clone());
+                            error = Some(msg);
+                            // Left open, so recovery finds it and tries again.
+                            end.status = "recording".into();
                             staged.clear();
                             break;
                         }
@@ -666,13 +738,7 @@ impl Writer {
             }
             importing = !staged.is_empty();
             let remove_after = match (&summary, importing) {
-                (Some(s), true)
-                    if self.config.store.as_ref().is_some_and(|st| {
-                        is_managed_take(st.data_dir(), &self.config.session_path)
-                    }) =>
-                {
-                    s.parts.clone()
-                }
+                (Some(s), true) if managed => s.parts.clone(),
                 _ => Vec::new(),
             };
             if db

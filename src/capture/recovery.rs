@@ -11,7 +11,7 @@ use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
 use super::wav;
-use crate::library::import::{self, AudioStore, Imported};
+use crate::library::import::{self, AudioStore, Imported, Placed};
 use crate::media::ProbeLimits;
 use crate::storage::ids::SessionId;
 use crate::storage::repo::{self, SessionEnd, SessionProgress, StopReason};
@@ -55,13 +55,17 @@ pub fn is_managed_take(data_dir: &Path, file_path: &str) -> bool {
     !p.is_absolute() && p.starts_with("recordings") || p.starts_with(data_dir.join("recordings"))
 }
 
-/// Repairs every interrupted session (inside the caller's transaction). Paths placed in the
-/// store go to `placed` (removed by the caller if its transaction fails); stored takes to be
-/// deleted after the commit go to `remove_after`.
+/// Repairs every interrupted session (inside the caller's transaction). What is placed in
+/// the store goes to `placed` (undone by the caller if its transaction fails); stored takes to
+/// be deleted after the commit go to `remove_after`.
+///
+/// A take that cannot be added to the library (the disk is full, the database refuses) keeps
+/// its session `recording`, with the reason in its error: it stays where it is and the next
+/// recovery tries again. Such a session is reported `failed`.
 pub fn recover_sessions(
     conn: &Connection,
     store: &AudioStore,
-    placed: &mut Vec<PathBuf>,
+    placed: &mut Vec<Placed>,
     remove_after: &mut Vec<PathBuf>,
 ) -> Result<Vec<Recovered>, StorageError> {
     let mut out = Vec::new();
@@ -88,41 +92,47 @@ pub fn recover_sessions(
             frames_dropped: row.frames_dropped,
             xruns: row.xruns.clone(),
         };
+        // A take cut short keeps the space it held back for its storing: give it back.
+        let reserve = super::recorder::reserve_path(&path);
+        if reserve.exists()
+            && let Err(e) = std::fs::remove_file(&reserve)
+        {
+            tracing::warn!("cannot remove {}: {e}", reserve.display());
+        }
         let outcome = if path.exists() {
             wav::recover(&path).map_err(|e| e.to_string())
         } else {
             Err(format!("the take {} is missing", path.display()))
         };
+        let managed = is_managed_take(store.data_dir(), &row.file_path);
         match outcome {
             Ok(summary) if summary.frames > 0 => {
                 report.frames = summary.frames;
                 report.sample_rate = summary.sample_rate;
                 progress.frames_written = summary.frames;
-                let mut error = None;
-                for part in &summary.parts {
-                    match import::stage(part, store, &ProbeLimits::default())
-                        .and_then(|staged| import::commit(conn, store, staged))
-                    {
-                        Ok((imported, p)) => {
-                            placed.extend(p);
-                            report.imported.push(imported);
-                        }
-                        Err(e) => {
-                            error = Some(format!("{}: {e}", part.display()));
-                            break;
+                match store_parts(conn, store, &summary.parts, managed) {
+                    Ok((imported, p)) => {
+                        placed.extend(p);
+                        report.imported = imported;
+                        report.status = "recovered".into();
+                        if managed {
+                            remove_after.extend(summary.parts.iter().cloned());
                         }
                     }
-                }
-                if error.is_none() {
-                    report.status = "recovered".into();
-                    if is_managed_take(store.data_dir(), &row.file_path) {
-                        remove_after.extend(summary.parts.iter().cloned());
+                    Err(e) => {
+                        let e = format!(
+                            "repaired, but not added to the library: {e}; it stays at {} and \
+                             `verbatim recover` tries again",
+                            path.display()
+                        );
+                        tracing::warn!(session = %row.id, "{e}");
+                        if let Err(db) = repo::note_session_error(conn, row.id, &e, now_ms()) {
+                            tracing::warn!(session = %row.id, "cannot note why: {db}");
+                        }
+                        report.error = Some(e);
+                        out.push(report);
+                        continue;
                     }
-                } else {
-                    // The repaired take stays where it is; the session says why (part of) it
-                    // is not in the library.
-                    report.status = "recovered".into();
-                    report.error = error;
                 }
             }
             Ok(_) => report.error = Some("nothing had been captured before the crash".into()),
@@ -130,7 +140,8 @@ pub fn recover_sessions(
         }
         let end = SessionEnd {
             status: report.status.clone(),
-            stop_reason: StopReason::Crash,
+            // A take the recorder closed but could not store keeps its own reason.
+            stop_reason: row.stop_reason.unwrap_or(StopReason::Crash),
             progress,
             error: report.error.clone(),
         };
@@ -147,4 +158,49 @@ pub fn recover_sessions(
         out.push(report);
     }
     Ok(out)
+}
+
+/// Adds a take's parts to the library, all or none: inside a savepoint of its own, and what
+/// was placed is taken back if one part fails. A managed take is stored in place.
+fn store_parts(
+    conn: &Connection,
+    store: &AudioStore,
+    parts: &[PathBuf],
+    managed: bool,
+) -> Result<(Vec<Imported>, Vec<Placed>), String> {
+    conn.execute_batch("SAVEPOINT recover_take")
+        .map_err(|e| e.to_string())?;
+    let mut imported = Vec::new();
+    let mut placed = Vec::new();
+    let mut failed = None;
+    for part in parts {
+        let staged = if managed {
+            import::stage_in_place(part, &ProbeLimits::default())
+        } else {
+            import::stage(part, store, &ProbeLimits::default())
+        };
+        match staged.and_then(|s| import::commit(conn, store, s)) {
+            Ok((i, p)) => {
+                placed.extend(p);
+                imported.push(i);
+            }
+            Err(e) => {
+                failed = Some(format!("{}: {e}", part.display()));
+                break;
+            }
+        }
+    }
+    let end = if failed.is_some() {
+        "ROLLBACK TO recover_take; RELEASE recover_take"
+    } else {
+        "RELEASE recover_take"
+    };
+    let ended = conn.execute_batch(end).map_err(|e| e.to_string());
+    match (failed, ended) {
+        (None, Ok(())) => Ok((imported, placed)),
+        (Some(e), _) | (None, Err(e)) => {
+            placed.into_iter().for_each(Placed::undo);
+            Err(e)
+        }
+    }
 }

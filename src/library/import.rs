@@ -2,9 +2,15 @@
 //!
 //! [`stage`] copies the file into `audio/.staging/` while hashing it (one read of the source),
 //! then probes the staged copy, so what is checked is exactly what will be stored. The staged
-//! file is a [`TempPath`]: dropped on any failure, it is deleted. The database writer makes
-//! the import real by inserting the row and renaming the staged file into
-//! `audio/<aa>/<sha256>.<ext>` in one transaction ([`commit`]).
+//! file is a temporary file: dropped on any failure, it is deleted. While it exists its
+//! importer holds an OS lock on it, so another process cleaning the staging folder at start
+//! leaves it alone. The database writer makes the import real by inserting the row and
+//! renaming the staged file into `audio/<aa>/<sha256>.<ext>` in one transaction ([`commit`]).
+//!
+//! A take the recorder wrote inside the data directory is stored in place instead
+//! ([`stage_in_place`]): hashed and probed where it is and renamed into the store, so storing
+//! it needs no free space (a copy would need as much again, and a take that stopped because
+//! the disk is full would then never reach the library). It is never deleted on failure.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -13,7 +19,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tempfile::TempPath;
+use tempfile::NamedTempFile;
 
 use crate::media::{self, ProbeError, ProbeLimits};
 use crate::storage::repo::{self, AudioFileRow, NewAudioFile};
@@ -61,30 +67,92 @@ impl AudioStore {
         self.data_dir.join(relative)
     }
 
-    /// Deletes staged files left behind by a crash (called once at start).
+    /// Deletes staged files left behind by a crash (called at start). A file an import still
+    /// writes is locked by it (and a very new one may not be locked yet): those stay.
     pub fn clean_staging(&self) {
         let Ok(entries) = std::fs::read_dir(self.staging_dir()) else {
             return;
         };
         for entry in entries.flatten() {
-            if let Err(e) = std::fs::remove_file(entry.path()) {
-                tracing::warn!(path = %entry.path().display(), error = %e, "cannot remove a stale staged import");
+            let path = entry.path();
+            let young = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_none_or(|age| age < STAGING_GRACE);
+            if young || !abandoned(&path) {
+                continue;
+            }
+            if let Err(e) = std::fs::remove_file(&path) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot remove a stale staged import");
             }
         }
     }
 }
 
-/// A file copied into staging, hashed and probed, waiting for its database row.
+/// A staged file younger than this is never cleaned: its importer may not hold its lock yet.
+const STAGING_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether nobody holds the lock on a staged file (its importer is gone).
+fn abandoned(path: &Path) -> bool {
+    match File::open(path) {
+        Ok(f) => !matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
+        Err(_) => false,
+    }
+}
+
+/// Where the bytes to store are.
+#[derive(Debug)]
+enum Staged {
+    /// A copy in `audio/.staging/`, locked by this process, deleted when dropped.
+    Copy(NamedTempFile),
+    /// The file itself (a take in the data directory), moved into the store on commit and
+    /// left where it is on any failure.
+    InPlace(PathBuf),
+}
+
+/// A file copied into staging (or a take to be stored in place), hashed and probed, waiting
+/// for its database row.
 #[derive(Debug)]
 pub struct StagedImport {
     pub source: PathBuf,
     pub file: NewAudioFile,
-    staged: TempPath,
+    staged: Staged,
 }
 
 impl StagedImport {
     pub fn staged_path(&self) -> &Path {
-        &self.staged
+        match &self.staged {
+            Staged::Copy(f) => f.path(),
+            Staged::InPlace(p) => p,
+        }
+    }
+}
+
+/// A file [`commit`] put into the store, to be taken back if the transaction does not commit.
+#[derive(Debug)]
+#[must_use]
+pub struct Placed {
+    pub path: PathBuf,
+    /// Where it was moved from (a take stored in place): undoing moves it back.
+    moved_from: Option<PathBuf>,
+}
+
+impl Placed {
+    /// Takes the file back out of the store: a moved take returns to where it was, a copy is
+    /// deleted.
+    pub fn undo(self) {
+        let result = match &self.moved_from {
+            Some(from) => std::fs::rename(&self.path, from),
+            None => std::fs::remove_file(&self.path),
+        };
+        if let Err(e) = result {
+            tracing::error!(
+                "cannot take {} back out of the store: {e}",
+                self.path.display()
+            );
+        }
     }
 }
 
@@ -117,13 +185,8 @@ fn stored_extension(container: &str, source: &Path) -> String {
         .unwrap_or_else(|| "bin".to_owned())
 }
 
-/// Copies, hashes and probes `source`. Nothing outside `audio/.staging` is touched, and the
-/// staged copy is removed again on every error.
-pub fn stage(
-    source: &Path,
-    store: &AudioStore,
-    limits: &ProbeLimits,
-) -> Result<StagedImport, ImportError> {
+/// Refuses what cannot be an audio file before any byte is read.
+fn check_source(source: &Path, limits: &ProbeLimits) -> Result<(), ImportError> {
     let meta = std::fs::metadata(source).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => ImportError::Probe(ProbeError::NotFound),
         _ => ImportError::Probe(ProbeError::Io(e.to_string())),
@@ -144,17 +207,18 @@ pub fn stage(
         }
         .into());
     }
+    Ok(())
+}
 
-    let staging = store.staging_dir();
-    std::fs::create_dir_all(&staging)
-        .map_err(|e| ImportError::Store(format!("{}: {e}", staging.display())))?;
+/// Reads `source` to the end, hashing it and handing every chunk to `sink`; the hash and
+/// the size.
+fn hash_stream(
+    source: &Path,
+    limits: &ProbeLimits,
+    mut sink: impl FnMut(&[u8]) -> Result<(), ImportError>,
+) -> Result<(String, u64), ImportError> {
     let mut input =
         File::open(source).map_err(|e| ImportError::Probe(ProbeError::Io(e.to_string())))?;
-    let mut staged = tempfile::Builder::new()
-        .prefix("import-")
-        .tempfile_in(&staging)
-        .map_err(|e| ImportError::Store(e.to_string()))?;
-
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut size: u64 = 0;
@@ -175,21 +239,75 @@ pub fn stage(
         }
         let chunk = buf.get(..n).unwrap_or_default();
         hasher.update(chunk);
-        staged
-            .write_all(chunk)
-            .map_err(|e| ImportError::Store(e.to_string()))?;
+        sink(chunk)?;
     }
     if size == 0 {
         return Err(ProbeError::Empty.into());
     }
+    Ok((format!("{:x}", hasher.finalize()), size))
+}
+
+/// Copies, hashes and probes `source`. Nothing outside `audio/.staging` is touched, and the
+/// staged copy is removed again on every error.
+pub fn stage(
+    source: &Path,
+    store: &AudioStore,
+    limits: &ProbeLimits,
+) -> Result<StagedImport, ImportError> {
+    check_source(source, limits)?;
+    let staging = store.staging_dir();
+    std::fs::create_dir_all(&staging)
+        .map_err(|e| ImportError::Store(format!("{}: {e}", staging.display())))?;
+    let mut staged = tempfile::Builder::new()
+        .prefix("import-")
+        .tempfile_in(&staging)
+        .map_err(|e| ImportError::Store(e.to_string()))?;
+    // Held until the file is stored or deleted: another process's start-up clean skips it.
+    staged
+        .as_file()
+        .lock()
+        .map_err(|e| ImportError::Store(e.to_string()))?;
+    let (sha256, size) = hash_stream(source, limits, |chunk| {
+        staged
+            .write_all(chunk)
+            .map_err(|e| ImportError::Store(e.to_string()))
+    })?;
     staged
         .as_file()
         .sync_all()
         .map_err(|e| ImportError::Store(e.to_string()))?;
-    let staged = staged.into_temp_path();
-    let sha256 = format!("{:x}", hasher.finalize());
+    let info = media::probe_file(staged.path(), source, limits)?;
+    Ok(staged_import(
+        source,
+        sha256,
+        size,
+        info,
+        Staged::Copy(staged),
+    ))
+}
 
-    let info = media::probe_file(&staged, source, limits)?;
+/// Hashes and probes `path` where it is, to be moved into the store on commit (a take the
+/// recorder wrote in the data directory). Needs no free space; never deletes `path`.
+pub fn stage_in_place(path: &Path, limits: &ProbeLimits) -> Result<StagedImport, ImportError> {
+    check_source(path, limits)?;
+    let (sha256, size) = hash_stream(path, limits, |_| Ok(()))?;
+    let info = media::probe_file(path, path, limits)?;
+    Ok(staged_import(
+        path,
+        sha256,
+        size,
+        info,
+        Staged::InPlace(path.to_path_buf()),
+    ))
+}
+
+fn staged_import(
+    source: &Path,
+    sha256: String,
+    size: u64,
+    info: media::MediaInfo,
+    staged: Staged,
+) -> StagedImport {
     let original_name = source
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -198,7 +316,7 @@ pub fn stage(
     let original_path = std::path::absolute(source)
         .ok()
         .map(|p| p.to_string_lossy().into_owned());
-    Ok(StagedImport {
+    StagedImport {
         source: source.to_path_buf(),
         file: NewAudioFile {
             stored_path: AudioStore::relative_path(&sha256, &extension),
@@ -213,22 +331,23 @@ pub fn stage(
             channels: info.channels,
         },
         staged,
-    })
+    }
 }
 
 /// Records a staged import inside the caller's transaction or savepoint: inserts the row (or
 /// finds the existing one with the same hash) and moves the staged file to its final place.
-/// Returns the path it placed, which the caller must remove again if its transaction does not
-/// commit. On error nothing was placed; the caller rolls back.
+/// Returns what it placed, which the caller must [`Placed::undo`] if its transaction does not
+/// commit. On error nothing was placed; the caller rolls back. A take staged in place that
+/// turns out to be stored already stays where it is (its caller removes it after the commit).
 pub fn commit(
     conn: &Connection,
     store: &AudioStore,
     staged: StagedImport,
-) -> Result<(Imported, Option<PathBuf>), ImportError> {
+) -> Result<(Imported, Option<Placed>), ImportError> {
     let (row, created) = repo::insert_audio_file(conn, &staged.file, now_ms())
         .map_err(|e: StorageError| ImportError::Database(e.to_string()))?;
     if !created {
-        // Same content already stored: the staged copy is dropped (deleted) here.
+        // Same content already stored: a staged copy is dropped (deleted) here.
         return Ok((Imported { row, created }, None));
     }
     let target = store.absolute(&row.stored_path);
@@ -240,9 +359,54 @@ pub fn commit(
         // Identical bytes (same hash) left by an earlier run; keep them.
         return Ok((Imported { row, created }, None));
     }
-    staged
-        .staged
-        .persist(&target)
+    let placed = match staged.staged {
+        Staged::Copy(file) => {
+            file.persist(&target)
+                .map_err(|e| ImportError::Store(format!("{}: {}", target.display(), e.error)))?;
+            Placed {
+                path: target,
+                moved_from: None,
+            }
+        }
+        Staged::InPlace(from) => match std::fs::rename(&from, &target) {
+            Ok(()) => Placed {
+                path: target,
+                moved_from: Some(from),
+            },
+            // The store is on another file system (a symlinked folder): copy, and the
+            // caller removes the take after the commit as it does for a duplicate.
+            Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
+                copy_into(&from, &target)?;
+                Placed {
+                    path: target,
+                    moved_from: None,
+                }
+            }
+            Err(e) => {
+                return Err(ImportError::Store(format!(
+                    "cannot move {} to {}: {e}",
+                    from.display(),
+                    target.display()
+                )));
+            }
+        },
+    };
+    Ok((Imported { row, created }, Some(placed)))
+}
+
+/// Copies `from` to `target` through a temporary file next to `target` (never a partial file
+/// under the final name).
+fn copy_into(from: &Path, target: &Path) -> Result<(), ImportError> {
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".copy-")
+        .tempfile_in(dir)
+        .map_err(|e| ImportError::Store(e.to_string()))?;
+    let mut input = File::open(from).map_err(|e| ImportError::Store(e.to_string()))?;
+    std::io::copy(&mut input, &mut tmp)
+        .and_then(|_| tmp.as_file().sync_all())
+        .map_err(|e| ImportError::Store(format!("{}: {e}", target.display())))?;
+    tmp.persist(target)
         .map_err(|e| ImportError::Store(format!("{}: {}", target.display(), e.error)))?;
-    Ok((Imported { row, created }, Some(target)))
+    Ok(())
 }

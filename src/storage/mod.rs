@@ -6,6 +6,7 @@
 pub mod ids;
 pub mod plugin;
 pub mod repo;
+pub mod runner;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -23,8 +24,17 @@ pub enum StorageError {
         #[source]
         source: rusqlite::Error,
     },
+    /// The schema upgrade failed; the reason in words, never the SQL of the migration.
     #[error("cannot bring the database schema up to date: {0}")]
-    Migrate(#[from] rusqlite_migration::Error),
+    Migrate(String),
+    #[error(
+        "{path} is not a Verbatim library ({why}); it was left untouched: move it away or choose another --data-dir"
+    )]
+    Foreign { path: PathBuf, why: String },
+    #[error(
+        "another Verbatim process has been upgrading the library {path} for {secs} s; try again"
+    )]
+    LockTimeout { path: PathBuf, secs: u64 },
     #[error(
         "the database was written by a newer Verbatim (schema {found}, this build knows {known}); upgrade Verbatim"
     )]
@@ -60,12 +70,17 @@ pub const MIGRATION_FILES: &[(&str, &str)] = &[
         "003_job_backend.sql",
         include_str!("../../migrations/003_job_backend.sql"),
     ),
+    (
+        "004_job_runner.sql",
+        include_str!("../../migrations/004_job_runner.sql"),
+    ),
 ];
 
-static MIGRATION_STEPS: [M<'static>; 3] = [
+static MIGRATION_STEPS: [M<'static>; 4] = [
     M::up(MIGRATION_FILES[0].1),
     M::up(MIGRATION_FILES[1].1),
     M::up(MIGRATION_FILES[2].1),
+    M::up(MIGRATION_FILES[3].1),
 ];
 
 /// The schema migrations as rusqlite_migration sees them.
@@ -74,7 +89,7 @@ pub fn migrations() -> Migrations<'static> {
 }
 
 /// How long a connection waits for a lock held by another connection before giving up.
-pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Sets the pragmas every Verbatim connection runs with: WAL journal, enforced foreign keys,
 /// a busy timeout, and `synchronous = NORMAL` (durable at every checkpoint, safe with WAL).
@@ -87,8 +102,20 @@ pub fn configure(conn: &Connection) -> Result<(), StorageError> {
     Ok(())
 }
 
+/// How long opening waits for another process that creates or upgrades the schema.
+pub const MIGRATE_WAIT: Duration = Duration::from_secs(60);
+
+/// The first 16 bytes of every SQLite database file.
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
 /// Opens (creating if needed) the database at `path`, configures it and migrates it to the
 /// latest schema.
+///
+/// Processes starting together on one data directory take turns: the set-up (journal mode,
+/// migrations) runs under an exclusive OS lock on `<path>.lock`, so a second process finds
+/// the schema already made instead of racing to make it. A file that is not a Verbatim
+/// database (another program's SQLite file, or no SQLite file at all) is refused, never
+/// written; an empty (0-byte) file becomes a new library with a warning.
 pub fn open(path: &Path) -> Result<Connection, StorageError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|source| StorageError::Io {
@@ -96,11 +123,129 @@ pub fn open(path: &Path) -> Result<Connection, StorageError> {
             source,
         })?;
     }
+    let _turn = setup_lock(path)?;
+    check_existing(path)?;
     let conn = Connection::open(path).map_err(|source| StorageError::Open {
         path: path.to_path_buf(),
         source,
     })?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|e| foreign(path, &e))?;
+    if version == 0 {
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| foreign(path, &e))?;
+        if tables > 0 {
+            return Err(StorageError::Foreign {
+                path: path.to_path_buf(),
+                why: format!("an SQLite database with {tables} tables of another program"),
+            });
+        }
+    }
     prepare(conn)
+}
+
+fn foreign(path: &Path, e: &rusqlite::Error) -> StorageError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) => StorageError::Foreign {
+            path: path.to_path_buf(),
+            why: "not an SQLite database".into(),
+        },
+        _ => StorageError::Open {
+            path: path.to_path_buf(),
+            source: clone_error(e),
+        },
+    }
+}
+
+fn clone_error(e: &rusqlite::Error) -> rusqlite::Error {
+    match e {
+        rusqlite::Error::SqliteFailure(f, m) => rusqlite::Error::SqliteFailure(*f, m.clone()),
+        other => rusqlite::Error::InvalidParameterName(other.to_string()),
+    }
+}
+
+/// Refuses a file that is not an SQLite database before SQLite touches it; warns about an
+/// empty one.
+fn check_existing(path: &Path) -> Result<(), StorageError> {
+    use std::io::Read;
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(StorageError::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let mut head = [0u8; 16];
+    let mut got = 0;
+    while got < head.len() {
+        match file.read(head.get_mut(got..).unwrap_or_default()) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(source) => {
+                return Err(StorageError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        }
+    }
+    match got {
+        0 => {
+            tracing::warn!(
+                "the database {} is empty (0 bytes): a new, empty library is created in it; if a library was there, restore it from a backup",
+                path.display()
+            );
+            Ok(())
+        }
+        16 if &head == SQLITE_MAGIC => Ok(()),
+        _ => Err(StorageError::Foreign {
+            path: path.to_path_buf(),
+            why: "not an SQLite database".into(),
+        }),
+    }
+}
+
+/// Waits (up to [`MIGRATE_WAIT`]) for the exclusive set-up lock beside the database.
+fn setup_lock(db: &Path) -> Result<std::fs::File, StorageError> {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".lock");
+    let path = PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| StorageError::Io {
+            path: path.clone(),
+            source,
+        })?;
+    let start = std::time::Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < MIGRATE_WAIT => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StorageError::LockTimeout {
+                    path: db.to_path_buf(),
+                    secs: MIGRATE_WAIT.as_secs(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(StorageError::Io { path, source });
+            }
+        }
+    }
 }
 
 /// An in-memory database with the full schema (tests and benchmarks).
@@ -117,10 +262,24 @@ fn prepare(mut conn: Connection) -> Result<Connection, StorageError> {
             known: MIGRATION_FILES.len(),
         });
     }
-    migrations().to_latest(&mut conn)?;
+    migrations()
+        .to_latest(&mut conn)
+        .map_err(|e| StorageError::Migrate(migration_error(&e)))?;
     // Migrations may run with foreign keys off; make sure they are on for the caller.
     conn.pragma_update(None, "foreign_keys", true)?;
     Ok(conn)
+}
+
+/// A migration failure in words: SQLite's own message, not the statements that failed.
+fn migration_error(e: &rusqlite_migration::Error) -> String {
+    match e {
+        rusqlite_migration::Error::RusqliteError { err, .. } => err.to_string(),
+        other => {
+            let text = other.to_string();
+            let line = text.lines().next().unwrap_or_default();
+            line.chars().take(200).collect()
+        }
+    }
 }
 
 /// Milliseconds since the Unix epoch, the time unit of every `*_at` column.

@@ -365,6 +365,18 @@ pub struct SessionEnd {
     pub error: Option<String>,
 }
 
+/// Sets a session's error without closing it (a take that could not be stored yet).
+pub fn note_session_error(
+    conn: &Connection,
+    id: SessionId,
+    error: &str,
+    now: i64,
+) -> Result<(), StorageError> {
+    conn.prepare_cached("UPDATE recording_sessions SET error = ?2, updated_at = ?3 WHERE id = ?1")?
+        .execute(params![id, error, now])?;
+    Ok(())
+}
+
 /// Closes a session: final status, why it stopped, its counters and (once imported) its file.
 pub fn close_recording_session(
     conn: &Connection,
@@ -414,6 +426,7 @@ pub fn insert_job(
             requested_backend: requested_backend.to_string(),
             language: language.map(str::to_string),
             params_json: "{}".into(),
+            runner: None,
         },
         now,
     )
@@ -429,6 +442,8 @@ pub struct NewJob {
     pub requested_backend: String,
     pub language: Option<String>,
     pub params_json: String,
+    /// The process that will run it (see [`release_orphans`]); `None`: anyone.
+    pub runner: Option<String>,
 }
 
 /// Queues a job (status `pending`).
@@ -436,7 +451,8 @@ pub fn insert_job_with(conn: &Connection, job: &NewJob, now: i64) -> Result<JobI
     Ok(conn
         .prepare_cached(
             "INSERT INTO transcription_jobs (audio_file_id, model, requested_backend, language, \
-             params_json, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) RETURNING id",
+             params_json, runner, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) RETURNING id",
         )?
         .query_row(
             params![
@@ -445,6 +461,7 @@ pub fn insert_job_with(conn: &Connection, job: &NewJob, now: i64) -> Result<JobI
                 job.requested_backend,
                 job.language,
                 job.params_json,
+                job.runner,
                 now
             ],
             |r| r.get(0),
@@ -476,13 +493,15 @@ pub struct JobRow {
     pub error: Option<String>,
     pub attempts: u32,
     pub transcript: Option<TranscriptId>,
+    /// The process that runs it or will (see [`release_orphans`]).
+    pub runner: Option<String>,
 }
 
 const JOB_COLUMNS: &str = "j.id, j.audio_file_id, a.original_name, a.stored_path, a.duration_ms, \
      j.model, j.requested_backend, j.actual_backend, j.backend_note, j.language, j.threads, \
      j.params_json, j.status, j.progress, j.created_at, j.started_at, j.finished_at, \
      j.processing_ms, j.error, j.attempts, \
-     (SELECT MAX(t.id) FROM transcripts t WHERE t.job_id = j.id)";
+     (SELECT MAX(t.id) FROM transcripts t WHERE t.job_id = j.id), j.runner";
 
 fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
     Ok(JobRow {
@@ -507,6 +526,7 @@ fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
         error: r.get(18)?,
         attempts: r.get(19)?,
         transcript: r.get(20)?,
+        runner: r.get(21)?,
     })
 }
 
@@ -534,15 +554,45 @@ pub fn list_jobs(conn: &Connection, recent: u32) -> Result<Vec<JobRow>, StorageE
     rows.collect::<Result<Vec<_>, _>>().map_err(Into::into)
 }
 
-/// Puts jobs that were running when the app stopped back in the queue; their ids.
-pub fn requeue_interrupted_jobs(conn: &Connection, now: i64) -> Result<Vec<JobId>, StorageError> {
-    let mut stmt = conn.prepare_cached(
-        "UPDATE transcription_jobs SET status = 'pending', progress = 0, started_at = NULL, \
-         error = 'interrupted: the app stopped while this job ran; queued again', updated_at = ?1 \
-         WHERE status = 'running' RETURNING id",
-    )?;
-    let ids = stmt.query_map(params![now], |r| r.get(0))?;
-    ids.collect::<Result<Vec<_>, _>>().map_err(Into::into)
+/// Jobs whose process is gone, queued again: a `running` job of a runner that `is_alive`
+/// denies becomes `pending` (its interruption noted), and its `pending` ones lose their
+/// runner. With `adopt`, they all become that runner's instead of nobody's (a process that
+/// runs every pending job takes them). Each row is changed only while it still names the
+/// dead runner, so two processes doing this at once never both take a job. The ids of the
+/// jobs that were running.
+pub fn release_orphans(
+    conn: &Connection,
+    is_alive: impl Fn(&str) -> bool,
+    adopt: Option<&str>,
+    now: i64,
+) -> Result<Vec<JobId>, StorageError> {
+    let runners: Vec<Option<String>> = conn
+        .prepare_cached(
+            "SELECT DISTINCT runner FROM transcription_jobs WHERE status IN ('pending', 'running')",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut requeued = Vec::new();
+    for runner in runners {
+        if runner.as_deref().is_some_and(&is_alive) {
+            continue;
+        }
+        let mut running = conn.prepare_cached(
+            "UPDATE transcription_jobs SET status = 'pending', progress = 0, started_at = NULL, \
+             runner = ?2, error = 'interrupted: the app stopped while this job ran; queued again', \
+             updated_at = ?3 WHERE status = 'running' AND runner IS ?1 RETURNING id",
+        )?;
+        let ids = running.query_map(params![runner, adopt, now], |r| r.get(0))?;
+        for id in ids {
+            requeued.push(id?);
+        }
+        conn.prepare_cached(
+            "UPDATE transcription_jobs SET runner = ?2, updated_at = ?3 \
+             WHERE status = 'pending' AND runner IS ?1 AND runner IS NOT ?2",
+        )?
+        .execute(params![runner, adopt, now])?;
+    }
+    Ok(requeued)
 }
 
 /// A change of a job's state.
@@ -559,6 +609,8 @@ pub struct JobUpdate {
     pub processing_ms: Option<i64>,
     pub error: Option<String>,
     pub attempts: u32,
+    /// The process that runs it (`None`: keep what the row says).
+    pub runner: Option<String>,
 }
 
 pub fn update_job(
@@ -572,7 +624,7 @@ pub fn update_job(
             "UPDATE transcription_jobs SET status = ?2, progress = ?3, actual_backend = ?4, \
              backend_note = ?5, threads = ?6, params_json = COALESCE(?7, params_json), \
              started_at = ?8, finished_at = ?9, processing_ms = ?10, error = ?11, attempts = ?12, \
-             updated_at = ?13 WHERE id = ?1",
+             updated_at = ?13, runner = COALESCE(?14, runner) WHERE id = ?1",
         )?
         .execute(params![
             id,
@@ -587,7 +639,8 @@ pub fn update_job(
             u.processing_ms,
             u.error,
             u.attempts,
-            now
+            now,
+            u.runner
         ])?;
     if n == 0 {
         return Err(StorageError::NotFound(format!("transcription job {id}")));

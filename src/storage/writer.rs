@@ -15,9 +15,9 @@ use super::repo::{
     self, AudioFileRow, JobRow, JobUpdate, NewJob, NewRecordingSession, NewSegment, NewVersion,
     SearchHit, SegmentRow, SessionEnd, SessionProgress, TranscriptRow, VersionRow,
 };
-use super::{StorageError, now_ms};
+use super::{StorageError, now_ms, runner};
 use crate::capture::recovery::{self, Recovered};
-use crate::library::import::{self, AudioStore, ImportError, Imported, StagedImport};
+use crate::library::import::{self, AudioStore, ImportError, Imported, Placed, StagedImport};
 use crate::transcript::export::Format;
 
 /// Work for the writer thread.
@@ -58,9 +58,10 @@ pub enum DbCommand {
     /// and the job marked completed, in one transaction. Answered with
     /// [`DbReply::TranscriptSaved`].
     SaveTranscript(Box<SaveTranscript>),
-    /// Load the job list; with `requeue`, first put jobs left `running` by a crash back in
-    /// the queue. Answered with [`DbReply::Jobs`].
-    LoadJobs { requeue: bool },
+    /// Load the job list, first queueing again the jobs of processes that are gone
+    /// ([`repo::release_orphans`]; `adopt`: as this runner's). Answered with
+    /// [`DbReply::Jobs`].
+    LoadJobs { adopt: Option<String> },
     /// Load a transcript, its version list and one version's segments (`None`: the
     /// current one). Answered with [`DbReply::TranscriptLoaded`].
     LoadTranscript {
@@ -320,9 +321,12 @@ pub fn apply_batch(
     batch: Vec<DbCommand>,
 ) -> Vec<DbReply> {
     let mut replies = Vec::with_capacity(batch.len());
-    let mut placed: Vec<PathBuf> = Vec::new();
+    let mut placed: Vec<Placed> = Vec::new();
     let mut remove_after_commit: Vec<PathBuf> = Vec::new();
-    let mut tx = match conn.transaction() {
+    // IMMEDIATE: the write lock is taken at BEGIN, where the busy timeout waits for another
+    // process's writer. A deferred transaction that reads first and then writes cannot wait
+    // (SQLite answers "database is locked" at once when the snapshot it read is stale).
+    let mut tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
             let msg = format!("cannot start a transaction: {e}");
@@ -339,14 +343,16 @@ pub fn apply_batch(
             }
         };
         let mut remove = Vec::new();
+        // What this command put into the store: taken back if its savepoint rolls back.
+        let mut here: Vec<Placed> = Vec::new();
         let reply = match command {
             DbCommand::LoadLibrary => Some(DbReply::Library(
                 repo::list_audio_files(&sp).map_err(|e| e.to_string()),
             )),
             DbCommand::CommitImport(staged) => {
                 let source = staged.source.clone();
-                let result = import::commit(&sp, store, *staged).map(|(imported, path)| {
-                    placed.extend(path);
+                let result = import::commit(&sp, store, *staged).map(|(imported, p)| {
+                    here.extend(p);
                     imported
                 });
                 Some(DbReply::Imported { source, result })
@@ -374,7 +380,7 @@ pub fn apply_batch(
                 remove_after,
             } => {
                 let (imported, result) =
-                    save_recording(&sp, store, session, &end, staged, &mut placed);
+                    save_recording(&sp, store, session, &end, staged, &mut here);
                 if result.is_ok() {
                     remove = remove_after;
                 }
@@ -385,7 +391,7 @@ pub fn apply_batch(
                 })
             }
             DbCommand::RecoverSessions => {
-                let r = recovery::recover_sessions(&sp, store, &mut placed, &mut remove);
+                let r = recovery::recover_sessions(&sp, store, &mut here, &mut remove);
                 Some(DbReply::Recovered(r.map_err(|e| e.to_string())))
             }
             DbCommand::CreateJob { job, token } => {
@@ -469,15 +475,18 @@ pub fn apply_batch(
                 token: req.token,
                 result: export(&sp, &req),
             }),
-            DbCommand::LoadJobs { requeue } => {
-                let requeued = if requeue {
-                    repo::requeue_interrupted_jobs(&sp, now_ms()).unwrap_or_else(|e| {
-                        tracing::error!("cannot requeue interrupted jobs: {e}");
-                        Vec::new()
-                    })
-                } else {
+            DbCommand::LoadJobs { adopt } => {
+                let data_dir = store.data_dir();
+                let requeued = repo::release_orphans(
+                    &sp,
+                    |id| runner::is_alive(data_dir, id),
+                    adopt.as_deref(),
+                    now_ms(),
+                )
+                .unwrap_or_else(|e| {
+                    tracing::error!("cannot queue the jobs of ended processes again: {e}");
                     Vec::new()
-                };
+                });
                 Some(DbReply::Jobs {
                     requeued,
                     result: repo::list_jobs(&sp, 200).map_err(|e| e.to_string()),
@@ -497,16 +506,18 @@ pub fn apply_batch(
                     | DbReply::Exported { result: Err(_), .. }
             )
         );
-        finish_savepoint(sp, ok);
-        remove_after_commit.extend(remove);
+        if finish_savepoint(sp, ok) {
+            placed.extend(here);
+            remove_after_commit.extend(remove);
+        } else {
+            here.into_iter().for_each(Placed::undo);
+        }
         replies.extend(reply);
     }
     if let Err(e) = tx.commit() {
         let msg = format!("cannot commit: {e}");
         tracing::error!("{msg}");
-        for path in placed {
-            let _ = std::fs::remove_file(path);
-        }
+        placed.into_iter().for_each(Placed::undo);
         for r in &mut replies {
             match r {
                 DbReply::Imported { result, .. } => {
@@ -532,10 +543,13 @@ pub fn apply_batch(
         }
         return replies;
     }
-    // The takes now live in the store: their originals go.
+    // The takes now live in the store: their originals go (a take stored in place has moved
+    // already).
     for path in remove_after_commit {
-        if let Err(e) = std::fs::remove_file(&path) {
-            tracing::warn!("cannot remove the stored take {}: {e}", path.display());
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!("cannot remove the stored take {}: {e}", path.display()),
         }
     }
     replies
@@ -549,9 +563,9 @@ fn export(conn: &Connection, req: &ExportRequest) -> Result<PathBuf, String> {
         model: req.model.as_deref(),
     };
     let text = crate::transcript::export::render(req.format, &meta, &req.segments);
-    std::fs::write(&req.path, text)
+    let written = crate::transcript::export::write_new(&req.path, &text)
         .map_err(|e| format!("cannot write {}: {e}", req.path.display()))?;
-    let abs = std::fs::canonicalize(&req.path).unwrap_or_else(|_| req.path.clone());
+    let abs = std::fs::canonicalize(&written).unwrap_or(written);
     repo::record_export(
         conn,
         req.transcript,
@@ -597,14 +611,22 @@ fn load_transcript(
     })
 }
 
-fn finish_savepoint(mut sp: rusqlite::Savepoint<'_>, ok: bool) {
+/// Releases (`ok`) or rolls back a command's savepoint; whether its changes stay.
+fn finish_savepoint(mut sp: rusqlite::Savepoint<'_>, ok: bool) -> bool {
     if ok {
-        if let Err(e) = sp.commit() {
-            tracing::error!(error = %e, "savepoint failed");
-        }
-    } else if let Err(e) = sp.rollback() {
+        // A savepoint that fails to release is rolled back when dropped.
+        return match sp.commit() {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, "savepoint failed");
+                false
+            }
+        };
+    }
+    if let Err(e) = sp.rollback() {
         tracing::error!(error = %e, "savepoint rollback failed");
     }
+    false
 }
 
 /// Imports a finished take's parts and closes its session (inside the caller's savepoint).
@@ -614,7 +636,7 @@ fn save_recording(
     session: Option<SessionId>,
     end: &SessionEnd,
     staged: Vec<StagedImport>,
-    placed: &mut Vec<PathBuf>,
+    placed: &mut Vec<Placed>,
 ) -> (Vec<Imported>, Result<(), String>) {
     let mut imported = Vec::new();
     for part in staged {

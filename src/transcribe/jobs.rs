@@ -4,8 +4,12 @@
 //! The queue is the set of pending job entities; `Dispatch` starts the oldest one the engine
 //! can take. Transient failures (the worker died, the model could not load) are retried with
 //! exponential backoff, and a circuit breaker stops dispatching a model that failed several
-//! times in a row until a cool-down passes. Every state change goes to the database writer;
-//! a job that was running when the app died is queued again at the next start. A finished
+//! times in a row until a cool-down passes. Every state change goes to the database writer.
+//!
+//! Several processes may share one library: each job names the process that runs it (its
+//! [`JobRunner`]), and a process runs only its own. A job whose process is gone (checked
+//! by that process's OS lock, not guessed) is queued again by the next process that reads
+//! the job list, and taken over by one that runs every pending job (the window). A finished
 //! job becomes a transcript with version 1 (source `model`, model and parameters recorded).
 
 use std::collections::HashMap;
@@ -28,6 +32,7 @@ use crate::storage::ids::{AudioFileId, JobId, TranscriptId};
 use crate::storage::now_ms;
 use crate::storage::plugin::{Database, DbReplied};
 use crate::storage::repo::{JobRow, JobUpdate, NewJob, NewSegment, NewVersion, VersionSource};
+use crate::storage::runner::Runner;
 use crate::storage::writer::{DbCommand, DbReply, SaveTranscript};
 
 /// Where a job is.
@@ -110,6 +115,10 @@ pub struct TranscriptionJob {
     not_before: Option<Instant>,
     #[serde(skip)]
     stats: Option<JobStats>,
+    /// The process that runs it or will ([`crate::storage::runner`]); this process runs only
+    /// its own.
+    #[serde(skip)]
+    pub runner: Option<String>,
 }
 
 impl TranscriptionJob {
@@ -143,6 +152,7 @@ impl TranscriptionJob {
             started: None,
             not_before: None,
             stats: None,
+            runner: None,
         }
     }
 
@@ -176,6 +186,7 @@ impl TranscriptionJob {
             started: None,
             not_before: None,
             stats: None,
+            runner: row.runner.clone(),
         }
     }
 
@@ -192,6 +203,7 @@ impl TranscriptionJob {
             processing_ms: self.processing_ms,
             error: self.error.clone(),
             attempts: self.attempts,
+            runner: self.runner.clone(),
         }
     }
 
@@ -384,7 +396,7 @@ impl Plugin for TranscribePlugin {
                 Err(e) => tracing::error!("transcription is unavailable: {e}"),
             }
         }
-        app.insert_resource(JobLock::acquire(self.store.data_dir()))
+        app.insert_resource(JobRunner(Runner::register(self.store.data_dir())))
             .insert_resource(JobStore(self.store.clone()))
             .init_resource::<Breakers>()
             .init_resource::<JobsLoaded>()
@@ -397,7 +409,7 @@ impl Plugin for TranscribePlugin {
                 Update,
                 (
                     (apply_replies, drain_engine).chain().in_set(AppSet::Ingest),
-                    dispatch.in_set(AppSet::Dispatch),
+                    (refresh_jobs, dispatch).in_set(AppSet::Dispatch),
                     (handle_requests, handle_commands, link_jobs).in_set(AppSet::Apply),
                 ),
             );
@@ -411,45 +423,56 @@ struct JobStore(AudioStore);
 #[derive(Component, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct OwnedJob;
 
-/// The exclusive lock on `<data>/jobs.lock`: only its holder puts jobs that a crash left
-/// `running` back in the queue, so a second Verbatim process cannot steal a running job.
+/// This process as a job runner: it runs the jobs that name it, and its lock tells other
+/// processes it is alive, so they never queue its running jobs again while it works.
 #[derive(Resource, Debug)]
-pub struct JobLock(pub Option<std::fs::File>);
+pub struct JobRunner(pub Runner);
 
-impl JobLock {
-    pub fn acquire(data_dir: &std::path::Path) -> Self {
-        let path = data_dir.join("jobs.lock");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path);
-        match file {
-            Ok(f) => match f.try_lock() {
-                Ok(()) => Self(Some(f)),
-                Err(_) => {
-                    tracing::info!("another Verbatim process runs the job queue");
-                    Self(None)
-                }
-            },
-            Err(e) => {
-                tracing::warn!("cannot open {}: {e}", path.display());
-                Self(None)
-            }
-        }
+impl JobRunner {
+    fn is(&self, job: &TranscriptionJob) -> bool {
+        job.runner.as_deref() == Some(self.0.id())
     }
 }
+
+/// How often the job list is read again: other processes' jobs change, and the jobs of a
+/// process that ended are queued again (and taken, by a process that runs every pending
+/// job).
+pub const JOB_REFRESH: Duration = Duration::from_secs(3);
 
 /// Whether the job list has been loaded from the database.
 #[derive(Resource, Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct JobsLoaded(pub bool);
 
-fn load_jobs(db: Option<ResMut<Database>>, lock: Res<JobLock>) {
+fn load_jobs(
+    db: Option<ResMut<Database>>,
+    runner: Res<JobRunner>,
+    settings: Res<TranscribeSettings>,
+) {
     if let Some(mut db) = db {
         db.queue(DbCommand::LoadJobs {
-            requeue: lock.0.is_some(),
+            adopt: settings.run_all_pending.then(|| runner.0.id().to_owned()),
         });
     }
+}
+
+/// Reads the job list again every [`JOB_REFRESH`].
+fn refresh_jobs(
+    db: Option<ResMut<Database>>,
+    runner: Res<JobRunner>,
+    settings: Res<TranscribeSettings>,
+    loaded: Res<JobsLoaded>,
+    mut last: Local<Option<Instant>>,
+) {
+    let Some(mut db) = db else { return };
+    let now = Instant::now();
+    let due = last.is_none_or(|t| now.duration_since(t) >= JOB_REFRESH);
+    if !loaded.0 || !due {
+        return;
+    }
+    *last = Some(now);
+    db.queue(DbCommand::LoadJobs {
+        adopt: settings.run_all_pending.then(|| runner.0.id().to_owned()),
+    });
 }
 
 fn persist(db: &mut Option<ResMut<Database>>, job: &TranscriptionJob) {
@@ -471,6 +494,7 @@ fn apply_replies(
     mut queued: MessageWriter<JobQueued>,
     mut finished: MessageWriter<JobFinished>,
     mut breakers: ResMut<Breakers>,
+    runner: Res<JobRunner>,
 ) {
     for DbReplied(reply) in replies.read() {
         match reply {
@@ -478,9 +502,19 @@ fn apply_replies(
                 loaded.0 = true;
                 match result {
                     Ok(rows) => {
-                        let known: Vec<JobId> = jobs.iter().map(|(_, j)| j.id).collect();
-                        for row in rows.iter().rev().filter(|r| !known.contains(&r.id)) {
-                            commands.spawn(job_bundle(TranscriptionJob::from_row(row, &store.0)));
+                        let mut known: HashMap<JobId, Mut<TranscriptionJob>> =
+                            jobs.iter_mut().map(|(_, j)| (j.id, j)).collect();
+                        for row in rows.iter().rev() {
+                            let fresh = TranscriptionJob::from_row(row, &store.0);
+                            match known.get_mut(&row.id) {
+                                None => {
+                                    commands.spawn(job_bundle(fresh));
+                                }
+                                // This process is the authority on its own jobs; the row
+                                // is for the others' (and the ones it just took over).
+                                Some(j) if !runner.is(j) && **j != fresh => **j = fresh,
+                                Some(_) => {}
+                            }
                         }
                         if !requeued.is_empty() {
                             tracing::info!(
@@ -747,27 +781,29 @@ fn save_transcript(db: &mut Option<ResMut<Database>>, job: &mut TranscriptionJob
 #[allow(clippy::too_many_arguments)]
 fn dispatch(
     engine: Option<ResMut<Engine>>,
-    mut jobs: Query<(&mut TranscriptionJob, Has<OwnedJob>)>,
+    mut jobs: Query<&mut TranscriptionJob>,
     settings: Res<TranscribeSettings>,
     breakers: Res<Breakers>,
     mut db: Option<ResMut<Database>>,
     mut finished: MessageWriter<JobFinished>,
     sessions: Query<&crate::capture::plugin::RecordingSession>,
+    runner: Res<JobRunner>,
 ) {
     let Some(mut engine) = engine else { return };
+    // Busy with a job of its own; another process's running job does not hold this queue.
     if engine.0.busy()
         || jobs
             .iter()
-            .any(|(j, _)| matches!(j.status, JobStatus::Running))
+            .any(|j| runner.is(j) && matches!(j.status, JobStatus::Running | JobStatus::Saving))
     {
         return;
     }
     let now = Instant::now();
-    // The oldest pending job that is not backing off and whose model is not paused.
+    // The oldest pending job of this runner that is not backing off and whose model is not
+    // paused.
     let mut candidates: Vec<Mut<TranscriptionJob>> = jobs
         .iter_mut()
-        .filter(|(j, owned)| j.status == JobStatus::Pending && (*owned || settings.run_all_pending))
-        .map(|(j, _)| j)
+        .filter(|j| j.status == JobStatus::Pending && runner.is(j))
         .collect();
     candidates.sort_by_key(|j| j.id);
     for mut job in candidates {
@@ -863,6 +899,7 @@ fn handle_requests(
     settings: Res<TranscribeSettings>,
     db: Option<ResMut<Database>>,
     mut queued: MessageWriter<JobQueued>,
+    runner: Res<JobRunner>,
 ) {
     let Some(mut db) = db else {
         for r in requests.read() {
@@ -884,6 +921,7 @@ fn handle_requests(
             requested_backend: r.gpu.unwrap_or(settings.gpu).as_db().to_string(),
             language: params.language.clone(),
             params_json: serde_json::to_string(&params).unwrap_or_else(|_| "{}".into()),
+            runner: Some(runner.0.id().to_owned()),
         };
         db.queue(DbCommand::CreateJob {
             job,
@@ -898,6 +936,7 @@ fn handle_commands(
     engine: Option<ResMut<Engine>>,
     mut db: Option<ResMut<Database>>,
     mut finished: MessageWriter<JobFinished>,
+    runner: Res<JobRunner>,
 ) {
     let mut engine = engine;
     for cmd in commands_in.read() {
@@ -921,13 +960,15 @@ fn handle_commands(
                     error: None,
                 });
             }
-            (JobCommand::Cancel(_), JobStatus::Running) => {
+            (JobCommand::Cancel(_), JobStatus::Running) if runner.is(&job) => {
                 if let Some(e) = engine.as_mut() {
                     e.0.cancel(id.0);
                 }
                 job.note = Some("cancelling".into());
             }
             (JobCommand::Retry(_), JobStatus::Failed | JobStatus::Cancelled) => {
+                // Retried here, so run here.
+                job.runner = Some(runner.0.id().to_owned());
                 job.status = JobStatus::Pending;
                 job.progress = 0.0;
                 job.attempts = 0;

@@ -155,6 +155,69 @@ pub fn render(format: Format, meta: &Meta<'_>, segments: &[Seg]) -> String {
     }
 }
 
+/// The longest file name (in bytes) an export gets: file systems allow 255, and a suffix
+/// like ` (12)` must still fit.
+pub const MAX_NAME_BYTES: usize = 240;
+
+/// Writes `text` to a new file at `path`, never over an existing one: when the name is
+/// taken, ` (2)`, ` (3)`, ... is added before the extension; a file name too long for the
+/// file system is shortened (at a character boundary). The path actually written.
+pub fn write_new(path: &std::path::Path, text: &str) -> std::io::Result<std::path::PathBuf> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(std::path::Path::new(""));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "export".to_owned());
+    // The extension is what follows the last dot ("name.v2.srt" keeps ".srt").
+    let (stem, ext) = match name.rsplit_once('.') {
+        Some((s, e)) if !s.is_empty() && e.len() <= 8 => (s.to_owned(), format!(".{e}")),
+        _ => (name.clone(), String::new()),
+    };
+    for n in 1..10_000u32 {
+        let suffix = if n == 1 {
+            String::new()
+        } else {
+            format!(" ({n})")
+        };
+        let room = MAX_NAME_BYTES.saturating_sub(ext.len() + suffix.len());
+        let candidate = dir.join(format!("{}{suffix}{ext}", shorten(&stem, room)));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&candidate)
+        {
+            Ok(mut f) => {
+                let written = f.write_all(text.as_bytes()).and_then(|()| f.sync_all());
+                if let Err(e) = written {
+                    drop(f);
+                    let _ = std::fs::remove_file(&candidate);
+                    return Err(e);
+                }
+                return Ok(candidate);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        format!("{} and 9998 numbered variants exist", path.display()),
+    ))
+}
+
+/// `s` cut to at most `max` bytes at a character boundary.
+fn shorten(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or_default()
+}
+
 /// `HH:MM:SS,mmm` (SRT) or `HH:MM:SS.mmm` (VTT).
 pub fn timestamp(ms: u64, sep: char) -> String {
     format!(

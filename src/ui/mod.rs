@@ -610,6 +610,7 @@ fn draw(
                             xruns: &wave.xruns,
                             finished: s.finished.as_ref(),
                             audio_file: s.audio_file,
+                            store_error: s.store_error.as_deref(),
                         }
                     });
             let view = recorder_panel::View {

@@ -69,6 +69,8 @@ pub struct TakeView<'a> {
     pub xruns: &'a [(u64, u64)],
     pub finished: Option<&'a Finished>,
     pub audio_file: Option<AudioFileId>,
+    /// Why the finished take is not in the library (it stays recoverable on disk).
+    pub store_error: Option<&'a str>,
 }
 
 /// Panel state kept between frames (zoom, scratch).
@@ -280,6 +282,15 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut RecorderUi, out: &mut V
                     .unwrap_or_default()
             )),
         };
+        if let Some(e) = t.store_error {
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                format!(
+                    "Not in the library: {e}. The take is kept at {}; it is added at the next start (or `verbatim recover`)",
+                    t.path.display()
+                ),
+            );
+        }
         if let Some(id) = t.audio_file
             && ui.button("Transcribe this take").clicked()
         {
