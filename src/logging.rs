@@ -4,6 +4,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use tracing_appender::non_blocking::WorkerGuard;
+use tracing_appender::rolling::{RollingFileAppender, Rotation};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::prelude::*;
 
@@ -14,7 +15,8 @@ pub struct LogGuard {
 
 /// Installs the global subscriber. `stderr_default` is the stderr filter when `RUST_LOG` is
 /// unset (the CLI keeps its output quiet with "warn"; the window logs "info"). The file log
-/// always gets info and above. Failing to open the log file is reported, not fatal.
+/// always gets info and above. Failing to open the log file (a read-only data directory)
+/// is reported on stderr, not fatal.
 pub fn init(log_dir: Option<&Path>, stderr_default: &str) -> LogGuard {
     let quiet_deps =
         "wgpu_core=warn,wgpu_hal=warn,naga=warn,bevy_render=warn,winit=warn,symphonia=error";
@@ -30,9 +32,8 @@ pub fn init(log_dir: Option<&Path>, stderr_default: &str) -> LogGuard {
 
     let mut guard = None;
     let mut file_error = None;
-    let file_layer = log_dir.and_then(|dir| match std::fs::create_dir_all(dir) {
-        Ok(()) => {
-            let appender = tracing_appender::rolling::daily(dir, "verbatim.log");
+    let file_layer = log_dir.and_then(|dir| match open_log(dir) {
+        Ok(appender) => {
             let (writer, g) = tracing_appender::non_blocking(appender);
             guard = Some(g);
             Some(
@@ -44,7 +45,7 @@ pub fn init(log_dir: Option<&Path>, stderr_default: &str) -> LogGuard {
         }
         Err(e) => {
             file_error = Some(format!(
-                "cannot create the log directory {}: {e}",
+                "cannot write the log file in {}: {e}; logging to the terminal only",
                 dir.display()
             ));
             None
@@ -59,4 +60,15 @@ pub fn init(log_dir: Option<&Path>, stderr_default: &str) -> LogGuard {
         tracing::warn!("{e}");
     }
     LogGuard { _file: guard }
+}
+
+/// The daily log file in `dir`, created if needed. An error (a read-only or full data
+/// directory) is returned, never a panic: the app runs without its log file then.
+fn open_log(dir: &Path) -> Result<RollingFileAppender, String> {
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    RollingFileAppender::builder()
+        .rotation(Rotation::DAILY)
+        .filename_prefix("verbatim.log")
+        .build(dir)
+        .map_err(|e| e.to_string())
 }

@@ -16,6 +16,14 @@ pub enum PathError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "the data directory {path} is not writable ({source}); Verbatim keeps its library there: free space, fix its permissions or choose another with --data-dir"
+    )]
+    ReadOnly {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// The data directory and the well-known paths inside it.
@@ -48,6 +56,19 @@ impl DataDir {
         })?;
         let root = std::path::absolute(&root).unwrap_or(root);
         Ok(Self { root })
+    }
+
+    /// Checks that files can be created in the data directory (a read-only mount or
+    /// permissions would otherwise surface as an obscure database error).
+    pub fn check_writable(&self) -> Result<(), PathError> {
+        tempfile::Builder::new()
+            .prefix(".write-check-")
+            .tempfile_in(&self.root)
+            .map(drop)
+            .map_err(|source| PathError::ReadOnly {
+                path: self.root.clone(),
+                source,
+            })
     }
 
     pub fn root(&self) -> &Path {

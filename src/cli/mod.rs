@@ -187,8 +187,9 @@ macro_rules! out {
 
 fn emit(args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
     use std::io::Write;
+    let text = args.to_string();
     let mut stdout = std::io::stdout().lock();
-    stdout.write_fmt(args)?;
+    stdout.write_all(terminal_safe(&text).as_bytes())?;
     stdout.write_all(b"\n")
 }
 
@@ -215,10 +216,52 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("verbatim: {e:#}");
+            eprintln!("verbatim: {}", terminal_safe(&error_chain(&e)));
             ExitCode::FAILURE
         }
     }
+}
+
+/// A path in JSON: as text, with bytes that are not UTF-8 replaced (serde refuses such a
+/// path, and the whole output was lost).
+pub(crate) fn lossy_path<P: AsRef<Path>, S: serde::Serializer>(
+    p: &P,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&p.as_ref().to_string_lossy())
+}
+
+/// An error and its causes, each cause once: many errors already quote their cause in
+/// their own message, and printing the chain as well said everything twice.
+pub fn error_chain(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            msg.push_str(": ");
+            msg.push_str(&c);
+        }
+    }
+    msg
+}
+
+/// Text for the terminal with its control characters escaped (a file name with an escape
+/// sequence in it must not drive the terminal).
+pub fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.chars()
+            .map(|c| {
+                if c.is_control() && c != '\n' && c != '\t' {
+                    c.escape_default().collect::<String>()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -293,6 +336,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn core(data: &DataDir) -> anyhow::Result<CorePlugin> {
+    data.check_writable()?;
     let store = AudioStore::new(data.root());
     let writer = DbWriter::spawn(&data.db_path(), store.clone())
         .with_context(|| format!("cannot open the library in {}", data.root().display()))?;
@@ -391,6 +435,7 @@ pub fn track_imports(app: &mut App) {
 
 #[derive(Serialize)]
 struct ImportJson<'a> {
+    #[serde(serialize_with = "lossy_path")]
     file: &'a Path,
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -460,7 +505,10 @@ fn import(data: &DataDir, files: &[PathBuf], json: bool) -> anyhow::Result<ExitC
                     format_duration_ms(i.row.duration_ms),
                     crate::ui::library_panel::format_format(&i.row),
                 ),
-                Err(e) => eprintln!("error: {}: {e}", f.source.display()),
+                Err(e) => eprintln!(
+                    "error: {}",
+                    terminal_safe(&format!("{}: {e}", f.source.display()))
+                ),
             }
         }
     }

@@ -48,6 +48,7 @@ struct RecordJson {
     stop_reason: &'static str,
     error: Option<String>,
     /// Where the take is now: the library copy when it was stored, else the take itself.
+    #[serde(serialize_with = "super::lossy_path")]
     file: PathBuf,
     audio_file_id: Option<i64>,
 }
@@ -127,7 +128,11 @@ pub(super) fn record(
             let importing = s.finished.as_ref().is_some_and(|f| f.importing);
             let since = *finished_at.get_or_insert_with(Instant::now);
             // Wait for the library to store the take (a copy and a hash: seconds at most).
-            if stored || !importing || since.elapsed() > Duration::from_secs(600) {
+            if stored
+                || !importing
+                || s.store_error.is_some()
+                || since.elapsed() > Duration::from_secs(600)
+            {
                 break;
             }
         }
@@ -150,15 +155,18 @@ pub(super) fn record(
     });
     let world = app.world_mut();
     let mut q = world.query::<&RecordingSession>();
-    let Some((audio_file, path, format, session, finished)) = q.iter(world).next().map(|s| {
-        (
-            s.audio_file,
-            s.path.clone(),
-            s.format.clone(),
-            s.session,
-            s.finished.clone(),
-        )
-    }) else {
+    let Some((audio_file, path, format, session, finished, store_error)) =
+        q.iter(world).next().map(|s| {
+            (
+                s.audio_file,
+                s.path.clone(),
+                s.format.clone(),
+                s.session,
+                s.finished.clone(),
+                s.store_error.clone(),
+            )
+        })
+    else {
         anyhow::bail!("the recording vanished");
     };
     let Some(f) = finished else {
@@ -212,13 +220,45 @@ pub(super) fn record(
             }
         ))?;
     }
-    match (f.reason, &f.error) {
-        (StopReason::User | StopReason::Duration, None) => Ok(ExitCode::SUCCESS),
-        (_, err) => {
+    // The truth about where the take is: in the library, or only on disk (recoverable).
+    let early = !matches!(f.reason, StopReason::User | StopReason::Duration);
+    match (audio_file, &store_error, &f.error) {
+        (Some(_), _, None) if !early => Ok(ExitCode::SUCCESS),
+        (Some(_), _, err) => {
             eprintln!(
-                "verbatim: the recording stopped early: {}; everything captured until then is saved",
+                "verbatim: the recording stopped early: {}; everything captured until then is in the library",
                 err.as_deref().unwrap_or(f.reason.as_str())
             );
+            Ok(ExitCode::FAILURE)
+        }
+        (None, _, _) if f.progress.frames_written == 0 && f.summary.is_some() => {
+            eprintln!(
+                "verbatim: nothing was captured{}",
+                f.error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        (None, store, err) => {
+            let why: Vec<&str> = [err.as_deref(), store.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect();
+            let why = if why.is_empty() {
+                "the library did not answer".to_owned()
+            } else {
+                why.join("; ")
+            };
+            if f.summary.is_some() {
+                eprintln!(
+                    "verbatim: the take is NOT in the library: {why}. It is kept at {}; run `verbatim recover` (after freeing space if the disk is full) to add it",
+                    summary.file.display()
+                );
+            } else {
+                eprintln!("verbatim: the take could not be closed: {why}");
+            }
             Ok(ExitCode::FAILURE)
         }
     }
@@ -282,7 +322,11 @@ pub(super) fn recover(data: &DataDir, json: bool) -> anyhow::Result<ExitCode> {
     else {
         anyhow::bail!("recovery did not report");
     };
-    let list = result.map_err(|e| anyhow::anyhow!("recovery failed: {e}"))?;
+    let list = result.map_err(|e| {
+        anyhow::anyhow!(
+            "recovery failed: {e}; the interrupted takes stay where they are: free space if the disk is full, then run `verbatim recover` again"
+        )
+    })?;
     if json {
         emit(format_args!(
             "{}",
@@ -318,7 +362,9 @@ pub(super) fn recover(data: &DataDir, json: bool) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let failed = list.iter().any(|r| r.status == "failed");
+    // A failure is a take with audio that is still not in the library (it stays
+    // recoverable); a session that never captured anything has nothing to lose.
+    let failed = list.iter().any(|r| r.status == "failed" && r.frames > 0);
     Ok(if failed {
         ExitCode::FAILURE
     } else {

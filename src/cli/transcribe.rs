@@ -148,7 +148,15 @@ struct JobReport {
     threads: Option<u32>,
     processing_ms: Option<i64>,
     error: Option<String>,
+    #[serde(serialize_with = "lossy_paths")]
     exports: Vec<PathBuf>,
+    /// Exports that could not be written (the others were).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    export_errors: Vec<String>,
+}
+
+fn lossy_paths<S: serde::Serializer>(paths: &[PathBuf], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(paths.iter().map(|p| p.to_string_lossy()))
 }
 
 impl JobReport {
@@ -168,6 +176,7 @@ impl JobReport {
             processing_ms: None,
             error: Some(error),
             exports: Vec::new(),
+            export_errors: Vec::new(),
         }
     }
 }
@@ -394,6 +403,7 @@ pub(super) fn transcribe(data: &DataDir, args: TranscribeArgs) -> anyhow::Result
             processing_ms: job.processing_ms,
             error: job.error.clone(),
             exports: Vec::new(),
+            export_errors: Vec::new(),
         };
         if let Some(t) = job.transcript
             && let Some(version) = repo::current_version(&conn, t)?
@@ -418,18 +428,32 @@ pub(super) fn transcribe(data: &DataDir, args: TranscribeArgs) -> anyhow::Result
                 };
                 let segs: Vec<crate::transcript::edit::Seg> =
                     segments.iter().cloned().map(Into::into).collect();
-                std::fs::write(&path, export::render(*f, &meta, &segs))
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                let abs = std::fs::canonicalize(&path).unwrap_or(path.clone());
-                repo::record_export(
+                // A name taken (two inputs called x.wav) gets a suffix; one failed export
+                // is reported and the others still run.
+                let written = match export::write_new(&path, &export::render(*f, &meta, &segs)) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        report
+                            .export_errors
+                            .push(format!("cannot write {}: {e}", path.display()));
+                        continue;
+                    }
+                };
+                let abs = std::fs::canonicalize(&written).unwrap_or(written.clone());
+                if let Err(e) = repo::record_export(
                     &conn,
                     t,
                     version.id,
                     f.code(),
                     &abs.to_string_lossy(),
                     crate::storage::now_ms(),
-                )?;
-                report.exports.push(path);
+                ) {
+                    report.export_errors.push(format!(
+                        "{} was written but not recorded in the history: {e}",
+                        written.display()
+                    ));
+                }
+                report.exports.push(written);
             }
         }
         reports[i] = Some(report);
@@ -439,7 +463,10 @@ pub(super) fn transcribe(data: &DataDir, args: TranscribeArgs) -> anyhow::Result
         .enumerate()
         .map(|(i, r)| r.unwrap_or_else(|| JobReport::failed(&args.inputs[i], "did not run".into())))
         .collect();
-    let failed = reports.iter().filter(|r| r.status != "completed").count();
+    let failed = reports
+        .iter()
+        .filter(|r| r.status != "completed" || !r.export_errors.is_empty())
+        .count();
     if args.json {
         emit_line(&serde_json::to_string_pretty(&reports)?)?;
     } else {
@@ -462,14 +489,20 @@ pub(super) fn transcribe(data: &DataDir, args: TranscribeArgs) -> anyhow::Result
                     for e in &r.exports {
                         emit_line(&format!("  wrote {}", e.display()))?;
                     }
+                    for e in &r.export_errors {
+                        eprintln!("{}", super::terminal_safe(&format!("  {e}")));
+                    }
                 }
                 other => eprintln!(
-                    "{}: {other}{}",
-                    r.input,
-                    r.error
-                        .as_deref()
-                        .map(|e| format!(": {e}"))
-                        .unwrap_or_default()
+                    "{}",
+                    super::terminal_safe(&format!(
+                        "{}: {other}{}",
+                        r.input,
+                        r.error
+                            .as_deref()
+                            .map(|e| format!(": {e}"))
+                            .unwrap_or_default()
+                    ))
                 ),
             }
         }
@@ -489,10 +522,7 @@ fn short_name(input: &str) -> String {
 }
 
 fn emit_line(s: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    out.write_all(s.as_bytes())?;
-    out.write_all(b"\n")
+    super::emit(format_args!("{s}"))
 }
 
 pub(super) fn jobs(data: &DataDir, json: bool) -> anyhow::Result<ExitCode> {
@@ -613,11 +643,7 @@ pub(super) fn models(data: &DataDir, cmd: ModelsCommand) -> anyhow::Result<ExitC
         }
         ModelsCommand::Download { name, sha256 } => {
             let d = if name.starts_with("http://") || name.starts_with("https://") {
-                let file = name
-                    .rsplit('/')
-                    .next()
-                    .filter(|f| !f.is_empty())
-                    .context("the URL names no file")?;
+                let file = download::url_file_name(&name).context("the URL names no file")?;
                 download::Download {
                     url: name.clone(),
                     dest: dir.join(file),

@@ -6,6 +6,8 @@
 //! size cap, and refuses headers that claim more audio, channels or frames per packet than
 //! any real recording has before a decoder gets to allocate for them.
 
+pub mod streamed_wav;
+
 use std::fs::File;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -110,7 +112,9 @@ pub fn probe_file(
             limit: limits.max_bytes,
         });
     }
-    let file = File::open(path).map_err(|e| io_error(path, e))?;
+    let file = File::open(path)
+        .and_then(streamed_wav::SizeFixed::new)
+        .map_err(|e| io_error(path, e))?;
     let extension = name_hint
         .extension()
         .and_then(|e| e.to_str())
@@ -147,7 +151,10 @@ pub fn probe_bytes(
         });
     }
     catch_unwind(AssertUnwindSafe(|| {
-        probe_source(std::io::Cursor::new(bytes), extension, limits)
+        match streamed_wav::SizeFixed::new(std::io::Cursor::new(bytes)) {
+            Ok(source) => probe_source(source, extension, limits),
+            Err(e) => Err(ProbeError::Io(e.to_string())),
+        }
     }))
     .unwrap_or_else(|_| Err(ProbeError::DecoderCrashed("panic while probing".to_owned())))
 }

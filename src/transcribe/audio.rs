@@ -77,7 +77,9 @@ impl Pcm16k {
             path: name.clone(),
             message,
         };
-        let file = File::open(path).map_err(|e| open_err(e.to_string()))?;
+        let file = File::open(path)
+            .and_then(crate::media::streamed_wav::SizeFixed::new)
+            .map_err(|e| open_err(e.to_string()))?;
         let extension = path.extension().and_then(|e| e.to_str());
         let opened = catch_unwind(AssertUnwindSafe(|| {
             crate::media::open_track(Box::new(file), extension)

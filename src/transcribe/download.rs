@@ -39,8 +39,49 @@ pub enum DownloadError {
         expected: u64,
         actual: u64,
     },
-    #[error("the downloaded file is not a usable model: {0}")]
-    Model(#[from] model_file::ModelFileError),
+    #[error(
+        "the download of {url} stalled: {what}; the {done} bytes received are kept, run the same command again to resume"
+    )]
+    Stalled {
+        url: String,
+        what: String,
+        done: u64,
+    },
+    #[error(
+        "the connection to {url} ended after {done} of {total} bytes; they are kept, run the same command again to resume"
+    )]
+    Incomplete { url: String, done: u64, total: u64 },
+    #[error("the file from {url} is not a usable model, so it was deleted: {why}")]
+    Model { url: String, why: String },
+}
+
+/// How long connecting may take.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// How long the server may send nothing (before the headers, or in the body) before the
+/// download counts as stalled, unless `VERBATIM_DOWNLOAD_TIMEOUT` (seconds) says otherwise.
+pub const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The stall timeout in force: [`READ_TIMEOUT`] or `VERBATIM_DOWNLOAD_TIMEOUT`.
+pub fn read_timeout() -> std::time::Duration {
+    std::env::var("VERBATIM_DOWNLOAD_TIMEOUT")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map_or(READ_TIMEOUT, std::time::Duration::from_secs_f64)
+}
+
+/// The file name a URL's download gets: its last path segment, without query or fragment.
+pub fn url_file_name(url: &str) -> Option<String> {
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    let after_scheme = path.split_once("://").map_or(path, |(_, rest)| rest);
+    let (_, path) = after_scheme.split_once('/')?;
+    let name = path.rsplit('/').next()?;
+    let ok = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name.len() <= 200
+        && !name.chars().any(|c| c.is_control() || c == '\\');
+    ok.then(|| name.to_owned())
 }
 
 /// What to fetch and what it must be.
@@ -89,17 +130,32 @@ pub fn download(
     if d.size.is_some_and(|s| have > s) {
         have = 0;
     }
+    let timeout = read_timeout();
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
+        .timeout_connect(Some(CONNECT_TIMEOUT))
+        .timeout_per_read(Some(timeout))
         .build()
         .into();
     let mut req = agent.get(&d.url);
     if have > 0 {
         req = req.header("Range", &format!("bytes={have}-"));
     }
-    let http = |e: ureq::Error| DownloadError::Http {
-        url: d.url.clone(),
-        message: e.to_string(),
+    let http = |e: ureq::Error| match e {
+        ureq::Error::Timeout(_) => DownloadError::Stalled {
+            url: d.url.clone(),
+            what: format!("no answer for {} s", timeout.as_secs_f64()),
+            done: have,
+        },
+        ureq::Error::Io(io) if stalled(&io) => DownloadError::Stalled {
+            url: d.url.clone(),
+            what: format!("no answer for {} s", timeout.as_secs_f64()),
+            done: have,
+        },
+        e => DownloadError::Http {
+            url: d.url.clone(),
+            message: e.to_string(),
+        },
     };
     let mut resp = req.call().map_err(http)?;
     let status = resp.status().as_u16();
@@ -134,17 +190,54 @@ pub fn download(
         progress(done, total);
         let mut body = resp.body_mut().as_reader();
         let mut buf = vec![0u8; 1 << 16];
+        let mut failed = None;
         loop {
-            let n = body.read(&mut buf).map_err(|e| DownloadError::Http {
-                url: d.url.clone(),
-                message: e.to_string(),
-            })?;
+            let n = match body.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            };
             if n == 0 {
                 break;
             }
-            file.write_all(&buf[..n]).map_err(io(&part))?;
+            file.write_all(buf.get(..n).unwrap_or_default())
+                .map_err(io(&part))?;
             done += n as u64;
             progress(done, total);
+        }
+        // What arrived is kept for the resume, whatever stopped the body.
+        file.sync_all().map_err(io(&part))?;
+        if let Some(e) = failed {
+            let inner = e
+                .get_ref()
+                .and_then(|i| i.downcast_ref::<ureq::Error>())
+                .map(|u| matches!(u, ureq::Error::Timeout(_)))
+                .unwrap_or(false);
+            return Err(if inner || stalled(&e) {
+                DownloadError::Stalled {
+                    url: d.url.clone(),
+                    what: format!("no data for {} s", timeout.as_secs_f64()),
+                    done,
+                }
+            } else {
+                DownloadError::Incomplete {
+                    url: d.url.clone(),
+                    done,
+                    total: total.unwrap_or(done),
+                }
+            });
+        }
+        if let Some(t) = total
+            && done < t
+            && d.size.is_none()
+        {
+            return Err(DownloadError::Incomplete {
+                url: d.url.clone(),
+                done,
+                total: t,
+            });
         }
     }
     file.sync_all().map_err(io(&part))?;
@@ -175,7 +268,23 @@ pub fn download(
     }
     if let Err(e) = model_file::inspect(&part) {
         let _ = std::fs::remove_file(&part);
-        return Err(e.into());
+        let why = match e {
+            // The whole file arrived and is short: resuming cannot help.
+            model_file::ModelFileError::Truncated {
+                what,
+                offset,
+                needed,
+                len,
+                ..
+            } => format!(
+                "it is truncated ({what} needs {needed} bytes at offset {offset}, but the file has {len})"
+            ),
+            other => other.to_string(),
+        };
+        return Err(DownloadError::Model {
+            url: d.url.clone(),
+            why,
+        });
     }
     std::fs::rename(&part, &d.dest).map_err(io(&d.dest))?;
     Ok(Downloaded {
@@ -184,6 +293,14 @@ pub fn download(
         resumed_from,
         sha256: sha,
     })
+}
+
+/// Whether a read failed because the server sent nothing for too long.
+fn stalled(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+    )
 }
 
 /// SHA-256 of a file, hex.

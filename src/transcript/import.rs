@@ -185,6 +185,65 @@ fn parse_cues(text: &str, vtt: bool) -> Result<Vec<Seg>, ImportError> {
     Ok(out)
 }
 
+/// The most words one imported segment may have (a 30 s segment has well under 200).
+pub const MAX_WORDS: usize = 10_000;
+
+/// A segment's `words`: a list of `{text, start_ms, end_ms, p?}` in time order. Malformed
+/// entries are refused with the segment's index; times are kept inside the segment (edits
+/// elsewhere may have moved its bounds), `p` inside 0..=1. Stored in the engine's own form.
+fn parse_words(
+    i: usize,
+    w: &serde_json::Value,
+    start: u64,
+    end: u64,
+) -> Result<String, ImportError> {
+    let bad = |what: String| ImportError::Invalid(format!("segment {i}: {what}"));
+    let list = w
+        .as_array()
+        .ok_or_else(|| bad("\"words\" must be a list".into()))?;
+    if list.len() > MAX_WORDS {
+        return Err(bad(format!("more than {MAX_WORDS} words")));
+    }
+    let mut words = Vec::with_capacity(list.len());
+    let mut last = start;
+    for (k, word) in list.iter().enumerate() {
+        let ms = |name: &str| {
+            word.get(name)
+                .and_then(serde_json::Value::as_u64)
+                .filter(|t| *t <= MAX_TIME_MS)
+                .ok_or_else(|| bad(format!("word {k}: \"{name}\" must be a whole number of ms")))
+        };
+        let (ws, we) = (ms("start_ms")?, ms("end_ms")?);
+        if we < ws {
+            return Err(bad(format!("word {k} ends before it starts")));
+        }
+        let text = word
+            .get("text")
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| bad(format!("word {k}: \"text\" must be a string")))?;
+        let p = match word.get("p") {
+            None | Some(serde_json::Value::Null) => 1.0,
+            Some(v) => v
+                .as_f64()
+                .filter(|p| p.is_finite())
+                .ok_or_else(|| bad(format!("word {k}: \"p\" must be a number")))?
+                .clamp(0.0, 1.0) as f32,
+        };
+        let ws = ws.clamp(start, end).max(last);
+        let we = we.clamp(ws, end);
+        last = ws;
+        // The engine's word form (`protocol::Word`), written out here so this parser
+        // stays free of the engine (the fuzz target compiles it on its own).
+        words.push(serde_json::json!({
+            "start_ms": ws,
+            "end_ms": we,
+            "text": text,
+            "p": p,
+        }));
+    }
+    Ok(serde_json::Value::Array(words).to_string())
+}
+
 fn parse_json(text: &str) -> Result<Vec<Seg>, ImportError> {
     let v: serde_json::Value =
         serde_json::from_str(text).map_err(|e| at(e.line(), e.to_string()))?;
@@ -212,10 +271,20 @@ fn parse_json(text: &str) -> Result<Vec<Seg>, ImportError> {
             .get("confidence")
             .and_then(|c| c.as_f64())
             .map(|c| c.clamp(0.0, 1.0) as f32);
-        seg.words_json = s
-            .get("words")
-            .filter(|w| w.is_array())
-            .map(|w| w.to_string());
+        if end < start {
+            return Err(ImportError::Invalid(format!(
+                "segment {i}: it ends ({end} ms) before it starts ({start} ms)"
+            )));
+        }
+        if end > MAX_TIME_MS {
+            return Err(ImportError::Invalid(format!(
+                "segment {i}: a time is out of range"
+            )));
+        }
+        seg.words_json = match s.get("words") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(w) => Some(parse_words(i, w, start, end)?),
+        };
         out.push(seg);
     }
     Ok(out)
