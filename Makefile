@@ -8,7 +8,7 @@ ARGS ?=
 # The virtual screen the GUI tests run on when there is no display.
 XVFB := xvfb-run -a -s "-screen 0 1600x1000x24"
 
-.PHONY: run test test-gpu setup setup-test build lint test-only bench fuzz clean
+.PHONY: run test test-gpu setup setup-test build lint test-only bench fuzz fuzz-stable clean
 
 setup:
 	@./scripts/system-packages.sh run
@@ -42,10 +42,29 @@ test-gpu: setup-test
 bench: setup
 	$(CARGO) bench
 
-# Runs the import fuzzer for FUZZ_SECONDS (needs nightly and cargo-fuzz).
+# Runs the audio import fuzzer, then the transcript import fuzzer, for FUZZ_SECONDS each
+# (needs nightly and cargo-fuzz).
 FUZZ_SECONDS ?= 300
 fuzz:
 	$(CARGO) +nightly fuzz run --fuzz-dir tests/fuzz import tests/fuzz/corpus/import -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=65536
+	$(CARGO) +nightly fuzz run --fuzz-dir tests/fuzz transcript tests/fuzz/corpus/transcript -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=65536
+
+# The same fuzzers on the stable toolchain (no cargo-fuzz): libFuzzer with SanitizerCoverage's
+# stable -C flags, overflow checks and debug assertions on, no AddressSanitizer. Runs each
+# target for FUZZ_SECONDS on a scratch copy of its corpus.
+FUZZ_FLAGS := -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+	-Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+	-Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks
+FUZZ_TARGET_DIR ?= target/fuzz-stable
+fuzz-stable:
+	cd tests/fuzz && RUSTFLAGS="$(FUZZ_FLAGS)" CARGO_TARGET_DIR=$(abspath $(FUZZ_TARGET_DIR)) \
+		$(CARGO) build --release --target x86_64-unknown-linux-gnu --bins
+	for t in import transcript; do \
+		work=$$(mktemp -d) && cp tests/fuzz/corpus/$$t/* $$work/ && \
+		$(FUZZ_TARGET_DIR)/x86_64-unknown-linux-gnu/release/$$t $$work -max_total_time=$(FUZZ_SECONDS) \
+			-rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 -artifact_prefix=$$work/ || exit 1; \
+		rm -rf $$work; \
+	done
 
 clean:
 	$(CARGO) clean

@@ -1,0 +1,972 @@
+//! The fault suite: each finding of the robustness probe (issue 11) as a test that reproduces
+//! it through the real binary, plus many processes on one library, `kill -9` at seeded
+//! random points, and a full disk. Every test works on fresh data directories and ends with
+//! the library's integrity checked (`PRAGMA integrity_check`, every row's file present with
+//! its hash, no job left `running`).
+//!
+//! Tests that need a tmpfs (a full disk, a read-only mount) mount one; where mounting is not
+//! allowed (not root, no CAP_SYS_ADMIN) they print why and skip.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::text;
+use common::whisper::synthetic_model;
+use rusqlite::Connection;
+use sha2::{Digest, Sha256};
+
+fn exe() -> &'static str {
+    env!("CARGO_BIN_EXE_verbatim")
+}
+
+fn command(home: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(exe());
+    c.args(args)
+        .env("VERBATIM_HOME", home)
+        .env_remove("VERBATIM_MODELS")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+fn spawn(home: &Path, args: &[&str]) -> Child {
+    command(home, args).spawn().unwrap()
+}
+
+/// Waits for `child`, killing it and failing the test after `limit` (a hang is a bug).
+fn finish(mut child: Child, limit: Duration, what: &str) -> Output {
+    let start = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("{what} hung for {limit:?}:\n{}", text(&out));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn run(home: &Path, args: &[&str], limit: Duration) -> Output {
+    finish(spawn(home, args), limit, &args.join(" "))
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// A mono 16 kHz tone of `seconds` (synthetic-model transcription takes a while on it).
+fn tone(path: &Path, seconds: f32) {
+    common::write_wav(path, 16_000, 1, 16, false, seconds);
+}
+
+fn sha256_file(p: &Path) -> String {
+    let mut f = std::fs::File::open(p).unwrap();
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    format!("{:x}", h.finalize())
+}
+
+/// The library is whole: SQLite's integrity check passes, every audio row's file is there
+/// with its hash, and (unless `running_ok`) no job is left `running`.
+fn assert_library_whole(home: &Path, running_ok: bool) {
+    let db = home.join("verbatim.db");
+    if !db.exists() {
+        return;
+    }
+    let conn = Connection::open(&db).unwrap();
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let mut stmt = conn
+        .prepare("SELECT stored_path, sha256 FROM audio_files")
+        .unwrap();
+    let rows: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for (path, sha) in rows {
+        let p = home.join(&path);
+        assert!(p.is_file(), "the library lost {path}");
+        assert_eq!(sha256_file(&p), sha, "{path} is not what was stored");
+    }
+    if !running_ok {
+        let running: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM transcription_jobs WHERE status = 'running'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(running, 0, "a job is left running");
+    }
+}
+
+fn query_i64(home: &Path, sql: &str) -> i64 {
+    let conn = Connection::open(home.join("verbatim.db")).unwrap();
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    conn.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+/// A tmpfs of `size` mounted at a new directory; unmounted on drop. `None` (with the reason
+/// printed) where mounting is not allowed.
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    fn mount(size: &str, options: &str) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = if options.is_empty() {
+            format!("size={size}")
+        } else {
+            format!("size={size},{options}")
+        };
+        let o = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &opts, "tmpfs"])
+            .arg(dir.path())
+            .output();
+        match o {
+            Ok(o) if o.status.success() => Some(Self { dir }),
+            Ok(o) => {
+                eprintln!(
+                    "SKIPPED: cannot mount a tmpfs ({}); run the suite as root to include this test",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                );
+                None
+            }
+            Err(e) => {
+                eprintln!("SKIPPED: cannot run mount ({e})");
+                None
+            }
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn remount(&self, options: &str) {
+        let o = Command::new("mount")
+            .args(["-o", &format!("remount,{options}")])
+            .arg(self.dir.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Finding 1: disk full while recording.
+
+/// A 30 s take on a 20 MB disk: storing it must not need a second copy's space.
+#[test]
+fn a_take_that_fits_the_disk_reaches_the_library() {
+    let Some(fs) = Tmpfs::mount("20m", "") else {
+        return;
+    };
+    let home = fs.path();
+    // 30 s of fake:sine at 48 kHz stereo f32 is 11.5 MB: a copy would need 23 MB.
+    let o = run(
+        home,
+        &[
+            "record",
+            "--device",
+            "fake:sine:48000:2",
+            "--seconds",
+            "30",
+            "--json",
+        ],
+        MINUTE * 2,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["audio_file_id"].as_i64().is_some(), "{v}");
+    assert_eq!(
+        query_i64(home, "SELECT count(*) FROM audio_files"),
+        1,
+        "the take is not in the library"
+    );
+    assert_eq!(
+        query_i64(
+            home,
+            "SELECT count(*) FROM recording_sessions WHERE status = 'complete'"
+        ),
+        1
+    );
+    assert!(
+        common::files_under(&home.join("recordings")).is_empty(),
+        "the take was left behind in recordings/"
+    );
+    assert_library_whole(home, false);
+}
+
+/// A take that fills the disk: it stops (disk_full), and it either reaches the library or
+/// stays recoverable; the user is told which. After space is freed, `recover` stores it.
+#[test]
+fn a_take_that_fills_the_disk_is_stored_or_stays_recoverable() {
+    let Some(fs) = Tmpfs::mount("6m", "") else {
+        return;
+    };
+    let home = fs.path();
+    // Make the library first, so the database exists before the disk fills.
+    let o = run(home, &["library"], MINUTE);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(
+        home,
+        &["record", "--device", "fake:sine:48000:2", "--seconds", "60"],
+        MINUTE * 2,
+    );
+    assert!(!o.status.success(), "a full disk is not a success");
+    let msg = text(&o);
+    let stored = query_i64(home, "SELECT count(*) FROM audio_files") == 1;
+    if stored {
+        assert!(msg.contains("in the library"), "{msg}");
+    } else {
+        // Not stored: it must say so and where the take is, and keep it recoverable.
+        assert!(msg.contains("NOT in the library"), "{msg}");
+        assert!(msg.contains("verbatim recover"), "{msg}");
+        assert_eq!(
+            query_i64(
+                home,
+                "SELECT count(*) FROM recording_sessions WHERE status = 'recording'"
+            ),
+            1,
+            "the session must stay recoverable"
+        );
+        fs.remount("size=64m");
+        let o = run(home, &["recover"], MINUTE);
+        assert!(o.status.success(), "{}", text(&o));
+        assert_eq!(query_i64(home, "SELECT count(*) FROM audio_files"), 1);
+    }
+    let frames = query_i64(home, "SELECT frames_written FROM recording_sessions");
+    assert!(frames > 48_000, "only {frames} frames kept");
+    assert_eq!(
+        query_i64(
+            home,
+            "SELECT count(*) FROM recording_sessions WHERE stop_reason = 'disk_full'"
+        ),
+        1
+    );
+    assert_library_whole(home, false);
+}
+
+/// A take interrupted on a disk that is then completely full (its reserve gone too): the
+/// recovery cannot store it, says so, keeps the take where it is and the session open; once
+/// space is freed the next recovery stores it.
+#[test]
+fn a_take_that_cannot_be_stored_yet_stays_recoverable() {
+    let Some(fs) = Tmpfs::mount("8m", "") else {
+        return;
+    };
+    let home = fs.path();
+    let o = run(home, &["library"], MINUTE);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut rec = spawn(
+        home,
+        &["record", "--device", "fake:sine:48000:2", "--seconds", "60"],
+    );
+    let start = Instant::now();
+    let take = loop {
+        std::thread::sleep(Duration::from_millis(50));
+        let big = common::files_under(&home.join("recordings"))
+            .into_iter()
+            .find(|p| {
+                p.extension().is_some_and(|e| e == "wav") && p.metadata().unwrap().len() > 1 << 20
+            });
+        if let Some(t) = big {
+            break t;
+        }
+        assert!(start.elapsed() < MINUTE, "the take never grew");
+    };
+    rec.kill().unwrap();
+    rec.wait().unwrap();
+    // Take the reserve away and fill the disk to the last byte.
+    let _ = std::fs::remove_file(format!("{}.reserve", take.display()));
+    let filler = home.join("filler");
+    {
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 64 << 10];
+        while f.write_all(&block).is_ok() {}
+        let one = [0u8; 1];
+        while f.write_all(&one).is_ok() {}
+    }
+    let o = run(home, &["recover"], MINUTE);
+    assert!(!o.status.success(), "nothing was stored: {}", text(&o));
+    assert!(text(&o).contains("verbatim recover"), "{}", text(&o));
+    assert!(take.is_file(), "the take left its place: {}", text(&o));
+    assert_eq!(
+        query_i64(
+            home,
+            "SELECT count(*) FROM recording_sessions WHERE status = 'recording'"
+        ),
+        1,
+        "the session must stay recoverable"
+    );
+    std::fs::remove_file(&filler).unwrap();
+    let o = run(home, &["recover"], MINUTE);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("recovered"), "{}", text(&o));
+    assert_eq!(query_i64(home, "SELECT count(*) FROM audio_files"), 1);
+    assert!(!take.exists(), "the stored take stayed in recordings/");
+    let o = run(home, &["recover"], MINUTE);
+    assert!(
+        text(&o).contains("No interrupted recordings"),
+        "{}",
+        text(&o)
+    );
+    assert_library_whole(home, false);
+}
+
+// ---------------------------------------------------------------------------------------
+// Finding 2: a read-only data directory.
+
+#[test]
+fn no_log_file_is_not_a_crash() {
+    let home = tempfile::tempdir().unwrap();
+    // A file where the log folder should be: the log cannot be created.
+    std::fs::write(home.path().join("logs"), "not a folder").unwrap();
+    let o = run(home.path(), &["models", "path"], MINUTE);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("logging to the terminal only"),
+        "{}",
+        text(&o)
+    );
+    let o = run(home.path(), &["library"], MINUTE);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn a_read_only_data_dir_is_refused_in_words() {
+    let Some(fs) = Tmpfs::mount("1m", "ro") else {
+        return;
+    };
+    let o = run(fs.path(), &["models", "path"], MINUTE);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run(fs.path(), &["library"], MINUTE);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let msg = text(&o);
+    assert!(msg.contains("is not writable"), "{msg}");
+    assert!(!msg.contains("panicked"), "{msg}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Findings 3 and 6: several processes transcribing; liveness, not guesses.
+
+fn transcribe_args<'a>(file: &'a str, model: &'a str) -> Vec<&'a str> {
+    vec![
+        "transcribe",
+        file,
+        "--model",
+        model,
+        "--no-vad",
+        "--threads",
+        "1",
+        "--gpu",
+        "off",
+        "--json",
+    ]
+}
+
+#[test]
+fn two_transcribing_processes_both_finish() {
+    let home = tempfile::tempdir().unwrap();
+    let model = synthetic_model();
+    let m = model.to_str().unwrap();
+    let a = home.path().join("a.wav");
+    let b = home.path().join("b.wav");
+    tone(&a, 40.0);
+    tone(&b, 8.0);
+    let first = spawn(home.path(), &transcribe_args(a.to_str().unwrap(), m));
+    std::thread::sleep(Duration::from_millis(1500));
+    let second = spawn(home.path(), &transcribe_args(b.to_str().unwrap(), m));
+    // A search while both run must not re-queue either job.
+    std::thread::sleep(Duration::from_millis(500));
+    let o = run(home.path(), &["search", "country"], MINUTE);
+    assert!(o.status.success(), "{}", text(&o));
+    let second = finish(second, MINUTE * 3, "the second transcription");
+    assert!(second.status.success(), "{}", text(&second));
+    let first = finish(first, MINUTE * 3, "the first transcription");
+    assert!(first.status.success(), "{}", text(&first));
+    // Each job ran once, and nobody called it interrupted.
+    assert_eq!(
+        query_i64(
+            home.path(),
+            "SELECT count(*) FROM transcription_jobs WHERE status = 'completed' AND attempts = 1"
+        ),
+        2
+    );
+    assert_eq!(
+        query_i64(
+            home.path(),
+            "SELECT count(*) FROM transcription_jobs WHERE error LIKE 'interrupted%'"
+        ),
+        0
+    );
+    assert_library_whole(home.path(), false);
+}
+
+#[test]
+fn a_killed_transcription_is_queued_again_by_the_next_start() {
+    let home = tempfile::tempdir().unwrap();
+    let model = synthetic_model();
+    let m = model.to_str().unwrap();
+    let a = home.path().join("a.wav");
+    let b = home.path().join("b.wav");
+    tone(&a, 40.0);
+    tone(&b, 4.0);
+    // A long-lived process holds a runner lock the whole time (as the old jobs.lock did).
+    let other = spawn(home.path(), &transcribe_args(a.to_str().unwrap(), m));
+    let mut killed = spawn(home.path(), &transcribe_args(b.to_str().unwrap(), m));
+    // Kill it once its job runs.
+    let start = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+        let db = home.path().join("verbatim.db");
+        if db.exists()
+            && query_i64(
+                home.path(),
+                "SELECT count(*) FROM transcription_jobs WHERE status = 'running'",
+            ) >= 2
+        {
+            break;
+        }
+        assert!(start.elapsed() < MINUTE, "the jobs never started");
+    }
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    // The next start of any command queues the dead process's job again; the live one's
+    // job is left alone.
+    let o = run(home.path(), &["jobs", "--json"], MINUTE);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(home.path(), &["library"], MINUTE);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        query_i64(
+            home.path(),
+            "SELECT count(*) FROM transcription_jobs WHERE status = 'pending' \
+             AND error LIKE 'interrupted%' AND runner IS NULL"
+        ),
+        1,
+        "the killed process's job is not queued again"
+    );
+    let other = finish(other, MINUTE * 3, "the other transcription");
+    assert!(other.status.success(), "{}", text(&other));
+    assert_library_whole(home.path(), false);
+}
+
+// ---------------------------------------------------------------------------------------
+// Finding 4: processes starting together on a fresh data directory.
+
+#[test]
+fn processes_starting_together_take_turns_with_the_schema() {
+    for trial in 0..8 {
+        let home = tempfile::tempdir().unwrap();
+        let children: Vec<Child> = (0..4)
+            .map(|i| {
+                spawn(
+                    home.path(),
+                    if i % 2 == 0 {
+                        &["library"]
+                    } else {
+                        &["search", "x"]
+                    },
+                )
+            })
+            .collect();
+        for c in children {
+            let o = finish(c, MINUTE, "a start on a fresh library");
+            let msg = text(&o);
+            assert!(o.status.success(), "trial {trial}: {msg}");
+            assert!(!msg.contains("CREATE TABLE"), "SQL printed: {msg}");
+        }
+        assert_library_whole(home.path(), false);
+    }
+}
+
+#[test]
+fn migration_errors_do_not_print_sql() {
+    let home = tempfile::tempdir().unwrap();
+    // A database from a "future" Verbatim with a conflicting table and an old version.
+    let conn = Connection::open(home.path().join("verbatim.db")).unwrap();
+    conn.execute_batch("CREATE TABLE audio_files (x); PRAGMA user_version = 0;")
+        .unwrap();
+    drop(conn);
+    let before = std::fs::read(home.path().join("verbatim.db")).unwrap();
+    let o = run(home.path(), &["library"], MINUTE);
+    assert!(!o.status.success());
+    let msg = text(&o);
+    assert!(msg.contains("not a Verbatim library"), "{msg}");
+    assert!(!msg.contains("CREATE"), "{msg}");
+    assert_eq!(
+        std::fs::read(home.path().join("verbatim.db")).unwrap(),
+        before,
+        "another program's database was changed"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Finding 5: the staging folder under a running import.
+
+#[test]
+fn a_start_does_not_wipe_a_running_import() {
+    let home = tempfile::tempdir().unwrap();
+    let big = home.path().join("big.wav");
+    // 30 minutes of 16 kHz mono: 57.6 MB, a few seconds to copy, hash and decode.
+    tone(&big, 1800.0);
+    let import = spawn(home.path(), &["import", big.to_str().unwrap()]);
+    let staging = home.path().join("audio/.staging");
+    let start = Instant::now();
+    let mut starts = 0;
+    let mut saw_staged = false;
+    loop {
+        if std::fs::read_dir(&staging).is_ok_and(|mut d| d.next().is_some()) {
+            saw_staged = true;
+            let o = run(home.path(), &["library"], MINUTE);
+            assert!(o.status.success(), "{}", text(&o));
+            starts += 1;
+        } else if saw_staged || start.elapsed() > MINUTE {
+            break;
+        } else {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    let o = finish(import, MINUTE * 2, "the import");
+    assert!(
+        o.status.success(),
+        "{} starts during it: {}",
+        starts,
+        text(&o)
+    );
+    assert!(saw_staged, "the import never staged a file");
+    assert_eq!(
+        query_i64(home.path(), "SELECT count(*) FROM audio_files"),
+        1
+    );
+    assert_library_whole(home.path(), false);
+}
+
+// ---------------------------------------------------------------------------------------
+// Finding 7: a server that stops sending.
+
+/// Serves one connection per entry of `replies`: the bytes to send, then silence (the
+/// connection is held open until the test ends).
+fn stalling_server(replies: Vec<Vec<u8>>) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let mut requests = Vec::new();
+        let mut held = Vec::new();
+        for reply in replies {
+            let Ok((mut s, _)) = listener.accept() else {
+                break;
+            };
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            requests.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            s.write_all(&reply).unwrap();
+            held.push(s);
+        }
+        std::thread::sleep(Duration::from_secs(8));
+        requests
+    });
+    (port, handle)
+}
+
+#[test]
+fn a_stalled_download_times_out_and_resumes_later() {
+    let home = tempfile::tempdir().unwrap();
+    let body_start = b"ggml0123456789".to_vec();
+    let mut headers_then_stall =
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nContent-Type: application/octet-stream\r\n\r\n"
+            .to_vec();
+    headers_then_stall.extend_from_slice(&body_start);
+    // First connection: nothing at all. Second: headers and 14 bytes, then nothing.
+    let (port, server) = stalling_server(vec![Vec::new(), headers_then_stall, Vec::new()]);
+    let url = format!("http://127.0.0.1:{port}/x.bin?token=secret");
+    for attempt in 0..2 {
+        let start = Instant::now();
+        let o = finish(
+            command(home.path(), &["models", "download", &url])
+                .env("VERBATIM_DOWNLOAD_TIMEOUT", "2")
+                .spawn()
+                .unwrap(),
+            MINUTE,
+            "a download from a silent server",
+        );
+        assert!(!o.status.success());
+        let msg = text(&o);
+        assert!(msg.contains("stalled"), "attempt {attempt}: {msg}");
+        assert!(
+            msg.contains("run the same command again to resume"),
+            "{msg}"
+        );
+        assert!(start.elapsed() < Duration::from_secs(30));
+        // Said once, not twice.
+        assert_eq!(msg.matches("stalled").count(), 1, "{msg}");
+    }
+    // The part is kept under the URL's file name (no `?query`), for the resume.
+    let part = home.path().join("models/x.bin.part");
+    assert_eq!(std::fs::read(&part).unwrap(), body_start);
+    assert!(
+        !common::files_under(&home.path().join("models"))
+            .iter()
+            .any(|p| p.to_string_lossy().contains('?')),
+        "the query string reached a file name"
+    );
+    // A third attempt asks for the rest.
+    let o = finish(
+        command(home.path(), &["models", "download", &url])
+            .env("VERBATIM_DOWNLOAD_TIMEOUT", "2")
+            .spawn()
+            .unwrap(),
+        MINUTE,
+        "a resumed download",
+    );
+    assert!(!o.status.success());
+    let requests = server.join().unwrap();
+    assert!(
+        requests
+            .get(2)
+            .is_some_and(|r| r.to_ascii_lowercase().contains("range: bytes=14-")),
+        "{requests:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Finding 9: export names.
+
+#[test]
+fn exports_with_one_name_never_overwrite_and_long_names_are_shortened() {
+    let home = tempfile::tempdir().unwrap();
+    let model = synthetic_model();
+    let (c1, c2) = (home.path().join("c1"), home.path().join("c2"));
+    std::fs::create_dir_all(&c1).unwrap();
+    std::fs::create_dir_all(&c2).unwrap();
+    let long = "n".repeat(251);
+    let files = [
+        c1.join("x.wav"),
+        c2.join("x.wav"),
+        c1.join(format!("{long}.wav")),
+    ];
+    for (i, f) in files.iter().enumerate() {
+        tone(f, 1.0 + i as f32);
+    }
+    let out = home.path().join("O");
+    let mut args = vec!["transcribe"];
+    let names: Vec<String> = files.iter().map(|f| f.to_string_lossy().into()).collect();
+    args.extend(names.iter().map(String::as_str));
+    args.extend([
+        "--model",
+        model.to_str().unwrap(),
+        "--no-vad",
+        "--threads",
+        "1",
+        "--gpu",
+        "off",
+        "--export",
+        "txt,srt",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    let o = run(home.path(), &args, MINUTE * 3);
+    assert!(o.status.success(), "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let written: Vec<String> = report
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["exports"].as_array().unwrap().clone())
+        .map(|p| p.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(written.len(), 6, "{report}");
+    let mut unique = written.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 6, "one export overwrote another: {written:?}");
+    for w in &written {
+        assert!(Path::new(w).is_file(), "{w} was reported but not written");
+        assert!(Path::new(w).file_name().unwrap().len() <= 255);
+    }
+    assert!(out.join("x.txt").is_file() && out.join("x (2).txt").is_file());
+}
+
+// ---------------------------------------------------------------------------------------
+// Finding 10: the smaller ones.
+
+/// What `ffmpeg -i in -f wav -` writes: RIFF and data sizes 0xFFFFFFFF.
+fn streamed_wav(path: &Path, seconds: f32) {
+    tone(path, seconds);
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+    let data = bytes.windows(4).position(|w| w == b"data").unwrap();
+    bytes[data + 4..data + 8].copy_from_slice(&u32::MAX.to_le_bytes());
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn a_streamed_wav_imports_whole() {
+    let home = tempfile::tempdir().unwrap();
+    let f = home.path().join("piped.wav");
+    streamed_wav(&f, 3.0);
+    let o = run(
+        home.path(),
+        &["import", f.to_str().unwrap(), "--json"],
+        MINUTE,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["audio"]["duration_ms"], 3000, "{v}");
+}
+
+#[test]
+fn odd_file_names_are_printed_safely() {
+    use std::os::unix::ffi::OsStrExt;
+    let home = tempfile::tempdir().unwrap();
+    // Not UTF-8: imported, and --json still prints JSON.
+    let raw = home
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"caf\xe9.wav"));
+    tone(&raw, 1.0);
+    let o = command(home.path(), &["import", "--json"])
+        .arg(&raw)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["status"], "imported", "{v}");
+    // An escape sequence in a name never reaches the terminal raw.
+    let esc = home.path().join("\x1b[31mred\x1b[0m.wav");
+    std::fs::write(&esc, b"not audio").unwrap();
+    let o = command(home.path(), &["import"])
+        .arg(&esc)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        !o.stdout.contains(&0x1b) && !o.stderr.contains(&0x1b),
+        "{}",
+        text(&o)
+    );
+    assert!(text(&o).contains("\\u{1b}[31mred"), "{}", text(&o));
+}
+
+#[test]
+fn a_database_that_is_not_ours_is_never_overwritten() {
+    let home = tempfile::tempdir().unwrap();
+    let db = home.path().join("verbatim.db");
+    std::fs::write(&db, b"my notes, not a database").unwrap();
+    let o = run(home.path(), &["library"], MINUTE);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("not a Verbatim library"), "{}", text(&o));
+    assert_eq!(std::fs::read(&db).unwrap(), b"my notes, not a database");
+    // An empty file becomes a library, and the user hears about it.
+    std::fs::write(&db, b"").unwrap();
+    let o = run(home.path(), &["library"], MINUTE);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("is empty (0 bytes)"), "{}", text(&o));
+}
+
+// ---------------------------------------------------------------------------------------
+// Many processes on one library, repeated.
+
+#[test]
+fn many_processes_on_one_library() {
+    let rounds: usize = std::env::var("VERBATIM_FAULT_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let model = synthetic_model();
+    let m = model.to_str().unwrap().to_owned();
+    let mut processes = 0;
+    for round in 0..rounds {
+        let home = tempfile::tempdir().unwrap();
+        let files: Vec<PathBuf> = (0..3)
+            .map(|i| {
+                let f = home.path().join(format!("f{i}.wav"));
+                tone(&f, 2.0 + i as f32);
+                f
+            })
+            .collect();
+        let names: Vec<String> = files.iter().map(|f| f.to_string_lossy().into()).collect();
+        let mut children = Vec::new();
+        children.push(spawn(home.path(), &["import", &names[0], &names[1]]));
+        for n in &names {
+            children.push(spawn(home.path(), &transcribe_args(n, &m)));
+        }
+        children.push(spawn(home.path(), &["search", "hello"]));
+        children.push(spawn(home.path(), &["library", "--json"]));
+        children.push(spawn(
+            home.path(),
+            &["record", "--device", "fake:noise", "--seconds", "1"],
+        ));
+        children.push(spawn(home.path(), &["jobs"]));
+        processes += children.len();
+        for c in children {
+            let o = finish(c, MINUTE * 3, "a process of the crowd");
+            assert!(o.status.success(), "round {round}: {}", text(&o));
+        }
+        // Export every transcript while others read.
+        let ids: Vec<i64> = {
+            let conn = Connection::open(home.path().join("verbatim.db")).unwrap();
+            let mut s = conn.prepare("SELECT id FROM transcripts").unwrap();
+            s.query_map([], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        assert_eq!(
+            ids.len(),
+            3,
+            "round {round}: every job makes one transcript"
+        );
+        let out = home.path().join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        let exports: Vec<Child> = ids
+            .iter()
+            .map(|id| {
+                let id = id.to_string();
+                let path = out.join(format!("t{id}.srt"));
+                spawn(
+                    home.path(),
+                    &[
+                        "export",
+                        &id,
+                        "--format",
+                        "srt",
+                        "--out",
+                        path.to_str().unwrap(),
+                    ],
+                )
+            })
+            .chain([spawn(home.path(), &["search", "hello"])])
+            .collect();
+        processes += exports.len();
+        for c in exports {
+            let o = finish(c, MINUTE, "an export");
+            assert!(o.status.success(), "round {round}: {}", text(&o));
+        }
+        assert_eq!(
+            query_i64(
+                home.path(),
+                "SELECT count(*) FROM transcription_jobs WHERE status = 'completed' AND attempts = 1"
+            ),
+            3,
+            "round {round}: every job finishes exactly once"
+        );
+        assert_eq!(
+            query_i64(home.path(), "SELECT count(*) FROM audio_files"),
+            4
+        );
+        assert_library_whole(home.path(), false);
+    }
+    eprintln!("{rounds} rounds, {processes} processes: no failure, no hang, integrity ok");
+}
+
+// ---------------------------------------------------------------------------------------
+// kill -9 at seeded random points.
+
+#[test]
+fn kill_nine_anywhere_loses_nothing() {
+    let kills: usize = std::env::var("VERBATIM_FAULT_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let model = synthetic_model();
+    let m = model.to_str().unwrap().to_owned();
+    let home = tempfile::tempdir().unwrap();
+    let clip = home.path().join("clip.wav");
+    tone(&clip, 6.0);
+    let clip = clip.to_string_lossy().into_owned();
+    let mut rng: u64 = 0x5eed_0000_0000_0011;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut by_kind = [0usize; 4];
+    for k in 0..kills {
+        let kind = (next() % 4) as usize;
+        let fresh = home.path().join(format!("in-{k}.wav"));
+        let args: Vec<String> = match kind {
+            0 => {
+                tone(&fresh, 1.0 + (k % 5) as f32);
+                vec!["import".into(), fresh.to_string_lossy().into()]
+            }
+            1 => transcribe_args(&clip, &m)
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            2 => vec![
+                "export".into(),
+                "1".into(),
+                "--format".into(),
+                "json".into(),
+                "--out".into(),
+                home.path()
+                    .join(format!("e{k}.json"))
+                    .to_string_lossy()
+                    .into(),
+            ],
+            _ => vec![
+                "record".into(),
+                "--device".into(),
+                "fake:sine".into(),
+                "--seconds".into(),
+                "5".into(),
+            ],
+        };
+        by_kind[kind] += 1;
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut child = spawn(home.path(), &argv);
+        std::thread::sleep(Duration::from_millis(next() % 1500));
+        let _ = child.kill();
+        let _ = child.wait();
+        // The next start recovers: takes, jobs, staging.
+        let o = run(home.path(), &["recover"], MINUTE);
+        assert!(o.status.success(), "kill {k}: {}", text(&o));
+        let o = run(home.path(), &["jobs"], MINUTE);
+        assert!(o.status.success(), "kill {k}: {}", text(&o));
+        assert_library_whole(home.path(), false);
+    }
+    assert_eq!(
+        query_i64(
+            home.path(),
+            "SELECT count(*) FROM recording_sessions WHERE status = 'recording'"
+        ),
+        0,
+        "an interrupted take was not recovered"
+    );
+    eprintln!(
+        "{kills} kills (import {}, transcribe {}, export {}, record {}): every start recovered, integrity ok",
+        by_kind[0], by_kind[1], by_kind[2], by_kind[3]
+    );
+}
