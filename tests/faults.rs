@@ -120,6 +120,23 @@ fn assert_library_whole(home: &Path, running_ok: bool) {
     }
 }
 
+/// Rows in the library.
+fn audio_files(home: &Path) -> i64 {
+    query_i64(home, "SELECT count(*) FROM audio_files")
+}
+
+/// Recording sessions with this status.
+fn sessions(home: &Path, status: &str) -> i64 {
+    let conn = Connection::open(home.join("verbatim.db")).unwrap();
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    conn.query_row(
+        "SELECT count(*) FROM recording_sessions WHERE status = ?1",
+        [status],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
 fn query_i64(home: &Path, sql: &str) -> i64 {
     let conn = Connection::open(home.join("verbatim.db")).unwrap();
     conn.busy_timeout(Duration::from_secs(10)).unwrap();
@@ -158,6 +175,14 @@ impl Tmpfs {
                 None
             }
         }
+    }
+
+    /// A tmpfs with a library made in it (the database exists before the disk fills).
+    fn with_library(size: &str) -> Option<Self> {
+        let fs = Self::mount(size, "")?;
+        let o = run(fs.path(), &["library"], MINUTE);
+        assert!(o.status.success(), "{}", text(&o));
+        Some(fs)
     }
 
     fn path(&self) -> &Path {
@@ -206,18 +231,8 @@ fn a_take_that_fits_the_disk_reaches_the_library() {
     assert!(o.status.success(), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["audio_file_id"].as_i64().is_some(), "{v}");
-    assert_eq!(
-        query_i64(home, "SELECT count(*) FROM audio_files"),
-        1,
-        "the take is not in the library"
-    );
-    assert_eq!(
-        query_i64(
-            home,
-            "SELECT count(*) FROM recording_sessions WHERE status = 'complete'"
-        ),
-        1
-    );
+    assert_eq!(audio_files(home), 1, "the take is not in the library");
+    assert_eq!(sessions(home, "complete"), 1);
     assert!(
         common::files_under(&home.join("recordings")).is_empty(),
         "the take was left behind in recordings/"
@@ -229,13 +244,10 @@ fn a_take_that_fits_the_disk_reaches_the_library() {
 /// stays recoverable; the user is told which. After space is freed, `recover` stores it.
 #[test]
 fn a_take_that_fills_the_disk_is_stored_or_stays_recoverable() {
-    let Some(fs) = Tmpfs::mount("6m", "") else {
+    let Some(fs) = Tmpfs::with_library("6m") else {
         return;
     };
     let home = fs.path();
-    // Make the library first, so the database exists before the disk fills.
-    let o = run(home, &["library"], MINUTE);
-    assert!(o.status.success(), "{}", text(&o));
     let o = run(
         home,
         &["record", "--device", "fake:sine:48000:2", "--seconds", "60"],
@@ -243,7 +255,7 @@ fn a_take_that_fills_the_disk_is_stored_or_stays_recoverable() {
     );
     assert!(!o.status.success(), "a full disk is not a success");
     let msg = text(&o);
-    let stored = query_i64(home, "SELECT count(*) FROM audio_files") == 1;
+    let stored = audio_files(home) == 1;
     if stored {
         assert!(msg.contains("in the library"), "{msg}");
     } else {
@@ -251,17 +263,14 @@ fn a_take_that_fills_the_disk_is_stored_or_stays_recoverable() {
         assert!(msg.contains("NOT in the library"), "{msg}");
         assert!(msg.contains("verbatim recover"), "{msg}");
         assert_eq!(
-            query_i64(
-                home,
-                "SELECT count(*) FROM recording_sessions WHERE status = 'recording'"
-            ),
+            sessions(home, "recording"),
             1,
             "the session must stay recoverable"
         );
         fs.remount("size=64m");
         let o = run(home, &["recover"], MINUTE);
         assert!(o.status.success(), "{}", text(&o));
-        assert_eq!(query_i64(home, "SELECT count(*) FROM audio_files"), 1);
+        assert_eq!(audio_files(home), 1);
     }
     let frames = query_i64(home, "SELECT frames_written FROM recording_sessions");
     assert!(frames > 48_000, "only {frames} frames kept");
@@ -280,12 +289,10 @@ fn a_take_that_fills_the_disk_is_stored_or_stays_recoverable() {
 /// space is freed the next recovery stores it.
 #[test]
 fn a_take_that_cannot_be_stored_yet_stays_recoverable() {
-    let Some(fs) = Tmpfs::mount("8m", "") else {
+    let Some(fs) = Tmpfs::with_library("8m") else {
         return;
     };
     let home = fs.path();
-    let o = run(home, &["library"], MINUTE);
-    assert!(o.status.success(), "{}", text(&o));
     let mut rec = spawn(
         home,
         &["record", "--device", "fake:sine:48000:2", "--seconds", "60"],
@@ -320,10 +327,7 @@ fn a_take_that_cannot_be_stored_yet_stays_recoverable() {
     assert!(text(&o).contains("verbatim recover"), "{}", text(&o));
     assert!(take.is_file(), "the take left its place: {}", text(&o));
     assert_eq!(
-        query_i64(
-            home,
-            "SELECT count(*) FROM recording_sessions WHERE status = 'recording'"
-        ),
+        sessions(home, "recording"),
         1,
         "the session must stay recoverable"
     );
@@ -331,7 +335,7 @@ fn a_take_that_cannot_be_stored_yet_stays_recoverable() {
     let o = run(home, &["recover"], MINUTE);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("recovered"), "{}", text(&o));
-    assert_eq!(query_i64(home, "SELECT count(*) FROM audio_files"), 1);
+    assert_eq!(audio_files(home), 1);
     assert!(!take.exists(), "the stored take stayed in recordings/");
     let o = run(home, &["recover"], MINUTE);
     assert!(
@@ -564,10 +568,7 @@ fn a_start_does_not_wipe_a_running_import() {
         text(&o)
     );
     assert!(saw_staged, "the import never staged a file");
-    assert_eq!(
-        query_i64(home.path(), "SELECT count(*) FROM audio_files"),
-        1
-    );
+    assert_eq!(audio_files(home.path()), 1);
     assert_library_whole(home.path(), false);
 }
 
@@ -799,10 +800,7 @@ fn a_database_that_is_not_ours_is_never_overwritten() {
 
 #[test]
 fn many_processes_on_one_library() {
-    let rounds: usize = std::env::var("VERBATIM_FAULT_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+    let rounds = common::env_count("VERBATIM_FAULT_ROUNDS", 5);
     let model = synthetic_model();
     let m = model.to_str().unwrap().to_owned();
     let mut processes = 0;
@@ -881,10 +879,7 @@ fn many_processes_on_one_library() {
             3,
             "round {round}: every job finishes exactly once"
         );
-        assert_eq!(
-            query_i64(home.path(), "SELECT count(*) FROM audio_files"),
-            4
-        );
+        assert_eq!(audio_files(home.path()), 4);
         assert_library_whole(home.path(), false);
     }
     eprintln!("{rounds} rounds, {processes} processes: no failure, no hang, integrity ok");
@@ -895,23 +890,15 @@ fn many_processes_on_one_library() {
 
 #[test]
 fn kill_nine_anywhere_loses_nothing() {
-    let kills: usize = std::env::var("VERBATIM_FAULT_KILLS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(50);
+    let kills = common::env_count("VERBATIM_FAULT_KILLS", 50);
     let model = synthetic_model();
     let m = model.to_str().unwrap().to_owned();
     let home = tempfile::tempdir().unwrap();
     let clip = home.path().join("clip.wav");
     tone(&clip, 6.0);
     let clip = clip.to_string_lossy().into_owned();
-    let mut rng: u64 = 0x5eed_0000_0000_0011;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut rng = common::XorShift(0x5eed_0000_0000_0011);
+    let mut next = move || rng.next();
     let mut by_kind = [0usize; 4];
     for k in 0..kills {
         let kind = (next() % 4) as usize;
@@ -958,10 +945,7 @@ fn kill_nine_anywhere_loses_nothing() {
         assert_library_whole(home.path(), false);
     }
     assert_eq!(
-        query_i64(
-            home.path(),
-            "SELECT count(*) FROM recording_sessions WHERE status = 'recording'"
-        ),
+        sessions(home.path(), "recording"),
         0,
         "an interrupted take was not recovered"
     );

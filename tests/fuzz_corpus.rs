@@ -4,6 +4,8 @@
 //! extension hint, the rest is the file.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+mod common;
+
 use std::path::PathBuf;
 
 use verbatim::media::{ProbeLimits, probe_bytes};
@@ -13,11 +15,7 @@ const HINTS: [Option<&str>; 5] = [None, Some("wav"), Some("flac"), Some("mp3"), 
 #[test]
 fn every_corpus_input_is_handled() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz/corpus/import");
-    let mut entries: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
+    let entries = common::sorted_files(&dir);
     assert!(
         entries.len() >= 15,
         "the corpus lost its seeds: {} files",
@@ -111,12 +109,7 @@ fn check_segments(name: &str, segs: &[verbatim::transcript::edit::Seg]) {
 
 fn transcript_corpus() -> Vec<(String, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz/corpus/transcript");
-    let mut entries: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    entries
+    common::sorted_files(&dir)
         .iter()
         .map(|p| {
             (
@@ -178,17 +171,9 @@ fn every_transcript_corpus_input_is_handled() {
 #[test]
 fn mutated_transcripts_never_crash() {
     let corpus = transcript_corpus();
-    let n: usize = std::env::var("VERBATIM_FUZZ_INPUTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
-    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let n = common::env_count("VERBATIM_FUZZ_INPUTS", 20_000);
+    let mut rng = common::XorShift(0x9e37_79b9_7f4a_7c15);
+    let mut next = move || rng.next();
     const TOKENS: [&[u8]; 12] = [
         b"9999999999999999999",
         b":",
