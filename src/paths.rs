@@ -17,7 +17,15 @@ pub enum PathError {
         source: std::io::Error,
     },
     #[error(
-        "the data directory {path} is not writable ({source}); Verbatim keeps its library there: free space, fix its permissions or choose another with --data-dir"
+        "the disk holding the data directory {path} is full ({source}); free some space and try again"
+    )]
+    Full {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "the data directory {path} is not writable ({source}); Verbatim keeps its library there: fix its permissions or choose another with --data-dir"
     )]
     ReadOnly {
         path: PathBuf,
@@ -25,6 +33,10 @@ pub enum PathError {
         source: std::io::Error,
     },
 }
+
+/// What the start-up check writes: about what opening the database needs (its shared-memory
+/// index grows in 32 KiB steps).
+const WRITE_CHECK_BYTES: usize = 64 * 1024;
 
 /// The data directory and the well-known paths inside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,17 +70,28 @@ impl DataDir {
         Ok(Self { root })
     }
 
-    /// Checks that files can be created in the data directory (a read-only mount or
-    /// permissions would otherwise surface as an obscure database error).
+    /// Checks that the data directory takes a file and a few pages of data (a read-only
+    /// mount, permissions or a full disk would otherwise surface as an obscure database
+    /// error such as "disk I/O error 4874").
     pub fn check_writable(&self) -> Result<(), PathError> {
-        tempfile::Builder::new()
+        use std::io::Write;
+        let mut probe = tempfile::Builder::new()
             .prefix(".write-check-")
             .tempfile_in(&self.root)
-            .map(drop)
-            .map_err(|source| PathError::ReadOnly {
-                path: self.root.clone(),
-                source,
-            })
+            .map_err(|source| self.refusal(source))?;
+        probe
+            .write_all(&[0u8; WRITE_CHECK_BYTES])
+            .and_then(|()| probe.flush())
+            .map_err(|source| self.refusal(source))
+    }
+
+    fn refusal(&self, source: std::io::Error) -> PathError {
+        let path = self.root.clone();
+        if source.kind() == std::io::ErrorKind::StorageFull {
+            PathError::Full { path, source }
+        } else {
+            PathError::ReadOnly { path, source }
+        }
     }
 
     pub fn root(&self) -> &Path {

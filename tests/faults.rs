@@ -284,15 +284,14 @@ fn a_take_that_fills_the_disk_is_stored_or_stays_recoverable() {
     assert_library_whole(home, false);
 }
 
-/// A take interrupted on a disk that is then completely full (its reserve gone too): the
-/// recovery cannot store it, says so, keeps the take where it is and the session open; once
-/// space is freed the next recovery stores it.
+/// A take interrupted and then not storable (here the store's folder is a file in the way;
+/// a full disk or a database refusing the commit take the same path): recovery says so,
+/// exits 1, keeps the take where it is and the session open; once the store works again
+/// the next recovery stores it.
 #[test]
 fn a_take_that_cannot_be_stored_yet_stays_recoverable() {
-    let Some(fs) = Tmpfs::with_library("8m") else {
-        return;
-    };
-    let home = fs.path();
+    let home_dir = tempfile::tempdir().unwrap();
+    let home = home_dir.path();
     let mut rec = spawn(
         home,
         &["record", "--device", "fake:sine:48000:2", "--seconds", "60"],
@@ -312,16 +311,9 @@ fn a_take_that_cannot_be_stored_yet_stays_recoverable() {
     };
     rec.kill().unwrap();
     rec.wait().unwrap();
-    // Take the reserve away and fill the disk to the last byte.
-    let _ = std::fs::remove_file(format!("{}.reserve", take.display()));
-    let filler = home.join("filler");
-    {
-        let mut f = std::fs::File::create(&filler).unwrap();
-        let block = vec![0u8; 64 << 10];
-        while f.write_all(&block).is_ok() {}
-        let one = [0u8; 1];
-        while f.write_all(&one).is_ok() {}
-    }
+    let audio = home.join("audio");
+    let _ = std::fs::remove_dir_all(&audio);
+    std::fs::write(&audio, b"in the way").unwrap();
     let o = run(home, &["recover"], MINUTE);
     assert!(!o.status.success(), "nothing was stored: {}", text(&o));
     assert!(text(&o).contains("verbatim recover"), "{}", text(&o));
@@ -331,7 +323,7 @@ fn a_take_that_cannot_be_stored_yet_stays_recoverable() {
         1,
         "the session must stay recoverable"
     );
-    std::fs::remove_file(&filler).unwrap();
+    std::fs::remove_file(&audio).unwrap();
     let o = run(home, &["recover"], MINUTE);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("recovered"), "{}", text(&o));
@@ -343,6 +335,101 @@ fn a_take_that_cannot_be_stored_yet_stays_recoverable() {
         "{}",
         text(&o)
     );
+    assert_library_whole(home, false);
+}
+
+/// Fills the file system at `dir` to the last byte with a file `dir/filler`.
+fn fill_disk(dir: &Path) -> PathBuf {
+    let filler = dir.join("filler");
+    std::fs::File::create(&filler).unwrap();
+    fill_disk_more(&filler).unwrap();
+    filler
+}
+
+/// Appends to `filler` until the disk is full.
+fn fill_disk_more(filler: &Path) -> std::io::Result<()> {
+    let mut f = std::fs::File::options().append(true).open(filler)?;
+    while f.write_all(&[0u8; 4096]).is_ok() {}
+    while f.write_all(&[0u8]).is_ok() {}
+    Ok(())
+}
+
+/// Import, transcription and export on a full disk: each ends (no hang) with an error that
+/// says the disk is full or succeeds for real; nothing half-written is left; the library is
+/// whole once space is back, and no job is left running.
+#[test]
+fn a_full_disk_fails_import_transcribe_and_export_cleanly() {
+    let Some(fs) = Tmpfs::with_library("16m") else {
+        return;
+    };
+    let home = fs.path();
+    let model = synthetic_model();
+    let m = model.to_str().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let small = outside.path().join("small.wav");
+    tone(&small, 2.0);
+    let o = run(
+        home,
+        &transcribe_args(small.to_str().unwrap(), m),
+        MINUTE * 2,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let big = outside.path().join("big.wav");
+    tone(&big, 180.0); // 5.8 MB
+    // 1 MiB left: the start-up check passes, the copy into staging runs out of space.
+    let filler = fill_disk(home);
+    let size = filler.metadata().unwrap().len();
+    std::fs::File::options()
+        .write(true)
+        .open(&filler)
+        .unwrap()
+        .set_len(size - (1 << 20))
+        .unwrap();
+    let says_full = |msg: &str| msg.contains("is full") || msg.contains("No space left");
+
+    let o = run(home, &["import", big.to_str().unwrap()], MINUTE);
+    assert!(!o.status.success());
+    assert!(says_full(&text(&o)), "{}", text(&o));
+    assert!(
+        common::files_under(&home.join("audio/.staging")).is_empty(),
+        "a failed import left its staged copy"
+    );
+
+    let o = run(
+        home,
+        &transcribe_args(small.to_str().unwrap(), m),
+        MINUTE * 2,
+    );
+    if !o.status.success() {
+        assert!(says_full(&text(&o)), "{}", text(&o));
+    }
+
+    // Nothing left at all.
+    let _ = fill_disk_more(&filler);
+    let out = home.join("x.srt");
+    let o = run(
+        home,
+        &[
+            "export",
+            "1",
+            "--format",
+            "srt",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        MINUTE,
+    );
+    if o.status.success() {
+        assert!(out.is_file());
+    } else {
+        assert!(says_full(&text(&o)), "{}", text(&o));
+        assert!(!out.exists(), "a failed export left a partial file");
+    }
+
+    std::fs::remove_file(&filler).unwrap();
+    assert_eq!(audio_files(home), 1, "the failed import left a row");
+    let o = run(home, &["jobs"], MINUTE);
+    assert!(o.status.success(), "{}", text(&o));
     assert_library_whole(home, false);
 }
 
