@@ -1,12 +1,18 @@
 //! Live transcription while recording.
 //!
-//! Like whisper.cpp's `stream` example: every `step` (3 s) of new audio, the last `window`
-//! (10 s) of the take is transcribed; the engine's VAD keeps silent windows away from whisper.
+//! The policy is LocalAgreement-2 ([`super::agreement`]): every `step` (1 s) of new audio,
+//! the unconfirmed part of the take (the buffer, from the last trim point to what is on
+//! disk) is transcribed again, prompted with the committed text before it; the words two
+//! consecutive hypotheses agree on are committed, once, with their word times; the rest is
+//! the tail, shown apart. The buffer is cut after a committed sentence once it is longer
+//! than `window` (15 s), so each step's work stays bounded; the engine's VAD keeps silence
+//! away from whisper. When the take stops, one last step reads it to its end and its tail is
+//! committed: the live draft covers the whole take.
+//!
 //! The audio comes from the take file the capture writer keeps on disk (its header is never
 //! more than 250 ms behind), read by a second worker process, so capture is never slowed and
-//! file jobs keep their own worker. Segments that end before the next window starts are
-//! committed; the rest are the partial text, replaced by each step. The recorder panel shows
-//! both and the lag (audio recorded but not yet transcribed).
+//! file jobs keep their own worker. The recorder panel shows the committed text, the tail
+//! and the lag.
 //!
 //! When the take ends and is stored, a normal file job over the whole recording is queued:
 //! every captured sample is transcribed, and that pass becomes version 1.
@@ -15,18 +21,22 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 
+use super::agreement::Agreement;
 use super::jobs::{TranscribeRequest, TranscribeSettings};
-use super::protocol::{FromWorker, JobSpec, Segment};
+use super::protocol::{FromWorker, JobSpec, Segment, Word};
 use super::worker::{EngineEvent, ProcessTranscriber, WorkerCommand};
 use super::{Transcriber, backend, catalog};
 use crate::AppSet;
 use crate::capture::plugin::{RecordingSession, TakeStats, is_active};
+use crate::library::{AudioFile, Importer};
 
 /// How live transcription runs.
 #[derive(Resource, Debug, Clone, PartialEq)]
 pub struct LiveSettings {
     pub enabled: bool,
+    /// New audio between two steps.
     pub step: Duration,
+    /// The buffer is trimmed once it is longer than this.
     pub window: Duration,
 }
 
@@ -34,11 +44,16 @@ impl Default for LiveSettings {
     fn default() -> Self {
         Self {
             enabled: false,
-            step: Duration::from_secs(3),
-            window: Duration::from_secs(10),
+            step: Duration::from_secs(1),
+            window: Duration::from_secs(15),
         }
     }
 }
+
+/// The least new audio a step transcribes (a shorter buffer holds no word yet).
+const MIN_BUFFER_MS: u64 = 1000;
+/// What is on disk lags the capture by up to the header interval.
+const DISK_LAG_MS: u64 = 250;
 
 /// The second worker, for live windows only.
 #[derive(Resource)]
@@ -47,10 +62,15 @@ pub struct LiveEngine(pub Box<dyn Transcriber>);
 /// The live text of a recording session.
 #[derive(Component, Debug, Clone, Default, PartialEq)]
 pub struct LiveTranscript {
-    /// Final: these segments ended before the latest window's successor starts.
+    /// Committed text, one piece per step that committed words (never rewritten).
     pub committed: Vec<Segment>,
-    /// The latest window's other segments (replaced at each step).
+    /// The latest step's unconfirmed words as one piece (replaced at each step).
     pub partial: Vec<Segment>,
+    /// For every committed word, the caption lag: how much had been recorded when it was
+    /// committed, minus where it ends (ms).
+    pub lags_ms: Vec<u64>,
+    /// The take ended and its last step was committed: the draft is complete.
+    pub finished: bool,
     /// Audio up to here (ms into the take) has been transcribed.
     pub covered_ms: u64,
     /// Windows transcribed (and skipped as silence by the VAD: they count too).
@@ -60,6 +80,7 @@ pub struct LiveTranscript {
     pub final_pass_queued: bool,
     running: Option<Running>,
     next_end_ms: u64,
+    agreement: Agreement,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -69,12 +90,57 @@ struct Running {
     end_ms: u64,
     started: Instant,
     segments: Vec<Segment>,
+    /// The step after the take ended.
+    last: bool,
+}
+
+/// Words as one piece of text.
+fn piece(words: &[Word]) -> Option<Segment> {
+    let (first, last) = (words.first()?, words.last()?);
+    let text = words
+        .iter()
+        .map(|w| w.text.trim())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(Segment {
+        start_ms: first.start_ms,
+        end_ms: last.end_ms,
+        text: text.trim().to_owned(),
+        confidence: Some(words.iter().map(|w| w.p).sum::<f32>() / words.len() as f32),
+        no_speech: 0.0,
+        words: words.to_vec(),
+    })
 }
 
 impl LiveTranscript {
     /// How far the text is behind the recording, in ms.
     pub fn lag_ms(&self, recorded_ms: u64) -> u64 {
         recorded_ms.saturating_sub(self.covered_ms)
+    }
+
+    /// Every committed word, in order.
+    pub fn committed_words(&self) -> &[Word] {
+        self.agreement.committed()
+    }
+
+    /// Applies one step's words, committed at `recorded_ms` of the take.
+    fn apply(&mut self, words: Vec<Word>, end_ms: u64, recorded_ms: u64, last: bool, window: u64) {
+        let heard = !words.is_empty();
+        let mut new = self.agreement.insert(words);
+        if last {
+            new.extend(self.agreement.finish());
+            self.finished = true;
+        }
+        self.lags_ms
+            .extend(new.iter().map(|w| recorded_ms.saturating_sub(w.end_ms)));
+        self.committed.extend(piece(&new));
+        self.partial = piece(self.agreement.tail()).into_iter().collect();
+        if !heard && self.agreement.tail().is_empty() {
+            // Nothing is said in the buffer: it need not be heard again.
+            self.agreement.skip_to(end_ms.saturating_sub(MIN_BUFFER_MS));
+        }
+        self.agreement.trim(end_ms, window);
+        self.covered_ms = end_ms;
     }
 
     /// Committed and partial text, in order.
@@ -137,24 +203,31 @@ fn dispatch(
         &TakeStats,
         Option<&mut LiveTranscript>,
     )>,
+    files: Query<&AudioFile>,
+    importer: Option<Res<Importer>>,
 ) {
     let Some(mut engine) = engine else { return };
     if !live.enabled {
         return;
     }
     for (entity, session, stats, transcript) in &mut sessions {
-        if !is_active(session) {
-            continue;
-        }
+        let active = is_active(session);
         let Some(mut t) = transcript else {
-            commands.entity(entity).insert(LiveTranscript {
-                next_end_ms: live.step.as_millis() as u64,
-                ..Default::default()
-            });
+            if active {
+                commands.entity(entity).insert(LiveTranscript {
+                    next_end_ms: live.step.as_millis() as u64,
+                    ..Default::default()
+                });
+            }
             continue;
         };
+        if t.finished || t.running.is_some() || engine.0.busy() {
+            continue;
+        }
         let recorded = recorded_ms(session, stats);
-        if t.running.is_some() || engine.0.busy() || recorded < t.next_end_ms {
+        // After the stop the take is whole on disk: one last step reads it to the end.
+        let last = !active;
+        if active && recorded < t.next_end_ms {
             continue;
         }
         let model = match catalog::resolve(&settings.models_dir, &settings.default_model) {
@@ -163,20 +236,50 @@ fn dispatch(
                 if t.error.is_none() {
                     t.error = Some(e.to_string());
                 }
+                if last {
+                    t.finished = true;
+                }
                 continue;
             }
         };
-        // The newest window that fits what is on disk.
-        let end = recorded
-            .saturating_sub(250)
-            .max(t.next_end_ms.min(recorded));
-        let start = end.saturating_sub(live.window.as_millis() as u64);
+        let end = if last {
+            recorded
+        } else {
+            recorded.saturating_sub(DISK_LAG_MS)
+        };
+        let start = t.agreement.buffer_start_ms();
+        if end < start + MIN_BUFFER_MS && !last {
+            continue;
+        }
+        // A stopped take moves into the library (stored in place): read it there.
+        let audio = if session.path.exists() {
+            session.path.clone()
+        } else {
+            let stored = session.audio_file.and_then(|id| {
+                let row = &files.iter().find(|f| f.0.id == id)?.0;
+                Some(importer.as_ref()?.store().absolute(&row.stored_path))
+            });
+            match stored {
+                Some(p) => p,
+                // Being stored right now: the next frame knows where.
+                None if session.store_error.is_none() => continue,
+                None => session.path.clone(),
+            }
+        };
+        let mut params = settings.params.clone();
+        let prompt = t.agreement.prompt();
+        if !prompt.is_empty() {
+            params.initial_prompt = Some(match &params.initial_prompt {
+                Some(p) => format!("{p} {prompt}"),
+                None => prompt,
+            });
+        }
         let job = next_live_id();
         let spec = JobSpec {
             job,
-            audio: session.path.clone(),
+            audio,
             model,
-            params: settings.params.clone(),
+            params,
             vad_model: settings.vad_path(),
             gpu: settings.gpu,
             // Capture and the window keep their cores.
@@ -184,7 +287,7 @@ fn dispatch(
                 .threads
                 .unwrap_or_else(|| backend::whisper_threads(settings.reserved_cores + 1)),
             vad_threads: 1,
-            span_ms: Some((start, end)),
+            span_ms: Some((start, end.max(start + 1))),
         };
         match engine.0.submit(spec) {
             Ok(()) => {
@@ -194,9 +297,15 @@ fn dispatch(
                     end_ms: end,
                     started: Instant::now(),
                     segments: Vec::new(),
+                    last,
                 });
             }
-            Err(e) => t.error = Some(e.to_string()),
+            Err(e) => {
+                t.error = Some(e.to_string());
+                if last {
+                    t.finished = true;
+                }
+            }
         }
     }
 }
@@ -204,7 +313,7 @@ fn dispatch(
 fn ingest(
     engine: Option<ResMut<LiveEngine>>,
     live: Res<LiveSettings>,
-    mut transcripts: Query<&mut LiveTranscript>,
+    mut transcripts: Query<(&mut LiveTranscript, &RecordingSession, &TakeStats)>,
 ) {
     let Some(mut engine) = engine else { return };
     while let Some(event) = engine.0.poll() {
@@ -213,9 +322,9 @@ fn ingest(
             EngineEvent::Crashed { job, .. } => *job,
         };
         let Some(job) = job else { continue };
-        let Some(mut t) = transcripts
+        let Some((mut t, session, stats)) = transcripts
             .iter_mut()
-            .find(|t| t.running.as_ref().is_some_and(|r| r.job == job))
+            .find(|(t, _, _)| t.running.as_ref().is_some_and(|r| r.job == job))
         else {
             continue;
         };
@@ -227,37 +336,46 @@ fn ingest(
             }
             EngineEvent::Message(FromWorker::Done { .. }) => {
                 let Some(r) = t.running.take() else { continue };
-                let step = live.step.as_millis() as u64;
+                let words: Vec<Word> = r
+                    .segments
+                    .iter()
+                    .flat_map(|s| s.words.iter().cloned())
+                    .filter(|w| w.end_ms > r.start_ms)
+                    .collect();
+                let recorded = recorded_ms(session, stats);
                 let window = live.window.as_millis() as u64;
-                // The next window starts here: what ends before it will not be seen again.
-                let next_start = (r.end_ms + step).saturating_sub(window);
-                let committed_until = t.committed.last().map_or(0, |s| s.end_ms);
-                let mut partial = Vec::new();
-                for s in r.segments {
-                    if s.end_ms <= committed_until || s.start_ms < r.start_ms {
-                        continue;
-                    }
-                    if s.end_ms <= next_start {
-                        t.committed.push(s);
-                    } else {
-                        partial.push(s);
-                    }
-                }
-                t.partial = partial;
-                t.covered_ms = r.end_ms;
+                tracing::trace!(
+                    start_ms = r.start_ms,
+                    end_ms = r.end_ms,
+                    "hypothesis: {}",
+                    words
+                        .iter()
+                        .map(|w| format!("{}@{}-{}", w.text.trim(), w.start_ms, w.end_ms))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
+                t.apply(words, r.end_ms, recorded, r.last, window);
                 t.steps += 1;
-                t.next_end_ms = r.end_ms + step;
+                t.next_end_ms = r.end_ms + live.step.as_millis() as u64;
                 t.error = None;
                 tracing::debug!(
                     took_ms = r.started.elapsed().as_millis() as u64,
+                    start_ms = r.start_ms,
                     end_ms = r.end_ms,
-                    "live window done"
+                    committed = t.committed_words().len(),
+                    "live step done"
                 );
             }
             EngineEvent::Message(FromWorker::Failed { error, .. })
             | EngineEvent::Crashed { message: error, .. } => {
                 if let Some(r) = t.running.take() {
                     t.next_end_ms = r.end_ms + live.step.as_millis() as u64;
+                    if r.last {
+                        // The take could not be read to its end: the tail is what there is.
+                        let recorded = recorded_ms(session, stats);
+                        let window = live.window.as_millis() as u64;
+                        t.apply(Vec::new(), r.end_ms, recorded, true, window);
+                    }
                 }
                 t.error = Some(error);
             }

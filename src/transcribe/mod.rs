@@ -11,6 +11,7 @@
 //! - [`quantize`]: `verbatim models quantize`, ggml's own quantisation of a model file.
 //! - [`synthetic`]: a genuine tiny ggml model for tests and benchmarks.
 
+pub mod agreement;
 pub mod audio;
 pub mod backend;
 pub mod catalog;
