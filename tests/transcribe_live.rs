@@ -178,6 +178,9 @@ fn live_captions_on_real_speech_commit_each_word_once() {
         let mut s = app.world_mut().resource_mut::<TranscribeSettings>();
         s.default_model = model.display().to_string();
         s.vad_model = Some(vad_model());
+        s.threads = std::env::var("VERBATIM_LIVE_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok());
     }
     app.insert_resource(LiveSettings {
         enabled: true,
@@ -276,4 +279,62 @@ fn live_captions_on_real_speech_commit_each_word_once() {
         live_wer <= final_wer + 0.06,
         "live WER {live_wer:.3} vs final {final_wer:.3}"
     );
+}
+
+/// `verbatim record --live --json` on real speech: one JSON object per line, each committed
+/// piece placed in the take and committed after it ends, the last line naming the transcript
+/// the take got from its full pass.
+#[test]
+fn record_live_prints_committed_pieces_and_names_the_transcript() {
+    use verbatim::transcript::wer::wer;
+    let model = match common::speech::real_model() {
+        Ok(m) => m,
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let home = tempfile::tempdir().unwrap();
+    let jfk = common::speech_dir().join("jfk.wav");
+    let o = common::verbatim(
+        home.path(),
+        &[
+            "record",
+            "--device",
+            &format!("fake:clip:{}", jfk.display()),
+            "--seconds",
+            "11",
+            "--live",
+            "--model",
+            model.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", common::text(&o));
+    let lines: Vec<serde_json::Value> = String::from_utf8(o.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (last, pieces) = lines.split_last().unwrap();
+    assert_eq!(last["event"], "stopped", "{last}");
+    let transcript = last["transcript"].as_i64().expect("the take's transcript");
+    assert!(!pieces.is_empty());
+    let mut text = Vec::new();
+    for p in pieces {
+        assert_eq!(p["event"], "committed", "{p}");
+        let (s, e, at) = (
+            p["start_ms"].as_u64().unwrap(),
+            p["end_ms"].as_u64().unwrap(),
+            p["at_ms"].as_u64().unwrap(),
+        );
+        assert!(s <= e && e <= at && at <= 11_000, "{p}");
+        text.push(p["text"].as_str().unwrap().to_owned());
+    }
+    let reference = std::fs::read_to_string(jfk.with_extension("txt")).unwrap();
+    let live_wer = wer(&reference, &text.join(" "));
+    assert!(live_wer <= 0.15, "live WER {live_wer:.3}: {text:?}");
+    let conn = verbatim::storage::open(&home.path().join("verbatim.db")).unwrap();
+    let versions = repo::versions(&conn, verbatim::storage::ids::TranscriptId(transcript)).unwrap();
+    assert_eq!(versions.len(), 1);
 }

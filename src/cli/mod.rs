@@ -153,6 +153,14 @@ pub enum Command {
         /// Print a line with the frames captured at every writer update (for scripts).
         #[arg(long, hide = true)]
         report: bool,
+        /// Transcribe while recording: committed text as it is confirmed, the unconfirmed
+        /// tail on the status line (with --json: one JSON object per line); then the full
+        /// pass over the take, and the command returns once it is stored.
+        #[arg(long)]
+        live: bool,
+        /// The model for --live (a name from `verbatim models list` or a path).
+        #[arg(long, value_name = "NAME|PATH", requires = "live")]
+        model: Option<String>,
     },
     /// Repair recordings interrupted by a crash and add them to the library.
     Recover {
@@ -326,7 +334,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             json,
             report,
-        }) => record::record(&data, device, seconds, out, json, report),
+            live,
+            model,
+        }) => record::record(
+            &data,
+            record::RecordArgs {
+                device,
+                seconds,
+                out,
+                json,
+                report,
+                live: live.then(|| {
+                    model.unwrap_or_else(|| crate::transcribe::catalog::DEFAULT_MODEL.to_owned())
+                }),
+            },
+        ),
         Some(Command::Recover { json }) => record::recover(&data, json),
         Some(Command::Transcribe(args)) => transcribe::transcribe(&data, args),
         Some(Command::Jobs { json }) => transcribe::jobs(&data, json),

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
@@ -19,7 +19,10 @@ use crate::capture::stream::Source;
 use crate::library::AudioFile;
 use crate::library::import::AudioStore;
 use crate::paths::DataDir;
+use crate::storage::ids::{AudioFileId, TranscriptId};
 use crate::storage::repo::StopReason;
+use crate::transcribe::live::{LiveSettings, LiveTranscript};
+use crate::transcribe::{JobStatus, TranscribeSettings, TranscriptionJob, catalog, model_file};
 
 /// Every [`RecordingNotice`] seen (CLI and tests).
 #[derive(Resource, Default, Debug)]
@@ -53,14 +56,89 @@ struct RecordJson {
     audio_file_id: Option<i64>,
 }
 
-pub(super) fn record(
-    data: &DataDir,
-    device: Option<String>,
-    seconds: Option<f64>,
-    out: Option<PathBuf>,
+/// What `verbatim record` was asked.
+pub(super) struct RecordArgs {
+    pub device: Option<String>,
+    pub seconds: Option<f64>,
+    pub out: Option<PathBuf>,
+    pub json: bool,
+    pub report: bool,
+    /// `--live`, with its model.
+    pub live: Option<String>,
+}
+
+/// One committed piece of live text, as `--live --json` prints it.
+#[derive(Serialize)]
+struct CommittedJson<'a> {
+    event: &'static str,
+    text: &'a str,
+    start_ms: u64,
+    end_ms: u64,
+    /// The take's recorded length when it was committed: `at_ms - end_ms` is the lag.
+    at_ms: u64,
+}
+
+/// Prints the live pieces not printed yet, and the tail on a terminal's status line.
+struct LivePrinter {
+    printed: usize,
     json: bool,
-    report: bool,
-) -> anyhow::Result<ExitCode> {
+    tty: bool,
+}
+
+impl LivePrinter {
+    fn show(&mut self, t: &LiveTranscript) -> std::io::Result<()> {
+        while let Some(p) = t.committed.get(self.printed) {
+            let at_ms = t
+                .committed_at_ms
+                .get(self.printed)
+                .copied()
+                .unwrap_or(p.end_ms);
+            self.printed += 1;
+            if self.json {
+                let line = serde_json::to_string(&CommittedJson {
+                    event: "committed",
+                    text: &p.text,
+                    start_ms: p.start_ms,
+                    end_ms: p.end_ms,
+                    at_ms,
+                })
+                .map_err(std::io::Error::other)?;
+                emit(format_args!("{line}"))?;
+            } else {
+                if self.tty {
+                    eprint!("\r\x1b[2K");
+                }
+                emit(format_args!("{}", p.text))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The unconfirmed tail, shortened to fit a status line.
+    fn tail(t: &LiveTranscript) -> String {
+        let tail: String = t.partial.iter().map(|s| s.text.as_str()).collect();
+        let chars: Vec<char> = tail.chars().collect();
+        let keep = 48;
+        if chars.len() > keep {
+            format!(
+                "…{}",
+                chars[chars.len() - keep..].iter().collect::<String>()
+            )
+        } else {
+            tail
+        }
+    }
+}
+
+pub(super) fn record(data: &DataDir, args: RecordArgs) -> anyhow::Result<ExitCode> {
+    let RecordArgs {
+        device,
+        seconds,
+        out,
+        json,
+        report,
+        live,
+    } = args;
     if let Some(s) = seconds
         && !(s.is_finite() && s > 0.0)
     {
@@ -75,13 +153,35 @@ pub(super) fn record(
         Some(d) => Some(Source::parse(d)?),
         None => None,
     };
-    let interrupted = Arc::new(AtomicBool::new(false));
+    // Fail before recording when the live model is missing or malformed.
+    if let Some(model) = &live {
+        let path = catalog::resolve(&catalog::models_dir(data.root()), model)?;
+        let info = model_file::inspect_whisper_file(&path)?;
+        if !json {
+            eprintln!("live model: {}", info.describe());
+        }
+    }
+    let presses = Arc::new(AtomicUsize::new(0));
     {
-        let flag = Arc::clone(&interrupted);
-        ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))?;
+        let presses = Arc::clone(&presses);
+        ctrlc::set_handler(move || {
+            presses.fetch_add(1, Ordering::SeqCst);
+        })?;
     }
     let mut app = headless_app(core(data)?);
     track_recording(&mut app);
+    if let Some(model) = &live {
+        let world = app.world_mut();
+        let mut s = world.resource_mut::<TranscribeSettings>();
+        s.default_model = model.clone();
+        s.run_all_pending = false;
+        world.resource_mut::<LiveSettings>().enabled = true;
+    }
+    let mut printer = LivePrinter {
+        printed: 0,
+        json,
+        tty: std::io::stderr().is_terminal() && !json,
+    };
     app.world_mut()
         .write_message(RecordCommand::Start(RecordRequest {
             source,
@@ -105,11 +205,19 @@ pub(super) fn record(
         {
             anyhow::bail!("{e}");
         }
-        let mut q = world.query::<(&RecordingSession, &TakeStats, &Levels)>();
-        let Some((s, stats, levels)) = q.iter(world).next() else {
+        let mut q = world.query::<(
+            &RecordingSession,
+            &TakeStats,
+            &Levels,
+            Option<&LiveTranscript>,
+        )>();
+        let Some((s, stats, levels, live_text)) = q.iter(world).next() else {
             std::thread::sleep(Duration::from_millis(10));
             continue;
         };
+        if let Some(t) = live_text {
+            printer.show(t)?;
+        }
         if report && stats.0.frames_written != last_frames {
             last_frames = stats.0.frames_written;
             // One line per update, for the crash test and scripts.
@@ -121,22 +229,23 @@ pub(super) fn record(
         if tty && last_draw.elapsed() >= Duration::from_millis(50) && s.state != TakeState::Finished
         {
             last_draw = Instant::now();
-            eprint!("\r{}", level_line(s, stats, levels));
+            let tail = live_text.map(LivePrinter::tail).unwrap_or_default();
+            eprint!("\r\x1b[2K{}{tail}", level_line(s, stats, levels));
         }
         if s.state == TakeState::Finished {
             let stored = s.audio_file.is_some();
             let importing = s.finished.as_ref().is_some_and(|f| f.importing);
             let since = *finished_at.get_or_insert_with(Instant::now);
-            // Wait for the library to store the take (a copy and a hash: seconds at most).
-            if stored
-                || !importing
-                || s.store_error.is_some()
+            // The live draft ends with one last step over the whole take.
+            let draft_done = live.is_none() || live_text.is_none_or(|t| t.finished);
+            // Wait for the library to store the take (a hash and a rename: seconds at most).
+            if (stored || !importing || s.store_error.is_some()) && draft_done
                 || since.elapsed() > Duration::from_secs(600)
             {
                 break;
             }
         }
-        if interrupted.load(Ordering::SeqCst) && !stop_sent {
+        if presses.load(Ordering::SeqCst) > 0 && !stop_sent {
             stop_sent = true;
             world.write_message(RecordCommand::Stop);
         }
@@ -181,6 +290,11 @@ pub(super) fn record(
                 .map(|a| store.absolute(&a.0.stored_path))
         })
         .unwrap_or(path);
+    // --live: the full pass over the stored take, then its transcript.
+    let transcript = match (&live, audio_file) {
+        (Some(_), Some(id)) => final_pass(&mut app, id, &presses, json)?,
+        _ => None,
+    };
     let rate = f64::from(format.sample_rate.max(1));
     let summary = RecordJson {
         session: session.map(|i| i.0),
@@ -196,7 +310,15 @@ pub(super) fn record(
         file,
         audio_file_id: audio_file.map(|i| i.0),
     };
-    if json {
+    if json && live.is_some() {
+        // One object per line: the last one says how the take ended and names its transcript.
+        let mut v = serde_json::to_value(&summary)?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("event".into(), "stopped".into());
+            o.insert("transcript".into(), transcript.map(|t| t.0).into());
+        }
+        emit(format_args!("{v}"))?;
+    } else if json {
         emit(format_args!("{}", serde_json::to_string_pretty(&summary)?))?;
     } else {
         emit(format_args!(
@@ -261,6 +383,52 @@ pub(super) fn record(
             }
             Ok(ExitCode::FAILURE)
         }
+    }
+}
+
+/// Runs the full pass over the stored take (queued by live transcription) to its end; its
+/// transcript. A Ctrl-C (after the one that stopped the take) leaves it queued and says so.
+fn final_pass(
+    app: &mut App,
+    audio: AudioFileId,
+    presses: &AtomicUsize,
+    json: bool,
+) -> anyhow::Result<Option<TranscriptId>> {
+    let before = presses.load(Ordering::SeqCst);
+    if !json {
+        eprintln!("transcribing the whole take…");
+    }
+    let mut outcome = None;
+    let mut left = false;
+    let _ = update_until(app, Duration::from_secs(24 * 3600), |w| {
+        if presses.load(Ordering::SeqCst) > before {
+            left = true;
+            return true;
+        }
+        let mut q = w.query::<&TranscriptionJob>();
+        outcome = q
+            .iter(w)
+            .find(|j| j.audio_file == audio && j.status.is_finished())
+            .map(|j| (j.status, j.transcript, j.error.clone()));
+        outcome.is_some()
+    });
+    if left {
+        eprintln!(
+            "verbatim: the full transcription of the take stays queued; the workstation runs it (`verbatim jobs` shows it)"
+        );
+        return Ok(None);
+    }
+    match outcome {
+        Some((JobStatus::Completed, transcript, _)) => Ok(transcript),
+        Some((status, _, error)) => {
+            eprintln!(
+                "verbatim: the full transcription {}: {}",
+                status.as_db(),
+                error.unwrap_or_default()
+            );
+            Ok(None)
+        }
+        None => Ok(None),
     }
 }
 

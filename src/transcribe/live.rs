@@ -64,6 +64,9 @@ pub struct LiveEngine(pub Box<dyn Transcriber>);
 pub struct LiveTranscript {
     /// Committed text, one piece per step that committed words (never rewritten).
     pub committed: Vec<Segment>,
+    /// For each committed piece, how much of the take had been recorded when it was
+    /// committed (ms): `at - end_ms` is its caption lag.
+    pub committed_at_ms: Vec<u64>,
     /// The latest step's unconfirmed words as one piece (replaced at each step).
     pub partial: Vec<Segment>,
     /// For every committed word, the caption lag: how much had been recorded when it was
@@ -133,7 +136,10 @@ impl LiveTranscript {
         }
         self.lags_ms
             .extend(new.iter().map(|w| recorded_ms.saturating_sub(w.end_ms)));
-        self.committed.extend(piece(&new));
+        if let Some(p) = piece(&new) {
+            self.committed.push(p);
+            self.committed_at_ms.push(recorded_ms);
+        }
         self.partial = piece(self.agreement.tail()).into_iter().collect();
         if !heard && self.agreement.tail().is_empty() {
             // Nothing is said in the buffer: it need not be heard again.
