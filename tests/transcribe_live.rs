@@ -18,7 +18,9 @@ use verbatim::library::import::AudioStore;
 use verbatim::storage::repo;
 use verbatim::storage::writer::DbWriter;
 use verbatim::transcribe::jobs::Engine;
-use verbatim::transcribe::live::{LiveEngine, LiveSettings, LiveTranscript};
+use verbatim::transcribe::live::{
+    LiveEngine, LivePolicy, LiveSettings, LiveTranscript, LiveWorker,
+};
 use verbatim::transcribe::worker::{ProcessTranscriber, WorkerCommand};
 use verbatim::transcribe::{JobStatus, TranscribeSettings, TranscriptionJob};
 
@@ -45,6 +47,7 @@ fn live_text_while_recording_and_the_tail_is_transcribed_after_stop() {
     }
     app.insert_resource(LiveSettings {
         enabled: true,
+        policy: LivePolicy::Stream,
         step: Duration::from_secs(2),
         window: Duration::from_secs(6),
     });
@@ -138,15 +141,18 @@ fn live_text_while_recording_and_the_tail_is_transcribed_after_stop() {
     );
 }
 
-/// The six shared clips one after another (0.8 s of silence between), with the reference.
-fn clips_in_a_row(dir: &std::path::Path) -> (std::path::PathBuf, String, f64) {
+/// The six shared clips one after another (0.8 s of silence between), `repeat` times, with
+/// the reference.
+fn clips_in_a_row(dir: &std::path::Path, repeat: usize) -> (std::path::PathBuf, String, f64) {
     use common::speech::{clips, read_wav, write_wav};
     let mut samples = Vec::new();
     let mut reference = Vec::new();
-    for c in clips() {
-        samples.extend(read_wav(&c.path));
-        samples.extend(std::iter::repeat_n(0.0f32, 12_800));
-        reference.push(c.reference);
+    for _ in 0..repeat {
+        for c in clips() {
+            samples.extend(read_wav(&c.path));
+            samples.extend(std::iter::repeat_n(0.0f32, 12_800));
+            reference.push(c.reference);
+        }
     }
     let path = dir.join("clips.wav");
     write_wav(&path, &samples);
@@ -154,9 +160,23 @@ fn clips_in_a_row(dir: &std::path::Path) -> (std::path::PathBuf, String, f64) {
     (path, reference.join(" "), seconds)
 }
 
+/// CPU seconds a process has used (user + system), from /proc.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 /// LocalAgreement-2 on real speech with the real tiny.en: the shared clips played through
 /// the capture path; no word is committed twice, the draft covers the whole take (the end
-/// included), and its WER is close to the final pass's. Prints WER and caption lag.
+/// included), and its WER is close to the final pass's. Prints WER, caption lag and the
+/// live worker's CPU use. `scripts/bench-live.sh` runs it as the live benchmark:
+/// `VERBATIM_LIVE_POLICY=stream` measures the `stream` baseline instead (then only the
+/// measures are printed), `VERBATIM_LIVE_REPEAT=N` plays the clips N times,
+/// `VERBATIM_LIVE_THREADS` sets whisper's threads.
 #[test]
 fn live_captions_on_real_speech_commit_each_word_once() {
     use verbatim::transcript::wer::{normalize, wer};
@@ -168,7 +188,9 @@ fn live_captions_on_real_speech_commit_each_word_once() {
         }
     };
     let dir = tempfile::tempdir().unwrap();
-    let (take, reference, seconds) = clips_in_a_row(dir.path());
+    let repeat = common::env_count("VERBATIM_LIVE_REPEAT", 1);
+    let baseline = std::env::var("VERBATIM_LIVE_POLICY").is_ok_and(|p| p == "stream");
+    let (take, reference, seconds) = clips_in_a_row(dir.path(), repeat);
     let store = AudioStore::new(dir.path());
     let writer = DbWriter::spawn(&dir.path().join("verbatim.db"), store.clone()).unwrap();
     let mut app = headless_app(CorePlugin::new(writer, store));
@@ -182,9 +204,13 @@ fn live_captions_on_real_speech_commit_each_word_once() {
             .ok()
             .and_then(|v| v.parse().ok());
     }
-    app.insert_resource(LiveSettings {
-        enabled: true,
-        ..Default::default()
+    app.insert_resource(if baseline {
+        LiveSettings::stream_baseline()
+    } else {
+        LiveSettings {
+            enabled: true,
+            ..Default::default()
+        }
     });
     let source = Source::parse(&format!("fake:clip:{}", take.display())).unwrap();
     app.world_mut()
@@ -205,6 +231,12 @@ fn live_captions_on_real_speech_commit_each_word_once() {
         let mut q = w.query::<&LiveTranscript>();
         q.iter(w).next().unwrap().clone()
     };
+    let cpu = app
+        .world()
+        .resource::<LiveWorker>()
+        .pid
+        .and_then(cpu_seconds)
+        .unwrap_or(f64::NAN);
     let mut final_job = None;
     assert!(
         update_until(&mut app, Duration::from_secs(180), |w| {
@@ -238,6 +270,9 @@ fn live_captions_on_real_speech_commit_each_word_once() {
     let live_norm = normalize(&live_text);
     let ref_norm = normalize(&reference).join(" ");
     for n in 1..=3 {
+        if baseline {
+            break; // the baseline is measured, not judged
+        }
         for i in 0..live_norm.len().saturating_sub(2 * n - 1) {
             let (a, b) = (&live_norm[i..i + n], &live_norm[i + n..i + 2 * n]);
             if a == b {
@@ -265,6 +300,21 @@ fn live_captions_on_real_speech_commit_each_word_once() {
         pct(0.5),
         pct(0.95),
     );
+    // One line for the benchmark script.
+    eprintln!(
+        "BENCH policy={} take_s={seconds:.1} words={} live_wer={:.2} final_wer={:.2} live_vs_final={:.2} lag_p50_ms={} lag_p95_ms={} worker_cpu_s={cpu:.1} worker_cpu_share={:.2}",
+        if baseline { "stream" } else { "agreement" },
+        words.len(),
+        live_wer * 100.0,
+        final_wer * 100.0,
+        vs_final * 100.0,
+        pct(0.5),
+        pct(0.95),
+        cpu / seconds,
+    );
+    if baseline {
+        return;
+    }
     // Nothing lost at the end: the last clip's last words are in the draft.
     let last_words: Vec<String> = normalize(&reference).into_iter().rev().take(3).collect();
     for w in &last_words {

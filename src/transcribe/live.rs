@@ -30,10 +30,24 @@ use crate::AppSet;
 use crate::capture::plugin::{RecordingSession, TakeStats, is_active};
 use crate::library::{AudioFile, Importer};
 
+/// Which text a live step commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LivePolicy {
+    /// LocalAgreement-2 ([`super::agreement`]): what two consecutive hypotheses of the
+    /// growing buffer agree on.
+    #[default]
+    Agreement,
+    /// whisper.cpp's `stream` example (the policy before LocalAgreement, kept as the
+    /// benchmark's baseline): the last `window` every `step`; the segments that end before
+    /// the next window starts are final.
+    Stream,
+}
+
 /// How live transcription runs.
 #[derive(Resource, Debug, Clone, PartialEq)]
 pub struct LiveSettings {
     pub enabled: bool,
+    pub policy: LivePolicy,
     /// New audio between two steps.
     pub step: Duration,
     /// The buffer is trimmed once it is longer than this.
@@ -44,8 +58,21 @@ impl Default for LiveSettings {
     fn default() -> Self {
         Self {
             enabled: false,
+            policy: LivePolicy::Agreement,
             step: Duration::from_secs(1),
             window: Duration::from_secs(15),
+        }
+    }
+}
+
+impl LiveSettings {
+    /// The `stream` baseline as it ran before: 10 s every 3 s.
+    pub fn stream_baseline() -> Self {
+        Self {
+            enabled: true,
+            policy: LivePolicy::Stream,
+            step: Duration::from_secs(3),
+            window: Duration::from_secs(10),
         }
     }
 }
@@ -58,6 +85,12 @@ const DISK_LAG_MS: u64 = 250;
 /// The second worker, for live windows only.
 #[derive(Resource)]
 pub struct LiveEngine(pub Box<dyn Transcriber>);
+
+/// The live worker's process id once it is up (its CPU use is measured from it).
+#[derive(Resource, Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct LiveWorker {
+    pub pid: Option<u32>,
+}
 
 /// The live text of a recording session.
 #[derive(Component, Debug, Clone, Default, PartialEq)]
@@ -74,6 +107,8 @@ pub struct LiveTranscript {
     pub lags_ms: Vec<u64>,
     /// The take ended and its last step was committed: the draft is complete.
     pub finished: bool,
+    /// Every committed word, in order.
+    words: Vec<Word>,
     /// Audio up to here (ms into the take) has been transcribed.
     pub covered_ms: u64,
     /// Windows transcribed (and skipped as silence by the VAD: they count too).
@@ -94,6 +129,15 @@ struct Running {
     started: Instant,
     segments: Vec<Segment>,
     /// The step after the take ended.
+    last: bool,
+}
+
+/// One finished live step.
+struct Step {
+    segments: Vec<Segment>,
+    start_ms: u64,
+    end_ms: u64,
+    recorded_ms: u64,
     last: bool,
 }
 
@@ -123,29 +167,66 @@ impl LiveTranscript {
 
     /// Every committed word, in order.
     pub fn committed_words(&self) -> &[Word] {
-        self.agreement.committed()
+        &self.words
     }
 
-    /// Applies one step's words, committed at `recorded_ms` of the take.
-    fn apply(&mut self, words: Vec<Word>, end_ms: u64, recorded_ms: u64, last: bool, window: u64) {
-        let heard = !words.is_empty();
-        let mut new = self.agreement.insert(words);
-        if last {
-            new.extend(self.agreement.finish());
-            self.finished = true;
-        }
+    /// Applies one step (the segments of `step`, over `start_ms..end_ms` of the take),
+    /// committed at `recorded_ms` of the take.
+    fn apply(&mut self, step: Step, live: &LiveSettings) {
+        let Step {
+            segments,
+            start_ms,
+            end_ms,
+            recorded_ms,
+            last,
+        } = step;
+        let window = live.window.as_millis() as u64;
+        let (new, tail) = match live.policy {
+            LivePolicy::Agreement => {
+                let words: Vec<Word> = segments
+                    .iter()
+                    .flat_map(|s| s.words.iter().cloned())
+                    .filter(|w| w.end_ms > start_ms)
+                    .collect();
+                let heard = !words.is_empty();
+                let mut new = self.agreement.insert(words);
+                if last {
+                    new.extend(self.agreement.finish());
+                }
+                if !heard && self.agreement.tail().is_empty() {
+                    // Nothing is said in the buffer: it need not be heard again.
+                    self.agreement.skip_to(end_ms.saturating_sub(MIN_BUFFER_MS));
+                }
+                self.agreement.trim(end_ms, window);
+                (new, self.agreement.tail().to_vec())
+            }
+            LivePolicy::Stream => {
+                // The next window starts here: what ends before it will not be seen again.
+                let next_start = (end_ms + live.step.as_millis() as u64).saturating_sub(window);
+                let until = self.words.last().map_or(0, |w| w.end_ms);
+                let (mut new, mut tail) = (Vec::new(), Vec::new());
+                for s in segments {
+                    if s.end_ms <= until || s.start_ms < start_ms {
+                        continue;
+                    }
+                    if s.end_ms <= next_start || last {
+                        new.extend(s.words);
+                    } else {
+                        tail.extend(s.words);
+                    }
+                }
+                (new, tail)
+            }
+        };
+        self.finished |= last;
         self.lags_ms
             .extend(new.iter().map(|w| recorded_ms.saturating_sub(w.end_ms)));
         if let Some(p) = piece(&new) {
             self.committed.push(p);
             self.committed_at_ms.push(recorded_ms);
         }
-        self.partial = piece(self.agreement.tail()).into_iter().collect();
-        if !heard && self.agreement.tail().is_empty() {
-            // Nothing is said in the buffer: it need not be heard again.
-            self.agreement.skip_to(end_ms.saturating_sub(MIN_BUFFER_MS));
-        }
-        self.agreement.trim(end_ms, window);
+        self.words.extend(new);
+        self.partial = piece(&tail).into_iter().collect();
         self.covered_ms = end_ms;
     }
 
@@ -167,7 +248,8 @@ pub struct LivePlugin {
 
 impl Plugin for LivePlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<LiveSettings>();
+        app.init_resource::<LiveSettings>()
+            .init_resource::<LiveWorker>();
         if !app.world().contains_resource::<LiveEngine>() {
             match self.worker.clone().map_or_else(WorkerCommand::current, Ok) {
                 Ok(cmd) => {
@@ -253,7 +335,10 @@ fn dispatch(
         } else {
             recorded.saturating_sub(DISK_LAG_MS)
         };
-        let start = t.agreement.buffer_start_ms();
+        let start = match live.policy {
+            LivePolicy::Agreement => t.agreement.buffer_start_ms(),
+            LivePolicy::Stream => end.saturating_sub(live.window.as_millis() as u64),
+        };
         if end < start + MIN_BUFFER_MS && !last {
             continue;
         }
@@ -273,7 +358,10 @@ fn dispatch(
             }
         };
         let mut params = settings.params.clone();
-        let prompt = t.agreement.prompt();
+        let prompt = match live.policy {
+            LivePolicy::Agreement => t.agreement.prompt(),
+            LivePolicy::Stream => String::new(),
+        };
         if !prompt.is_empty() {
             params.initial_prompt = Some(match &params.initial_prompt {
                 Some(p) => format!("{p} {prompt}"),
@@ -320,9 +408,13 @@ fn ingest(
     engine: Option<ResMut<LiveEngine>>,
     live: Res<LiveSettings>,
     mut transcripts: Query<(&mut LiveTranscript, &RecordingSession, &TakeStats)>,
+    mut worker: ResMut<LiveWorker>,
 ) {
     let Some(mut engine) = engine else { return };
     while let Some(event) = engine.0.poll() {
+        if let EngineEvent::Message(FromWorker::Ready { pid, .. }) = &event {
+            worker.pid = Some(*pid);
+        }
         let job = match &event {
             EngineEvent::Message(m) => m.job(),
             EngineEvent::Crashed { job, .. } => *job,
@@ -342,25 +434,24 @@ fn ingest(
             }
             EngineEvent::Message(FromWorker::Done { .. }) => {
                 let Some(r) = t.running.take() else { continue };
-                let words: Vec<Word> = r
-                    .segments
-                    .iter()
-                    .flat_map(|s| s.words.iter().cloned())
-                    .filter(|w| w.end_ms > r.start_ms)
-                    .collect();
-                let recorded = recorded_ms(session, stats);
-                let window = live.window.as_millis() as u64;
                 tracing::trace!(
                     start_ms = r.start_ms,
                     end_ms = r.end_ms,
                     "hypothesis: {}",
-                    words
+                    r.segments
                         .iter()
-                        .map(|w| format!("{}@{}-{}", w.text.trim(), w.start_ms, w.end_ms))
+                        .map(|s| s.text.trim())
                         .collect::<Vec<_>>()
                         .join(" ")
                 );
-                t.apply(words, r.end_ms, recorded, r.last, window);
+                let step = Step {
+                    recorded_ms: recorded_ms(session, stats),
+                    start_ms: r.start_ms,
+                    end_ms: r.end_ms,
+                    last: r.last,
+                    segments: r.segments,
+                };
+                t.apply(step, &live);
                 t.steps += 1;
                 t.next_end_ms = r.end_ms + live.step.as_millis() as u64;
                 t.error = None;
@@ -378,9 +469,14 @@ fn ingest(
                     t.next_end_ms = r.end_ms + live.step.as_millis() as u64;
                     if r.last {
                         // The take could not be read to its end: the tail is what there is.
-                        let recorded = recorded_ms(session, stats);
-                        let window = live.window.as_millis() as u64;
-                        t.apply(Vec::new(), r.end_ms, recorded, true, window);
+                        let step = Step {
+                            recorded_ms: recorded_ms(session, stats),
+                            start_ms: r.start_ms,
+                            end_ms: r.end_ms,
+                            last: true,
+                            segments: Vec::new(),
+                        };
+                        t.apply(step, &live);
                     }
                 }
                 t.error = Some(error);
