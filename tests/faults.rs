@@ -484,15 +484,20 @@ fn transcribe_args<'a>(file: &'a str, model: &'a str) -> Vec<&'a str> {
     ]
 }
 
+/// `a.wav` (40 s, long enough to be running while another starts) and `b.wav` (`b_s`).
+fn two_tones(home: &Path, b_s: f32) -> (PathBuf, PathBuf) {
+    let (a, b) = (home.join("a.wav"), home.join("b.wav"));
+    tone(&a, 40.0);
+    tone(&b, b_s);
+    (a, b)
+}
+
 #[test]
 fn two_transcribing_processes_both_finish() {
     let home = tempfile::tempdir().unwrap();
     let model = synthetic_model();
     let m = model.to_str().unwrap();
-    let a = home.path().join("a.wav");
-    let b = home.path().join("b.wav");
-    tone(&a, 40.0);
-    tone(&b, 8.0);
+    let (a, b) = two_tones(home.path(), 8.0);
     let first = spawn(home.path(), &transcribe_args(a.to_str().unwrap(), m));
     std::thread::sleep(Duration::from_millis(1500));
     let second = spawn(home.path(), &transcribe_args(b.to_str().unwrap(), m));
@@ -527,10 +532,7 @@ fn a_killed_transcription_is_queued_again_by_the_next_start() {
     let home = tempfile::tempdir().unwrap();
     let model = synthetic_model();
     let m = model.to_str().unwrap();
-    let a = home.path().join("a.wav");
-    let b = home.path().join("b.wav");
-    tone(&a, 40.0);
-    tone(&b, 4.0);
+    let (a, b) = two_tones(home.path(), 4.0);
     // A long-lived process holds a runner lock the whole time (as the old jobs.lock did).
     let other = spawn(home.path(), &transcribe_args(a.to_str().unwrap(), m));
     let mut killed = spawn(home.path(), &transcribe_args(b.to_str().unwrap(), m));

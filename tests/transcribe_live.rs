@@ -180,12 +180,8 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
 #[test]
 fn live_captions_on_real_speech_commit_each_word_once() {
     use verbatim::transcript::wer::{normalize, wer};
-    let model = match common::speech::real_model() {
-        Ok(m) => m,
-        Err(why) => {
-            eprintln!("skipped: {why}");
-            return;
-        }
+    let Some(model) = common::speech::real_model_or_skip() else {
+        return;
     };
     let dir = tempfile::tempdir().unwrap();
     let repeat = common::env_count("VERBATIM_LIVE_REPEAT", 1);
@@ -337,12 +333,8 @@ fn live_captions_on_real_speech_commit_each_word_once() {
 #[test]
 fn record_live_prints_committed_pieces_and_names_the_transcript() {
     use verbatim::transcript::wer::wer;
-    let model = match common::speech::real_model() {
-        Ok(m) => m,
-        Err(why) => {
-            eprintln!("skipped: {why}");
-            return;
-        }
+    let Some(model) = common::speech::real_model_or_skip() else {
+        return;
     };
     let home = tempfile::tempdir().unwrap();
     let jfk = common::speech_dir().join("jfk.wav");

@@ -14,6 +14,17 @@ pub fn shared_data() -> PathBuf {
 
 /// The real whisper model the tests use: `VERBATIM_TEST_MODEL`, else the shared tiny.en.
 /// `Err` says why there is none (the tests print it and skip).
+/// The real model, or `None` after printing why the test skips.
+pub fn real_model_or_skip() -> Option<PathBuf> {
+    match real_model() {
+        Ok(m) => Some(m),
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            None
+        }
+    }
+}
+
 pub fn real_model() -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os("VERBATIM_TEST_MODEL") {
         let p = PathBuf::from(p);
