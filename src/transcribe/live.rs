@@ -132,6 +132,14 @@ struct Running {
     last: bool,
 }
 
+fn join_pieces(pieces: &[Segment]) -> String {
+    pieces
+        .iter()
+        .map(|s| s.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// One finished live step.
 struct Step {
     segments: Vec<Segment>,
@@ -228,6 +236,23 @@ impl LiveTranscript {
         self.words.extend(new);
         self.partial = piece(&tail).into_iter().collect();
         self.covered_ms = end_ms;
+    }
+
+    /// The committed text.
+    pub fn committed_text(&self) -> String {
+        join_pieces(&self.committed)
+    }
+
+    /// The unconfirmed tail.
+    pub fn tail_text(&self) -> String {
+        join_pieces(&self.partial)
+    }
+
+    /// The median caption lag of the last `n` committed words.
+    pub fn recent_caption_lag_ms(&self, n: usize) -> Option<u64> {
+        let mut recent: Vec<u64> = self.lags_ms.iter().rev().take(n).copied().collect();
+        recent.sort_unstable();
+        recent.get(recent.len() / 2).copied()
     }
 
     /// Committed and partial text, in order.

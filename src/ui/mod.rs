@@ -587,8 +587,10 @@ fn draw(
                     .map(|(entity, s, stats, levels, spectrum, wave, live)| {
                         recorder_panel::TakeView {
                             live: live.map(|l| recorder_panel::LiveView {
-                                text: l.text(),
+                                text: l.committed_text(),
+                                tail: l.tail_text(),
                                 lag_ms: l.lag_ms((s.seconds(stats) * 1000.0) as u64),
+                                caption_lag_ms: l.recent_caption_lag_ms(20),
                                 steps: l.steps,
                                 error: l.error.as_deref(),
                             }),

@@ -45,8 +45,15 @@ pub struct View<'a> {
 
 /// The live transcript of the take.
 pub struct LiveView<'a> {
+    /// Committed text: final, never rewritten.
     pub text: String,
+    /// The unconfirmed tail (replaced by every step), shown dimmed after it.
+    pub tail: String,
+    /// Audio recorded but not transcribed yet.
     pub lag_ms: u64,
+    /// The caption lag of the latest committed words (recorded length at commit minus
+    /// their end), median of the last 20.
+    pub caption_lag_ms: Option<u64>,
     pub steps: u32,
     pub error: Option<&'a str>,
 }
@@ -250,10 +257,16 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut RecorderUi, out: &mut V
         ui.horizontal(|ui| {
             ui.strong("Live transcript");
             ui.weak(format!(
-                "lag {:.1} s · {} windows",
+                "behind {:.1} s{} · {} steps",
                 l.lag_ms as f64 / 1000.0,
+                l.caption_lag_ms
+                    .map(|c| format!(" · caption lag {:.1} s", c as f64 / 1000.0))
+                    .unwrap_or_default(),
                 l.steps
-            ));
+            ))
+            .on_hover_text(
+                "Committed words are final; the dimmed tail is what the next steps may still change",
+            );
         });
         if let Some(e) = l.error {
             ui.colored_label(ui.visuals().error_fg_color, e);
@@ -262,10 +275,16 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut RecorderUi, out: &mut V
             .max_height(90.0)
             .stick_to_bottom(true)
             .show(ui, |ui| {
-                if l.text.trim().is_empty() {
+                if l.text.trim().is_empty() && l.tail.trim().is_empty() {
                     ui.weak("(listening…)");
                 } else {
-                    ui.label(&l.text);
+                    ui.horizontal_wrapped(|ui| {
+                        ui.spacing_mut().item_spacing.x = 4.0;
+                        ui.label(&l.text);
+                        if !l.tail.trim().is_empty() {
+                            ui.label(egui::RichText::new(&l.tail).weak().italics());
+                        }
+                    });
                 }
             });
     }
