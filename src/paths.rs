@@ -106,3 +106,29 @@ impl DataDir {
         self.root.join("logs")
     }
 }
+
+/// What another process's OS lock on a file says (Verbatim's liveness signal: a recorder on
+/// its take, an importer on its staged file, a process on its runner file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockState {
+    /// The file does not exist (or cannot be opened).
+    Missing,
+    /// Someone holds the lock.
+    Held,
+    /// Nobody does: its holder is gone.
+    Free,
+    /// The lock could not be tried.
+    Unknown,
+}
+
+/// Tries `path`'s exclusive lock without waiting (and lets go of it at once).
+pub fn lock_state(path: &Path) -> LockState {
+    let Ok(file) = std::fs::File::open(path) else {
+        return LockState::Missing;
+    };
+    match file.try_lock() {
+        Ok(()) => LockState::Free,
+        Err(std::fs::TryLockError::WouldBlock) => LockState::Held,
+        Err(std::fs::TryLockError::Error(_)) => LockState::Unknown,
+    }
+}

@@ -202,7 +202,6 @@ impl Recorder {
             .and_then(|f| f.lock().map(|()| f))
             .map_err(|e| CaptureError::File(format!("{}: {e}", config.take_path.display())))?;
 
-        let reserve = Reserve::hold(&config.take_path);
         let session = db
             .as_ref()
             .and_then(|db| open_session(db, &config, &format));
@@ -224,7 +223,7 @@ impl Recorder {
             stream: Some(stream),
             take: Some(take),
             lock,
-            reserve,
+            reserve: None,
             control: control_rx,
             events: event_tx,
             analysis: analysis_prod,
@@ -448,6 +447,8 @@ impl Writer {
     fn run(mut self) {
         let _span =
             tracing::info_span!("capture_writer", session = ?self.session.map(|s| s.0)).entered();
+        // Written here, not where the take starts: 2 MiB and an fsync stay off the frame.
+        self.reserve = Reserve::hold(&self.config.take_path);
         let ch = self.channels;
         let mut buf = vec![0.0f32; 4096 * ch];
         let mut paused = false;

@@ -4,7 +4,6 @@
 //! parts are imported into the library, and the session is marked `recovered` (or `failed`,
 //! with the reason, when nothing usable is left).
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
@@ -42,10 +41,7 @@ pub fn take_path(data_dir: &Path, file_path: &str) -> PathBuf {
 
 /// Whether a live recorder holds the take (its exclusive lock).
 pub fn take_in_use(path: &Path) -> bool {
-    match File::open(path) {
-        Ok(f) => matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
-        Err(_) => false,
-    }
+    crate::paths::lock_state(path) == crate::paths::LockState::Held
 }
 
 /// Takes that live in the data directory's `recordings/` are removed once stored; a take the

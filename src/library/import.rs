@@ -81,7 +81,7 @@ impl AudioStore {
                 .ok()
                 .and_then(|t| t.elapsed().ok())
                 .is_none_or(|age| age < STAGING_GRACE);
-            if young || !abandoned(&path) {
+            if young || crate::paths::lock_state(&path) != crate::paths::LockState::Free {
                 continue;
             }
             if let Err(e) = std::fs::remove_file(&path) {
@@ -93,14 +93,6 @@ impl AudioStore {
 
 /// A staged file younger than this is never cleaned: its importer may not hold its lock yet.
 const STAGING_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Whether nobody holds the lock on a staged file (its importer is gone).
-fn abandoned(path: &Path) -> bool {
-    match File::open(path) {
-        Ok(f) => !matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
-        Err(_) => false,
-    }
-}
 
 /// Where the bytes to store are.
 #[derive(Debug)]

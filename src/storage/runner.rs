@@ -7,12 +7,14 @@
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
+use crate::paths::{LockState, lock_state};
+
 /// This process's runner identity and the lock that keeps it alive.
 #[derive(Debug)]
 pub struct Runner {
     id: String,
     path: PathBuf,
-    _lock: Option<File>,
+    lock: Option<File>,
 }
 
 fn runners_dir(data_dir: &Path) -> PathBuf {
@@ -53,11 +55,7 @@ impl Runner {
                 None
             }
         };
-        Self {
-            id,
-            path,
-            _lock: lock,
-        }
+        Self { id, path, lock }
     }
 
     pub fn id(&self) -> &str {
@@ -67,7 +65,7 @@ impl Runner {
 
 impl Drop for Runner {
     fn drop(&mut self) {
-        if self._lock.is_some() {
+        if self.lock.is_some() {
             let _ = std::fs::remove_file(&self.path);
         }
     }
@@ -80,17 +78,14 @@ pub fn is_alive(data_dir: &Path, id: &str) -> bool {
         return false;
     }
     let path = runners_dir(data_dir).join(format!("{id}.lock"));
-    let Ok(file) = File::open(&path) else {
-        return false;
-    };
-    match file.try_lock() {
-        Err(std::fs::TryLockError::WouldBlock) => true,
-        Ok(()) => {
+    match lock_state(&path) {
+        LockState::Missing => false,
+        LockState::Free => {
             let _ = std::fs::remove_file(&path);
             false
         }
-        // Cannot tell: do not take its jobs.
-        Err(std::fs::TryLockError::Error(_)) => true,
+        // Unknown: cannot tell, so its jobs are not taken.
+        LockState::Held | LockState::Unknown => true,
     }
 }
 

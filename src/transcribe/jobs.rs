@@ -404,7 +404,6 @@ impl Plugin for TranscribePlugin {
             .add_message::<JobQueued>()
             .add_message::<JobCommand>()
             .add_message::<JobFinished>()
-            .add_systems(Startup, load_jobs)
             .add_systems(
                 Update,
                 (
@@ -418,10 +417,6 @@ impl Plugin for TranscribePlugin {
 
 #[derive(Resource, Clone)]
 struct JobStore(AudioStore);
-
-/// A job this process queued.
-#[derive(Component, Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct OwnedJob;
 
 /// This process as a job runner: it runs the jobs that name it, and its lock tells other
 /// processes it is alive, so they never queue its running jobs again while it works.
@@ -443,30 +438,16 @@ pub const JOB_REFRESH: Duration = Duration::from_secs(3);
 #[derive(Resource, Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct JobsLoaded(pub bool);
 
-fn load_jobs(
-    db: Option<ResMut<Database>>,
-    runner: Res<JobRunner>,
-    settings: Res<TranscribeSettings>,
-) {
-    if let Some(mut db) = db {
-        db.queue(DbCommand::LoadJobs {
-            adopt: settings.run_all_pending.then(|| runner.0.id().to_owned()),
-        });
-    }
-}
-
-/// Reads the job list again every [`JOB_REFRESH`].
+/// Reads the job list at the first frame and again every [`JOB_REFRESH`].
 fn refresh_jobs(
     db: Option<ResMut<Database>>,
     runner: Res<JobRunner>,
     settings: Res<TranscribeSettings>,
-    loaded: Res<JobsLoaded>,
     mut last: Local<Option<Instant>>,
 ) {
     let Some(mut db) = db else { return };
     let now = Instant::now();
-    let due = last.is_none_or(|t| now.duration_since(t) >= JOB_REFRESH);
-    if !loaded.0 || !due {
+    if last.is_some_and(|t| now.duration_since(t) < JOB_REFRESH) {
         return;
     }
     *last = Some(now);
@@ -528,10 +509,7 @@ fn apply_replies(
             }
             DbReply::JobCreated { token, result } => match result {
                 Ok(row) => {
-                    commands.spawn((
-                        job_bundle(TranscriptionJob::from_row(row, &store.0)),
-                        OwnedJob,
-                    ));
+                    commands.spawn(job_bundle(TranscriptionJob::from_row(row, &store.0)));
                     queued.write(JobQueued {
                         token: *token,
                         result: Ok(row.id),
