@@ -283,7 +283,7 @@ fn live_captions_on_real_speech_commit_each_word_once() {
     let live_wer = wer(&reference, &live_text);
     let final_wer = wer(&reference, &final_text);
     let vs_final = wer(&final_text, &live_text);
-    let mut lags = t.lags_ms.clone();
+    let mut lags = t.caption_lags_ms();
     lags.sort_unstable();
     let pct = |p: f64| lags[((lags.len() - 1) as f64 * p).round() as usize];
     eprintln!(

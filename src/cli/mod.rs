@@ -136,32 +136,7 @@ pub enum Command {
         json: bool,
     },
     /// Record from an input device into the library, with a live level bar; Ctrl-C stops.
-    Record {
-        /// Device id, name or part of a name (`verbatim devices`); `default`; or a test
-        /// signal `fake:sine|sweep|noise|silence|clipping|ramp[:RATE[:CHANNELS]]`.
-        #[arg(long, value_name = "ID|NAME")]
-        device: Option<String>,
-        /// Stop after this many seconds (exact to the frame).
-        #[arg(long, value_name = "N")]
-        seconds: Option<f64>,
-        /// Also keep the take at FILE.wav (default: only the library copy).
-        #[arg(long, value_name = "FILE.wav")]
-        out: Option<PathBuf>,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
-        /// Print a line with the frames captured at every writer update (for scripts).
-        #[arg(long, hide = true)]
-        report: bool,
-        /// Transcribe while recording: committed text as it is confirmed, the unconfirmed
-        /// tail on the status line (with --json: one JSON object per line); then the full
-        /// pass over the take, and the command returns once it is stored.
-        #[arg(long)]
-        live: bool,
-        /// The model for --live (a name from `verbatim models list` or a path).
-        #[arg(long, value_name = "NAME|PATH", requires = "live")]
-        model: Option<String>,
-    },
+    Record(record::RecordArgs),
     /// Repair recordings interrupted by a crash and add them to the library.
     Recover {
         #[arg(long)]
@@ -328,27 +303,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Search { query, json }) => editor::search(&data, &query, json),
         Some(Command::Library { json }) => library(&data, json),
         Some(Command::Devices { json }) => devices(json),
-        Some(Command::Record {
-            device,
-            seconds,
-            out,
-            json,
-            report,
-            live,
-            model,
-        }) => record::record(
-            &data,
-            record::RecordArgs {
-                device,
-                seconds,
-                out,
-                json,
-                report,
-                live: live.then(|| {
-                    model.unwrap_or_else(|| crate::transcribe::catalog::DEFAULT_MODEL.to_owned())
-                }),
-            },
-        ),
+        Some(Command::Record(args)) => record::record(&data, args),
         Some(Command::Recover { json }) => record::recover(&data, json),
         Some(Command::Transcribe(args)) => transcribe::transcribe(&data, args),
         Some(Command::Jobs { json }) => transcribe::jobs(&data, json),

@@ -56,15 +56,33 @@ struct RecordJson {
     audio_file_id: Option<i64>,
 }
 
-/// What `verbatim record` was asked.
-pub(super) struct RecordArgs {
-    pub device: Option<String>,
-    pub seconds: Option<f64>,
-    pub out: Option<PathBuf>,
-    pub json: bool,
-    pub report: bool,
-    /// `--live`, with its model.
-    pub live: Option<String>,
+/// `verbatim record`'s options.
+#[derive(Debug, clap::Args)]
+pub struct RecordArgs {
+    /// Device id, name or part of a name (`verbatim devices`); `default`; or a test
+    /// signal `fake:sine|sweep|noise|silence|clipping|ramp[:RATE[:CHANNELS]]`.
+    #[arg(long, value_name = "ID|NAME")]
+    device: Option<String>,
+    /// Stop after this many seconds (exact to the frame).
+    #[arg(long, value_name = "N")]
+    seconds: Option<f64>,
+    /// Also keep the take at FILE.wav (default: only the library copy).
+    #[arg(long, value_name = "FILE.wav")]
+    out: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Print a line with the frames captured at every writer update (for scripts).
+    #[arg(long, hide = true)]
+    report: bool,
+    /// Transcribe while recording: committed text as it is confirmed, the unconfirmed
+    /// tail on the status line (with --json: one JSON object per line); then the full
+    /// pass over the take, and the command returns once it is stored.
+    #[arg(long)]
+    live: bool,
+    /// The model for --live (a name from `verbatim models list` or a path).
+    #[arg(long, value_name = "NAME|PATH", requires = "live")]
+    model: Option<String>,
 }
 
 /// One committed piece of live text, as `--live --json` prints it.
@@ -87,12 +105,8 @@ struct LivePrinter {
 
 impl LivePrinter {
     fn show(&mut self, t: &LiveTranscript) -> std::io::Result<()> {
-        while let Some(p) = t.committed.get(self.printed) {
-            let at_ms = t
-                .committed_at_ms
-                .get(self.printed)
-                .copied()
-                .unwrap_or(p.end_ms);
+        while let Some(c) = t.committed.get(self.printed) {
+            let (p, at_ms) = (&c.piece, c.at_ms);
             self.printed += 1;
             if self.json {
                 let line = serde_json::to_string(&CommittedJson {
@@ -116,7 +130,7 @@ impl LivePrinter {
 
     /// The unconfirmed tail, shortened to fit a status line.
     fn tail(t: &LiveTranscript) -> String {
-        let tail: String = t.partial.iter().map(|s| s.text.as_str()).collect();
+        let tail = t.tail_text();
         let chars: Vec<char> = tail.chars().collect();
         let keep = 48;
         if chars.len() > keep {
@@ -138,7 +152,10 @@ pub(super) fn record(data: &DataDir, args: RecordArgs) -> anyhow::Result<ExitCod
         json,
         report,
         live,
+        model,
     } = args;
+    // `--live`, with its model.
+    let live = live.then(|| model.unwrap_or_else(|| catalog::DEFAULT_MODEL.to_owned()));
     if let Some(s) = seconds
         && !(s.is_finite() && s > 0.0)
     {

@@ -141,21 +141,22 @@ pub fn download(
     if have > 0 {
         req = req.header("Range", &format!("bytes={have}-"));
     }
-    let http = |e: ureq::Error| match e {
-        ureq::Error::Timeout(_) => DownloadError::Stalled {
-            url: d.url.clone(),
-            what: format!("no answer for {} s", timeout.as_secs_f64()),
-            done: have,
-        },
-        ureq::Error::Io(io) if stalled(&io) => DownloadError::Stalled {
-            url: d.url.clone(),
-            what: format!("no answer for {} s", timeout.as_secs_f64()),
-            done: have,
-        },
-        e => DownloadError::Http {
-            url: d.url.clone(),
-            message: e.to_string(),
-        },
+    let stalled_after = |what: &str, done: u64| DownloadError::Stalled {
+        url: d.url.clone(),
+        what: format!("no {what} for {} s", timeout.as_secs_f64()),
+        done,
+    };
+    let http = |e: ureq::Error| {
+        let timed_out = matches!(&e, ureq::Error::Timeout(_))
+            || matches!(&e, ureq::Error::Io(io) if stalled(io));
+        if timed_out {
+            stalled_after("answer", have)
+        } else {
+            DownloadError::Http {
+                url: d.url.clone(),
+                message: e.to_string(),
+            }
+        }
     };
     let mut resp = req.call().map_err(http)?;
     let status = resp.status().as_u16();
@@ -210,17 +211,8 @@ pub fn download(
         // What arrived is kept for the resume, whatever stopped the body.
         file.sync_all().map_err(io(&part))?;
         if let Some(e) = failed {
-            let inner = e
-                .get_ref()
-                .and_then(|i| i.downcast_ref::<ureq::Error>())
-                .map(|u| matches!(u, ureq::Error::Timeout(_)))
-                .unwrap_or(false);
-            return Err(if inner || stalled(&e) {
-                DownloadError::Stalled {
-                    url: d.url.clone(),
-                    what: format!("no data for {} s", timeout.as_secs_f64()),
-                    done,
-                }
+            return Err(if stalled(&e) {
+                stalled_after("data", done)
             } else {
                 DownloadError::Incomplete {
                     url: d.url.clone(),
@@ -295,12 +287,18 @@ pub fn download(
     })
 }
 
-/// Whether a read failed because the server sent nothing for too long.
+/// Whether a read failed because the server sent nothing for too long (the socket's
+/// timeout, or ureq's own timeout wrapped in the body reader's I/O error).
 fn stalled(e: &std::io::Error) -> bool {
-    matches!(
-        e.kind(),
-        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-    )
+    let ureq_timeout = e
+        .get_ref()
+        .and_then(|i| i.downcast_ref::<ureq::Error>())
+        .is_some_and(|u| matches!(u, ureq::Error::Timeout(_)));
+    ureq_timeout
+        || matches!(
+            e.kind(),
+            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+        )
 }
 
 /// SHA-256 of a file, hex.

@@ -96,19 +96,11 @@ pub struct LiveWorker {
 #[derive(Component, Debug, Clone, Default, PartialEq)]
 pub struct LiveTranscript {
     /// Committed text, one piece per step that committed words (never rewritten).
-    pub committed: Vec<Segment>,
-    /// For each committed piece, how much of the take had been recorded when it was
-    /// committed (ms): `at - end_ms` is its caption lag.
-    pub committed_at_ms: Vec<u64>,
+    pub committed: Vec<Committed>,
     /// The latest step's unconfirmed words as one piece (replaced at each step).
     pub partial: Vec<Segment>,
-    /// For every committed word, the caption lag: how much had been recorded when it was
-    /// committed, minus where it ends (ms).
-    pub lags_ms: Vec<u64>,
     /// The take ended and its last step was committed: the draft is complete.
     pub finished: bool,
-    /// Every committed word, in order.
-    words: Vec<Word>,
     /// Audio up to here (ms into the take) has been transcribed.
     pub covered_ms: u64,
     /// Windows transcribed (and skipped as silence by the VAD: they count too).
@@ -132,9 +124,17 @@ struct Running {
     last: bool,
 }
 
-fn join_pieces(pieces: &[Segment]) -> String {
+/// A committed piece of live text and when it was committed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Committed {
+    pub piece: Segment,
+    /// How much of the take had been recorded when it was committed (ms): `at_ms` minus a
+    /// word's end is that word's caption lag.
+    pub at_ms: u64,
+}
+
+fn join_pieces<'a>(pieces: impl Iterator<Item = &'a Segment>) -> String {
     pieces
-        .iter()
         .map(|s| s.text.as_str())
         .collect::<Vec<_>>()
         .join(" ")
@@ -174,8 +174,21 @@ impl LiveTranscript {
     }
 
     /// Every committed word, in order.
-    pub fn committed_words(&self) -> &[Word] {
-        &self.words
+    pub fn committed_words(&self) -> Vec<&Word> {
+        self.committed.iter().flat_map(|c| &c.piece.words).collect()
+    }
+
+    /// Every committed word's caption lag (ms), in order.
+    pub fn caption_lags_ms(&self) -> Vec<u64> {
+        self.committed
+            .iter()
+            .flat_map(|c| {
+                c.piece
+                    .words
+                    .iter()
+                    .map(|w| c.at_ms.saturating_sub(w.end_ms))
+            })
+            .collect()
     }
 
     /// Applies one step (the segments of `step`, over `start_ms..end_ms` of the take),
@@ -211,7 +224,7 @@ impl LiveTranscript {
             LivePolicy::Stream => {
                 // The next window starts here: what ends before it will not be seen again.
                 let next_start = (end_ms + live.step.as_millis() as u64).saturating_sub(window);
-                let until = self.words.last().map_or(0, |w| w.end_ms);
+                let until = self.committed.last().map_or(0, |c| c.piece.end_ms);
                 let (mut new, mut tail) = (Vec::new(), Vec::new());
                 for s in segments {
                     if s.end_ms <= until || s.start_ms < start_ms {
@@ -227,42 +240,37 @@ impl LiveTranscript {
             }
         };
         self.finished |= last;
-        self.lags_ms
-            .extend(new.iter().map(|w| recorded_ms.saturating_sub(w.end_ms)));
-        if let Some(p) = piece(&new) {
-            self.committed.push(p);
-            self.committed_at_ms.push(recorded_ms);
+        if let Some(piece) = piece(&new) {
+            self.committed.push(Committed {
+                piece,
+                at_ms: recorded_ms,
+            });
         }
-        self.words.extend(new);
         self.partial = piece(&tail).into_iter().collect();
         self.covered_ms = end_ms;
     }
 
     /// The committed text.
     pub fn committed_text(&self) -> String {
-        join_pieces(&self.committed)
+        join_pieces(self.committed.iter().map(|c| &c.piece))
     }
 
     /// The unconfirmed tail.
     pub fn tail_text(&self) -> String {
-        join_pieces(&self.partial)
+        join_pieces(self.partial.iter())
     }
 
     /// The median caption lag of the last `n` committed words.
     pub fn recent_caption_lag_ms(&self, n: usize) -> Option<u64> {
-        let mut recent: Vec<u64> = self.lags_ms.iter().rev().take(n).copied().collect();
+        let lags = self.caption_lags_ms();
+        let mut recent = lags.get(lags.len().saturating_sub(n)..)?.to_vec();
         recent.sort_unstable();
         recent.get(recent.len() / 2).copied()
     }
 
     /// Committed and partial text, in order.
     pub fn text(&self) -> String {
-        self.committed
-            .iter()
-            .chain(&self.partial)
-            .map(|s| s.text.as_str())
-            .collect::<Vec<_>>()
-            .join(" ")
+        join_pieces(self.committed.iter().map(|c| &c.piece).chain(&self.partial))
     }
 }
 
