@@ -129,17 +129,13 @@ pub fn open(path: &Path) -> Result<Connection, StorageError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(|e| foreign(path, &e))?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version == 0 {
-        let tables: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| foreign(path, &e))?;
+        let tables: i64 = conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'",
+            [],
+            |r| r.get(0),
+        )?;
         if tables > 0 {
             return Err(StorageError::Foreign {
                 path: path.to_path_buf(),
@@ -150,55 +146,24 @@ pub fn open(path: &Path) -> Result<Connection, StorageError> {
     prepare(conn)
 }
 
-fn foreign(path: &Path, e: &rusqlite::Error) -> StorageError {
-    match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::NotADatabase) => StorageError::Foreign {
-            path: path.to_path_buf(),
-            why: "not an SQLite database".into(),
-        },
-        _ => StorageError::Open {
-            path: path.to_path_buf(),
-            source: clone_error(e),
-        },
-    }
-}
-
-fn clone_error(e: &rusqlite::Error) -> rusqlite::Error {
-    match e {
-        rusqlite::Error::SqliteFailure(f, m) => rusqlite::Error::SqliteFailure(*f, m.clone()),
-        other => rusqlite::Error::InvalidParameterName(other.to_string()),
-    }
-}
-
 /// Refuses a file that is not an SQLite database before SQLite touches it; warns about an
 /// empty one.
 fn check_existing(path: &Path) -> Result<(), StorageError> {
     use std::io::Read;
-    let mut file = match std::fs::File::open(path) {
+    let io = |source| StorageError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => {
-            return Err(StorageError::Io {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
+        Err(e) => return Err(io(e)),
     };
-    let mut head = [0u8; 16];
-    let mut got = 0;
-    while got < head.len() {
-        match file.read(head.get_mut(got..).unwrap_or_default()) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(source) => {
-                return Err(StorageError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
-        }
-    }
-    match got {
+    let mut head = Vec::with_capacity(SQLITE_MAGIC.len());
+    file.take(SQLITE_MAGIC.len() as u64)
+        .read_to_end(&mut head)
+        .map_err(io)?;
+    match head.len() {
         0 => {
             tracing::warn!(
                 "the database {} is empty (0 bytes): a new, empty library is created in it; if a library was there, restore it from a backup",
@@ -206,7 +171,7 @@ fn check_existing(path: &Path) -> Result<(), StorageError> {
             );
             Ok(())
         }
-        16 if &head == SQLITE_MAGIC => Ok(()),
+        _ if head == SQLITE_MAGIC => Ok(()),
         _ => Err(StorageError::Foreign {
             path: path.to_path_buf(),
             why: "not an SQLite database".into(),
