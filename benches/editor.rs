@@ -94,6 +94,7 @@ fn frame(c: &mut Criterion) {
         audio_path: PathBuf::new(),
         focus: None,
         selected: Some(5_000),
+        bookmarks: Vec::new(),
     };
     let ctx = egui::Context::default();
     let mut st = EditorUi::default();

@@ -76,6 +76,11 @@ fn doc(selected: Option<usize>) -> Doc {
         audio_path: PathBuf::from("/nonexistent.wav"),
         focus: None,
         selected,
+        bookmarks: vec![verbatim::storage::repo::Bookmark {
+            start_ms: 2_000,
+            end_ms: 3_500,
+            label: "ask not what your country".into(),
+        }],
     }
 }
 

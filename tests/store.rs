@@ -28,6 +28,10 @@ const SHIPPED: &[(&str, &str)] = &[
         "004_job_runner.sql",
         "9627b32df07ac2ea5266b9083f7539fe7bd392e41bb3f1c26092a69e0231ed92",
     ),
+    (
+        "005_live_draft.sql",
+        "a45bcc505b27364c81051d430e903fe4641c8b7a0dbfe55b6ed3b8f3ef202949",
+    ),
 ];
 
 fn manifest_dir() -> PathBuf {
@@ -180,14 +184,98 @@ fn upgrade_from_a_database_made_by_the_first_migration() {
     );
 }
 
+/// Migration 005 rebuilds `transcript_versions` (a new CHECK): on a database of the schema
+/// before it, every version, segment, export and search hit survives, the version rules
+/// (immutable, no delete on their own, current must belong) still hold, and a `live` version
+/// can be added.
+#[test]
+fn the_versions_table_rebuild_keeps_every_row_and_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v4.db");
+    let mut conn = Connection::open(&path).unwrap();
+    conn.pragma_update(None, "foreign_keys", true).unwrap();
+    rusqlite_migration::Migrations::new(
+        MIGRATION_FILES[..4]
+            .iter()
+            .map(|(_, sql)| rusqlite_migration::M::up(sql))
+            .collect(),
+    )
+    .to_latest(&mut conn)
+    .unwrap();
+    fill_with(&mut conn, false);
+    let before: Vec<i64> = ["transcript_versions", "segments", "exports", "transcripts"]
+        .iter()
+        .map(|t| count(&conn, &format!("SELECT COUNT(*) FROM {t}")))
+        .collect();
+    drop(conn);
+
+    let conn = storage::open(&path).unwrap();
+    let after: Vec<i64> = ["transcript_versions", "segments", "exports", "transcripts"]
+        .iter()
+        .map(|t| count(&conn, &format!("SELECT COUNT(*) FROM {t}")))
+        .collect();
+    assert_eq!(before, after, "rows lost in the rebuild");
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM pragma_foreign_key_check"),
+        0
+    );
+    assert_eq!(repo::search(&conn, "fellow", true, 10).unwrap().len(), 1);
+    let t = repo::list_transcripts(&conn).unwrap()[0].id;
+    let v1 = repo::current_version(&conn, t).unwrap().unwrap();
+    assert!(
+        conn.execute("UPDATE transcript_versions SET note = 'x'", [])
+            .is_err(),
+        "versions stay immutable"
+    );
+    assert!(
+        conn.execute("DELETE FROM transcript_versions WHERE id = ?1", [v1.id.0])
+            .is_err(),
+        "a version cannot be deleted on its own"
+    );
+    assert!(
+        conn.execute("DELETE FROM segments", []).is_err(),
+        "segments cannot be deleted on their own"
+    );
+    assert!(
+        conn.execute(
+            "INSERT INTO exports (transcript_id, version_id, format, path, created_at) \
+             VALUES (?1, 999, 'srt', '/x', 1)",
+            [t.0],
+        )
+        .is_err(),
+        "an export names a version of its transcript"
+    );
+    let (v2, n) = repo::add_version(
+        &conn,
+        t,
+        &NewVersion::new(VersionSource::Live),
+        &[seg(0, 900, "And so")],
+        10,
+    )
+    .unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(repo::current_version(&conn, t).unwrap().unwrap().id, v2);
+    // Deleting the file still cascades through the rebuilt table.
+    let file = repo::list_audio_files(&conn).unwrap()[0].id;
+    assert!(repo::delete_audio_file(&conn, file).unwrap());
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM transcript_versions"), 0);
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM segments"), 0);
+}
+
 fn fill(conn: &mut Connection) {
+    fill_with(conn, true);
+}
+
+/// `job`: with a transcription job (the job columns of the newest schema).
+fn fill_with(conn: &mut Connection, job: bool) {
     let tx = conn.transaction().unwrap();
     let (a, _) = repo::insert_audio_file(&tx, &audio(1), 1_700_000_000_000).unwrap();
-    let job = repo::insert_job(&tx, a.id, "ggml-base.en.bin", "auto", Some("en"), 1).unwrap();
+    let job = job
+        .then(|| repo::insert_job(&tx, a.id, "ggml-base.en.bin", "auto", Some("en"), 1).unwrap());
     let (t, v) = repo::create_transcript(
         &tx,
         a.id,
-        Some(job),
+        job,
         Some("Inaugural"),
         &NewVersion {
             model: Some("ggml-base.en.bin".into()),
@@ -479,4 +567,97 @@ fn queries_with_hostile_text_are_parameters_not_sql() {
     repo::insert_audio_file(&conn, &f, 1).unwrap();
     let rows = repo::list_audio_files(&conn).unwrap();
     assert_eq!(rows[0].original_name, f.original_name);
+}
+
+/// A take's live pieces become version 1 (source `live`) of a transcript of its file, once:
+/// saving again returns the same transcript. A session without pieces gets no draft unless
+/// asked to keep an empty one. A bookmark set on the session shows on its stored file.
+#[test]
+fn live_pieces_become_the_takes_draft_once_and_its_bookmarks_show_on_its_file() {
+    use verbatim::transcribe::draft;
+    use verbatim::transcribe::protocol::Word;
+    let mut conn = storage::open_in_memory().unwrap();
+    fill(&mut conn);
+    let session = repo::list_recording_sessions(&conn, None).unwrap()[0].id;
+    let file = repo::list_audio_files(&conn).unwrap()[0].id;
+    let w = |text: &str, start_ms: u64, end_ms: u64| Word {
+        start_ms,
+        end_ms,
+        text: text.into(),
+        p: 0.9,
+    };
+    for (words, at) in [
+        (vec![w("And", 0, 300), w("so,", 300, 700)], 2_000),
+        (vec![w("my", 800, 1000), w("fellow", 1000, 1400)], 3_000),
+        (vec![w("Americans.", 1400, 2100)], 4_000),
+    ] {
+        let text: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
+        let (a, b) = (words[0].start_ms, words[words.len() - 1].end_ms);
+        let piece = draft::piece_row(a, b, at, &text.join(" "), &words);
+        repo::insert_live_piece(&conn, session, &piece, 1).unwrap();
+    }
+    let about = serde_json::json!({ "model": "tiny.en" });
+    let t = draft::save(&conn, session, file, Some("take"), about.clone(), false, 5)
+        .unwrap()
+        .unwrap();
+    let again = draft::save(&conn, session, file, Some("take"), about, false, 6).unwrap();
+    assert_eq!(again, Some(t), "saved once");
+    let versions = repo::versions(&conn, t).unwrap();
+    assert_eq!(versions.len(), 1);
+    assert_eq!(versions[0].source, VersionSource::Live);
+    assert_eq!(versions[0].model.as_deref(), Some("tiny.en"));
+    let segs = repo::segments(&conn, versions[0].id).unwrap();
+    let texts: Vec<&str> = segs.iter().map(|s| s.text.as_str()).collect();
+    assert_eq!(texts, ["And so, my fellow Americans."]);
+    assert_eq!((segs[0].start_ms, segs[0].end_ms), (0, 2100));
+    assert_eq!(
+        repo::session_live_transcript(&conn, session).unwrap(),
+        Some(t)
+    );
+    let params: String = conn
+        .query_row(
+            "SELECT params_json FROM transcript_versions WHERE id = ?1",
+            [versions[0].id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let params: serde_json::Value = serde_json::from_str(&params).unwrap();
+    // Lags: 2000-300, 2000-700, 3000-1000, 3000-1400, 4000-2100.
+    assert_eq!(params["lag"]["words"], 5);
+    assert_eq!(params["lag"]["p50_ms"], 1700);
+    assert_eq!(params["lag"]["max_ms"], 2000);
+
+    // Another session with no pieces: no draft, unless an empty one is asked for.
+    let other = repo::insert_recording_session(
+        &conn,
+        &repo::NewRecordingSession {
+            device_id: None,
+            device_name: "Mic".into(),
+            sample_rate: 16000,
+            channels: 1,
+            sample_format: "f32".into(),
+            file_path: "recordings/2.wav".into(),
+        },
+        7,
+    )
+    .unwrap();
+    let none = draft::save(&conn, other, file, None, serde_json::json!({}), false, 8);
+    assert_eq!(none.unwrap(), None);
+    let empty = draft::save(&conn, other, file, None, serde_json::json!({}), true, 8)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        repo::segments(&conn, repo::versions(&conn, empty).unwrap()[0].id)
+            .unwrap()
+            .len(),
+        0
+    );
+
+    let mark = repo::Bookmark {
+        start_ms: 800,
+        end_ms: 1400,
+        label: "my fellow".into(),
+    };
+    repo::insert_session_bookmark(&conn, session, &mark, 9).unwrap();
+    assert_eq!(repo::bookmarks(&conn, file).unwrap(), [mark]);
 }

@@ -83,6 +83,7 @@ fn request(app: &mut App, audio: AudioFileId, model: Option<&Path>, gpu: Option<
         gpu,
         params: None,
         token,
+        into: None,
     });
     let mut id = None;
     assert!(update_until(app, Duration::from_secs(30), |w| {

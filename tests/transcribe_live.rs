@@ -1,7 +1,8 @@
 //! Live transcription while recording: the fake device plays real speech (`jfk.wav`) through
 //! the whole capture path; live windows are transcribed by the second worker while the take
-//! grows; stopping queues the whole-take pass, which transcribes every captured sample
-//! (the tail included) and becomes version 1.
+//! grows; stopping keeps the live draft as version 1 of the take's transcript and queues the
+//! whole-take pass, which transcribes every captured sample (the tail included) and becomes
+//! version 2 of the same transcript.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 mod common;
@@ -110,7 +111,12 @@ fn live_text_while_recording_and_the_tail_is_transcribed_after_stop() {
     let v = repo::current_version(&conn, job.transcript.unwrap())
         .unwrap()
         .unwrap();
-    assert_eq!(v.number, 1);
+    // The live draft is version 1, the full pass version 2, of one transcript.
+    assert_eq!((v.number, v.source), (2, repo::VersionSource::Model));
+    let draft = repo::version_by_number(&conn, job.transcript.unwrap(), 1)
+        .unwrap()
+        .unwrap();
+    assert_eq!(draft.source, repo::VersionSource::Live);
     let params: serde_json::Value = serde_json::from_str(
         &conn
             .query_row(
@@ -183,6 +189,8 @@ fn live_captions_on_real_speech_commit_each_word_once() {
     let Some(model) = common::speech::real_model_or_skip() else {
         return;
     };
+    // RUST_LOG=verbatim::transcribe::live=trace shows every hypothesis and step.
+    let _log = verbatim::logging::init(None, "off");
     let dir = tempfile::tempdir().unwrap();
     let repeat = common::env_count("VERBATIM_LIVE_REPEAT", 1);
     let baseline = std::env::var("VERBATIM_LIVE_POLICY").is_ok_and(|p| p == "stream");
@@ -378,5 +386,82 @@ fn record_live_prints_committed_pieces_and_names_the_transcript() {
     assert!(live_wer <= 0.15, "live WER {live_wer:.3}: {text:?}");
     let conn = verbatim::storage::open(&home.path().join("verbatim.db")).unwrap();
     let versions = repo::versions(&conn, verbatim::storage::ids::TranscriptId(transcript)).unwrap();
+    let sources: Vec<_> = versions.iter().map(|v| (v.number, v.source)).collect();
+    assert_eq!(
+        sources,
+        [
+            (1, repo::VersionSource::Live),
+            (2, repo::VersionSource::Model)
+        ],
+        "the draft, then the full pass"
+    );
+    // Version 1 holds what was printed live, word for word.
+    let draft: Vec<String> = repo::segments(&conn, versions[0].id)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.text)
+        .collect();
+    assert_eq!(
+        verbatim::transcript::wer::normalize(&draft.join(" ")),
+        verbatim::transcript::wer::normalize(&text.join(" "))
+    );
+}
+
+/// A take killed with SIGKILL while live captions run keeps its live text: every piece
+/// printed as committed a second before the kill is in the recovered take's draft, version 1
+/// of its transcript.
+#[test]
+fn live_text_committed_before_a_crash_becomes_the_recovered_takes_draft() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use verbatim::transcript::wer::normalize;
+    let Some(model) = common::speech::real_model_or_skip() else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let (take, _, _) = clips_in_a_row(home.path(), 1);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_verbatim"))
+        .env("VERBATIM_HOME", home.path())
+        .env_remove("VERBATIM_MODELS")
+        .args(["record", "--device"])
+        .arg(format!("fake:clip:{}", take.display()))
+        .args(["--live", "--json", "--model"])
+        .arg(&model)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    while printed.len() < 3 {
+        let line = lines.next().expect("the recorder ended early").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["event"], "committed", "{v}");
+        printed.push(v["text"].as_str().unwrap().to_owned());
+    }
+    std::thread::sleep(Duration::from_millis(1_200));
+    // SIGKILL: no handler runs; only what was committed to the database survives.
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let out = common::verbatim(home.path(), &["recover", "--json"]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s = &v["sessions"][0];
+    assert_eq!(s["status"], "recovered", "{v}");
+    let transcript = s["live_transcript"].as_i64().expect("a live draft");
+    let conn = verbatim::storage::open(&home.path().join("verbatim.db")).unwrap();
+    let versions = repo::versions(&conn, verbatim::storage::ids::TranscriptId(transcript)).unwrap();
     assert_eq!(versions.len(), 1);
+    assert_eq!(versions[0].source, repo::VersionSource::Live);
+    let draft: Vec<String> = repo::segments(&conn, versions[0].id)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.text)
+        .collect();
+    let (draft, printed) = (normalize(&draft.join(" ")), normalize(&printed.join(" ")));
+    assert!(
+        draft.starts_with(&printed),
+        "printed before the kill: {printed:?}\ndraft: {draft:?}"
+    );
 }

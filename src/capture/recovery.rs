@@ -12,9 +12,10 @@ use serde::{Deserialize, Serialize};
 use super::wav;
 use crate::library::import::{self, AudioStore, Imported, Placed};
 use crate::media::ProbeLimits;
-use crate::storage::ids::SessionId;
+use crate::storage::ids::{SessionId, TranscriptId};
 use crate::storage::repo::{self, SessionEnd, SessionProgress, StopReason};
 use crate::storage::{StorageError, now_ms};
+use crate::transcribe::draft;
 
 /// What recovery did with one interrupted session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +28,8 @@ pub struct Recovered {
     pub sample_rate: u32,
     pub imported: Vec<Imported>,
     pub error: Option<String>,
+    /// The transcript the take's live draft became (its text committed before the crash).
+    pub live_transcript: Option<TranscriptId>,
 }
 
 /// A session's take path: relative paths are under the data directory.
@@ -75,6 +78,7 @@ pub fn recover_sessions(
             sample_rate: row.sample_rate,
             imported: Vec::new(),
             error: None,
+            live_transcript: None,
         };
         if take_in_use(&path) {
             report.status = "in_use".into();
@@ -141,8 +145,17 @@ pub fn recover_sessions(
             progress,
             error: report.error.clone(),
         };
-        let file = report.imported.first().map(|i| i.row.id);
-        repo::close_recording_session(conn, row.id, &end, file, now_ms())?;
+        let file = report.imported.first();
+        repo::close_recording_session(conn, row.id, &end, file.map(|i| i.row.id), now_ms())?;
+        // The live text committed before the crash becomes the recovered take's draft.
+        if let Some(i) = file {
+            let about = serde_json::json!({ "recovered": true });
+            let name = Some(i.row.original_name.as_str());
+            match draft::save(conn, row.id, i.row.id, name, about, false, now_ms()) {
+                Ok(t) => report.live_transcript = t,
+                Err(e) => tracing::warn!(session = %row.id, "cannot keep the live draft: {e}"),
+            }
+        }
         match &report.error {
             None => tracing::info!(
                 frames = report.frames,

@@ -308,8 +308,14 @@ pub(super) fn record(data: &DataDir, args: RecordArgs) -> anyhow::Result<ExitCod
         })
         .unwrap_or(path);
     // --live: the full pass over the stored take, then its transcript.
+    // The take's transcript is the live draft's (version 1; the full pass is version 2).
     let transcript = match (&live, audio_file) {
-        (Some(_), Some(id)) => final_pass(&mut app, id, &presses, json)?,
+        (Some(_), Some(id)) => {
+            let full = final_pass(&mut app, id, &presses, json)?;
+            let world = app.world_mut();
+            let mut q = world.query::<&LiveTranscript>();
+            full.or(q.iter(world).next().and_then(|t| t.transcript))
+        }
         _ => None,
     };
     let rate = f64::from(format.sample_rate.max(1));
@@ -528,13 +534,16 @@ pub(super) fn recover(data: &DataDir, json: bool) -> anyhow::Result<ExitCode> {
                     r.session, r.file_path
                 ))?,
                 ("recovered", None) => emit(format_args!(
-                    "session {}: recovered {:.2} s from {}{}",
+                    "session {}: recovered {:.2} s from {}{}{}",
                     r.session,
                     secs,
                     r.file_path,
                     r.imported
                         .first()
                         .map(|i| format!(" (library id {})", i.row.id))
+                        .unwrap_or_default(),
+                    r.live_transcript
+                        .map(|t| format!("; its live text is transcript {t}"))
                         .unwrap_or_default()
                 ))?,
                 (_, e) => emit(format_args!(

@@ -299,6 +299,7 @@ pub(super) fn transcribe(data: &DataDir, args: TranscribeArgs) -> anyhow::Result
             gpu: Some(gpu),
             params: None,
             token: i as u64,
+            into: None,
         });
     }
     let expected = audio_of.len();

@@ -13,7 +13,9 @@ use crate::library::import::AudioStore;
 use crate::playback::Player;
 use crate::storage::ids::TranscriptId;
 use crate::storage::plugin::{Database, DbReplied};
-use crate::storage::repo::{NewVersion, SearchHit, TranscriptRow, VersionRow, VersionSource};
+use crate::storage::repo::{
+    Bookmark, NewVersion, SearchHit, TranscriptRow, VersionRow, VersionSource,
+};
 use crate::storage::writer::{DbCommand, DbReply, ExportRequest};
 use crate::transcript::diff::{Comparison, compare};
 use crate::transcript::edit::{Edit, EditSession, Seg};
@@ -30,6 +32,8 @@ pub struct Doc {
     /// The segment to scroll to (set by search and clicks; the panel clears it).
     pub focus: Option<usize>,
     pub selected: Option<usize>,
+    /// The file's bookmarks (set on live lines while it recorded), by time.
+    pub bookmarks: Vec<Bookmark>,
 }
 
 /// Two versions side by side.
@@ -436,6 +440,7 @@ fn apply_replies(
                             audio_path,
                             focus: segment,
                             selected: segment,
+                            bookmarks: loaded.bookmarks.clone(),
                         });
                         if let (Some(i), Some(pl)) = (segment, player.as_mut())
                             && let Some(s) = loaded.segments.get(i)

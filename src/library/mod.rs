@@ -293,7 +293,8 @@ fn apply_db_replies(
             | DbReply::VersionSaved { .. }
             | DbReply::SearchResults { .. }
             | DbReply::Transcripts { .. }
-            | DbReply::Exported { .. } => {}
+            | DbReply::Exported { .. }
+            | DbReply::LiveDraftSaved { .. } => {}
         }
     }
 }

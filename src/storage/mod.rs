@@ -74,13 +74,19 @@ pub const MIGRATION_FILES: &[(&str, &str)] = &[
         "004_job_runner.sql",
         include_str!("../../migrations/004_job_runner.sql"),
     ),
+    (
+        "005_live_draft.sql",
+        include_str!("../../migrations/005_live_draft.sql"),
+    ),
 ];
 
-static MIGRATION_STEPS: [M<'static>; 4] = [
+static MIGRATION_STEPS: [M<'static>; 5] = [
     M::up(MIGRATION_FILES[0].1),
     M::up(MIGRATION_FILES[1].1),
     M::up(MIGRATION_FILES[2].1),
     M::up(MIGRATION_FILES[3].1),
+    // Rebuilds a table (foreign keys are off while migrations run): check them before commit.
+    M::up(MIGRATION_FILES[4].1).foreign_key_check(),
 ];
 
 /// The schema migrations as rusqlite_migration sees them.
@@ -227,11 +233,14 @@ fn prepare(mut conn: Connection) -> Result<Connection, StorageError> {
             known: MIGRATION_FILES.len(),
         });
     }
-    migrations()
+    // Migrations run with foreign keys off: a table rebuild (005) must not cascade its drop
+    // to the rows that reference it. The migrations that rebuild check them before commit.
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let migrated = migrations()
         .to_latest(&mut conn)
-        .map_err(|e| StorageError::Migrate(migration_error(&e)))?;
-    // Migrations may run with foreign keys off; make sure they are on for the caller.
+        .map_err(|e| StorageError::Migrate(migration_error(&e)));
     conn.pragma_update(None, "foreign_keys", true)?;
+    migrated?;
     Ok(conn)
 }
 

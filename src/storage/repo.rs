@@ -427,6 +427,7 @@ pub fn insert_job(
             language: language.map(str::to_string),
             params_json: "{}".into(),
             runner: None,
+            into_transcript: None,
         },
         now,
     )
@@ -444,6 +445,8 @@ pub struct NewJob {
     pub params_json: String,
     /// The process that will run it (see [`release_orphans`]); `None`: anyone.
     pub runner: Option<String>,
+    /// The transcript its result becomes a new version of; `None`: a new transcript.
+    pub into_transcript: Option<TranscriptId>,
 }
 
 /// Queues a job (status `pending`).
@@ -451,8 +454,8 @@ pub fn insert_job_with(conn: &Connection, job: &NewJob, now: i64) -> Result<JobI
     Ok(conn
         .prepare_cached(
             "INSERT INTO transcription_jobs (audio_file_id, model, requested_backend, language, \
-             params_json, runner, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) RETURNING id",
+             params_json, runner, transcript_id, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) RETURNING id",
         )?
         .query_row(
             params![
@@ -462,6 +465,7 @@ pub fn insert_job_with(conn: &Connection, job: &NewJob, now: i64) -> Result<JobI
                 job.language,
                 job.params_json,
                 job.runner,
+                job.into_transcript,
                 now
             ],
             |r| r.get(0),
@@ -495,13 +499,16 @@ pub struct JobRow {
     pub transcript: Option<TranscriptId>,
     /// The process that runs it or will (see [`release_orphans`]).
     pub runner: Option<String>,
+    /// The transcript its result becomes a new version of (`None`: a new one).
+    pub into_transcript: Option<TranscriptId>,
 }
 
 const JOB_COLUMNS: &str = "j.id, j.audio_file_id, a.original_name, a.stored_path, a.duration_ms, \
      j.model, j.requested_backend, j.actual_backend, j.backend_note, j.language, j.threads, \
      j.params_json, j.status, j.progress, j.created_at, j.started_at, j.finished_at, \
      j.processing_ms, j.error, j.attempts, \
-     (SELECT MAX(t.id) FROM transcripts t WHERE t.job_id = j.id), j.runner";
+     COALESCE(j.transcript_id, (SELECT MAX(t.id) FROM transcripts t WHERE t.job_id = j.id)), \
+     j.runner, j.transcript_id";
 
 fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
     Ok(JobRow {
@@ -527,6 +534,7 @@ fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
         attempts: r.get(19)?,
         transcript: r.get(20)?,
         runner: r.get(21)?,
+        into_transcript: r.get(22)?,
     })
 }
 
@@ -659,6 +667,10 @@ pub enum VersionSource {
     Edit,
     Rollback,
     Import,
+    /// The text committed while the take recorded.
+    Live,
+    /// A span transcribed again.
+    Retranscribe,
 }
 
 impl VersionSource {
@@ -668,6 +680,8 @@ impl VersionSource {
             Self::Edit => "edit",
             Self::Rollback => "rollback",
             Self::Import => "import",
+            Self::Live => "live",
+            Self::Retranscribe => "retranscribe",
         }
     }
 
@@ -677,6 +691,8 @@ impl VersionSource {
             "edit" => Self::Edit,
             "rollback" => Self::Rollback,
             "import" => Self::Import,
+            "live" => Self::Live,
+            "retranscribe" => Self::Retranscribe,
             _ => return None,
         })
     }
@@ -1113,6 +1129,143 @@ pub fn record_export(
         .query_row(params![transcript, version, format, path, now], |r| {
             r.get(0)
         })?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Live drafts and bookmarks
+
+/// A piece of text committed while a take recorded (see `transcribe::draft`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LivePiece {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    /// The take's recorded length when the piece was committed.
+    pub at_ms: u64,
+    pub text: String,
+    pub confidence: Option<f32>,
+    pub words_json: Option<String>,
+}
+
+/// Appends a committed live piece to a session's draft.
+pub fn insert_live_piece(
+    conn: &Connection,
+    session: SessionId,
+    piece: &LivePiece,
+    now: i64,
+) -> Result<(), StorageError> {
+    conn.prepare_cached(
+        "INSERT INTO live_pieces (session_id, start_ms, end_ms, at_ms, text, confidence, \
+         words_json, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        session,
+        piece.start_ms,
+        piece.end_ms.max(piece.start_ms),
+        piece.at_ms,
+        piece.text,
+        piece.confidence.map(|c| c.clamp(0.0, 1.0)),
+        piece.words_json,
+        now
+    ])?;
+    Ok(())
+}
+
+/// A session's committed live pieces, in the order they were committed.
+pub fn live_pieces(conn: &Connection, session: SessionId) -> Result<Vec<LivePiece>, StorageError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT start_ms, end_ms, at_ms, text, confidence, words_json FROM live_pieces \
+         WHERE session_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([session], |r| {
+        Ok(LivePiece {
+            start_ms: r.get(0)?,
+            end_ms: r.get(1)?,
+            at_ms: r.get(2)?,
+            text: r.get(3)?,
+            confidence: r.get(4)?,
+            words_json: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The transcript a session's live draft became, if it did.
+pub fn session_live_transcript(
+    conn: &Connection,
+    session: SessionId,
+) -> Result<Option<TranscriptId>, StorageError> {
+    Ok(conn
+        .prepare_cached("SELECT live_transcript_id FROM recording_sessions WHERE id = ?1")?
+        .query_row([session], |r| r.get(0))
+        .optional()?
+        .flatten())
+}
+
+/// Notes the transcript a session's live draft became.
+pub fn set_session_live_transcript(
+    conn: &Connection,
+    session: SessionId,
+    transcript: TranscriptId,
+) -> Result<(), StorageError> {
+    let n = conn
+        .prepare_cached("UPDATE recording_sessions SET live_transcript_id = ?2 WHERE id = ?1")?
+        .execute(params![session, transcript])?;
+    if n == 0 {
+        return Err(StorageError::NotFound(format!(
+            "recording session {session}"
+        )));
+    }
+    Ok(())
+}
+
+/// A mark the user set on a stretch of a take or file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bookmark {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub label: String,
+}
+
+/// Marks a stretch of a take being recorded (shown later on its stored file).
+pub fn insert_session_bookmark(
+    conn: &Connection,
+    session: SessionId,
+    mark: &Bookmark,
+    now: i64,
+) -> Result<(), StorageError> {
+    conn.prepare_cached(
+        "INSERT INTO bookmarks (session_id, start_ms, end_ms, label, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        session,
+        mark.start_ms,
+        mark.end_ms.max(mark.start_ms),
+        mark.label,
+        now
+    ])?;
+    Ok(())
+}
+
+/// The bookmarks of an audio file: its own and those set while its take recorded, by time.
+pub fn bookmarks(
+    conn: &Connection,
+    audio_file: AudioFileId,
+) -> Result<Vec<Bookmark>, StorageError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT start_ms, end_ms, label FROM bookmarks \
+         WHERE audio_file_id = ?1 \
+            OR session_id IN (SELECT id FROM recording_sessions WHERE audio_file_id = ?1) \
+         ORDER BY start_ms, id",
+    )?;
+    let rows = stmt.query_map([audio_file], |r| {
+        Ok(Bookmark {
+            start_ms: r.get(0)?,
+            end_ms: r.get(1)?,
+            label: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// The export format codes the schema knows, in order.

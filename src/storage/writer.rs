@@ -18,6 +18,7 @@ use super::repo::{
 use super::{StorageError, now_ms, runner};
 use crate::capture::recovery::{self, Recovered};
 use crate::library::import::{self, AudioStore, ImportError, Imported, Placed, StagedImport};
+use crate::transcribe::draft;
 use crate::transcript::export::Format;
 
 /// Work for the writer thread.
@@ -95,6 +96,26 @@ pub enum DbCommand {
     /// Render a version in a format, write it to `path` and note it in the export history:
     /// file work stays off the frame. Answered with [`DbReply::Exported`].
     Export(Box<ExportRequest>),
+    /// Keep a piece of live text as it is committed (no reply; failures are logged).
+    LivePiece {
+        session: SessionId,
+        piece: repo::LivePiece,
+    },
+    /// Mark a stretch of a take being recorded (no reply; failures are logged).
+    Bookmark {
+        session: SessionId,
+        mark: repo::Bookmark,
+    },
+    /// The stored take's live draft becomes version 1 of its transcript
+    /// ([`crate::transcribe::draft::save`]). Answered with [`DbReply::LiveDraftSaved`].
+    SaveLiveDraft {
+        session: SessionId,
+        audio_file: AudioFileId,
+        title: Option<String>,
+        about: serde_json::Value,
+        /// Keep a draft with no text (live ran and heard nothing); else none is made.
+        keep_empty: bool,
+    },
 }
 
 /// What [`DbCommand::Export`] writes.
@@ -118,6 +139,8 @@ pub struct LoadedTranscript {
     pub versions: Vec<VersionRow>,
     pub version: VersionRow,
     pub segments: Vec<SegmentRow>,
+    /// The audio file's bookmarks (those set while its take recorded too).
+    pub bookmarks: Vec<repo::Bookmark>,
 }
 
 /// What [`DbCommand::SaveTranscript`] stores.
@@ -125,6 +148,8 @@ pub struct LoadedTranscript {
 pub struct SaveTranscript {
     pub job: JobId,
     pub audio_file: AudioFileId,
+    /// A new version of this transcript instead of a new transcript.
+    pub into: Option<TranscriptId>,
     pub title: Option<String>,
     pub version: NewVersion,
     pub segments: Vec<NewSegment>,
@@ -179,6 +204,11 @@ pub enum DbReply {
     Exported {
         token: u64,
         result: Result<PathBuf, String>,
+    },
+    /// `None`: there was no live text to keep.
+    LiveDraftSaved {
+        session: SessionId,
+        result: Result<Option<TranscriptId>, String>,
     },
 }
 
@@ -411,17 +441,26 @@ pub fn apply_batch(
             }
             DbCommand::SaveTranscript(save) => {
                 let now = now_ms();
-                let result = repo::create_transcript(
-                    &sp,
-                    save.audio_file,
-                    Some(save.job),
-                    save.title.as_deref(),
-                    &save.version,
-                    &save.segments,
-                    now,
-                )
-                .and_then(|ids| repo::update_job(&sp, save.job, &save.update, now).map(|_| ids))
-                .map_err(|e| e.to_string());
+                // The transcript it was meant for may have been deleted since: then a new one.
+                let into = save
+                    .into
+                    .filter(|t| matches!(repo::get_transcript(&sp, *t), Ok(Some(_))));
+                let stored = match into {
+                    Some(t) => repo::add_version(&sp, t, &save.version, &save.segments, now)
+                        .map(|(v, _)| (t, v)),
+                    None => repo::create_transcript(
+                        &sp,
+                        save.audio_file,
+                        Some(save.job),
+                        save.title.as_deref(),
+                        &save.version,
+                        &save.segments,
+                        now,
+                    ),
+                };
+                let result = stored
+                    .and_then(|ids| repo::update_job(&sp, save.job, &save.update, now).map(|_| ids))
+                    .map_err(|e| e.to_string());
                 Some(DbReply::TranscriptSaved {
                     job: save.job,
                     result,
@@ -475,6 +514,41 @@ pub fn apply_batch(
                 token: req.token,
                 result: export(&sp, &req),
             }),
+            DbCommand::LivePiece { session, piece } => {
+                let r = repo::insert_live_piece(&sp, session, &piece, now_ms());
+                if let Err(e) = &r {
+                    tracing::error!(session = %session, "cannot keep the live text: {e}");
+                }
+                finish_savepoint(sp, r.is_ok());
+                continue;
+            }
+            DbCommand::Bookmark { session, mark } => {
+                let r = repo::insert_session_bookmark(&sp, session, &mark, now_ms());
+                if let Err(e) = &r {
+                    tracing::error!(session = %session, "cannot keep the bookmark: {e}");
+                }
+                finish_savepoint(sp, r.is_ok());
+                continue;
+            }
+            DbCommand::SaveLiveDraft {
+                session,
+                audio_file,
+                title,
+                about,
+                keep_empty,
+            } => Some(DbReply::LiveDraftSaved {
+                session,
+                result: draft::save(
+                    &sp,
+                    session,
+                    audio_file,
+                    title.as_deref(),
+                    about,
+                    keep_empty,
+                    now_ms(),
+                )
+                .map_err(|e| e.to_string()),
+            }),
             DbCommand::LoadJobs { adopt } => {
                 let data_dir = store.data_dir();
                 let requeued = repo::release_orphans(
@@ -504,6 +578,7 @@ pub fn apply_batch(
                     | DbReply::TranscriptSaved { result: Err(_), .. }
                     | DbReply::VersionSaved { result: Err(_), .. }
                     | DbReply::Exported { result: Err(_), .. }
+                    | DbReply::LiveDraftSaved { result: Err(_), .. }
             )
         );
         if finish_savepoint(sp, ok) {
@@ -538,6 +613,7 @@ pub fn apply_batch(
                 DbReply::SearchResults { result, .. } => *result = Err(msg.clone()),
                 DbReply::Transcripts { result, .. } => *result = Err(msg.clone()),
                 DbReply::Exported { result, .. } => *result = Err(msg.clone()),
+                DbReply::LiveDraftSaved { result, .. } => *result = Err(msg.clone()),
                 DbReply::Library(_) => {}
             }
         }
@@ -603,11 +679,13 @@ fn load_transcript(
         ))
     })?;
     let segments = repo::segments(conn, version.id)?;
+    let bookmarks = repo::bookmarks(conn, t.audio_file)?;
     Ok(LoadedTranscript {
         transcript: t,
         versions,
         version,
         segments,
+        bookmarks,
     })
 }
 
@@ -712,6 +790,11 @@ fn failure(command: DbCommand, msg: &str) -> Option<DbReply> {
         }),
         DbCommand::Export(req) => Some(DbReply::Exported {
             token: req.token,
+            result: Err(msg.to_owned()),
+        }),
+        DbCommand::LivePiece { .. } | DbCommand::Bookmark { .. } => None,
+        DbCommand::SaveLiveDraft { session, .. } => Some(DbReply::LiveDraftSaved {
+            session,
             result: Err(msg.to_owned()),
         }),
     }

@@ -101,6 +101,10 @@ pub struct TranscriptionJob {
     /// Why a pending job waits (backoff, open breaker).
     pub note: Option<String>,
     pub transcript: Option<TranscriptId>,
+    /// The transcript its result becomes a new version of (the whole-take pass of a live
+    /// take: version 2 of the draft's transcript); `None`: a new transcript.
+    #[serde(skip)]
+    pub into: Option<TranscriptId>,
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
@@ -143,6 +147,7 @@ impl TranscriptionJob {
             error: None,
             note: None,
             transcript: None,
+            into: None,
             created_at: now_ms(),
             started_at: None,
             finished_at: None,
@@ -177,6 +182,7 @@ impl TranscriptionJob {
             error: row.error.clone(),
             note: None,
             transcript: row.transcript,
+            into: row.into_transcript,
             created_at: row.created_at,
             started_at: row.started_at,
             finished_at: row.finished_at,
@@ -243,6 +249,8 @@ pub struct TranscribeRequest {
     pub params: Option<DecodeParams>,
     /// Comes back in [`JobQueued`] so the asker can find its job.
     pub token: u64,
+    /// The transcript the result becomes a new version of; `None`: a new transcript.
+    pub into: Option<TranscriptId>,
 }
 
 /// A request became a job (or could not).
@@ -749,6 +757,7 @@ fn save_transcript(db: &mut Option<ResMut<Database>>, job: &mut TranscriptionJob
     db.queue(DbCommand::SaveTranscript(Box::new(SaveTranscript {
         job: job.id,
         audio_file: job.audio_file,
+        into: job.into,
         title: Some(job.audio_name.clone()),
         version,
         segments,
@@ -900,6 +909,7 @@ fn handle_requests(
             language: params.language.clone(),
             params_json: serde_json::to_string(&params).unwrap_or_else(|_| "{}".into()),
             runner: Some(runner.0.id().to_owned()),
+            into_transcript: r.into,
         };
         db.queue(DbCommand::CreateJob {
             job,

@@ -14,14 +14,18 @@
 //! file jobs keep their own worker. The recorder panel shows the committed text, the tail
 //! and the lag.
 //!
-//! When the take ends and is stored, a normal file job over the whole recording is queued:
-//! every captured sample is transcribed, and that pass becomes version 1.
+//! Each committed piece is kept in the database as it is committed ([`super::draft`]), so a
+//! crash loses none of it. When the take ends and is stored, the draft becomes version 1 of
+//! the take's transcript (source `live`), and a normal file job over the whole recording is
+//! queued into that transcript: every captured sample is transcribed again, and that pass
+//! becomes version 2. Clicking a committed line while recording bookmarks it.
 
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 
 use super::agreement::Agreement;
+use super::draft;
 use super::jobs::{TranscribeRequest, TranscribeSettings};
 use super::protocol::{FromWorker, JobSpec, Segment, Word};
 use super::worker::{EngineEvent, ProcessTranscriber, WorkerCommand};
@@ -29,6 +33,10 @@ use super::{Transcriber, backend, catalog};
 use crate::AppSet;
 use crate::capture::plugin::{RecordingSession, TakeStats, is_active};
 use crate::library::{AudioFile, Importer};
+use crate::storage::ids::TranscriptId;
+use crate::storage::plugin::{Database, DbReplied};
+use crate::storage::repo::Bookmark;
+use crate::storage::writer::{DbCommand, DbReply};
 
 /// Which text a live step commits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -50,7 +58,8 @@ pub struct LiveSettings {
     pub policy: LivePolicy,
     /// New audio between two steps.
     pub step: Duration,
-    /// The buffer is trimmed once it is longer than this.
+    /// The buffer is trimmed once it is longer than this, wherever the last committed word
+    /// ends.
     pub window: Duration,
 }
 
@@ -106,8 +115,15 @@ pub struct LiveTranscript {
     /// Windows transcribed (and skipped as silence by the VAD: they count too).
     pub steps: u32,
     pub error: Option<String>,
+    /// The transcript the draft became (version 1; the whole-take pass is version 2).
+    pub transcript: Option<TranscriptId>,
     /// The whole-take job was queued.
     pub final_pass_queued: bool,
+    /// Committed pieces already sent to the database.
+    persisted: usize,
+    /// Bookmarked pieces not yet sent to the database.
+    marks: Vec<usize>,
+    draft_asked: bool,
     running: Option<Running>,
     next_end_ms: u64,
     agreement: Agreement,
@@ -131,6 +147,8 @@ pub struct Committed {
     /// How much of the take had been recorded when it was committed (ms): `at_ms` minus a
     /// word's end is that word's caption lag.
     pub at_ms: u64,
+    /// The user marked it while recording.
+    pub bookmarked: bool,
 }
 
 fn join_pieces<'a>(pieces: impl Iterator<Item = &'a Segment>) -> String {
@@ -244,6 +262,7 @@ impl LiveTranscript {
             self.committed.push(Committed {
                 piece,
                 at_ms: recorded_ms,
+                bookmarked: false,
             });
         }
         self.partial = piece(&tail).into_iter().collect();
@@ -266,6 +285,18 @@ impl LiveTranscript {
         let mut recent = lags.get(lags.len().saturating_sub(n)..)?.to_vec();
         recent.sort_unstable();
         recent.get(recent.len() / 2).copied()
+    }
+
+    /// Marks committed piece `index` (a click on its line); once.
+    pub fn bookmark(&mut self, index: usize) -> bool {
+        match self.committed.get_mut(index) {
+            Some(c) if !c.bookmarked => {
+                c.bookmarked = true;
+                self.marks.push(index);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Committed and partial text, in order.
@@ -291,12 +322,14 @@ impl Plugin for LivePlugin {
                 Err(e) => tracing::error!("live transcription is unavailable: {e}"),
             }
         }
-        app.add_systems(
+        app.add_message::<BookmarkLive>().add_systems(
             Update,
             (
-                ingest.in_set(AppSet::Ingest),
+                (ingest, draft_saved).in_set(AppSet::Ingest),
                 dispatch.in_set(AppSet::Dispatch),
-                final_pass.in_set(AppSet::Apply),
+                (bookmark, persist, save_draft)
+                    .chain()
+                    .in_set(AppSet::Apply),
             ),
         );
     }
@@ -519,26 +552,155 @@ fn ingest(
     }
 }
 
-/// A finished, stored take with live text gets its whole-file pass (version 1).
-fn final_pass(
+/// Intent: mark committed piece `piece` of the session entity's live text.
+#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BookmarkLive {
+    pub session: Entity,
+    pub piece: usize,
+}
+
+fn bookmark(mut intents: MessageReader<BookmarkLive>, mut live: Query<&mut LiveTranscript>) {
+    for i in intents.read() {
+        if let Ok(mut t) = live.get_mut(i.session)
+            && t.bookmark(i.piece)
+        {
+            tracing::info!(piece = i.piece, "bookmarked a live line");
+        }
+    }
+}
+
+/// Sends newly committed pieces and bookmarks to the database as they appear, so a crash
+/// loses none of them (the writer commits each frame's batch).
+fn persist(
     mut sessions: Query<(&RecordingSession, &mut LiveTranscript)>,
+    db: Option<ResMut<Database>>,
+) {
+    let Some(mut db) = db else { return };
+    for (session, mut t) in &mut sessions {
+        let Some(id) = session.session else { continue };
+        if t.persisted == t.committed.len() && t.marks.is_empty() {
+            continue;
+        }
+        let t = &mut *t;
+        for c in &t.committed[t.persisted..] {
+            let p = &c.piece;
+            db.queue(DbCommand::LivePiece {
+                session: id,
+                piece: draft::piece_row(p.start_ms, p.end_ms, c.at_ms, &p.text, &p.words),
+            });
+        }
+        t.persisted = t.committed.len();
+        for i in t.marks.drain(..) {
+            let Some(c) = t.committed.get(i) else {
+                continue;
+            };
+            db.queue(DbCommand::Bookmark {
+                session: id,
+                mark: Bookmark {
+                    start_ms: c.piece.start_ms,
+                    end_ms: c.piece.end_ms,
+                    label: c.piece.text.clone(),
+                },
+            });
+        }
+    }
+}
+
+/// A finished, stored take with live text: its draft becomes version 1 of the take's
+/// transcript ([`draft_saved`] then queues the whole-file pass as version 2).
+fn save_draft(
+    mut sessions: Query<(&RecordingSession, &mut LiveTranscript)>,
+    db: Option<ResMut<Database>>,
+    live: Res<LiveSettings>,
+    settings: Res<TranscribeSettings>,
+    files: Query<&AudioFile>,
     mut requests: MessageWriter<TranscribeRequest>,
 ) {
+    let mut db = db;
     for (session, mut t) in &mut sessions {
-        if t.final_pass_queued || is_active(session) {
+        if t.draft_asked || !t.finished || is_active(session) {
             continue;
         }
         let Some(audio) = session.audio_file else {
             continue;
         };
-        t.final_pass_queued = true;
-        requests.write(TranscribeRequest {
-            audio_file: audio,
-            model: None,
-            gpu: None,
-            params: None,
-            token: u64::MAX - audio.0 as u64,
-        });
-        tracing::info!(audio = %audio, "recording stored: queued the full transcription pass");
+        t.draft_asked = true;
+        match (session.session, db.as_mut()) {
+            (Some(id), Some(db)) => {
+                let title = files
+                    .iter()
+                    .find(|f| f.0.id == audio)
+                    .map(|f| f.0.original_name.clone());
+                db.queue(DbCommand::SaveLiveDraft {
+                    session: id,
+                    audio_file: audio,
+                    title,
+                    about: serde_json::json!({
+                        "policy": format!("{:?}", live.policy).to_lowercase(),
+                        "step_ms": live.step.as_millis() as u64,
+                        "window_ms": live.window.as_millis() as u64,
+                        "model": settings.default_model,
+                        "steps": t.steps,
+                    }),
+                    // Live ran (it heard nothing): an empty draft says so.
+                    keep_empty: t.steps > 0,
+                });
+            }
+            // No session row to keep a draft with: the whole-file pass alone.
+            _ => queue_final_pass(&mut t, audio, None, &mut requests),
+        }
+    }
+}
+
+fn queue_final_pass(
+    t: &mut LiveTranscript,
+    audio: crate::storage::ids::AudioFileId,
+    into: Option<TranscriptId>,
+    requests: &mut MessageWriter<TranscribeRequest>,
+) {
+    if t.final_pass_queued {
+        return;
+    }
+    t.final_pass_queued = true;
+    requests.write(TranscribeRequest {
+        audio_file: audio,
+        model: None,
+        gpu: None,
+        params: None,
+        token: u64::MAX - audio.0 as u64,
+        into,
+    });
+    tracing::info!(audio = %audio, ?into, "recording stored: queued the full transcription pass");
+}
+
+/// The draft is version 1: the whole-file pass goes into the same transcript.
+fn draft_saved(
+    mut replies: MessageReader<DbReplied>,
+    mut sessions: Query<(&RecordingSession, &mut LiveTranscript)>,
+    mut requests: MessageWriter<TranscribeRequest>,
+) {
+    for DbReplied(reply) in replies.read() {
+        let DbReply::LiveDraftSaved { session, result } = reply else {
+            continue;
+        };
+        let Some((s, mut t)) = sessions
+            .iter_mut()
+            .find(|(s, _)| s.session == Some(*session))
+        else {
+            continue;
+        };
+        let Some(audio) = s.audio_file else { continue };
+        let into = match result {
+            Ok(id) => {
+                t.transcript = *id;
+                *id
+            }
+            Err(e) => {
+                tracing::error!(session = %session, "the live draft was not kept: {e}");
+                t.error = Some(format!("the live draft was not kept: {e}"));
+                None
+            }
+        };
+        queue_final_pass(&mut t, audio, into, &mut requests);
     }
 }

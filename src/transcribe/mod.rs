@@ -16,6 +16,7 @@ pub mod audio;
 pub mod backend;
 pub mod catalog;
 pub mod download;
+pub mod draft;
 pub mod engine;
 pub mod jobs;
 pub mod live;

@@ -90,6 +90,7 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut EditorUi, out: &mut Vec
     });
     transport(ui, view, st, &mut push);
     waveform(ui, view, st, &mut push);
+    bookmarks(ui, view, &mut push);
     if let Some(cmp) = view.compare {
         compare_view(ui, cmp, &mut push);
         return;
@@ -317,6 +318,35 @@ fn transport(
     });
 }
 
+/// The bookmarks set while the take recorded: one button each, which seeks there.
+fn bookmarks(ui: &mut egui::Ui, view: &View<'_>, push: &mut impl FnMut(EditorIntent)) {
+    let marks = &view.doc.bookmarks;
+    if marks.is_empty() {
+        return;
+    }
+    ui.horizontal_wrapped(|ui| {
+        ui.weak("Bookmarks:");
+        for b in marks {
+            let label: String = b.label.chars().take(40).collect();
+            let more = if label.len() < b.label.len() {
+                "…"
+            } else {
+                ""
+            };
+            if ui
+                .small_button(format!("🔖 {} {label}{more}", timestamp(b.start_ms, '.')))
+                .on_hover_text(&b.label)
+                .clicked()
+            {
+                push(EditorIntent::Seek {
+                    ms: b.start_ms,
+                    play: view.player.playing,
+                });
+            }
+        }
+    });
+}
+
 fn waveform(
     ui: &mut egui::Ui,
     view: &View<'_>,
@@ -365,6 +395,20 @@ fn waveform(
             "reading the waveform…",
             egui::FontId::proportional(12.0),
             Color32::GRAY,
+        );
+    }
+    // Bookmarks: a flag at the top of their stretch.
+    let mark = Color32::from_rgb(240, 120, 200);
+    for b in &doc.bookmarks {
+        let (a, z) = (x_of(b.start_ms), x_of(b.end_ms).max(x_of(b.start_ms) + 2.0));
+        painter.rect_filled(
+            Rect::from_min_max(Pos2::new(a, rect.top()), Pos2::new(z, rect.top() + 5.0)),
+            0.0,
+            mark,
+        );
+        painter.line_segment(
+            [Pos2::new(a, rect.top()), Pos2::new(a, rect.bottom())],
+            Stroke::new(1.0, mark),
         );
     }
     let x = x_of(view.player.position_ms);

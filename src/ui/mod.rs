@@ -27,6 +27,7 @@ use crate::library::{
     AudioFile, ImportFinished, ImportRequested, Importer, LibraryOrder, LibraryState,
 };
 use crate::storage::plugin::Database;
+use crate::transcribe::live::BookmarkLive;
 use crate::transcribe::{JobCommand, JobFinished, JobStatus, TranscribeRequest, TranscriptionJob};
 use recorder_panel::RecordIntent;
 
@@ -147,6 +148,7 @@ impl Plugin for UiPlugin {
         // recording).
         .insert_resource(UiReservesCores)
         .init_resource::<UiState>()
+        .add_message::<BookmarkLive>()
         .add_systems(Startup, (spawn_camera, list_devices, reserve_ui_core))
         .add_systems(
             Update,
@@ -505,6 +507,7 @@ struct RecorderData<'w, 's> {
     devices: Res<'w, InputDevices>,
     settings: ResMut<'w, CaptureSettings>,
     commands: MessageWriter<'w, RecordCommand>,
+    bookmarks: MessageWriter<'w, BookmarkLive>,
 }
 
 #[allow(clippy::too_many_arguments)] // a Bevy system: each argument is a system param
@@ -587,7 +590,11 @@ fn draw(
                     .map(|(entity, s, stats, levels, spectrum, wave, live)| {
                         recorder_panel::TakeView {
                             live: live.map(|l| recorder_panel::LiveView {
-                                text: l.committed_text(),
+                                lines: l
+                                    .committed
+                                    .iter()
+                                    .map(|c| (c.piece.text.as_str(), c.bookmarked))
+                                    .collect(),
                                 tail: l.tail_text(),
                                 lag_ms: l.lag_ms((s.seconds(stats) * 1000.0) as u64),
                                 caption_lag_ms: l.recent_caption_lag_ms(20),
@@ -687,6 +694,7 @@ fn draw(
                     gpu: None,
                     params: None,
                     token: 0,
+                    into: None,
                 });
             }
             Intent::Job(c) => {
@@ -730,6 +738,11 @@ fn draw(
                     rec.commands.write(RecordCommand::RefreshDevices);
                 }
                 RecordIntent::SetLive(on) => rec.live.enabled = on,
+                RecordIntent::Bookmark(piece) => {
+                    if let Some((session, ..)) = rec.takes.iter().next() {
+                        rec.bookmarks.write(BookmarkLive { session, piece });
+                    }
+                }
                 RecordIntent::Transcribe(id) => {
                     jobs.requests.write(TranscribeRequest {
                         audio_file: id,
@@ -737,6 +750,7 @@ fn draw(
                         gpu: None,
                         params: None,
                         token: 0,
+                        into: None,
                     });
                 }
             },

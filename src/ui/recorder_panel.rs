@@ -29,6 +29,8 @@ pub enum RecordIntent {
     Transcribe(AudioFileId),
     /// Live transcription on or off.
     SetLive(bool),
+    /// Bookmark committed live line `n` (a click on it while recording).
+    Bookmark(usize),
 }
 
 /// What the panel shows.
@@ -45,8 +47,9 @@ pub struct View<'a> {
 
 /// The live transcript of the take.
 pub struct LiveView<'a> {
-    /// Committed text: final, never rewritten.
-    pub text: String,
+    /// Committed lines (one per live step that committed words): final, never rewritten;
+    /// `true`: bookmarked.
+    pub lines: Vec<(&'a str, bool)>,
     /// The unconfirmed tail (replaced by every step), shown dimmed after it.
     pub tail: String,
     /// Audio recorded but not transcribed yet.
@@ -275,12 +278,29 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut RecorderUi, out: &mut V
             .max_height(90.0)
             .stick_to_bottom(true)
             .show(ui, |ui| {
-                if l.text.trim().is_empty() && l.tail.trim().is_empty() {
+                if l.lines.is_empty() && l.tail.trim().is_empty() {
                     ui.weak("(listening…)");
                 } else {
                     ui.horizontal_wrapped(|ui| {
                         ui.spacing_mut().item_spacing.x = 4.0;
-                        ui.label(&l.text);
+                        for (n, (line, marked)) in l.lines.iter().enumerate() {
+                            let text = if *marked {
+                                egui::RichText::new(format!("🔖 {line}"))
+                                    .background_color(ui.visuals().selection.bg_fill)
+                            } else {
+                                egui::RichText::new(*line)
+                            };
+                            let r = ui
+                                .add(egui::Label::new(text).sense(Sense::click()))
+                                .on_hover_text(if *marked {
+                                    "Bookmarked: the editor shows it on the stored take"
+                                } else {
+                                    "Click to bookmark this line"
+                                });
+                            if r.clicked() && !marked {
+                                out.push(Intent::Record(RecordIntent::Bookmark(n)));
+                            }
+                        }
                         if !l.tail.trim().is_empty() {
                             ui.label(egui::RichText::new(&l.tail).weak().italics());
                         }
