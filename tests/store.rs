@@ -575,7 +575,7 @@ fn queries_with_hostile_text_are_parameters_not_sql() {
 #[test]
 fn live_pieces_become_the_takes_draft_once_and_its_bookmarks_show_on_its_file() {
     use verbatim::transcribe::draft;
-    use verbatim::transcribe::protocol::Word;
+    use verbatim::transcribe::protocol::{Segment, Word};
     let mut conn = storage::open_in_memory().unwrap();
     fill(&mut conn);
     let session = repo::list_recording_sessions(&conn, None).unwrap()[0].id;
@@ -591,16 +591,14 @@ fn live_pieces_become_the_takes_draft_once_and_its_bookmarks_show_on_its_file() 
         (vec![w("my", 800, 1000), w("fellow", 1000, 1400)], 3_000),
         (vec![w("Americans.", 1400, 2100)], 4_000),
     ] {
-        let text: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
-        let (a, b) = (words[0].start_ms, words[words.len() - 1].end_ms);
-        let piece = draft::piece_row(a, b, at, &text.join(" "), &words);
+        let piece = draft::piece_row(&Segment::of_words(&words).unwrap(), at);
         repo::insert_live_piece(&conn, session, &piece, 1).unwrap();
     }
     let about = serde_json::json!({ "model": "tiny.en" });
-    let t = draft::save(&conn, session, file, Some("take"), about.clone(), false, 5)
+    let t = draft::save(&conn, session, file, about.clone(), false, 5)
         .unwrap()
         .unwrap();
-    let again = draft::save(&conn, session, file, Some("take"), about, false, 6).unwrap();
+    let again = draft::save(&conn, session, file, about, false, 6).unwrap();
     assert_eq!(again, Some(t), "saved once");
     let versions = repo::versions(&conn, t).unwrap();
     assert_eq!(versions.len(), 1);
@@ -641,9 +639,9 @@ fn live_pieces_become_the_takes_draft_once_and_its_bookmarks_show_on_its_file() 
         7,
     )
     .unwrap();
-    let none = draft::save(&conn, other, file, None, serde_json::json!({}), false, 8);
+    let none = draft::save(&conn, other, file, serde_json::json!({}), false, 8);
     assert_eq!(none.unwrap(), None);
-    let empty = draft::save(&conn, other, file, None, serde_json::json!({}), true, 8)
+    let empty = draft::save(&conn, other, file, serde_json::json!({}), true, 8)
         .unwrap()
         .unwrap();
     assert_eq!(

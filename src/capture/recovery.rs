@@ -150,8 +150,7 @@ pub fn recover_sessions(
         // The live text committed before the crash becomes the recovered take's draft.
         if let Some(i) = file {
             let about = serde_json::json!({ "recovered": true });
-            let name = Some(i.row.original_name.as_str());
-            match draft::save(conn, row.id, i.row.id, name, about, false, now_ms()) {
+            match draft::save(conn, row.id, i.row.id, about, false, now_ms()) {
                 Ok(t) => report.live_transcript = t,
                 Err(e) => tracing::warn!(session = %row.id, "cannot keep the live draft: {e}"),
             }

@@ -1134,16 +1134,12 @@ pub fn record_export(
 // ---------------------------------------------------------------------------------------------
 // Live drafts and bookmarks
 
-/// A piece of text committed while a take recorded (see `transcribe::draft`).
+/// A piece of text committed while a take recorded (see `transcribe::draft`): a segment and
+/// the take's recorded length when it was committed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LivePiece {
-    pub start_ms: u64,
-    pub end_ms: u64,
-    /// The take's recorded length when the piece was committed.
     pub at_ms: u64,
-    pub text: String,
-    pub confidence: Option<f32>,
-    pub words_json: Option<String>,
+    pub segment: NewSegment,
 }
 
 /// Appends a committed live piece to a session's draft.
@@ -1153,18 +1149,19 @@ pub fn insert_live_piece(
     piece: &LivePiece,
     now: i64,
 ) -> Result<(), StorageError> {
+    let s = &piece.segment;
     conn.prepare_cached(
         "INSERT INTO live_pieces (session_id, start_ms, end_ms, at_ms, text, confidence, \
          words_json, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         session,
-        piece.start_ms,
-        piece.end_ms.max(piece.start_ms),
+        s.start_ms,
+        s.end_ms.max(s.start_ms),
         piece.at_ms,
-        piece.text,
-        piece.confidence.map(|c| c.clamp(0.0, 1.0)),
-        piece.words_json,
+        s.text,
+        s.confidence.map(|c| c.clamp(0.0, 1.0)),
+        s.words_json,
         now
     ])?;
     Ok(())
@@ -1178,12 +1175,15 @@ pub fn live_pieces(conn: &Connection, session: SessionId) -> Result<Vec<LivePiec
     )?;
     let rows = stmt.query_map([session], |r| {
         Ok(LivePiece {
-            start_ms: r.get(0)?,
-            end_ms: r.get(1)?,
             at_ms: r.get(2)?,
-            text: r.get(3)?,
-            confidence: r.get(4)?,
-            words_json: r.get(5)?,
+            segment: NewSegment {
+                start_ms: r.get(0)?,
+                end_ms: r.get(1)?,
+                text: r.get(3)?,
+                confidence: r.get(4)?,
+                words_json: r.get(5)?,
+                speaker: None,
+            },
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

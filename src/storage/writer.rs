@@ -111,7 +111,6 @@ pub enum DbCommand {
     SaveLiveDraft {
         session: SessionId,
         audio_file: AudioFileId,
-        title: Option<String>,
         about: serde_json::Value,
         /// Keep a draft with no text (live ran and heard nothing); else none is made.
         keep_empty: bool,
@@ -397,10 +396,7 @@ pub fn apply_batch(
             }
             DbCommand::SessionProgress { id, progress } => {
                 let r = repo::update_recording_progress(&sp, id, &progress, now_ms());
-                if let Err(e) = &r {
-                    tracing::error!(session = %id, "cannot update the recording session: {e}");
-                }
-                finish_savepoint(sp, r.is_ok());
+                unanswered(sp, r, || format!("cannot update recording session {id}"));
                 continue;
             }
             DbCommand::SaveRecording {
@@ -433,10 +429,7 @@ pub fn apply_batch(
             }
             DbCommand::UpdateJob { id, update } => {
                 let r = repo::update_job(&sp, id, &update, now_ms());
-                if let Err(e) = &r {
-                    tracing::error!(job = %id, "cannot update the job: {e}");
-                }
-                finish_savepoint(sp, r.is_ok());
+                unanswered(sp, r, || format!("cannot update job {id}"));
                 continue;
             }
             DbCommand::SaveTranscript(save) => {
@@ -516,38 +509,27 @@ pub fn apply_batch(
             }),
             DbCommand::LivePiece { session, piece } => {
                 let r = repo::insert_live_piece(&sp, session, &piece, now_ms());
-                if let Err(e) = &r {
-                    tracing::error!(session = %session, "cannot keep the live text: {e}");
-                }
-                finish_savepoint(sp, r.is_ok());
+                unanswered(sp, r, || {
+                    format!("cannot keep the live text of session {session}")
+                });
                 continue;
             }
             DbCommand::Bookmark { session, mark } => {
                 let r = repo::insert_session_bookmark(&sp, session, &mark, now_ms());
-                if let Err(e) = &r {
-                    tracing::error!(session = %session, "cannot keep the bookmark: {e}");
-                }
-                finish_savepoint(sp, r.is_ok());
+                unanswered(sp, r, || {
+                    format!("cannot keep a bookmark of session {session}")
+                });
                 continue;
             }
             DbCommand::SaveLiveDraft {
                 session,
                 audio_file,
-                title,
                 about,
                 keep_empty,
             } => Some(DbReply::LiveDraftSaved {
                 session,
-                result: draft::save(
-                    &sp,
-                    session,
-                    audio_file,
-                    title.as_deref(),
-                    about,
-                    keep_empty,
-                    now_ms(),
-                )
-                .map_err(|e| e.to_string()),
+                result: draft::save(&sp, session, audio_file, about, keep_empty, now_ms())
+                    .map_err(|e| e.to_string()),
             }),
             DbCommand::LoadJobs { adopt } => {
                 let data_dir = store.data_dir();
@@ -687,6 +669,19 @@ fn load_transcript(
         segments,
         bookmarks,
     })
+}
+
+/// Ends the savepoint of a command nobody waits for: kept if it worked, else rolled back
+/// and its failure logged (`what` says what could not be done).
+fn unanswered<T>(
+    sp: rusqlite::Savepoint<'_>,
+    r: Result<T, StorageError>,
+    what: impl FnOnce() -> String,
+) {
+    if let Err(e) = &r {
+        tracing::error!("{}: {e}", what());
+    }
+    finish_savepoint(sp, r.is_ok());
 }
 
 /// Releases (`ok`) or rolls back a command's savepoint; whether its changes stay.

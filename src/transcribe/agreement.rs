@@ -52,8 +52,11 @@ fn aligned_prefix(done: &[String], heard: &[String]) -> (usize, bool) {
     (cut, last_aligned)
 }
 
-fn ends_sentence(text: &str) -> bool {
-    text.trim_end().ends_with(['.', '?', '!'])
+/// Whether a word ends a sentence (`man.`, `why?"`, `(sic).)`).
+pub(crate) fn ends_sentence(text: &str) -> bool {
+    text.trim_end()
+        .trim_end_matches(['"', '\'', ')', ']'])
+        .ends_with(['.', '?', '!'])
 }
 
 /// The LocalAgreement-2 state of one live take.

@@ -10,7 +10,9 @@
 use rusqlite::Connection;
 use serde::Serialize;
 
-use super::protocol::Word;
+use super::agreement::ends_sentence;
+use super::jobs::stored_segment;
+use super::protocol::{Segment, Word};
 use crate::storage::StorageError;
 use crate::storage::ids::{AudioFileId, SessionId, TranscriptId};
 use crate::storage::repo::{self, LivePiece, NewSegment, NewVersion, VersionSource};
@@ -21,53 +23,25 @@ const PAUSE_MS: u64 = 1500;
 const MAX_SEGMENT_MS: u64 = 12_000;
 
 /// A committed piece as stored.
-pub fn piece_row(start_ms: u64, end_ms: u64, at_ms: u64, text: &str, words: &[Word]) -> LivePiece {
-    let confidence = (!words.is_empty())
-        .then(|| (words.iter().map(|w| w.p).sum::<f32>() / words.len() as f32).clamp(0.0, 1.0));
+pub fn piece_row(piece: &Segment, at_ms: u64) -> LivePiece {
     LivePiece {
-        start_ms,
-        end_ms: end_ms.max(start_ms),
         at_ms,
-        text: text.to_owned(),
-        confidence,
-        words_json: (!words.is_empty())
-            .then(|| serde_json::to_string(words).ok())
-            .flatten(),
+        segment: stored_segment(piece),
     }
 }
 
 fn words_of(piece: &LivePiece) -> Vec<Word> {
     piece
+        .segment
         .words_json
         .as_deref()
         .and_then(|j| serde_json::from_str::<Vec<Word>>(j).ok())
         .unwrap_or_default()
 }
 
-fn ends_sentence(word: &str) -> bool {
-    word.trim_end_matches(['"', '\'', ')', ']'])
-        .ends_with(['.', '?', '!'])
-}
-
-/// Words as one segment.
+/// Words as one stored segment.
 fn segment(words: &[Word]) -> Option<NewSegment> {
-    let (first, last) = (words.first()?, words.last()?);
-    let text = words
-        .iter()
-        .map(|w| w.text.trim())
-        .filter(|t| !t.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
-    Some(NewSegment {
-        start_ms: first.start_ms,
-        end_ms: last.end_ms.max(first.start_ms),
-        text,
-        confidence: Some(
-            (words.iter().map(|w| w.p).sum::<f32>() / words.len() as f32).clamp(0.0, 1.0),
-        ),
-        words_json: serde_json::to_string(words).ok(),
-        speaker: None,
-    })
+    Segment::of_words(words).as_ref().map(stored_segment)
 }
 
 /// The draft's segments: the committed words regrouped into sentences (a piece is whatever
@@ -79,11 +53,8 @@ pub fn draft_segments(pieces: &[LivePiece]) -> Vec<NewSegment> {
         let words = words_of(piece);
         if words.is_empty() {
             out.extend(segment(&std::mem::take(&mut run)));
-            if !piece.text.trim().is_empty() {
-                out.push(NewSegment {
-                    confidence: piece.confidence,
-                    ..NewSegment::new(piece.start_ms, piece.end_ms, piece.text.trim())
-                });
+            if !piece.segment.text.trim().is_empty() {
+                out.push(piece.segment.clone());
             }
             continue;
         }
@@ -143,7 +114,7 @@ impl LagStats {
                 let words = words_of(p);
                 let at = p.at_ms;
                 let ends: Vec<u64> = if words.is_empty() {
-                    vec![p.end_ms]
+                    vec![p.segment.end_ms]
                 } else {
                     words.iter().map(|w| w.end_ms).collect()
                 };
@@ -154,7 +125,8 @@ impl LagStats {
     }
 }
 
-/// Makes a take's live draft version 1 of a new transcript of `audio_file` and notes it on
+/// Makes a take's live draft version 1 of a new transcript of `audio_file` (titled by its
+/// name) and notes it on
 /// the session; returns that transcript. A session whose draft was already saved returns
 /// the same transcript again (saving is idempotent). With no committed piece, `keep_empty`
 /// says whether an empty draft is still kept (live ran and heard nothing) or none is made
@@ -164,7 +136,6 @@ pub fn save(
     conn: &Connection,
     session: SessionId,
     audio_file: AudioFileId,
-    title: Option<&str>,
     about: serde_json::Value,
     keep_empty: bool,
     now: i64,
@@ -175,8 +146,17 @@ pub fn save(
         let Some((version, segments)) = draft else {
             return repo::session_live_transcript(conn, session);
         };
-        let (transcript, _) =
-            repo::create_transcript(conn, audio_file, None, title, &version, &segments, now)?;
+        // Titled like a transcript from a job: by the file's name.
+        let title = repo::audio_file(conn, audio_file)?.map(|a| a.original_name);
+        let (transcript, _) = repo::create_transcript(
+            conn,
+            audio_file,
+            None,
+            title.as_deref(),
+            &version,
+            &segments,
+            now,
+        )?;
         repo::set_session_live_transcript(conn, session, transcript)?;
         Ok(Some(transcript))
     })();
@@ -236,14 +216,7 @@ mod tests {
     }
 
     fn piece(words: &[Word], at_ms: u64) -> LivePiece {
-        let text: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
-        piece_row(
-            words[0].start_ms,
-            words[words.len() - 1].end_ms,
-            at_ms,
-            &text.join(" "),
-            words,
-        )
+        piece_row(&Segment::of_words(words).unwrap(), at_ms)
     }
 
     #[test]

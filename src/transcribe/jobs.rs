@@ -725,20 +725,21 @@ fn fail(
     });
 }
 
+/// A segment from the worker as the database keeps it (its words as JSON).
+pub fn stored_segment(s: &Segment) -> NewSegment {
+    NewSegment {
+        start_ms: s.start_ms,
+        end_ms: s.end_ms.max(s.start_ms),
+        text: s.text.clone(),
+        confidence: s.confidence,
+        words_json: serde_json::to_string(&s.words).ok(),
+        speaker: None,
+    }
+}
+
 fn save_transcript(db: &mut Option<ResMut<Database>>, job: &mut TranscriptionJob) {
     let Some(db) = db.as_mut() else { return };
-    let segments: Vec<NewSegment> = job
-        .segments
-        .iter()
-        .map(|s| NewSegment {
-            start_ms: s.start_ms,
-            end_ms: s.end_ms.max(s.start_ms),
-            text: s.text.clone(),
-            confidence: s.confidence,
-            words_json: serde_json::to_string(&s.words).ok(),
-            speaker: None,
-        })
-        .collect();
+    let segments: Vec<NewSegment> = job.segments.iter().map(stored_segment).collect();
     let stats = job.stats.clone().unwrap_or_default();
     let params = serde_json::json!({
         "decode": job.params,

@@ -58,8 +58,7 @@ pub struct LiveSettings {
     pub policy: LivePolicy,
     /// New audio between two steps.
     pub step: Duration,
-    /// The buffer is trimmed once it is longer than this, wherever the last committed word
-    /// ends.
+    /// The buffer is trimmed once it is longer than this.
     pub window: Duration,
 }
 
@@ -167,24 +166,6 @@ struct Step {
     last: bool,
 }
 
-/// Words as one piece of text.
-fn piece(words: &[Word]) -> Option<Segment> {
-    let (first, last) = (words.first()?, words.last()?);
-    let text = words
-        .iter()
-        .map(|w| w.text.trim())
-        .collect::<Vec<_>>()
-        .join(" ");
-    Some(Segment {
-        start_ms: first.start_ms,
-        end_ms: last.end_ms,
-        text: text.trim().to_owned(),
-        confidence: Some(words.iter().map(|w| w.p).sum::<f32>() / words.len() as f32),
-        no_speech: 0.0,
-        words: words.to_vec(),
-    })
-}
-
 impl LiveTranscript {
     /// How far the text is behind the recording, in ms.
     pub fn lag_ms(&self, recorded_ms: u64) -> u64 {
@@ -258,14 +239,14 @@ impl LiveTranscript {
             }
         };
         self.finished |= last;
-        if let Some(piece) = piece(&new) {
+        if let Some(piece) = Segment::of_words(&new) {
             self.committed.push(Committed {
                 piece,
                 at_ms: recorded_ms,
                 bookmarked: false,
             });
         }
-        self.partial = piece(&tail).into_iter().collect();
+        self.partial = Segment::of_words(&tail).into_iter().collect();
         self.covered_ms = end_ms;
     }
 
@@ -583,10 +564,9 @@ fn persist(
         }
         let t = &mut *t;
         for c in &t.committed[t.persisted..] {
-            let p = &c.piece;
             db.queue(DbCommand::LivePiece {
                 session: id,
-                piece: draft::piece_row(p.start_ms, p.end_ms, c.at_ms, &p.text, &p.words),
+                piece: draft::piece_row(&c.piece, c.at_ms),
             });
         }
         t.persisted = t.committed.len();
@@ -613,7 +593,6 @@ fn save_draft(
     db: Option<ResMut<Database>>,
     live: Res<LiveSettings>,
     settings: Res<TranscribeSettings>,
-    files: Query<&AudioFile>,
     mut requests: MessageWriter<TranscribeRequest>,
 ) {
     let mut db = db;
@@ -627,14 +606,9 @@ fn save_draft(
         t.draft_asked = true;
         match (session.session, db.as_mut()) {
             (Some(id), Some(db)) => {
-                let title = files
-                    .iter()
-                    .find(|f| f.0.id == audio)
-                    .map(|f| f.0.original_name.clone());
                 db.queue(DbCommand::SaveLiveDraft {
                     session: id,
                     audio_file: audio,
-                    title,
                     about: serde_json::json!({
                         "policy": format!("{:?}", live.policy).to_lowercase(),
                         "step_ms": live.step.as_millis() as u64,

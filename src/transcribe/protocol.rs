@@ -132,6 +132,29 @@ pub struct Segment {
     pub words: Vec<Word>,
 }
 
+impl Segment {
+    /// Words as one segment: their span, their text joined, their mean probability.
+    pub fn of_words(words: &[Word]) -> Option<Self> {
+        let (first, last) = (words.first()?, words.last()?);
+        let text = words
+            .iter()
+            .map(|w| w.text.trim())
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        Some(Self {
+            start_ms: first.start_ms,
+            end_ms: last.end_ms.max(first.start_ms),
+            text,
+            confidence: Some(
+                (words.iter().map(|w| w.p).sum::<f32>() / words.len() as f32).clamp(0.0, 1.0),
+            ),
+            no_speech: 0.0,
+            words: words.to_vec(),
+        })
+    }
+}
+
 /// Which back-end ran a job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Backend {

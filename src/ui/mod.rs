@@ -148,7 +148,6 @@ impl Plugin for UiPlugin {
         // recording).
         .insert_resource(UiReservesCores)
         .init_resource::<UiState>()
-        .add_message::<BookmarkLive>()
         .add_systems(Startup, (spawn_camera, list_devices, reserve_ui_core))
         .add_systems(
             Update,
