@@ -164,6 +164,8 @@ struct Step {
     end_ms: u64,
     recorded_ms: u64,
     last: bool,
+    /// Audio the VAD kept as (possible) speech.
+    speech_ms: u64,
 }
 
 impl LiveTranscript {
@@ -199,6 +201,7 @@ impl LiveTranscript {
             end_ms,
             recorded_ms,
             last,
+            speech_ms,
         } = step;
         let window = live.window.as_millis() as u64;
         let (new, tail) = match live.policy {
@@ -213,8 +216,11 @@ impl LiveTranscript {
                 if last {
                     new.extend(self.agreement.finish());
                 }
-                if !heard && self.agreement.tail().is_empty() {
-                    // Nothing is said in the buffer: it need not be heard again.
+                // Nothing is said in the buffer: it need not be heard again. Whisper alone
+                // may return nothing for speech (a no-speech verdict under the prompt): the
+                // VAD must agree, or the buffer be past its length, before audio is dropped.
+                let silent = speech_ms == 0 || end_ms.saturating_sub(start_ms) > window;
+                if !heard && silent && self.agreement.tail().is_empty() {
                     self.agreement.skip_to(end_ms.saturating_sub(MIN_BUFFER_MS));
                 }
                 self.agreement.trim(end_ms, window);
@@ -479,7 +485,7 @@ fn ingest(
                     r.segments.push(segment);
                 }
             }
-            EngineEvent::Message(FromWorker::Done { .. }) => {
+            EngineEvent::Message(FromWorker::Done { stats: done, .. }) => {
                 let Some(r) = t.running.take() else { continue };
                 tracing::trace!(
                     start_ms = r.start_ms,
@@ -497,6 +503,7 @@ fn ingest(
                     end_ms: r.end_ms,
                     last: r.last,
                     segments: r.segments,
+                    speech_ms: done.speech_ms,
                 };
                 t.apply(step, &live);
                 t.steps += 1;
@@ -522,6 +529,7 @@ fn ingest(
                             end_ms: r.end_ms,
                             last: true,
                             segments: Vec::new(),
+                            speech_ms: 0,
                         };
                         t.apply(step, &live);
                     }
@@ -676,5 +684,57 @@ fn draft_saved(
             }
         };
         queue_final_pass(&mut t, audio, into, &mut requests);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn step(words: &[(&str, u64)], start_ms: u64, end_ms: u64, speech_ms: u64) -> Step {
+        let words: Vec<Word> = words
+            .iter()
+            .map(|&(text, at)| Word {
+                start_ms: at,
+                end_ms: at + 400,
+                text: text.into(),
+                p: 0.9,
+            })
+            .collect();
+        Step {
+            segments: Segment::of_words(&words).into_iter().collect(),
+            start_ms,
+            end_ms,
+            recorded_ms: end_ms + 250,
+            last: false,
+            speech_ms,
+        }
+    }
+
+    /// An empty hypothesis over audio the VAD calls speech (whisper's no-speech verdict)
+    /// keeps the buffer: the words in it are heard by the next step, not dropped.
+    #[test]
+    fn an_empty_hypothesis_drops_audio_only_when_the_vad_hears_nothing() {
+        let live = LiveSettings::default();
+        let said = [("ask", 0), ("not", 500)];
+        let mut t = LiveTranscript::default();
+        t.apply(step(&said, 0, 1_000, 900), &live);
+        t.apply(step(&said, 0, 2_000, 900), &live);
+        assert_eq!(t.committed_text(), "ask not");
+        // Speech follows, but whisper returns nothing for it this time.
+        t.apply(step(&[], 0, 4_000, 2_500), &live);
+        assert_eq!(
+            t.agreement.buffer_start_ms(),
+            0,
+            "the speech is heard again"
+        );
+        let more = [("ask", 0), ("not", 500), ("what", 2_000), ("your", 2_500)];
+        t.apply(step(&more, 0, 5_000, 3_000), &live);
+        t.apply(step(&more, 0, 6_000, 3_000), &live);
+        assert_eq!(t.committed_text(), "ask not what your");
+        // Real silence (the VAD kept nothing) moves the buffer on.
+        t.apply(step(&[], 0, 9_000, 0), &live);
+        assert_eq!(t.agreement.buffer_start_ms(), 8_000);
     }
 }
