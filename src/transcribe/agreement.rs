@@ -29,26 +29,34 @@ fn key(text: &str) -> String {
         .collect()
 }
 
-/// The shortest prefix of `heard` that holds a longest common subsequence with `done` (the
-/// hypothesis words up to the last one that lines up with a committed word), and whether
-/// the last committed word is among those lined up.
+/// The prefix of `heard` that is `done` heard again (the hypothesis words up to the last one
+/// that lines up with a committed word), and whether the last committed word lines up. The
+/// prefix is the one closest to `done` in words (fewest words changed, dropped or added;
+/// of equals, the shortest), so a word heard changed ("asked" as "ask") still lines up, and a
+/// committed word the hypothesis dropped is not lined up with the same word said again
+/// later ("unless to be rather ... and rather selfish"), which would take every word between
+/// for heard already.
 fn aligned_prefix(done: &[String], heard: &[String]) -> (usize, bool) {
     let (n, m) = (done.len(), heard.len());
-    // lcs[i][j]: of done[..i] and heard[..j].
-    let mut lcs = vec![vec![0usize; m + 1]; n + 1];
+    // ed[i][j]: the word edit distance of done[..i] and heard[..j].
+    let mut ed = vec![vec![0usize; m + 1]; n + 1];
+    for (i, row) in ed.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in ed[0].iter_mut().enumerate() {
+        *cell = j;
+    }
     for (i, a) in done.iter().enumerate() {
         for (j, b) in heard.iter().enumerate() {
-            let v = if a == b {
-                lcs[i][j] + 1
-            } else {
-                lcs[i][j + 1].max(lcs[i + 1][j])
-            };
-            lcs[i + 1][j + 1] = v;
+            let change = ed[i][j] + usize::from(a != b);
+            ed[i + 1][j + 1] = change.min(ed[i][j + 1] + 1).min(ed[i + 1][j] + 1);
         }
     }
-    let best = lcs[n][m];
-    let cut = (0..=m).find(|&j| lcs[n][j] == best).unwrap_or(0);
-    let last_aligned = n > 0 && best > 0 && lcs[n - 1][m] < best;
+    // The closest prefix, the shortest of equals (min_by_key keeps the first): whether the
+    // word after it is a committed word heard changed is for the times to say (`unheard`).
+    let cut = (0..=m).min_by_key(|&j| ed[n][j]).unwrap_or(0);
+    let last_aligned =
+        n > 0 && cut > 0 && done[n - 1] == heard[cut - 1] && ed[n][cut] == ed[n - 1][cut - 1];
     (cut, last_aligned)
 }
 
@@ -317,6 +325,24 @@ mod tests {
         b.insert(words(0, "no sentence end here"));
         b.trim(20_000, 15_000);
         assert_eq!(b.buffer_start_ms(), 1900);
+    }
+
+    #[test]
+    fn a_committed_word_the_hypothesis_dropped_does_not_swallow_the_words_to_its_repeat() {
+        let mut a = Agreement::new();
+        a.insert(words(0, "unless to be rather"));
+        a.insert(words(0, "unless to be rather"));
+        assert_eq!(text(a.committed()), "unless to be rather");
+        // Heard again without the first "rather": the words up to the second one are new.
+        let h = words(
+            0,
+            "unless to be cold hearted and rather selfish is to be ill",
+        );
+        a.insert(h.clone());
+        assert_eq!(
+            text(&a.insert(h)),
+            "cold hearted and rather selfish is to be ill"
+        );
     }
 
     #[test]
