@@ -137,8 +137,7 @@ impl Agreement {
     /// start, so a hypothesis begins with the committed words inside the buffer, but their
     /// times move between steps (by more than a word at times) and a word may come back
     /// changed ("asked" as "ask"). So the committed words are found by their text: the
-    /// hypothesis is aligned with them (longest common subsequence) and cut after the last
-    /// word that aligns. When the last committed word is not among the aligned ones (it came
+    /// hypothesis is cut after its prefix closest to them ([`aligned_prefix`]). When the last committed word is not among the aligned ones (it came
     /// back changed), up to two words right after the cut that start before it (less
     /// [`OVERLAP_SLACK_MS`] / 5) are it, and are dropped too.
     fn unheard(&self, hypothesis: Vec<Word>) -> Vec<Word> {
