@@ -232,3 +232,91 @@ fn devices_lists_inputs_as_json_even_without_a_sound_card() {
         );
     }
 }
+
+/// The frames the window has run, from its `--frame-log` (`None` until the library is shown).
+fn frames_run(log: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let (frames, loaded) = text.trim().split_once(' ')?;
+    (loaded == "true").then(|| frames.parse().ok())?
+}
+
+/// CPU seconds a process has used (user + system), from /proc.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    let hz = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .unwrap_or(100.0);
+    ticks / hz
+}
+
+#[test]
+fn the_idle_window_renders_no_frames_and_sleeps() {
+    if no_display() {
+        return;
+    }
+    let exe = env!("CARGO_BIN_EXE_verbatim");
+    let data = tempfile::tempdir().unwrap();
+    let status = Command::new(exe)
+        .arg("--data-dir")
+        .arg(data.path())
+        .arg("import")
+        .arg(common::fixture("jfk-1s.flac"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let log = data.path().join("frames.txt");
+    let mut app = Command::new(exe)
+        .arg("--data-dir")
+        .arg(data.path())
+        .arg("--frame-log")
+        .arg(&log)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let shown = std::time::Instant::now();
+    while frames_run(&log).is_none() {
+        if shown.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = app.kill();
+            panic!("the library was not shown within 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Let the first frames after the load settle (egui lays out twice, fonts upload).
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let idle = std::time::Duration::from_secs(8);
+    let (f0, c0) = (frames_run(&log).unwrap(), cpu_seconds(app.id()));
+    std::thread::sleep(idle);
+    let (f1, c1) = (frames_run(&log).unwrap(), cpu_seconds(app.id()));
+    let alive = app.try_wait().unwrap().is_none();
+    let _ = app.kill();
+    let _ = app.wait();
+    assert!(alive, "the window exited by itself");
+    let frames = f1 - f0;
+    let share = (c1 - c0) / idle.as_secs_f64();
+    eprintln!(
+        "idle window: {frames} frames and {:.2} % of a core in {} s",
+        share * 100.0,
+        idle.as_secs()
+    );
+    // At rest the window only wakes for its 5 s timer (at most two frames in 8 s).
+    assert!(
+        frames <= 3,
+        "{frames} frames rendered in {idle:?} of idling"
+    );
+    assert!(
+        share < 0.02,
+        "the idle window used {:.1} % of a core",
+        share * 100.0
+    );
+}

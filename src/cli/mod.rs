@@ -57,6 +57,10 @@ pub struct Cli {
     /// With --open-transcript: compare versions A and B.
     #[arg(long, hide = true, value_name = "A:B")]
     pub compare: Option<String>,
+    /// Write the number of frames the window has run to this file after each frame (the
+    /// idle-window test counts them).
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub frame_log: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -265,14 +269,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ),
                 None => None,
             };
-            run_window(
-                &data,
-                cli.screenshot,
-                cli.record_at_start,
-                cli.model,
-                cli.live,
-                cli.open_transcript.map(|t| (t, compare)),
-            )
+            let ui = crate::ui::UiPlugin {
+                screenshot: cli.screenshot,
+                record: cli.record_at_start,
+                open: cli.open_transcript.map(|t| (t, compare)),
+                frame_log: cli.frame_log,
+            };
+            run_window(&data, ui, cli.model, cli.live)
         }
         Some(Command::Import {
             files,
@@ -328,11 +331,9 @@ fn display_available() -> bool {
 
 fn run_window(
     data: &DataDir,
-    screenshot: Option<PathBuf>,
-    record: Option<String>,
+    ui: crate::ui::UiPlugin,
     model: Option<String>,
     live: bool,
-    open: Option<(i64, Option<(u32, u32)>)>,
 ) -> anyhow::Result<ExitCode> {
     if !display_available() {
         eprintln!(
@@ -346,11 +347,7 @@ fn run_window(
     install_error_handler(&mut app);
     app.add_plugins(crate::AppPlugin {
         core: core(data)?,
-        ui: crate::ui::UiPlugin {
-            screenshot,
-            record,
-            open,
-        },
+        ui,
     });
     if let Some(m) = model {
         app.world_mut()

@@ -97,6 +97,8 @@ pub struct UiPlugin {
     pub record: Option<String>,
     /// Open this transcript in the editor at launch, and compare these two versions.
     pub open: Option<(i64, Option<(u32, u32)>)>,
+    /// After each frame, write how many frames have run to this file (`--frame-log`).
+    pub frame_log: Option<PathBuf>,
 }
 
 /// The editor view to show at launch (`--open-transcript`, `--compare`).
@@ -153,6 +155,12 @@ impl Plugin for UiPlugin {
             Update,
             (file_drops, collect_notices).in_set(crate::AppSet::Apply),
         )
+        .add_systems(
+            PreUpdate,
+            drop_unchanged_modifiers
+                .after(bevy_egui::EguiPreUpdateSet::ProcessInput)
+                .before(bevy_egui::EguiPreUpdateSet::BeginPass),
+        )
         .add_systems(Update, keep_awake_while_busy.after(crate::AppSet::Persist))
         .add_systems(Update, upload_spectrograms.after(crate::AppSet::Analyze))
         .add_systems(EguiPrimaryContextPass, draw);
@@ -167,6 +175,10 @@ impl Plugin for UiPlugin {
             })
             .add_systems(Update, open_at_start.in_set(crate::AppSet::Apply));
         }
+        if let Some(path) = &self.frame_log {
+            app.insert_resource(FrameLog(path.clone()))
+                .add_systems(Last, log_frames);
+        }
         if let Some(path) = &self.screenshot {
             // The smoke test needs frames to keep coming without input.
             app.insert_resource(WinitSettings::continuous());
@@ -180,6 +192,45 @@ impl Plugin for UiPlugin {
             // Redraw on input and when something changes, not 60 times a second at idle.
             app.insert_resource(WinitSettings::desktop_app());
         }
+    }
+}
+
+/// Where `--frame-log` writes.
+#[derive(Resource)]
+struct FrameLog(PathBuf);
+
+/// Writes `FRAMES LOADED` (frames run so far, whether the library is shown): a window at
+/// rest runs no frames, so the count stops.
+fn log_frames(
+    log: Res<FrameLog>,
+    frames: Res<bevy::diagnostic::FrameCount>,
+    library: Res<LibraryState>,
+) {
+    let line = format!("{} {}\n", frames.0, library.loaded);
+    if let Err(e) = std::fs::write(&log.0, line) {
+        tracing::warn!("cannot write the frame log {}: {e}", log.0.display());
+    }
+}
+
+/// bevy_egui 0.42 tells egui the modifier keys' state as an event every frame, changed or
+/// not, and egui answers any event with an immediate repaint: each frame asked for the next,
+/// and the idle window ran at full speed (measured: 30 frames/s, 167 % CPU under Xvfb). Only
+/// a change is passed on.
+fn drop_unchanged_modifiers(
+    mut inputs: Query<&mut bevy_egui::EguiInput>,
+    mut last: Local<Option<egui::Modifiers>>,
+) {
+    for mut input in &mut inputs {
+        let mut seen = *last;
+        input.0.events.retain(|e| match e {
+            egui::Event::ModifiersChanged(m) => {
+                let changed = seen != Some(*m);
+                seen = Some(*m);
+                changed
+            }
+            _ => true,
+        });
+        *last = seen;
     }
 }
 
