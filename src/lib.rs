@@ -2,8 +2,9 @@
 //!
 //! The app is a Bevy ECS world. [`CorePlugin`] holds everything that runs headless (storage,
 //! library, import) and is what the CLI and the tests build; [`ui::UiPlugin`] adds the
-//! window and the egui panels. A frame flows one way through [`AppSet`], chained once here.
+//! window and the egui panels. A frame flows one way through [`AppSystems`], chained once here.
 
+pub mod build_info;
 pub mod capture;
 pub mod cli;
 pub mod dsp;
@@ -28,7 +29,7 @@ use crate::storage::writer::DbWriter;
 
 /// The order of a frame. Chained once, in [`CorePlugin`].
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AppSet {
+pub enum AppSystems {
     /// Drain queues: the audio ring, worker results, database replies (one system per queue).
     Ingest,
     /// Levels, spectrum and spectrogram columns, waveform peaks.
@@ -40,6 +41,57 @@ pub enum AppSet {
     /// Send changed entities to the database writer, one batch per frame.
     Persist,
 }
+
+impl AppSystems {
+    /// This phase's systems of one feature: within a phase the features run in
+    /// [`Feature`]'s order, so no two systems touching the same data run in an undefined
+    /// order (the ambiguity test in `tests/ecs.rs` holds this).
+    pub fn of(self, feature: Feature) -> Step {
+        Step(self, feature)
+    }
+
+    const ALL: [AppSystems; 5] = [
+        AppSystems::Ingest,
+        AppSystems::Analyze,
+        AppSystems::Dispatch,
+        AppSystems::Apply,
+        AppSystems::Persist,
+    ];
+}
+
+/// The features, in the order their systems run within each phase: a take stored by capture
+/// joins the library, whose files the transcripts and jobs link to, before live
+/// transcription and the editor read them; the window's own systems come last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Feature {
+    Playback,
+    Capture,
+    Library,
+    Transcripts,
+    Jobs,
+    Live,
+    Editor,
+    Window,
+    Storage,
+}
+
+impl Feature {
+    const ORDER: [Feature; 9] = [
+        Feature::Playback,
+        Feature::Capture,
+        Feature::Library,
+        Feature::Transcripts,
+        Feature::Jobs,
+        Feature::Live,
+        Feature::Editor,
+        Feature::Window,
+        Feature::Storage,
+    ];
+}
+
+/// One feature's systems in one phase ([`AppSystems::of`]).
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Step(pub AppSystems, pub Feature);
 
 /// Everything that runs without a window, GPU, sound card or model.
 pub struct CorePlugin {
@@ -62,14 +114,23 @@ impl Plugin for CorePlugin {
         app.configure_sets(
             Update,
             (
-                AppSet::Ingest,
-                AppSet::Analyze,
-                AppSet::Dispatch,
-                AppSet::Apply,
-                AppSet::Persist,
+                AppSystems::Ingest,
+                AppSystems::Analyze,
+                AppSystems::Dispatch,
+                AppSystems::Apply,
+                AppSystems::Persist,
             )
                 .chain(),
         );
+        for phase in AppSystems::ALL {
+            let steps: Vec<Step> = Feature::ORDER.iter().map(|f| phase.of(*f)).collect();
+            for pair in steps.windows(2) {
+                app.configure_sets(Update, pair[1].after(pair[0]));
+            }
+            for step in steps {
+                app.configure_sets(Update, step.in_set(phase));
+            }
+        }
         let writer = self.writer.lock().ok().and_then(|mut w| w.take());
         match writer {
             Some(writer) => {
@@ -133,22 +194,4 @@ pub fn take_system_errors() -> Vec<String> {
         .lock()
         .map(|mut e| std::mem::take(&mut *e))
         .unwrap_or_default()
-}
-
-/// Cargo features this build was made with, for the status bar and `--version`.
-pub fn build_features() -> Vec<&'static str> {
-    let mut features = Vec::new();
-    if cfg!(feature = "cuda") {
-        features.push("cuda");
-    }
-    if cfg!(feature = "vulkan") {
-        features.push("vulkan");
-    }
-    if cfg!(feature = "metal") {
-        features.push("metal");
-    }
-    if features.is_empty() {
-        features.push("cpu");
-    }
-    features
 }

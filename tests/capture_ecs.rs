@@ -23,7 +23,7 @@ const RATE: u32 = 48_000;
 
 fn app(dir: &std::path::Path) -> App {
     let store = AudioStore::new(dir);
-    let writer = DbWriter::spawn(&dir.join("verbatim.db"), store.clone()).unwrap();
+    let writer = DbWriter::spawn(&dir.join("verbatim.db")).unwrap();
     headless_app(CorePlugin::new(writer, store))
 }
 

@@ -65,7 +65,7 @@ fn core_plugin_boots_loads_the_library_and_imports_through_the_writer() {
         repo::insert_audio_file(&conn, &row(2, "tuesday.wav"), 2).unwrap();
     }
     let store = AudioStore::new(&data);
-    let writer = DbWriter::spawn(&db_path, store.clone()).unwrap();
+    let writer = DbWriter::spawn(&db_path).unwrap();
     let mut app = headless_app(CorePlugin::new(writer, store));
     track_imports(&mut app);
 
@@ -139,20 +139,20 @@ fn core_plugin_boots_loads_the_library_and_imports_through_the_writer() {
 
 #[test]
 fn frame_sets_run_in_order() {
-    use verbatim::AppSet;
+    use verbatim::AppSystems;
     #[derive(Resource, Default)]
-    struct Order(Vec<AppSet>);
+    struct Order(Vec<AppSystems>);
     let dir = tempfile::tempdir().unwrap();
     let store = AudioStore::new(dir.path());
-    let writer = DbWriter::spawn(&dir.path().join("v.db"), store.clone()).unwrap();
+    let writer = DbWriter::spawn(&dir.path().join("v.db")).unwrap();
     let mut app = headless_app(CorePlugin::new(writer, store));
     app.init_resource::<Order>();
     for set in [
-        AppSet::Persist,
-        AppSet::Apply,
-        AppSet::Ingest,
-        AppSet::Dispatch,
-        AppSet::Analyze,
+        AppSystems::Persist,
+        AppSystems::Apply,
+        AppSystems::Ingest,
+        AppSystems::Dispatch,
+        AppSystems::Analyze,
     ] {
         app.add_systems(
             Update,
@@ -163,11 +163,34 @@ fn frame_sets_run_in_order() {
     assert_eq!(
         app.world().resource::<Order>().0,
         [
-            AppSet::Ingest,
-            AppSet::Analyze,
-            AppSet::Dispatch,
-            AppSet::Apply,
-            AppSet::Persist
+            AppSystems::Ingest,
+            AppSystems::Analyze,
+            AppSystems::Dispatch,
+            AppSystems::Apply,
+            AppSystems::Persist
         ]
     );
+}
+
+/// Bevy's system-order ambiguity check over the app's frame: two systems that touch the
+/// same data in an undefined order are an error, so what a frame does never depends on the
+/// executor's luck.
+#[test]
+fn the_frame_has_no_system_order_ambiguities() {
+    use bevy::ecs::schedule::{LogLevel, ScheduleBuildSettings};
+    let dir = tempfile::tempdir().unwrap();
+    let store = AudioStore::new(dir.path());
+    let writer = DbWriter::spawn(&dir.path().join("v.db")).unwrap();
+    let mut app = headless_app(CorePlugin::new(writer, store));
+    app.world_mut().schedule_scope(Update, |world, update| {
+        update.set_build_settings(ScheduleBuildSettings {
+            ambiguity_detection: LogLevel::Error,
+            ..Default::default()
+        });
+        if let Err(e) = update.initialize(world) {
+            panic!("{}", e.to_string(update.graph(), world));
+        }
+    });
+    // And the frame runs.
+    app.update();
 }

@@ -233,7 +233,7 @@ fn collect(mut r: MessageReader<EditorEvent>, mut out: ResMut<Events>) {
 /// An app with jfk.wav imported and a transcript (version 1: `jfk_segs`).
 fn app_with_transcript(dir: &Path) -> (App, TranscriptId) {
     let store = AudioStore::new(dir);
-    let writer = DbWriter::spawn(&dir.join("verbatim.db"), store.clone()).unwrap();
+    let writer = DbWriter::spawn(&dir.join("verbatim.db")).unwrap();
     let mut app = headless_app(CorePlugin::new(writer, store));
     track_imports(&mut app);
     app.init_resource::<Events>().add_systems(Last, collect);

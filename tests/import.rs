@@ -9,7 +9,7 @@ use common::{files_under, fixture, speech_dir, write_wav};
 use rusqlite::Connection;
 use verbatim::library::import::{self, AudioStore, ImportError, Imported};
 use verbatim::media::{ProbeError, ProbeLimits};
-use verbatim::storage::writer::{DbCommand, DbReply, apply_batch};
+use verbatim::storage::writer::{apply_batch, command};
 use verbatim::storage::{self, repo};
 
 struct Lib {
@@ -33,15 +33,16 @@ impl Lib {
     fn import_with(&mut self, path: &Path, limits: &ProbeLimits) -> Result<Imported, ImportError> {
         let staged = import::stage(path, &self.store, limits)?;
         assert!(staged.staged_path().exists());
-        let mut replies = apply_batch(
+        let (tx, rx) = std::sync::mpsc::channel();
+        let store = self.store.clone();
+        apply_batch(
             &mut self.conn,
-            &self.store,
-            vec![DbCommand::CommitImport(Box::new(staged))],
+            vec![command(
+                move |c, effects| import::commit_in(c, &store, staged, effects),
+                move |r| tx.send(r).unwrap(),
+            )],
         );
-        match replies.pop() {
-            Some(DbReply::Imported { result, .. }) => result,
-            other => panic!("unexpected reply {other:?}"),
-        }
+        rx.recv().unwrap()
     }
 
     fn stored_files(&self) -> Vec<std::path::PathBuf> {

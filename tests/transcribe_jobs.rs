@@ -27,7 +27,7 @@ use verbatim::transcribe::{
 
 fn app_with_faults(dir: &Path, faults: &str) -> App {
     let store = AudioStore::new(dir);
-    let writer = DbWriter::spawn(&dir.join("verbatim.db"), store.clone()).unwrap();
+    let writer = DbWriter::spawn(&dir.join("verbatim.db")).unwrap();
     let mut app = headless_app(CorePlugin::new(writer, store));
     track_imports(&mut app);
     let mut env = Vec::new();

@@ -36,7 +36,7 @@ fn worker() -> Box<ProcessTranscriber> {
 fn live_text_while_recording_and_the_tail_is_transcribed_after_stop() {
     let dir = tempfile::tempdir().unwrap();
     let store = AudioStore::new(dir.path());
-    let writer = DbWriter::spawn(&dir.path().join("verbatim.db"), store.clone()).unwrap();
+    let writer = DbWriter::spawn(&dir.path().join("verbatim.db")).unwrap();
     let mut app = headless_app(CorePlugin::new(writer, store));
     app.insert_resource(Engine(worker()));
     app.insert_resource(LiveEngine(worker()));
@@ -196,7 +196,7 @@ fn live_captions_on_real_speech_commit_each_word_once() {
     let baseline = std::env::var("VERBATIM_LIVE_POLICY").is_ok_and(|p| p == "stream");
     let (take, reference, seconds) = clips_in_a_row(dir.path(), repeat);
     let store = AudioStore::new(dir.path());
-    let writer = DbWriter::spawn(&dir.path().join("verbatim.db"), store.clone()).unwrap();
+    let writer = DbWriter::spawn(&dir.path().join("verbatim.db")).unwrap();
     let mut app = headless_app(CorePlugin::new(writer, store));
     app.insert_resource(Engine(worker()));
     app.insert_resource(LiveEngine(worker()));

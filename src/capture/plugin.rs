@@ -10,17 +10,19 @@ use bevy::prelude::*;
 use crossbeam_channel::Receiver;
 
 use super::devices::{self, InputDevice};
-use super::recorder::{Finished, Progress, Recorder, RecorderConfig, RecorderEvent, new_take_path};
+use super::recorder::{
+    Finished, Progress, Recorder, RecorderConfig, RecorderEvent, TakeStored, new_take_path,
+};
 use super::recovery::Recovered;
 use super::stream::{Source, StreamFormat};
-use crate::AppSet;
 use crate::dsp::meter::{self, Meter};
 use crate::dsp::peaks::PeakPyramid;
 use crate::dsp::spectrum::{LogAxis, SpectrumAnalyzer, spectrogram_column};
+use crate::library::FilesStored;
 use crate::library::import::AudioStore;
 use crate::storage::ids::{AudioFileId, SessionId};
-use crate::storage::plugin::{Database, DbReplied};
-use crate::storage::writer::{DbCommand, DbReply};
+use crate::storage::plugin::{Database, Replies};
+use crate::{AppSystems, Feature};
 
 /// Capture settings (the recorder panel and the CLI change them).
 #[derive(Resource, Debug, Clone)]
@@ -284,14 +286,27 @@ impl Plugin for CapturePlugin {
             .insert_resource(CaptureStore(self.store.clone()))
             .add_message::<RecordCommand>()
             .add_message::<RecordingNotice>()
+            .init_resource::<Replies<TakeStored>>()
+            .init_resource::<Replies<RecoveryReply>>()
             .add_systems(Startup, recover_on_start)
             .add_systems(
                 Update,
-                (drain_recorders, collect_devices).in_set(AppSet::Ingest),
+                (drain_recorders, collect_devices)
+                    .chain()
+                    .in_set(AppSystems::Ingest.of(Feature::Capture)),
             )
-            .add_systems(Update, analyze.in_set(AppSet::Analyze))
-            .add_systems(Update, handle_commands.in_set(AppSet::Dispatch))
-            .add_systems(Update, link_stored_takes.in_set(AppSet::Apply))
+            .add_systems(
+                Update,
+                analyze.in_set(AppSystems::Analyze.of(Feature::Capture)),
+            )
+            .add_systems(
+                Update,
+                handle_commands.in_set(AppSystems::Dispatch.of(Feature::Capture)),
+            )
+            .add_systems(
+                Update,
+                link_stored_takes.in_set(AppSystems::Apply.of(Feature::Capture)),
+            )
             .add_systems(Last, close_takes_on_exit);
     }
 }
@@ -315,11 +330,25 @@ fn close_takes_on_exit(
     }
 }
 
-fn recover_on_start(settings: Res<CaptureSettings>, db: Option<ResMut<Database>>) {
+/// The answer to recovering interrupted takes.
+struct RecoveryReply(Result<Vec<Recovered>, String>);
+
+fn recover_on_start(
+    settings: Res<CaptureSettings>,
+    db: Option<ResMut<Database>>,
+    replies: Res<Replies<RecoveryReply>>,
+    store: Res<CaptureStore>,
+) {
     if settings.recover_on_start
         && let Some(mut db) = db
     {
-        db.queue(DbCommand::RecoverSessions);
+        let store = store.0.clone();
+        db.write(
+            move |c, effects| {
+                super::recovery::recover_sessions(c, &store, effects).map_err(|e| e.to_string())
+            },
+            replies.to(RecoveryReply),
+        );
     }
 }
 
@@ -336,6 +365,7 @@ fn handle_commands(
     settings: Res<CaptureSettings>,
     store: Res<CaptureStore>,
     db: Option<Res<Database>>,
+    stored: Res<Replies<TakeStored>>,
     mut devices: ResMut<InputDevices>,
     mut notices: MessageWriter<RecordingNotice>,
 ) {
@@ -348,7 +378,7 @@ fn handle_commands(
                     ));
                     continue;
                 }
-                match start(req, &settings, &store.0, db.as_deref()) {
+                match start(req, &settings, &store.0, db.as_deref(), stored.sender()) {
                     Ok(bundle) => {
                         // Only the newest take is kept on screen.
                         for (e, _) in sessions.iter() {
@@ -415,6 +445,7 @@ fn start(
     settings: &CaptureSettings,
     store: &AudioStore,
     db: Option<&Database>,
+    stored: crossbeam_channel::Sender<TakeStored>,
 ) -> Result<SessionBundle, String> {
     let source = match &req.source {
         Some(s) => s.clone(),
@@ -432,12 +463,13 @@ fn start(
     };
     let mut config = RecorderConfig::new(source, path.clone(), session_path);
     config.store = Some(store.clone());
+    config.stored = Some(stored);
     config.max_seconds = req.seconds;
     config.stall_writer = req.stall_writer;
     if let Some(r) = req.ring_seconds {
         config.ring_seconds = r;
     }
-    let sender = db.and_then(|d| d.sender().ok());
+    let sender = db.map(Database::sender);
     let recorder = Recorder::start(config, sender).map_err(|e| e.to_string())?;
     let format = recorder.format().clone();
     let levels = Levels {
@@ -558,33 +590,41 @@ fn collect_devices(mut devices: ResMut<InputDevices>) {
     }
 }
 
-/// Apply: a stored take's library entry on its session; recovery results as notices.
+/// Apply: a stored take's library entry on its session (and the take in the library);
+/// recovery results as notices.
 fn link_stored_takes(
-    mut replies: MessageReader<DbReplied>,
+    stored: Res<Replies<TakeStored>>,
+    recovered: Res<Replies<RecoveryReply>>,
     mut sessions: Query<&mut RecordingSession>,
     mut notices: MessageWriter<RecordingNotice>,
+    mut files: MessageWriter<FilesStored>,
+    mut changed: MessageWriter<crate::library::transcripts::TranscriptsChanged>,
 ) {
-    for DbReplied(reply) in replies.read() {
-        match reply {
-            DbReply::RecordingSaved {
-                session: Some(id),
-                imported,
-                result,
-            } => {
-                if let Err(e) = result {
-                    tracing::error!(session = %id, "the take could not be stored: {e}");
-                }
-                for mut s in sessions.iter_mut() {
-                    if s.session == Some(*id) {
-                        s.audio_file = imported.first().map(|i| i.row.id);
-                        s.store_error = result.as_ref().err().cloned();
-                    }
+    for take in stored.drain() {
+        if let Some(id) = take.session {
+            if let Err(e) = &take.result {
+                tracing::error!(session = %id, "the take could not be stored: {e}");
+            }
+            for mut s in sessions.iter_mut() {
+                if s.session == Some(id) {
+                    s.audio_file = take.imported.first().map(|i| i.row.id);
+                    s.store_error = take.result.as_ref().err().cloned();
                 }
             }
-            DbReply::Recovered(r) => {
-                notices.write(RecordingNotice::Recovered(r.clone()));
-            }
-            _ => {}
         }
+        files.write(FilesStored(take.imported));
+    }
+    for RecoveryReply(r) in recovered.drain() {
+        if let Ok(list) = &r {
+            if list.iter().any(|r| r.live_transcript.is_some()) {
+                changed.write(crate::library::transcripts::TranscriptsChanged);
+            }
+            files.write(FilesStored(
+                list.iter()
+                    .flat_map(|r| r.imported.iter().cloned())
+                    .collect(),
+            ));
+        }
+        notices.write(RecordingNotice::Recovered(r));
     }
 }

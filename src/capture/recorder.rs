@@ -23,11 +23,12 @@ use super::ring::RingReader;
 use super::stream::{CaptureError, InputStream, Source, StreamEvent, StreamFormat};
 use super::wav::{Durability, TakeSummary, TakeWriter};
 use crate::dsp::peaks::{FINE, MinMax};
-use crate::library::import::{self, AudioStore};
+use crate::library::import::{self, AudioStore, Imported, StagedImport};
 use crate::media::ProbeLimits;
 use crate::storage::ids::SessionId;
 use crate::storage::repo::{NewRecordingSession, SessionEnd, SessionProgress, StopReason};
-use crate::storage::writer::{DbCommand, DbSender};
+use crate::storage::writer::{DbSender, Effects, command};
+use crate::storage::{now_ms, repo};
 
 /// No audio for this long (not paused) means the device is gone, whatever the backend says:
 /// at least this, or four times the longest gap between deliveries seen so far (devices that
@@ -57,6 +58,8 @@ pub struct RecorderConfig {
     pub analysis_seconds: f32,
     /// Import the finished take into this library (needs a database).
     pub store: Option<AudioStore>,
+    /// Where the answer to storing the take goes.
+    pub stored: Option<Sender<TakeStored>>,
     /// Fault injection for tests: the writer stops draining for this long once the take
     /// holds this many seconds (what a stalled disk or a starved thread does).
     #[doc(hidden)]
@@ -70,6 +73,7 @@ impl RecorderConfig {
             take_path,
             session_path,
             max_seconds: None,
+            stored: None,
             durability: None,
             ring_seconds: 4.0,
             analysis_seconds: 1.0,
@@ -326,10 +330,15 @@ fn open_session(
         sample_format: format.sample_format.clone(),
         file_path: config.session_path.clone(),
     };
-    if db
-        .send(DbCommand::OpenSession { session, reply: tx })
-        .is_err()
-    {
+    let open = command(
+        move |c, _| {
+            repo::insert_recording_session(c, &session, now_ms()).map_err(|e| e.to_string())
+        },
+        move |r: Result<SessionId, String>| {
+            let _ = tx.send(r);
+        },
+    );
+    if db.send(open).is_err() {
         tracing::error!("the database writer is gone; recording without a session row");
         return None;
     }
@@ -637,10 +646,13 @@ impl Writer {
         if to_db
             && let (Some(db), Some(id)) = (&self.db, self.session)
             && db
-                .send(DbCommand::SessionProgress {
-                    id,
-                    progress: progress.clone(),
-                })
+                .send(crate::storage::writer::unanswered(
+                    move || format!("cannot update recording session {id}"),
+                    {
+                        let progress = progress.clone();
+                        move |c| repo::update_recording_progress(c, id, &progress, now_ms())
+                    },
+                ))
                 .is_err()
         {
             tracing::warn!("the database writer is gone; the session row is not updated");
@@ -742,15 +754,33 @@ impl Writer {
                 (Some(s), true) if managed => s.parts.clone(),
                 _ => Vec::new(),
             };
-            if db
-                .send(DbCommand::SaveRecording {
-                    session: self.session,
-                    end,
-                    staged,
-                    remove_after,
-                })
-                .is_err()
-            {
+            let (session, store, notify) = (
+                self.session,
+                self.config.store.clone(),
+                self.config.stored.clone(),
+            );
+            let save = command(
+                move |c, effects| {
+                    let imported =
+                        save_recording(c, store.as_ref(), session, &end, staged, effects)?;
+                    effects.after_commit(move || remove_stored(&remove_after));
+                    Ok(imported)
+                },
+                move |r: Result<Vec<Imported>, String>| {
+                    let (imported, result) = match r {
+                        Ok(i) => (i, Ok(())),
+                        Err(e) => (Vec::new(), Err(e)),
+                    };
+                    if let Some(tx) = notify {
+                        let _ = tx.send(TakeStored {
+                            session,
+                            imported,
+                            result,
+                        });
+                    }
+                },
+            );
+            if db.send(save).is_err() {
                 tracing::error!("the database writer is gone; the session stays open for recovery");
                 importing = false;
             }
@@ -763,5 +793,48 @@ impl Writer {
             progress,
             importing,
         }));
+    }
+}
+
+/// How storing a finished take ended (for the capture plugin, and the library).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TakeStored {
+    pub session: Option<SessionId>,
+    /// The take's parts as library entries (empty when the import failed).
+    pub imported: Vec<Imported>,
+    pub result: Result<(), String>,
+}
+
+/// Imports a finished take's parts and closes its session (a writer command's work).
+fn save_recording(
+    conn: &rusqlite::Connection,
+    store: Option<&AudioStore>,
+    session: Option<SessionId>,
+    end: &SessionEnd,
+    staged: Vec<StagedImport>,
+    effects: &mut Effects,
+) -> Result<Vec<Imported>, String> {
+    let mut imported = Vec::new();
+    if let Some(store) = store {
+        for part in staged {
+            imported
+                .push(import::commit_in(conn, store, part, effects).map_err(|e| e.to_string())?);
+        }
+    }
+    if let Some(id) = session {
+        let file = imported.first().map(|i| i.row.id);
+        repo::close_recording_session(conn, id, end, file, now_ms()).map_err(|e| e.to_string())?;
+    }
+    Ok(imported)
+}
+
+/// Removes takes now in the store (a take stored in place has moved already).
+pub(crate) fn remove_stored(paths: &[PathBuf]) {
+    for path in paths {
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!("cannot remove the stored take {}: {e}", path.display()),
+        }
     }
 }

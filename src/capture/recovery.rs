@@ -14,6 +14,7 @@ use crate::library::import::{self, AudioStore, Imported, Placed};
 use crate::media::ProbeLimits;
 use crate::storage::ids::{SessionId, TranscriptId};
 use crate::storage::repo::{self, SessionEnd, SessionProgress, StopReason};
+use crate::storage::writer::Effects;
 use crate::storage::{StorageError, now_ms};
 use crate::transcribe::draft;
 
@@ -54,9 +55,9 @@ pub fn is_managed_take(data_dir: &Path, file_path: &str) -> bool {
     !p.is_absolute() && p.starts_with("recordings") || p.starts_with(data_dir.join("recordings"))
 }
 
-/// Repairs every interrupted session (inside the caller's transaction). What is placed in
-/// the store goes to `placed` (undone by the caller if its transaction fails); stored takes to
-/// be deleted after the commit go to `remove_after`.
+/// Repairs every interrupted session (a writer command's work, inside its savepoint). What
+/// is placed in the store is taken back if its changes roll back; stored takes are deleted
+/// once they are committed.
 ///
 /// A take that cannot be added to the library (the disk is full, the database refuses) keeps
 /// its session `recording`, with the reason in its error: it stays where it is and the next
@@ -64,8 +65,7 @@ pub fn is_managed_take(data_dir: &Path, file_path: &str) -> bool {
 pub fn recover_sessions(
     conn: &Connection,
     store: &AudioStore,
-    placed: &mut Vec<Placed>,
-    remove_after: &mut Vec<PathBuf>,
+    effects: &mut Effects,
 ) -> Result<Vec<Recovered>, StorageError> {
     let mut out = Vec::new();
     for row in repo::list_recording_sessions(conn, Some("recording"))? {
@@ -111,12 +111,13 @@ pub fn recover_sessions(
                 report.sample_rate = summary.sample_rate;
                 progress.frames_written = summary.frames;
                 match store_parts(conn, store, &summary.parts, managed) {
-                    Ok((imported, p)) => {
-                        placed.extend(p);
+                    Ok((imported, placed)) => {
+                        effects.on_rollback(move || placed.into_iter().for_each(Placed::undo));
                         report.imported = imported;
                         report.status = "recovered".into();
                         if managed {
-                            remove_after.extend(summary.parts.iter().cloned());
+                            let parts = summary.parts.clone();
+                            effects.after_commit(move || super::recorder::remove_stored(&parts));
                         }
                     }
                     Err(e) => {

@@ -317,7 +317,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn core(data: &DataDir) -> anyhow::Result<CorePlugin> {
     data.check_writable()?;
     let store = AudioStore::new(data.root());
-    let writer = DbWriter::spawn(&data.db_path(), store.clone())
+    let writer = DbWriter::spawn(&data.db_path())
         .with_context(|| format!("cannot open the library in {}", data.root().display()))?;
     Ok(CorePlugin::new(writer, store))
 }

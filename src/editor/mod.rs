@@ -3,23 +3,24 @@
 //! turns intents into edits and database commands and replies into state. Saving creates a
 //! new immutable version; nothing is ever rewritten.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use bevy::prelude::*;
 
-use crate::AppSet;
 use crate::library::import::AudioStore;
 use crate::playback::Player;
-use crate::storage::ids::TranscriptId;
-use crate::storage::plugin::{Database, DbReplied};
+use crate::storage::ids::{TranscriptId, VersionId};
+use crate::storage::plugin::{Database, Replies};
 use crate::storage::repo::{
-    Bookmark, NewVersion, SearchHit, TranscriptRow, VersionRow, VersionSource,
+    self, Bookmark, NewSegment, NewVersion, SearchHit, SegmentRow, TranscriptRow, VersionRow,
+    VersionSource,
 };
-use crate::storage::writer::{DbCommand, DbReply, ExportRequest};
+use crate::storage::writer::command;
+use crate::storage::{StorageError, now_ms};
 use crate::transcript::diff::{Comparison, compare};
 use crate::transcript::edit::{Edit, EditSession, Seg};
 use crate::transcript::export::Format;
+use crate::{AppSystems, Feature};
 
 /// The open version.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,28 +54,135 @@ pub struct Editor {
     pub compare: Option<CompareDoc>,
     pub search_results: Vec<SearchHit>,
     pub transcripts: Vec<TranscriptRow>,
-    pending: HashMap<u64, Pending>,
     compare_parts: [Option<(VersionRow, Vec<Seg>)>; 2],
-    next_token: u64,
 }
 
+/// What a loaded version is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Pending {
+enum Load {
     Open { segment: Option<usize> },
     CompareSide(usize),
-    Save,
-    Search,
-    Transcripts,
-    Export,
 }
 
-impl Editor {
-    fn token(&mut self, p: Pending) -> u64 {
-        self.next_token += 1;
-        // Tokens of this plugin live in their own range.
-        let t = (1 << 62) + self.next_token;
-        self.pending.insert(t, p);
-        t
+/// Answers of the editor's storage commands and queries.
+enum EditorReply {
+    Loaded {
+        load: Load,
+        result: Result<Box<LoadedTranscript>, String>,
+    },
+    Saved {
+        transcript: TranscriptId,
+        result: Result<(VersionId, u32), String>,
+    },
+    Searched(Result<Vec<SearchHit>, String>),
+    Listed(Result<Vec<TranscriptRow>, String>),
+    /// The absolute path written.
+    Exported(Result<PathBuf, String>),
+}
+
+/// A transcript, its version list and one version's segments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedTranscript {
+    pub transcript: TranscriptRow,
+    pub versions: Vec<VersionRow>,
+    pub version: VersionRow,
+    pub segments: Vec<SegmentRow>,
+    /// The audio file's bookmarks (those set while its take recorded too).
+    pub bookmarks: Vec<Bookmark>,
+}
+
+/// Reads a transcript with version `version` (`None`: the current one).
+pub fn load_transcript(
+    conn: &rusqlite::Connection,
+    transcript: TranscriptId,
+    version: Option<u32>,
+) -> Result<LoadedTranscript, StorageError> {
+    let Some(t) = repo::get_transcript(conn, transcript)? else {
+        return Err(StorageError::NotFound(format!("transcript {transcript}")));
+    };
+    let versions = repo::versions(conn, transcript)?;
+    let version = match version {
+        Some(n) => versions.iter().find(|v| v.number == n).cloned(),
+        None => versions.iter().find(|v| v.is_current).cloned(),
+    }
+    .ok_or_else(|| {
+        StorageError::NotFound(format!(
+            "version {} of transcript {transcript}",
+            version.map_or("(current)".to_string(), |n| n.to_string())
+        ))
+    })?;
+    let segments = repo::segments(conn, version.id)?;
+    let bookmarks = repo::bookmarks(conn, t.audio_file)?;
+    Ok(LoadedTranscript {
+        transcript: t,
+        versions,
+        version,
+        segments,
+        bookmarks,
+    })
+}
+
+/// What an export writes.
+struct ExportJob {
+    transcript: TranscriptId,
+    version: VersionId,
+    version_number: u32,
+    title: String,
+    model: Option<String>,
+    format: Format,
+    segments: Vec<NewSegment>,
+    path: PathBuf,
+}
+
+/// Renders and writes the file (on its own thread: file work stays off the frame and out of
+/// the writer's transaction), then notes it in the export history.
+fn export(
+    job: ExportJob,
+    db: crate::storage::writer::DbSender,
+    reply: impl FnOnce(Result<PathBuf, String>) + Send + 'static,
+) {
+    let spawned = std::thread::Builder::new()
+        .name("verbatim-export".into())
+        .spawn(move || {
+            let meta = crate::transcript::export::Meta {
+                title: &job.title,
+                transcript_id: job.transcript.0,
+                version: job.version_number,
+                model: job.model.as_deref(),
+            };
+            let text = crate::transcript::export::render(job.format, &meta, &job.segments);
+            let written = match crate::transcript::export::write_new(&job.path, &text) {
+                Ok(w) => w,
+                Err(e) => return reply(Err(format!("cannot write {}: {e}", job.path.display()))),
+            };
+            let abs = std::fs::canonicalize(&written).unwrap_or(written);
+            let (transcript, version, code) = (job.transcript, job.version, job.format.code());
+            let record = command(
+                move |c, _| {
+                    repo::record_export(
+                        c,
+                        transcript,
+                        version,
+                        code,
+                        &abs.to_string_lossy(),
+                        now_ms(),
+                    )
+                    .map(|_| abs.clone())
+                    .map_err(|e| {
+                        format!(
+                            "{} was written but not recorded in the history: {e}",
+                            abs.display()
+                        )
+                    })
+                },
+                reply,
+            );
+            if let Err(e) = db.send(record) {
+                tracing::error!("the export was written but not recorded: {e}");
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the export: {e}");
     }
 }
 
@@ -204,19 +312,65 @@ impl Plugin for EditorPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<Editor>()
             .init_resource::<DocPeaks>()
-            .add_systems(Update, build_peaks.in_set(AppSet::Analyze))
+            .add_systems(
+                Update,
+                build_peaks.in_set(AppSystems::Analyze.of(Feature::Editor)),
+            )
             .insert_resource(EditorStore(self.store.clone()))
             .add_message::<EditorCommand>()
             .add_message::<EditorEvent>()
-            .add_systems(Update, apply_replies.in_set(AppSet::Ingest))
-            .add_systems(Update, handle_commands.in_set(AppSet::Apply));
+            .init_resource::<Replies<EditorReply>>()
+            .add_systems(
+                Update,
+                apply_replies.in_set(AppSystems::Ingest.of(Feature::Editor)),
+            )
+            .add_systems(
+                Update,
+                handle_commands.in_set(AppSystems::Apply.of(Feature::Editor)),
+            );
     }
+}
+
+/// Queues the load of a transcript version on the reader.
+fn load(
+    db: &mut Database,
+    replies: &Replies<EditorReply>,
+    transcript: TranscriptId,
+    version: Option<u32>,
+    what: Load,
+) {
+    db.read(
+        move |c| {
+            load_transcript(c, transcript, version)
+                .map(Box::new)
+                .map_err(|e| e.to_string())
+        },
+        replies.to(move |result| EditorReply::Loaded { load: what, result }),
+    );
+}
+
+/// Queues a new version of `transcript` (source and note in `version`).
+fn save_version(
+    db: &mut Database,
+    replies: &Replies<EditorReply>,
+    transcript: TranscriptId,
+    version: NewVersion,
+    segments: Vec<NewSegment>,
+) {
+    db.write(
+        move |c, _| {
+            repo::add_version(c, transcript, &version, &segments, now_ms())
+                .map_err(|e| e.to_string())
+        },
+        replies.to(move |result| EditorReply::Saved { transcript, result }),
+    );
 }
 
 fn handle_commands(
     mut commands: MessageReader<EditorCommand>,
     mut editor: ResMut<Editor>,
     db: Option<ResMut<Database>>,
+    replies: Res<Replies<EditorReply>>,
     mut events: MessageWriter<EditorEvent>,
     player: Option<ResMut<Player>>,
 ) {
@@ -229,12 +383,8 @@ fn handle_commands(
                 version,
                 segment,
             } => {
-                let token = editor.token(Pending::Open { segment: *segment });
-                db.queue(DbCommand::LoadTranscript {
-                    transcript: *transcript,
-                    version: *version,
-                    token,
-                });
+                let what = Load::Open { segment: *segment };
+                load(&mut db, &replies, *transcript, *version, what);
             }
             EditorCommand::Edit(edit) => {
                 let Some(doc) = editor.doc.as_mut() else {
@@ -280,25 +430,19 @@ fn handle_commands(
                 v.author = std::env::var("USER").ok();
                 let transcript = doc.transcript.id;
                 let segments = doc.session.segments.clone();
-                let token = editor.token(Pending::Save);
-                db.queue(DbCommand::SaveVersion {
-                    transcript,
-                    version: v,
-                    segments,
-                    token,
-                });
+                save_version(&mut db, &replies, transcript, v, segments);
             }
             EditorCommand::Rollback { to } => {
                 let Some(doc) = editor.doc.as_ref() else {
                     continue;
                 };
-                let transcript = doc.transcript.id;
-                let token = editor.token(Pending::Save);
-                db.queue(DbCommand::Rollback {
-                    transcript,
-                    to: *to,
-                    token,
-                });
+                let (transcript, to) = (doc.transcript.id, *to);
+                db.write(
+                    move |c, _| {
+                        repo::rollback(c, transcript, to, None, now_ms()).map_err(|e| e.to_string())
+                    },
+                    replies.to(move |result| EditorReply::Saved { transcript, result }),
+                );
             }
             EditorCommand::ImportVersion {
                 transcript,
@@ -307,13 +451,7 @@ fn handle_commands(
             } => {
                 let mut v = NewVersion::new(VersionSource::Import);
                 v.note = Some(note.clone());
-                let token = editor.token(Pending::Save);
-                db.queue(DbCommand::SaveVersion {
-                    transcript: *transcript,
-                    version: v,
-                    segments: segments.clone(),
-                    token,
-                });
+                save_version(&mut db, &replies, *transcript, v, segments.clone());
             }
             EditorCommand::Compare { left, right } => {
                 let Some(doc) = editor.doc.as_ref() else {
@@ -322,12 +460,13 @@ fn handle_commands(
                 let transcript = doc.transcript.id;
                 editor.compare_parts = [None, None];
                 for (side, n) in [(0, *left), (1, *right)] {
-                    let token = editor.token(Pending::CompareSide(side));
-                    db.queue(DbCommand::LoadTranscript {
+                    load(
+                        &mut db,
+                        &replies,
                         transcript,
-                        version: Some(n),
-                        token,
-                    });
+                        Some(n),
+                        Load::CompareSide(side),
+                    );
                 }
             }
             EditorCommand::CloseCompare => editor.compare = None,
@@ -343,7 +482,7 @@ fn handle_commands(
                     continue;
                 };
                 // The saved version, not unsaved edits: an export names its version.
-                let request = ExportRequest {
+                let job = ExportJob {
                     transcript: doc.transcript.id,
                     version: doc.version.id,
                     version_number: doc.version.number,
@@ -356,26 +495,21 @@ fn handle_commands(
                     format: *format,
                     segments: doc.session.saved_segments(),
                     path: path.clone(),
-                    token: 0,
                 };
-                let token = editor.token(Pending::Export);
-                db.queue(DbCommand::Export(Box::new(ExportRequest {
-                    token,
-                    ..request
-                })));
+                export(job, db.sender(), replies.to(EditorReply::Exported));
             }
             EditorCommand::Search(q) => {
-                let token = editor.token(Pending::Search);
-                db.queue(DbCommand::Search {
-                    query: q.clone(),
-                    current_only: true,
-                    limit: 200,
-                    token,
-                });
+                let q = q.clone();
+                db.read(
+                    move |c| repo::search(c, &q, true, 200).map_err(|e| e.to_string()),
+                    replies.to(EditorReply::Searched),
+                );
             }
             EditorCommand::ListTranscripts => {
-                let token = editor.token(Pending::Transcripts);
-                db.queue(DbCommand::ListTranscripts { token });
+                db.read(
+                    |c| repo::list_transcripts(c).map_err(|e| e.to_string()),
+                    replies.to(EditorReply::Listed),
+                );
             }
             EditorCommand::Seek { ms, play } => {
                 if let Some(p) = player.as_mut() {
@@ -391,21 +525,19 @@ fn handle_commands(
 
 #[allow(clippy::too_many_arguments)]
 fn apply_replies(
-    mut replies: MessageReader<DbReplied>,
+    replies: Res<Replies<EditorReply>>,
     mut editor: ResMut<Editor>,
     store: Res<EditorStore>,
     mut events: MessageWriter<EditorEvent>,
+    mut changed: MessageWriter<crate::library::transcripts::TranscriptsChanged>,
     db: Option<ResMut<Database>>,
     player: Option<ResMut<Player>>,
 ) {
     let mut db = db;
     let mut player = player;
-    for DbReplied(reply) in replies.read() {
+    for reply in replies.drain() {
         match reply {
-            DbReply::TranscriptLoaded { token, result } => {
-                let Some(p) = editor.pending.remove(token) else {
-                    continue;
-                };
+            EditorReply::Loaded { load: what, result } => {
                 let loaded = match result {
                     Ok(l) => l,
                     Err(e) => {
@@ -416,8 +548,8 @@ fn apply_replies(
                     }
                 };
                 let segs: Vec<Seg> = loaded.segments.iter().cloned().map(Seg::from).collect();
-                match p {
-                    Pending::Open { segment } => {
+                match what {
+                    Load::Open { segment } => {
                         let audio_path = store.0.absolute(&loaded.transcript.audio_path);
                         if let Some(pl) = player.as_mut()
                             && editor
@@ -448,7 +580,7 @@ fn apply_replies(
                             pl.seek_ms(s.start_ms);
                         }
                     }
-                    Pending::CompareSide(side) => {
+                    Load::CompareSide(side) => {
                         editor.compare_parts[side] = Some((loaded.version.clone(), segs));
                         if let [Some((lv, ls)), Some((rv, rs))] = &editor.compare_parts {
                             let result = compare(ls, rs);
@@ -464,37 +596,31 @@ fn apply_replies(
                             events.write(EditorEvent::Compared);
                         }
                     }
-                    _ => {}
                 }
             }
-            DbReply::VersionSaved {
-                token,
-                transcript,
-                result,
-            } => {
-                if editor.pending.remove(token).is_none() {
-                    continue;
-                }
+            EditorReply::Saved { transcript, result } => {
                 match result {
                     Ok((_, number)) => {
+                        changed.write(crate::library::transcripts::TranscriptsChanged);
                         events.write(EditorEvent::Saved {
-                            transcript: *transcript,
-                            version: *number,
+                            transcript,
+                            version: number,
                         });
                         // Reload what is open: the version list changed and the new one is
                         // current.
                         let open = editor
                             .doc
                             .as_ref()
-                            .is_some_and(|d| d.transcript.id == *transcript);
+                            .is_some_and(|d| d.transcript.id == transcript);
                         if open && let Some(db) = db.as_mut() {
                             let focus = editor.doc.as_ref().and_then(|d| d.selected);
-                            let token = editor.token(Pending::Open { segment: focus });
-                            db.queue(DbCommand::LoadTranscript {
-                                transcript: *transcript,
-                                version: None,
-                                token,
-                            });
+                            load(
+                                db,
+                                &replies,
+                                transcript,
+                                None,
+                                Load::Open { segment: focus },
+                            );
                         }
                     }
                     Err(e) => {
@@ -502,44 +628,30 @@ fn apply_replies(
                     }
                 }
             }
-            DbReply::SearchResults { token, result } => {
-                if editor.pending.remove(token).is_none() {
-                    continue;
+            EditorReply::Searched(result) => match result {
+                Ok(hits) => {
+                    events.write(EditorEvent::Searched(hits.len()));
+                    editor.search_results = hits;
                 }
-                match result {
-                    Ok(hits) => {
-                        editor.search_results = hits.clone();
-                        events.write(EditorEvent::Searched(hits.len()));
-                    }
-                    Err(e) => {
-                        events.write(EditorEvent::Failed(format!("Search failed: {e}")));
-                    }
+                Err(e) => {
+                    events.write(EditorEvent::Failed(format!("Search failed: {e}")));
                 }
-            }
-            DbReply::Exported { token, result } => {
-                if editor.pending.remove(token).is_none() {
-                    continue;
-                }
+            },
+            EditorReply::Exported(result) => {
                 events.write(match result {
-                    Ok(path) => EditorEvent::Exported(path.clone()),
+                    Ok(path) => EditorEvent::Exported(path),
                     Err(e) => EditorEvent::Failed(format!("Export failed: {e}")),
                 });
             }
-            DbReply::Transcripts { token, result } => {
-                if editor.pending.remove(token).is_none() {
-                    continue;
+            EditorReply::Listed(result) => match result {
+                Ok(list) => {
+                    events.write(EditorEvent::Listed(list.len()));
+                    editor.transcripts = list;
                 }
-                match result {
-                    Ok(list) => {
-                        editor.transcripts = list.clone();
-                        events.write(EditorEvent::Listed(list.len()));
-                    }
-                    Err(e) => {
-                        events.write(EditorEvent::Failed(format!("Cannot list transcripts: {e}")));
-                    }
+                Err(e) => {
+                    events.write(EditorEvent::Failed(format!("Cannot list transcripts: {e}")));
                 }
-            }
-            _ => {}
+            },
         }
     }
 }

@@ -36,6 +36,12 @@ pub enum ImportError {
     Database(String),
 }
 
+impl From<crate::storage::writer::BatchFailed> for ImportError {
+    fn from(e: crate::storage::writer::BatchFailed) -> Self {
+        Self::Database(e.0)
+    }
+}
+
 /// The audio store under the data directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AudioStore {
@@ -384,6 +390,21 @@ pub fn commit(
         },
     };
     Ok((Imported { row, created }, Some(placed)))
+}
+
+/// [`commit`] as a writer command's work: what it placed is taken back if the command's
+/// changes roll back.
+pub fn commit_in(
+    conn: &Connection,
+    store: &AudioStore,
+    staged: StagedImport,
+    effects: &mut crate::storage::writer::Effects,
+) -> Result<Imported, ImportError> {
+    let (imported, placed) = commit(conn, store, staged)?;
+    if let Some(p) = placed {
+        effects.on_rollback(move || p.undo());
+    }
+    Ok(imported)
 }
 
 /// Copies `from` to `target` through a temporary file next to `target` (never a partial file

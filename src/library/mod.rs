@@ -6,6 +6,7 @@
 //! [`ImportFinished`] message.
 
 pub mod import;
+pub mod transcripts;
 
 use std::path::PathBuf;
 use std::thread::JoinHandle;
@@ -13,11 +14,10 @@ use std::thread::JoinHandle;
 use bevy::prelude::*;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
-use crate::AppSet;
 use crate::media::ProbeLimits;
-use crate::storage::plugin::{Database, DbReplied};
-use crate::storage::repo::AudioFileRow;
-use crate::storage::writer::{DbCommand, DbReply};
+use crate::storage::plugin::{Database, Replies};
+use crate::storage::repo::{self, AudioFileRow};
+use crate::{AppSystems, Feature};
 use import::{AudioStore, ImportError, Imported, StagedImport};
 
 /// An audio file of the library.
@@ -57,6 +57,20 @@ impl ImportFinished {
             Err(e) => format!("{name}: {e}"),
         }
     }
+}
+
+/// Files stored by another feature (a finished or recovered take): they join the library
+/// like imports.
+#[derive(Message, Debug, Clone, PartialEq)]
+pub struct FilesStored(pub Vec<Imported>);
+
+/// Answers of the library's storage commands.
+enum LibraryReply {
+    Library(Result<Vec<AudioFileRow>, String>),
+    Imported {
+        source: PathBuf,
+        result: Result<Imported, ImportError>,
+    },
 }
 
 /// The audio-file entities in display order (newest first), kept up to date as files are
@@ -158,19 +172,37 @@ impl Plugin for LibraryPlugin {
             .init_resource::<LibraryOrder>()
             .add_message::<ImportRequested>()
             .add_message::<ImportFinished>()
+            .add_message::<FilesStored>()
+            .init_resource::<Replies<LibraryReply>>()
+            .add_plugins(transcripts::plugin)
             .add_systems(Startup, request_library)
-            .add_systems(Update, drain_importer.in_set(AppSet::Ingest))
             .add_systems(
                 Update,
-                (start_imports, apply_db_replies).in_set(AppSet::Apply),
+                drain_importer.in_set(AppSystems::Ingest.of(Feature::Library)),
             )
-            .add_systems(Update, update_order.in_set(AppSet::Persist));
+            .add_systems(
+                Update,
+                (start_imports, apply_db_replies, add_stored)
+                    .chain()
+                    .in_set(AppSystems::Apply.of(Feature::Library)),
+            )
+            .add_systems(
+                Update,
+                update_order.in_set(AppSystems::Persist.of(Feature::Library)),
+            );
     }
 }
 
-fn request_library(db: Option<ResMut<Database>>, mut state: ResMut<LibraryState>) {
+fn request_library(
+    db: Option<ResMut<Database>>,
+    replies: Res<Replies<LibraryReply>>,
+    mut state: ResMut<LibraryState>,
+) {
     match db {
-        Some(mut db) => db.queue(DbCommand::LoadLibrary),
+        Some(mut db) => db.read(
+            |c| repo::list_audio_files(c).map_err(|e| e.to_string()),
+            replies.to(LibraryReply::Library),
+        ),
         None => state.error = Some("no database is open".to_owned()),
     }
 }
@@ -208,6 +240,7 @@ fn start_imports(
 fn drain_importer(
     importer: Option<ResMut<Importer>>,
     db: Option<ResMut<Database>>,
+    replies: Res<Replies<LibraryReply>>,
     mut finished: MessageWriter<ImportFinished>,
 ) {
     let (Some(mut importer), Some(mut db)) = (importer, db) else {
@@ -215,7 +248,13 @@ fn drain_importer(
     };
     loop {
         match importer.staged.try_recv() {
-            Ok((_, Ok(staged))) => db.queue(DbCommand::CommitImport(Box::new(staged))),
+            Ok((source, Ok(staged))) => {
+                let store = importer.store.clone();
+                db.write(
+                    move |c, effects| import::commit_in(c, &store, staged, effects),
+                    replies.to(move |result| LibraryReply::Imported { source, result }),
+                );
+            }
             Ok((source, Err(e))) => {
                 importer.in_flight = importer.in_flight.saturating_sub(1);
                 finished.write(ImportFinished {
@@ -240,62 +279,49 @@ fn drain_importer(
 
 fn apply_db_replies(
     mut commands: Commands,
-    mut replies: MessageReader<DbReplied>,
+    replies: Res<Replies<LibraryReply>>,
     mut files: Query<(Entity, &mut AudioFile)>,
     mut state: ResMut<LibraryState>,
     importer: Option<ResMut<Importer>>,
     mut finished: MessageWriter<ImportFinished>,
 ) {
     let mut importer = importer;
-    for DbReplied(reply) in replies.read() {
+    for reply in replies.drain() {
         match reply {
-            DbReply::Library(Ok(rows)) => {
-                sync_library(&mut commands, &mut files, rows);
+            LibraryReply::Library(Ok(rows)) => {
+                sync_library(&mut commands, &mut files, &rows);
                 state.loaded = true;
                 state.error = None;
             }
-            DbReply::Library(Err(e)) => {
+            LibraryReply::Library(Err(e)) => {
                 tracing::error!("cannot load the library: {e}");
-                state.error = Some(e.clone());
+                state.error = Some(e);
             }
-            DbReply::Imported { source, result } => {
+            LibraryReply::Imported { source, result } => {
                 if let Some(importer) = importer.as_mut() {
                     importer.in_flight = importer.in_flight.saturating_sub(1);
                 }
-                if let Ok(imported) = result {
+                if let Ok(imported) = &result {
                     let known = files.iter().any(|(_, f)| f.0.id == imported.row.id);
                     if !known {
                         commands.spawn(audio_file(imported.row.clone()));
                     }
                     tracing::info!(id = %imported.row.id, created = imported.created, "imported {}", source.display());
                 }
-                finished.write(ImportFinished {
-                    source: source.clone(),
-                    result: result.clone(),
-                });
+                finished.write(ImportFinished { source, result });
             }
-            // Finished and recovered takes join the library like imports.
-            DbReply::RecordingSaved { imported, .. } => {
-                add_new(&mut commands, &files, imported.iter());
-            }
-            DbReply::Recovered(Ok(list)) => {
-                add_new(
-                    &mut commands,
-                    &files,
-                    list.iter().flat_map(|r| r.imported.iter()),
-                );
-            }
-            DbReply::Recovered(Err(_))
-            | DbReply::JobCreated { .. }
-            | DbReply::TranscriptSaved { .. }
-            | DbReply::Jobs { .. }
-            | DbReply::TranscriptLoaded { .. }
-            | DbReply::VersionSaved { .. }
-            | DbReply::SearchResults { .. }
-            | DbReply::Transcripts { .. }
-            | DbReply::Exported { .. }
-            | DbReply::LiveDraftSaved { .. } => {}
         }
+    }
+}
+
+/// Finished and recovered takes join the library like imports.
+fn add_stored(
+    mut commands: Commands,
+    mut stored: MessageReader<FilesStored>,
+    files: Query<(Entity, &mut AudioFile)>,
+) {
+    for FilesStored(list) in stored.read() {
+        add_new(&mut commands, &files, list.iter());
     }
 }
 
@@ -329,7 +355,9 @@ fn update_order(
     order.0 = v.into_iter().map(|(_, _, e)| e).collect();
 }
 
-/// Makes the audio-file entities match `rows`: update, spawn, despawn.
+/// Makes the audio-file entities match `rows`: update, spawn, despawn. The rows come from
+/// the reader's snapshot, which may predate a file that a later write added (an import or a
+/// recovered take answered first): entities of files newer than every row stay.
 fn sync_library(
     commands: &mut Commands,
     files: &mut Query<(Entity, &mut AudioFile)>,
@@ -337,10 +365,12 @@ fn sync_library(
 ) {
     let mut by_id: std::collections::HashMap<_, &AudioFileRow> =
         rows.iter().map(|r| (r.id, r)).collect();
+    let newest = rows.iter().map(|r| r.id).max();
     for (entity, mut file) in files.iter_mut() {
         match by_id.remove(&file.0.id) {
             Some(row) if file.0 != *row => file.0 = row.clone(),
             Some(_) => {}
+            None if newest.is_none_or(|n| file.0.id > n) => {}
             None => commands.entity(entity).despawn(),
         }
     }

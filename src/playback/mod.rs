@@ -299,8 +299,10 @@ pub struct PlaybackPlugin;
 
 impl Plugin for PlaybackPlugin {
     fn build(&self, app: &mut App) {
-        app.insert_resource(Player::start())
-            .add_systems(Update, poll_status.in_set(crate::AppSet::Ingest));
+        app.insert_resource(Player::start()).add_systems(
+            Update,
+            poll_status.in_set(crate::AppSystems::Ingest.of(crate::Feature::Playback)),
+        );
     }
 }
 

@@ -1,7 +1,9 @@
 //! SQLite persistence: connection set-up, migrations, repositories and the writer thread.
 //!
-//! The ECS never touches rusqlite: it sends [`writer::DbCommand`]s to the one writer thread
-//! ([`writer::DbWriter`]) and reads its replies in one system ([`plugin`]).
+//! The ECS never touches rusqlite: features queue [`writer::Command`]s (their own work and a
+//! typed reply) for the writer thread, or queries for the reader thread
+//! ([`writer::DbWriter`]); each feature drains its own replies in one system. This module
+//! knows SQL, connections, migrations and those threads, and no feature.
 
 pub mod ids;
 pub mod plugin;
@@ -105,6 +107,12 @@ pub fn configure(conn: &Connection) -> Result<(), StorageError> {
     // In-memory databases answer "memory" and keep it; that is fine for tests.
     let _mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(())
+}
+
+/// Sets up the read-only connection of the reader thread (the writer made the schema).
+pub fn configure_reader(conn: &Connection) -> Result<(), StorageError> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     Ok(())
 }
 

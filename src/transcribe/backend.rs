@@ -21,7 +21,7 @@ pub struct GpuDevice {
 
 /// The GPU back-ends compiled into this build ("cuda", "vulkan", "metal"); empty for CPU-only.
 pub fn compiled_gpu_backends() -> Vec<&'static str> {
-    crate::build_features()
+    crate::build_info::features()
         .into_iter()
         .filter(|f| *f != "cpu")
         .collect()

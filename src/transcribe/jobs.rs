@@ -25,15 +25,16 @@ use super::protocol::{
 };
 use super::worker::{EngineEvent, ProcessTranscriber, WorkerCommand};
 use super::{Transcriber, backend};
-use crate::AppSet;
 use crate::library::AudioFile;
 use crate::library::import::AudioStore;
-use crate::storage::ids::{AudioFileId, JobId, TranscriptId};
-use crate::storage::now_ms;
-use crate::storage::plugin::{Database, DbReplied};
+use crate::library::transcripts::TranscriptsChanged;
+use crate::storage::ids::{AudioFileId, JobId, TranscriptId, VersionId};
+use crate::storage::plugin::{Database, Replies};
 use crate::storage::repo::{JobRow, JobUpdate, NewJob, NewSegment, NewVersion, VersionSource};
 use crate::storage::runner::Runner;
-use crate::storage::writer::{DbCommand, DbReply, SaveTranscript};
+use crate::storage::writer::unanswered;
+use crate::storage::{StorageError, now_ms, repo};
+use crate::{AppSystems, Feature};
 
 /// Where a job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -408,6 +409,7 @@ impl Plugin for TranscribePlugin {
             .insert_resource(JobStore(self.store.clone()))
             .init_resource::<Breakers>()
             .init_resource::<JobsLoaded>()
+            .init_resource::<Replies<JobsReply>>()
             .add_message::<TranscribeRequest>()
             .add_message::<JobQueued>()
             .add_message::<JobCommand>()
@@ -415,9 +417,15 @@ impl Plugin for TranscribePlugin {
             .add_systems(
                 Update,
                 (
-                    (apply_replies, drain_engine).chain().in_set(AppSet::Ingest),
-                    (refresh_jobs, dispatch).in_set(AppSet::Dispatch),
-                    (handle_requests, handle_commands, link_jobs).in_set(AppSet::Apply),
+                    (apply_replies, drain_engine)
+                        .chain()
+                        .in_set(AppSystems::Ingest.of(Feature::Jobs)),
+                    (refresh_jobs, dispatch)
+                        .chain()
+                        .in_set(AppSystems::Dispatch.of(Feature::Jobs)),
+                    (handle_requests, handle_commands, link_jobs)
+                        .chain()
+                        .in_set(AppSystems::Apply.of(Feature::Jobs)),
                 ),
             );
     }
@@ -447,10 +455,28 @@ pub const JOB_REFRESH: Duration = Duration::from_secs(3);
 pub struct JobsLoaded(pub bool);
 
 /// Reads the job list at the first frame and again every [`JOB_REFRESH`].
+/// Answers of the job queue's storage commands.
+enum JobsReply {
+    Jobs {
+        requeued: Vec<JobId>,
+        result: Result<Vec<JobRow>, String>,
+    },
+    Created {
+        token: u64,
+        result: Result<Box<JobRow>, String>,
+    },
+    Saved {
+        job: JobId,
+        result: Result<(TranscriptId, VersionId), String>,
+    },
+}
+
 fn refresh_jobs(
     db: Option<ResMut<Database>>,
     runner: Res<JobRunner>,
     settings: Res<TranscribeSettings>,
+    replies: Res<Replies<JobsReply>>,
+    store: Res<JobStore>,
     mut last: Local<Option<Instant>>,
 ) {
     let Some(mut db) = db else { return };
@@ -459,24 +485,48 @@ fn refresh_jobs(
         return;
     }
     *last = Some(now);
-    db.queue(DbCommand::LoadJobs {
-        adopt: settings.run_all_pending.then(|| runner.0.id().to_owned()),
-    });
+    let adopt = settings.run_all_pending.then(|| runner.0.id().to_owned());
+    let data_dir = store.0.data_dir().to_path_buf();
+    // First the jobs of processes that are gone are queued again (`adopt`: as this
+    // runner's); the list is read after that.
+    db.write(
+        move |c, _| {
+            let requeued = repo::release_orphans(
+                c,
+                |id| crate::storage::runner::is_alive(&data_dir, id),
+                adopt.as_deref(),
+                now_ms(),
+            )
+            .unwrap_or_else(|e| {
+                tracing::error!("cannot queue the jobs of ended processes again: {e}");
+                Vec::new()
+            });
+            Ok::<_, String>((requeued, repo::list_jobs(c, 200).map_err(|e| e.to_string())))
+        },
+        replies.to(|r: Result<_, String>| match r {
+            Ok((requeued, result)) => JobsReply::Jobs { requeued, result },
+            Err(e) => JobsReply::Jobs {
+                requeued: Vec::new(),
+                result: Err(e),
+            },
+        }),
+    );
 }
 
 fn persist(db: &mut Option<ResMut<Database>>, job: &TranscriptionJob) {
     if let Some(db) = db.as_mut() {
-        db.queue(DbCommand::UpdateJob {
-            id: job.id,
-            update: job.update(),
-        });
+        let (id, update) = (job.id, job.update());
+        db.queue(unanswered(
+            move || format!("cannot update job {id}"),
+            move |c| repo::update_job(c, id, &update, now_ms()),
+        ));
     }
 }
 
 #[allow(clippy::too_many_arguments)]
 fn apply_replies(
     mut commands: Commands,
-    mut replies: MessageReader<DbReplied>,
+    replies: Res<Replies<JobsReply>>,
     mut jobs: Query<(Entity, &mut TranscriptionJob)>,
     store: Res<JobStore>,
     mut loaded: ResMut<JobsLoaded>,
@@ -484,10 +534,11 @@ fn apply_replies(
     mut finished: MessageWriter<JobFinished>,
     mut breakers: ResMut<Breakers>,
     runner: Res<JobRunner>,
+    mut changed: MessageWriter<TranscriptsChanged>,
 ) {
-    for DbReplied(reply) in replies.read() {
+    for reply in replies.drain() {
         match reply {
-            DbReply::Jobs { requeued, result } => {
+            JobsReply::Jobs { requeued, result } => {
                 loaded.0 = true;
                 match result {
                     Ok(rows) => {
@@ -515,29 +566,30 @@ fn apply_replies(
                     Err(e) => tracing::error!("cannot load the jobs: {e}"),
                 }
             }
-            DbReply::JobCreated { token, result } => match result {
+            JobsReply::Created { token, result } => match result {
                 Ok(row) => {
-                    commands.spawn(job_bundle(TranscriptionJob::from_row(row, &store.0)));
+                    commands.spawn(job_bundle(TranscriptionJob::from_row(&row, &store.0)));
                     queued.write(JobQueued {
-                        token: *token,
+                        token,
                         result: Ok(row.id),
                     });
                 }
                 Err(e) => {
                     queued.write(JobQueued {
-                        token: *token,
-                        result: Err(e.clone()),
+                        token,
+                        result: Err(e),
                     });
                 }
             },
-            DbReply::TranscriptSaved { job, result } => {
-                let Some((_, mut j)) = jobs.iter_mut().find(|(_, j)| j.id == *job) else {
+            JobsReply::Saved { job, result } => {
+                let Some((_, mut j)) = jobs.iter_mut().find(|(_, j)| j.id == job) else {
                     continue;
                 };
                 match result {
                     Ok((transcript, _version)) => {
                         j.status = JobStatus::Completed;
-                        j.transcript = Some(*transcript);
+                        j.transcript = Some(transcript);
+                        changed.write(TranscriptsChanged);
                         breakers.succeeded(&j.model);
                     }
                     Err(e) => {
@@ -552,7 +604,6 @@ fn apply_replies(
                     error: j.error.clone(),
                 });
             }
-            _ => {}
         }
     }
 }
@@ -566,6 +617,7 @@ fn drain_engine(
     engine: Option<ResMut<Engine>>,
     mut jobs: Query<&mut TranscriptionJob>,
     mut db: Option<ResMut<Database>>,
+    replies: Res<Replies<JobsReply>>,
     settings: Res<TranscribeSettings>,
     mut breakers: ResMut<Breakers>,
     mut finished: MessageWriter<JobFinished>,
@@ -642,7 +694,7 @@ fn drain_engine(
                 job.finished_at = Some(now_ms());
                 job.processing_ms = Some(stats.processing_ms as i64);
                 job.stats = Some(stats);
-                save_transcript(&mut db, &mut job);
+                save_transcript(&mut db, &replies, &mut job);
             }
             EngineEvent::Message(FromWorker::Failed { kind, error, .. }) => {
                 fail(
@@ -737,7 +789,11 @@ pub fn stored_segment(s: &Segment) -> NewSegment {
     }
 }
 
-fn save_transcript(db: &mut Option<ResMut<Database>>, job: &mut TranscriptionJob) {
+fn save_transcript(
+    db: &mut Option<ResMut<Database>>,
+    replies: &Replies<JobsReply>,
+    job: &mut TranscriptionJob,
+) {
     let Some(db) = db.as_mut() else { return };
     let segments: Vec<NewSegment> = job.segments.iter().map(stored_segment).collect();
     let stats = job.stats.clone().unwrap_or_default();
@@ -755,15 +811,32 @@ fn save_transcript(db: &mut Option<ResMut<Database>>, job: &mut TranscriptionJob
     version.params_json = Some(params.to_string());
     let mut update = job.update();
     update.status = JobStatus::Completed.as_db().to_string();
-    db.queue(DbCommand::SaveTranscript(Box::new(SaveTranscript {
-        job: job.id,
-        audio_file: job.audio_file,
-        into: job.into,
-        title: Some(job.audio_name.clone()),
-        version,
-        segments,
-        update,
-    })));
+    let (id, audio_file, into, title) = (job.id, job.audio_file, job.into, job.audio_name.clone());
+    // The transcript, its version and segments (FTS follows by trigger), and the job marked
+    // completed, in one savepoint.
+    db.write(
+        move |c, _| {
+            let now = now_ms();
+            // The transcript it was meant for may have been deleted since: then a new one.
+            let into = into.filter(|t| matches!(repo::get_transcript(c, *t), Ok(Some(_))));
+            let stored = match into {
+                Some(t) => repo::add_version(c, t, &version, &segments, now).map(|(v, _)| (t, v)),
+                None => repo::create_transcript(
+                    c,
+                    audio_file,
+                    Some(id),
+                    Some(&title),
+                    &version,
+                    &segments,
+                    now,
+                ),
+            };
+            stored
+                .and_then(|ids| repo::update_job(c, id, &update, now).map(|_| ids))
+                .map_err(|e| e.to_string())
+        },
+        replies.to(move |result| JobsReply::Saved { job: id, result }),
+    );
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -886,6 +959,7 @@ fn handle_requests(
     mut requests: MessageReader<TranscribeRequest>,
     settings: Res<TranscribeSettings>,
     db: Option<ResMut<Database>>,
+    replies: Res<Replies<JobsReply>>,
     mut queued: MessageWriter<JobQueued>,
     runner: Res<JobRunner>,
 ) {
@@ -912,10 +986,17 @@ fn handle_requests(
             runner: Some(runner.0.id().to_owned()),
             into_transcript: r.into,
         };
-        db.queue(DbCommand::CreateJob {
-            job,
-            token: r.token,
-        });
+        let token = r.token;
+        db.write(
+            move |c, _| {
+                repo::insert_job_with(c, &job, now_ms())
+                    .and_then(|id| repo::get_job(c, id))
+                    .and_then(|row| row.ok_or_else(|| StorageError::NotFound("the new job".into())))
+                    .map(Box::new)
+                    .map_err(|e| e.to_string())
+            },
+            replies.to(move |result| JobsReply::Created { token, result }),
+        );
     }
 }
 

@@ -30,13 +30,15 @@ use super::jobs::{TranscribeRequest, TranscribeSettings};
 use super::protocol::{FromWorker, JobSpec, Segment, Word};
 use super::worker::{EngineEvent, ProcessTranscriber, WorkerCommand};
 use super::{Transcriber, backend, catalog};
-use crate::AppSet;
 use crate::capture::plugin::{RecordingSession, TakeStats, is_active};
 use crate::library::{AudioFile, Importer};
+use crate::storage::ids::SessionId;
 use crate::storage::ids::TranscriptId;
-use crate::storage::plugin::{Database, DbReplied};
-use crate::storage::repo::Bookmark;
-use crate::storage::writer::{DbCommand, DbReply};
+use crate::storage::now_ms;
+use crate::storage::plugin::{Database, Replies};
+use crate::storage::repo::{self, Bookmark};
+use crate::storage::writer::unanswered;
+use crate::{AppSystems, Feature};
 
 /// Which text a live step commits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -300,7 +302,8 @@ pub struct LivePlugin {
 impl Plugin for LivePlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<LiveSettings>()
-            .init_resource::<LiveWorker>();
+            .init_resource::<LiveWorker>()
+            .init_resource::<Replies<DraftSaved>>();
         if !app.world().contains_resource::<LiveEngine>() {
             match self.worker.clone().map_or_else(WorkerCommand::current, Ok) {
                 Ok(cmd) => {
@@ -312,11 +315,13 @@ impl Plugin for LivePlugin {
         app.add_message::<BookmarkLive>().add_systems(
             Update,
             (
-                (ingest, draft_saved).in_set(AppSet::Ingest),
-                dispatch.in_set(AppSet::Dispatch),
+                (ingest, draft_saved)
+                    .chain()
+                    .in_set(AppSystems::Ingest.of(Feature::Live)),
+                dispatch.in_set(AppSystems::Dispatch.of(Feature::Live)),
                 (bookmark, persist, save_draft)
                     .chain()
-                    .in_set(AppSet::Apply),
+                    .in_set(AppSystems::Apply.of(Feature::Live)),
             ),
         );
     }
@@ -572,24 +577,26 @@ fn persist(
         }
         let t = &mut *t;
         for c in &t.committed[t.persisted..] {
-            db.queue(DbCommand::LivePiece {
-                session: id,
-                piece: draft::piece_row(&c.piece, c.at_ms),
-            });
+            let piece = draft::piece_row(&c.piece, c.at_ms);
+            db.queue(unanswered(
+                move || format!("cannot keep the live text of session {id}"),
+                move |c| repo::insert_live_piece(c, id, &piece, now_ms()),
+            ));
         }
         t.persisted = t.committed.len();
         for i in t.marks.drain(..) {
             let Some(c) = t.committed.get(i) else {
                 continue;
             };
-            db.queue(DbCommand::Bookmark {
-                session: id,
-                mark: Bookmark {
-                    start_ms: c.piece.start_ms,
-                    end_ms: c.piece.end_ms,
-                    label: c.piece.text.clone(),
-                },
-            });
+            let mark = Bookmark {
+                start_ms: c.piece.start_ms,
+                end_ms: c.piece.end_ms,
+                label: c.piece.text.clone(),
+            };
+            db.queue(unanswered(
+                move || format!("cannot keep a bookmark of session {id}"),
+                move |c| repo::insert_session_bookmark(c, id, &mark, now_ms()),
+            ));
         }
     }
 }
@@ -601,6 +608,7 @@ fn save_draft(
     db: Option<ResMut<Database>>,
     live: Res<LiveSettings>,
     settings: Res<TranscribeSettings>,
+    replies: Res<Replies<DraftSaved>>,
     mut requests: MessageWriter<TranscribeRequest>,
 ) {
     let mut db = db;
@@ -614,19 +622,25 @@ fn save_draft(
         t.draft_asked = true;
         match (session.session, db.as_mut()) {
             (Some(id), Some(db)) => {
-                db.queue(DbCommand::SaveLiveDraft {
-                    session: id,
-                    audio_file: audio,
-                    about: serde_json::json!({
-                        "policy": format!("{:?}", live.policy).to_lowercase(),
-                        "step_ms": live.step.as_millis() as u64,
-                        "window_ms": live.window.as_millis() as u64,
-                        "model": settings.default_model,
-                        "steps": t.steps,
-                    }),
-                    // Live ran (it heard nothing): an empty draft says so.
-                    keep_empty: t.steps > 0,
+                let about = serde_json::json!({
+                    "policy": format!("{:?}", live.policy).to_lowercase(),
+                    "step_ms": live.step.as_millis() as u64,
+                    "window_ms": live.window.as_millis() as u64,
+                    "model": settings.default_model,
+                    "steps": t.steps,
                 });
+                // Live ran (it heard nothing): an empty draft says so.
+                let keep_empty = t.steps > 0;
+                db.write(
+                    move |c, _| {
+                        draft::save(c, id, audio, about, keep_empty, now_ms())
+                            .map_err(|e| e.to_string())
+                    },
+                    replies.to(move |result| DraftSaved {
+                        session: id,
+                        result,
+                    }),
+                );
             }
             // No session row to keep a draft with: the whole-file pass alone.
             _ => queue_final_pass(&mut t, audio, None, &mut requests),
@@ -655,27 +669,34 @@ fn queue_final_pass(
     tracing::info!(audio = %audio, ?into, "recording stored: queued the full transcription pass");
 }
 
+/// The answer to keeping a take's live draft (`None`: there was no live text to keep).
+struct DraftSaved {
+    session: SessionId,
+    result: Result<Option<TranscriptId>, String>,
+}
+
 /// The draft is version 1: the whole-file pass goes into the same transcript.
 fn draft_saved(
-    mut replies: MessageReader<DbReplied>,
+    replies: Res<Replies<DraftSaved>>,
     mut sessions: Query<(&RecordingSession, &mut LiveTranscript)>,
     mut requests: MessageWriter<TranscribeRequest>,
+    mut changed: MessageWriter<crate::library::transcripts::TranscriptsChanged>,
 ) {
-    for DbReplied(reply) in replies.read() {
-        let DbReply::LiveDraftSaved { session, result } = reply else {
-            continue;
-        };
+    for DraftSaved { session, result } in replies.drain() {
         let Some((s, mut t)) = sessions
             .iter_mut()
-            .find(|(s, _)| s.session == Some(*session))
+            .find(|(s, _)| s.session == Some(session))
         else {
             continue;
         };
         let Some(audio) = s.audio_file else { continue };
         let into = match result {
             Ok(id) => {
-                t.transcript = *id;
-                *id
+                if id.is_some() {
+                    changed.write(crate::library::transcripts::TranscriptsChanged);
+                }
+                t.transcript = id;
+                id
             }
             Err(e) => {
                 tracing::error!(session = %session, "the live draft was not kept: {e}");

@@ -150,10 +150,15 @@ impl Plugin for UiPlugin {
         // recording).
         .insert_resource(UiReservesCores)
         .init_resource::<UiState>()
-        .add_systems(Startup, (spawn_camera, list_devices, reserve_ui_core))
+        .add_systems(
+            Startup,
+            (spawn_camera, list_devices, reserve_ui_core, wake_on_answers),
+        )
         .add_systems(
             Update,
-            (file_drops, collect_notices).in_set(crate::AppSet::Apply),
+            (file_drops, collect_notices)
+                .chain()
+                .in_set(crate::AppSystems::Apply.of(crate::Feature::Window)),
         )
         .add_systems(
             PreUpdate,
@@ -161,8 +166,14 @@ impl Plugin for UiPlugin {
                 .after(bevy_egui::EguiPreUpdateSet::ProcessInput)
                 .before(bevy_egui::EguiPreUpdateSet::BeginPass),
         )
-        .add_systems(Update, keep_awake_while_busy.after(crate::AppSet::Persist))
-        .add_systems(Update, upload_spectrograms.after(crate::AppSet::Analyze))
+        .add_systems(
+            Update,
+            keep_awake_while_busy.after(crate::AppSystems::Persist),
+        )
+        .add_systems(
+            Update,
+            upload_spectrograms.after(crate::AppSystems::Analyze),
+        )
         .add_systems(EguiPrimaryContextPass, draw);
         if let Some(r) = &self.record {
             app.insert_resource(RecordAtStart(r.clone()));
@@ -173,7 +184,10 @@ impl Plugin for UiPlugin {
                 compare,
                 sent: 0,
             })
-            .add_systems(Update, open_at_start.in_set(crate::AppSet::Apply));
+            .add_systems(
+                Update,
+                open_at_start.in_set(crate::AppSystems::Apply.of(crate::Feature::Window)),
+            );
         }
         if let Some(path) = &self.frame_log {
             app.insert_resource(FrameLog(path.clone()))
@@ -192,23 +206,6 @@ impl Plugin for UiPlugin {
             // Redraw on input and when something changes, not 60 times a second at idle.
             app.insert_resource(WinitSettings::desktop_app());
         }
-    }
-}
-
-/// Where `--frame-log` writes.
-#[derive(Resource)]
-struct FrameLog(PathBuf);
-
-/// Writes `FRAMES LOADED` (frames run so far, whether the library is shown): a window at
-/// rest runs no frames, so the count stops.
-fn log_frames(
-    log: Res<FrameLog>,
-    frames: Res<bevy::diagnostic::FrameCount>,
-    library: Res<LibraryState>,
-) {
-    let line = format!("{} {}\n", frames.0, library.loaded);
-    if let Err(e) = std::fs::write(&log.0, line) {
-        tracing::warn!("cannot write the frame log {}: {e}", log.0.display());
     }
 }
 
@@ -231,6 +228,37 @@ fn drop_unchanged_modifiers(
             _ => true,
         });
         *last = seen;
+    }
+}
+
+/// The window sleeps until something happens: the database's answers (a search, a load, a
+/// saved version) wake it, so they show at once rather than at the next input.
+fn wake_on_answers(
+    db: Option<Res<Database>>,
+    proxy: Option<Res<bevy::winit::EventLoopProxyWrapper>>,
+) {
+    if let (Some(db), Some(proxy)) = (db, proxy) {
+        let proxy = (**proxy).clone();
+        db.set_waker(std::sync::Arc::new(move || {
+            let _ = proxy.send_event(bevy::winit::WinitUserEvent::WakeUp);
+        }));
+    }
+}
+
+/// Where `--frame-log` writes.
+#[derive(Resource)]
+struct FrameLog(PathBuf);
+
+/// Writes `FRAMES LOADED PID` (frames run so far, whether the library is shown, this
+/// process): a window at rest runs no frames, so the count stops.
+fn log_frames(
+    log: Res<FrameLog>,
+    frames: Res<bevy::diagnostic::FrameCount>,
+    library: Res<LibraryState>,
+) {
+    let line = format!("{} {} {}\n", frames.0, library.loaded, std::process::id());
+    if let Err(e) = std::fs::write(&log.0, line) {
+        tracing::warn!("cannot write the frame log {}: {e}", log.0.display());
     }
 }
 
@@ -451,6 +479,15 @@ fn collect_notices(
 #[derive(SystemParam)]
 struct LibraryData<'w, 's> {
     files: Query<'w, 's, &'static AudioFile>,
+    transcribed: Query<
+        'w,
+        's,
+        (
+            &'static AudioFile,
+            &'static crate::library::transcripts::Transcripts,
+        ),
+    >,
+    transcripts: Query<'w, 's, &'static crate::library::transcripts::Transcript>,
     order: Res<'w, LibraryOrder>,
     state: Res<'w, LibraryState>,
     importer: Option<Res<'w, Importer>>,
@@ -584,7 +621,7 @@ fn draw(
 
     let status = status_bar::View {
         db_path: db.as_ref().map(|d| d.path().display().to_string()),
-        features: crate::build_features(),
+        features: crate::build_info::features(),
         files: rows.len(),
         importing,
     };
@@ -610,11 +647,20 @@ fn draw(
             s => jobs_panel::status_text(s).to_string(),
         };
         job_state.insert(j.audio_file, text);
-        if let Some(t) = j.transcript {
-            transcript_of.insert(j.audio_file, t);
+    }
+    // Every transcribed file has its newest transcript to open, however many jobs there are.
+    for (file, ts) in &lib.transcribed {
+        let newest = ts
+            .entities()
+            .iter()
+            .filter_map(|e| lib.transcripts.get(*e).ok())
+            .map(|t| t.0.id)
+            .max();
+        if let Some(t) = newest {
+            transcript_of.insert(file.0.id, t);
         }
     }
-    let features = crate::build_features();
+    let features = crate::build_info::features();
     egui::Panel::bottom("jobs")
         .resizable(true)
         .default_size(150.0)
