@@ -10,9 +10,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/verbatim-ci-target}"
 export VERBATIM_LIVE_REPEAT="${REPEAT:-2}"
-cargo test --test transcribe_live --no-run >/dev/null 2>&1
+# FEATURES=cuda (or vulkan, metal) measures a GPU build: the live worker then runs there.
+features=()
+if [[ -n "${FEATURES:-}" ]]; then features=(--features "$FEATURES"); fi
+cargo test "${features[@]}" --test transcribe_live --no-run >/dev/null 2>&1
 for policy in agreement stream; do
-    VERBATIM_LIVE_POLICY=$policy cargo test --quiet --test transcribe_live -- \
+    VERBATIM_LIVE_POLICY=$policy cargo test "${features[@]}" --quiet --test transcribe_live -- \
         --exact live_captions_on_real_speech_commit_each_word_once --nocapture 2>&1 |
         grep '^BENCH' | sed 's/^BENCH //'
 done
