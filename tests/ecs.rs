@@ -194,3 +194,49 @@ fn the_frame_has_no_system_order_ambiguities() {
     // And the frame runs.
     app.update();
 }
+
+/// Every transcribed file has its transcript entity, related to the file's entity, however
+/// many jobs there are (here: 250 files with a transcript each and no job at all, where the
+/// job list the library used to derive "has a transcript" from holds 200).
+#[test]
+fn every_transcript_is_an_entity_related_to_its_file() {
+    use verbatim::library::transcripts::{Transcript, TranscriptOf, Transcripts};
+    use verbatim::storage::repo::{NewSegment, NewVersion, VersionSource};
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("verbatim.db");
+    {
+        let mut conn = storage::open(&db_path).unwrap();
+        let tx = conn.transaction().unwrap();
+        for n in 0..250u32 {
+            let mut file = row(0, &format!("file {n}"));
+            file.sha256 = format!("{n:064x}");
+            file.stored_path = format!("audio/x/{}.wav", file.sha256);
+            let (file_row, _) = repo::insert_audio_file(&tx, &file, 1).unwrap();
+            let id = file_row.id;
+            let seg = NewSegment::new(0, 500, format!("words of {n}"));
+            let version = NewVersion::new(VersionSource::Model);
+            repo::create_transcript(&tx, id, None, None, &version, &[seg], 2).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let writer = DbWriter::spawn(&db_path).unwrap();
+    let mut app = headless_app(CorePlugin::new(writer, AudioStore::new(dir.path())));
+    let linked = |w: &mut World| w.query_filtered::<(), With<TranscriptOf>>().iter(w).count();
+    assert!(
+        update_until(&mut app, WAIT, |w| linked(w) == 250),
+        "transcripts linked: {}",
+        linked(app.world_mut())
+    );
+    let world = app.world_mut();
+    let mut files = world.query::<(&AudioFile, &Transcripts)>();
+    let pairs: Vec<_> = files
+        .iter(world)
+        .map(|(f, ts)| (f.0.id, ts.entities().to_vec()))
+        .collect();
+    assert_eq!(pairs.len(), 250, "every file has its transcripts");
+    for (file, ts) in pairs {
+        assert_eq!(ts.len(), 1);
+        let t = world.get::<Transcript>(ts[0]).unwrap();
+        assert_eq!(t.0.audio_file, file, "related to its own file");
+    }
+}
