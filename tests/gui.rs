@@ -305,9 +305,16 @@ fn the_idle_window_renders_no_frames_and_sleeps() {
         .spawn()
         .unwrap();
     let started = Instant::now();
+    // The window first, so xvfb-run (when used) ends and takes its X server with it.
     let stop = |app: &mut std::process::Child, pid: Option<u32>| {
         if let Some(pid) = pid {
             let _ = Command::new("kill").arg(pid.to_string()).status();
+            let asked = Instant::now();
+            while app.try_wait().ok().flatten().is_none()
+                && asked.elapsed() < Duration::from_secs(10)
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
         let _ = app.kill();
         let _ = app.wait();
