@@ -17,7 +17,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use verbatim::transcribe::audio::{Pcm16k, read_all};
+use verbatim::media::decode::{Pcm16k, read_all};
 use verbatim::transcribe::engine::{self, Emit, Engine, Faults};
 use verbatim::transcribe::protocol::{DecodeParams, GpuPref, JobSpec};
 use verbatim::transcribe::synthetic::{SynthSpec, write_model};

@@ -4,7 +4,7 @@
 
 mod common;
 
-use verbatim::transcribe::audio::{Pcm16k, read_all};
+use verbatim::media::decode::{Pcm16k, read_all};
 
 /// Frequency from zero crossings.
 fn frequency(samples: &[f32], rate: f32) -> f32 {

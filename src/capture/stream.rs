@@ -64,7 +64,7 @@ impl Source {
         };
         if let Some(path) = rest.strip_prefix("clip:") {
             // The file's samples live as long as the process: a test and demo source.
-            let samples = crate::transcribe::audio::read_all(std::path::Path::new(path))
+            let samples = crate::media::decode::read_all(std::path::Path::new(path))
                 .map_err(|e| CaptureError::BadSource(format!("fake:clip: {e}")))?;
             let samples: &'static [f32] = Box::leak(samples.into_boxed_slice());
             return Ok(Source::Fake(FakeSource::new(

@@ -257,20 +257,41 @@ pub struct EditorPlugin {
     pub store: AudioStore,
 }
 
-/// The waveform of the open transcript's audio (16 kHz mono), built off the frame.
+/// The waveform of the open transcript's audio (16 kHz mono), built off the frame. The file
+/// is decoded once: the same samples feed the peak pyramid and the player.
 #[derive(Resource, Default)]
 pub struct DocPeaks {
     pub path: Option<PathBuf>,
     pub pyramid: Option<crate::dsp::peaks::PeakPyramid>,
-    rx: Option<crossbeam_channel::Receiver<crate::dsp::peaks::PeakPyramid>>,
+    rx: Option<crossbeam_channel::Receiver<Result<Decoded, PathBuf>>>,
 }
 
-fn build_peaks(editor: Res<Editor>, mut peaks: ResMut<DocPeaks>) {
+/// A file decoded for the editor.
+struct Decoded {
+    path: PathBuf,
+    samples: std::sync::Arc<[f32]>,
+    pyramid: crate::dsp::peaks::PeakPyramid,
+}
+
+fn build_peaks(
+    editor: Res<Editor>,
+    mut peaks: ResMut<DocPeaks>,
+    player: Option<ResMut<Player>>,
+) {
     if let Some(rx) = &peaks.rx
-        && let Ok(p) = rx.try_recv()
+        && let Ok(decoded) = rx.try_recv()
     {
-        peaks.pyramid = Some(p);
         peaks.rx = None;
+        match (decoded, player) {
+            (Ok(d), Some(mut pl)) if pl.loaded.as_ref() != Some(&d.path) => {
+                pl.load_samples(&d.path, d.samples);
+                peaks.pyramid = Some(d.pyramid);
+            }
+            (Ok(d), _) => peaks.pyramid = Some(d.pyramid),
+            // The player reads it itself and says why it cannot.
+            (Err(path), Some(mut pl)) => pl.load(&path),
+            (Err(_), None) => {}
+        }
     }
     let Some(doc) = editor.doc.as_ref() else {
         return;
@@ -284,21 +305,23 @@ fn build_peaks(editor: Res<Editor>, mut peaks: ResMut<DocPeaks>) {
     let (tx, rx) = crossbeam_channel::bounded(1);
     peaks.rx = Some(rx);
     let spawned = std::thread::Builder::new()
-        .name("verbatim-peaks".into())
+        .name("verbatim-decode".into())
         .spawn(move || {
-            let mut pyramid = crate::dsp::peaks::PeakPyramid::new();
-            let Ok(mut pcm) = crate::transcribe::audio::Pcm16k::open(&path) else {
-                return;
-            };
-            let mut buf = Vec::with_capacity(1 << 16);
-            loop {
-                buf.clear();
-                match pcm.read(&mut buf, 1 << 16) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => pyramid.push(&buf),
+            let samples: std::sync::Arc<[f32]> = match crate::media::decode::read_all(&path) {
+                Ok(s) => s.into(),
+                Err(e) => {
+                    tracing::warn!("cannot read {} for the waveform: {e}", path.display());
+                    let _ = tx.send(Err(path));
+                    return;
                 }
-            }
-            let _ = tx.send(pyramid);
+            };
+            let mut pyramid = crate::dsp::peaks::PeakPyramid::new();
+            pyramid.push(&samples);
+            let _ = tx.send(Ok(Decoded {
+                path,
+                samples,
+                pyramid,
+            }));
         });
     if let Err(e) = spawned {
         tracing::warn!("cannot build the waveform: {e}");
@@ -550,15 +573,9 @@ fn apply_replies(
                 let segs: Vec<Seg> = loaded.segments.iter().cloned().map(Seg::from).collect();
                 match what {
                     Load::Open { segment } => {
+                        // The player gets the samples the waveform is built from
+                        // (`build_peaks`): the file is decoded once.
                         let audio_path = store.0.absolute(&loaded.transcript.audio_path);
-                        if let Some(pl) = player.as_mut()
-                            && editor
-                                .doc
-                                .as_ref()
-                                .is_none_or(|d| d.audio_path != audio_path)
-                        {
-                            pl.load(&audio_path);
-                        }
                         events.write(EditorEvent::Opened {
                             transcript: loaded.transcript.id,
                             version: loaded.version.number,

@@ -6,6 +6,7 @@
 //! size cap, and refuses headers that claim more audio, channels or frames per packet than
 //! any real recording has before a decoder gets to allocate for them.
 
+pub mod decode;
 pub mod streamed_wav;
 
 use std::fs::File;

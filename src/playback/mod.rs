@@ -16,7 +16,7 @@ use bevy::prelude::*;
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::transcribe::audio::{WHISPER_RATE, read_all};
+use crate::media::decode::{WHISPER_RATE, read_all};
 
 const NONE: u64 = u64::MAX;
 
@@ -106,6 +106,8 @@ pub fn fill(
 
 enum Ctl {
     Load(PathBuf),
+    /// Samples (16 kHz mono) someone already decoded: nothing is decoded again.
+    Samples(Arc<[f32]>),
 }
 
 /// Whether playback works here.
@@ -158,6 +160,17 @@ impl Player {
         self.shared.playing.store(false, Ordering::Release);
         if let Some(c) = &self.control {
             let _ = c.send(Ctl::Load(path.to_path_buf()));
+            self.status = PlayerStatus::Loading;
+        }
+    }
+
+    /// Plays these already decoded samples (16 kHz mono) of `path`: the editor decodes a
+    /// file once and shares it with its waveform.
+    pub fn load_samples(&mut self, path: &Path, samples: Arc<[f32]>) {
+        self.loaded = Some(path.to_path_buf());
+        self.shared.playing.store(false, Ordering::Release);
+        if let Some(c) = &self.control {
+            let _ = c.send(Ctl::Samples(samples));
             self.status = PlayerStatus::Loading;
         }
     }
@@ -219,16 +232,19 @@ impl Player {
 
 fn control(rx: Receiver<Ctl>, shared: Arc<Shared>, status: Sender<PlayerStatus>) {
     let mut stream: Option<cpal::Stream> = None;
-    for Ctl::Load(path) in rx {
+    for ctl in rx {
         drop(stream.take());
-        let samples: Arc<[f32]> = match read_all(&path) {
-            Ok(s) => s.into(),
-            Err(e) => {
-                let _ = status.send(PlayerStatus::Unavailable(format!(
-                    "cannot read the audio: {e}"
-                )));
-                continue;
-            }
+        let samples: Arc<[f32]> = match ctl {
+            Ctl::Samples(s) => s,
+            Ctl::Load(path) => match read_all(&path) {
+                Ok(s) => s.into(),
+                Err(e) => {
+                    let _ = status.send(PlayerStatus::Unavailable(format!(
+                        "cannot read the audio: {e}"
+                    )));
+                    continue;
+                }
+            },
         };
         shared.len.store(samples.len() as u64, Ordering::Release);
         match open_stream(samples, shared.clone()) {

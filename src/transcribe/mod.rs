@@ -12,7 +12,6 @@
 //! - [`synthetic`]: a genuine tiny ggml model for tests and benchmarks.
 
 pub mod agreement;
-pub mod audio;
 pub mod backend;
 pub mod catalog;
 pub mod download;

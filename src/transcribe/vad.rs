@@ -18,7 +18,7 @@
 //!
 //! Everything here is plain arithmetic over slices, tested without whisper.
 
-use super::audio::WHISPER_RATE;
+use crate::media::decode::WHISPER_RATE;
 
 /// Samples per Silero frame (whisper.cpp's `n_window` for Silero v5/v6 at 16 kHz).
 pub const FRAME: usize = 512;
