@@ -303,3 +303,52 @@ fn a_frozen_ui_loses_no_sample_on_disk() {
         assert_eq!(x.unwrap(), i as f32 / 16_777_216.0, "frame {i}");
     }
 }
+
+/// Pressing Record never waits on the frame: the session is there at once, `Starting`,
+/// without meters; once the device is open it records and has them. A Stop while the device
+/// opens stops the take as soon as it is open, and it is still stored.
+#[test]
+fn a_take_starts_off_the_frame_and_a_stop_while_starting_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    let sine = || {
+        FakeSource::new(
+            Signal::Sine {
+                hz: 440.0,
+                amplitude: 0.3,
+            },
+            RATE,
+            1,
+        )
+    };
+    start(&mut app, sine(), RecordRequest::default());
+    app.update();
+    let world = app.world_mut();
+    let (entity, state, _) = session(world).expect("the session is spawned in the same frame");
+    assert_eq!(state, TakeState::Starting);
+    assert!(
+        world.get::<Levels>(entity).is_none(),
+        "no meters before the format is known"
+    );
+    assert!(update_until(&mut app, Duration::from_secs(30), |w| {
+        session(w).is_some_and(|(_, s, _)| s == TakeState::Recording)
+    }));
+    assert!(app.world().get::<Levels>(entity).is_some());
+    record_until_seconds(&mut app, 0.3);
+    stop_and_wait(&mut app);
+
+    // Stop asked before the device is open: the take ends as soon as it is open.
+    start(&mut app, sine(), RecordRequest::default());
+    app.update();
+    assert_eq!(
+        session(app.world_mut()).map(|(_, s, _)| s),
+        Some(TakeState::Starting)
+    );
+    app.world_mut().write_message(RecordCommand::Stop);
+    assert!(update_until(&mut app, Duration::from_secs(30), |w| {
+        let mut q = w.query::<&RecordingSession>();
+        q.iter(w)
+            .next()
+            .is_some_and(|s| s.state == TakeState::Finished && s.finished.is_some())
+    }));
+}

@@ -93,6 +93,8 @@ pub enum RecordingNotice {
 /// Where the take is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TakeState {
+    /// The device is being opened off the frame (and the session row made).
+    Starting,
     Recording,
     Paused,
     /// Stop asked; the writer is writing out the ring and closing the file.
@@ -291,7 +293,7 @@ impl Plugin for CapturePlugin {
             .add_systems(Startup, recover_on_start)
             .add_systems(
                 Update,
-                (drain_recorders, collect_devices)
+                (finish_starting, drain_recorders, collect_devices)
                     .chain()
                     .in_set(AppSystems::Ingest.of(Feature::Capture)),
             )
@@ -394,6 +396,11 @@ fn handle_commands(
             }
             RecordCommand::Pause | RecordCommand::Resume | RecordCommand::Stop => {
                 for (_, mut s) in sessions.iter_mut() {
+                    if s.state == TakeState::Starting && matches!(cmd, RecordCommand::Stop) {
+                        // Stopped as soon as the device is open (`finish_starting`).
+                        s.state = TakeState::Stopping;
+                        continue;
+                    }
                     let Some(rec) = &s.recorder else { continue };
                     match (cmd, s.state) {
                         (RecordCommand::Pause, TakeState::Recording) => {
@@ -430,23 +437,23 @@ fn handle_commands(
     }
 }
 
-type SessionBundle = (
-    Name,
-    RecordingSession,
-    TakeStats,
-    Levels,
-    LiveSpectrum,
-    Spectrogram,
-    Waveform,
-);
+/// A take whose device is being opened on its own thread: the frame never waits for the
+/// device or the database.
+#[derive(Component)]
+pub struct Starting(crossbeam_channel::Receiver<Result<Recorder, String>>);
 
+/// What a started take's entity gets once its format is known.
+type MonitorBundle = (Levels, LiveSpectrum, Spectrogram);
+
+/// Checks the request and starts opening the device on a thread; the session is spawned
+/// `Starting` at once and [`finish_starting`] completes it.
 fn start(
     req: &RecordRequest,
     settings: &CaptureSettings,
     store: &AudioStore,
     db: Option<&Database>,
     stored: crossbeam_channel::Sender<TakeStored>,
-) -> Result<SessionBundle, String> {
+) -> Result<(Name, RecordingSession, TakeStats, Waveform, Starting), String> {
     let source = match &req.source {
         Some(s) => s.clone(),
         None => Source::parse(settings.device.as_deref().unwrap_or("default"))
@@ -461,7 +468,7 @@ fn start(
         None => new_take_path(store.data_dir())
             .map_err(|e| format!("cannot create the recordings folder: {e}"))?,
     };
-    let mut config = RecorderConfig::new(source, path.clone(), session_path);
+    let mut config = RecorderConfig::new(source.clone(), path.clone(), session_path);
     config.store = Some(store.clone());
     config.stored = Some(stored);
     config.max_seconds = req.seconds;
@@ -470,36 +477,101 @@ fn start(
         config.ring_seconds = r;
     }
     let sender = db.map(Database::sender);
-    let recorder = Recorder::start(config, sender).map_err(|e| e.to_string())?;
-    let format = recorder.format().clone();
-    let levels = Levels {
-        meters: vec![Meter::default(); usize::from(format.channels.max(1))],
-    };
-    let spectrum = LiveSpectrum::new(
-        settings.fft_size,
-        format.sample_rate,
-        settings.spectrogram_bands,
-    )
-    .map_err(|e| e.to_string())?;
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    std::thread::Builder::new()
+        .name("verbatim-record-start".into())
+        .spawn(move || {
+            // A take started as the app closes is dropped here: it stops and is stored.
+            let _ = tx.send(Recorder::start(config, sender).map_err(|e| e.to_string()));
+        })
+        .map_err(|e| format!("cannot start recording: {e}"))?;
     Ok((
         Name::new("RecordingSession"),
         RecordingSession {
-            session: recorder.session(),
+            session: None,
             path,
-            format,
-            recorder: Some(recorder),
-            state: TakeState::Recording,
+            format: StreamFormat {
+                device_id: None,
+                device_name: match &source {
+                    Source::Default => "the default input".to_owned(),
+                    Source::Device(name) => name.clone(),
+                    Source::Fake(_) => "a test signal".to_owned(),
+                },
+                sample_rate: 0,
+                channels: 0,
+                sample_format: String::new(),
+            },
+            recorder: None,
+            state: TakeState::Starting,
             started: Instant::now(),
             finished: None,
             audio_file: None,
             store_error: None,
         },
         TakeStats::default(),
-        levels,
-        spectrum,
-        Spectrogram::new(settings.spectrogram_columns, settings.spectrogram_bands),
         Waveform::default(),
+        Starting(rx),
     ))
+}
+
+/// Ingest: a take whose device opened starts recording (and gets its meters); one that
+/// could not start is removed and says why.
+fn finish_starting(
+    mut commands: Commands,
+    mut sessions: Query<(Entity, &mut RecordingSession, &Starting)>,
+    settings: Res<CaptureSettings>,
+    mut notices: MessageWriter<RecordingNotice>,
+) {
+    for (entity, mut s, starting) in &mut sessions {
+        let result = match starting.0.try_recv() {
+            Ok(r) => r,
+            Err(crossbeam_channel::TryRecvError::Empty) => continue,
+            Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                Err("the recording could not be started".to_owned())
+            }
+        };
+        let started = result.and_then(|recorder| {
+            let format = recorder.format().clone();
+            let monitors: MonitorBundle = (
+                Levels {
+                    meters: vec![Meter::default(); usize::from(format.channels.max(1))],
+                },
+                LiveSpectrum::new(
+                    settings.fft_size,
+                    format.sample_rate,
+                    settings.spectrogram_bands,
+                )
+                .map_err(|e| e.to_string())?,
+                Spectrogram::new(settings.spectrogram_columns, settings.spectrogram_bands),
+            );
+            Ok((recorder, format, monitors))
+        });
+        match started {
+            Ok((recorder, format, monitors)) => {
+                // Stop was asked while the device opened.
+                let stop = s.state == TakeState::Stopping;
+                if stop {
+                    recorder.stop();
+                }
+                s.session = recorder.session();
+                s.format = format;
+                s.recorder = Some(recorder);
+                s.started = Instant::now();
+                if !stop {
+                    s.state = TakeState::Recording;
+                }
+                commands
+                    .entity(entity)
+                    .remove::<Starting>()
+                    .insert(monitors);
+            }
+            Err(e) => {
+                tracing::error!("cannot start recording: {e}");
+                notices.write(RecordingNotice::StartFailed(e));
+                commands.entity(entity).despawn();
+            }
+        }
+    }
 }
 
 /// Ingest: the recorder's events into components.

@@ -459,6 +459,7 @@ fn final_pass(
 fn level_line(s: &RecordingSession, stats: &TakeStats, levels: &Levels) -> String {
     let secs = s.seconds(stats);
     let state = match s.state {
+        TakeState::Starting => "…",
         TakeState::Recording => "●",
         TakeState::Paused => "‖",
         _ => "■",

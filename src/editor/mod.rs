@@ -273,11 +273,7 @@ struct Decoded {
     pyramid: crate::dsp::peaks::PeakPyramid,
 }
 
-fn build_peaks(
-    editor: Res<Editor>,
-    mut peaks: ResMut<DocPeaks>,
-    player: Option<ResMut<Player>>,
-) {
+fn build_peaks(editor: Res<Editor>, mut peaks: ResMut<DocPeaks>, player: Option<ResMut<Player>>) {
     if let Some(rx) = &peaks.rx
         && let Ok(decoded) = rx.try_recv()
     {

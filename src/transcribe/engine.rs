@@ -24,7 +24,6 @@ use whisper_rs::{
     WhisperVadContext, WhisperVadContextParams,
 };
 
-use crate::media::decode::{Pcm16k, WHISPER_RATE};
 use super::backend::{self, GpuDevice};
 use super::model_file;
 use super::nonspeech::{self, TagFilter};
@@ -32,6 +31,7 @@ use super::protocol::{
     Backend, DecodeParams, FailKind, FromWorker, GpuPref, JobSpec, JobStats, Segment, Word,
 };
 use super::vad::{self, SpeechMap};
+use crate::media::decode::{Pcm16k, WHISPER_RATE};
 
 /// Audio read per step (16 kHz samples): two minutes.
 const WINDOW: usize = 120 * WHISPER_RATE as usize;
@@ -1028,7 +1028,8 @@ pub fn detect_speech_file(
 ) -> Result<Vec<(u64, u64)>, Failure> {
     model_file::inspect_vad_file(model).map_err(|e| Failure::permanent(e.to_string()))?;
     whisper_rs::install_logging_hooks();
-    let samples = crate::media::decode::read_all(audio).map_err(|e| Failure::permanent(e.to_string()))?;
+    let samples =
+        crate::media::decode::read_all(audio).map_err(|e| Failure::permanent(e.to_string()))?;
     let mut params = WhisperVadContextParams::new();
     params.set_n_threads(threads.max(1) as i32);
     params.set_use_gpu(false);

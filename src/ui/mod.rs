@@ -579,8 +579,9 @@ type TakeItems = (
     Entity,
     &'static RecordingSession,
     &'static TakeStats,
-    &'static Levels,
-    &'static LiveSpectrum,
+    // Not there while the device opens.
+    Option<&'static Levels>,
+    Option<&'static LiveSpectrum>,
     &'static Waveform,
     Option<&'static crate::transcribe::live::LiveTranscript>,
 );
@@ -704,8 +705,8 @@ fn draw(
                             sample_format: &s.format.sample_format,
                             path: &s.path,
                             stats: &stats.0,
-                            meters: &levels.meters,
-                            spectrum: Some((&spectrum.bands_db, &spectrum.axis)),
+                            meters: levels.map_or(&[][..], |l| &l.meters),
+                            spectrum: spectrum.map(|s| (&s.bands_db[..], &s.axis)),
                             spectrogram: rec
                                 .texture
                                 .as_ref()

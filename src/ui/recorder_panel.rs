@@ -209,6 +209,13 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut RecorderUi, out: &mut V
                 ui.spinner();
                 ui.label("Closing the take…");
             }
+            Some(TakeState::Starting) => {
+                ui.spinner();
+                ui.label("Opening the input…");
+                if ui.button("⏹ Stop").clicked() {
+                    out.push(Intent::Record(RecordIntent::Stop));
+                }
+            }
             None | Some(TakeState::Finished) => {
                 let record = egui::Button::new(
                     egui::RichText::new("⏺ Record").color(Color32::from_rgb(230, 70, 70)),
