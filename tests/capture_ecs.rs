@@ -9,8 +9,8 @@ use bevy::prelude::*;
 use verbatim::CorePlugin;
 use verbatim::capture::fake::Signal;
 use verbatim::capture::plugin::{
-    Levels, LiveSpectrum, RecordCommand, RecordRequest, RecordingSession, TakeState, TakeStats,
-    Waveform,
+    CurrentTake, Levels, LiveSpectrum, RecordCommand, RecordRequest, RecordingSession, TakeState,
+    TakeStats, Waveform,
 };
 use verbatim::capture::stream::{FakeSource, Source};
 use verbatim::cli::{headless_app, update_until};
@@ -36,7 +36,8 @@ fn start(app: &mut App, source: FakeSource, req: RecordRequest) {
 }
 
 fn session(world: &mut World) -> Option<(Entity, TakeState, u64)> {
-    let mut q = world.query::<(Entity, &RecordingSession, &TakeStats)>();
+    let mut q =
+        world.query_filtered::<(Entity, &RecordingSession, &TakeStats), With<CurrentTake>>();
     q.iter(world)
         .next()
         .map(|(e, s, t)| (e, s.state, t.0.frames_written))
@@ -54,7 +55,7 @@ fn record_until_seconds(app: &mut App, seconds: f64) {
 fn stop_and_wait(app: &mut App) {
     app.world_mut().write_message(RecordCommand::Stop);
     assert!(update_until(app, Duration::from_secs(30), |w| {
-        let mut q = w.query::<&RecordingSession>();
+        let mut q = w.query_filtered::<&RecordingSession, With<CurrentTake>>();
         q.iter(w)
             .next()
             .is_some_and(|s| s.state == TakeState::Finished && s.audio_file.is_some())
@@ -336,6 +337,12 @@ fn a_take_starts_off_the_frame_and_a_stop_while_starting_is_kept() {
     assert!(app.world().get::<Levels>(entity).is_some());
     record_until_seconds(&mut app, 0.3);
     stop_and_wait(&mut app);
+    assert!(
+        update_until(&mut app, Duration::from_secs(10), |w| w
+            .get::<verbatim::capture::plugin::SessionOf>(entity)
+            .is_some()),
+        "the stored take's session is related to its file"
+    );
 
     // Stop asked before the device is open: the take ends as soon as it is open.
     start(&mut app, sine(), RecordRequest::default());
@@ -351,4 +358,17 @@ fn a_take_starts_off_the_frame_and_a_stop_while_starting_is_kept() {
             .next()
             .is_some_and(|s| s.state == TakeState::Finished && s.finished.is_some())
     }));
+    // The first take is still an entity, no longer current, without live monitors.
+    let world = app.world_mut();
+    assert!(world.get::<RecordingSession>(entity).is_some());
+    assert!(world.get::<CurrentTake>(entity).is_none());
+    assert!(world.get::<Levels>(entity).is_none());
+    let file = world
+        .get::<verbatim::capture::plugin::SessionOf>(entity)
+        .unwrap()
+        .0;
+    let sessions = world
+        .get::<verbatim::capture::plugin::RecordedIn>(file)
+        .unwrap();
+    assert_eq!(sessions.sessions(), [entity]);
 }

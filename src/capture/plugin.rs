@@ -307,7 +307,9 @@ impl Plugin for CapturePlugin {
             )
             .add_systems(
                 Update,
-                link_stored_takes.in_set(AppSystems::Apply.of(Feature::Capture)),
+                (link_stored_takes, link_sessions)
+                    .chain()
+                    .in_set(AppSystems::Apply.of(Feature::Capture)),
             )
             .add_systems(Last, close_takes_on_exit);
     }
@@ -382,11 +384,14 @@ fn handle_commands(
                 }
                 match start(req, &settings, &store.0, db.as_deref(), stored.sender()) {
                     Ok(bundle) => {
-                        // Only the newest take is kept on screen.
+                        // Earlier takes stay entities; the new one is the current take,
+                        // and only it keeps live monitors.
                         for (e, _) in sessions.iter() {
-                            commands.entity(e).despawn();
+                            commands
+                                .entity(e)
+                                .remove::<(CurrentTake, Levels, LiveSpectrum, Spectrogram)>();
                         }
-                        commands.spawn(bundle);
+                        commands.spawn((bundle, CurrentTake));
                     }
                     Err(e) => {
                         tracing::error!("cannot start recording: {e}");
@@ -434,6 +439,27 @@ fn handle_commands(
                 }
             }
         }
+    }
+}
+
+/// The newest take: the one the recorder shows and Pause/Stop act on. Earlier takes stay
+/// entities (related to their stored file by [`SessionOf`]) without their live monitors.
+#[derive(Component, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CurrentTake;
+
+/// The session recorded this audio-file entity (set once the take is stored).
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
+#[relationship(relationship_target = RecordedIn)]
+pub struct SessionOf(pub Entity);
+
+/// The recording sessions of an audio-file entity (a take's parts: each is a file).
+#[derive(Component, Debug, Default, PartialEq, Eq)]
+#[relationship_target(relationship = SessionOf)]
+pub struct RecordedIn(Vec<Entity>);
+
+impl RecordedIn {
+    pub fn sessions(&self) -> &[Entity] {
+        &self.0
     }
 }
 
@@ -512,6 +538,20 @@ fn start(
         Waveform::default(),
         Starting(rx),
     ))
+}
+
+/// Apply: a stored take's session is related to its audio file's entity (once it exists).
+fn link_sessions(
+    mut commands: Commands,
+    sessions: Query<(Entity, &RecordingSession), Without<SessionOf>>,
+    files: Query<(Entity, &crate::library::AudioFile)>,
+) {
+    for (entity, s) in &sessions {
+        let Some(id) = s.audio_file else { continue };
+        if let Some((file, _)) = files.iter().find(|(_, f)| f.0.id == id) {
+            commands.entity(entity).insert(SessionOf(file));
+        }
+    }
 }
 
 /// Ingest: a take whose device opened starts recording (and gets its meters); one that

@@ -295,7 +295,7 @@ struct SpectrogramTexture {
 
 fn upload_spectrograms(
     mut commands: Commands,
-    grams: Query<(Entity, &Spectrogram)>,
+    grams: Query<(Entity, &Spectrogram), With<crate::capture::plugin::CurrentTake>>,
     texture: Option<ResMut<SpectrogramTexture>>,
     mut images: ResMut<Assets<Image>>,
     mut contexts: EguiContexts,
@@ -589,7 +589,7 @@ type TakeItems = (
 /// What the recorder panel reads.
 #[derive(SystemParam)]
 struct RecorderData<'w, 's> {
-    takes: Query<'w, 's, TakeItems>,
+    takes: Query<'w, 's, TakeItems, With<crate::capture::plugin::CurrentTake>>,
     live: ResMut<'w, crate::transcribe::live::LiveSettings>,
     texture: Option<Res<'w, SpectrogramTexture>>,
     devices: Res<'w, InputDevices>,
