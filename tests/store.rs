@@ -298,7 +298,8 @@ fn fill_with(conn: &mut Connection, job: bool) {
         file_path: "recordings/1.wav".into(),
     };
     let s = repo::insert_recording_session(&tx, &take, 4).unwrap();
-    repo::finish_recording_session(&tx, s, "complete", Some(a.id), 48000, 5).unwrap();
+    repo::finish_recording_session(&tx, s, repo::SessionStatus::Complete, Some(a.id), 48000, 5)
+        .unwrap();
     tx.commit().unwrap();
 }
 

@@ -26,7 +26,9 @@ use crate::dsp::peaks::{FINE, MinMax};
 use crate::library::import::{self, AudioStore, Imported, StagedImport};
 use crate::media::ProbeLimits;
 use crate::storage::ids::SessionId;
-use crate::storage::repo::{NewRecordingSession, SessionEnd, SessionProgress, StopReason};
+use crate::storage::repo::{
+    NewRecordingSession, SessionEnd, SessionProgress, SessionStatus, StopReason,
+};
 use crate::storage::writer::{DbSender, Effects, command};
 use crate::storage::{now_ms, repo};
 
@@ -688,9 +690,9 @@ impl Writer {
         }
         self.report(&progress, snap, false, 0, peaks, false);
         let status = if summary.is_some() {
-            "complete"
+            SessionStatus::Complete
         } else {
-            "failed"
+            SessionStatus::Failed
         };
         tracing::info!(
             frames = progress.frames_written,
@@ -742,7 +744,7 @@ impl Writer {
                             end.error = Some(msg.clone());
                             error = Some(msg);
                             // Left open, so recovery finds it and tries again.
-                            end.status = "recording".into();
+                            end.status = SessionStatus::Recording;
                             staged.clear();
                             break;
                         }

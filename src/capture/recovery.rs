@@ -13,18 +13,49 @@ use super::wav;
 use crate::library::import::{self, AudioStore, Imported, Placed};
 use crate::media::ProbeLimits;
 use crate::storage::ids::{SessionId, TranscriptId};
-use crate::storage::repo::{self, SessionEnd, SessionProgress, StopReason};
+use crate::storage::repo::{self, SessionEnd, SessionProgress, SessionStatus, StopReason};
 use crate::storage::writer::Effects;
 use crate::storage::{StorageError, now_ms};
 use crate::transcribe::draft;
+
+/// What recovery did with one interrupted take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecoveryStatus {
+    Recovered,
+    Failed,
+    /// Another recorder still writes it; left alone.
+    InUse,
+}
+
+impl RecoveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Recovered => "recovered",
+            Self::Failed => "failed",
+            Self::InUse => "in_use",
+        }
+    }
+}
+
+impl std::fmt::Display for RecoveryStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for RecoveryStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 
 /// What recovery did with one interrupted session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recovered {
     pub session: SessionId,
     pub file_path: String,
-    /// `recovered`, `failed`, or `in_use` (another recorder still writes it; left alone).
-    pub status: String,
+    pub status: RecoveryStatus,
     pub frames: u64,
     pub sample_rate: u32,
     pub imported: Vec<Imported>,
@@ -68,12 +99,12 @@ pub fn recover_sessions(
     effects: &mut Effects,
 ) -> Result<Vec<Recovered>, StorageError> {
     let mut out = Vec::new();
-    for row in repo::list_recording_sessions(conn, Some("recording"))? {
+    for row in repo::list_recording_sessions(conn, Some(SessionStatus::Recording))? {
         let path = take_path(store.data_dir(), &row.file_path);
         let mut report = Recovered {
             session: row.id,
             file_path: row.file_path.clone(),
-            status: "failed".into(),
+            status: RecoveryStatus::Failed,
             frames: 0,
             sample_rate: row.sample_rate,
             imported: Vec::new(),
@@ -81,7 +112,7 @@ pub fn recover_sessions(
             live_transcript: None,
         };
         if take_in_use(&path) {
-            report.status = "in_use".into();
+            report.status = RecoveryStatus::InUse;
             out.push(report);
             continue;
         }
@@ -114,7 +145,7 @@ pub fn recover_sessions(
                     Ok((imported, placed)) => {
                         effects.on_rollback(move || placed.into_iter().for_each(Placed::undo));
                         report.imported = imported;
-                        report.status = "recovered".into();
+                        report.status = RecoveryStatus::Recovered;
                         if managed {
                             let parts = summary.parts.clone();
                             effects.after_commit(move || super::recorder::remove_stored(&parts));
@@ -140,7 +171,10 @@ pub fn recover_sessions(
             Err(e) => report.error = Some(e),
         }
         let end = SessionEnd {
-            status: report.status.clone(),
+            status: match report.status {
+                RecoveryStatus::Recovered => SessionStatus::Recovered,
+                RecoveryStatus::Failed | RecoveryStatus::InUse => SessionStatus::Failed,
+            },
             // A take the recorder closed but could not store keeps its own reason.
             stop_reason: row.stop_reason.unwrap_or(StopReason::Crash),
             progress,

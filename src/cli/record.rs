@@ -14,7 +14,7 @@ use super::{core, emit, headless_app, update_until};
 use crate::capture::plugin::{
     Levels, RecordCommand, RecordRequest, RecordingNotice, RecordingSession, TakeState, TakeStats,
 };
-use crate::capture::recovery::Recovered;
+use crate::capture::recovery::{Recovered, RecoveryStatus};
 use crate::capture::stream::Source;
 use crate::library::AudioFile;
 use crate::library::import::AudioStore;
@@ -529,12 +529,12 @@ pub(super) fn recover(data: &DataDir, json: bool) -> anyhow::Result<ExitCode> {
     } else {
         for r in &list {
             let secs = r.frames as f64 / f64::from(r.sample_rate.max(1));
-            match (r.status.as_str(), &r.error) {
-                ("in_use", _) => emit(format_args!(
+            match (r.status, &r.error) {
+                (RecoveryStatus::InUse, _) => emit(format_args!(
                     "session {}: {} is still being recorded; left alone",
                     r.session, r.file_path
                 ))?,
-                ("recovered", None) => emit(format_args!(
+                (RecoveryStatus::Recovered, None) => emit(format_args!(
                     "session {}: recovered {:.2} s from {}{}{}",
                     r.session,
                     secs,
@@ -559,7 +559,9 @@ pub(super) fn recover(data: &DataDir, json: bool) -> anyhow::Result<ExitCode> {
     }
     // A failure is a take with audio that is still not in the library (it stays
     // recoverable); a session that never captured anything has nothing to lose.
-    let failed = list.iter().any(|r| r.status == "failed" && r.frames > 0);
+    let failed = list
+        .iter()
+        .any(|r| r.status == RecoveryStatus::Failed && r.frames > 0);
     Ok(if failed {
         ExitCode::FAILURE
     } else {

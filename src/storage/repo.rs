@@ -191,7 +191,7 @@ pub fn session_audio_file(
 pub fn finish_recording_session(
     conn: &Connection,
     id: SessionId,
-    status: &str,
+    status: SessionStatus,
     audio_file: Option<AudioFileId>,
     frames_written: u64,
     now: i64,
@@ -202,6 +202,65 @@ pub fn finish_recording_session(
     )?
     .execute(params![id, status, audio_file, frames_written, now])?;
     Ok(())
+}
+
+/// Where a recording session is (`recording_sessions.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    /// Being recorded, or cut short by a crash (recovery looks for these).
+    Recording,
+    Complete,
+    Recovered,
+    Failed,
+}
+
+impl SessionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Recording => "recording",
+            Self::Complete => "complete",
+            Self::Recovered => "recovered",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "recording" => Self::Recording,
+            "complete" => Self::Complete,
+            "recovered" => Self::Recovered,
+            "failed" => Self::Failed,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for SessionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for SessionStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl rusqlite::types::ToSql for SessionStatus {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl rusqlite::types::FromSql for SessionStatus {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let s = v.as_str()?;
+        Self::parse(s).ok_or_else(|| {
+            rusqlite::types::FromSqlError::Other(format!("unknown session status {s:?}").into())
+        })
+    }
 }
 
 /// How a take ended (`recording_sessions.stop_reason`).
@@ -253,8 +312,7 @@ pub struct RecordingSessionRow {
     /// Relative to the data directory, or absolute for a take written elsewhere (`--out`).
     pub file_path: String,
     pub audio_file_id: Option<AudioFileId>,
-    /// `recording`, `complete`, `recovered` or `failed`.
-    pub status: String,
+    pub status: SessionStatus,
     pub stop_reason: Option<StopReason>,
     pub frames_written: u64,
     pub overruns: u64,
@@ -310,7 +368,7 @@ pub fn get_recording_session(
 /// Recording sessions, newest first; `status` filters (e.g. `recording` for interrupted ones).
 pub fn list_recording_sessions(
     conn: &Connection,
-    status: Option<&str>,
+    status: Option<SessionStatus>,
 ) -> Result<Vec<RecordingSessionRow>, StorageError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {SESSION_COLUMNS} FROM recording_sessions \
@@ -358,8 +416,8 @@ pub fn update_recording_progress(
 /// How a session ends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionEnd {
-    /// `complete`, `recovered` or `failed`.
-    pub status: String,
+    /// `complete`, `recovered` or `failed` (`recording`: left open for recovery).
+    pub status: SessionStatus,
     pub stop_reason: StopReason,
     pub progress: SessionProgress,
     pub error: Option<String>,

@@ -445,9 +445,14 @@ fn collect_notices(
                 }
             }
             RecordingNotice::Recovered(Ok(list))
-                if list.iter().any(|r| r.status == "recovered") =>
+                if list
+                    .iter()
+                    .any(|r| r.status == crate::capture::recovery::RecoveryStatus::Recovered) =>
             {
-                let n = list.iter().filter(|r| r.status == "recovered").count();
+                let n = list
+                    .iter()
+                    .filter(|r| r.status == crate::capture::recovery::RecoveryStatus::Recovered)
+                    .count();
                 state.notify(
                     Level::Info,
                     format!("Recovered {n} interrupted recording(s) into the library"),
