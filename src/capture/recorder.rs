@@ -703,7 +703,7 @@ impl Writer {
             self.config.take_path.display()
         );
         let end = SessionEnd {
-            status: status.into(),
+            status,
             stop_reason: reason,
             progress: progress.clone(),
             error: error.clone(),
