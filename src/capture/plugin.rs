@@ -290,6 +290,7 @@ impl Plugin for CapturePlugin {
             .add_message::<RecordingNotice>()
             .init_resource::<Replies<TakeStored>>()
             .init_resource::<Replies<RecoveryReply>>()
+            .init_resource::<Replies<RecoveryPlan>>()
             .add_systems(Startup, recover_on_start)
             .add_systems(
                 Update,
@@ -307,7 +308,7 @@ impl Plugin for CapturePlugin {
             )
             .add_systems(
                 Update,
-                (link_stored_takes, link_sessions)
+                (run_recovery, link_stored_takes, link_sessions)
                     .chain()
                     .in_set(AppSystems::Apply.of(Feature::Capture)),
             )
@@ -337,22 +338,74 @@ fn close_takes_on_exit(
 /// The answer to recovering interrupted takes.
 struct RecoveryReply(Result<Vec<Recovered>, String>);
 
+/// The interrupted sessions to recover (read first; the file work follows off the writer).
+struct RecoveryPlan(Result<Vec<crate::storage::repo::RecordingSessionRow>, String>);
+
 fn recover_on_start(
     settings: Res<CaptureSettings>,
     db: Option<ResMut<Database>>,
-    replies: Res<Replies<RecoveryReply>>,
-    store: Res<CaptureStore>,
+    plans: Res<Replies<RecoveryPlan>>,
 ) {
     if settings.recover_on_start
         && let Some(mut db) = db
     {
-        let store = store.0.clone();
-        db.write(
-            move |c, effects| {
-                super::recovery::recover_sessions(c, &store, effects).map_err(|e| e.to_string())
+        db.read(
+            |c| {
+                crate::storage::repo::list_recording_sessions(
+                    c,
+                    Some(crate::storage::repo::SessionStatus::Recording),
+                )
+                .map_err(|e| e.to_string())
             },
-            replies.to(RecoveryReply),
+            plans.to(RecoveryPlan),
         );
+    }
+}
+
+/// Repairs and stages the interrupted takes on a thread of their own, then hands the
+/// database part to the writer: no file work runs inside its transaction.
+fn run_recovery(
+    plans: Res<Replies<RecoveryPlan>>,
+    db: Option<Res<Database>>,
+    store: Res<CaptureStore>,
+    recovered: Res<Replies<RecoveryReply>>,
+) {
+    for RecoveryPlan(plan) in plans.drain() {
+        let reply = recovered.to(RecoveryReply);
+        let (rows, Some(db)) = (plan, db.as_ref()) else {
+            reply(Err("no database is open".into()));
+            continue;
+        };
+        let rows = match rows {
+            Ok(rows) if rows.is_empty() => {
+                reply(Ok(Vec::new()));
+                continue;
+            }
+            Ok(rows) => rows,
+            Err(e) => {
+                reply(Err(e));
+                continue;
+            }
+        };
+        let (writer, store) = (db.sender(), store.0.clone());
+        let spawned = std::thread::Builder::new()
+            .name("verbatim-recover".into())
+            .spawn(move || {
+                let prepared = super::recovery::prepare(&store, rows);
+                let commit = crate::storage::writer::command(
+                    move |c, effects| {
+                        super::recovery::commit(c, &store, prepared, effects)
+                            .map_err(|e| e.to_string())
+                    },
+                    reply,
+                );
+                if let Err(e) = writer.send(commit) {
+                    tracing::error!("cannot record the recovered takes: {e}");
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!("cannot start recovery: {e}");
+        }
     }
 }
 

@@ -86,43 +86,66 @@ pub fn is_managed_take(data_dir: &Path, file_path: &str) -> bool {
     !p.is_absolute() && p.starts_with("recordings") || p.starts_with(data_dir.join("recordings"))
 }
 
-/// Repairs every interrupted session (a writer command's work, inside its savepoint). What
-/// is placed in the store is taken back if its changes roll back; stored takes are deleted
-/// once they are committed.
-///
-/// A take that cannot be added to the library (the disk is full, the database refuses) keeps
-/// its session `recording`, with the reason in its error: it stays where it is and the next
-/// recovery tries again. Such a session is reported `failed`.
-pub fn recover_sessions(
-    conn: &Connection,
-    store: &AudioStore,
-    effects: &mut Effects,
-) -> Result<Vec<Recovered>, StorageError> {
+/// An interrupted take made ready off the writer: headers repaired, parts hashed and probed
+/// (or copied into staging, for a take the user placed elsewhere).
+pub struct Prepared {
+    id: SessionId,
+    stop_reason: Option<StopReason>,
+    path: PathBuf,
+    report: Recovered,
+    progress: SessionProgress,
+    step: Step,
+}
+
+enum Step {
+    /// Another recorder still writes it: reported, left alone.
+    InUse,
+    /// Its parts, ready to be moved into the store (or why they are not).
+    Store {
+        staged: Result<Vec<import::StagedImport>, String>,
+        parts: Vec<PathBuf>,
+        managed: bool,
+    },
+    /// Nothing usable: closed as failed with the reason in the report.
+    Close,
+}
+
+/// The file work of recovery, for a thread of its own (never the writer's transaction):
+/// for each interrupted session (`status` = recording), repair the take's headers from the
+/// frames on disk and stage its parts.
+pub fn prepare(store: &AudioStore, rows: Vec<repo::RecordingSessionRow>) -> Vec<Prepared> {
     let mut out = Vec::new();
-    for row in repo::list_recording_sessions(conn, Some(SessionStatus::Recording))? {
+    for row in rows {
         let path = take_path(store.data_dir(), &row.file_path);
-        let mut report = Recovered {
-            session: row.id,
-            file_path: row.file_path.clone(),
-            status: RecoveryStatus::Failed,
-            frames: 0,
-            sample_rate: row.sample_rate,
-            imported: Vec::new(),
-            error: None,
-            live_transcript: None,
+        let mut p = Prepared {
+            id: row.id,
+            stop_reason: row.stop_reason,
+            path: path.clone(),
+            report: Recovered {
+                session: row.id,
+                file_path: row.file_path.clone(),
+                status: RecoveryStatus::Failed,
+                frames: 0,
+                sample_rate: row.sample_rate,
+                imported: Vec::new(),
+                error: None,
+                live_transcript: None,
+            },
+            progress: SessionProgress {
+                frames_written: row.frames_written,
+                overruns: row.overruns,
+                frames_dropped: row.frames_dropped,
+                xruns: row.xruns.clone(),
+            },
+            step: Step::Close,
         };
         if take_in_use(&path) {
-            report.status = RecoveryStatus::InUse;
-            out.push(report);
+            p.report.status = RecoveryStatus::InUse;
+            p.step = Step::InUse;
+            out.push(p);
             continue;
         }
         let _span = tracing::info_span!("recover", session = %row.id).entered();
-        let mut progress = SessionProgress {
-            frames_written: row.frames_written,
-            overruns: row.overruns,
-            frames_dropped: row.frames_dropped,
-            xruns: row.xruns.clone(),
-        };
         // A take cut short keeps the space it held back for its storing: give it back.
         let reserve = super::recorder::reserve_path(&path);
         if reserve.exists()
@@ -138,37 +161,104 @@ pub fn recover_sessions(
         let managed = is_managed_take(store.data_dir(), &row.file_path);
         match outcome {
             Ok(summary) if summary.frames > 0 => {
-                report.frames = summary.frames;
-                report.sample_rate = summary.sample_rate;
-                progress.frames_written = summary.frames;
-                match store_parts(conn, store, &summary.parts, managed) {
-                    Ok((imported, placed)) => {
-                        effects.on_rollback(move || placed.into_iter().for_each(Placed::undo));
-                        report.imported = imported;
-                        report.status = RecoveryStatus::Recovered;
-                        if managed {
-                            let parts = summary.parts.clone();
-                            effects.after_commit(move || super::recorder::remove_stored(&parts));
-                        }
-                    }
-                    Err(e) => {
-                        let e = format!(
-                            "repaired, but not added to the library: {e}; it stays at {} and \
-                             `verbatim recover` tries again",
-                            path.display()
-                        );
-                        tracing::warn!(session = %row.id, "{e}");
-                        if let Err(db) = repo::note_session_error(conn, row.id, &e, now_ms()) {
-                            tracing::warn!(session = %row.id, "cannot note why: {db}");
-                        }
-                        report.error = Some(e);
-                        out.push(report);
-                        continue;
+                p.report.frames = summary.frames;
+                p.report.sample_rate = summary.sample_rate;
+                p.progress.frames_written = summary.frames;
+                p.step = Step::Store {
+                    staged: stage_parts(store, &summary.parts, managed),
+                    parts: summary.parts,
+                    managed,
+                };
+            }
+            Ok(_) => p.report.error = Some("nothing had been captured before the crash".into()),
+            Err(e) => p.report.error = Some(e),
+        }
+        out.push(p);
+    }
+    out
+}
+
+/// Stages every part of a take (all or none). A managed take is staged in place.
+fn stage_parts(
+    store: &AudioStore,
+    parts: &[PathBuf],
+    managed: bool,
+) -> Result<Vec<import::StagedImport>, String> {
+    parts
+        .iter()
+        .map(|part| {
+            let staged = if managed {
+                import::stage_in_place(part, &ProbeLimits::default())
+            } else {
+                import::stage(part, store, &ProbeLimits::default())
+            };
+            staged.map_err(|e| format!("{}: {e}", part.display()))
+        })
+        .collect()
+}
+
+/// The database work of recovery (a writer command's work, inside its savepoint): the
+/// prepared takes move into the store and their sessions close. A session that is no longer
+/// `recording` (another process recovered it meanwhile) is left alone and not reported.
+///
+/// A take that cannot be added to the library (the disk is full, the database refuses) keeps
+/// its session `recording`, with the reason in its error: it stays where it is and the next
+/// recovery tries again. Such a session is reported `failed`.
+pub fn commit(
+    conn: &Connection,
+    store: &AudioStore,
+    prepared: Vec<Prepared>,
+    effects: &mut Effects,
+) -> Result<Vec<Recovered>, StorageError> {
+    let mut out = Vec::new();
+    for p in prepared {
+        let Prepared {
+            id,
+            stop_reason,
+            path,
+            mut report,
+            progress,
+            step,
+        } = p;
+        let still_open = repo::get_recording_session(conn, id)?
+            .is_some_and(|r| r.status == SessionStatus::Recording);
+        if !still_open {
+            continue;
+        }
+        match step {
+            Step::InUse => {
+                out.push(report);
+                continue;
+            }
+            Step::Store {
+                staged,
+                parts,
+                managed,
+            } => match staged.and_then(|s| store_parts(conn, store, s)) {
+                Ok((imported, placed)) => {
+                    effects.on_rollback(move || placed.into_iter().for_each(Placed::undo));
+                    report.imported = imported;
+                    report.status = RecoveryStatus::Recovered;
+                    if managed {
+                        effects.after_commit(move || super::recorder::remove_stored(&parts));
                     }
                 }
-            }
-            Ok(_) => report.error = Some("nothing had been captured before the crash".into()),
-            Err(e) => report.error = Some(e),
+                Err(e) => {
+                    let e = format!(
+                        "repaired, but not added to the library: {e}; it stays at {} and \
+                         `verbatim recover` tries again",
+                        path.display()
+                    );
+                    tracing::warn!(session = %id, "{e}");
+                    if let Err(db) = repo::note_session_error(conn, id, &e, now_ms()) {
+                        tracing::warn!(session = %id, "cannot note why: {db}");
+                    }
+                    report.error = Some(e);
+                    out.push(report);
+                    continue;
+                }
+            },
+            Step::Close => {}
         }
         let end = SessionEnd {
             status: match report.status {
@@ -176,18 +266,18 @@ pub fn recover_sessions(
                 RecoveryStatus::Failed | RecoveryStatus::InUse => SessionStatus::Failed,
             },
             // A take the recorder closed but could not store keeps its own reason.
-            stop_reason: row.stop_reason.unwrap_or(StopReason::Crash),
+            stop_reason: stop_reason.unwrap_or(StopReason::Crash),
             progress,
             error: report.error.clone(),
         };
         let file = report.imported.first();
-        repo::close_recording_session(conn, row.id, &end, file.map(|i| i.row.id), now_ms())?;
+        repo::close_recording_session(conn, id, &end, file.map(|i| i.row.id), now_ms())?;
         // The live text committed before the crash becomes the recovered take's draft.
         if let Some(i) = file {
             let about = serde_json::json!({ "recovered": true });
-            match draft::save(conn, row.id, i.row.id, about, false, now_ms()) {
+            match draft::save(conn, id, i.row.id, about, false, now_ms()) {
                 Ok(t) => report.live_transcript = t,
-                Err(e) => tracing::warn!(session = %row.id, "cannot keep the live draft: {e}"),
+                Err(e) => tracing::warn!(session = %id, "cannot keep the live draft: {e}"),
             }
         }
         match &report.error {
@@ -203,32 +293,27 @@ pub fn recover_sessions(
     Ok(out)
 }
 
-/// Adds a take's parts to the library, all or none: inside a savepoint of its own, and what
-/// was placed is taken back if one part fails. A managed take is stored in place.
+/// Adds a take's staged parts to the library, all or none: inside a savepoint of its own,
+/// and what was placed is taken back if one part fails.
 fn store_parts(
     conn: &Connection,
     store: &AudioStore,
-    parts: &[PathBuf],
-    managed: bool,
+    staged: Vec<import::StagedImport>,
 ) -> Result<(Vec<Imported>, Vec<Placed>), String> {
     conn.execute_batch("SAVEPOINT recover_take")
         .map_err(|e| e.to_string())?;
     let mut imported = Vec::new();
     let mut placed = Vec::new();
     let mut failed = None;
-    for part in parts {
-        let staged = if managed {
-            import::stage_in_place(part, &ProbeLimits::default())
-        } else {
-            import::stage(part, store, &ProbeLimits::default())
-        };
-        match staged.and_then(|s| import::commit(conn, store, s)) {
+    for part in staged {
+        let name = part.source.display().to_string();
+        match import::commit(conn, store, part) {
             Ok((i, p)) => {
                 placed.extend(p);
                 imported.push(i);
             }
             Err(e) => {
-                failed = Some(format!("{}: {e}", part.display()));
+                failed = Some(format!("{name}: {e}"));
                 break;
             }
         }
