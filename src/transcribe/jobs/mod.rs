@@ -11,18 +11,23 @@
 //! by that process's OS lock, not guessed) is queued again by the next process that reads
 //! the job list, and taken over by one that runs every pending job (the window). A finished
 //! job becomes a transcript with version 1 (source `model`, model and parameters recorded).
+//!
+//! The job model (entity state, relationship, messages, settings) is in `model`, the queue
+//! policy (per-model circuit breakers) in `queue`; the plugin and its systems are here.
+
+mod model;
+mod queue;
+
+pub use model::*;
+pub use queue::*;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
-use serde::Serialize;
 
 use super::catalog;
-use super::protocol::{
-    Backend, DecodeParams, FailKind, FromWorker, GpuPref, JobSpec, JobStats, Segment,
-};
+use super::protocol::{Backend, FailKind, FromWorker, JobSpec};
 use super::worker::{EngineEvent, ProcessTranscriber, WorkerCommand};
 use super::{Transcriber, backend};
 use crate::library::AudioFile;
@@ -30,356 +35,11 @@ use crate::library::import::AudioStore;
 use crate::library::transcripts::TranscriptsChanged;
 use crate::storage::ids::{AudioFileId, JobId, TranscriptId, VersionId};
 use crate::storage::plugin::{Database, Replies};
-use crate::storage::repo::{JobRow, JobUpdate, NewJob, NewSegment, NewVersion, VersionSource};
+use crate::storage::repo::{JobRow, NewJob, NewSegment, NewVersion, VersionSource};
 use crate::storage::runner::Runner;
 use crate::storage::writer::unanswered;
 use crate::storage::{StorageError, now_ms, repo};
 use crate::{AppSystems, Feature};
-
-/// Where a job is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum JobStatus {
-    Pending,
-    Running,
-    /// Done in the engine; the transcript is being stored.
-    Saving,
-    Completed,
-    Failed,
-    Cancelled,
-}
-
-impl JobStatus {
-    pub fn as_db(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Running | Self::Saving => "running",
-            Self::Completed => "completed",
-            Self::Failed => "failed",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn from_db(s: &str) -> Self {
-        match s {
-            "running" => Self::Running,
-            "completed" => Self::Completed,
-            "failed" => Self::Failed,
-            "cancelled" => Self::Cancelled,
-            _ => Self::Pending,
-        }
-    }
-
-    pub fn is_finished(self) -> bool {
-        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
-    }
-}
-
-/// A transcription job.
-#[derive(Component, Debug, Clone, PartialEq, Serialize)]
-pub struct TranscriptionJob {
-    pub id: JobId,
-    pub audio_file: AudioFileId,
-    pub audio_name: String,
-    #[serde(skip)]
-    pub audio_path: PathBuf,
-    pub audio_ms: u64,
-    /// The model as the user named it.
-    pub model: String,
-    pub gpu: GpuPref,
-    pub params: DecodeParams,
-    pub status: JobStatus,
-    pub progress: f32,
-    #[serde(skip)]
-    pub eta: Option<Duration>,
-    /// What ran ("cpu: 2 threads, AVX2").
-    pub backend: Option<String>,
-    /// Why that is not what was asked for.
-    pub backend_note: Option<String>,
-    pub threads: Option<u32>,
-    pub attempts: u32,
-    pub error: Option<String>,
-    /// Why a pending job waits (backoff, open breaker).
-    pub note: Option<String>,
-    pub transcript: Option<TranscriptId>,
-    /// The transcript its result becomes a new version of (the whole-take pass of a live
-    /// take: version 2 of the draft's transcript); `None`: a new transcript.
-    #[serde(skip)]
-    pub into: Option<TranscriptId>,
-    pub created_at: i64,
-    pub started_at: Option<i64>,
-    pub finished_at: Option<i64>,
-    pub processing_ms: Option<i64>,
-    /// Segments received so far (the live partial result while running).
-    #[serde(skip)]
-    pub segments: Vec<Segment>,
-    pub audio_done_ms: u64,
-    #[serde(skip)]
-    started: Option<Instant>,
-    #[serde(skip)]
-    not_before: Option<Instant>,
-    #[serde(skip)]
-    stats: Option<JobStats>,
-    /// The process that runs it or will ([`crate::storage::runner`]); this process runs only
-    /// its own.
-    #[serde(skip)]
-    pub runner: Option<String>,
-}
-
-impl TranscriptionJob {
-    /// A pending job that is not in the database (panel tests, previews).
-    pub fn detached(id: JobId, audio_file: AudioFileId, audio_name: &str, model: &str) -> Self {
-        Self {
-            id,
-            audio_file,
-            audio_name: audio_name.to_string(),
-            audio_path: PathBuf::new(),
-            audio_ms: 0,
-            model: model.to_string(),
-            gpu: GpuPref::Auto,
-            params: DecodeParams::default(),
-            status: JobStatus::Pending,
-            progress: 0.0,
-            eta: None,
-            backend: None,
-            backend_note: None,
-            threads: None,
-            attempts: 0,
-            error: None,
-            note: None,
-            transcript: None,
-            into: None,
-            created_at: now_ms(),
-            started_at: None,
-            finished_at: None,
-            processing_ms: None,
-            segments: Vec::new(),
-            audio_done_ms: 0,
-            started: None,
-            not_before: None,
-            stats: None,
-            runner: None,
-        }
-    }
-
-    fn from_row(row: &JobRow, store: &AudioStore) -> Self {
-        let params: DecodeParams = serde_json::from_str(&row.params_json).unwrap_or_default();
-        Self {
-            id: row.id,
-            audio_file: row.audio_file,
-            audio_name: row.audio_name.clone(),
-            audio_path: store.absolute(&row.audio_path),
-            audio_ms: row.audio_duration_ms,
-            model: row.model.clone(),
-            gpu: GpuPref::from_db(&row.requested_backend),
-            params,
-            status: JobStatus::from_db(&row.status),
-            progress: row.progress as f32,
-            eta: None,
-            backend: row.actual_backend.clone(),
-            backend_note: row.backend_note.clone(),
-            threads: row.threads,
-            attempts: row.attempts,
-            error: row.error.clone(),
-            note: None,
-            transcript: row.transcript,
-            into: row.into_transcript,
-            created_at: row.created_at,
-            started_at: row.started_at,
-            finished_at: row.finished_at,
-            processing_ms: row.processing_ms,
-            segments: Vec::new(),
-            audio_done_ms: 0,
-            started: None,
-            not_before: None,
-            stats: None,
-            runner: row.runner.clone(),
-        }
-    }
-
-    fn update(&self) -> JobUpdate {
-        JobUpdate {
-            status: self.status.as_db().to_string(),
-            progress: f64::from(self.progress),
-            actual_backend: self.backend.clone(),
-            backend_note: self.backend_note.clone(),
-            threads: self.threads,
-            params_json: None,
-            started_at: self.started_at,
-            finished_at: self.finished_at,
-            processing_ms: self.processing_ms,
-            error: self.error.clone(),
-            attempts: self.attempts,
-            runner: self.runner.clone(),
-        }
-    }
-
-    /// What ran and why it differs from the request ("cpu: 2 threads, AVX2 (no GPU ...)"),
-    /// or what was asked while nothing ran yet; for the panel and the CLI.
-    pub fn describe_backend(&self) -> String {
-        match (&self.backend, &self.backend_note) {
-            (Some(b), Some(n)) => format!("{b} ({n})"),
-            (Some(b), None) => b.clone(),
-            (None, _) => format!("{} asked", self.gpu.as_db()),
-        }
-    }
-}
-
-/// The job belongs to this audio-file entity.
-#[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
-#[relationship(relationship_target = AudioJobs)]
-pub struct JobOf(pub Entity);
-
-/// The jobs of an audio-file entity.
-#[derive(Component, Debug, Default, PartialEq, Eq)]
-#[relationship_target(relationship = JobOf)]
-pub struct AudioJobs(Vec<Entity>);
-
-impl AudioJobs {
-    pub fn jobs(&self) -> &[Entity] {
-        &self.0
-    }
-}
-
-/// Intent: transcribe this audio file. `None` fields take the settings' defaults.
-#[derive(Message, Debug, Clone, PartialEq)]
-pub struct TranscribeRequest {
-    pub audio_file: AudioFileId,
-    pub model: Option<String>,
-    pub gpu: Option<GpuPref>,
-    pub params: Option<DecodeParams>,
-    /// Comes back in [`JobQueued`] so the asker can find its job.
-    pub token: u64,
-    /// The transcript the result becomes a new version of; `None`: a new transcript.
-    pub into: Option<TranscriptId>,
-}
-
-/// A request became a job (or could not).
-#[derive(Message, Debug, Clone, PartialEq)]
-pub struct JobQueued {
-    pub token: u64,
-    pub result: Result<JobId, String>,
-}
-
-/// Intents on jobs.
-#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobCommand {
-    Cancel(JobId),
-    Retry(JobId),
-}
-
-/// A job reached an end state.
-#[derive(Message, Debug, Clone, PartialEq)]
-pub struct JobFinished {
-    pub id: JobId,
-    pub status: JobStatus,
-    pub transcript: Option<TranscriptId>,
-    pub error: Option<String>,
-}
-
-/// How jobs run.
-#[derive(Resource, Debug, Clone)]
-pub struct TranscribeSettings {
-    pub models_dir: PathBuf,
-    /// The model for requests that name none.
-    pub default_model: String,
-    pub gpu: GpuPref,
-    pub params: DecodeParams,
-    /// The Silero model; `None`: the default one in `models_dir` (bundled with the app).
-    pub vad_model: Option<PathBuf>,
-    /// Cores kept free for capture and the UI (the GUI keeps one; the CLI none).
-    pub reserved_cores: u32,
-    /// A fixed whisper thread count instead of the computed one.
-    pub threads: Option<u32>,
-    /// Attempts per job before a transient failure becomes final.
-    pub max_attempts: u32,
-    /// The first retry waits this long; each further one twice as long.
-    pub backoff: Duration,
-    /// Consecutive failures of one model that open its breaker.
-    pub breaker_threshold: u32,
-    /// How long an open breaker stops jobs of its model (doubling while it keeps failing).
-    pub breaker_cooldown: Duration,
-    /// Run every pending job (the workstation sets this); `false`: only the jobs this process
-    /// queued (`verbatim transcribe` must not take the window's jobs, and `verbatim library`
-    /// must not start any).
-    pub run_all_pending: bool,
-}
-
-impl TranscribeSettings {
-    pub fn new(data_dir: &std::path::Path) -> Self {
-        Self {
-            models_dir: catalog::models_dir(data_dir),
-            default_model: catalog::DEFAULT_MODEL.to_string(),
-            gpu: GpuPref::Auto,
-            params: DecodeParams::default(),
-            vad_model: None,
-            reserved_cores: 0,
-            threads: None,
-            max_attempts: 3,
-            backoff: Duration::from_secs(2),
-            breaker_threshold: 3,
-            breaker_cooldown: Duration::from_secs(60),
-            run_all_pending: false,
-        }
-    }
-
-    /// The VAD model: the one set, else the default one in the models folder (installed from
-    /// the copy bundled with the app when missing).
-    pub fn vad_path(&self) -> Option<PathBuf> {
-        self.vad_model
-            .clone()
-            .or_else(|| catalog::default_vad(&self.models_dir))
-    }
-}
-
-/// Per-model failure counts and open breakers.
-#[derive(Resource, Debug, Default)]
-pub struct Breakers {
-    models: HashMap<String, Breaker>,
-}
-
-#[derive(Debug, Default, Clone)]
-struct Breaker {
-    failures: u32,
-    open_until: Option<Instant>,
-    trips: u32,
-}
-
-impl Breakers {
-    /// When the model's breaker is open: until when.
-    pub fn open_until(&self, model: &str) -> Option<Instant> {
-        self.models
-            .get(model)
-            .and_then(|b| b.open_until)
-            .filter(|t| *t > Instant::now())
-    }
-
-    pub fn trips(&self, model: &str) -> u32 {
-        self.models.get(model).map_or(0, |b| b.trips)
-    }
-
-    fn failed(&mut self, model: &str, settings: &TranscribeSettings) {
-        let b = self.models.entry(model.to_string()).or_default();
-        b.failures += 1;
-        if b.failures >= settings.breaker_threshold {
-            let factor = 1u32 << b.trips.min(4);
-            let cooldown = (settings.breaker_cooldown * factor).min(Duration::from_secs(600));
-            b.open_until = Some(Instant::now() + cooldown);
-            b.trips += 1;
-            b.failures = 0;
-            tracing::warn!(
-                model,
-                ?cooldown,
-                "model failed {} times in a row: pausing its jobs",
-                settings.breaker_threshold
-            );
-        }
-    }
-
-    fn succeeded(&mut self, model: &str) {
-        self.models.remove(model);
-    }
-}
 
 /// The engine the jobs run on.
 #[derive(Resource)]
@@ -775,18 +435,6 @@ fn fail(
         transcript: None,
         error: job.error.clone(),
     });
-}
-
-/// A segment from the worker as the database keeps it (its words as JSON).
-pub fn stored_segment(s: &Segment) -> NewSegment {
-    NewSegment {
-        start_ms: s.start_ms,
-        end_ms: s.end_ms.max(s.start_ms),
-        text: s.text.clone(),
-        confidence: s.confidence,
-        words_json: serde_json::to_string(&s.words).ok(),
-        speaker: None,
-    }
 }
 
 fn save_transcript(
