@@ -49,19 +49,9 @@ impl AppSystems {
     pub fn of(self, feature: Feature) -> Step {
         Step(self, feature)
     }
-
-    const ALL: [AppSystems; 5] = [
-        AppSystems::Ingest,
-        AppSystems::Analyze,
-        AppSystems::Dispatch,
-        AppSystems::Apply,
-        AppSystems::Persist,
-    ];
 }
 
-/// The features, in the order their systems run within each phase: a take stored by capture
-/// joins the library, whose files the transcripts and jobs link to, before live
-/// transcription and the editor read them; the window's own systems come last.
+/// The features of a frame; [`CorePlugin`] orders them within each phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Feature {
     Playback,
@@ -73,20 +63,6 @@ pub enum Feature {
     Editor,
     Window,
     Storage,
-}
-
-impl Feature {
-    const ORDER: [Feature; 9] = [
-        Feature::Playback,
-        Feature::Capture,
-        Feature::Library,
-        Feature::Transcripts,
-        Feature::Jobs,
-        Feature::Live,
-        Feature::Editor,
-        Feature::Window,
-        Feature::Storage,
-    ];
 }
 
 /// One feature's systems in one phase ([`AppSystems::of`]).
@@ -111,25 +87,37 @@ impl CorePlugin {
 
 impl Plugin for CorePlugin {
     fn build(&self, app: &mut App) {
-        app.configure_sets(
-            Update,
-            (
-                AppSystems::Ingest,
-                AppSystems::Analyze,
-                AppSystems::Dispatch,
-                AppSystems::Apply,
-                AppSystems::Persist,
-            )
-                .chain(),
-        );
-        for phase in AppSystems::ALL {
-            let steps: Vec<Step> = Feature::ORDER.iter().map(|f| phase.of(*f)).collect();
-            for pair in steps.windows(2) {
-                app.configure_sets(Update, pair[1].after(pair[0]));
-            }
-            for step in steps {
-                app.configure_sets(Update, step.in_set(phase));
-            }
+        let phases = [
+            AppSystems::Ingest,
+            AppSystems::Analyze,
+            AppSystems::Dispatch,
+            AppSystems::Apply,
+            AppSystems::Persist,
+        ];
+        for pair in phases.windows(2) {
+            app.configure_sets(Update, pair[1].after(pair[0]));
+        }
+        // Within each phase the features run in this order (a take stored by capture joins
+        // the library, whose files transcripts and jobs link to, before live transcription
+        // and the editor read them; the window, then the storage flush, come last).
+        for phase in phases {
+            use Feature::*;
+            app.configure_sets(
+                Update,
+                (
+                    phase.of(Playback),
+                    phase.of(Capture),
+                    phase.of(Library),
+                    phase.of(Transcripts),
+                    phase.of(Jobs),
+                    phase.of(Live),
+                    phase.of(Editor),
+                    phase.of(Window),
+                    phase.of(Storage),
+                )
+                    .chain()
+                    .in_set(phase),
+            );
         }
         let writer = self.writer.lock().ok().and_then(|mut w| w.take());
         match writer {

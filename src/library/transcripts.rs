@@ -46,7 +46,7 @@ pub(super) fn plugin(app: &mut App) {
         })
         .add_systems(
             Update,
-            (reload, (apply, link).chain())
+            (reload, apply, link)
                 .chain()
                 .in_set(AppSystems::Apply.of(Feature::Transcripts)),
         );
