@@ -105,6 +105,26 @@ fn a_finished_take_is_a_valid_float_wav_that_import_reads() {
         ),
         ("wav", 44_100, 1, 2000)
     );
+    // Storing a take reads what it holds from its header, without decoding: the same as the
+    // full probe says.
+    assert_eq!(wav::media_info(&path).unwrap(), info);
+    // A part whose length no longer matches its header is refused (recovery repairs it).
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    f.write_all(&[0u8; 3]).unwrap();
+    drop(f);
+    assert!(matches!(
+        wav::media_info(&path),
+        Err(WavError::NotATake { .. })
+    ));
+    let other = dir.path().join("other.wav");
+    common_wav(&other);
+    assert!(matches!(
+        wav::media_info(&other),
+        Err(WavError::NotATake { .. })
+    ));
 }
 
 #[test]

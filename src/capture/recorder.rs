@@ -725,9 +725,15 @@ impl Writer {
                     // that filled the disk must still fit); one the user placed elsewhere is
                     // theirs and is copied.
                     let r = if managed {
-                        import::stage_in_place(part, &ProbeLimits::default())
+                        super::wav::media_info(part)
+                            .map_err(|e| e.to_string())
+                            .and_then(|info| {
+                                import::stage_in_place(part, info, &ProbeLimits::default())
+                                    .map_err(|e| e.to_string())
+                            })
                     } else {
                         import::stage(part, store, &ProbeLimits::default())
+                            .map_err(|e| e.to_string())
                     };
                     match r {
                         Ok(st) => staged.push(st),

@@ -188,9 +188,15 @@ fn stage_parts(
         .iter()
         .map(|part| {
             let staged = if managed {
-                import::stage_in_place(part, &ProbeLimits::default())
+                // Repaired just before: its header is exact.
+                super::wav::media_info(part)
+                    .map_err(|e| e.to_string())
+                    .and_then(|info| {
+                        import::stage_in_place(part, info, &ProbeLimits::default())
+                            .map_err(|e| e.to_string())
+                    })
             } else {
-                import::stage(part, store, &ProbeLimits::default())
+                import::stage(part, store, &ProbeLimits::default()).map_err(|e| e.to_string())
             };
             staged.map_err(|e| format!("{}: {e}", part.display()))
         })

@@ -328,6 +328,51 @@ fn write_sizes(file: &mut File, data_bytes: u64) -> std::io::Result<()> {
     Ok(())
 }
 
+/// What a finished (or repaired) take part holds, read from its header: the recorder wrote
+/// the file itself, so its 44-byte header is exact and the samples need not be decoded to
+/// know what they are. The header's data size must match the file's length to the byte: a
+/// part cut short or grown since it was closed is refused (and left for recovery to repair).
+pub fn media_info(path: &Path) -> Result<crate::media::MediaInfo, WavError> {
+    let not_a_take = || WavError::NotATake {
+        path: path.to_path_buf(),
+    };
+    let mut file = File::open(path).map_err(|source| WavError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut h = [0u8; 44];
+    file.read_exact(&mut h).map_err(|_| not_a_take())?;
+    let u16_at = |i: usize| u16::from_le_bytes([h[i], h[i + 1]]);
+    let u32_at = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+    let (channels, rate, data_bytes) = (u16_at(22), u32_at(24), u64::from(u32_at(40)));
+    let len = file
+        .metadata()
+        .map_err(|source| WavError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .len();
+    let frame_bytes = u64::from(channels) * BYTES_PER_SAMPLE;
+    if h[..] != header(rate, channels, u32_at(40))[..]
+        || channels == 0
+        || rate == 0
+        || data_bytes == 0
+        || data_bytes % frame_bytes != 0
+        || len != HEADER_BYTES + data_bytes
+    {
+        return Err(not_a_take());
+    }
+    let frames = data_bytes / frame_bytes;
+    Ok(crate::media::MediaInfo {
+        container: "wav".into(),
+        codec: "pcm_f32le".into(),
+        sample_rate: rate,
+        channels,
+        frames,
+        duration_ms: frames.saturating_mul(1000) / u64::from(rate),
+    })
+}
+
 /// Repairs an interrupted take's part file: the header sizes are set from the whole frames
 /// actually on disk and a trailing partial frame is cut off. Returns the frames it holds.
 pub fn recover_part(path: &Path) -> Result<(u64, u32, u16), WavError> {

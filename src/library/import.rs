@@ -8,9 +8,11 @@
 //! renaming the staged file into `audio/<aa>/<sha256>.<ext>` in one transaction ([`commit`]).
 //!
 //! A take the recorder wrote inside the data directory is stored in place instead
-//! ([`stage_in_place`]): hashed and probed where it is and renamed into the store, so storing
-//! it needs no free space (a copy would need as much again, and a take that stopped because
-//! the disk is full would then never reach the library). It is never deleted on failure.
+//! ([`stage_in_place`]): hashed where it is (what it holds comes from the exact header the
+//! recorder wrote, so it is read once and never decoded) and renamed into the store, so
+//! storing it needs no free space (a copy would need as much again, and a take that stopped
+//! because the disk is full would then never reach the library). It is never deleted on
+//! failure.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -284,12 +286,25 @@ pub fn stage(
     ))
 }
 
-/// Hashes and probes `path` where it is, to be moved into the store on commit (a take the
-/// recorder wrote in the data directory). Needs no free space; never deletes `path`.
-pub fn stage_in_place(path: &Path, limits: &ProbeLimits) -> Result<StagedImport, ImportError> {
+/// Hashes `path` where it is, to be moved into the store on commit (a take the recorder
+/// wrote in the data directory). `info` is what the file holds, as its writer knows it (a
+/// take's exact header: reading the file once, to hash it, is all storing it costs). Needs no
+/// free space; never deletes `path`.
+pub fn stage_in_place(
+    path: &Path,
+    info: media::MediaInfo,
+    limits: &ProbeLimits,
+) -> Result<StagedImport, ImportError> {
     check_source(path, limits)?;
+    let seconds = info.duration_ms / 1000;
+    if seconds > limits.max_seconds {
+        return Err(ProbeError::TooLong {
+            seconds,
+            limit: limits.max_seconds,
+        }
+        .into());
+    }
     let (sha256, size) = hash_stream(path, limits, |_| Ok(()))?;
-    let info = media::probe_file(path, path, limits)?;
     Ok(staged_import(
         path,
         sha256,
