@@ -1,23 +1,31 @@
 //! Editor benchmarks: export of a 10,000-segment transcript in every format, comparing two
-//! 10,000-segment versions, and one editor frame (the egui pass, CPU) with 10,000 segments.
+//! 10,000-segment versions, one editor frame (the egui pass, CPU) with 10,000 segment
+//! entities, and one edit (the session's validation and history plus the ECS mirror of the
+//! open version) in a 10,000-segment transcript against the same edit in a 100-segment one.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // benchmarks fail loudly by design
 
 use std::hint::black_box;
 use std::path::PathBuf;
 
+use bevy::ecs::system::SystemState;
+use bevy::prelude::*;
 use bevy_egui::egui;
 use criterion::{Criterion, criterion_group, criterion_main};
-use verbatim::editor::Doc;
+use verbatim::editor::segments::{
+    OpenSegments, OpenVersion, SegmentText, SegmentTiming, Segments, mirror, plugin,
+};
+use verbatim::editor::{Doc, Editor};
 use verbatim::storage::ids::{AudioFileId, TranscriptId, VersionId};
 use verbatim::storage::repo::{TranscriptRow, VersionRow, VersionSource};
+use verbatim::transcript::Segment;
 use verbatim::transcript::diff::compare;
-use verbatim::transcript::edit::{EditSession, Seg};
+use verbatim::transcript::edit::{Edit, EditSession};
 use verbatim::transcript::export::{Format, Meta, render};
 use verbatim::ui::editor_panel::{self, EditorUi, PlayerView, View};
 
 mod common;
 
-fn segs(n: usize, seed: u64) -> Vec<Seg> {
+fn segs(n: usize, seed: u64) -> Vec<Segment> {
     common::segments(n, 10, seed)
 }
 
@@ -74,8 +82,8 @@ fn version(n: u32) -> VersionRow {
     }
 }
 
-fn frame(c: &mut Criterion) {
-    let doc = Doc {
+fn doc(n: usize) -> Doc {
+    Doc {
         transcript: TranscriptRow {
             id: TranscriptId(1),
             audio_file: AudioFileId(1),
@@ -84,23 +92,51 @@ fn frame(c: &mut Criterion) {
             job: None,
             created_at: 0,
             audio_name: "talk.wav".into(),
-            audio_path: "x".into(),
+            audio_path: "audio/x.wav".into(),
             duration_ms: 30_000_000,
             versions: 1,
         },
         versions: vec![version(1)],
         version: version(1),
-        session: EditSession::new(segs(10_000, 7), 30_000_000),
+        session: EditSession::new(segs(n, 7), 30_000_000),
         audio_path: PathBuf::new(),
         focus: None,
-        selected: Some(5_000),
+        selected: Some(n / 2),
         bookmarks: Vec::new(),
-    };
+    }
+}
+
+/// An app with the editor's segment mirror and a doc of `n` segments open (mirrored).
+fn mirrored(n: usize) -> App {
+    let mut app = App::new();
+    app.init_resource::<Editor>()
+        .add_plugins(plugin)
+        .add_systems(Update, mirror);
+    app.world_mut().resource_mut::<Editor>().doc = Some(doc(n));
+    app.update();
+    app
+}
+
+/// What the editor panel reads: the open version's ordered segments and their rows.
+type Rows = (
+    Query<'static, 'static, &'static Segments, With<OpenVersion>>,
+    Query<'static, 'static, (&'static SegmentTiming, &'static SegmentText)>,
+);
+
+fn frame(c: &mut Criterion) {
+    let mut app = mirrored(10_000);
+    let mut rows: SystemState<Rows> = SystemState::new(app.world_mut());
+    let world = app.world();
+    let (open, q) = rows.get(world).unwrap();
+    let order = open.single().unwrap().entities();
+    assert_eq!(order.len(), 10_000);
+    let segments = OpenSegments { order, rows: &q };
+    let doc = world.resource::<Editor>().doc.as_ref().unwrap();
     let ctx = egui::Context::default();
     let mut st = EditorUi::default();
     let mut pos = 0u64;
     let mut g = c.benchmark_group("editor frame");
-    g.bench_function("10k segments, playing (egui pass, CPU)", |b| {
+    g.bench_function("10k segment entities, playing (egui pass, CPU)", |b| {
         b.iter(|| {
             pos = (pos + 40) % 30_000_000;
             let mut out = Vec::new();
@@ -113,7 +149,8 @@ fn frame(c: &mut Criterion) {
             };
             let mut o = ctx.run_ui(input, |ui| {
                 let view = View {
-                    doc: &doc,
+                    doc,
+                    segments: &segments,
                     compare: None,
                     player: PlayerView {
                         position_ms: pos,
@@ -133,5 +170,52 @@ fn frame(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, export, diff, frame);
+/// One edit and the frame that mirrors it, in transcripts of 100 and 10,000 segments: an
+/// edit costs what it touches, so the two should be close (the README gives the ratio).
+fn edit(c: &mut Criterion) {
+    let mut g = c.benchmark_group("edit + mirror");
+    for n in [100usize, 10_000] {
+        let mut app = mirrored(n);
+        let mut flip = false;
+        g.bench_function(format!("set text, {n} segments"), |b| {
+            b.iter(|| {
+                flip = !flip;
+                let text = if flip { "edited once" } else { "edited twice" };
+                let mut editor = app.world_mut().resource_mut::<Editor>();
+                let session = &mut editor.doc.as_mut().unwrap().session;
+                session
+                    .apply(&Edit::SetText {
+                        index: n / 2,
+                        text: text.into(),
+                    })
+                    .unwrap();
+                app.update();
+            })
+        });
+        let mut app = mirrored(n);
+        g.bench_function(format!("split + merge, {n} segments"), |b| {
+            b.iter(|| {
+                let mut editor = app.world_mut().resource_mut::<Editor>();
+                let session = &mut editor.doc.as_mut().unwrap().session;
+                let s = &session.segments()[n / 2];
+                let at_ms = (s.start_ms + s.end_ms) / 2;
+                session
+                    .apply(&Edit::Split {
+                        index: n / 2,
+                        at_ms,
+                        at_char: None,
+                    })
+                    .unwrap();
+                app.update();
+                let mut editor = app.world_mut().resource_mut::<Editor>();
+                let session = &mut editor.doc.as_mut().unwrap().session;
+                session.apply(&Edit::Merge { index: n / 2 }).unwrap();
+                app.update();
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, export, diff, frame, edit);
 criterion_main!(benches);

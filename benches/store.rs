@@ -5,12 +5,13 @@
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use verbatim::storage::ids::TranscriptId;
-use verbatim::storage::repo::{self, NewAudioFile, NewSegment, NewVersion, VersionSource};
+use verbatim::storage::repo::{self, NewAudioFile, NewVersion, VersionSource};
 use verbatim::storage::{self};
+use verbatim::transcript::Segment;
 
 mod common;
 
-fn segments(n: usize) -> Vec<NewSegment> {
+fn segments(n: usize) -> Vec<Segment> {
     common::segments(n, 12, 0x9e37_79b9_7f4a_7c15)
 }
 

@@ -201,7 +201,8 @@ fn the_frame_has_no_system_order_ambiguities() {
 #[test]
 fn every_transcript_is_an_entity_related_to_its_file() {
     use verbatim::library::transcripts::{Transcript, TranscriptOf, Transcripts};
-    use verbatim::storage::repo::{NewSegment, NewVersion, VersionSource};
+    use verbatim::storage::repo::{NewVersion, VersionSource};
+    use verbatim::transcript::Segment;
     let dir = tempfile::tempdir().unwrap();
     let db_path = dir.path().join("verbatim.db");
     {
@@ -213,7 +214,7 @@ fn every_transcript_is_an_entity_related_to_its_file() {
             file.stored_path = format!("audio/x/{}.wav", file.sha256);
             let (file_row, _) = repo::insert_audio_file(&tx, &file, 1).unwrap();
             let id = file_row.id;
-            let seg = NewSegment::new(0, 500, format!("words of {n}"));
+            let seg = Segment::new(0, 500, format!("words of {n}"));
             let version = NewVersion::new(VersionSource::Model);
             repo::create_transcript(&tx, id, None, None, &version, &[seg], 2).unwrap();
         }

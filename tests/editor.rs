@@ -13,26 +13,30 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use verbatim::CorePlugin;
 use verbatim::cli::{ImportLog, headless_app, track_imports, update_until};
+use verbatim::editor::segments::{
+    OpenVersion, SegmentId, SegmentIndex, SegmentList, SegmentText, SegmentTiming, Segments,
+    TranscriptVersion, VersionOf,
+};
 use verbatim::editor::{CompareDoc, Doc, Editor, EditorCommand, EditorEvent};
 use verbatim::library::ImportRequested;
 use verbatim::library::import::AudioStore;
+use verbatim::library::transcripts::Transcript;
 use verbatim::storage::ids::{AudioFileId, TranscriptId, VersionId};
-use verbatim::storage::repo::{
-    self, NewSegment, NewVersion, TranscriptRow, VersionRow, VersionSource,
-};
+use verbatim::storage::repo::{self, NewVersion, TranscriptRow, VersionRow, VersionSource};
 use verbatim::storage::writer::DbWriter;
+use verbatim::transcript::Segment;
 use verbatim::transcript::diff::compare;
-use verbatim::transcript::edit::{Edit, EditSession, Seg};
+use verbatim::transcript::edit::{Edit, EditSession};
 use verbatim::transcript::export::Format;
 use verbatim::ui::Intent;
 use verbatim::ui::editor_panel::{self, EditorIntent, EditorUi, PlayerView, View};
 
-fn jfk_segs() -> Vec<Seg> {
+fn jfk_segs() -> Vec<Segment> {
     vec![
-        Seg::new(320, 2_270, "And so, my fellow Americans,"),
-        Seg::new(3_270, 4_410, "ask not"),
-        Seg::new(5_380, 7_680, "what your country can do for you,"),
-        Seg::new(8_160, 10_620, "ask what you can do for your country."),
+        Segment::new(320, 2_270, "And so, my fellow Americans,"),
+        Segment::new(3_270, 4_410, "ask not"),
+        Segment::new(5_380, 7_680, "what your country can do for you,"),
+        Segment::new(8_160, 10_620, "ask what you can do for your country."),
     ]
 }
 
@@ -96,8 +100,10 @@ fn harness(doc: Doc, compare: Option<CompareDoc>) -> Harness<'static, P> {
         .with_size(egui::vec2(1200.0, 700.0))
         .build_ui_state(
             |ui, p: &mut P| {
+                let segments = SegmentList(p.doc.session.segments());
                 let view = View {
                     doc: &p.doc,
+                    segments: &segments,
                     compare: p.compare.as_ref(),
                     player: PlayerView {
                         position_ms: 3_500,
@@ -251,7 +257,7 @@ fn app_with_transcript(dir: &Path) -> (App, TranscriptId) {
         .id;
     let mut conn = verbatim::storage::open(&dir.join("verbatim.db")).unwrap();
     let tx = conn.transaction().unwrap();
-    let segs: Vec<NewSegment> = jfk_segs();
+    let segs: Vec<Segment> = jfk_segs();
     let mut v = NewVersion::new(VersionSource::Model);
     v.model = Some("base.en".into());
     let (t, _) = repo::create_transcript(&tx, audio, None, Some("jfk.wav"), &v, &segs, 0).unwrap();
@@ -272,6 +278,35 @@ fn send(app: &mut App, cmd: EditorCommand, done: impl Fn(&EditorEvent) -> bool) 
 
 fn any(_: &EditorEvent) -> bool {
     true
+}
+
+/// The open version's segment entities, in their order: (key, start, end, text).
+fn segment_entities(app: &mut App) -> Vec<(u64, u64, u64, String)> {
+    let world = app.world_mut();
+    let mut open = world.query_filtered::<&Segments, With<OpenVersion>>();
+    let Ok(order) = open.single(world).map(|s| s.entities().to_vec()) else {
+        return Vec::new();
+    };
+    order
+        .iter()
+        .map(|e| {
+            let id = world.get::<SegmentId>(*e).unwrap().0.0;
+            let t = world.get::<SegmentTiming>(*e).unwrap();
+            let text = world.get::<SegmentText>(*e).unwrap().0.clone();
+            (id, t.start_ms, t.end_ms, text)
+        })
+        .collect()
+}
+
+/// The same, as the open session has them.
+fn session_segments(app: &App) -> Vec<(u64, u64, u64, String)> {
+    let doc = app.world().resource::<Editor>().doc.as_ref().unwrap();
+    doc.session
+        .keys()
+        .iter()
+        .zip(doc.session.segments())
+        .map(|(k, s)| (k.0, s.start_ms, s.end_ms, s.text.clone()))
+        .collect()
 }
 
 #[test]
@@ -298,11 +333,39 @@ fn save_creates_a_version_and_rollback_another() {
         end_ms: 4_000,
     });
     assert!(matches!(send(&mut app, bad, any), EditorEvent::Refused(m) if m.contains("overlap")));
+    // The open version's segments are entities, in order, and its versions too.
+    assert_eq!(segment_entities(&mut app).len(), jfk_segs().len());
+    assert_eq!(segment_entities(&mut app), session_segments(&app));
+    let versions = app
+        .world_mut()
+        .query::<&TranscriptVersion>()
+        .iter(app.world())
+        .count();
+    assert_eq!(versions, 1);
     app.world_mut()
         .write_message(EditorCommand::Edit(Edit::SetText {
             index: 0,
             text: "And so, my fellow citizens,".into(),
         }));
+    app.update();
+    let mirrored = segment_entities(&mut app);
+    assert_eq!(mirrored[0].3, "And so, my fellow citizens,");
+    assert_eq!(mirrored, session_segments(&app));
+    // A split, then undo: the entities follow, the first half keeps its key.
+    app.world_mut()
+        .write_message(EditorCommand::Edit(Edit::Split {
+            index: 1,
+            at_ms: 4_000,
+            at_char: None,
+        }));
+    app.update();
+    let split = segment_entities(&mut app);
+    assert_eq!(split.len(), jfk_segs().len() + 1);
+    assert_eq!(split[1].0, mirrored[1].0);
+    assert_eq!(split, session_segments(&app));
+    app.world_mut().write_message(EditorCommand::Undo);
+    app.update();
+    assert_eq!(segment_entities(&mut app), mirrored);
     let saved = send(
         &mut app,
         EditorCommand::Save {
@@ -333,6 +396,35 @@ fn save_creates_a_version_and_rollback_another() {
             version: 3
         }
     );
+    // Reloaded: three version entities, related to the transcript's entity (which the
+    // transcripts reload made after the save), the third one open.
+    assert!(update_until(&mut app, Duration::from_secs(10), |w| {
+        let doc_v3 = w
+            .resource::<Editor>()
+            .doc
+            .as_ref()
+            .is_some_and(|d| d.version.number == 3);
+        let linked = w
+            .try_query::<(&TranscriptVersion, &VersionOf)>()
+            .map_or(0, |mut q| q.iter(w).count());
+        doc_v3 && linked == 3
+    }));
+    let world = app.world_mut();
+    let owner = world
+        .query::<(Entity, &Transcript)>()
+        .iter(world)
+        .find(|(_, tr)| tr.0.id == t)
+        .map(|(e, _)| e)
+        .unwrap();
+    let mut related: Vec<u32> = world
+        .query::<(&TranscriptVersion, &VersionOf)>()
+        .iter(world)
+        .filter(|(_, of)| of.0 == owner)
+        .map(|(v, _)| v.0.number)
+        .collect();
+    related.sort();
+    assert_eq!(related, [1, 2, 3]);
+    assert_eq!(segment_entities(&mut app), session_segments(&app));
     drop(app);
 
     let conn = verbatim::storage::open(&dir.path().join("verbatim.db")).unwrap();
@@ -556,4 +648,127 @@ fn playback_advances_seeks_loops_changes_speed_and_stops_at_the_end() {
     fill(&mut out, 2, 48_000, &samples, &shared, &mut cursor);
     assert!(!shared.playing.load(Ordering::Acquire));
     assert_eq!(shared.position.load(Ordering::Acquire), 16_000);
+}
+
+/// An app with only the editor's segment mirror, and a doc of `n` segments open.
+fn mirror_app(n: usize) -> App {
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins)
+        .init_resource::<Editor>()
+        .add_plugins(verbatim::editor::segments::plugin)
+        .add_systems(Update, verbatim::editor::segments::mirror)
+        .init_resource::<Touched>()
+        .add_systems(PostUpdate, count_touched);
+    let segs: Vec<Segment> = (0..n as u64)
+        .map(|i| Segment::new(i * 1_000, i * 1_000 + 900, format!("segment {i}")))
+        .collect();
+    let mut d = doc(None);
+    d.session = EditSession::new(segs, n as u64 * 1_000);
+    app.world_mut().resource_mut::<Editor>().doc = Some(d);
+    app.update();
+    app
+}
+
+fn edit(app: &mut App, e: Edit) {
+    let mut editor = app.world_mut().resource_mut::<Editor>();
+    editor.doc.as_mut().unwrap().session.apply(&e).unwrap();
+}
+
+/// How many segment texts the last frame wrote (spawned or changed).
+#[derive(Resource, Default)]
+struct Touched(usize);
+
+fn count_touched(q: Query<(), Changed<SegmentText>>, mut t: ResMut<Touched>) {
+    t.0 = q.iter().count();
+}
+
+fn touched(app: &App) -> usize {
+    app.world().resource::<Touched>().0
+}
+
+#[test]
+fn an_edit_of_one_of_10000_segments_touches_one_entity() {
+    let mut app = mirror_app(10_000);
+    assert_eq!(segment_entities(&mut app).len(), 10_000);
+    assert_eq!(app.world().resource::<SegmentIndex>().len(), 10_000);
+    // Everything is new once.
+    assert_eq!(touched(&app), 10_000);
+    let before = segment_entities(&mut app);
+
+    edit(
+        &mut app,
+        Edit::SetText {
+            index: 5_000,
+            text: "edited".into(),
+        },
+    );
+    app.update();
+    assert_eq!(touched(&app), 1);
+    let after = segment_entities(&mut app);
+    assert_eq!(after[5_000].3, "edited");
+    assert_eq!(after[5_000].0, before[5_000].0);
+    assert_eq!(after, session_segments(&app));
+
+    // A split spawns one entity in place; a merge of it despawns it; the rest is untouched.
+    edit(
+        &mut app,
+        Edit::Split {
+            index: 7_000,
+            at_ms: 7_000_450,
+            at_char: None,
+        },
+    );
+    app.update();
+    assert_eq!(touched(&app), 2);
+    assert_eq!(segment_entities(&mut app), session_segments(&app));
+    assert_eq!(app.world().resource::<SegmentIndex>().len(), 10_001);
+    edit(&mut app, Edit::Merge { index: 7_000 });
+    app.update();
+    assert_eq!(touched(&app), 1);
+    assert_eq!(segment_entities(&mut app), session_segments(&app));
+    assert_eq!(app.world().resource::<SegmentIndex>().len(), 10_000);
+
+    // Several changes in one frame (edit, split of the edited one, undo, redo) land in order.
+    {
+        let mut editor = app.world_mut().resource_mut::<Editor>();
+        let s = &mut editor.doc.as_mut().unwrap().session;
+        s.apply(&Edit::SetText {
+            index: 3,
+            text: "three".into(),
+        })
+        .unwrap();
+        s.apply(&Edit::Split {
+            index: 3,
+            at_ms: 3_450,
+            at_char: None,
+        })
+        .unwrap();
+        s.apply(&Edit::Delete { index: 0 }).unwrap();
+        assert!(s.undo());
+        assert!(s.undo());
+        assert!(s.redo());
+        s.apply(&Edit::Insert {
+            after: Some(9_000),
+            text: "new".into(),
+        })
+        .unwrap();
+    }
+    app.update();
+    assert_eq!(segment_entities(&mut app), session_segments(&app));
+    let n = app
+        .world()
+        .resource::<Editor>()
+        .doc
+        .as_ref()
+        .unwrap()
+        .session
+        .segments()
+        .len();
+    assert_eq!(app.world().resource::<SegmentIndex>().len(), n);
+
+    // Closing the editor despawns them.
+    app.world_mut().resource_mut::<Editor>().doc = None;
+    app.update();
+    assert!(segment_entities(&mut app).is_empty());
+    assert!(app.world().resource::<SegmentIndex>().is_empty());
 }

@@ -76,7 +76,7 @@ fn every_corpus_input_is_handled() {
 /// `tests/fuzz/fuzz_targets/transcript.rs`).
 fn parse_transcript(
     data: &[u8],
-) -> Result<Vec<verbatim::transcript::edit::Seg>, verbatim::transcript::import::ImportError> {
+) -> Result<Vec<verbatim::transcript::Segment>, verbatim::transcript::import::ImportError> {
     use verbatim::transcript::export::Format;
     const FORMATS: [Format; 3] = [Format::Srt, Format::Vtt, Format::Json];
     let Some((first, rest)) = data.split_first() else {
@@ -86,7 +86,7 @@ fn parse_transcript(
     verbatim::transcript::import::parse(format, &String::from_utf8_lossy(rest))
 }
 
-fn check_segments(name: &str, segs: &[verbatim::transcript::edit::Seg]) {
+fn check_segments(name: &str, segs: &[verbatim::transcript::Segment]) {
     use verbatim::transcript::import::MAX_TIME_MS;
     for s in segs {
         assert!(s.start_ms <= s.end_ms, "{name}: {s:?}");

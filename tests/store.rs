@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use rusqlite::{Connection, params};
 use sha2::{Digest, Sha256};
 use verbatim::storage::ids::AudioFileId;
-use verbatim::storage::repo::{self, NewAudioFile, NewSegment, NewVersion, VersionSource};
+use verbatim::storage::repo::{self, NewAudioFile, NewVersion, VersionSource};
 use verbatim::storage::{self, MIGRATION_FILES};
+use verbatim::transcript;
 
 /// Every migration that has shipped, with the SHA-256 of its text. A shipped migration must
 /// never change: add a new file instead (and a line here).
@@ -58,8 +59,8 @@ fn audio(n: u8) -> NewAudioFile {
     }
 }
 
-fn seg(start: u64, end: u64, text: &str) -> NewSegment {
-    NewSegment {
+fn seg(start: u64, end: u64, text: &str) -> transcript::Segment {
+    transcript::Segment {
         start_ms: start,
         end_ms: end,
         text: text.into(),

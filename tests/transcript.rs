@@ -5,16 +5,17 @@
 mod common;
 
 use proptest::prelude::*;
+use verbatim::transcript::Segment;
 use verbatim::transcript::diff::{Kind, compare};
-use verbatim::transcript::edit::{Edit, EditError, EditSession, Seg, apply, validate};
+use verbatim::transcript::edit::{Edit, EditError, EditSession, apply, validate};
 use verbatim::transcript::export::{Format, Meta, render};
 use verbatim::transcript::import::{ImportError, parse};
 
-fn segs() -> Vec<Seg> {
+fn segs() -> Vec<Segment> {
     vec![
-        Seg::new(0, 2_000, "And so, my fellow Americans,"),
-        Seg::new(2_500, 5_000, "ask not what your country can do for you"),
-        Seg::new(5_000, 8_000, "ask what you can do for your country."),
+        Segment::new(0, 2_000, "And so, my fellow Americans,"),
+        Segment::new(2_500, 5_000, "ask not what your country can do for you"),
+        Segment::new(5_000, 8_000, "ask what you can do for your country."),
     ]
 }
 
@@ -147,7 +148,7 @@ fn invalid_edits_are_refused_with_a_reason() {
         assert!(err.contains(want), "{edit:?}: {err}");
     }
     assert_eq!(
-        validate(&[Seg::new(5, 1, "x")], 0),
+        validate(&[Segment::new(5, 1, "x")], 0),
         Err(EditError::EndBeforeStart {
             index: 0,
             start_ms: 5,
@@ -170,7 +171,7 @@ fn undo_redo_and_dirty() {
     assert!(e.undo());
     assert!(!e.dirty());
     assert!(e.redo());
-    assert_eq!(e.segments[0].text, "And so my fellow Americans");
+    assert_eq!(e.segments()[0].text, "And so my fellow Americans");
     e.mark_saved();
     assert!(!e.dirty());
     assert_eq!(e.segment_at(2_600), Some(1));
@@ -235,11 +236,11 @@ fn compare_aligns_by_time_and_marks_words() {
     );
 }
 
-fn tricky() -> Vec<Seg> {
+fn tricky() -> Vec<Segment> {
     vec![
-        Seg::new(0, 1_500, "Hello, \"world\" — it's 5 > 3 & 2 < 4"),
-        Seg::new(1_500, 3_250, "two lines\nsecond --> line"),
-        Seg::new(3_600_000, 3_601_001, "naïve café, 日本語, ünïcödé"),
+        Segment::new(0, 1_500, "Hello, \"world\" — it's 5 > 3 & 2 < 4"),
+        Segment::new(1_500, 3_250, "two lines\nsecond --> line"),
+        Segment::new(3_600_000, 3_601_001, "naïve café, 日本語, ünïcödé"),
     ]
 }
 
@@ -283,7 +284,7 @@ fn srt_and_vtt_follow_their_specs() {
     );
 }
 
-fn same_cues(a: &[Seg], b: &[Seg]) {
+fn same_cues(a: &[Segment], b: &[Segment]) {
     assert_eq!(a.len(), b.len());
     for (x, y) in a.iter().zip(b) {
         assert_eq!(
@@ -379,7 +380,7 @@ fn text_strategy() -> impl Strategy<Value = String> {
     prop::collection::vec(line, 1..3).prop_map(|lines| lines.join("\n"))
 }
 
-fn segments_strategy() -> impl Strategy<Value = Vec<Seg>> {
+fn segments_strategy() -> impl Strategy<Value = Vec<Segment>> {
     prop::collection::vec(
         (0u64..5_000, 1u64..10_000, text_strategy(), any::<bool>()),
         1..20,
@@ -391,7 +392,7 @@ fn segments_strategy() -> impl Strategy<Value = Vec<Seg>> {
             .map(|(gap, len, text, arrow)| {
                 let start = t + gap;
                 t = start + len;
-                Seg::new(start, t, if arrow { format!("{text} --> x") } else { text })
+                Segment::new(start, t, if arrow { format!("{text} --> x") } else { text })
             })
             .collect()
     })

@@ -1,7 +1,7 @@
 //! Shared by the benchmarks: a reproducible transcript.
 #![allow(dead_code)]
 
-use verbatim::storage::repo::NewSegment;
+use verbatim::transcript::Segment;
 
 pub const WORDS: &[&str] = &[
     "and",
@@ -41,7 +41,7 @@ pub const WORDS: &[&str] = &[
 ];
 
 /// `n` segments of `words` pseudo-random words each, 2.8 s long every 3 s, from `seed`.
-pub fn segments(n: usize, words: usize, seed: u64) -> Vec<NewSegment> {
+pub fn segments(n: usize, words: usize, seed: u64) -> Vec<Segment> {
     let mut s = seed | 1;
     (0..n)
         .map(|i| {
@@ -53,7 +53,7 @@ pub fn segments(n: usize, words: usize, seed: u64) -> Vec<NewSegment> {
                     WORDS[(s % WORDS.len() as u64) as usize]
                 })
                 .collect();
-            let mut seg = NewSegment::new(i as u64 * 3000, i as u64 * 3000 + 2800, text.join(" "));
+            let mut seg = Segment::new(i as u64 * 3000, i as u64 * 3000 + 2800, text.join(" "));
             seg.confidence = Some(0.8);
             seg
         })

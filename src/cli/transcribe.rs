@@ -427,7 +427,7 @@ pub(super) fn transcribe(data: &DataDir, args: TranscribeArgs) -> anyhow::Result
                     version: version.number,
                     model: Some(&job.model),
                 };
-                let segs: Vec<crate::transcript::edit::Seg> =
+                let segs: Vec<crate::transcript::Segment> =
                     segments.iter().cloned().map(Into::into).collect();
                 // A name taken (two inputs called x.wav) gets a suffix; one failed export
                 // is reported and the others still run.

@@ -1,6 +1,7 @@
 //! The editor: one transcript version open for editing, its version history, a comparison of
-//! two versions, and search. The segments live in an [`EditSession`] (ECS-free); this plugin
-//! turns intents into edits and database commands and replies into state. Saving creates a
+//! two versions, and search. The segments are edited in an [`EditSession`] (ECS-free) and
+//! mirrored as entities ([`segments`]) that the panels read; this plugin turns intents into
+//! edits and database commands and replies into state. Saving creates a
 //! new immutable version; nothing is ever rewritten.
 
 use std::path::PathBuf;
@@ -12,15 +13,17 @@ use crate::playback::Player;
 use crate::storage::ids::{TranscriptId, VersionId};
 use crate::storage::plugin::{Database, Replies};
 use crate::storage::repo::{
-    self, Bookmark, NewSegment, NewVersion, SearchHit, SegmentRow, TranscriptRow, VersionRow,
-    VersionSource,
+    self, Bookmark, NewVersion, SearchHit, SegmentRow, TranscriptRow, VersionRow, VersionSource,
 };
 use crate::storage::writer::command;
 use crate::storage::{StorageError, now_ms};
+use crate::transcript::Segment;
 use crate::transcript::diff::{Comparison, compare};
-use crate::transcript::edit::{Edit, EditSession, Seg};
+use crate::transcript::edit::{Edit, EditSession};
 use crate::transcript::export::Format;
 use crate::{AppSystems, Feature};
+
+pub mod segments;
 
 /// The open version.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,8 +45,8 @@ pub struct Doc {
 pub struct CompareDoc {
     pub left: VersionRow,
     pub right: VersionRow,
-    pub left_segs: Vec<Seg>,
-    pub right_segs: Vec<Seg>,
+    pub left_segs: Vec<Segment>,
+    pub right_segs: Vec<Segment>,
     pub result: Comparison,
 }
 
@@ -54,7 +57,7 @@ pub struct Editor {
     pub compare: Option<CompareDoc>,
     pub search_results: Vec<SearchHit>,
     pub transcripts: Vec<TranscriptRow>,
-    compare_parts: [Option<(VersionRow, Vec<Seg>)>; 2],
+    compare_parts: [Option<(VersionRow, Vec<Segment>)>; 2],
 }
 
 /// What a loaded version is for.
@@ -130,7 +133,7 @@ struct ExportJob {
     title: String,
     model: Option<String>,
     format: Format,
-    segments: Vec<NewSegment>,
+    segments: Vec<Segment>,
     path: PathBuf,
 }
 
@@ -210,7 +213,7 @@ pub enum EditorCommand {
     /// Save imported segments as a new version (source `import`).
     ImportVersion {
         transcript: TranscriptId,
-        segments: Vec<Seg>,
+        segments: Vec<Segment>,
         note: String,
     },
     Compare {
@@ -343,9 +346,12 @@ impl Plugin for EditorPlugin {
                 Update,
                 apply_replies.in_set(AppSystems::Ingest.of(Feature::Editor)),
             )
+            .add_plugins(segments::plugin)
             .add_systems(
                 Update,
-                handle_commands.in_set(AppSystems::Apply.of(Feature::Editor)),
+                (handle_commands, segments::mirror, segments::link_versions)
+                    .chain()
+                    .in_set(AppSystems::Apply.of(Feature::Editor)),
             );
     }
 }
@@ -374,7 +380,7 @@ fn save_version(
     replies: &Replies<EditorReply>,
     transcript: TranscriptId,
     version: NewVersion,
-    segments: Vec<NewSegment>,
+    segments: Vec<Segment>,
 ) {
     db.write(
         move |c, _| {
@@ -437,7 +443,7 @@ fn handle_commands(
                     continue;
                 }
                 if let Err(e) = crate::transcript::edit::validate(
-                    &doc.session.segments,
+                    doc.session.segments(),
                     doc.session.duration_ms,
                 ) {
                     events.write(EditorEvent::Refused(format!("Not saved: {e}")));
@@ -448,7 +454,7 @@ fn handle_commands(
                 v.note = note.clone().filter(|n| !n.trim().is_empty());
                 v.author = std::env::var("USER").ok();
                 let transcript = doc.transcript.id;
-                let segments = doc.session.segments.clone();
+                let segments = doc.session.segments().to_vec();
                 save_version(&mut db, &replies, transcript, v, segments);
             }
             EditorCommand::Rollback { to } => {
@@ -512,7 +518,7 @@ fn handle_commands(
                         .unwrap_or_else(|| doc.transcript.audio_name.clone()),
                     model: doc.version.model.clone(),
                     format: *format,
-                    segments: doc.session.saved_segments(),
+                    segments: doc.session.saved_segments().to_vec(),
                     path: path.clone(),
                 };
                 export(job, db.sender(), replies.to(EditorReply::Exported));
@@ -566,7 +572,8 @@ fn apply_replies(
                         continue;
                     }
                 };
-                let segs: Vec<Seg> = loaded.segments.iter().cloned().map(Seg::from).collect();
+                let segs: Vec<Segment> =
+                    loaded.segments.iter().cloned().map(Segment::from).collect();
                 match what {
                     Load::Open { segment } => {
                         // The player gets the samples the waveform is built from

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::StorageError;
 use super::ids::{AudioFileId, ExportId, JobId, SegmentId, SessionId, TranscriptId, VersionId};
+use crate::transcript::Segment;
 
 // ---------------------------------------------------------------------------------------------
 // Audio files
@@ -780,32 +781,7 @@ impl NewVersion {
     }
 }
 
-/// A segment to be saved (its index is its position in the slice), and the segment the
-/// editor works on (`transcript::edit::Seg`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NewSegment {
-    pub start_ms: u64,
-    pub end_ms: u64,
-    pub text: String,
-    pub confidence: Option<f32>,
-    pub words_json: Option<String>,
-    pub speaker: Option<String>,
-}
-
-impl NewSegment {
-    pub fn new(start_ms: u64, end_ms: u64, text: impl Into<String>) -> Self {
-        Self {
-            start_ms,
-            end_ms,
-            text: text.into(),
-            confidence: None,
-            words_json: None,
-            speaker: None,
-        }
-    }
-}
-
-impl From<SegmentRow> for NewSegment {
+impl From<SegmentRow> for Segment {
     fn from(r: SegmentRow) -> Self {
         Self {
             start_ms: r.start_ms,
@@ -853,7 +829,7 @@ pub fn create_transcript(
     job: Option<JobId>,
     title: Option<&str>,
     version: &NewVersion,
-    segments: &[NewSegment],
+    segments: &[Segment],
     now: i64,
 ) -> Result<(TranscriptId, VersionId), StorageError> {
     let id: TranscriptId = conn
@@ -871,7 +847,7 @@ pub fn add_version(
     conn: &Connection,
     transcript: TranscriptId,
     version: &NewVersion,
-    segments: &[NewSegment],
+    segments: &[Segment],
     now: i64,
 ) -> Result<(VersionId, u32), StorageError> {
     let (id, number): (VersionId, u32) = conn
@@ -1058,9 +1034,9 @@ pub fn rollback(
             "version {to} of transcript {transcript}"
         )));
     };
-    let segs: Vec<NewSegment> = segments(conn, target.id)?
+    let segs: Vec<Segment> = segments(conn, target.id)?
         .into_iter()
-        .map(NewSegment::from)
+        .map(Segment::from)
         .collect();
     let mut v = NewVersion::new(VersionSource::Rollback);
     v.based_on = Some(target.id);
@@ -1197,7 +1173,7 @@ pub fn record_export(
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LivePiece {
     pub at_ms: u64,
-    pub segment: NewSegment,
+    pub segment: Segment,
 }
 
 /// Appends a committed live piece to a session's draft.
@@ -1234,7 +1210,7 @@ pub fn live_pieces(conn: &Connection, session: SessionId) -> Result<Vec<LivePiec
     let rows = stmt.query_map([session], |r| {
         Ok(LivePiece {
             at_ms: r.get(2)?,
-            segment: NewSegment {
+            segment: Segment {
                 start_ms: r.get(0)?,
                 end_ms: r.get(1)?,
                 text: r.get(3)?,

@@ -15,7 +15,8 @@ use super::jobs::stored_segment;
 use super::protocol::{Segment, Word};
 use crate::storage::StorageError;
 use crate::storage::ids::{AudioFileId, SessionId, TranscriptId};
-use crate::storage::repo::{self, LivePiece, NewSegment, NewVersion, VersionSource};
+use crate::storage::repo::{self, LivePiece, NewVersion, VersionSource};
+use crate::transcript;
 
 /// A draft segment ends after a word that ends a sentence, before a pause this long, or
 /// once it is this long.
@@ -40,13 +41,13 @@ fn words_of(piece: &LivePiece) -> Vec<Word> {
 }
 
 /// Words as one stored segment.
-fn segment(words: &[Word]) -> Option<NewSegment> {
+fn segment(words: &[Word]) -> Option<transcript::Segment> {
     Segment::of_words(words).as_ref().map(stored_segment)
 }
 
 /// The draft's segments: the committed words regrouped into sentences (a piece is whatever
 /// one live step committed, often half a sentence). A piece without words is kept as it is.
-pub fn draft_segments(pieces: &[LivePiece]) -> Vec<NewSegment> {
+pub fn draft_segments(pieces: &[LivePiece]) -> Vec<transcript::Segment> {
     let mut out = Vec::new();
     let mut run: Vec<Word> = Vec::new();
     for piece in pieces {
@@ -174,7 +175,7 @@ fn draft_of(
     session: SessionId,
     about: &serde_json::Value,
     keep_empty: bool,
-) -> Result<Option<(NewVersion, Vec<NewSegment>)>, StorageError> {
+) -> Result<Option<(NewVersion, Vec<transcript::Segment>)>, StorageError> {
     if let Some(t) = repo::session_live_transcript(conn, session)?
         && repo::get_transcript(conn, t)?.is_some()
     {

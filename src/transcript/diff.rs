@@ -4,7 +4,7 @@
 use serde::Serialize;
 use similar::{ChangeTag, TextDiff};
 
-use super::edit::Seg;
+use super::Segment;
 
 /// How a run of words differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -81,14 +81,14 @@ impl Comparison {
     }
 }
 
-fn overlaps(a: &Seg, b: &Seg) -> bool {
+fn overlaps(a: &Segment, b: &Segment) -> bool {
     // Touching counts as overlapping only for zero-length segments.
     a.start_ms < b.end_ms && b.start_ms < a.end_ms
         || (a.start_ms == b.start_ms && (a.end_ms == a.start_ms || b.end_ms == b.start_ms))
 }
 
 /// Compares `left` (older, the reference) with `right`.
-pub fn compare(left: &[Seg], right: &[Seg]) -> Comparison {
+pub fn compare(left: &[Segment], right: &[Segment]) -> Comparison {
     let mut rows = Vec::new();
     let (mut i, mut j) = (0, 0);
     while i < left.len() || j < right.len() {
@@ -137,20 +137,20 @@ pub fn compare(left: &[Seg], right: &[Seg]) -> Comparison {
     Comparison { rows, summary }
 }
 
-fn join(segs: &[Seg], idx: &[usize]) -> String {
+fn join(segs: &[Segment], idx: &[usize]) -> String {
     idx.iter()
         .map(|&k| segs[k].text.trim())
         .collect::<Vec<_>>()
         .join(" ")
 }
 
-fn span_of(segs: &[Seg], idx: &[usize]) -> Option<(u64, u64)> {
+fn span_of(segs: &[Segment], idx: &[usize]) -> Option<(u64, u64)> {
     let first = segs.get(*idx.first()?)?;
     let last = segs.get(*idx.last()?)?;
     Some((first.start_ms, last.end_ms))
 }
 
-fn row(left: &[Seg], right: &[Seg], l: Vec<usize>, r: Vec<usize>) -> Row {
+fn row(left: &[Segment], right: &[Segment], l: Vec<usize>, r: Vec<usize>) -> Row {
     let (a, b) = (join(left, &l), join(right, &r));
     let (left_spans, right_spans) = word_spans(&a, &b);
     let timing_changed = l.len() == 1
@@ -224,7 +224,7 @@ fn words(s: &str) -> Vec<&str> {
     s.split_whitespace().collect()
 }
 
-fn summarize(left: &[Seg], right: &[Seg], rows: &[Row]) -> Summary {
+fn summarize(left: &[Segment], right: &[Segment], rows: &[Row]) -> Summary {
     let a: Vec<&str> = left.iter().flat_map(|s| words(&s.text)).collect();
     let b: Vec<&str> = right.iter().flat_map(|s| words(&s.text)).collect();
     let diff = similar::capture_diff_slices(similar::Algorithm::Myers, &a, &b);

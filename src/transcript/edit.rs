@@ -1,17 +1,14 @@
 //! Editing a transcript version: segments, the edits the editor offers, validation, and an
 //! undo/redo history. ECS-free; the editor panel and the CLI drive it.
 //!
-//! A version is a list of segments in time order. Every edit checks the whole result (no
-//! overlaps, end after start, nothing beyond the audio, no empty text) and is refused with a
-//! message when it would break one; nothing invalid ever reaches a saved version.
+//! A version is a list of segments in time order. Every edit checks what it changed against
+//! its neighbours (no overlaps, end after start, nothing beyond the audio, no empty text) and
+//! is refused with a message when it would break one; saving checks the whole list, so
+//! nothing invalid ever reaches a saved version.
 
 use serde::{Deserialize, Serialize};
 
-use crate::storage::repo::NewSegment;
-
-/// One segment being edited: the same record a version is saved from. Word timings (as the
-/// model gave them) are cleared when an edit changes the text or the timing.
-pub type Seg = NewSegment;
+use super::Segment;
 
 /// Why an edit was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,7 +44,7 @@ pub enum EditError {
 }
 
 /// Checks a whole list of segments.
-pub fn validate(segments: &[Seg], duration_ms: u64) -> Result<(), EditError> {
+pub fn validate(segments: &[Segment], duration_ms: u64) -> Result<(), EditError> {
     for (i, s) in segments.iter().enumerate() {
         if s.end_ms < s.start_ms {
             return Err(EditError::EndBeforeStart {
@@ -118,42 +115,53 @@ pub enum Edit {
     },
 }
 
-/// Applies `edit` to a copy of `segments` and validates the result.
-pub fn apply(segments: &[Seg], edit: &Edit, duration_ms: u64) -> Result<Vec<Seg>, EditError> {
-    let mut out = segments.to_vec();
-    let get = |i: usize| -> Result<(), EditError> {
-        if i < segments.len() {
-            Ok(())
-        } else {
-            Err(EditError::NoSuchSegment(i))
-        }
+/// What an edit does to the list: the `removed` segments from `at` on are replaced by
+/// `inserted`. Each inserted segment either continues one of the removed ones (`Some(i)`:
+/// the same segment, changed; it keeps its key) or is new (`None`).
+struct Plan {
+    at: usize,
+    removed: usize,
+    inserted: Vec<(Option<usize>, Segment)>,
+}
+
+/// Works out what `edit` replaces, without validating the result.
+fn plan(segments: &[Segment], edit: &Edit, duration_ms: u64) -> Result<Plan, EditError> {
+    let get = |i: usize| -> Result<&Segment, EditError> {
+        segments.get(i).ok_or(EditError::NoSuchSegment(i))
     };
-    match edit {
+    let one = |i: usize, s: Segment| Plan {
+        at: i,
+        removed: 1,
+        inserted: vec![(Some(i), s)],
+    };
+    Ok(match edit {
         Edit::SetText { index, text } => {
-            get(*index)?;
-            if out[*index].text != *text {
-                out[*index].text = text.clone();
-                out[*index].words_json = None;
+            let mut s = get(*index)?.clone();
+            if s.text != *text {
+                s.text = text.clone();
+                s.words_json = None;
             }
+            one(*index, s)
         }
         Edit::SetTimes {
             index,
             start_ms,
             end_ms,
         } => {
-            get(*index)?;
-            let s = &mut out[*index];
-            s.start_ms = *start_ms;
-            s.end_ms = *end_ms;
-            s.words_json = None;
+            let mut s = get(*index)?.clone();
+            if (s.start_ms, s.end_ms) != (*start_ms, *end_ms) {
+                s.start_ms = *start_ms;
+                s.end_ms = *end_ms;
+                s.words_json = None;
+            }
+            one(*index, s)
         }
         Edit::Split {
             index,
             at_ms,
             at_char,
         } => {
-            get(*index)?;
-            let s = out[*index].clone();
+            let s = get(*index)?.clone();
             if *at_ms <= s.start_ms || *at_ms >= s.end_ms {
                 return Err(EditError::SplitOutside {
                     index: *index,
@@ -176,7 +184,7 @@ pub fn apply(segments: &[Seg], edit: &Edit, duration_ms: u64) -> Result<Vec<Seg>
             let first: String = chars[..cut].iter().collect();
             let second: String = chars[cut..].iter().collect();
             let (first, second) = (first.trim().to_string(), second.trim().to_string());
-            let mut a = Seg {
+            let mut a = Segment {
                 end_ms: *at_ms,
                 text: if first.is_empty() {
                     s.text.clone()
@@ -186,7 +194,7 @@ pub fn apply(segments: &[Seg], edit: &Edit, duration_ms: u64) -> Result<Vec<Seg>
                 words_json: None,
                 ..s.clone()
             };
-            let b = Seg {
+            let b = Segment {
                 start_ms: *at_ms,
                 text: if second.is_empty() {
                     "…".into()
@@ -199,16 +207,17 @@ pub fn apply(segments: &[Seg], edit: &Edit, duration_ms: u64) -> Result<Vec<Seg>
             if a.text.trim().is_empty() {
                 a.text = "…".into();
             }
-            out[*index] = a;
-            out.insert(index + 1, b);
+            Plan {
+                at: *index,
+                removed: 1,
+                inserted: vec![(Some(*index), a), (None, b)],
+            }
         }
         Edit::Merge { index } => {
-            get(*index)?;
-            if index + 1 >= out.len() {
+            let mut s = get(*index)?.clone();
+            let Some(next) = segments.get(index + 1) else {
                 return Err(EditError::NothingToMerge(*index));
-            }
-            let next = out.remove(index + 1);
-            let s = &mut out[*index];
+            };
             s.end_ms = next.end_ms;
             s.text = format!("{} {}", s.text.trim_end(), next.text.trim_start());
             s.confidence = match (s.confidence, next.confidence) {
@@ -216,20 +225,26 @@ pub fn apply(segments: &[Seg], edit: &Edit, duration_ms: u64) -> Result<Vec<Seg>
                 _ => None,
             };
             s.words_json = None;
+            Plan {
+                at: *index,
+                removed: 2,
+                inserted: vec![(Some(*index), s)],
+            }
         }
         Edit::Delete { index } => {
             get(*index)?;
-            out.remove(*index);
+            Plan {
+                at: *index,
+                removed: 1,
+                inserted: Vec::new(),
+            }
         }
         Edit::Insert { after, text } => {
             let (lo, at) = match after {
-                Some(i) => {
-                    get(*i)?;
-                    (out[*i].end_ms, i + 1)
-                }
+                Some(i) => (get(*i)?.end_ms, i + 1),
                 None => (0, 0),
             };
-            let hi = out
+            let hi = segments
                 .get(at)
                 .map(|s| s.start_ms)
                 .unwrap_or(if duration_ms > 0 {
@@ -241,12 +256,20 @@ pub fn apply(segments: &[Seg], edit: &Edit, duration_ms: u64) -> Result<Vec<Seg>
                 return Err(EditError::NoRoom);
             }
             let end = hi.min(lo + 2000);
-            out.insert(at, Seg::new(lo, end, text.clone()));
+            Plan {
+                at,
+                removed: 0,
+                inserted: vec![(None, Segment::new(lo, end, text.clone()))],
+            }
         }
         Edit::Nudge { at_ms, delta_ms } => {
-            // The nearest start or end.
+            // The nearest start or end: the segments are in time order, so it belongs to one
+            // of the two around the first segment starting after `at_ms`.
+            let p = segments.partition_point(|s| s.start_ms <= *at_ms);
             let mut best: Option<(u64, usize, bool)> = None;
-            for (i, s) in out.iter().enumerate() {
+            let lo = p.saturating_sub(2);
+            let near = segments.iter().enumerate().skip(lo).take(p + 1 - lo);
+            for (i, s) in near {
                 for (t, is_end) in [(s.start_ms, false), (s.end_ms, true)] {
                     let d = t.abs_diff(*at_ms);
                     if best.is_none_or(|(bd, _, _)| d < bd) {
@@ -257,7 +280,17 @@ pub fn apply(segments: &[Seg], edit: &Edit, duration_ms: u64) -> Result<Vec<Seg>
             let Some((_, i, is_end)) = best else {
                 return Err(EditError::NoSuchSegment(0));
             };
-            let s = &mut out[i];
+            // The boundary two segments share moves for both, keeping them adjacent.
+            let lo = if !is_end && i > 0 { i - 1 } else { i };
+            let hi = if is_end && i + 1 < segments.len() {
+                i + 2
+            } else {
+                i + 1
+            };
+            let mut part: Vec<(Option<usize>, Segment)> =
+                (lo..hi).map(|j| (Some(j), segments[j].clone())).collect();
+            let k = i - lo;
+            let s = &mut part[k].1;
             let t = if is_end {
                 &mut s.end_ms
             } else {
@@ -267,13 +300,8 @@ pub fn apply(segments: &[Seg], edit: &Edit, duration_ms: u64) -> Result<Vec<Seg>
             *t = t.saturating_add_signed(*delta_ms);
             let new = *t;
             s.words_json = None;
-            // A boundary two segments share moves for both, keeping them adjacent.
-            let neighbour = if is_end {
-                out.get_mut(i + 1)
-            } else {
-                i.checked_sub(1).and_then(|p| out.get_mut(p))
-            };
-            if let Some(n) = neighbour {
+            let neighbour = if is_end { k + 1 } else { k.wrapping_sub(1) };
+            if let Some((_, n)) = part.get_mut(neighbour) {
                 let t = if is_end {
                     &mut n.start_ms
                 } else {
@@ -284,62 +312,279 @@ pub fn apply(segments: &[Seg], edit: &Edit, duration_ms: u64) -> Result<Vec<Seg>
                     n.words_json = None;
                 }
             }
+            Plan {
+                at: lo,
+                removed: hi - lo,
+                inserted: part,
+            }
         }
-    }
+    })
+}
+
+/// Applies `edit` to a copy of `segments` and validates the whole result.
+pub fn apply(
+    segments: &[Segment],
+    edit: &Edit,
+    duration_ms: u64,
+) -> Result<Vec<Segment>, EditError> {
+    let p = plan(segments, edit, duration_ms)?;
+    let mut out = segments.to_vec();
+    out.splice(
+        p.at..p.at + p.removed,
+        p.inserted.into_iter().map(|(_, s)| s),
+    );
     validate(&out, duration_ms)?;
     Ok(out)
 }
 
-/// The segments of a version being edited, with undo and redo.
+/// Checks segments `lo..hi` of a list, against each other and the one before `lo`.
+fn validate_range(
+    segments: &[Segment],
+    lo: usize,
+    hi: usize,
+    duration_ms: u64,
+) -> Result<(), EditError> {
+    let lo = lo.saturating_sub(1);
+    let hi = hi.min(segments.len());
+    if lo >= hi {
+        return Ok(());
+    }
+    validate(&segments[lo..hi], duration_ms).map_err(|e| e.shifted(lo))
+}
+
+impl EditError {
+    /// The same error about a list that starts `by` segments later.
+    fn shifted(self, by: usize) -> Self {
+        match self {
+            Self::NoSuchSegment(i) => Self::NoSuchSegment(i + by),
+            Self::EndBeforeStart {
+                index,
+                start_ms,
+                end_ms,
+            } => Self::EndBeforeStart {
+                index: index + by,
+                start_ms,
+                end_ms,
+            },
+            Self::Overlap {
+                index,
+                other,
+                overlap_ms,
+            } => Self::Overlap {
+                index: index + by,
+                other: other + by,
+                overlap_ms,
+            },
+            Self::BeyondAudio {
+                index,
+                end_ms,
+                duration_ms,
+            } => Self::BeyondAudio {
+                index: index + by,
+                end_ms,
+                duration_ms,
+            },
+            Self::EmptyText(i) => Self::EmptyText(i + by),
+            Self::SplitOutside { index, at_ms } => Self::SplitOutside {
+                index: index + by,
+                at_ms,
+            },
+            Self::NothingToMerge(i) => Self::NothingToMerge(i + by),
+            Self::NoRoom => Self::NoRoom,
+        }
+    }
+}
+
+/// A segment's identity while a version is open: it survives edits of its text and timing
+/// (and a split keeps it on the first half), so what shows a segment can follow it by key
+/// instead of by its position, which shifts with every split, merge, insert and delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SegmentKey(pub u64);
+
+/// One change of the list, as the ECS mirror of the open version applies it: the segments
+/// with `removed` keys from `at` on were replaced by `inserted`. A key in both is the same
+/// segment, changed (or not).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Splice {
+    pub at: usize,
+    pub removed: Vec<(SegmentKey, Segment)>,
+    pub inserted: Vec<(SegmentKey, Segment)>,
+}
+
+impl Splice {
+    fn inverse(&self) -> Self {
+        Self {
+            at: self.at,
+            removed: self.inserted.clone(),
+            inserted: self.removed.clone(),
+        }
+    }
+}
+
+/// What changed since the mirror last looked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Everything: a new version was opened (or too much changed to say piece by piece).
+    Reset,
+    Splice(Splice),
+}
+
+/// An undoable step: the splice, and the states before and after it.
+#[derive(Debug, Clone, PartialEq)]
+struct Step {
+    splice: Splice,
+    before: u64,
+    after: u64,
+}
+
+/// How many changes the session keeps for the mirror before it says `Reset` instead.
+const MAX_PENDING: usize = 256;
+
+/// The segments of a version being edited, with undo and redo. An edit costs what it touches
+/// (the splice and its neighbours are validated, the history keeps only the replaced
+/// segments), not the length of the transcript.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EditSession {
-    pub segments: Vec<Seg>,
+    segments: Vec<Segment>,
+    keys: Vec<SegmentKey>,
     pub duration_ms: u64,
-    undo: Vec<Vec<Seg>>,
-    redo: Vec<Vec<Seg>>,
-    /// The segments as saved (to tell whether there is anything to save).
-    saved: Vec<Seg>,
+    undo: Vec<Step>,
+    redo: Vec<Step>,
+    /// The segments as saved (to export the saved version).
+    saved: Vec<Segment>,
+    /// Which state the list is in (each edit makes a new one; undo and redo return to
+    /// earlier ones) and which state was saved: unsaved changes are a comparison of two
+    /// numbers, not of two lists.
+    state: u64,
+    saved_state: u64,
+    next_state: u64,
+    next_key: u64,
+    pending: Vec<Change>,
 }
 
 impl EditSession {
-    pub fn new(segments: Vec<Seg>, duration_ms: u64) -> Self {
+    pub fn new(segments: Vec<Segment>, duration_ms: u64) -> Self {
+        let keys = (0..segments.len() as u64).map(SegmentKey).collect();
         Self {
             saved: segments.clone(),
+            next_key: segments.len() as u64,
+            keys,
             segments,
             duration_ms,
             undo: Vec::new(),
             redo: Vec::new(),
+            state: 0,
+            saved_state: 0,
+            next_state: 1,
+            pending: vec![Change::Reset],
         }
+    }
+
+    /// The segments, in time order.
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// The segments' keys, in the same order.
+    pub fn keys(&self) -> &[SegmentKey] {
+        &self.keys
     }
 
     /// Applies an edit; refused edits change nothing.
     pub fn apply(&mut self, edit: &Edit) -> Result<(), EditError> {
-        let next = apply(&self.segments, edit, self.duration_ms)?;
-        if next != self.segments {
-            self.undo.push(std::mem::replace(&mut self.segments, next));
-            self.redo.clear();
+        let p = plan(&self.segments, edit, self.duration_ms)?;
+        let range = p.at..p.at + p.removed;
+        let unchanged = p.inserted.len() == p.removed
+            && p.inserted
+                .iter()
+                .zip(&self.segments[range.clone()])
+                .all(|((_, new), old)| new == old);
+        if unchanged {
+            return Ok(());
         }
+        let inserted: Vec<(SegmentKey, Segment)> = p
+            .inserted
+            .into_iter()
+            .map(|(from, s)| {
+                let key = match from {
+                    Some(i) => self.keys[i],
+                    None => {
+                        self.next_key += 1;
+                        SegmentKey(self.next_key - 1)
+                    }
+                };
+                (key, s)
+            })
+            .collect();
+        let splice = Splice {
+            at: p.at,
+            removed: range
+                .clone()
+                .map(|i| (self.keys[i], self.segments[i].clone()))
+                .collect(),
+            inserted,
+        };
+        self.splice(&splice);
+        let (lo, hi) = (splice.at, splice.at + splice.inserted.len() + 1);
+        if let Err(e) = validate_range(&self.segments, lo, hi, self.duration_ms) {
+            self.splice(&splice.inverse());
+            return Err(e);
+        }
+        let step = Step {
+            before: self.state,
+            after: self.next_state,
+            splice: splice.clone(),
+        };
+        self.next_state += 1;
+        self.state = step.after;
+        self.undo.push(step);
+        self.redo.clear();
+        self.record(Change::Splice(splice));
         Ok(())
     }
 
-    pub fn undo(&mut self) -> bool {
-        match self.undo.pop() {
-            Some(prev) => {
-                self.redo.push(std::mem::replace(&mut self.segments, prev));
-                true
-            }
-            None => false,
+    fn splice(&mut self, s: &Splice) {
+        let range = s.at..s.at + s.removed.len();
+        self.segments
+            .splice(range.clone(), s.inserted.iter().map(|(_, seg)| seg.clone()));
+        self.keys.splice(range, s.inserted.iter().map(|(k, _)| *k));
+    }
+
+    fn record(&mut self, change: Change) {
+        if self.pending.len() >= MAX_PENDING || self.pending.first() == Some(&Change::Reset) {
+            // A reset already says everything.
+            self.pending = vec![Change::Reset];
+        } else {
+            self.pending.push(change);
         }
     }
 
+    pub fn undo(&mut self) -> bool {
+        let Some(step) = self.undo.pop() else {
+            return false;
+        };
+        let inverse = step.splice.inverse();
+        self.splice(&inverse);
+        self.state = step.before;
+        self.redo.push(step);
+        self.record(Change::Splice(inverse));
+        true
+    }
+
     pub fn redo(&mut self) -> bool {
-        match self.redo.pop() {
-            Some(next) => {
-                self.undo.push(std::mem::replace(&mut self.segments, next));
-                true
-            }
-            None => false,
-        }
+        let Some(step) = self.redo.pop() else {
+            return false;
+        };
+        self.splice(&step.splice);
+        self.state = step.after;
+        self.record(Change::Splice(step.splice.clone()));
+        self.undo.push(step);
+        true
+    }
+
+    /// The changes since the last call, oldest first (for the ECS mirror of the open version).
+    pub fn take_changes(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.pending)
     }
 
     pub fn can_undo(&self) -> bool {
@@ -352,22 +597,29 @@ impl EditSession {
 
     /// Whether there are unsaved changes.
     pub fn dirty(&self) -> bool {
-        self.segments != self.saved
+        self.state != self.saved_state
     }
 
     /// The segments as last saved.
-    pub fn saved_segments(&self) -> Vec<Seg> {
-        self.saved.clone()
+    pub fn saved_segments(&self) -> &[Segment] {
+        &self.saved
     }
 
     /// The current segments became a saved version.
     pub fn mark_saved(&mut self) {
         self.saved = self.segments.clone();
+        self.saved_state = self.state;
     }
 
     /// The segment playing at `ms` (or the last one starting before it).
     pub fn segment_at(&self, ms: u64) -> Option<usize> {
-        let i = self.segments.partition_point(|s| s.start_ms <= ms);
-        i.checked_sub(1)
+        segment_at(&self.segments, ms)
     }
+}
+
+/// The segment of a time-ordered list playing at `ms` (or the last one starting before it).
+pub fn segment_at(segments: &[Segment], ms: u64) -> Option<usize> {
+    segments
+        .partition_point(|s| s.start_ms <= ms)
+        .checked_sub(1)
 }

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::edit::Seg;
+use super::Segment;
 
 /// An export format (the codes of the `export_formats` table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -67,7 +67,7 @@ pub struct Meta<'a> {
 }
 
 /// Renders `segments` in `format`.
-pub fn render(format: Format, meta: &Meta<'_>, segments: &[Seg]) -> String {
+pub fn render(format: Format, meta: &Meta<'_>, segments: &[Segment]) -> String {
     match format {
         Format::Srt => {
             let mut out = String::new();
@@ -119,7 +119,7 @@ pub fn render(format: Format, meta: &Meta<'_>, segments: &[Seg]) -> String {
         }
         Format::Json => {
             #[derive(Serialize)]
-            struct Seg<'a> {
+            struct Segment<'a> {
                 start_ms: u64,
                 end_ms: u64,
                 text: &'a str,
@@ -130,13 +130,13 @@ pub fn render(format: Format, meta: &Meta<'_>, segments: &[Seg]) -> String {
             struct Doc<'a> {
                 #[serde(flatten)]
                 meta: &'a Meta<'a>,
-                segments: Vec<Seg<'a>>,
+                segments: Vec<Segment<'a>>,
             }
             let doc = Doc {
                 meta,
                 segments: segments
                     .iter()
-                    .map(|s| Seg {
+                    .map(|s| Segment {
                         start_ms: s.start_ms,
                         end_ms: s.end_ms,
                         text: s.text.trim(),

@@ -1,7 +1,7 @@
 //! Reading transcripts back: SRT, WebVTT and Verbatim JSON, so corrections made elsewhere
 //! come back as a new version. Errors name the line and what was expected.
 
-use super::edit::Seg;
+use super::Segment;
 use super::export::Format;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,7 +22,7 @@ fn at(line: usize, message: impl Into<String>) -> ImportError {
 }
 
 /// Parses `text` in `format`.
-pub fn parse(format: Format, text: &str) -> Result<Vec<Seg>, ImportError> {
+pub fn parse(format: Format, text: &str) -> Result<Vec<Segment>, ImportError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let segs = match format {
         Format::Srt => parse_cues(text, false)?,
@@ -97,7 +97,7 @@ fn unescape_vtt(s: &str) -> String {
         .replace("&amp;", "&")
 }
 
-fn parse_cues(text: &str, vtt: bool) -> Result<Vec<Seg>, ImportError> {
+fn parse_cues(text: &str, vtt: bool) -> Result<Vec<Segment>, ImportError> {
     let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
     let mut i = 0;
     if vtt {
@@ -180,7 +180,7 @@ fn parse_cues(text: &str, vtt: bool) -> Result<Vec<Seg>, ImportError> {
         if text_lines.is_empty() {
             return Err(at(block_start + 1, "a cue without text"));
         }
-        out.push(Seg::new(start, end, text_lines.join("\n")));
+        out.push(Segment::new(start, end, text_lines.join("\n")));
     }
     Ok(out)
 }
@@ -244,7 +244,7 @@ fn parse_words(
     Ok(serde_json::Value::Array(words).to_string())
 }
 
-fn parse_json(text: &str) -> Result<Vec<Seg>, ImportError> {
+fn parse_json(text: &str) -> Result<Vec<Segment>, ImportError> {
     let v: serde_json::Value =
         serde_json::from_str(text).map_err(|e| at(e.line(), e.to_string()))?;
     let segs = v
@@ -266,7 +266,7 @@ fn parse_json(text: &str) -> Result<Vec<Seg>, ImportError> {
         let text = s.get("text").and_then(|t| t.as_str()).ok_or_else(|| {
             ImportError::Invalid(format!("segment {i}: \"text\" must be a string"))
         })?;
-        let mut seg = Seg::new(start, end, text);
+        let mut seg = Segment::new(start, end, text);
         seg.confidence = s
             .get("confidence")
             .and_then(|c| c.as_f64())

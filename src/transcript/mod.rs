@@ -1,8 +1,10 @@
-//! Transcripts without the ECS: editing (versions are made of these edits), comparing two
-//! versions, export and import formats.
+//! Transcripts without the ECS: the segment a version is made of, editing (versions are made
+//! of these edits), comparing two versions, export and import formats, word error rate.
 
 pub mod diff;
 pub mod edit;
 pub mod export;
 pub mod import;
+pub mod segment;
 pub mod wer;
+pub use segment::Segment;

@@ -7,6 +7,7 @@ use bevy_egui::egui::{self, Color32, Pos2, Rect, Sense, Stroke};
 
 use super::Intent;
 use crate::dsp::peaks::{MinMax, PeakPyramid};
+use crate::editor::segments::SegmentRows;
 use crate::editor::{CompareDoc, Doc};
 use crate::transcript::diff::{Kind, Span};
 use crate::transcript::edit::Edit;
@@ -44,6 +45,8 @@ pub struct PlayerView {
 
 pub struct View<'a> {
     pub doc: &'a Doc,
+    /// The open version's segments (its entities in the app), in time order.
+    pub segments: &'a dyn SegmentRows,
     pub compare: Option<&'a CompareDoc>,
     pub player: PlayerView,
     pub peaks: Option<&'a PeakPyramid>,
@@ -102,7 +105,7 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut EditorUi, out: &mut Vec
             .button("Split at playhead")
             .on_hover_text("Enter")
             .clicked()
-            && let Some(i) = doc.session.segment_at(pos)
+            && let Some(i) = view.segments.index_at(pos)
         {
             push(EditorIntent::Edit(Edit::Split {
                 index: i,
@@ -223,7 +226,7 @@ fn shortcuts(
         }
         if !typing
             && i.key_pressed(egui::Key::Enter)
-            && let Some(idx) = doc.session.segment_at(pos)
+            && let Some(idx) = view.segments.index_at(pos)
         {
             push(EditorIntent::Edit(Edit::Split {
                 index: idx,
@@ -261,10 +264,7 @@ fn transport(
 ) {
     ui.horizontal(|ui| {
         let p = &view.player;
-        let sel = view
-            .doc
-            .selected
-            .and_then(|i| view.doc.session.segments.get(i));
+        let sel = view.doc.selected.and_then(|i| view.segments.row(i));
         if ui
             .add_enabled(
                 sel.is_some() || st.looping,
@@ -363,7 +363,7 @@ fn waveform(
     let dur = doc.transcript.duration_ms.max(1) as f32;
     let x_of = |ms: u64| rect.left() + rect.width() * (ms as f32 / dur).min(1.0);
     // Segments as bands, the selected one brighter.
-    for (i, s) in doc.session.segments.iter().enumerate() {
+    for (i, s) in (0..view.segments.len()).filter_map(|i| Some((i, view.segments.row(i)?))) {
         let band = Rect::from_min_max(
             Pos2::new(x_of(s.start_ms), rect.top()),
             Pos2::new(x_of(s.end_ms).max(x_of(s.start_ms) + 1.0), rect.bottom()),
@@ -421,11 +421,8 @@ fn waveform(
     if resp.drag_started()
         && let Some(p) = resp.interact_pointer_pos()
     {
-        st.dragging = doc
-            .session
-            .segments
-            .iter()
-            .enumerate()
+        st.dragging = (0..view.segments.len())
+            .filter_map(|i| Some((i, view.segments.row(i)?)))
             .flat_map(|(i, s)| [(i, false, s.start_ms), (i, true, s.end_ms)])
             .map(|(i, end, t)| ((x_of(t) - p.x).abs(), i, end))
             .filter(|(d, _, _)| *d <= 5.0)
@@ -439,7 +436,7 @@ fn waveform(
             Stroke::new(2.0, Color32::from_rgb(120, 220, 255)),
         );
         if resp.drag_stopped() {
-            if let Some(s) = doc.session.segments.get(i) {
+            if let Some(s) = view.segments.row(i) {
                 let t = ms_at(x);
                 let (start_ms, end_ms) = if end { (s.start_ms, t) } else { (t, s.end_ms) };
                 push(EditorIntent::Edit(Edit::SetTimes {
@@ -469,14 +466,11 @@ fn segment_list(
     push: &mut impl FnMut(EditorIntent),
 ) {
     let doc = view.doc;
-    let segs = &doc.session.segments;
-    let playing_idx = doc
-        .session
-        .segment_at(view.player.position_ms)
-        .filter(|&i| {
-            segs.get(i)
-                .is_some_and(|s| view.player.position_ms < s.end_ms)
-        });
+    let segs = view.segments;
+    let playing_idx = segs.index_at(view.player.position_ms).filter(|&i| {
+        segs.row(i)
+            .is_some_and(|s| view.player.position_ms < s.end_ms)
+    });
     let row_h = ui.text_style_height(&egui::TextStyle::Body) + 8.0;
     let mut area = egui::ScrollArea::vertical().auto_shrink([false, false]);
     // Follow the playhead (or jump to a focused segment).
@@ -491,7 +485,7 @@ fn segment_list(
     }
     area.show_rows(ui, row_h, segs.len(), |ui, range| {
         for i in range {
-            let Some(s) = segs.get(i) else { continue };
+            let Some(s) = segs.row(i) else { continue };
             let selected = doc.selected == Some(i);
             let playing = playing_idx == Some(i);
             let fill = if playing {
@@ -548,7 +542,7 @@ fn segment_list(
                         let draft = match &mut st.draft {
                             Some((k, text)) if *k == i => text,
                             other => {
-                                *other = Some((i, s.text.clone()));
+                                *other = Some((i, s.text.to_string()));
                                 match other {
                                     Some((_, text)) => text,
                                     None => return,
@@ -564,7 +558,7 @@ fn segment_list(
                             }));
                         }
                     } else {
-                        let l = ui.add(egui::Label::new(&s.text).sense(Sense::click()).truncate());
+                        let l = ui.add(egui::Label::new(s.text).sense(Sense::click()).truncate());
                         if l.clicked() {
                             st.draft = None;
                             push(EditorIntent::Select(Some(i)));

@@ -23,6 +23,7 @@ use crate::capture::plugin::{
     CaptureSettings, InputDevices, Levels, LiveSpectrum, RecordCommand, RecordRequest,
     RecordingNotice, RecordingSession, Spectrogram, TakeStats, Waveform,
 };
+use crate::editor::segments::{OpenSegments, OpenVersion, SegmentText, SegmentTiming, Segments};
 use crate::library::{
     AudioFile, ImportFinished, ImportRequested, Importer, LibraryOrder, LibraryState,
 };
@@ -572,8 +573,11 @@ fn editor_intent(
 
 /// What the editor reads and asks.
 #[derive(SystemParam)]
-struct EditorData<'w> {
+struct EditorData<'w, 's> {
     editor: Res<'w, crate::editor::Editor>,
+    /// The open version's segment entities, in time order, and what the panel shows of each.
+    open: Query<'w, 's, &'static Segments, With<OpenVersion>>,
+    segments: Query<'w, 's, (&'static SegmentTiming, &'static SegmentText)>,
     peaks: Res<'w, crate::editor::DocPeaks>,
     player: Option<Res<'w, crate::playback::Player>>,
     commands: MessageWriter<'w, crate::editor::EditorCommand>,
@@ -755,8 +759,14 @@ fn draw(
                     unavailable: Some("no player".into()),
                 },
             };
+            let order = ed.open.single().map_or(&[][..], Segments::entities);
+            let segments = OpenSegments {
+                order,
+                rows: &ed.segments,
+            };
             let view = editor_panel::View {
                 doc,
+                segments: &segments,
                 compare: ed.editor.compare.as_ref(),
                 player,
                 peaks: ed.peaks.pyramid.as_ref(),

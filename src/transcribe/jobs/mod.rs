@@ -35,10 +35,11 @@ use crate::library::import::AudioStore;
 use crate::library::transcripts::TranscriptsChanged;
 use crate::storage::ids::{AudioFileId, JobId, TranscriptId, VersionId};
 use crate::storage::plugin::{Database, Replies};
-use crate::storage::repo::{JobRow, NewJob, NewSegment, NewVersion, VersionSource};
+use crate::storage::repo::{JobRow, NewJob, NewVersion, VersionSource};
 use crate::storage::runner::Runner;
 use crate::storage::writer::unanswered;
 use crate::storage::{StorageError, now_ms, repo};
+use crate::transcript::Segment;
 use crate::{AppSystems, Feature};
 
 /// The engine the jobs run on.
@@ -443,7 +444,7 @@ fn save_transcript(
     job: &mut TranscriptionJob,
 ) {
     let Some(db) = db.as_mut() else { return };
-    let segments: Vec<NewSegment> = job.segments.iter().map(stored_segment).collect();
+    let segments: Vec<Segment> = job.segments.iter().map(stored_segment).collect();
     let stats = job.stats.clone().unwrap_or_default();
     let params = serde_json::json!({
         "decode": job.params,

@@ -10,9 +10,10 @@ use serde::Serialize;
 use crate::library::import::AudioStore;
 use crate::storage::ids::{AudioFileId, JobId, TranscriptId};
 use crate::storage::now_ms;
-use crate::storage::repo::{JobRow, JobUpdate, NewSegment};
+use crate::storage::repo::{JobRow, JobUpdate};
 use crate::transcribe::catalog;
 use crate::transcribe::protocol::{DecodeParams, GpuPref, JobStats, Segment};
+use crate::transcript;
 
 /// Where a job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -311,8 +312,8 @@ impl TranscribeSettings {
 }
 
 /// A segment from the worker as the database keeps it (its words as JSON).
-pub fn stored_segment(s: &Segment) -> NewSegment {
-    NewSegment {
+pub fn stored_segment(s: &Segment) -> transcript::Segment {
+    transcript::Segment {
         start_ms: s.start_ms,
         end_ms: s.end_ms.max(s.start_ms),
         text: s.text.clone(),

@@ -6,22 +6,20 @@
 //! fuzzer does not build Bevy. Inputs worth keeping belong in corpus/transcript
 //! (tests/fuzz_corpus.rs replays them). The first byte picks the format.
 
-// The importer's `super::edit::Seg` and `super::export::Format` are these (crate root).
-mod edit {
-    /// The fields of `storage::repo::NewSegment` the importer sets.
-    #[derive(Debug, Clone, PartialEq)]
-    pub struct Seg {
-        pub start_ms: u64,
-        pub end_ms: u64,
-        pub text: String,
-        pub confidence: Option<f32>,
-        pub words_json: Option<String>,
-    }
+// The importer's `super::Segment` and `super::export::Format` are these (crate root).
+/// The fields of `transcript::Segment` the importer sets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub text: String,
+    pub confidence: Option<f32>,
+    pub words_json: Option<String>,
+}
 
-    impl Seg {
-        pub fn new(start_ms: u64, end_ms: u64, text: impl Into<String>) -> Self {
-            Self { start_ms, end_ms, text: text.into(), confidence: None, words_json: None }
-        }
+impl Segment {
+    pub fn new(start_ms: u64, end_ms: u64, text: impl Into<String>) -> Self {
+        Self { start_ms, end_ms, text: text.into(), confidence: None, words_json: None }
     }
 }
 
