@@ -206,17 +206,6 @@ pub(super) fn transcribe(data: &DataDir, args: TranscribeArgs) -> anyhow::Result
     if let Some(p) = &args.vad_model {
         model_file::inspect_vad_file(p)?;
     }
-    let params = DecodeParams {
-        language: args.language.clone().filter(|l| l != "auto"),
-        translate: args.translate,
-        beam_size: args.beam,
-        initial_prompt: args.prompt.clone(),
-        vad: !args.no_vad,
-        temperature_fallback: !args.no_fallback,
-        carry_context: !args.no_context,
-        short_audio_ctx: !args.full_window,
-        ..DecodeParams::default()
-    };
     let model = args
         .model
         .clone()
@@ -239,27 +228,83 @@ pub(super) fn transcribe(data: &DataDir, args: TranscribeArgs) -> anyhow::Result
     app.init_resource::<Queued>()
         .init_resource::<Finished>()
         .add_systems(Last, collect);
-    {
-        let mut s = app.world_mut().resource_mut::<TranscribeSettings>();
-        s.default_model = model.clone();
-        s.gpu = gpu;
-        s.params = params;
-        s.threads = args.threads;
-        s.reserved_cores = 0;
-        s.run_all_pending = false;
-        if let Some(p) = &args.vad_model {
-            s.vad_model = Some(p.clone());
-        }
-        if !args.no_vad && s.vad_path().is_none() && !args.json {
-            eprintln!(
-                "note: the voice activity model could not be installed (see the log), so \
-                 silence goes to whisper too"
-            );
-        }
-    }
-
-    // Inputs: library ids go straight to a job; files are imported first.
+    configure(&mut app, &args, &model, gpu);
     let mut reports: Vec<Option<JobReport>> = args.inputs.iter().map(|_| None).collect();
+    let audio_of = import_inputs(&mut app, &args, &mut reports)?;
+    let job_of = queue_jobs(&mut app, &args, &audio_of, &model, gpu, &mut reports)?;
+    run_jobs(&mut app, &args, &job_of, &interrupted);
+    let jobs: Vec<TranscriptionJob> = {
+        let world = app.world_mut();
+        let mut q = world.query::<&TranscriptionJob>();
+        q.iter(world).cloned().collect()
+    };
+    drop(app); // the database writer finishes everything queued
+
+    let conn = crate::storage::open(&data.db_path())?;
+    let out_dir = args.out.clone().unwrap_or_else(|| PathBuf::from("."));
+    for job in jobs.iter().filter(|j| job_of.contains_key(&j.id)) {
+        let i = job_of[&job.id];
+        reports[i] = Some(job_report(&conn, job, &args.inputs[i], &formats, &out_dir)?);
+    }
+    let reports: Vec<JobReport> = reports
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| r.unwrap_or_else(|| JobReport::failed(&args.inputs[i], "did not run".into())))
+        .collect();
+    let failed = reports
+        .iter()
+        .filter(|r| r.status != "completed" || !r.export_errors.is_empty())
+        .count();
+    print_reports(&reports, args.json)?;
+    Ok(if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The decoding options the arguments ask for.
+fn decode_params(args: &TranscribeArgs) -> DecodeParams {
+    DecodeParams {
+        language: args.language.clone().filter(|l| l != "auto"),
+        translate: args.translate,
+        beam_size: args.beam,
+        initial_prompt: args.prompt.clone(),
+        vad: !args.no_vad,
+        temperature_fallback: !args.no_fallback,
+        carry_context: !args.no_context,
+        short_audio_ctx: !args.full_window,
+        ..DecodeParams::default()
+    }
+}
+
+/// The job settings of this run: model, GPU, decoding, threads, the VAD model.
+fn configure(app: &mut App, args: &TranscribeArgs, model: &str, gpu: GpuPref) {
+    let mut s = app.world_mut().resource_mut::<TranscribeSettings>();
+    s.default_model = model.to_string();
+    s.gpu = gpu;
+    s.params = decode_params(args);
+    s.threads = args.threads;
+    s.reserved_cores = 0;
+    s.run_all_pending = false;
+    if let Some(p) = &args.vad_model {
+        s.vad_model = Some(p.clone());
+    }
+    if !args.no_vad && s.vad_path().is_none() && !args.json {
+        eprintln!(
+            "note: the voice activity model could not be installed (see the log), so \
+             silence goes to whisper too"
+        );
+    }
+}
+
+/// Imports the inputs that are files (library ids go straight to a job): which library file
+/// each input is. An import that fails is that input's report.
+fn import_inputs(
+    app: &mut App,
+    args: &TranscribeArgs,
+    reports: &mut [Option<JobReport>],
+) -> anyhow::Result<HashMap<usize, AudioFileId>> {
     let mut audio_of: HashMap<usize, AudioFileId> = HashMap::new();
     let mut imports: HashMap<PathBuf, usize> = HashMap::new();
     for (i, input) in args.inputs.iter().enumerate() {
@@ -275,7 +320,7 @@ pub(super) fn transcribe(data: &DataDir, args: TranscribeArgs) -> anyhow::Result
         }
     }
     let waiting_imports = imports.len();
-    let ok = update_until(&mut app, Duration::from_secs(24 * 3600), |world| {
+    let ok = update_until(app, Duration::from_secs(24 * 3600), |world| {
         world.resource::<ImportLog>().0.len() >= waiting_imports
     });
     if !ok {
@@ -292,10 +337,23 @@ pub(super) fn transcribe(data: &DataDir, args: TranscribeArgs) -> anyhow::Result
             Err(e) => reports[i] = Some(JobReport::failed(&args.inputs[i], e.to_string())),
         }
     }
-    for (&i, &audio) in &audio_of {
+    Ok(audio_of)
+}
+
+/// Queues a job per library file: which input each job is for. A job that cannot be queued
+/// is that input's report.
+fn queue_jobs(
+    app: &mut App,
+    args: &TranscribeArgs,
+    audio_of: &HashMap<usize, AudioFileId>,
+    model: &str,
+    gpu: GpuPref,
+    reports: &mut [Option<JobReport>],
+) -> anyhow::Result<HashMap<JobId, usize>> {
+    for (&i, &audio) in audio_of {
         app.world_mut().write_message(TranscribeRequest {
             audio_file: audio,
-            model: Some(model.clone()),
+            model: Some(model.to_string()),
             gpu: Some(gpu),
             params: None,
             token: i as u64,
@@ -303,7 +361,7 @@ pub(super) fn transcribe(data: &DataDir, args: TranscribeArgs) -> anyhow::Result
         });
     }
     let expected = audio_of.len();
-    let ok = update_until(&mut app, Duration::from_secs(600), |world| {
+    let ok = update_until(app, Duration::from_secs(600), |world| {
         world.resource::<Queued>().0.len() >= expected
     });
     if !ok {
@@ -328,7 +386,16 @@ pub(super) fn transcribe(data: &DataDir, args: TranscribeArgs) -> anyhow::Result
         }
     }
 
-    // Run until every job ended, with a bar per job.
+    Ok(job_of)
+}
+
+/// Runs until every job ended, with a progress bar per job on a terminal; Ctrl+C cancels them.
+fn run_jobs(
+    app: &mut App,
+    args: &TranscribeArgs,
+    job_of: &HashMap<JobId, usize>,
+    interrupted: &AtomicBool,
+) {
     let tty = std::io::stderr().is_terminal() && !args.json;
     let multi = indicatif::MultiProgress::new();
     if !tty {
@@ -338,14 +405,14 @@ pub(super) fn transcribe(data: &DataDir, args: TranscribeArgs) -> anyhow::Result
         indicatif::ProgressStyle::with_template("{prefix:>20!} {bar:28} {percent:>3}% {wide_msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     let mut bars: HashMap<JobId, indicatif::ProgressBar> = HashMap::new();
-    for (&id, &i) in &job_of {
+    for (&id, &i) in job_of {
         let bar = multi.add(indicatif::ProgressBar::new(1000).with_style(style.clone()));
         bar.set_prefix(short_name(&args.inputs[i]));
         bars.insert(id, bar);
     }
     let total = job_of.len();
     let mut cancel_sent = false;
-    update_until(&mut app, Duration::from_secs(7 * 24 * 3600), |world| {
+    update_until(app, Duration::from_secs(7 * 24 * 3600), |world| {
         if interrupted.load(Ordering::SeqCst) && !cancel_sent {
             cancel_sent = true;
             let ids: Vec<JobId> = job_of.keys().copied().collect();
@@ -378,100 +445,93 @@ pub(super) fn transcribe(data: &DataDir, args: TranscribeArgs) -> anyhow::Result
     for bar in bars.values() {
         bar.finish_and_clear();
     }
-    let jobs: Vec<TranscriptionJob> = {
-        let world = app.world_mut();
-        let mut q = world.query::<&TranscriptionJob>();
-        q.iter(world).cloned().collect()
-    };
-    drop(app); // the database writer finishes everything queued
+}
 
-    let conn = crate::storage::open(&data.db_path())?;
-    let out_dir = args.out.clone().unwrap_or_else(|| PathBuf::from("."));
-    for job in jobs.iter().filter(|j| job_of.contains_key(&j.id)) {
-        let i = job_of[&job.id];
-        let mut report = JobReport {
-            input: args.inputs[i].clone(),
-            job: Some(job.id.0),
-            audio_file: Some(job.audio_file.0),
-            status: format!("{:?}", job.status).to_lowercase(),
-            transcript: job.transcript.map(|t| t.0),
-            segments: 0,
-            model: Some(job.model.clone()),
-            backend_requested: Some(job.gpu.as_db()),
-            backend: job.backend.clone(),
-            backend_note: job.backend_note.clone(),
-            threads: job.threads,
-            processing_ms: job.processing_ms,
-            error: job.error.clone(),
-            exports: Vec::new(),
-            export_errors: Vec::new(),
-        };
-        if let Some(t) = job.transcript
-            && let Some(version) = repo::current_version(&conn, t)?
-        {
-            let segments = repo::segments(&conn, version.id)?;
-            report.segments = segments.len();
-            if !formats.is_empty() {
-                std::fs::create_dir_all(&out_dir)
-                    .with_context(|| format!("cannot create {}", out_dir.display()))?;
-            }
-            let stem = Path::new(&job.audio_name)
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| format!("transcript-{t}"));
-            for f in &formats {
-                let path = out_dir.join(format!("{stem}.{}", f.code()));
-                let meta = export::Meta {
-                    title: &job.audio_name,
-                    transcript_id: t.0,
-                    version: version.number,
-                    model: Some(&job.model),
-                };
-                let segs: Vec<crate::transcript::Segment> =
-                    segments.iter().cloned().map(Into::into).collect();
-                // A name taken (two inputs called x.wav) gets a suffix; one failed export
-                // is reported and the others still run.
-                let written = match export::write_new(&path, &export::render(*f, &meta, &segs)) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        report
-                            .export_errors
-                            .push(format!("cannot write {}: {e}", path.display()));
-                        continue;
-                    }
-                };
-                let abs = std::fs::canonicalize(&written).unwrap_or(written.clone());
-                if let Err(e) = repo::record_export(
-                    &conn,
-                    t,
-                    version.id,
-                    f.code(),
-                    &abs.to_string_lossy(),
-                    crate::storage::now_ms(),
-                ) {
-                    report.export_errors.push(format!(
-                        "{} was written but not recorded in the history: {e}",
-                        written.display()
-                    ));
-                }
-                report.exports.push(written);
-            }
+/// What became of one job, with its exports written (each failed export is noted in the
+/// report; the others still run).
+fn job_report(
+    conn: &rusqlite::Connection,
+    job: &TranscriptionJob,
+    input: &str,
+    formats: &[Format],
+    out_dir: &Path,
+) -> anyhow::Result<JobReport> {
+    let mut report = JobReport {
+        input: input.to_string(),
+        job: Some(job.id.0),
+        audio_file: Some(job.audio_file.0),
+        status: format!("{:?}", job.status).to_lowercase(),
+        transcript: job.transcript.map(|t| t.0),
+        segments: 0,
+        model: Some(job.model.clone()),
+        backend_requested: Some(job.gpu.as_db()),
+        backend: job.backend.clone(),
+        backend_note: job.backend_note.clone(),
+        threads: job.threads,
+        processing_ms: job.processing_ms,
+        error: job.error.clone(),
+        exports: Vec::new(),
+        export_errors: Vec::new(),
+    };
+    if let Some(t) = job.transcript
+        && let Some(version) = repo::current_version(conn, t)?
+    {
+        let segments = repo::segments(conn, version.id)?;
+        report.segments = segments.len();
+        if !formats.is_empty() {
+            std::fs::create_dir_all(out_dir)
+                .with_context(|| format!("cannot create {}", out_dir.display()))?;
         }
-        reports[i] = Some(report);
+        let stem = Path::new(&job.audio_name)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| format!("transcript-{t}"));
+        for f in formats {
+            let path = out_dir.join(format!("{stem}.{}", f.code()));
+            let meta = export::Meta {
+                title: &job.audio_name,
+                transcript_id: t.0,
+                version: version.number,
+                model: Some(&job.model),
+            };
+            let segs: Vec<crate::transcript::Segment> =
+                segments.iter().cloned().map(Into::into).collect();
+            // A name taken (two inputs called x.wav) gets a suffix; one failed export
+            // is reported and the others still run.
+            let written = match export::write_new(&path, &export::render(*f, &meta, &segs)) {
+                Ok(p) => p,
+                Err(e) => {
+                    report
+                        .export_errors
+                        .push(format!("cannot write {}: {e}", path.display()));
+                    continue;
+                }
+            };
+            let abs = std::fs::canonicalize(&written).unwrap_or(written.clone());
+            if let Err(e) = repo::record_export(
+                conn,
+                t,
+                version.id,
+                f.code(),
+                &abs.to_string_lossy(),
+                crate::storage::now_ms(),
+            ) {
+                report.export_errors.push(format!(
+                    "{} was written but not recorded in the history: {e}",
+                    written.display()
+                ));
+            }
+            report.exports.push(written);
+        }
     }
-    let reports: Vec<JobReport> = reports
-        .into_iter()
-        .enumerate()
-        .map(|(i, r)| r.unwrap_or_else(|| JobReport::failed(&args.inputs[i], "did not run".into())))
-        .collect();
-    let failed = reports
-        .iter()
-        .filter(|r| r.status != "completed" || !r.export_errors.is_empty())
-        .count();
-    if args.json {
-        emit_line(&serde_json::to_string_pretty(&reports)?)?;
+    Ok(report)
+}
+
+fn print_reports(reports: &[JobReport], json: bool) -> anyhow::Result<()> {
+    if json {
+        emit_line(&serde_json::to_string_pretty(reports)?)?;
     } else {
-        for r in &reports {
+        for r in reports {
             match r.status.as_str() {
                 "completed" => {
                     emit_line(&format!(
@@ -508,11 +568,7 @@ pub(super) fn transcribe(data: &DataDir, args: TranscribeArgs) -> anyhow::Result
             }
         }
     }
-    Ok(if failed > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(())
 }
 
 fn short_name(input: &str) -> String {
