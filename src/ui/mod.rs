@@ -628,7 +628,6 @@ fn draw(
         .collect();
     let importing = lib.importer.as_ref().map_or(0, |i| i.in_flight());
     let mut intents = Vec::new();
-
     let status = status_bar::View {
         db_path: db.as_ref().map(|d| d.path().display().to_string()),
         features: crate::build_info::features(),
@@ -645,12 +644,56 @@ fn draw(
     egui::Panel::bottom("status").show(&mut root, |ui| status_bar::show(ui, &status, &state));
     let mut job_list: Vec<&TranscriptionJob> = jobs.jobs.iter().collect();
     job_list.sort_by_key(|j| std::cmp::Reverse(j.id));
-    let mut job_state: std::collections::HashMap<crate::storage::ids::AudioFileId, String> =
-        std::collections::HashMap::new();
-    let mut transcript_of: std::collections::HashMap<
-        crate::storage::ids::AudioFileId,
-        crate::storage::ids::TranscriptId,
-    > = std::collections::HashMap::new();
+    egui::Panel::bottom("jobs")
+        .resizable(true)
+        .default_size(150.0)
+        .show(&mut root, |ui| {
+            show_jobs(ui, &jobs, &job_list, &mut state, &mut intents)
+        });
+    egui::Panel::right("recorder")
+        .default_size(560.0)
+        .resizable(true)
+        .show(&mut root, |ui| {
+            show_recorder(ui, &rec, &mut state, &mut intents)
+        });
+    egui::CentralPanel::default().show(&mut root, |ui| {
+        if ed.editor.doc.is_some() {
+            show_editor(ui, &ed, &mut state, &mut intents);
+        } else {
+            let view = library_panel::View {
+                rows: &rows,
+                loaded: lib.state.loaded,
+                load_error: lib.state.error.as_deref(),
+                importing,
+                job_state: &job_states(&job_list),
+                transcript_of: &newest_transcripts(&lib),
+                search_results: &ed.editor.search_results,
+            };
+            library_panel::show(ui, &view, &mut state, &mut intents);
+        }
+    });
+    if !intents.is_empty() {
+        // Make sure the next frame runs now, so the intent is acted on without waiting for input.
+        ctx.request_repaint();
+    }
+    for intent in intents {
+        route(
+            intent,
+            &mut state,
+            &mut imports,
+            &mut jobs,
+            &mut rec,
+            &mut ed,
+        );
+    }
+    Ok(())
+}
+
+/// Each file's newest job, as the library shows it (progress or status).
+fn job_states(
+    job_list: &[&TranscriptionJob],
+) -> std::collections::HashMap<crate::storage::ids::AudioFileId, String> {
+    let mut job_state = std::collections::HashMap::new();
     for j in job_list.iter().rev() {
         let text = match j.status {
             JobStatus::Running => format!("{:.0}%", j.progress * 100.0),
@@ -658,7 +701,15 @@ fn draw(
         };
         job_state.insert(j.audio_file, text);
     }
-    // Every transcribed file has its newest transcript to open, however many jobs there are.
+    job_state
+}
+
+/// Every transcribed file's newest transcript to open, however many jobs there are.
+fn newest_transcripts(
+    lib: &LibraryData,
+) -> std::collections::HashMap<crate::storage::ids::AudioFileId, crate::storage::ids::TranscriptId>
+{
+    let mut transcript_of = std::collections::HashMap::new();
     for (file, ts) in &lib.transcribed {
         let newest = ts
             .entities()
@@ -670,203 +721,206 @@ fn draw(
             transcript_of.insert(file.0.id, t);
         }
     }
-    let features = crate::build_info::features();
-    egui::Panel::bottom("jobs")
-        .resizable(true)
-        .default_size(150.0)
-        .show(&mut root, |ui| {
-            let view = jobs_panel::View {
-                jobs: &job_list,
-                gpu: jobs.settings.gpu,
-                model: &jobs.settings.default_model,
-                features: &features,
-            };
-            let mut jobs_ui = std::mem::take(&mut state.jobs);
-            jobs_panel::show(ui, &view, &mut jobs_ui, &mut intents);
-            state.jobs = jobs_ui;
-        });
-    egui::Panel::right("recorder")
-        .default_size(560.0)
-        .resizable(true)
-        .show(&mut root, |ui| {
-            let take =
-                rec.takes
-                    .iter()
-                    .next()
-                    .map(|(entity, s, stats, levels, spectrum, wave, live)| {
-                        recorder_panel::TakeView {
-                            live: live.map(|l| recorder_panel::LiveView {
-                                lines: l
-                                    .committed
-                                    .iter()
-                                    .map(|c| (c.piece.text.as_str(), c.bookmarked))
-                                    .collect(),
-                                tail: l.tail_text(),
-                                lag_ms: l.lag_ms((s.seconds(stats) * 1000.0) as u64),
-                                caption_lag_ms: l.recent_caption_lag_ms(20),
-                                steps: l.steps,
-                                error: l.error.as_deref(),
-                            }),
-                            state: s.state,
-                            device_name: &s.format.device_name,
-                            sample_rate: s.format.sample_rate,
-                            channels: s.format.channels,
-                            sample_format: &s.format.sample_format,
-                            path: &s.path,
-                            stats: &stats.0,
-                            meters: levels.map_or(&[][..], |l| &l.meters),
-                            spectrum: spectrum.map(|s| (&s.bands_db[..], &s.axis)),
-                            spectrogram: rec
-                                .texture
-                                .as_ref()
-                                .filter(|t| t.shown.is_some_and(|(e, _)| e == entity))
-                                .map(|t| t.egui),
-                            pyramid: &wave.pyramid,
-                            xruns: &wave.xruns,
-                            finished: s.finished.as_ref(),
-                            audio_file: s.audio_file,
-                            store_error: s.store_error.as_deref(),
-                        }
-                    });
-            let view = recorder_panel::View {
-                devices: &rec.devices.list,
-                devices_listed: rec.devices.listed,
-                refreshing: rec.devices.refreshing(),
-                device: rec.settings.device.as_deref(),
-                take,
-                live_enabled: rec.live.enabled,
-            };
-            let mut recorder_ui = std::mem::take(&mut state.recorder);
-            recorder_panel::show(ui, &view, &mut recorder_ui, &mut intents);
-            state.recorder = recorder_ui;
-        });
-    egui::CentralPanel::default().show(&mut root, |ui| {
-        if let Some(doc) = ed.editor.doc.as_ref() {
-            let player = match ed.player.as_ref() {
-                Some(p) => editor_panel::PlayerView {
-                    position_ms: p.position_ms(),
-                    playing: p.is_playing(),
-                    speed: p.speed(),
-                    unavailable: match &p.status {
-                        crate::playback::PlayerStatus::Unavailable(e) => Some(e.clone()),
-                        _ => None,
-                    },
-                },
-                None => editor_panel::PlayerView {
-                    position_ms: 0,
-                    playing: false,
-                    speed: 1.0,
-                    unavailable: Some("no player".into()),
-                },
-            };
-            let order = ed.open.single().map_or(&[][..], Segments::entities);
-            let segments = OpenSegments {
-                order,
-                rows: &ed.segments,
-            };
-            let view = editor_panel::View {
-                doc,
-                segments: &segments,
-                compare: ed.editor.compare.as_ref(),
-                player,
-                peaks: ed.peaks.pyramid.as_ref(),
-            };
-            let mut editor_ui = std::mem::take(&mut state.editor);
-            editor_panel::show(ui, &view, &mut editor_ui, &mut intents);
-            state.editor = editor_ui;
-            return;
-        }
-        let view = library_panel::View {
-            rows: &rows,
-            loaded: lib.state.loaded,
-            load_error: lib.state.error.as_deref(),
-            importing,
-            job_state: &job_state,
-            transcript_of: &transcript_of,
-            search_results: &ed.editor.search_results,
-        };
-        library_panel::show(ui, &view, &mut state, &mut intents);
-    });
+    transcript_of
+}
 
-    if !intents.is_empty() {
-        // Make sure the next frame runs now, so the intent is acted on without waiting for input.
-        ctx.request_repaint();
-    }
-    for intent in intents {
-        match intent {
-            Intent::Import(paths) => {
-                for p in paths {
-                    imports.write(ImportRequested(p));
-                }
-            }
-            Intent::Transcribe(id) => {
-                jobs.requests.write(TranscribeRequest {
-                    audio_file: id,
-                    model: None,
-                    gpu: None,
-                    params: None,
-                    token: 0,
-                    into: None,
-                });
-            }
-            Intent::Job(c) => {
-                jobs.commands.write(c);
-            }
-            Intent::SetGpu(g) => jobs.settings.gpu = g,
-            Intent::OpenTranscript {
-                transcript,
-                segment,
-            } => {
-                ed.commands.write(crate::editor::EditorCommand::Open {
-                    transcript,
-                    version: None,
-                    segment,
-                });
-            }
-            Intent::Search(q) => {
-                ed.commands.write(crate::editor::EditorCommand::Search(q));
-            }
-            Intent::Editor(e) => {
-                editor_intent(e, &ed.editor, ed.player.as_deref(), &mut ed.commands)
-            }
-            Intent::SetModel(m) => jobs.settings.default_model = m,
-            Intent::Record(r) => match r {
-                RecordIntent::Start => {
-                    state.recorder = recorder_panel::RecorderUi::default();
-                    rec.commands
-                        .write(RecordCommand::Start(RecordRequest::default()));
-                }
-                RecordIntent::Pause => {
-                    rec.commands.write(RecordCommand::Pause);
-                }
-                RecordIntent::Resume => {
-                    rec.commands.write(RecordCommand::Resume);
-                }
-                RecordIntent::Stop => {
-                    rec.commands.write(RecordCommand::Stop);
-                }
-                RecordIntent::SelectDevice(d) => rec.settings.device = d,
-                RecordIntent::RefreshDevices => {
-                    rec.commands.write(RecordCommand::RefreshDevices);
-                }
-                RecordIntent::SetLive(on) => rec.live.enabled = on,
-                RecordIntent::Bookmark(piece) => {
-                    if let Some((session, ..)) = rec.takes.iter().next() {
-                        rec.bookmarks.write(BookmarkLive { session, piece });
-                    }
-                }
-                RecordIntent::Transcribe(id) => {
-                    jobs.requests.write(TranscribeRequest {
-                        audio_file: id,
-                        model: None,
-                        gpu: None,
-                        params: None,
-                        token: 0,
-                        into: None,
-                    });
-                }
+fn show_jobs(
+    ui: &mut egui::Ui,
+    jobs: &JobsData,
+    job_list: &[&TranscriptionJob],
+    state: &mut UiState,
+    intents: &mut Vec<Intent>,
+) {
+    let features = crate::build_info::features();
+    let view = jobs_panel::View {
+        jobs: job_list,
+        gpu: jobs.settings.gpu,
+        model: &jobs.settings.default_model,
+        features: &features,
+    };
+    let mut jobs_ui = std::mem::take(&mut state.jobs);
+    jobs_panel::show(ui, &view, &mut jobs_ui, intents);
+    state.jobs = jobs_ui;
+}
+
+fn show_recorder(
+    ui: &mut egui::Ui,
+    rec: &RecorderData,
+    state: &mut UiState,
+    intents: &mut Vec<Intent>,
+) {
+    let take = rec
+        .takes
+        .iter()
+        .next()
+        .map(
+            |(entity, s, stats, levels, spectrum, wave, live)| recorder_panel::TakeView {
+                live: live.map(|l| recorder_panel::LiveView {
+                    lines: l
+                        .committed
+                        .iter()
+                        .map(|c| (c.piece.text.as_str(), c.bookmarked))
+                        .collect(),
+                    tail: l.tail_text(),
+                    lag_ms: l.lag_ms((s.seconds(stats) * 1000.0) as u64),
+                    caption_lag_ms: l.recent_caption_lag_ms(20),
+                    steps: l.steps,
+                    error: l.error.as_deref(),
+                }),
+                state: s.state,
+                device_name: &s.format.device_name,
+                sample_rate: s.format.sample_rate,
+                channels: s.format.channels,
+                sample_format: &s.format.sample_format,
+                path: &s.path,
+                stats: &stats.0,
+                meters: levels.map_or(&[][..], |l| &l.meters),
+                spectrum: spectrum.map(|s| (&s.bands_db[..], &s.axis)),
+                spectrogram: rec
+                    .texture
+                    .as_ref()
+                    .filter(|t| t.shown.is_some_and(|(e, _)| e == entity))
+                    .map(|t| t.egui),
+                pyramid: &wave.pyramid,
+                xruns: &wave.xruns,
+                finished: s.finished.as_ref(),
+                audio_file: s.audio_file,
+                store_error: s.store_error.as_deref(),
             },
+        );
+    let view = recorder_panel::View {
+        devices: &rec.devices.list,
+        devices_listed: rec.devices.listed,
+        refreshing: rec.devices.refreshing(),
+        device: rec.settings.device.as_deref(),
+        take,
+        live_enabled: rec.live.enabled,
+    };
+    let mut recorder_ui = std::mem::take(&mut state.recorder);
+    recorder_panel::show(ui, &view, &mut recorder_ui, intents);
+    state.recorder = recorder_ui;
+}
+
+fn show_editor(ui: &mut egui::Ui, ed: &EditorData, state: &mut UiState, intents: &mut Vec<Intent>) {
+    let Some(doc) = ed.editor.doc.as_ref() else {
+        return;
+    };
+    let player = match ed.player.as_ref() {
+        Some(p) => editor_panel::PlayerView {
+            position_ms: p.position_ms(),
+            playing: p.is_playing(),
+            speed: p.speed(),
+            unavailable: match &p.status {
+                crate::playback::PlayerStatus::Unavailable(e) => Some(e.clone()),
+                _ => None,
+            },
+        },
+        None => editor_panel::PlayerView {
+            position_ms: 0,
+            playing: false,
+            speed: 1.0,
+            unavailable: Some("no player".into()),
+        },
+    };
+    let order = ed.open.single().map_or(&[][..], Segments::entities);
+    let segments = OpenSegments {
+        order,
+        rows: &ed.segments,
+    };
+    let view = editor_panel::View {
+        doc,
+        segments: &segments,
+        compare: ed.editor.compare.as_ref(),
+        player,
+        peaks: ed.peaks.pyramid.as_ref(),
+    };
+    let mut editor_ui = std::mem::take(&mut state.editor);
+    editor_panel::show(ui, &view, &mut editor_ui, intents);
+    state.editor = editor_ui;
+}
+
+/// A transcription of a file with the current settings.
+fn transcribe(jobs: &mut JobsData, audio_file: crate::storage::ids::AudioFileId) {
+    jobs.requests.write(TranscribeRequest {
+        audio_file,
+        model: None,
+        gpu: None,
+        params: None,
+        token: 0,
+        into: None,
+    });
+}
+
+/// Sends an intent to the feature that acts on it.
+fn route(
+    intent: Intent,
+    state: &mut UiState,
+    imports: &mut MessageWriter<ImportRequested>,
+    jobs: &mut JobsData,
+    rec: &mut RecorderData,
+    ed: &mut EditorData,
+) {
+    match intent {
+        Intent::Import(paths) => {
+            for p in paths {
+                imports.write(ImportRequested(p));
+            }
         }
+        Intent::Transcribe(id) => transcribe(jobs, id),
+        Intent::Job(c) => {
+            jobs.commands.write(c);
+        }
+        Intent::SetGpu(g) => jobs.settings.gpu = g,
+        Intent::OpenTranscript {
+            transcript,
+            segment,
+        } => {
+            ed.commands.write(crate::editor::EditorCommand::Open {
+                transcript,
+                version: None,
+                segment,
+            });
+        }
+        Intent::Search(q) => {
+            ed.commands.write(crate::editor::EditorCommand::Search(q));
+        }
+        Intent::Editor(e) => editor_intent(e, &ed.editor, ed.player.as_deref(), &mut ed.commands),
+        Intent::SetModel(m) => jobs.settings.default_model = m,
+        Intent::Record(r) => record_intent(r, state, jobs, rec),
     }
-    Ok(())
+}
+
+fn record_intent(
+    r: RecordIntent,
+    state: &mut UiState,
+    jobs: &mut JobsData,
+    rec: &mut RecorderData,
+) {
+    match r {
+        RecordIntent::Start => {
+            state.recorder = recorder_panel::RecorderUi::default();
+            rec.commands
+                .write(RecordCommand::Start(RecordRequest::default()));
+        }
+        RecordIntent::Pause => {
+            rec.commands.write(RecordCommand::Pause);
+        }
+        RecordIntent::Resume => {
+            rec.commands.write(RecordCommand::Resume);
+        }
+        RecordIntent::Stop => {
+            rec.commands.write(RecordCommand::Stop);
+        }
+        RecordIntent::SelectDevice(d) => rec.settings.device = d,
+        RecordIntent::RefreshDevices => {
+            rec.commands.write(RecordCommand::RefreshDevices);
+        }
+        RecordIntent::SetLive(on) => rec.live.enabled = on,
+        RecordIntent::Bookmark(piece) => {
+            if let Some((session, ..)) = rec.takes.iter().next() {
+                rec.bookmarks.write(BookmarkLive { session, piece });
+            }
+        }
+        RecordIntent::Transcribe(id) => transcribe(jobs, id),
+    }
 }
