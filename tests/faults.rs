@@ -541,12 +541,18 @@ fn a_killed_transcription_is_queued_again_by_the_next_start() {
     loop {
         std::thread::sleep(Duration::from_millis(50));
         let db = home.path().join("verbatim.db");
-        if db.exists()
-            && query_i64(
-                home.path(),
+        // The file appears before the first process has made the schema in it.
+        let running = db.exists().then(|| {
+            let conn = Connection::open(&db).unwrap();
+            conn.busy_timeout(Duration::from_secs(10)).unwrap();
+            conn.query_row(
                 "SELECT count(*) FROM transcription_jobs WHERE status = 'running'",
-            ) >= 2
-        {
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .ok()
+        });
+        if running.flatten().unwrap_or(0) >= 2 {
             break;
         }
         assert!(start.elapsed() < MINUTE, "the jobs never started");
