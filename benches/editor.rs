@@ -12,7 +12,8 @@ use bevy::prelude::*;
 use bevy_egui::egui;
 use criterion::{Criterion, criterion_group, criterion_main};
 use verbatim::editor::segments::{
-    OpenSegments, OpenVersion, SegmentText, SegmentTiming, Segments, mirror, plugin,
+    OpenSegments, OpenVersion, SegmentList, SegmentRows, SegmentText, SegmentTiming, Segments,
+    mirror, plugin,
 };
 use verbatim::editor::{Doc, Editor};
 use verbatim::storage::ids::{AudioFileId, TranscriptId, VersionId};
@@ -130,43 +131,53 @@ fn frame(c: &mut Criterion) {
     let (open, q) = rows.get(world).unwrap();
     let order = open.single().unwrap().entities();
     assert_eq!(order.len(), 10_000);
-    let segments = OpenSegments { order, rows: &q };
+    let entities = OpenSegments { order, rows: &q };
     let doc = world.resource::<Editor>().doc.as_ref().unwrap();
+    // The same segments as a plain list: the baseline the entities are measured against.
+    let list = SegmentList(doc.session.segments());
     let ctx = egui::Context::default();
     let mut st = EditorUi::default();
     let mut pos = 0u64;
     let mut g = c.benchmark_group("editor frame");
-    g.bench_function("10k segment entities, playing (egui pass, CPU)", |b| {
-        b.iter(|| {
-            pos = (pos + 40) % 30_000_000;
-            let mut out = Vec::new();
-            let input = egui::RawInput {
-                screen_rect: Some(egui::Rect::from_min_size(
-                    egui::Pos2::ZERO,
-                    egui::vec2(1280.0, 800.0),
-                )),
-                ..Default::default()
-            };
-            let mut o = ctx.run_ui(input, |ui| {
-                let view = View {
-                    doc,
-                    segments: &segments,
-                    compare: None,
-                    player: PlayerView {
-                        position_ms: pos,
-                        playing: true,
-                        speed: 1.0,
-                        unavailable: None,
-                    },
-                    peaks: None,
+    for (name, segments) in [
+        (
+            "10k segment entities, playing (egui pass, CPU)",
+            &entities as &dyn SegmentRows,
+        ),
+        ("10k segments as a plain list, playing (baseline)", &list),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                pos = (pos + 40) % 30_000_000;
+                let mut out = Vec::new();
+                let input = egui::RawInput {
+                    screen_rect: Some(egui::Rect::from_min_size(
+                        egui::Pos2::ZERO,
+                        egui::vec2(1280.0, 800.0),
+                    )),
+                    ..Default::default()
                 };
-                editor_panel::show(ui, &view, &mut st, &mut out);
-            });
-            // No renderer here: the font atlas upload is dropped on purpose.
-            o.textures_delta.clear();
-            black_box(ctx.tessellate(o.shapes, o.pixels_per_point).len())
-        })
-    });
+                let mut o = ctx.run_ui(input, |ui| {
+                    let view = View {
+                        doc,
+                        segments,
+                        compare: None,
+                        player: PlayerView {
+                            position_ms: pos,
+                            playing: true,
+                            speed: 1.0,
+                            unavailable: None,
+                        },
+                        peaks: None,
+                    };
+                    editor_panel::show(ui, &view, &mut st, &mut out);
+                });
+                // No renderer here: the font atlas upload is dropped on purpose.
+                o.textures_delta.clear();
+                black_box(ctx.tessellate(o.shapes, o.pixels_per_point).len())
+            })
+        });
+    }
     g.finish();
 }
 
