@@ -20,7 +20,7 @@ use verbatim::storage::ids::{AudioFileId, TranscriptId, VersionId};
 use verbatim::storage::repo::{TranscriptRow, VersionRow, VersionSource};
 use verbatim::transcript::Segment;
 use verbatim::transcript::diff::compare;
-use verbatim::transcript::edit::{Edit, EditSession};
+use verbatim::transcript::edit::{Edit, EditSession, apply};
 use verbatim::transcript::export::{Format, Meta, render};
 use verbatim::ui::editor_panel::{self, EditorUi, PlayerView, View};
 
@@ -201,6 +201,25 @@ fn edit(c: &mut Criterion) {
                     })
                     .unwrap();
                 app.update();
+            })
+        });
+        // What an edit cost before: a copy of the whole list, validated whole (the undo
+        // history kept that copy).
+        let list = segs(n, 7);
+        g.bench_function(format!("whole-list apply (before), {n} segments"), |b| {
+            b.iter(|| {
+                black_box(
+                    apply(
+                        &list,
+                        &Edit::SetText {
+                            index: n / 2,
+                            text: "edited".into(),
+                        },
+                        30_000_000,
+                    )
+                    .unwrap(),
+                )
+                .len()
             })
         });
         let mut app = mirrored(n);
