@@ -721,21 +721,7 @@ impl Writer {
                 && s.frames > 0
             {
                 for part in &s.parts {
-                    // A take in the data directory moves into the store (no copy: a take
-                    // that filled the disk must still fit); one the user placed elsewhere is
-                    // theirs and is copied.
-                    let r = if managed {
-                        super::wav::media_info(part)
-                            .map_err(|e| e.to_string())
-                            .and_then(|info| {
-                                import::stage_in_place(part, info, &ProbeLimits::default())
-                                    .map_err(|e| e.to_string())
-                            })
-                    } else {
-                        import::stage(part, store, &ProbeLimits::default())
-                            .map_err(|e| e.to_string())
-                    };
-                    match r {
+                    match stage_part(part, store, managed) {
                         Ok(st) => staged.push(st),
                         Err(e) => {
                             tracing::error!("cannot add the take to the library: {e}");
@@ -845,4 +831,20 @@ pub(crate) fn remove_stored(paths: &[PathBuf]) {
             Err(e) => tracing::warn!("cannot remove the stored take {}: {e}", path.display()),
         }
     }
+}
+
+/// Stages one part of a finished take for the store. A take in the data directory (`managed`)
+/// moves into the store: hashed where it is, with what it holds read from the exact header
+/// the recorder wrote (no copy, no decode: a take that filled the disk must still fit). One
+/// the user placed elsewhere is theirs and is copied, and probed like any import.
+pub(super) fn stage_part(
+    part: &Path,
+    store: &AudioStore,
+    managed: bool,
+) -> Result<import::StagedImport, String> {
+    if !managed {
+        return import::stage(part, store, &ProbeLimits::default()).map_err(|e| e.to_string());
+    }
+    let info = super::wav::media_info(part).map_err(|e| e.to_string())?;
+    import::stage_in_place(part, info, &ProbeLimits::default()).map_err(|e| e.to_string())
 }

@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 
 use super::wav;
 use crate::library::import::{self, AudioStore, Imported, Placed};
-use crate::media::ProbeLimits;
 use crate::storage::ids::{SessionId, TranscriptId};
 use crate::storage::repo::{self, SessionEnd, SessionProgress, SessionStatus, StopReason};
 use crate::storage::writer::Effects;
@@ -187,18 +186,9 @@ fn stage_parts(
     parts
         .iter()
         .map(|part| {
-            let staged = if managed {
-                // Repaired just before: its header is exact.
-                super::wav::media_info(part)
-                    .map_err(|e| e.to_string())
-                    .and_then(|info| {
-                        import::stage_in_place(part, info, &ProbeLimits::default())
-                            .map_err(|e| e.to_string())
-                    })
-            } else {
-                import::stage(part, store, &ProbeLimits::default()).map_err(|e| e.to_string())
-            };
-            staged.map_err(|e| format!("{}: {e}", part.display()))
+            // A managed take was repaired just before: its header is exact.
+            super::recorder::stage_part(part, store, managed)
+                .map_err(|e| format!("{}: {e}", part.display()))
         })
         .collect()
 }

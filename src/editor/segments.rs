@@ -186,16 +186,21 @@ pub fn mirror(
     transcripts: Query<(Entity, &Transcript)>,
     mut data: Query<SegmentData>,
 ) {
-    let Some(doc) = editor.doc.as_mut() else {
+    // Read first: the editor resource is only taken mutably (and so marked changed) when
+    // its open version has changes to mirror.
+    let Some(doc) = editor.doc.as_ref() else {
         for v in &versions {
             commands.entity(v).despawn();
         }
         return;
     };
-    let changes = doc.session.take_changes();
-    if changes.is_empty() {
+    if !doc.session.has_changes() {
         return;
     }
+    let Some(doc) = editor.doc.as_mut() else {
+        return;
+    };
+    let changes = doc.session.take_changes();
     if changes.contains(&Change::Reset) {
         for v in &versions {
             commands.entity(v).despawn();

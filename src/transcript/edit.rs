@@ -582,6 +582,11 @@ impl EditSession {
         true
     }
 
+    /// Whether there are changes the mirror has not taken yet.
+    pub fn has_changes(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
     /// The changes since the last call, oldest first (for the ECS mirror of the open version).
     pub fn take_changes(&mut self) -> Vec<Change> {
         std::mem::take(&mut self.pending)
