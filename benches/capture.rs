@@ -1,12 +1,14 @@
-//! Capture benchmarks: the audio callback's work (convert + push 256 frames into the ring)
-//! and the writer's drain.
+//! Capture benchmarks: the audio callback's work (convert + push 256 frames into the ring),
+//! the writer's drain, and what storing a finished take reads of it (its header) against the
+//! full probe an import gets.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // benchmarks fail loudly by design
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use verbatim::capture::ring::ring;
-use verbatim::capture::wav::{Durability, TakeWriter};
+use verbatim::capture::wav::{self, Durability, TakeWriter};
+use verbatim::media::{ProbeLimits, probe_file};
 
 fn callback(c: &mut Criterion) {
     let mut g = c.benchmark_group("capture");
@@ -74,5 +76,33 @@ fn writer(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, callback, writer);
+/// Storing a finished 60 s take (48 kHz stereo f32, 23 MB): what it holds is read from its
+/// header; before, the whole file was decoded to probe it. (Both also hash it once.)
+fn store_probe(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("take.wav");
+    let mut w = TakeWriter::create(&path, 48_000, 2, Durability::for_rate(48_000)).unwrap();
+    let chunk: Vec<f32> = (0..4096 * 2)
+        .map(|i| (i as f32 * 0.01).sin() * 0.3)
+        .collect();
+    for _ in 0..(60 * 48_000 / 4096) {
+        w.write(&chunk).unwrap();
+    }
+    w.finish().unwrap();
+    assert_eq!(
+        wav::media_info(&path).unwrap(),
+        probe_file(&path, &path, &ProbeLimits::default()).unwrap()
+    );
+    let mut g = c.benchmark_group("store a 60 s take");
+    g.sample_size(10);
+    g.bench_function("header (what storing a take reads now)", |b| {
+        b.iter(|| black_box(wav::media_info(&path).unwrap()).frames)
+    });
+    g.bench_function("full probe (decode every sample, as before)", |b| {
+        b.iter(|| black_box(probe_file(&path, &path, &ProbeLimits::default()).unwrap()).frames)
+    });
+    g.finish();
+}
+
+criterion_group!(benches, callback, writer, store_probe);
 criterion_main!(benches);
