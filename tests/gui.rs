@@ -365,3 +365,26 @@ fn the_idle_window_renders_no_frames_and_sleeps() {
         share * 100.0
     );
 }
+
+/// Bevy's system-order ambiguity check over the window app's schedules (the headless frame
+/// has its own in `tests/ecs.rs`): no Verbatim system touches data another system touches in
+/// an undefined order. It found `close_takes_on_exit` racing the window's exit check.
+#[test]
+fn the_window_app_has_no_system_order_ambiguities() {
+    if no_display() {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_verbatim"))
+        .arg("--data-dir")
+        .arg(data.path())
+        .arg("--check-schedules")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("0 ambiguous pairs"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

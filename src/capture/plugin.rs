@@ -312,7 +312,9 @@ impl Plugin for CapturePlugin {
                     .chain()
                     .in_set(AppSystems::Apply.of(Feature::Capture)),
             )
-            .add_systems(Last, close_takes_on_exit);
+            // After the window's exit check: closing the last window asks to exit in that
+            // same last frame, and a reader before it would never see the request.
+            .add_systems(Last, close_takes_on_exit.after(bevy::window::ExitSystems));
     }
 }
 

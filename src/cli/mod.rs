@@ -61,6 +61,10 @@ pub struct Cli {
     /// idle-window test counts them).
     #[arg(long, hide = true, value_name = "FILE")]
     pub frame_log: Option<PathBuf>,
+    /// Build the window app, run Bevy's system-order ambiguity check over its schedules,
+    /// print what it finds and exit (non-zero if it finds any). Used by the GUI tests.
+    #[arg(long, hide = true)]
+    pub check_schedules: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -275,7 +279,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 open: cli.open_transcript.map(|t| (t, compare)),
                 frame_log: cli.frame_log,
             };
-            run_window(&data, ui, cli.model, cli.live)
+            run_window(&data, ui, cli.model, cli.live, cli.check_schedules)
         }
         Some(Command::Import {
             files,
@@ -334,6 +338,7 @@ fn run_window(
     ui: crate::ui::UiPlugin,
     model: Option<String>,
     live: bool,
+    check_schedules: bool,
 ) -> anyhow::Result<ExitCode> {
     if !display_available() {
         eprintln!(
@@ -357,6 +362,20 @@ fn run_window(
     app.world_mut()
         .resource_mut::<crate::transcribe::live::LiveSettings>()
         .enabled = live;
+    if check_schedules {
+        app.finish();
+        app.cleanup();
+        let found = crate::ui::schedules::ambiguities(&mut app);
+        for line in &found {
+            emit(format_args!("{line}"))?;
+        }
+        emit(format_args!("{} ambiguous pairs", found.len()))?;
+        return Ok(if found.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     Ok(match app.run() {
         AppExit::Success => ExitCode::SUCCESS,
         AppExit::Error(code) => ExitCode::from(code.get()),

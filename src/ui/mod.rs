@@ -7,6 +7,7 @@ pub mod editor_panel;
 pub mod jobs_panel;
 pub mod library_panel;
 pub mod recorder_panel;
+pub mod schedules;
 pub mod screenshot;
 pub mod status_bar;
 
