@@ -601,10 +601,16 @@ fn persist(
     }
 }
 
+/// The sessions whose take or live text changed this frame: what `save_draft` waits for (the
+/// take stopped and stored, the last live step in) lives in these two components, in an order
+/// that depends on the take.
+type ChangedLive = Or<(Changed<RecordingSession>, Changed<LiveTranscript>)>;
+
 /// A finished, stored take with live text: its draft becomes version 1 of the take's
-/// transcript ([`draft_saved`] then queues the whole-file pass as version 2).
+/// transcript ([`draft_saved`] then queues the whole-file pass as version 2). Looks only at
+/// sessions that changed, so it reacts in the frame the last condition comes true.
 fn save_draft(
-    mut sessions: Query<(&RecordingSession, &mut LiveTranscript)>,
+    mut sessions: Query<(&RecordingSession, &mut LiveTranscript), ChangedLive>,
     db: Option<ResMut<Database>>,
     live: Res<LiveSettings>,
     settings: Res<TranscribeSettings>,
