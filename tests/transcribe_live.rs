@@ -25,6 +25,15 @@ use verbatim::transcribe::live::{
 use verbatim::transcribe::worker::{ProcessTranscriber, WorkerCommand};
 use verbatim::transcribe::{JobStatus, TranscribeSettings, TranscriptionJob};
 
+/// Live transcription keeps up only with the cores it was measured on: the tests of this file
+/// (each with a live worker, some with a whole-take pass too) take turns instead of sharing
+/// two cores three or four ways, which made the real-speech test's quality a matter of load.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn worker() -> Box<ProcessTranscriber> {
     Box::new(ProcessTranscriber::new(WorkerCommand {
         exe: verbatim_exe(),
@@ -34,6 +43,7 @@ fn worker() -> Box<ProcessTranscriber> {
 
 #[test]
 fn live_text_while_recording_and_the_tail_is_transcribed_after_stop() {
+    let _turn = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let store = AudioStore::new(dir.path());
     let writer = DbWriter::spawn(&dir.path().join("verbatim.db")).unwrap();
@@ -185,6 +195,7 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
 /// `VERBATIM_LIVE_THREADS` sets whisper's threads.
 #[test]
 fn live_captions_on_real_speech_commit_each_word_once() {
+    let _turn = one_at_a_time();
     use verbatim::transcript::wer::{normalize, wer};
     let Some(model) = common::speech::real_model_or_skip() else {
         return;
@@ -339,6 +350,7 @@ fn live_captions_on_real_speech_commit_each_word_once() {
 /// the take got from its full pass.
 #[test]
 fn record_live_prints_committed_pieces_and_names_the_transcript() {
+    let _turn = one_at_a_time();
     use verbatim::transcript::wer::wer;
     let Some(model) = common::speech::real_model_or_skip() else {
         return;
@@ -411,6 +423,7 @@ fn record_live_prints_committed_pieces_and_names_the_transcript() {
 /// of its transcript.
 #[test]
 fn live_text_committed_before_a_crash_becomes_the_recovered_takes_draft() {
+    let _turn = one_at_a_time();
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     use verbatim::transcript::wer::normalize;
