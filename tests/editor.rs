@@ -772,3 +772,77 @@ fn an_edit_of_one_of_10000_segments_touches_one_entity() {
     assert!(segment_entities(&mut app).is_empty());
     assert!(app.world().resource::<SegmentIndex>().is_empty());
 }
+
+#[test]
+fn segments_are_flagged_where_they_look_wrong_and_a_correction_clears_its_flag() {
+    use verbatim::editor::flags::{Rules, SegmentFlags, flag_segments};
+    use verbatim::transcript::flags::FlagKind;
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins)
+        .init_resource::<Editor>()
+        .init_resource::<Rules>()
+        .add_plugins(verbatim::editor::segments::plugin)
+        .add_systems(
+            Update,
+            (verbatim::editor::segments::mirror, flag_segments).chain(),
+        );
+    let segs = vec![
+        Segment::new(0, 3_000, "And so my fellow Americans,"),
+        Segment::new(3_000, 6_000, "thank you thank you thank you thank you"),
+        Segment::new(6_000, 6_400, "ask not what your country can do for you"),
+        Segment::new(6_400, 30_000, "ask what"),
+        Segment::new(30_000, 33_000, "you can do for your country."),
+    ];
+    let mut d = doc(None);
+    d.session = EditSession::new(segs, 40_000);
+    app.world_mut().resource_mut::<Editor>().doc = Some(d);
+    app.update();
+    let flagged = |app: &mut App| -> Vec<Vec<FlagKind>> {
+        let order: Vec<Entity> = {
+            let world = app.world_mut();
+            let mut open = world.query_filtered::<&Segments, With<OpenVersion>>();
+            open.single(world).unwrap().entities().to_vec()
+        };
+        order
+            .iter()
+            .map(|e| {
+                app.world()
+                    .get::<SegmentFlags>(*e)
+                    .unwrap()
+                    .0
+                    .iter()
+                    .map(|f| f.kind)
+                    .collect()
+            })
+            .collect()
+    };
+    assert_eq!(
+        flagged(&mut app),
+        vec![
+            vec![],
+            vec![FlagKind::Repetition],
+            vec![FlagKind::TooFast],
+            vec![FlagKind::TooLong],
+            vec![],
+        ]
+    );
+    // Correcting the loop clears its flag; the others keep theirs.
+    edit(
+        &mut app,
+        Edit::SetText {
+            index: 1,
+            text: "thank you".into(),
+        },
+    );
+    app.update();
+    assert_eq!(
+        flagged(&mut app),
+        vec![
+            vec![],
+            vec![],
+            vec![FlagKind::TooFast],
+            vec![FlagKind::TooLong],
+            vec![],
+        ]
+    );
+}

@@ -132,6 +132,24 @@ fn the_clips_are_as_accurate_as_bare_whisper_full_and_jfk_is_exact() {
         normalize(&clips[jfk].reference),
         "jfk.wav is not word for word"
     );
+    // Real speech transcribed well raises no quality flag.
+    use verbatim::transcript::flags::{FlagRules, flags};
+    for f in &files {
+        let doc = json_export(home.path(), f);
+        for s in doc["segments"].as_array().unwrap() {
+            let seg = verbatim::transcript::Segment::new(
+                s["start_ms"].as_u64().unwrap(),
+                s["end_ms"].as_u64().unwrap(),
+                s["text"].as_str().unwrap(),
+            );
+            let found = flags(&seg, &FlagRules::default());
+            assert!(
+                found.is_empty(),
+                "{}: {seg:?} flagged {found:?}",
+                f.display()
+            );
+        }
+    }
 }
 
 /// Music-like audio: chords of harmonic tones with a beat, changing every half second.

@@ -23,6 +23,7 @@ use crate::transcript::edit::{Edit, EditSession};
 use crate::transcript::export::Format;
 use crate::{AppSystems, Feature};
 
+pub mod flags;
 pub mod segments;
 
 /// The open version.
@@ -347,9 +348,15 @@ impl Plugin for EditorPlugin {
                 apply_replies.in_set(AppSystems::Ingest.of(Feature::Editor)),
             )
             .add_plugins(segments::plugin)
+            .init_resource::<flags::Rules>()
             .add_systems(
                 Update,
-                (handle_commands, segments::mirror, segments::link_versions)
+                (
+                    handle_commands,
+                    segments::mirror,
+                    segments::link_versions,
+                    flags::flag_segments,
+                )
                     .chain()
                     .in_set(AppSystems::Apply.of(Feature::Editor)),
             );

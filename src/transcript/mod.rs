@@ -4,6 +4,7 @@
 pub mod diff;
 pub mod edit;
 pub mod export;
+pub mod flags;
 pub mod import;
 pub mod segment;
 pub mod wer;

@@ -1,0 +1,168 @@
+//! Quality flags: where a segment's text is probably wrong, judged from the segment alone
+//! (ECS-free; the editor's systems compute them for segment entities as they appear or
+//! change). Whisper's known failures have shapes that show in the text and its timing:
+//! a repetition loop, more text than the time could hold, a stretch far longer than its words.
+
+use serde::{Deserialize, Serialize};
+
+use super::Segment;
+use super::wer::normalize;
+
+/// What looks wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlagKind {
+    /// A run of words repeated three or more times in a row (whisper's repetition loop).
+    Repetition,
+    /// More characters a second than anyone speaks (text invented over a short span).
+    TooFast,
+    /// The segment lasts far longer than its words take to say (silence or music it
+    /// covers, or words it lost).
+    TooLong,
+}
+
+/// One flag of a segment, with what was found in words.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Flag {
+    pub kind: FlagKind,
+    pub detail: String,
+}
+
+/// The thresholds. Speech runs at about 12-18 characters a second (spaces included).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FlagRules {
+    /// A run of up to this many words counts as a repeated phrase.
+    pub max_phrase_words: usize,
+    /// Repeated this many times in a row is a loop.
+    pub min_repeats: usize,
+    /// Faster than this is flagged (segments of at least `min_chars_for_rate` characters).
+    pub max_chars_per_second: f64,
+    pub min_chars_for_rate: usize,
+    /// Longer than `slack_ms` + `factor` × the time its characters take at
+    /// `speech_chars_per_second` is flagged.
+    pub speech_chars_per_second: f64,
+    pub too_long_factor: f64,
+    pub too_long_slack_ms: u64,
+}
+
+impl Default for FlagRules {
+    fn default() -> Self {
+        Self {
+            max_phrase_words: 6,
+            min_repeats: 3,
+            max_chars_per_second: 30.0,
+            min_chars_for_rate: 12,
+            speech_chars_per_second: 15.0,
+            too_long_factor: 3.0,
+            too_long_slack_ms: 3_000,
+        }
+    }
+}
+
+/// The flags of one segment, in [`FlagKind`] order.
+pub fn flags(segment: &Segment, rules: &FlagRules) -> Vec<Flag> {
+    let mut out = Vec::new();
+    let words = normalize(&segment.text);
+    if let Some((phrase, times)) = repeated_phrase(&words, rules) {
+        out.push(Flag {
+            kind: FlagKind::Repetition,
+            detail: format!("\"{phrase}\" {times} times in a row"),
+        });
+    }
+    let chars = segment.text.trim().chars().count();
+    let ms = segment.end_ms.saturating_sub(segment.start_ms);
+    if chars >= rules.min_chars_for_rate {
+        let rate = chars as f64 * 1000.0 / ms.max(1) as f64;
+        if rate > rules.max_chars_per_second {
+            out.push(Flag {
+                kind: FlagKind::TooFast,
+                detail: format!(
+                    "{chars} characters in {:.2} s ({rate:.0} a second; speech is about {:.0})",
+                    ms as f64 / 1000.0,
+                    rules.speech_chars_per_second
+                ),
+            });
+        }
+    }
+    let needs_ms = chars as f64 * 1000.0 / rules.speech_chars_per_second;
+    let limit_ms = rules.too_long_slack_ms as f64 + rules.too_long_factor * needs_ms;
+    if ms as f64 > limit_ms {
+        out.push(Flag {
+            kind: FlagKind::TooLong,
+            detail: format!(
+                "{:.1} s for {chars} characters (about {:.1} s of speech)",
+                ms as f64 / 1000.0,
+                needs_ms / 1000.0
+            ),
+        });
+    }
+    out
+}
+
+/// The shortest phrase (of up to `max_phrase_words` words) repeated at least `min_repeats`
+/// times in a row, and how many times.
+fn repeated_phrase(words: &[String], rules: &FlagRules) -> Option<(String, usize)> {
+    for n in 1..=rules.max_phrase_words {
+        let mut i = 0;
+        while i + n * rules.min_repeats <= words.len() {
+            let phrase = &words[i..i + n];
+            let mut times = 1;
+            while words
+                .get(i + times * n..i + (times + 1) * n)
+                .is_some_and(|next| next == phrase)
+            {
+                times += 1;
+            }
+            if times >= rules.min_repeats {
+                return Some((phrase.join(" "), times));
+            }
+            i += 1;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn kinds(start_ms: u64, end_ms: u64, text: &str) -> Vec<FlagKind> {
+        flags(&Segment::new(start_ms, end_ms, text), &FlagRules::default())
+            .into_iter()
+            .map(|f| f.kind)
+            .collect()
+    }
+
+    #[test]
+    fn a_loop_is_flagged_and_natural_repeats_are_not() {
+        assert_eq!(
+            kinds(0, 6_000, "Thank you. Thank you. Thank you. Thank you."),
+            [FlagKind::Repetition]
+        );
+        assert_eq!(
+            kinds(0, 4_000, "and the and the and the and the"),
+            [FlagKind::Repetition]
+        );
+        // Twice is speech ("no, no"), and a word that recurs apart is not a loop.
+        assert!(kinds(0, 3_000, "no no, I said the cat and the dog").is_empty());
+        let f = flags(
+            &Segment::new(0, 6_000, "we go we go we go home"),
+            &FlagRules::default(),
+        );
+        assert_eq!(f[0].detail, "\"we go\" 3 times in a row");
+    }
+
+    #[test]
+    fn text_too_fast_or_a_span_too_long_for_its_words_is_flagged() {
+        // 60 characters in half a second.
+        let fast = "And so my fellow Americans ask not what your country can do";
+        assert_eq!(kinds(1_000, 1_500, fast), [FlagKind::TooFast]);
+        assert!(kinds(1_000, 5_000, fast).is_empty());
+        // Two words over 20 s.
+        assert_eq!(kinds(0, 20_000, "Thank you."), [FlagKind::TooLong]);
+        assert!(kinds(0, 3_000, "Thank you.").is_empty());
+        // Short interjections are not judged for speed.
+        assert!(kinds(0, 100, "Yes.").is_empty());
+    }
+}
