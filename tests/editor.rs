@@ -846,3 +846,56 @@ fn segments_are_flagged_where_they_look_wrong_and_a_correction_clears_its_flag()
         ]
     );
 }
+
+/// `verbatim flags ID [--version N] [--json]`: a crafted version with a loop, text over-fast
+/// for its span and a span far too long for its words is flagged exactly there; the model's
+/// version of jfk.wav (version 1) has no flag.
+#[test]
+fn cli_flags_lists_where_a_version_looks_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, t) = app_with_transcript(dir.path());
+    drop(app);
+    let home = dir.path();
+    let id = t.0.to_string();
+    let srt = home.join("crafted.srt");
+    std::fs::write(
+        &srt,
+        "1\n00:00:00,000 --> 00:00:02,000\nAnd so, my fellow Americans,\n\n\
+         2\n00:00:02,000 --> 00:00:02,400\nask not what your country can do for you,\n\n\
+         3\n00:00:02,400 --> 00:00:05,000\nthank you thank you thank you thank you\n\n\
+         4\n00:00:05,000 --> 00:00:11,000\nask\n",
+    )
+    .unwrap();
+    let (ok, out) = verbatim(
+        home,
+        &["import", srt.to_str().unwrap(), "--transcript", &id],
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = verbatim(home, &["flags", &id, "--json"]);
+    assert!(ok, "{out}");
+    let json_start = out.find('[').unwrap();
+    let flags: serde_json::Value = serde_json::from_str(&out[json_start..]).unwrap();
+    let got: Vec<(u64, u64, String)> = flags
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            assert!(!f["detail"].as_str().unwrap().is_empty());
+            (
+                f["start_ms"].as_u64().unwrap(),
+                f["end_ms"].as_u64().unwrap(),
+                f["kind"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (2_000, 2_400, "too_fast".to_owned()),
+            (2_400, 5_000, "repetition".to_owned()),
+            (5_000, 11_000, "too_long".to_owned()),
+        ]
+    );
+    let (ok, out) = verbatim(home, &["flags", &id, "--version", "1"]);
+    assert!(ok && out.contains("No flags: 4 segments look right."), "{out}");
+}

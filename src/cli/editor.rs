@@ -1,4 +1,4 @@
-//! `verbatim transcripts|versions|diff|rollback|export|search` and `import --transcript`: the
+//! `verbatim transcripts|versions|flags|diff|rollback|export|search` and `import --transcript`: the
 //! editor's operations from the shell, through the same ECS (EditorPlugin) and database writer.
 
 use std::path::{Path, PathBuf};
@@ -120,6 +120,69 @@ pub(super) fn versions(data: &DataDir, id: i64, json: bool) -> anyhow::Result<Ex
             v.model.as_deref().or(v.author.as_deref()).unwrap_or("-"),
             v.segment_count,
             v.note.as_deref().unwrap_or("")
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One flag as `verbatim flags --json` prints it.
+#[derive(serde::Serialize)]
+struct FlagLine<'a> {
+    segment: usize,
+    start_ms: u64,
+    end_ms: u64,
+    kind: crate::transcript::flags::FlagKind,
+    detail: &'a str,
+    text: &'a str,
+}
+
+/// The flags the editor's systems computed for the opened version's segment entities.
+pub(super) fn flags(
+    data: &DataDir,
+    id: i64,
+    version: Option<u32>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use crate::editor::flags::SegmentFlags;
+    use crate::editor::segments::{OpenVersion, SegmentText, SegmentTiming, Segments};
+    let mut app = app(data)?;
+    open(&mut app, id, version)?;
+    let world = app.world_mut();
+    let order = world
+        .query_filtered::<&Segments, With<OpenVersion>>()
+        .single(world)
+        .map(|s| s.entities().to_vec())
+        .context("the version opened without its segments")?;
+    let mut rows = world.query::<(&SegmentTiming, &SegmentText, &SegmentFlags)>();
+    let mut lines = Vec::new();
+    for (i, e) in order.iter().enumerate() {
+        let (t, text, flags) = rows.get(world, *e).context("a segment was not flagged")?;
+        for f in &flags.0 {
+            lines.push(FlagLine {
+                segment: i,
+                start_ms: t.start_ms,
+                end_ms: t.end_ms,
+                kind: f.kind,
+                detail: &f.detail,
+                text: &text.0,
+            });
+        }
+    }
+    if json {
+        print(&serde_json::to_string_pretty(&lines)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if lines.is_empty() {
+        print(&format!("No flags: {} segments look right.", order.len()))?;
+    }
+    for l in &lines {
+        print(&format!(
+            "{}-{}  {:<10}  {}  | {}",
+            crate::transcript::export::timestamp(l.start_ms, '.'),
+            crate::transcript::export::timestamp(l.end_ms, '.'),
+            l.kind.as_str(),
+            l.detail,
+            l.text
         ))?;
     }
     Ok(ExitCode::SUCCESS)

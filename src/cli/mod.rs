@@ -95,6 +95,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Where a transcript version looks wrong: repetition loops, text too fast for its span,
+    /// spans too long for their words (one line, or JSON object, per flag)
+    Flags {
+        #[arg(value_name = "ID")]
+        id: i64,
+        /// The version (default: the current one).
+        #[arg(long, value_name = "N")]
+        version: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Compare two versions of a transcript: word changes per time-aligned row, WER.
     Diff {
         #[arg(value_name = "ID")]
@@ -298,6 +309,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }) => import(&data, &files, json),
         Some(Command::Transcripts { json }) => editor::transcripts(&data, json),
         Some(Command::Versions { id, json }) => editor::versions(&data, id, json),
+        Some(Command::Flags { id, version, json }) => editor::flags(&data, id, version, json),
         Some(Command::Diff { id, from, to, json }) => editor::diff(&data, id, from, to, json),
         Some(Command::Rollback { id, to }) => editor::rollback(&data, id, to),
         Some(Command::Export {

@@ -21,6 +21,17 @@ pub enum FlagKind {
     TooLong,
 }
 
+impl FlagKind {
+    /// The name `verbatim flags` prints (the same as in its JSON).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Repetition => "repetition",
+            Self::TooFast => "too_fast",
+            Self::TooLong => "too_long",
+        }
+    }
+}
+
 /// One flag of a segment, with what was found in words.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Flag {
@@ -132,6 +143,13 @@ mod tests {
             .into_iter()
             .map(|f| f.kind)
             .collect()
+    }
+
+    #[test]
+    fn kind_names_are_the_json_names() {
+        for k in [FlagKind::Repetition, FlagKind::TooFast, FlagKind::TooLong] {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
     }
 
     #[test]
