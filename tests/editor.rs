@@ -897,5 +897,8 @@ fn cli_flags_lists_where_a_version_looks_wrong() {
         ]
     );
     let (ok, out) = verbatim(home, &["flags", &id, "--version", "1"]);
-    assert!(ok && out.contains("No flags: 4 segments look right."), "{out}");
+    assert!(
+        ok && out.contains("No flags: 4 segments look right."),
+        "{out}"
+    );
 }

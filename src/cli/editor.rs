@@ -173,7 +173,10 @@ pub(super) fn flags(
         return Ok(ExitCode::SUCCESS);
     }
     if lines.is_empty() {
-        print(&format!("No flags: {} segments look right.", order.len()))?;
+        print(&match order.len() {
+            1 => "No flags: the segment looks right.".to_owned(),
+            n => format!("No flags: {n} segments look right."),
+        })?;
     }
     for l in &lines {
         print(&format!(
