@@ -12,8 +12,7 @@ use bevy::prelude::*;
 use bevy_egui::egui;
 use criterion::{Criterion, criterion_group, criterion_main};
 use verbatim::editor::segments::{
-    OpenSegments, OpenVersion, SegmentList, SegmentRows, SegmentText, SegmentTiming, Segments,
-    mirror, plugin,
+    OpenSegments, OpenVersion, SegmentList, SegmentRowData, SegmentRows, Segments, mirror, plugin,
 };
 use verbatim::editor::{Doc, Editor};
 use verbatim::storage::ids::{AudioFileId, TranscriptId, VersionId};
@@ -121,7 +120,7 @@ fn mirrored(n: usize) -> App {
 /// What the editor panel reads: the open version's ordered segments and their rows.
 type Rows = (
     Query<'static, 'static, &'static Segments, With<OpenVersion>>,
-    Query<'static, 'static, (&'static SegmentTiming, &'static SegmentText)>,
+    Query<'static, 'static, SegmentRowData>,
 );
 
 fn frame(c: &mut Criterion) {

@@ -902,3 +902,73 @@ fn cli_flags_lists_where_a_version_looks_wrong() {
         "{out}"
     );
 }
+
+/// Rows with flags, as the segment entities give them to the panel.
+struct Flagged(Vec<(Segment, Vec<verbatim::transcript::flags::Flag>)>);
+
+impl verbatim::editor::segments::SegmentRows for Flagged {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn row(&self, i: usize) -> Option<verbatim::editor::segments::SegmentView<'_>> {
+        self.0
+            .get(i)
+            .map(|(s, f)| verbatim::editor::segments::SegmentView {
+                start_ms: s.start_ms,
+                end_ms: s.end_ms,
+                text: &s.text,
+                flags: f,
+            })
+    }
+}
+
+#[test]
+fn a_flagged_segment_is_marked_in_the_list_with_why() {
+    use verbatim::transcript::flags::{Flag, FlagKind};
+    let rows = Flagged(
+        jfk_segs()
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let f = if i == 2 {
+                    vec![Flag {
+                        kind: FlagKind::TooFast,
+                        detail: "33 characters in 0.40 s".into(),
+                    }]
+                } else {
+                    Vec::new()
+                };
+                (s, f)
+            })
+            .collect(),
+    );
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1200.0, 700.0))
+        .build_ui_state(
+            move |ui, p: &mut P| {
+                let view = View {
+                    doc: &p.doc,
+                    segments: &rows,
+                    compare: None,
+                    player: PlayerView {
+                        position_ms: 0,
+                        playing: false,
+                        speed: 1.0,
+                        unavailable: None,
+                    },
+                    peaks: None,
+                };
+                editor_panel::show(ui, &view, &mut p.ui, &mut p.intents);
+            },
+            P {
+                doc: doc(None),
+                compare: None,
+                ui: EditorUi::default(),
+                intents: Vec::new(),
+            },
+        );
+    h.run();
+    // One mark, for the one flagged segment.
+    assert_eq!(h.query_all_by_label("⚠").count(), 1);
+}

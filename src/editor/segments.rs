@@ -14,10 +14,12 @@ use std::collections::HashMap;
 use bevy::prelude::*;
 
 use super::Editor;
+use super::flags::SegmentFlags;
 use crate::library::transcripts::Transcript;
 use crate::storage::repo::VersionRow;
 use crate::transcript::Segment;
 use crate::transcript::edit::{Change, SegmentKey};
+use crate::transcript::flags::Flag;
 
 /// A version of a transcript (of the one open in the editor).
 #[derive(Component, Debug, Clone, PartialEq)]
@@ -313,6 +315,8 @@ pub struct SegmentView<'a> {
     pub start_ms: u64,
     pub end_ms: u64,
     pub text: &'a str,
+    /// What looks wrong with it (empty: nothing, or not checked yet).
+    pub flags: &'a [Flag],
 }
 
 /// The segments of the open version, in time order, as the panels read them: the entities in
@@ -354,14 +358,22 @@ impl SegmentRows for SegmentList<'_> {
             start_ms: s.start_ms,
             end_ms: s.end_ms,
             text: &s.text,
+            flags: &[],
         })
     }
 }
 
+/// What a panel reads of a segment entity.
+pub type SegmentRowData = (
+    &'static SegmentTiming,
+    &'static SegmentText,
+    Option<&'static SegmentFlags>,
+);
+
 /// The open version's segment entities.
 pub struct OpenSegments<'a, 'w, 's> {
     pub order: &'a [Entity],
-    pub rows: &'a Query<'w, 's, (&'static SegmentTiming, &'static SegmentText)>,
+    pub rows: &'a Query<'w, 's, SegmentRowData>,
 }
 
 impl SegmentRows for OpenSegments<'_, '_, '_> {
@@ -370,11 +382,12 @@ impl SegmentRows for OpenSegments<'_, '_, '_> {
     }
 
     fn row(&self, i: usize) -> Option<SegmentView<'_>> {
-        let (t, text) = self.rows.get(*self.order.get(i)?).ok()?;
+        let (t, text, flags) = self.rows.get(*self.order.get(i)?).ok()?;
         Some(SegmentView {
             start_ms: t.start_ms,
             end_ms: t.end_ms,
             text: &text.0,
+            flags: flags.map_or(&[], |f| &f.0),
         })
     }
 }

@@ -13,6 +13,9 @@ use crate::transcript::diff::{Kind, Span};
 use crate::transcript::edit::Edit;
 use crate::transcript::export::{Format, timestamp};
 
+/// The colour of quality flags (the strip on the waveform, the mark in the list).
+const FLAG_COLOUR: Color32 = Color32::from_rgb(240, 150, 40);
+
 /// What the editor asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EditorIntent {
@@ -374,6 +377,14 @@ fn waveform(
             Color32::from_rgba_unmultiplied(90, 140, 220, 25)
         };
         painter.rect_filled(band, 0.0, c);
+        // A flagged segment: a strip along the bottom, so the eye goes there.
+        if !s.flags.is_empty() {
+            let strip = Rect::from_min_max(
+                Pos2::new(band.left(), rect.bottom() - 5.0),
+                Pos2::new(band.right().max(band.left() + 2.0), rect.bottom()),
+            );
+            painter.rect_filled(strip, 0.0, FLAG_COLOUR);
+        }
     }
     if let Some(p) = view.peaks {
         let width = rect.width().max(1.0) as usize;
@@ -498,6 +509,11 @@ fn segment_list(
             egui::Frame::new().fill(fill).show(ui, |ui| {
                 ui.set_min_height(row_h - 2.0);
                 ui.horizontal(|ui| {
+                    if !s.flags.is_empty() {
+                        let why: Vec<&str> = s.flags.iter().map(|f| f.detail.as_str()).collect();
+                        ui.label(egui::RichText::new("⚠").color(FLAG_COLOUR))
+                            .on_hover_text(why.join("\n"));
+                    }
                     let t = ui.add(
                         egui::Label::new(
                             egui::RichText::new(timestamp(s.start_ms, '.')).monospace(),

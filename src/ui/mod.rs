@@ -24,7 +24,7 @@ use crate::capture::plugin::{
     CaptureSettings, InputDevices, Levels, LiveSpectrum, RecordCommand, RecordRequest,
     RecordingNotice, RecordingSession, Spectrogram, TakeStats, Waveform,
 };
-use crate::editor::segments::{OpenSegments, OpenVersion, SegmentText, SegmentTiming, Segments};
+use crate::editor::segments::{OpenSegments, OpenVersion, SegmentRowData, Segments};
 use crate::library::{
     AudioFile, ImportFinished, ImportRequested, Importer, LibraryOrder, LibraryState,
 };
@@ -578,7 +578,7 @@ struct EditorData<'w, 's> {
     editor: Res<'w, crate::editor::Editor>,
     /// The open version's segment entities, in time order, and what the panel shows of each.
     open: Query<'w, 's, &'static Segments, With<OpenVersion>>,
-    segments: Query<'w, 's, (&'static SegmentTiming, &'static SegmentText)>,
+    segments: Query<'w, 's, SegmentRowData>,
     peaks: Res<'w, crate::editor::DocPeaks>,
     player: Option<Res<'w, crate::playback::Player>>,
     commands: MessageWriter<'w, crate::editor::EditorCommand>,
