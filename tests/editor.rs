@@ -523,23 +523,30 @@ fn verbatim(home: &Path, args: &[&str]) -> (bool, String) {
     (o.status.success(), common::text(&o))
 }
 
-#[test]
-fn cli_versions_diff_rollback_export_import_search() {
+/// A data directory with jfk.wav's transcript (version 1: `jfk_segs`) and the SRT `srt`
+/// written as `name` and imported through the CLI; the directory, the transcript's id and the
+/// import's success and output.
+fn with_imported_srt(name: &str, srt: &str) -> (tempfile::TempDir, String, bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let (app, t) = app_with_transcript(dir.path());
     drop(app);
-    let home = dir.path();
+    let file = dir.path().join(name);
+    std::fs::write(&file, srt).unwrap();
     let id = t.0.to_string();
-    let srt = home.join("fixed.srt");
-    std::fs::write(
-        &srt,
-        "1\n00:00:00,320 --> 00:00:02,270\nAnd so, my fellow citizens,\n\n2\n00:00:03,270 --> 00:00:04,410\nask not\n",
-    )
-    .unwrap();
     let (ok, out) = verbatim(
-        home,
-        &["import", srt.to_str().unwrap(), "--transcript", &id],
+        dir.path(),
+        &["import", file.to_str().unwrap(), "--transcript", &id],
     );
+    (dir, id, ok, out)
+}
+
+#[test]
+fn cli_versions_diff_rollback_export_import_search() {
+    let (dir, id, ok, out) = with_imported_srt(
+        "fixed.srt",
+        "1\n00:00:00,320 --> 00:00:02,270\nAnd so, my fellow citizens,\n\n2\n00:00:03,270 --> 00:00:04,410\nask not\n",
+    );
+    let home = dir.path();
     assert!(
         ok && out.contains("version 2 imported (2 segments)"),
         "{out}"
@@ -848,29 +855,19 @@ fn segments_are_flagged_where_they_look_wrong_and_a_correction_clears_its_flag()
 }
 
 /// `verbatim flags ID [--version N] [--json]`: a crafted version with a loop, text over-fast
-/// for its span and a span far too long for its words is flagged exactly there; the model's
-/// version of jfk.wav (version 1) has no flag.
+/// for its span and a span far too long for its words is flagged exactly there; version 1
+/// (jfk.wav as spoken) has no flag.
 #[test]
 fn cli_flags_lists_where_a_version_looks_wrong() {
-    let dir = tempfile::tempdir().unwrap();
-    let (app, t) = app_with_transcript(dir.path());
-    drop(app);
-    let home = dir.path();
-    let id = t.0.to_string();
-    let srt = home.join("crafted.srt");
-    std::fs::write(
-        &srt,
+    let (dir, id, ok, out) = with_imported_srt(
+        "crafted.srt",
         "1\n00:00:00,000 --> 00:00:02,000\nAnd so, my fellow Americans,\n\n\
          2\n00:00:02,000 --> 00:00:02,400\nask not what your country can do for you,\n\n\
          3\n00:00:02,400 --> 00:00:05,000\nthank you thank you thank you thank you\n\n\
          4\n00:00:05,000 --> 00:00:11,000\nask\n",
-    )
-    .unwrap();
-    let (ok, out) = verbatim(
-        home,
-        &["import", srt.to_str().unwrap(), "--transcript", &id],
     );
     assert!(ok, "{out}");
+    let home = dir.path();
     let (ok, out) = verbatim(home, &["flags", &id, "--json"]);
     assert!(ok, "{out}");
     let json_start = out.find('[').unwrap();
