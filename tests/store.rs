@@ -33,6 +33,10 @@ const SHIPPED: &[(&str, &str)] = &[
         "005_live_draft.sql",
         "a45bcc505b27364c81051d430e903fe4641c8b7a0dbfe55b6ed3b8f3ef202949",
     ),
+    (
+        "006_self_repair.sql",
+        "1ce4e93b13ea45376b61bc1796af847de00bf7ffaedca0fbd4dbda23c6e7a5e5",
+    ),
 ];
 
 fn manifest_dir() -> PathBuf {
@@ -67,6 +71,8 @@ fn seg(start: u64, end: u64, text: &str) -> transcript::Segment {
         confidence: Some(0.9),
         words_json: None,
         speaker: None,
+        no_speech: None,
+        avg_logprob: None,
     }
 }
 
@@ -169,6 +175,20 @@ fn upgrade_from_a_database_made_by_the_first_migration() {
     let hits = repo::search(&conn, "fellow", true, 10).unwrap();
     assert_eq!(hits.len(), 1);
     assert_eq!((hits[0].start_ms, hits[0].end_ms), (1000, 2500));
+    // Migration 006: old segments have no model signals, old jobs no span.
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) FROM segments WHERE no_speech IS NULL AND avg_logprob IS NULL"
+        ),
+        count(&conn, "SELECT COUNT(*) FROM segments")
+    );
+    assert!(
+        repo::list_jobs(&conn, 10)
+            .unwrap()
+            .iter()
+            .all(|j| j.redo.is_none())
+    );
     // Migration 002 leaves old sessions readable, with empty overrun lists.
     let sessions = repo::list_recording_sessions(&conn, None).unwrap();
     assert_eq!(sessions.len(), 1);
@@ -273,22 +293,38 @@ fn fill_with(conn: &mut Connection, job: bool) {
     let (a, _) = repo::insert_audio_file(&tx, &audio(1), 1_700_000_000_000).unwrap();
     let job = job
         .then(|| repo::insert_job(&tx, a.id, "ggml-base.en.bin", "auto", Some("en"), 1).unwrap());
-    let (t, v) = repo::create_transcript(
-        &tx,
-        a.id,
-        job,
-        Some("Inaugural"),
-        &NewVersion {
-            model: Some("ggml-base.en.bin".into()),
-            ..NewVersion::new(VersionSource::Model)
-        },
-        &[
-            seg(0, 1000, "And so my"),
-            seg(1000, 2500, "fellow Americans"),
-        ],
-        2,
-    )
-    .unwrap();
+    // In the columns of migration 001 (the repo writes the newest schema's).
+    let t: i64 = tx
+        .query_row(
+            "INSERT INTO transcripts (audio_file_id, job_id, title, current_version_id, \
+             created_at) VALUES (?1, ?2, 'Inaugural', 0, 2) RETURNING id",
+            rusqlite::params![a.id.0, job.map(|j| j.0)],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let v: i64 = tx
+        .query_row(
+            "INSERT INTO transcript_versions (transcript_id, number, source, model, created_at) \
+             VALUES (?1, 1, 'model', 'ggml-base.en.bin', 2) RETURNING id",
+            [t],
+            |r| r.get(0),
+        )
+        .unwrap();
+    for (idx, (start, end, text)) in [(0, 1000, "And so my"), (1000, 2500, "fellow Americans")]
+        .into_iter()
+        .enumerate()
+    {
+        tx.execute(
+            "INSERT INTO segments (version_id, idx, start_ms, end_ms, text, confidence) \
+             VALUES (?1, ?2, ?3, ?4, ?5, 0.9)",
+            rusqlite::params![v, idx as i64, start, end, text],
+        )
+        .unwrap();
+    }
+    let (t, v) = (
+        verbatim::storage::ids::TranscriptId(t),
+        verbatim::storage::ids::VersionId(v),
+    );
     repo::record_export(&tx, t, v, "srt", "/tmp/out.srt", 3).unwrap();
     let take = repo::NewRecordingSession {
         device_id: Some("hw:0".into()),

@@ -84,6 +84,7 @@ fn request(app: &mut App, audio: AudioFileId, model: Option<&Path>, gpu: Option<
         params: None,
         token,
         into: None,
+        redo: None,
     });
     let mut id = None;
     assert!(update_until(app, Duration::from_secs(30), |w| {

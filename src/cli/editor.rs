@@ -112,7 +112,7 @@ pub(super) fn versions(data: &DataDir, id: i64, json: bool) -> anyhow::Result<Ex
     }
     for v in versions {
         print(&format!(
-            "{} v{:<3} {}  {:<8} {:<24} {:>6} segments  {}",
+            "{} v{:<3} {}  {:<12} {:<24} {:>6} segments  {}",
             if v.is_current { "*" } else { " " },
             v.number,
             crate::ui::library_panel::format_time(v.created_at),

@@ -3,6 +3,7 @@
 
 mod editor;
 mod record;
+mod retranscribe;
 mod transcribe;
 pub use record::{RecordingLog, track_recording};
 
@@ -96,7 +97,8 @@ pub enum Command {
         json: bool,
     },
     /// Where a transcript version looks wrong: repetition loops, text too fast for its span,
-    /// spans too long for their words (one line, or JSON object, per flag)
+    /// spans too long for their words, text the model itself thought was no speech or was
+    /// unsure of (one line, or JSON object, per flag)
     Flags {
         #[arg(value_name = "ID")]
         id: i64,
@@ -164,6 +166,10 @@ pub enum Command {
     /// Transcribe audio files (imported first) or library entries, with a progress bar per
     /// job; optionally export the transcripts.
     Transcribe(transcribe::TranscribeArgs),
+    /// Transcribe one span of a transcript again with other settings (beam search, another
+    /// model, no prompt): a new version (source retranscribe) in which every segment outside
+    /// the span is the previous version's.
+    Retranscribe(retranscribe::RetranscribeArgs),
     /// List transcription jobs: status, progress, back-end asked for and used, threads,
     /// transcript.
     Jobs {
@@ -324,6 +330,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Record(args)) => record::record(&data, args),
         Some(Command::Recover { json }) => record::recover(&data, json),
         Some(Command::Transcribe(args)) => transcribe::transcribe(&data, args),
+        Some(Command::Retranscribe(args)) => retranscribe::retranscribe(&data, args),
         Some(Command::Jobs { json }) => transcribe::jobs(&data, json),
         Some(Command::Models { command }) => transcribe::models(&data, command),
         Some(Command::Worker) => Ok(ExitCode::FAILURE),

@@ -21,7 +21,7 @@ use crate::storage::repo;
 use crate::transcribe::jobs::{JobQueued, TranscriptionJob};
 use crate::transcribe::{
     DecodeParams, GpuPref, JobCommand, JobFinished, JobStatus, TranscribeRequest,
-    TranscribeSettings, catalog, download, model_file,
+    TranscribeSettings, WordTiming, catalog, download, model_file,
 };
 use crate::transcript::export::{self, Format};
 
@@ -68,6 +68,10 @@ pub struct TranscribeArgs {
     /// by default short audio gets its length plus a 2.56 s margin).
     #[arg(long)]
     pub full_window: bool,
+    /// How words are timed: tokens (whisper's own token timestamps, the default) or dtw
+    /// (whisper.cpp's alignment of the model's attention heads; later on the onsets).
+    #[arg(long, value_name = "tokens|dtw", value_parser = parse_word_timing)]
+    pub word_timing: Option<WordTiming>,
     /// whisper threads (default: every core).
     #[arg(long, value_name = "N")]
     pub threads: Option<u32>,
@@ -182,11 +186,11 @@ impl JobReport {
 }
 
 #[derive(Resource, Default)]
-struct Queued(Vec<JobQueued>);
+pub(super) struct Queued(pub(super) Vec<JobQueued>);
 #[derive(Resource, Default)]
-struct Finished(Vec<JobFinished>);
+pub(super) struct Finished(pub(super) Vec<JobFinished>);
 
-fn collect(
+pub(super) fn collect(
     mut q: MessageReader<JobQueued>,
     mut f: MessageReader<JobFinished>,
     mut queued: ResMut<Queued>,
@@ -232,7 +236,7 @@ pub(super) fn transcribe(data: &DataDir, args: TranscribeArgs) -> anyhow::Result
     let mut reports: Vec<Option<JobReport>> = args.inputs.iter().map(|_| None).collect();
     let audio_of = import_inputs(&mut app, &args, &mut reports)?;
     let job_of = queue_jobs(&mut app, &args, &audio_of, &model, gpu, &mut reports)?;
-    run_jobs(&mut app, &args, &job_of, &interrupted);
+    run_jobs(&mut app, &args.inputs, args.json, &job_of, &interrupted);
     let jobs: Vec<TranscriptionJob> = {
         let world = app.world_mut();
         let mut q = world.query::<&TranscriptionJob>();
@@ -274,8 +278,13 @@ fn decode_params(args: &TranscribeArgs) -> DecodeParams {
         temperature_fallback: !args.no_fallback,
         carry_context: !args.no_context,
         short_audio_ctx: !args.full_window,
+        word_timing: args.word_timing.unwrap_or_default(),
         ..DecodeParams::default()
     }
+}
+
+pub(super) fn parse_word_timing(s: &str) -> Result<WordTiming, String> {
+    WordTiming::parse(s).ok_or_else(|| format!("{s:?} is not a word timing (dtw or tokens)"))
 }
 
 /// The job settings of this run: model, GPU, decoding, threads, the VAD model.
@@ -358,6 +367,7 @@ fn queue_jobs(
             params: None,
             token: i as u64,
             into: None,
+            redo: None,
         });
     }
     let expected = audio_of.len();
@@ -390,13 +400,14 @@ fn queue_jobs(
 }
 
 /// Runs until every job ended, with a progress bar per job on a terminal; Ctrl+C cancels them.
-fn run_jobs(
+pub(super) fn run_jobs(
     app: &mut App,
-    args: &TranscribeArgs,
+    inputs: &[String],
+    json: bool,
     job_of: &HashMap<JobId, usize>,
     interrupted: &AtomicBool,
 ) {
-    let tty = std::io::stderr().is_terminal() && !args.json;
+    let tty = std::io::stderr().is_terminal() && !json;
     let multi = indicatif::MultiProgress::new();
     if !tty {
         multi.set_draw_target(indicatif::ProgressDrawTarget::hidden());
@@ -407,7 +418,7 @@ fn run_jobs(
     let mut bars: HashMap<JobId, indicatif::ProgressBar> = HashMap::new();
     for (&id, &i) in job_of {
         let bar = multi.add(indicatif::ProgressBar::new(1000).with_style(style.clone()));
-        bar.set_prefix(short_name(&args.inputs[i]));
+        bar.set_prefix(short_name(&inputs[i]));
         bars.insert(id, bar);
     }
     let total = job_of.len();

@@ -3,7 +3,7 @@
 
 use bevy::prelude::*;
 
-use super::segments::{SegmentText, SegmentTiming};
+use super::segments::{SegmentDetail, SegmentText, SegmentTiming};
 use crate::transcript::Segment;
 use crate::transcript::flags::{Flag, FlagRules, flags};
 
@@ -16,17 +16,25 @@ pub struct SegmentFlags(pub Vec<Flag>);
 pub struct Rules(pub FlagRules);
 
 /// What the flags are computed from changed (or is new).
-type Edited = Or<(Changed<SegmentText>, Changed<SegmentTiming>)>;
+type Edited = Or<(
+    Changed<SegmentText>,
+    Changed<SegmentTiming>,
+    Changed<SegmentDetail>,
+)>;
 
 /// Flags the segments that are new or changed since the last frame.
 pub fn flag_segments(
     mut commands: Commands,
     rules: Res<Rules>,
-    changed: Query<(Entity, &SegmentTiming, &SegmentText), Edited>,
+    changed: Query<(Entity, &SegmentTiming, &SegmentText, &SegmentDetail), Edited>,
     mut existing: Query<&mut SegmentFlags>,
 ) {
-    for (entity, timing, text) in &changed {
-        let segment = Segment::new(timing.start_ms, timing.end_ms, text.0.as_str());
+    for (entity, timing, text, detail) in &changed {
+        let segment = Segment {
+            no_speech: detail.no_speech,
+            avg_logprob: detail.avg_logprob,
+            ..Segment::new(timing.start_ms, timing.end_ms, text.0.as_str())
+        };
         let found = SegmentFlags(flags(&segment, &rules.0));
         match existing.get_mut(entity) {
             Ok(mut f) => {

@@ -80,6 +80,8 @@ pub struct SegmentDetail {
     pub confidence: Option<f32>,
     pub words_json: Option<String>,
     pub speaker: Option<String>,
+    pub no_speech: Option<f32>,
+    pub avg_logprob: Option<f32>,
 }
 
 /// The segment entity of each key, kept by observers as segments come and go.
@@ -145,6 +147,8 @@ fn segment(version: Entity, key: SegmentKey, s: &Segment) -> SegmentBundle {
             confidence: s.confidence,
             words_json: s.words_json.clone(),
             speaker: s.speaker.clone(),
+            no_speech: s.no_speech,
+            avg_logprob: s.avg_logprob,
         },
     )
 }
@@ -172,6 +176,8 @@ fn update(
         confidence: s.confidence,
         words_json: s.words_json.clone(),
         speaker: s.speaker.clone(),
+        no_speech: s.no_speech,
+        avg_logprob: s.avg_logprob,
     });
 }
 

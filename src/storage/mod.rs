@@ -80,15 +80,20 @@ pub const MIGRATION_FILES: &[(&str, &str)] = &[
         "005_live_draft.sql",
         include_str!("../../migrations/005_live_draft.sql"),
     ),
+    (
+        "006_self_repair.sql",
+        include_str!("../../migrations/006_self_repair.sql"),
+    ),
 ];
 
-static MIGRATION_STEPS: [M<'static>; 5] = [
+static MIGRATION_STEPS: [M<'static>; 6] = [
     M::up(MIGRATION_FILES[0].1),
     M::up(MIGRATION_FILES[1].1),
     M::up(MIGRATION_FILES[2].1),
     M::up(MIGRATION_FILES[3].1),
     // Rebuilds a table (foreign keys are off while migrations run): check them before commit.
     M::up(MIGRATION_FILES[4].1).foreign_key_check(),
+    M::up(MIGRATION_FILES[5].1),
 ];
 
 /// The schema migrations as rusqlite_migration sees them.

@@ -487,9 +487,20 @@ pub fn insert_job(
             params_json: "{}".into(),
             runner: None,
             into_transcript: None,
+            redo: None,
         },
         now,
     )
+}
+
+/// A job that transcribes one span of its file again: its result replaces the segments of
+/// version `based_on` inside `[from_ms, to_ms)` (migration 006).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redo {
+    /// `None` when the version was deleted since (with its transcript).
+    pub based_on: Option<VersionId>,
+    pub from_ms: u64,
+    pub to_ms: u64,
 }
 
 /// A job to queue.
@@ -506,6 +517,8 @@ pub struct NewJob {
     pub runner: Option<String>,
     /// The transcript its result becomes a new version of; `None`: a new transcript.
     pub into_transcript: Option<TranscriptId>,
+    /// Only a span, replacing it in a version of `into_transcript`.
+    pub redo: Option<Redo>,
 }
 
 /// Queues a job (status `pending`).
@@ -513,8 +526,9 @@ pub fn insert_job_with(conn: &Connection, job: &NewJob, now: i64) -> Result<JobI
     Ok(conn
         .prepare_cached(
             "INSERT INTO transcription_jobs (audio_file_id, model, requested_backend, language, \
-             params_json, runner, transcript_id, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) RETURNING id",
+             params_json, runner, transcript_id, created_at, updated_at, span_start_ms, \
+             span_end_ms, based_on_version_id) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11) RETURNING id",
         )?
         .query_row(
             params![
@@ -525,7 +539,10 @@ pub fn insert_job_with(conn: &Connection, job: &NewJob, now: i64) -> Result<JobI
                 job.params_json,
                 job.runner,
                 job.into_transcript,
-                now
+                now,
+                job.redo.map(|r| r.from_ms),
+                job.redo.map(|r| r.to_ms),
+                job.redo.and_then(|r| r.based_on)
             ],
             |r| r.get(0),
         )?)
@@ -560,6 +577,8 @@ pub struct JobRow {
     pub runner: Option<String>,
     /// The transcript its result becomes a new version of (`None`: a new one).
     pub into_transcript: Option<TranscriptId>,
+    /// Only a span of the file, replacing it in a version.
+    pub redo: Option<Redo>,
 }
 
 const JOB_COLUMNS: &str = "j.id, j.audio_file_id, a.original_name, a.stored_path, a.duration_ms, \
@@ -567,7 +586,7 @@ const JOB_COLUMNS: &str = "j.id, j.audio_file_id, a.original_name, a.stored_path
      j.params_json, j.status, j.progress, j.created_at, j.started_at, j.finished_at, \
      j.processing_ms, j.error, j.attempts, \
      COALESCE(j.transcript_id, (SELECT MAX(t.id) FROM transcripts t WHERE t.job_id = j.id)), \
-     j.runner, j.transcript_id";
+     j.runner, j.transcript_id, j.span_start_ms, j.span_end_ms, j.based_on_version_id";
 
 fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
     Ok(JobRow {
@@ -594,6 +613,14 @@ fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
         transcript: r.get(20)?,
         runner: r.get(21)?,
         into_transcript: r.get(22)?,
+        redo: match (r.get::<_, Option<u64>>(23)?, r.get::<_, Option<u64>>(24)?) {
+            (Some(from_ms), Some(to_ms)) => Some(Redo {
+                based_on: r.get(25)?,
+                from_ms,
+                to_ms,
+            }),
+            _ => None,
+        },
     })
 }
 
@@ -790,6 +817,8 @@ impl From<SegmentRow> for Segment {
             confidence: r.confidence,
             words_json: r.words_json,
             speaker: r.speaker,
+            no_speech: r.no_speech,
+            avg_logprob: r.avg_logprob,
         }
     }
 }
@@ -819,6 +848,8 @@ pub struct SegmentRow {
     pub confidence: Option<f32>,
     pub words_json: Option<String>,
     pub speaker: Option<String>,
+    pub no_speech: Option<f32>,
+    pub avg_logprob: Option<f32>,
 }
 
 /// Creates a transcript with its first version. Call inside a transaction: the schema only
@@ -872,8 +903,8 @@ pub fn add_version(
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
     let mut stmt = conn.prepare_cached(
-        "INSERT INTO segments (version_id, idx, start_ms, end_ms, text, confidence, words_json, speaker) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO segments (version_id, idx, start_ms, end_ms, text, confidence, words_json, \
+         speaker, no_speech, avg_logprob) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
     for (idx, s) in segments.iter().enumerate() {
         stmt.execute(params![
@@ -884,7 +915,9 @@ pub fn add_version(
             s.text,
             s.confidence,
             s.words_json,
-            s.speaker
+            s.speaker,
+            s.no_speech,
+            s.avg_logprob
         ])?;
     }
     Ok((id, number))
@@ -1049,8 +1082,8 @@ pub fn rollback(
 /// The segments of a version, in order.
 pub fn segments(conn: &Connection, version: VersionId) -> Result<Vec<SegmentRow>, StorageError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, idx, start_ms, end_ms, text, confidence, words_json, speaker \
-         FROM segments WHERE version_id = ?1 ORDER BY idx",
+        "SELECT id, idx, start_ms, end_ms, text, confidence, words_json, speaker, no_speech, \
+         avg_logprob FROM segments WHERE version_id = ?1 ORDER BY idx",
     )?;
     let rows = stmt.query_map([version], |r| {
         Ok(SegmentRow {
@@ -1062,6 +1095,8 @@ pub fn segments(conn: &Connection, version: VersionId) -> Result<Vec<SegmentRow>
             confidence: r.get(5)?,
             words_json: r.get(6)?,
             speaker: r.get(7)?,
+            no_speech: r.get(8)?,
+            avg_logprob: r.get(9)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -1217,6 +1252,8 @@ pub fn live_pieces(conn: &Connection, session: SessionId) -> Result<Vec<LivePiec
                 confidence: r.get(4)?,
                 words_json: r.get(5)?,
                 speaker: None,
+                no_speech: None,
+                avg_logprob: None,
             },
         })
     })?;

@@ -20,8 +20,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use whisper_rs::{
-    FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
-    WhisperVadContext, WhisperVadContextParams,
+    DtwMode, DtwModelPreset, DtwParameters, FullParams, SamplingStrategy, WhisperContext,
+    WhisperContextParameters, WhisperState, WhisperVadContext, WhisperVadContextParams,
 };
 
 use super::backend::{self, GpuDevice};
@@ -29,6 +29,7 @@ use super::model_file;
 use super::nonspeech::{self, TagFilter};
 use super::protocol::{
     Backend, DecodeParams, FailKind, FromWorker, GpuPref, JobSpec, JobStats, Segment, Word,
+    WordTiming,
 };
 use super::vad::{self, SpeechMap};
 use crate::media::decode::{Pcm16k, WHISPER_RATE};
@@ -124,6 +125,8 @@ struct Loaded {
     ctx: WhisperContext,
     /// The model's encoder context (1500 positions for 30 s).
     n_audio_ctx: usize,
+    /// Loaded with DTW token timestamps (the alignment heads' cross-attention kept).
+    dtw: bool,
 }
 
 /// A file's size and modification time.
@@ -196,7 +199,8 @@ impl Engine {
             )));
         }
 
-        let (backend, load_ms) = self.ensure_model(&spec.model, spec.gpu, spec.threads)?;
+        let dtw = spec.params.word_timing == WordTiming::Dtw;
+        let (backend, load_ms) = self.ensure_model(&spec.model, spec.gpu, spec.threads, dtw)?;
         emit(FromWorker::Started {
             job: spec.job,
             backend,
@@ -316,7 +320,7 @@ impl Engine {
                                 "GPU failed ({message}); continuing on the CPU"
                             );
                             self.loaded = None;
-                            self.load(&spec.model, None)?;
+                            self.load(&spec.model, None, dtw)?;
                             state = self.new_state()?;
                             emit(FromWorker::FellBack {
                                 job: spec.job,
@@ -342,7 +346,7 @@ impl Engine {
                 }
                 for segment in segments
                     .into_iter()
-                    .filter_map(|s| map_segment(s, &map, &speech))
+                    .filter_map(|s| map_segment(s, &map, &speech, dtw))
                 {
                     stats.segments += 1;
                     emit(FromWorker::Segment {
@@ -394,6 +398,7 @@ impl Engine {
         path: &Path,
         pref: GpuPref,
         threads: u32,
+        dtw: bool,
     ) -> Result<(Backend, u64), Failure> {
         if self.faults.fail_load {
             return Err(Failure::transient(
@@ -422,16 +427,16 @@ impl Engine {
         let reuse = self
             .loaded
             .as_ref()
-            .is_some_and(|l| l.path == path && l.gpu == want_gpu);
+            .is_some_and(|l| l.path == path && l.gpu == want_gpu && l.dtw == dtw);
         let mut load_ms = 0;
         if !reuse {
             self.loaded = None;
-            match self.load(path, want_gpu.clone()) {
+            match self.load(path, want_gpu.clone(), dtw) {
                 Ok(ms) => load_ms = ms,
                 Err(e) if want_gpu.is_some() => {
                     tracing::warn!("loading on the GPU failed ({}); using the CPU", e.message);
                     fallback = Some(format!("the GPU could not be used ({})", e.message));
-                    load_ms = self.load(path, None)?;
+                    load_ms = self.load(path, None, dtw)?;
                 }
                 Err(e) => return Err(e),
             }
@@ -452,12 +457,26 @@ impl Engine {
         Ok((backend, load_ms))
     }
 
-    fn load(&mut self, path: &Path, gpu: Option<GpuDevice>) -> Result<u64, Failure> {
+    fn load(&mut self, path: &Path, gpu: Option<GpuDevice>, dtw: bool) -> Result<u64, Failure> {
         let t = Instant::now();
+        let hparams = match self.inspect_model(path).map(|i| i.kind) {
+            Ok(model_file::ModelKind::Whisper { hparams, .. }) => Some(hparams),
+            _ => None,
+        };
         let mut params = WhisperContextParameters::new();
         // The fake test GPU is the CPU underneath.
         params.use_gpu(gpu.is_some() && !self.faults.fake_gpu);
         params.gpu_device(0);
+        // DTW needs the cross-attention that flash attention never materialises.
+        params.flash_attn(false);
+        if dtw {
+            params.dtw_parameters(DtwParameters {
+                mode: hparams
+                    .as_ref()
+                    .map_or(DtwMode::TopMost { n_top: 2 }, dtw_mode),
+                ..DtwParameters::default()
+            });
+        }
         let ctx = WhisperContext::new_with_params(path, params).map_err(|e| {
             Failure::transient(format!(
                 "whisper.cpp could not load {} ({e}); out of memory?",
@@ -466,16 +485,14 @@ impl Engine {
         })?;
         let load_ms = t.elapsed().as_millis() as u64;
         tracing::info!(model = %path.display(), load_ms, gpu = ?gpu, "model loaded");
-        let n_audio_ctx = match self.inspect_model(path).map(|i| i.kind) {
-            Ok(model_file::ModelKind::Whisper { hparams, .. }) => hparams.n_audio_ctx as usize,
-            _ => 1500,
-        };
+        let n_audio_ctx = hparams.map_or(1500, |h| h.n_audio_ctx as usize);
         self.gpu_calls = 0;
         self.loaded = Some(Loaded {
             path: path.to_path_buf(),
             gpu,
             ctx,
             n_audio_ctx,
+            dtw,
         });
         Ok(load_ms)
     }
@@ -794,6 +811,18 @@ fn fraction(done: u64, total: u64, finished: bool) -> f32 {
     (done as f64 / total as f64).clamp(0.0, 0.999) as f32
 }
 
+/// A text token in the packed buffer's time (samples).
+#[derive(Debug, Clone)]
+struct RawToken {
+    /// whisper's token timestamps.
+    t0: u64,
+    t1: u64,
+    /// The DTW alignment's time for it (when the model was loaded with DTW).
+    dtw: Option<u64>,
+    text: String,
+    p: f32,
+}
+
 /// A segment in the packed buffer's time (samples).
 #[derive(Debug, Clone)]
 struct RawSegment {
@@ -801,7 +830,7 @@ struct RawSegment {
     end: u64,
     text: String,
     no_speech: f32,
-    tokens: Vec<(u64, u64, String, f32)>,
+    tokens: Vec<RawToken>,
     /// Every text token's id and log-probability (whisper's failure tests).
     ids: Vec<i32>,
     logprobs: Vec<f32>,
@@ -834,12 +863,13 @@ fn read_segments(state: &WhisperState, eot: i32) -> Vec<RawSegment> {
                 .to_str_lossy()
                 .map(|t| t.into_owned())
                 .unwrap_or_default();
-            tokens.push((
-                data.t0.max(0) as u64 * cs,
-                data.t1.max(0) as u64 * cs,
-                t,
-                data.p,
-            ));
+            tokens.push(RawToken {
+                t0: data.t0.max(0) as u64 * cs,
+                t1: data.t1.max(0) as u64 * cs,
+                dtw: (data.t_dtw >= 0).then(|| data.t_dtw as u64 * cs),
+                text: t,
+                p: data.p,
+            });
         }
         out.push(RawSegment {
             start: seg.start_timestamp().max(0) as u64 * cs,
@@ -884,7 +914,73 @@ fn to_ms(samples: u64) -> u64 {
     samples * 1000 / u64::from(WHISPER_RATE)
 }
 
-fn map_segment(raw: RawSegment, map: &SpanMap, speech: &SpeechMap) -> Option<Segment> {
+/// A word in the packed buffer's time: its tokens' text and times.
+struct PackedWord {
+    text: String,
+    /// Token timestamps: the first token's start, the last token's end.
+    t0: u64,
+    t1: u64,
+    /// The DTW time of its first token.
+    dtw: Option<u64>,
+    p: f32,
+}
+
+/// Groups a segment's text tokens into words: a token starting with a space starts a new
+/// word; tokens inside a non-speech annotation are dropped with it. Also the probabilities
+/// of the tokens kept.
+fn packed_words(tokens: Vec<RawToken>) -> (Vec<PackedWord>, Vec<f32>) {
+    let mut words: Vec<PackedWord> = Vec::new();
+    let mut probs = Vec::new();
+    let mut tags = TagFilter::default();
+    for token in tokens {
+        let text = tags.feed(&token.text);
+        if text.trim().is_empty() {
+            continue;
+        }
+        probs.push(token.p);
+        match words.last_mut() {
+            Some(w) if !text.starts_with(' ') => {
+                w.text.push_str(&text);
+                w.t1 = w.t1.max(token.t1);
+                w.p = w.p.min(token.p);
+            }
+            _ => words.push(PackedWord {
+                text: text.trim_start().to_string(),
+                t0: token.t0,
+                t1: token.t1.max(token.t0),
+                dtw: token.dtw,
+                p: token.p,
+            }),
+        }
+    }
+    words.retain(|w| !w.text.trim().is_empty());
+    (words, probs)
+}
+
+/// Each word's (start, end) in packed time. With DTW (when every word has a DTW time) a word
+/// starts where the alignment reaches its first token and ends where the next word starts
+/// (the last one at its token end, or the segment's end); otherwise the token timestamps.
+fn word_spans(words: &[PackedWord], segment_end: u64, dtw: bool) -> Vec<(u64, u64)> {
+    let starts: Option<Vec<u64>> = words.iter().map(|w| w.dtw).collect();
+    match starts.filter(|_| dtw) {
+        Some(starts) => (0..words.len())
+            .map(|i| {
+                let start = starts[i];
+                let end = match starts.get(i + 1) {
+                    Some(&next) => next,
+                    None => words[i].t1.max(segment_end.min(start + LAST_WORD_MAX)),
+                };
+                (start, end.max(start))
+            })
+            .collect(),
+        None => words.iter().map(|w| (w.t0, w.t1)).collect(),
+    }
+}
+
+/// The longest a segment's last word is stretched to the segment's end under DTW (samples).
+const LAST_WORD_MAX: u64 = WHISPER_RATE as u64;
+
+fn map_segment(raw: RawSegment, map: &SpanMap, speech: &SpeechMap, dtw: bool) -> Option<Segment> {
     let text = nonspeech::strip(&raw.text);
     if text.is_empty() {
         return None;
@@ -898,36 +994,26 @@ fn map_segment(raw: RawSegment, map: &SpanMap, speech: &SpeechMap) -> Option<Seg
     let place = |t: u64| warp.as_ref().map_or(t.clamp(a, b), |w| w.map(t));
     let (fa, fb) = warp.as_ref().map_or((a, b), vad::Warp::bounds);
     let (start_ms, end_ms) = (to_ms(fa), to_ms(fb).max(to_ms(fa)));
-    // Tokens into words: a token starting with a space starts a new word; tokens inside a
-    // non-speech annotation are dropped with it.
-    let mut words: Vec<Word> = Vec::new();
-    let mut probs = Vec::new();
-    let mut tags = TagFilter::default();
-    for (t0, t1, token, p) in raw.tokens {
-        let text = tags.feed(&token);
-        if text.trim().is_empty() {
-            continue;
-        }
-        probs.push(p);
-        let s0 = place(map_time(map, t0, Edge::Start));
-        let s1 = place(map_time(map, t1, Edge::End)).max(s0);
-        let (s0, s1) = speech.snap(s0, s1);
-        let (s, e) = (to_ms(s0), to_ms(s1));
-        match words.last_mut() {
-            Some(w) if !text.starts_with(' ') => {
-                w.text.push_str(&text);
-                w.end_ms = w.end_ms.max(e).min(end_ms);
-                w.p = w.p.min(p);
-            }
-            _ => words.push(Word {
+    let avg_logprob = (!raw.logprobs.is_empty())
+        .then(|| raw.logprobs.iter().sum::<f32>() / raw.logprobs.len() as f32);
+    let (packed, probs) = packed_words(raw.tokens);
+    let spans = word_spans(&packed, raw.end, dtw);
+    let words = packed
+        .into_iter()
+        .zip(spans)
+        .map(|(w, (t0, t1))| {
+            let s0 = place(map_time(map, t0, Edge::Start));
+            let s1 = place(map_time(map, t1, Edge::End)).max(s0);
+            let (s0, s1) = speech.snap(s0, s1);
+            let (s, e) = (to_ms(s0), to_ms(s1));
+            Word {
                 start_ms: s.max(start_ms).min(end_ms),
                 end_ms: e.max(s).min(end_ms).max(start_ms),
-                text: text.trim_start().to_string(),
-                p,
-            }),
-        }
-    }
-    words.retain(|w| !w.text.trim().is_empty());
+                text: w.text,
+                p: w.p,
+            }
+        })
+        .collect();
     let confidence = if probs.is_empty() {
         None
     } else {
@@ -939,8 +1025,35 @@ fn map_segment(raw: RawSegment, map: &SpanMap, speech: &SpeechMap) -> Option<Seg
         text,
         confidence,
         no_speech: raw.no_speech,
+        avg_logprob,
         words,
     })
+}
+
+/// DTW's alignment heads for a model, told by its dimensions: the published presets where
+/// the dimensions name one model, else the top half of the text layers' heads.
+fn dtw_mode(h: &model_file::WhisperHparams) -> DtwMode<'static> {
+    let en = !h.multilingual();
+    let preset = match (h.n_text_layer, h.n_text_state, en) {
+        (4, 384, true) => Some(DtwModelPreset::TinyEn),
+        (4, 384, false) => Some(DtwModelPreset::Tiny),
+        (6, 512, true) => Some(DtwModelPreset::BaseEn),
+        (6, 512, false) => Some(DtwModelPreset::Base),
+        (12, 768, true) => Some(DtwModelPreset::SmallEn),
+        (12, 768, false) => Some(DtwModelPreset::Small),
+        (24, 1024, true) => Some(DtwModelPreset::MediumEn),
+        (24, 1024, false) => Some(DtwModelPreset::Medium),
+        // large-v3 has 128 mel bins; v1 and v2 (80) have different heads: no preset.
+        (32, 1280, false) if h.n_mels == 128 => Some(DtwModelPreset::LargeV3),
+        (4, 1280, false) if h.n_mels == 128 => Some(DtwModelPreset::LargeV3Turbo),
+        _ => None,
+    };
+    match preset {
+        Some(model_preset) => DtwMode::ModelPreset { model_preset },
+        None => DtwMode::TopMost {
+            n_top: (h.n_text_layer / 2).max(1),
+        },
+    }
 }
 
 /// Packs `pieces` of `pending` (which starts at file sample `offset`) back to back with a

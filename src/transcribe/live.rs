@@ -671,6 +671,7 @@ fn queue_final_pass(
         params: None,
         token: u64::MAX - audio.0 as u64,
         into,
+        redo: None,
     });
     tracing::info!(audio = %audio, ?into, "recording stored: queued the full transcription pass");
 }

@@ -31,7 +31,7 @@ pub use jobs::{
     JobCommand, JobFinished, JobStatus, TranscribePlugin, TranscribeRequest, TranscribeSettings,
     TranscriptionJob,
 };
-pub use protocol::{DecodeParams, GpuPref, JobSpec};
+pub use protocol::{DecodeParams, GpuPref, JobSpec, WordTiming};
 pub use worker::EngineEvent;
 
 /// Errors of the transcription subsystem outside a job (jobs carry theirs as text).

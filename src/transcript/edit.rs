@@ -139,7 +139,7 @@ fn plan(segments: &[Segment], edit: &Edit, duration_ms: u64) -> Result<Plan, Edi
             let mut s = get(*index)?.clone();
             if s.text != *text {
                 s.text = text.clone();
-                s.words_json = None;
+                s.forget_model_output();
             }
             one(*index, s)
         }
@@ -152,7 +152,7 @@ fn plan(segments: &[Segment], edit: &Edit, duration_ms: u64) -> Result<Plan, Edi
             if (s.start_ms, s.end_ms) != (*start_ms, *end_ms) {
                 s.start_ms = *start_ms;
                 s.end_ms = *end_ms;
-                s.words_json = None;
+                s.forget_model_output();
             }
             one(*index, s)
         }
@@ -192,6 +192,8 @@ fn plan(segments: &[Segment], edit: &Edit, duration_ms: u64) -> Result<Plan, Edi
                     first
                 },
                 words_json: None,
+                no_speech: None,
+                avg_logprob: None,
                 ..s.clone()
             };
             let b = Segment {
@@ -202,6 +204,8 @@ fn plan(segments: &[Segment], edit: &Edit, duration_ms: u64) -> Result<Plan, Edi
                     second
                 },
                 words_json: None,
+                no_speech: None,
+                avg_logprob: None,
                 ..s
             };
             if a.text.trim().is_empty() {
@@ -224,7 +228,7 @@ fn plan(segments: &[Segment], edit: &Edit, duration_ms: u64) -> Result<Plan, Edi
                 (Some(a), Some(b)) => Some(a.min(b)),
                 _ => None,
             };
-            s.words_json = None;
+            s.forget_model_output();
             Plan {
                 at: *index,
                 removed: 2,
@@ -299,7 +303,7 @@ fn plan(segments: &[Segment], edit: &Edit, duration_ms: u64) -> Result<Plan, Edi
             let old = *t;
             *t = t.saturating_add_signed(*delta_ms);
             let new = *t;
-            s.words_json = None;
+            s.forget_model_output();
             let neighbour = if is_end { k + 1 } else { k.wrapping_sub(1) };
             if let Some((_, n)) = part.get_mut(neighbour) {
                 let t = if is_end {
@@ -309,7 +313,7 @@ fn plan(segments: &[Segment], edit: &Edit, duration_ms: u64) -> Result<Plan, Edi
                 };
                 if *t == old {
                     *t = new;
-                    n.words_json = None;
+                    n.forget_model_output();
                 }
             }
             Plan {

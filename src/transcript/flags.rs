@@ -19,6 +19,10 @@ pub enum FlagKind {
     /// The segment lasts far longer than its words take to say (silence or music it
     /// covers, or words it lost).
     TooLong,
+    /// whisper itself thought its window held no speech, and wrote text anyway.
+    NoSpeech,
+    /// whisper was unsure of the words (low mean log-probability of its tokens).
+    Unsure,
 }
 
 impl FlagKind {
@@ -28,6 +32,8 @@ impl FlagKind {
             Self::Repetition => "repetition",
             Self::TooFast => "too_fast",
             Self::TooLong => "too_long",
+            Self::NoSpeech => "no_speech",
+            Self::Unsure => "unsure",
         }
     }
 }
@@ -54,6 +60,10 @@ pub struct FlagRules {
     pub speech_chars_per_second: f64,
     pub too_long_factor: f64,
     pub too_long_slack_ms: u64,
+    /// A no-speech probability above this is flagged (whisper's `no_speech_threshold`).
+    pub max_no_speech: f32,
+    /// A mean token log-probability below this is flagged (whisper's `logprob_threshold`).
+    pub min_avg_logprob: f32,
 }
 
 impl Default for FlagRules {
@@ -66,6 +76,8 @@ impl Default for FlagRules {
             speech_chars_per_second: 15.0,
             too_long_factor: 3.0,
             too_long_slack_ms: 3_000,
+            max_no_speech: 0.6,
+            min_avg_logprob: -1.0,
         }
     }
 }
@@ -107,6 +119,24 @@ pub fn flags(segment: &Segment, rules: &FlagRules) -> Vec<Flag> {
             ),
         });
     }
+    if let Some(p) = segment.no_speech.filter(|p| *p > rules.max_no_speech) {
+        out.push(Flag {
+            kind: FlagKind::NoSpeech,
+            detail: format!(
+                "the model gave {:.0} % that there is no speech here",
+                f64::from(p) * 100.0
+            ),
+        });
+    }
+    if let Some(l) = segment.avg_logprob.filter(|l| *l < rules.min_avg_logprob) {
+        out.push(Flag {
+            kind: FlagKind::Unsure,
+            detail: format!(
+                "the model was unsure of these words (mean token probability {:.0} %)",
+                f64::from(l).exp() * 100.0
+            ),
+        });
+    }
     out
 }
 
@@ -143,6 +173,29 @@ mod tests {
             .into_iter()
             .map(|f| f.kind)
             .collect()
+    }
+
+    #[test]
+    fn the_models_own_doubts_are_flagged_past_whispers_thresholds() {
+        let seg = |no_speech, avg_logprob| Segment {
+            no_speech,
+            avg_logprob,
+            ..Segment::new(0, 2_000, "and so my fellow Americans")
+        };
+        let kinds = |s: &Segment| -> Vec<FlagKind> {
+            flags(s, &FlagRules::default())
+                .into_iter()
+                .map(|f| f.kind)
+                .collect()
+        };
+        assert!(kinds(&seg(Some(0.1), Some(-0.3))).is_empty());
+        assert!(kinds(&seg(None, None)).is_empty());
+        assert_eq!(kinds(&seg(Some(0.8), Some(-0.3))), [FlagKind::NoSpeech]);
+        assert_eq!(kinds(&seg(Some(0.6), Some(-1.4))), [FlagKind::Unsure]);
+        let f = flags(&seg(Some(0.93), Some(-1.2)), &FlagRules::default());
+        assert_eq!(f.len(), 2);
+        assert!(f[0].detail.contains("93 %"), "{:?}", f[0]);
+        assert!(f[1].detail.contains("30 %"), "{:?}", f[1]);
     }
 
     #[test]

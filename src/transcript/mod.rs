@@ -6,6 +6,7 @@ pub mod edit;
 pub mod export;
 pub mod flags;
 pub mod import;
+pub mod retranscribe;
 pub mod segment;
 pub mod wer;
 pub use segment::Segment;

@@ -15,6 +15,12 @@ pub struct Segment {
     pub confidence: Option<f32>,
     pub words_json: Option<String>,
     pub speaker: Option<String>,
+    /// whisper's probability that the segment's window held no speech (model output only).
+    #[serde(default)]
+    pub no_speech: Option<f32>,
+    /// The mean log-probability of its text tokens (model output only).
+    #[serde(default)]
+    pub avg_logprob: Option<f32>,
 }
 
 impl Segment {
@@ -26,6 +32,16 @@ impl Segment {
             confidence: None,
             words_json: None,
             speaker: None,
+            no_speech: None,
+            avg_logprob: None,
         }
+    }
+
+    /// Forgets what the model said about this segment's text and timing (its words, its
+    /// no-speech and log-probabilities) after an edit changed them.
+    pub fn forget_model_output(&mut self) {
+        self.words_json = None;
+        self.no_speech = None;
+        self.avg_logprob = None;
     }
 }

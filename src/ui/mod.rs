@@ -849,6 +849,7 @@ fn transcribe(jobs: &mut JobsData, audio_file: crate::storage::ids::AudioFileId)
         params: None,
         token: 0,
         into: None,
+        redo: None,
     });
 }
 

@@ -39,7 +39,7 @@ use crate::storage::repo::{JobRow, NewJob, NewVersion, VersionSource};
 use crate::storage::runner::Runner;
 use crate::storage::writer::unanswered;
 use crate::storage::{StorageError, now_ms, repo};
-use crate::transcript::Segment;
+use crate::transcript::{Segment, retranscribe};
 use crate::{AppSystems, Feature};
 
 /// The engine the jobs run on.
@@ -455,7 +455,26 @@ fn save_transcript(
         "language_detected": stats.language,
         "stats": stats,
     });
-    let mut version = NewVersion::new(VersionSource::Model);
+    let redo = job.redo;
+    let mut params = params;
+    let mut version = match redo {
+        Some(r) => {
+            params["retranscribe"] = serde_json::json!({
+                "from_ms": r.from_ms,
+                "to_ms": r.to_ms,
+                "based_on_version_id": r.based_on,
+            });
+            let mut v = NewVersion::new(VersionSource::Retranscribe);
+            v.based_on = r.based_on;
+            v.note = Some(format!(
+                "{} to {} transcribed again",
+                crate::transcript::export::timestamp(r.from_ms, '.'),
+                crate::transcript::export::timestamp(r.to_ms, '.')
+            ));
+            v
+        }
+        None => NewVersion::new(VersionSource::Model),
+    };
     version.model = Some(job.model.clone());
     version.params_json = Some(params.to_string());
     let mut update = job.update();
@@ -468,9 +487,24 @@ fn save_transcript(
             let now = now_ms();
             // The transcript it was meant for may have been deleted since: then a new one.
             let into = into.filter(|t| matches!(repo::get_transcript(c, *t), Ok(Some(_))));
-            let stored = match into {
-                Some(t) => repo::add_version(c, t, &version, &segments, now).map(|(v, _)| (t, v)),
-                None => repo::create_transcript(
+            let stored = match (into, redo) {
+                // A span again: the version it repairs with exactly that span replaced.
+                (Some(t), Some(r)) => r
+                    .based_on
+                    .ok_or_else(|| StorageError::NotFound("the version to repair".into()))
+                    .and_then(|v| repo::segments(c, v))
+                    .and_then(|base| {
+                        let base: Vec<Segment> = base.into_iter().map(Segment::from).collect();
+                        let spliced = retranscribe::splice(&base, r.from_ms, r.to_ms, segments);
+                        repo::add_version(c, t, &version, &spliced, now).map(|(v, _)| (t, v))
+                    }),
+                (None, Some(_)) => Err(StorageError::NotFound(
+                    "the transcript this span belonged to".into(),
+                )),
+                (Some(t), None) => {
+                    repo::add_version(c, t, &version, &segments, now).map(|(v, _)| (t, v))
+                }
+                (None, None) => repo::create_transcript(
                     c,
                     audio_file,
                     Some(id),
@@ -567,7 +601,7 @@ fn dispatch(
             gpu: job.gpu,
             threads,
             vad_threads: 1,
-            span_ms: None,
+            span_ms: job.redo.map(|r| (r.from_ms, r.to_ms)),
         };
         job.attempts += 1;
         job.threads = Some(threads);
@@ -634,6 +668,7 @@ fn handle_requests(
             params_json: serde_json::to_string(&params).unwrap_or_else(|_| "{}".into()),
             runner: Some(runner.0.id().to_owned()),
             into_transcript: r.into,
+            redo: r.redo,
         };
         let token = r.token;
         db.write(

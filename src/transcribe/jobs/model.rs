@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::library::import::AudioStore;
 use crate::storage::ids::{AudioFileId, JobId, TranscriptId};
 use crate::storage::now_ms;
-use crate::storage::repo::{JobRow, JobUpdate};
+use crate::storage::repo::{JobRow, JobUpdate, Redo};
 use crate::transcribe::catalog;
 use crate::transcribe::protocol::{DecodeParams, GpuPref, JobStats, Segment};
 use crate::transcript;
@@ -85,6 +85,8 @@ pub struct TranscriptionJob {
     /// take: version 2 of the draft's transcript); `None`: a new transcript.
     #[serde(skip)]
     pub into: Option<TranscriptId>,
+    /// Only a span of the file, whose result replaces that span of a version of `into`.
+    pub redo: Option<Redo>,
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
@@ -128,6 +130,7 @@ impl TranscriptionJob {
             note: None,
             transcript: None,
             into: None,
+            redo: None,
             created_at: now_ms(),
             started_at: None,
             finished_at: None,
@@ -163,6 +166,7 @@ impl TranscriptionJob {
             note: None,
             transcript: row.transcript,
             into: row.into_transcript,
+            redo: row.redo,
             created_at: row.created_at,
             started_at: row.started_at,
             finished_at: row.finished_at,
@@ -231,6 +235,8 @@ pub struct TranscribeRequest {
     pub token: u64,
     /// The transcript the result becomes a new version of; `None`: a new transcript.
     pub into: Option<TranscriptId>,
+    /// Only this span, replacing it in a version of `into` (a `retranscribe` version).
+    pub redo: Option<Redo>,
 }
 
 /// A request became a job (or could not).
@@ -320,5 +326,7 @@ pub fn stored_segment(s: &Segment) -> transcript::Segment {
         confidence: s.confidence,
         words_json: serde_json::to_string(&s.words).ok(),
         speaker: None,
+        no_speech: Some(s.no_speech.clamp(0.0, 1.0)),
+        avg_logprob: s.avg_logprob.map(|l| l.min(0.0)),
     }
 }

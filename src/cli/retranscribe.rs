@@ -1,0 +1,275 @@
+//! `verbatim retranscribe ID --from MS --to MS`: one span of a transcript transcribed again
+//! with other settings, saved as a new version (source `retranscribe`) in which every segment
+//! outside the span is the previous version's.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use bevy::prelude::*;
+use clap::Args;
+use serde::Serialize;
+
+use super::transcribe::{Finished, Queued, collect, parse_word_timing, run_jobs};
+use super::{core, headless_app, update_until};
+use crate::paths::DataDir;
+use crate::storage::ids::TranscriptId;
+use crate::storage::repo::{self, Redo, VersionRow};
+use crate::transcribe::jobs::TranscriptionJob;
+use crate::transcribe::{
+    DecodeParams, GpuPref, TranscribeRequest, TranscribeSettings, WordTiming, catalog, model_file,
+};
+use crate::transcript::Segment;
+use crate::transcript::export::timestamp;
+use crate::transcript::retranscribe::covering_span;
+
+#[derive(Debug, Args)]
+pub struct RetranscribeArgs {
+    /// The transcript (`verbatim transcripts`).
+    #[arg(value_name = "ID")]
+    pub id: i64,
+    /// Start of the span, in ms. The span grows to the whole of every segment it touches.
+    #[arg(long, value_name = "MS")]
+    pub from: u64,
+    /// End of the span, in ms.
+    #[arg(long, value_name = "MS")]
+    pub to: u64,
+    /// The version to repair (default: the current one).
+    #[arg(long, value_name = "N")]
+    pub version: Option<u32>,
+    /// A model name (`verbatim models list`) or the path of a ggml model file.
+    #[arg(long, short, value_name = "NAME|PATH")]
+    pub model: Option<String>,
+    /// Beam search with this width (default: greedy).
+    #[arg(long, value_name = "N")]
+    pub beam: Option<u32>,
+    /// Decode once at temperature 0 (by default a window that looks wrong is retried at
+    /// higher temperatures).
+    #[arg(long)]
+    pub no_fallback: bool,
+    /// Spoken language (en, de, ...) or auto.
+    #[arg(long, short, value_name = "CODE")]
+    pub language: Option<String>,
+    /// Text that primes the decoder (names, spelling). By default the span is decoded with
+    /// no prompt and without the text before it.
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: Option<String>,
+    /// Send silence to whisper too.
+    #[arg(long)]
+    pub no_vad: bool,
+    /// How words are timed: tokens or dtw.
+    #[arg(long, value_name = "tokens|dtw", value_parser = parse_word_timing)]
+    pub word_timing: Option<WordTiming>,
+    /// auto, on or off.
+    #[arg(long, default_value = "auto", value_name = "auto|on|off")]
+    pub gpu: String,
+    /// whisper threads (default: every core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<u32>,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    transcript: i64,
+    status: String,
+    based_on_version: u32,
+    version: Option<u32>,
+    from_ms: u64,
+    to_ms: u64,
+    /// Segments of the span before and after.
+    replaced: usize,
+    new: usize,
+    model: String,
+    params: DecodeParams,
+    error: Option<String>,
+}
+
+pub(super) fn retranscribe(data: &DataDir, args: RetranscribeArgs) -> anyhow::Result<ExitCode> {
+    let gpu = GpuPref::parse(&args.gpu)
+        .with_context(|| format!("--gpu {:?}: use auto, on or off", args.gpu))?;
+    let model = args
+        .model
+        .clone()
+        .unwrap_or_else(|| catalog::DEFAULT_MODEL.to_string());
+    let model_path = catalog::resolve(&catalog::models_dir(data.root()), &model)?;
+    model_file::inspect_whisper_file(&model_path)?;
+    let (transcript, base, segments) = base_version(data, &args)?;
+    let (from_ms, to_ms) = covering_span(&segments, args.from, args.to);
+    let replaced = segments
+        .iter()
+        .filter(|s| s.start_ms < to_ms && s.end_ms > from_ms)
+        .count();
+    let params = DecodeParams {
+        language: args.language.clone().filter(|l| l != "auto"),
+        beam_size: args.beam,
+        temperature_fallback: !args.no_fallback,
+        initial_prompt: args.prompt.clone(),
+        vad: !args.no_vad,
+        // The span on its own: the text before it is what is being repaired.
+        carry_context: false,
+        word_timing: args.word_timing.unwrap_or_default(),
+        ..DecodeParams::default()
+    };
+
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let flag = Arc::clone(&interrupted);
+        ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))?;
+    }
+    let mut app = headless_app(core(data)?);
+    app.init_resource::<Queued>()
+        .init_resource::<Finished>()
+        .add_systems(Last, collect);
+    {
+        let mut s = app.world_mut().resource_mut::<TranscribeSettings>();
+        s.default_model.clone_from(&model);
+        s.gpu = gpu;
+        s.params = params.clone();
+        s.threads = args.threads;
+        s.reserved_cores = 0;
+        s.run_all_pending = false;
+    }
+    app.world_mut().write_message(TranscribeRequest {
+        audio_file: transcript.audio_file,
+        model: Some(model.clone()),
+        gpu: Some(gpu),
+        params: Some(params.clone()),
+        token: 0,
+        into: Some(transcript.id),
+        redo: Some(Redo {
+            based_on: Some(base.id),
+            from_ms,
+            to_ms,
+        }),
+    });
+    if !update_until(&mut app, Duration::from_secs(600), |w| {
+        !w.resource::<Queued>().0.is_empty()
+    }) {
+        anyhow::bail!("the job could not be queued (is the database writable?)");
+    }
+    let queued = std::mem::take(&mut app.world_mut().resource_mut::<Queued>().0);
+    let job = match queued.into_iter().next().map(|q| q.result) {
+        Some(Ok(id)) => id,
+        Some(Err(e)) => anyhow::bail!("cannot queue the job: {e}"),
+        None => anyhow::bail!("the job was not queued"),
+    };
+    let label = format!(
+        "{} {}-{}",
+        transcript.audio_name,
+        timestamp(from_ms, '.'),
+        timestamp(to_ms, '.')
+    );
+    run_jobs(
+        &mut app,
+        &[label],
+        args.json,
+        &HashMap::from([(job, 0)]),
+        &interrupted,
+    );
+    let finished: Option<TranscriptionJob> = {
+        let world = app.world_mut();
+        let mut q = world.query::<&TranscriptionJob>();
+        q.iter(world).find(|j| j.id == job).cloned()
+    };
+    drop(app); // the database writer finishes everything queued
+
+    let conn = crate::storage::open(&data.db_path())?;
+    let current = repo::current_version(&conn, transcript.id)?;
+    let made = current.filter(|v| v.id != base.id && v.based_on == Some(base.id));
+    let new = match &made {
+        Some(v) => repo::segments(&conn, v.id)?
+            .iter()
+            .filter(|s| s.start_ms < to_ms && s.end_ms > from_ms)
+            .count(),
+        None => 0,
+    };
+    let report = Report {
+        transcript: transcript.id.0,
+        status: finished
+            .as_ref()
+            .map_or("did not run".into(), |j| j.status.as_db().to_string()),
+        based_on_version: base.number,
+        version: made.as_ref().map(|v| v.number),
+        from_ms,
+        to_ms,
+        replaced,
+        new,
+        model,
+        params,
+        error: finished.and_then(|j| j.error),
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        match report.version {
+            Some(n) => writeln!(
+                out,
+                "version {n} of transcript {}: {} to {} transcribed again with {}; {} segment(s) \
+                 replaced by {} (`verbatim diff {} --from {} --to {n}` shows what changed)",
+                report.transcript,
+                timestamp(from_ms, '.'),
+                timestamp(to_ms, '.'),
+                report.model,
+                report.replaced,
+                report.new,
+                report.transcript,
+                report.based_on_version,
+            )?,
+            None => writeln!(
+                out,
+                "the span was not transcribed again: {}",
+                report.error.as_deref().unwrap_or(&report.status)
+            )?,
+        }
+    }
+    Ok(if report.version.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The transcript, the version to repair and its segments; checks the span.
+fn base_version(
+    data: &DataDir,
+    args: &RetranscribeArgs,
+) -> anyhow::Result<(repo::TranscriptRow, VersionRow, Vec<Segment>)> {
+    let conn = crate::storage::open(&data.db_path())?;
+    let id = TranscriptId(args.id);
+    let transcript = repo::get_transcript(&conn, id)?
+        .with_context(|| format!("there is no transcript {id} (see `verbatim transcripts`)"))?;
+    let version = match args.version {
+        Some(n) => repo::version_by_number(&conn, id, n)?
+            .with_context(|| format!("transcript {id} has no version {n}"))?,
+        None => repo::current_version(&conn, id)?
+            .with_context(|| format!("transcript {id} has no current version"))?,
+    };
+    if args.from >= args.to {
+        anyhow::bail!(
+            "--from {} must be before --to {} (milliseconds)",
+            args.from,
+            args.to
+        );
+    }
+    if transcript.duration_ms > 0 && args.from >= transcript.duration_ms {
+        anyhow::bail!(
+            "--from {} is past the end of {} ({} ms long)",
+            args.from,
+            transcript.audio_name,
+            transcript.duration_ms
+        );
+    }
+    let segments = repo::segments(&conn, version.id)?
+        .into_iter()
+        .map(Segment::from)
+        .collect();
+    Ok((transcript, version, segments))
+}
