@@ -968,4 +968,54 @@ fn a_flagged_segment_is_marked_in_the_list_with_why() {
     h.run();
     // One mark, for the one flagged segment.
     assert_eq!(h.query_all_by_label("⚠").count(), 1);
+    assert!(h.query_by_label("⚠ 1 flagged").is_some());
+    // Next flag (F8's button) selects it and moves the playhead there.
+    h.get_by_label("Next flag ▶").click();
+    h.run();
+    let got = editor_intents(h.state());
+    assert!(got.contains(&EditorIntent::Select(Some(2))), "{got:?}");
+    assert!(
+        got.contains(&EditorIntent::Seek {
+            ms: 5_380,
+            play: false
+        }),
+        "{got:?}"
+    );
+    // Only flagged segments: the list holds that one.
+    assert!(h.query_by_label("00:00:00.320").is_some());
+    h.get_by_label("Only flagged segments").click();
+    h.run();
+    assert!(h.state().ui.flagged_only);
+    assert!(h.query_by_label("00:00:00.320").is_none());
+    assert!(h.query_by_label("00:00:05.380").is_some());
+}
+
+/// Next/previous flag from any place, wrapping around; none when nothing is flagged.
+#[test]
+fn next_and_previous_flag_wrap_around() {
+    use verbatim::transcript::flags::{Flag, FlagKind};
+    let flag = || {
+        vec![Flag {
+            kind: FlagKind::TooLong,
+            detail: String::new(),
+        }]
+    };
+    let rows = Flagged(
+        jfk_segs()
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| (s, if i == 0 || i == 2 { flag() } else { Vec::new() }))
+            .collect(),
+    );
+    let next = |from, fwd| editor_panel::next_flagged(&rows, from, fwd);
+    assert_eq!(next(None, true), Some(0));
+    assert_eq!(next(Some(0), true), Some(2));
+    assert_eq!(next(Some(1), true), Some(2));
+    assert_eq!(next(Some(2), true), Some(0));
+    assert_eq!(next(Some(3), false), Some(2));
+    assert_eq!(next(Some(2), false), Some(0));
+    assert_eq!(next(Some(0), false), Some(2));
+    assert_eq!(next(None, false), Some(2));
+    let clean = Flagged(jfk_segs().into_iter().map(|s| (s, Vec::new())).collect());
+    assert_eq!(editor_panel::next_flagged(&clean, Some(1), true), None);
 }

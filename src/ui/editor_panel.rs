@@ -67,6 +67,53 @@ pub struct EditorUi {
     dragging: Option<(usize, bool)>,
     /// Looping the selected segment.
     pub looping: bool,
+    /// List only the flagged segments.
+    pub flagged_only: bool,
+    /// A segment to scroll the list to (after a jump to a flag).
+    scroll_to: Option<usize>,
+}
+
+/// The flagged segment after (or before) `from`, wrapping around; `from` itself counts only
+/// when nothing else is flagged. `None`: no segment is flagged.
+pub fn next_flagged(rows: &dyn SegmentRows, from: Option<usize>, forward: bool) -> Option<usize> {
+    let n = rows.len();
+    if n == 0 {
+        return None;
+    }
+    let flagged = |i: usize| rows.row(i).is_some_and(|r| !r.flags.is_empty());
+    let start = from.map_or(if forward { n - 1 } else { 0 }, |i| i.min(n - 1));
+    (1..=n)
+        .map(|k| {
+            if forward {
+                (start + k) % n
+            } else {
+                (start + n - k % n) % n
+            }
+        })
+        .find(|&i| flagged(i))
+}
+
+/// Selects the next (previous) flagged segment, moves the playhead to it and scrolls to it.
+fn jump_to_flag(
+    view: &View<'_>,
+    st: &mut EditorUi,
+    forward: bool,
+    push: &mut impl FnMut(EditorIntent),
+) {
+    let from = view
+        .doc
+        .selected
+        .or_else(|| view.segments.index_at(view.player.position_ms));
+    if let Some(i) = next_flagged(view.segments, from, forward)
+        && let Some(r) = view.segments.row(i)
+    {
+        push(EditorIntent::Select(Some(i)));
+        push(EditorIntent::Seek {
+            ms: r.start_ms,
+            play: view.player.playing,
+        });
+        st.scroll_to = Some(i);
+    }
 }
 
 pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut EditorUi, out: &mut Vec<Intent>) {
@@ -176,6 +223,33 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut EditorUi, out: &mut Vec
             }
         });
     });
+    ui.horizontal(|ui| {
+        let flagged = (0..view.segments.len())
+            .filter(|&i| view.segments.row(i).is_some_and(|r| !r.flags.is_empty()))
+            .count();
+        ui.label(
+            egui::RichText::new(format!("⚠ {flagged} flagged")).color(if flagged > 0 {
+                FLAG_COLOUR
+            } else {
+                ui.visuals().weak_text_color()
+            }),
+        );
+        if ui
+            .add_enabled(flagged > 0, egui::Button::new("◀ Previous flag"))
+            .on_hover_text("Shift+F8")
+            .clicked()
+        {
+            jump_to_flag(view, st, false, &mut push);
+        }
+        if ui
+            .add_enabled(flagged > 0, egui::Button::new("Next flag ▶"))
+            .on_hover_text("F8")
+            .clicked()
+        {
+            jump_to_flag(view, st, true, &mut push);
+        }
+        ui.checkbox(&mut st.flagged_only, "Only flagged segments");
+    });
     egui::CollapsingHeader::new(format!("Versions ({})", doc.versions.len()))
         .default_open(true)
         .show(ui, |ui| versions(ui, doc, st, &mut push));
@@ -192,6 +266,7 @@ fn shortcuts(
     let doc = view.doc;
     let typing = ui.ctx().egui_wants_keyboard_input();
     let pos = view.player.position_ms;
+    let mut next_flag = None;
     ui.input(|i| {
         let cmd = i.modifiers.command;
         if i.key_pressed(egui::Key::Escape) {
@@ -214,6 +289,9 @@ fn shortcuts(
         }
         if i.key_pressed(egui::Key::F4) {
             push(EditorIntent::SetSpeed((view.player.speed + 0.1).min(2.0)));
+        }
+        if i.key_pressed(egui::Key::F8) {
+            next_flag = Some(!i.modifiers.shift);
         }
         if i.modifiers.alt && i.key_pressed(egui::Key::ArrowLeft) {
             push(EditorIntent::Edit(Edit::Nudge {
@@ -257,6 +335,9 @@ fn shortcuts(
             });
         }
     });
+    if let Some(forward) = next_flag {
+        jump_to_flag(view, st, forward, push);
+    }
 }
 
 fn transport(
@@ -484,18 +565,35 @@ fn segment_list(
     });
     let row_h = ui.text_style_height(&egui::TextStyle::Body) + 8.0;
     let mut area = egui::ScrollArea::vertical().auto_shrink([false, false]);
-    // Follow the playhead (or jump to a focused segment).
-    let target = doc.focus.or(if view.player.playing {
-        playing_idx.filter(|i| st.last_followed != Some(*i))
-    } else {
-        None
+    // The rows listed: all, or the flagged ones (row k shows segment order[k]).
+    let order: Option<Vec<usize>> = st.flagged_only.then(|| {
+        (0..segs.len())
+            .filter(|&i| segs.row(i).is_some_and(|r| !r.flags.is_empty()))
+            .collect()
     });
+    let position = |i: usize| match &order {
+        Some(o) => o.partition_point(|&x| x < i),
+        None => i,
+    };
+    // Follow the playhead (or jump to a focused segment, or a flag).
+    let target = st
+        .scroll_to
+        .take()
+        .or(doc.focus)
+        .or(if view.player.playing {
+            playing_idx.filter(|i| st.last_followed != Some(*i))
+        } else {
+            None
+        });
     if let Some(t) = target {
-        area = area.vertical_scroll_offset((t as f32 * row_h - 60.0).max(0.0));
+        area = area.vertical_scroll_offset((position(t) as f32 * row_h - 60.0).max(0.0));
         st.last_followed = Some(t);
     }
-    area.show_rows(ui, row_h, segs.len(), |ui, range| {
-        for i in range {
+    let rows = order.as_ref().map_or(segs.len(), Vec::len);
+    area.show_rows(ui, row_h, rows, |ui, range| {
+        for k in range {
+            let i = order.as_ref().map_or(Some(k), |o| o.get(k).copied());
+            let Some(i) = i else { continue };
             let Some(s) = segs.row(i) else { continue };
             let selected = doc.selected == Some(i);
             let playing = playing_idx == Some(i);
