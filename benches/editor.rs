@@ -133,7 +133,7 @@ fn frame(c: &mut Criterion) {
     let entities = OpenSegments { order, rows: &q };
     let doc = world.resource::<Editor>().doc.as_ref().unwrap();
     // The same segments as a plain list: the baseline the entities are measured against.
-    let list = SegmentList(doc.session.segments());
+    let list = SegmentList::new(doc.session.segments());
     let ctx = egui::Context::default();
     let mut st = EditorUi::default();
     let mut pos = 0u64;

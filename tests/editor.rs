@@ -100,7 +100,7 @@ fn harness(doc: Doc, compare: Option<CompareDoc>) -> Harness<'static, P> {
         .with_size(egui::vec2(1200.0, 700.0))
         .build_ui_state(
             |ui, p: &mut P| {
-                let segments = SegmentList(p.doc.session.segments());
+                let segments = SegmentList::new(p.doc.session.segments());
                 let view = View {
                     doc: &p.doc,
                     segments: &segments,
@@ -149,6 +149,49 @@ fn clicking_a_segment_selects_it_and_seeks_there() {
                 play: true
             }
         ]
+    );
+}
+
+/// Issue 14: a segment with word times shows its words one by one; a click on a word seeks
+/// to it (without selecting the segment, so the words stay in view), an unsure word says its
+/// probability, and "Re-transcribe selected" asks for the segment's span.
+#[test]
+fn clicking_a_word_seeks_to_it() {
+    use verbatim::transcript::words::Word;
+    let mut segs = jfk_segs();
+    segs[0].set_words(&[
+        Word::timed(320, 600, "And", Some(0.95)),
+        Word::timed(600, 900, "so,", Some(0.9)),
+        Word::timed(1_100, 1_300, "my", Some(0.97)),
+        Word::timed(1_300, 1_700, "fellow", Some(0.2)),
+        Word::timed(1_750, 2_270, "Americans,", Some(0.99)),
+    ]);
+    let mut d = doc(None);
+    d.session = EditSession::new(segs, 11_000);
+    let mut h = harness(d, None);
+    h.run();
+    h.get_by_label("fellow").click();
+    h.run();
+    assert_eq!(
+        editor_intents(h.state()),
+        [EditorIntent::Seek {
+            ms: 1_300,
+            play: true
+        }]
+    );
+    // Segments without words are still one label.
+    assert!(h.query_by_label("ask not").is_some());
+    h.state_mut().intents.clear();
+    h.state_mut().doc.selected = Some(1);
+    h.run();
+    h.get_by_label("Re-transcribe selected").click();
+    h.run();
+    assert_eq!(
+        editor_intents(h.state()),
+        [EditorIntent::Retranscribe {
+            spans: vec![(3_270, 4_410)],
+            beam: Some(5)
+        }]
     );
 }
 
@@ -446,6 +489,84 @@ fn save_creates_a_version_and_rollback_another() {
         repo::segments(&conn, vs[0].id).unwrap()[0].text,
         "And so, my fellow Americans,"
     );
+    // "citizens" for "Americans" is a correction, but not a name: nothing learnt.
+    assert!(repo::vocabulary(&conn).unwrap().is_empty());
+}
+
+/// Issue 14, learning from corrections: a name the user put in the place of the model's word
+/// is saved into the library's vocabulary with the version; the CLI lists it, gives it as the
+/// prompt, removes it (and a removed correction stays removed when made again), adds terms.
+#[test]
+fn corrected_names_are_learnt_into_the_vocabulary() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut app, t) = app_with_transcript(dir.path());
+    let open = EditorCommand::Open {
+        transcript: t,
+        version: None,
+        segment: None,
+    };
+    send(&mut app, open, |e| matches!(e, EditorEvent::Opened { .. }));
+    let correct = |app: &mut App, text: &str| {
+        app.world_mut()
+            .write_message(EditorCommand::Edit(Edit::SetText {
+                index: 0,
+                text: text.into(),
+            }));
+        app.update();
+        let saved = send(app, EditorCommand::Save { note: None }, |e| {
+            matches!(e, EditorEvent::Saved { .. })
+        });
+        assert!(matches!(saved, EditorEvent::Saved { .. }));
+        assert!(update_until(app, Duration::from_secs(10), |w| w
+            .resource::<Editor>()
+            .doc
+            .as_ref()
+            .is_some_and(|d| !d.session.dirty())));
+    };
+    correct(&mut app, "And so, my fellow Bostonians,");
+    let home = dir.path();
+    let conn = verbatim::storage::open(&home.join("verbatim.db")).unwrap();
+    let terms = repo::vocabulary(&conn).unwrap();
+    assert_eq!(terms.len(), 1, "{terms:?}");
+    assert_eq!(
+        (
+            terms[0].term.as_str(),
+            terms[0].replaced.as_deref(),
+            terms[0].source.as_str(),
+            terms[0].transcript_id
+        ),
+        ("Bostonians", Some("Americans"), "correction", Some(t))
+    );
+    let (ok, out) = verbatim(home, &["vocabulary"]);
+    assert!(
+        ok && out.contains("Bostonians") && out.contains("Americans"),
+        "{out}"
+    );
+    let (ok, out) = verbatim(home, &["vocabulary", "prompt"]);
+    assert!(ok && out.trim() == "Bostonians.", "{out}");
+    let (ok, out) = verbatim(home, &["vocabulary", "add", "Dashwood", "Marianne"]);
+    assert!(ok && out.contains("2 term(s) added"), "{out}");
+    let (ok, out) = verbatim(home, &["vocabulary", "remove", "bostonians"]);
+    assert!(ok && out.contains("1 term(s) removed"), "{out}");
+    let (ok, out) = verbatim(home, &["vocabulary", "remove", "nothing-like-it"]);
+    assert!(!ok && out.contains("0 term(s) removed"), "{out}");
+    // Made again (another word, then the correction once more): stays removed; going back to
+    // the model's word is not a correction to learn either.
+    correct(&mut app, "And so, my fellow citizens,");
+    correct(&mut app, "And so, my fellow Bostonians,");
+    correct(&mut app, "And so, my fellow Americans,");
+    let (ok, out) = verbatim(home, &["vocabulary", "--json"]);
+    assert!(ok, "{out}");
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let names: Vec<&str> = listed.iter().filter_map(|r| r["term"].as_str()).collect();
+    assert_eq!(names.len(), 2, "{out}");
+    assert!(
+        names.contains(&"Dashwood") && names.contains(&"Marianne"),
+        "{out}"
+    );
+    let (ok, out) = verbatim(home, &["vocabulary", "add", "Bostonians"]);
+    assert!(ok && out.contains("1 term(s) added"), "{out}");
+    assert_eq!(repo::vocabulary(&conn).unwrap().len(), 3);
 }
 
 #[test]
@@ -486,6 +607,7 @@ fn import_export_and_search_through_the_editor() {
         EditorCommand::Export {
             format: Format::Srt,
             path: out.clone(),
+            words: false,
         },
         any,
     );
@@ -916,6 +1038,7 @@ impl verbatim::editor::segments::SegmentRows for Flagged {
                 end_ms: s.end_ms,
                 text: &s.text,
                 flags: f,
+                words: &[],
             })
     }
 }

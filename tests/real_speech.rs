@@ -480,11 +480,13 @@ fn word_timing_the_default_is_nearer_the_speech_than_the_other() {
     );
 }
 
-/// Re-transcribing a span: three clips in one file, a version whose middle clip is a
-/// repetition loop (as whisper sometimes writes), and `verbatim retranscribe` over that clip
-/// with beam search. The new version (source `retranscribe`, based on the broken one) keeps
-/// every segment outside the span exactly, has the clip's words inside it, records the
-/// settings and the span, and raises no flag.
+/// Flags and re-transcribing a span: three clips in one file, a version whose middle clip is
+/// a repetition loop (as whisper sometimes writes), with a line invented over the silence
+/// after it and a segment squeezed into 0.6 s: flagged exactly there (repetition, silence,
+/// too fast) and nowhere else. `verbatim retranscribe` over the loop with beam search gives a
+/// version (source `retranscribe`, based on the broken one) that keeps every segment outside
+/// the span exactly, has the clip's words inside it and records the settings and the span;
+/// `--flagged` then repairs the other two, and no flag is left.
 #[test]
 fn retranscribing_a_span_replaces_exactly_that_span() {
     let Some(model) = model_or_skip("retranscribing_a_span_replaces_exactly_that_span") else {
@@ -500,17 +502,19 @@ fn retranscribing_a_span_replaces_exactly_that_span() {
     let b_start = audio.len() as u64 * 1000 / u64::from(RATE);
     audio.extend(speech::read_wav(&b.path));
     let b_end = audio.len() as u64 * 1000 / u64::from(RATE);
-    audio.extend_from_slice(&gap);
+    // Six seconds of silence: the voice detector's speech (padded 0.4 s, pauses under 2 s
+    // bridged) leaves most of it out.
+    audio.extend(std::iter::repeat_n(0.0f32, RATE as usize * 6));
     audio.extend(speech::read_wav(&c.path));
     let file = home.path().join("three.wav");
     speech::write_wav(&file, &audio);
     transcribe(home.path(), std::slice::from_ref(&file), &model, &[]);
     let v1 = json_export(home.path(), &file);
 
-    // Version 2: the middle clip's text became a loop.
-    let mut srt = String::new();
-    let ts = |ms: u64| verbatim::transcript::export::timestamp(ms, ',');
-    for (i, s) in v1["segments"].as_array().unwrap().iter().enumerate() {
+    // Version 2: the middle clip's text became a loop, a line was invented over the silence
+    // after it, and the first segment is squeezed into its first 0.6 s.
+    let mut cues: Vec<(u64, u64, String)> = Vec::new();
+    for s in v1["segments"].as_array().unwrap() {
         let (s0, s1) = (
             s["start_ms"].as_u64().unwrap(),
             s["end_ms"].as_u64().unwrap(),
@@ -521,7 +525,26 @@ fn retranscribing_a_span_replaces_exactly_that_span() {
         } else {
             s["text"].as_str().unwrap()
         };
-        srt.push_str(&format!("{}\n{} --> {}\n{text}\n\n", i + 1, ts(s0), ts(s1)));
+        cues.push((s0, s1, text.to_string()));
+    }
+    let squeezed = (cues[0].0, cues[0].0 + 600);
+    assert!(cues[0].2.len() >= 20 && cues[0].1 > squeezed.1, "{cues:?}");
+    cues[0].1 = squeezed.1;
+    let invented = (b_end + 2_000, b_end + 4_000);
+    let after_b = cues.partition_point(|c| c.0 < invented.0);
+    cues.insert(
+        after_b,
+        (invented.0, invented.1, "Thanks for watching!".to_string()),
+    );
+    let mut srt = String::new();
+    let ts = |ms: u64| verbatim::transcript::export::timestamp(ms, ',');
+    for (i, (s0, s1, text)) in cues.iter().enumerate() {
+        srt.push_str(&format!(
+            "{}\n{} --> {}\n{text}\n\n",
+            i + 1,
+            ts(*s0),
+            ts(*s1)
+        ));
     }
     let broken = home.path().join("broken.srt");
     std::fs::write(&broken, srt).unwrap();
@@ -531,7 +554,31 @@ fn retranscribing_a_span_replaces_exactly_that_span() {
     );
     assert!(o.status.success(), "{}", text(&o));
     let o = verbatim(home.path(), &["flags", "1", "--json"]);
-    assert!(text(&o).contains("repetition"), "{}", text(&o));
+    let flags: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let found = |flags: &serde_json::Value| -> Vec<(String, u64)> {
+        flags
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["kind"].as_str().unwrap().to_string(),
+                    f["start_ms"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let mut got = found(&flags);
+    got.sort_by_key(|f| f.1);
+    let loop_starts: Vec<u64> = cues
+        .iter()
+        .filter(|c| c.2.starts_with("thank you"))
+        .map(|c| c.0)
+        .collect();
+    let mut want: Vec<(String, u64)> = vec![("too_fast".into(), squeezed.0)];
+    want.extend(loop_starts.iter().map(|s| ("repetition".to_string(), *s)));
+    want.push(("silence".into(), invented.0));
+    assert_eq!(got, want, "{flags}");
 
     // Version 3: that span again, with beam search.
     let (from, to) = ((b_start + 200).to_string(), (b_end - 200).to_string());
@@ -615,5 +662,44 @@ fn retranscribing_a_span_replaces_exactly_that_span() {
     assert!(e.rate() <= 0.15, "the span's words: {inside:?}");
     let o = verbatim(home.path(), &["flags", "1", "--json"]);
     let flags: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        found(&flags),
+        [
+            ("too_fast".to_string(), squeezed.0),
+            ("silence".to_string(), invented.0)
+        ],
+        "{flags}"
+    );
+
+    // The two left, one job each: versions 4 and 5.
+    let o = verbatim(
+        home.path(),
+        &[
+            "retranscribe",
+            "1",
+            "--flagged",
+            "--model",
+            model.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["version"], 5, "{report}");
+    assert_eq!(
+        report["spans"].as_array().map(Vec::len),
+        Some(2),
+        "{report}"
+    );
+    let (v4, v5) = (v(4), v(5));
+    assert_eq!((v4.based_on, v5.based_on), (Some(v3.id), Some(v4.id)));
+    let last = segs(v5.id);
+    assert!(
+        !last.iter().any(|s| s.text.contains("watching")),
+        "the invented line is gone: {last:?}"
+    );
+    let o = verbatim(home.path(), &["flags", "1", "--json"]);
+    let flags: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    eprintln!("flags after --flagged: {flags}");
     assert_eq!(flags.as_array().map(Vec::len), Some(0), "{flags}");
 }

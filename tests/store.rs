@@ -37,6 +37,10 @@ const SHIPPED: &[(&str, &str)] = &[
         "006_self_repair.sql",
         "1ce4e93b13ea45376b61bc1796af847de00bf7ffaedca0fbd4dbda23c6e7a5e5",
     ),
+    (
+        "007_vocabulary.sql",
+        "e176c4207462905f755570325ad8653864dc4bbcdc5780c811dd23a7e26b748a",
+    ),
 ];
 
 fn manifest_dir() -> PathBuf {
@@ -189,6 +193,9 @@ fn upgrade_from_a_database_made_by_the_first_migration() {
             .iter()
             .all(|j| j.redo.is_none())
     );
+    // Migration 007: an upgraded library starts with an empty vocabulary.
+    assert!(repo::vocabulary(&conn).unwrap().is_empty());
+    assert_eq!(repo::vocabulary_prompt(&conn, 400).unwrap(), None);
     // Migration 002 leaves old sessions readable, with empty overrun lists.
     let sessions = repo::list_recording_sessions(&conn, None).unwrap();
     assert_eq!(sessions.len(), 1);

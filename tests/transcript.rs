@@ -411,3 +411,221 @@ proptest! {
         }
     }
 }
+
+/// jfk's first segment with word times as the model gives them.
+fn timed() -> Segment {
+    use verbatim::transcript::words::Word;
+    let mut s = Segment::new(300, 2_300, "And so, my fellow Americans,");
+    s.set_words(&[
+        Word::timed(320, 600, "And", Some(0.95)),
+        Word::timed(600, 900, "so,", Some(0.9)),
+        Word::timed(1_100, 1_300, "my", Some(0.97)),
+        Word::timed(1_300, 1_700, "fellow", Some(0.3)),
+        Word::timed(1_750, 2_270, "Americans,", Some(0.99)),
+    ]);
+    s.no_speech = Some(0.01);
+    s.avg_logprob = Some(-0.2);
+    s
+}
+
+fn spans(s: &Segment) -> Vec<Option<(u64, u64)>> {
+    s.words().iter().map(|w| w.span()).collect()
+}
+
+/// Issue 14: words survive editing. A text edit keeps the times of the words it left alone
+/// and of a word put in the place of one (a correction), marks the others untimed; the
+/// model's segment-wide signals are forgotten; timing edits clip the words; split and merge
+/// share them out and join them.
+#[test]
+fn words_survive_text_timing_split_and_merge_edits() {
+    let s = vec![timed(), Segment::new(3_000, 4_400, "ask not")];
+    let edited = apply(
+        &s,
+        &Edit::SetText {
+            index: 0,
+            text: "And so, my dear fellow Americans!".into(),
+        },
+        11_000,
+    )
+    .unwrap();
+    let words = edited[0].words();
+    let texts: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
+    assert_eq!(texts, ["And", "so,", "my", "dear", "fellow", "Americans!"]);
+    assert_eq!(
+        spans(&edited[0]),
+        [
+            Some((320, 600)),
+            Some((600, 900)),
+            Some((1_100, 1_300)),
+            None,
+            Some((1_300, 1_700)),
+            Some((1_750, 2_270)),
+        ]
+    );
+    assert_eq!(
+        words[4].p,
+        Some(0.3),
+        "an untouched word keeps its probability"
+    );
+    assert_eq!((edited[0].no_speech, edited[0].avg_logprob), (None, None));
+
+    // A correction of one word keeps its time.
+    let fixed = apply(
+        &s,
+        &Edit::SetText {
+            index: 0,
+            text: "And so, my yellow Americans,".into(),
+        },
+        11_000,
+    )
+    .unwrap();
+    let w = fixed[0].words();
+    assert_eq!(
+        (w[3].text.as_str(), w[3].span(), w[3].p),
+        ("yellow", Some((1_300, 1_700)), None)
+    );
+
+    // New bounds clip the words: "And" falls outside, "so," is cut at the new start.
+    let moved = apply(
+        &s,
+        &Edit::SetTimes {
+            index: 0,
+            start_ms: 700,
+            end_ms: 2_300,
+        },
+        11_000,
+    )
+    .unwrap();
+    assert_eq!(spans(&moved[0])[0], None);
+    assert_eq!(spans(&moved[0])[1], Some((700, 900)));
+
+    // Split with no cursor: at the word boundary nearest the time (1000 ms is in the gap
+    // between "so," and "my"; 1050 is not a boundary, the cut moves to 1000).
+    let split = apply(
+        &s,
+        &Edit::Split {
+            index: 0,
+            at_ms: 1_050,
+            at_char: None,
+        },
+        11_000,
+    )
+    .unwrap();
+    assert_eq!(split[0].text, "And so,");
+    assert_eq!(split[1].text, "my fellow Americans,");
+    assert_eq!((split[0].end_ms, split[1].start_ms), (1_000, 1_000));
+    assert_eq!(split[0].words().len(), 2);
+    assert_eq!(spans(&split[1])[0], Some((1_100, 1_300)));
+    // Inside a word ("fellow", 1300-1700): the nearer boundary, after it (1725).
+    let mid = apply(
+        &s,
+        &Edit::Split {
+            index: 0,
+            at_ms: 1_650,
+            at_char: None,
+        },
+        11_000,
+    )
+    .unwrap();
+    assert_eq!(mid[0].text, "And so, my fellow");
+    assert_eq!(mid[0].end_ms, 1_725);
+
+    // Merge joins the words; the side without times adds its words untimed.
+    let merged = apply(&s, &Edit::Merge { index: 0 }, 11_000).unwrap();
+    let w = merged[0].words();
+    assert_eq!(w.len(), 7);
+    assert_eq!(w[4].span(), Some((1_750, 2_270)));
+    assert_eq!((w[5].text.as_str(), w[5].span()), ("ask", None));
+}
+
+/// Issue 14: words export in JSON and as word-level SRT (a cue per word) and VTT (timestamp
+/// tags), and come back on import: JSON and VTT with their times, untimed words untimed.
+#[test]
+fn word_times_export_and_import_back() {
+    use verbatim::transcript::export::render_words;
+    let mut edited = apply(
+        &[timed()],
+        &Edit::SetText {
+            index: 0,
+            text: "And so, my dear fellow Americans,".into(),
+        },
+        11_000,
+    )
+    .unwrap();
+    edited.push(Segment::new(3_000, 4_400, "ask not"));
+
+    let json = render(Format::Json, &meta(), &edited);
+    let back = parse(Format::Json, &json).unwrap();
+    assert_eq!(back[0].words(), edited[0].words(), "{json}");
+    assert!(json.contains(r#""text": "dear""#), "{json}");
+
+    let vtt = render_words(Format::Vtt, &meta(), &edited);
+    assert!(
+        vtt.contains(
+            "00:00:00.300 --> 00:00:02.300\n<00:00:00.320>And <00:00:00.600>so, \
+             <00:00:01.100>my dear <00:00:01.300>fellow <00:00:01.750>Americans,\n"
+        ),
+        "{vtt}"
+    );
+    assert!(
+        vtt.contains("00:00:03.000 --> 00:00:04.400\nask not\n"),
+        "{vtt}"
+    );
+    let back = parse(Format::Vtt, &vtt).unwrap();
+    assert_eq!(back[0].text, "And so, my dear fellow Americans,");
+    assert_eq!(
+        spans(&back[0]),
+        [
+            Some((320, 600)),
+            Some((600, 1_100)),
+            Some((1_100, 1_300)),
+            None,
+            Some((1_300, 1_750)),
+            Some((1_750, 2_300)),
+        ],
+        "each timed word runs to the next one's start"
+    );
+    assert_eq!(back[1].words_json, None);
+
+    let srt = render_words(Format::Srt, &meta(), &edited);
+    assert!(
+        srt.starts_with(
+            "1\n00:00:00,320 --> 00:00:00,600\nAnd\n\n2\n00:00:00,600 --> 00:00:00,900\nso,\n\n\
+             3\n00:00:01,100 --> 00:00:01,300\nmy dear\n\n"
+        ),
+        "{srt}"
+    );
+    let cues = parse(Format::Srt, &srt).unwrap();
+    assert_eq!(
+        cues.len(),
+        6,
+        "five timed words, then the segment without words"
+    );
+    assert_eq!(cues[5].text, "ask not");
+    // Without word times the word-level forms are the plain ones.
+    let plain = [Segment::new(0, 1_000, "no words")];
+    for f in [Format::Srt, Format::Vtt] {
+        assert_eq!(render_words(f, &meta(), &plain), render(f, &meta(), &plain));
+    }
+}
+
+#[test]
+fn vtt_timestamp_tags_out_of_order_or_outside_the_cue_are_dropped() {
+    let vtt = "WEBVTT\n\n00:00:01.000 --> 00:00:03.000\n\
+               one <00:00:02.000>two <00:00:01.500>three <00:00:09.000>four &amp;five\n";
+    let s = parse(Format::Vtt, vtt).unwrap();
+    assert_eq!(s[0].text, "one two three four &five");
+    assert_eq!(
+        spans(&s[0]),
+        [Some((1_000, 2_000)), Some((2_000, 3_000)), None, None, None]
+    );
+    // Untimed words in JSON are accepted; half a time is not.
+    let ok = r#"{"segments":[{"start_ms":0,"end_ms":900,"text":"a b","words":[{"text":"a","start_ms":0,"end_ms":400},{"text":"b"}]}]}"#;
+    assert_eq!(
+        spans(&parse(Format::Json, ok).unwrap()[0]),
+        [Some((0, 400)), None]
+    );
+    let bad = r#"{"segments":[{"start_ms":0,"end_ms":900,"text":"a","words":[{"text":"a","start_ms":0}]}]}"#;
+    let err = parse(Format::Json, bad).unwrap_err().to_string();
+    assert!(err.contains("a start or an end but not both"), "{err}");
+}

@@ -173,6 +173,7 @@ mod jobs {
                         gpu: GpuPref::Auto,
                         model: "base.en",
                         features: &["cpu"],
+                        use_vocabulary: false,
                     };
                     jobs_panel::show(ui, &view, &mut p.ui, &mut p.intents);
                 },

@@ -280,6 +280,7 @@ pub(super) fn export(
     version: Option<u32>,
     format: &str,
     out: Option<PathBuf>,
+    words: bool,
 ) -> anyhow::Result<ExitCode> {
     let format = Format::parse(format)
         .with_context(|| format!("unknown format {format:?} (srt, vtt, json, txt, csv)"))?;
@@ -297,9 +298,12 @@ pub(super) fn export(
         )
     };
     let path = out.unwrap_or_else(|| PathBuf::from(format!("{stem}.v{number}.{}", format.code())));
-    let ev = run(&mut app, EditorCommand::Export { format, path }, |e| {
-        matches!(e, EditorEvent::Exported(_))
-    })?;
+    let command = EditorCommand::Export {
+        format,
+        path,
+        words,
+    };
+    let ev = run(&mut app, command, |e| matches!(e, EditorEvent::Exported(_)))?;
     if let EditorEvent::Exported(p) = ev {
         print(&format!(
             "wrote {} (transcript {id}, version {number})",

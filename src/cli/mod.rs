@@ -5,6 +5,7 @@ mod editor;
 mod record;
 mod retranscribe;
 mod transcribe;
+mod vocabulary;
 pub use record::{RecordingLog, track_recording};
 
 use std::path::{Path, PathBuf};
@@ -138,6 +139,10 @@ pub enum Command {
         /// Default: NAME.vN.EXT in the current folder.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Word-level timing where the format allows: SRT one cue per word, VTT a timestamp
+        /// tag before each word (JSON always has the words).
+        #[arg(long)]
+        words: bool,
     },
     /// Search every transcript's current text.
     Search {
@@ -170,6 +175,14 @@ pub enum Command {
     /// model, no prompt): a new version (source retranscribe) in which every segment outside
     /// the span is the previous version's.
     Retranscribe(retranscribe::RetranscribeArgs),
+    /// The library's vocabulary: names and terms learnt from corrections (or added), which
+    /// `--vocabulary` gives whisper as its prompt. No subcommand: the list.
+    Vocabulary {
+        #[command(subcommand)]
+        command: Option<vocabulary::VocabularyCommand>,
+        #[arg(long)]
+        json: bool,
+    },
     /// List transcription jobs: status, progress, back-end asked for and used, threads,
     /// transcript.
     Jobs {
@@ -323,7 +336,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             version,
             format,
             out,
-        }) => editor::export(&data, id, version, &format, out),
+            words,
+        }) => editor::export(&data, id, version, &format, out, words),
         Some(Command::Search { query, json }) => editor::search(&data, &query, json),
         Some(Command::Library { json }) => library(&data, json),
         Some(Command::Devices { json }) => devices(json),
@@ -331,6 +345,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Recover { json }) => record::recover(&data, json),
         Some(Command::Transcribe(args)) => transcribe::transcribe(&data, args),
         Some(Command::Retranscribe(args)) => retranscribe::retranscribe(&data, args),
+        Some(Command::Vocabulary { command, json }) => vocabulary::vocabulary(&data, command, json),
         Some(Command::Jobs { json }) => transcribe::jobs(&data, json),
         Some(Command::Models { command }) => transcribe::models(&data, command),
         Some(Command::Worker) => Ok(ExitCode::FAILURE),

@@ -33,11 +33,15 @@ pub struct RetranscribeArgs {
     #[arg(value_name = "ID")]
     pub id: i64,
     /// Start of the span, in ms. The span grows to the whole of every segment it touches.
-    #[arg(long, value_name = "MS")]
-    pub from: u64,
+    #[arg(long, value_name = "MS", required_unless_present = "flagged")]
+    pub from: Option<u64>,
     /// End of the span, in ms.
-    #[arg(long, value_name = "MS")]
-    pub to: u64,
+    #[arg(long, value_name = "MS", required_unless_present = "flagged")]
+    pub to: Option<u64>,
+    /// Every flagged segment instead of one span (`verbatim flags ID`): one job each, each
+    /// repairing the version the one before made.
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    pub flagged: bool,
     /// The version to repair (default: the current one).
     #[arg(long, value_name = "N")]
     pub version: Option<u32>,
@@ -58,6 +62,9 @@ pub struct RetranscribeArgs {
     /// no prompt and without the text before it.
     #[arg(long, value_name = "TEXT")]
     pub prompt: Option<String>,
+    /// Prime the decoder with the library's vocabulary too (`verbatim vocabulary`).
+    #[arg(long)]
+    pub vocabulary: bool,
     /// Send silence to whisper too.
     #[arg(long)]
     pub no_vad: bool,
@@ -81,8 +88,11 @@ struct Report {
     status: String,
     based_on_version: u32,
     version: Option<u32>,
+    /// The first span's start and the last one's end.
     from_ms: u64,
     to_ms: u64,
+    /// Every span transcribed again (one with --from/--to).
+    spans: Vec<[u64; 2]>,
     /// Segments of the span before and after.
     replaced: usize,
     new: usize,
@@ -101,11 +111,38 @@ pub(super) fn retranscribe(data: &DataDir, args: RetranscribeArgs) -> anyhow::Re
     let model_path = catalog::resolve(&catalog::models_dir(data.root()), &model)?;
     model_file::inspect_whisper_file(&model_path)?;
     let (transcript, base, segments) = base_version(data, &args)?;
-    let (from_ms, to_ms) = covering_span(&segments, args.from, args.to);
-    let replaced = segments
-        .iter()
-        .filter(|s| s.start_ms < to_ms && s.end_ms > from_ms)
-        .count();
+    let spans: Vec<(u64, u64)> = match (args.from, args.to) {
+        (Some(from), Some(to)) if !args.flagged => vec![covering_span(&segments, from, to)],
+        _ => {
+            use crate::transcript::flags::{FlagRules, flags_with_speech};
+            let rules = FlagRules::default();
+            let speech = {
+                let conn = crate::storage::open(&data.db_path())?;
+                repo::speech_regions(&conn, transcript.id)?
+            };
+            let flagged: Vec<(u64, u64)> = segments
+                .iter()
+                .filter(|s| !flags_with_speech(s, &rules, speech.as_deref()).is_empty())
+                .map(|s| (s.start_ms, s.end_ms))
+                .collect();
+            if flagged.is_empty() {
+                let mut out = std::io::stdout().lock();
+                writeln!(
+                    out,
+                    "no segment of version {} of transcript {} is flagged: nothing to transcribe again",
+                    base.number, transcript.id
+                )?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            flagged
+        }
+    };
+    let in_spans = |s: &Segment| spans.iter().any(|(a, b)| s.start_ms < *b && s.end_ms > *a);
+    let replaced = segments.iter().filter(|s| in_spans(s)).count();
+    let (from_ms, to_ms) = (
+        spans.first().map_or(0, |s| s.0),
+        spans.last().map_or(0, |s| s.1),
+    );
     let params = DecodeParams {
         language: args.language.clone().filter(|l| l != "auto"),
         beam_size: args.beam,
@@ -115,6 +152,7 @@ pub(super) fn retranscribe(data: &DataDir, args: RetranscribeArgs) -> anyhow::Re
         // The span on its own: the text before it is what is being repaired.
         carry_context: false,
         word_timing: args.word_timing.unwrap_or_default(),
+        use_vocabulary: args.vocabulary,
         ..DecodeParams::default()
     };
 
@@ -136,57 +174,78 @@ pub(super) fn retranscribe(data: &DataDir, args: RetranscribeArgs) -> anyhow::Re
         s.reserved_cores = 0;
         s.run_all_pending = false;
     }
-    app.world_mut().write_message(TranscribeRequest {
-        audio_file: transcript.audio_file,
-        model: Some(model.clone()),
-        gpu: Some(gpu),
-        params: Some(params.clone()),
-        token: 0,
-        into: Some(transcript.id),
-        redo: Some(Redo {
-            based_on: Some(base.id),
-            from_ms,
-            to_ms,
-        }),
-    });
+    // The first span repairs the version asked for; each next one the version the one before
+    // made (the current one when it is saved).
+    for (k, (from_ms, to_ms)) in spans.iter().copied().enumerate() {
+        app.world_mut().write_message(TranscribeRequest {
+            audio_file: transcript.audio_file,
+            model: Some(model.clone()),
+            gpu: Some(gpu),
+            params: Some(params.clone()),
+            token: k as u64,
+            into: Some(transcript.id),
+            redo: Some(Redo {
+                based_on: (k == 0).then_some(base.id),
+                from_ms,
+                to_ms,
+            }),
+        });
+    }
     if !update_until(&mut app, Duration::from_secs(600), |w| {
-        !w.resource::<Queued>().0.is_empty()
+        w.resource::<Queued>().0.len() >= spans.len()
     }) {
-        anyhow::bail!("the job could not be queued (is the database writable?)");
+        anyhow::bail!("the jobs could not be queued (is the database writable?)");
     }
     let queued = std::mem::take(&mut app.world_mut().resource_mut::<Queued>().0);
-    let job = match queued.into_iter().next().map(|q| q.result) {
-        Some(Ok(id)) => id,
-        Some(Err(e)) => anyhow::bail!("cannot queue the job: {e}"),
-        None => anyhow::bail!("the job was not queued"),
-    };
-    let label = format!(
-        "{} {}-{}",
-        transcript.audio_name,
-        timestamp(from_ms, '.'),
-        timestamp(to_ms, '.')
-    );
-    run_jobs(
-        &mut app,
-        &[label],
-        args.json,
-        &HashMap::from([(job, 0)]),
-        &interrupted,
-    );
+    let mut job_of = HashMap::new();
+    for q in queued {
+        match q.result {
+            Ok(id) => {
+                job_of.insert(id, q.token as usize);
+            }
+            Err(e) => anyhow::bail!("cannot queue the job: {e}"),
+        }
+    }
+    let labels: Vec<String> = spans
+        .iter()
+        .map(|(a, b)| {
+            format!(
+                "{} {}-{}",
+                transcript.audio_name,
+                timestamp(*a, '.'),
+                timestamp(*b, '.')
+            )
+        })
+        .collect();
+    run_jobs(&mut app, &labels, args.json, &job_of, &interrupted);
+    let last_job = job_of.iter().max_by_key(|(_, k)| **k).map(|(id, _)| *id);
     let finished: Option<TranscriptionJob> = {
         let world = app.world_mut();
         let mut q = world.query::<&TranscriptionJob>();
-        q.iter(world).find(|j| j.id == job).cloned()
+        q.iter(world)
+            .filter(|j| job_of.contains_key(&j.id))
+            .find(|j| j.error.is_some() || Some(j.id) == last_job)
+            .cloned()
     };
     drop(app); // the database writer finishes everything queued
 
     let conn = crate::storage::open(&data.db_path())?;
     let current = repo::current_version(&conn, transcript.id)?;
-    let made = current.filter(|v| v.id != base.id && v.based_on == Some(base.id));
+    // One span: the version based on the one repaired; several: the last of the chain.
+    let made = current.filter(|v| {
+        v.id != base.id
+            && if spans.len() == 1 {
+                v.based_on == Some(base.id)
+            } else {
+                v.number > base.number
+                    && v.source == crate::storage::repo::VersionSource::Retranscribe
+            }
+    });
     let new = match &made {
         Some(v) => repo::segments(&conn, v.id)?
-            .iter()
-            .filter(|s| s.start_ms < to_ms && s.end_ms > from_ms)
+            .into_iter()
+            .map(Segment::from)
+            .filter(|s| in_spans(s))
             .count(),
         None => 0,
     };
@@ -199,6 +258,7 @@ pub(super) fn retranscribe(data: &DataDir, args: RetranscribeArgs) -> anyhow::Re
         version: made.as_ref().map(|v| v.number),
         from_ms,
         to_ms,
+        spans: spans.iter().map(|(a, b)| [*a, *b]).collect(),
         replaced,
         new,
         model,
@@ -212,11 +272,13 @@ pub(super) fn retranscribe(data: &DataDir, args: RetranscribeArgs) -> anyhow::Re
         match report.version {
             Some(n) => writeln!(
                 out,
-                "version {n} of transcript {}: {} to {} transcribed again with {}; {} segment(s) \
+                "version {n} of transcript {}: {} transcribed again with {}; {} segment(s) \
                  replaced by {} (`verbatim diff {} --from {} --to {n}` shows what changed)",
                 report.transcript,
-                timestamp(from_ms, '.'),
-                timestamp(to_ms, '.'),
+                match spans.as_slice() {
+                    [(a, b)] => format!("{} to {}", timestamp(*a, '.'), timestamp(*b, '.')),
+                    many => format!("{} flagged spans", many.len()),
+                },
                 report.model,
                 report.replaced,
                 report.new,
@@ -252,20 +314,17 @@ fn base_version(
         None => repo::current_version(&conn, id)?
             .with_context(|| format!("transcript {id} has no current version"))?,
     };
-    if args.from >= args.to {
-        anyhow::bail!(
-            "--from {} must be before --to {} (milliseconds)",
-            args.from,
-            args.to
-        );
-    }
-    if transcript.duration_ms > 0 && args.from >= transcript.duration_ms {
-        anyhow::bail!(
-            "--from {} is past the end of {} ({} ms long)",
-            args.from,
-            transcript.audio_name,
-            transcript.duration_ms
-        );
+    if let (Some(from), Some(to)) = (args.from, args.to) {
+        if from >= to {
+            anyhow::bail!("--from {from} must be before --to {to} (milliseconds)");
+        }
+        if transcript.duration_ms > 0 && from >= transcript.duration_ms {
+            anyhow::bail!(
+                "--from {from} is past the end of {} ({} ms long)",
+                transcript.audio_name,
+                transcript.duration_ms
+            );
+        }
     }
     let segments = repo::segments(&conn, version.id)?
         .into_iter()

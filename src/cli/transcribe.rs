@@ -60,6 +60,10 @@ pub struct TranscribeArgs {
     /// Text that primes the decoder (names, spelling).
     #[arg(long, value_name = "TEXT")]
     pub prompt: Option<String>,
+    /// Prime the decoder with the library's vocabulary too (`verbatim vocabulary`: the
+    /// names and terms users corrected in transcripts, or added).
+    #[arg(long)]
+    pub vocabulary: bool,
     /// Decode every window on its own, without the text before it as context (helps when a
     /// recording makes whisper repeat itself).
     #[arg(long)]
@@ -279,6 +283,7 @@ fn decode_params(args: &TranscribeArgs) -> DecodeParams {
         carry_context: !args.no_context,
         short_audio_ctx: !args.full_window,
         word_timing: args.word_timing.unwrap_or_default(),
+        use_vocabulary: args.vocabulary,
         ..DecodeParams::default()
     }
 }

@@ -5,7 +5,7 @@ use bevy::prelude::*;
 
 use super::segments::{SegmentDetail, SegmentText, SegmentTiming};
 use crate::transcript::Segment;
-use crate::transcript::flags::{Flag, FlagRules, flags};
+use crate::transcript::flags::{Flag, FlagRules, flags_with_speech};
 
 /// What looks wrong with a segment (empty: nothing).
 #[derive(Component, Debug, Clone, Default, PartialEq)]
@@ -15,6 +15,10 @@ pub struct SegmentFlags(pub Vec<Flag>);
 #[derive(Resource, Debug, Clone, Copy, Default, PartialEq)]
 pub struct Rules(pub FlagRules);
 
+/// Where the voice activity model heard speech in the open file (ms spans; `None`: unknown).
+#[derive(Resource, Debug, Clone, Default, PartialEq)]
+pub struct DocSpeech(pub Option<Vec<(u64, u64)>>);
+
 /// What the flags are computed from changed (or is new).
 type Edited = Or<(
     Changed<SegmentText>,
@@ -22,20 +26,40 @@ type Edited = Or<(
     Changed<SegmentDetail>,
 )>;
 
-/// Flags the segments that are new or changed since the last frame.
+/// The segment data the flags are computed from.
+type FlagInput = (
+    Entity,
+    &'static SegmentTiming,
+    &'static SegmentText,
+    &'static SegmentDetail,
+);
+
+/// Flags the segments that are new or changed since the last frame (all of them when the
+/// file's speech regions arrive or change).
 pub fn flag_segments(
     mut commands: Commands,
     rules: Res<Rules>,
-    changed: Query<(Entity, &SegmentTiming, &SegmentText, &SegmentDetail), Edited>,
+    speech: Option<Res<DocSpeech>>,
+    changed: Query<FlagInput, Edited>,
+    all: Query<FlagInput>,
     mut existing: Query<&mut SegmentFlags>,
 ) {
-    for (entity, timing, text, detail) in &changed {
+    let todo: Vec<_> = if speech.as_ref().is_some_and(|s| s.is_changed()) {
+        all.iter().collect()
+    } else {
+        changed.iter().collect()
+    };
+    for (entity, timing, text, detail) in todo {
         let segment = Segment {
             no_speech: detail.no_speech,
             avg_logprob: detail.avg_logprob,
             ..Segment::new(timing.start_ms, timing.end_ms, text.0.as_str())
         };
-        let found = SegmentFlags(flags(&segment, &rules.0));
+        let found = SegmentFlags(flags_with_speech(
+            &segment,
+            &rules.0,
+            speech.as_ref().and_then(|s| s.0.as_deref()),
+        ));
         match existing.get_mut(entity) {
             Ok(mut f) => {
                 f.set_if_neq(found);

@@ -93,6 +93,8 @@ pub struct LoadedTranscript {
     pub segments: Vec<SegmentRow>,
     /// The audio file's bookmarks (those set while its take recorded too).
     pub bookmarks: Vec<Bookmark>,
+    /// Where the voice activity model heard speech in the file (`repo::speech_regions`).
+    pub speech: Option<Vec<(u64, u64)>>,
 }
 
 /// Reads a transcript with version `version` (`None`: the current one).
@@ -117,12 +119,14 @@ pub fn load_transcript(
     })?;
     let segments = repo::segments(conn, version.id)?;
     let bookmarks = repo::bookmarks(conn, t.audio_file)?;
+    let speech = repo::speech_regions(conn, transcript)?;
     Ok(LoadedTranscript {
         transcript: t,
         versions,
         version,
         segments,
         bookmarks,
+        speech,
     })
 }
 
@@ -136,6 +140,7 @@ struct ExportJob {
     format: Format,
     segments: Vec<Segment>,
     path: PathBuf,
+    words: bool,
 }
 
 /// Renders and writes the file (on its own thread: file work stays off the frame and out of
@@ -154,7 +159,12 @@ fn export(
                 version: job.version_number,
                 model: job.model.as_deref(),
             };
-            let text = crate::transcript::export::render(job.format, &meta, &job.segments);
+            let render = if job.words {
+                crate::transcript::export::render_words
+            } else {
+                crate::transcript::export::render
+            };
+            let text = render(job.format, &meta, &job.segments);
             let written = match crate::transcript::export::write_new(&job.path, &text) {
                 Ok(w) => w,
                 Err(e) => return reply(Err(format!("cannot write {}: {e}", job.path.display()))),
@@ -222,10 +232,12 @@ pub enum EditorCommand {
         right: u32,
     },
     CloseCompare,
-    /// Export the open version's saved segments.
+    /// Export the open version's saved segments (`words`: word-level SRT/VTT, see
+    /// `transcript::export::render_words`).
     Export {
         format: Format,
         path: PathBuf,
+        words: bool,
     },
     Search(String),
     ListTranscripts,
@@ -259,6 +271,31 @@ pub enum EditorEvent {
 
 pub struct EditorPlugin {
     pub store: AudioStore,
+}
+
+/// A job finished a new version of the open transcript (a span transcribed again, say): the
+/// editor opens it, at the same segment, unless there are unsaved edits (then the version
+/// is in the list, and the edits stay).
+fn follow_new_versions(
+    mut done: MessageReader<crate::transcribe::JobFinished>,
+    editor: Res<Editor>,
+    mut out: MessageWriter<EditorCommand>,
+) {
+    let Some(doc) = editor.doc.as_ref() else {
+        done.clear();
+        return;
+    };
+    let ours = done.read().any(|j| {
+        j.status == crate::transcribe::JobStatus::Completed
+            && j.transcript == Some(doc.transcript.id)
+    });
+    if ours && !doc.session.dirty() {
+        out.write(EditorCommand::Open {
+            transcript: doc.transcript.id,
+            version: None,
+            segment: doc.selected,
+        });
+    }
 }
 
 /// The waveform of the open transcript's audio (16 kHz mono), built off the frame. The file
@@ -342,6 +379,11 @@ impl Plugin for EditorPlugin {
             .insert_resource(EditorStore(self.store.clone()))
             .add_message::<EditorCommand>()
             .add_message::<EditorEvent>()
+            .add_message::<crate::transcribe::JobFinished>()
+            .add_systems(
+                Update,
+                follow_new_versions.in_set(AppSystems::Ingest.of(Feature::Editor)),
+            )
             .init_resource::<Replies<EditorReply>>()
             .add_systems(
                 Update,
@@ -349,6 +391,7 @@ impl Plugin for EditorPlugin {
             )
             .add_plugins(segments::plugin)
             .init_resource::<flags::Rules>()
+            .init_resource::<flags::DocSpeech>()
             .add_systems(
                 Update,
                 (
@@ -356,6 +399,7 @@ impl Plugin for EditorPlugin {
                     segments::mirror,
                     segments::link_versions,
                     flags::flag_segments,
+                    segments::align_words,
                 )
                     .chain()
                     .in_set(AppSystems::Apply.of(Feature::Editor)),
@@ -381,18 +425,40 @@ fn load(
     );
 }
 
-/// Queues a new version of `transcript` (source and note in `version`).
+/// Saves a version of `transcript` (source and note in `version`). `learn`: the words the
+/// user corrected (against the version it is based on, or the current one) are learnt into
+/// the library's vocabulary in the same transaction (`transcript::words::learned`).
 fn save_version(
     db: &mut Database,
     replies: &Replies<EditorReply>,
     transcript: TranscriptId,
     version: NewVersion,
     segments: Vec<Segment>,
+    learn: bool,
 ) {
     db.write(
         move |c, _| {
-            repo::add_version(c, transcript, &version, &segments, now_ms())
-                .map_err(|e| e.to_string())
+            let now = now_ms();
+            let before = match version.based_on {
+                _ if !learn => None,
+                Some(v) => Some(v),
+                None => repo::current_version(c, transcript)
+                    .map_err(|e| e.to_string())?
+                    .map(|v| v.id),
+            };
+            let saved = repo::add_version(c, transcript, &version, &segments, now)
+                .map_err(|e| e.to_string())?;
+            if let Some(before) = before {
+                let learnt = repo::segments(c, before).map(|rows| {
+                    let before: Vec<Segment> = rows.into_iter().map(Segment::from).collect();
+                    crate::transcript::words::learned(&before, &segments)
+                });
+                if let Err(e) = learnt.and_then(|l| repo::learn_corrections(c, transcript, &l, now))
+                {
+                    tracing::warn!("the corrections were not added to the vocabulary: {e}");
+                }
+            }
+            Ok(saved)
         },
         replies.to(move |result| EditorReply::Saved { transcript, result }),
     );
@@ -462,7 +528,7 @@ fn handle_commands(
                 v.author = std::env::var("USER").ok();
                 let transcript = doc.transcript.id;
                 let segments = doc.session.segments().to_vec();
-                save_version(&mut db, &replies, transcript, v, segments);
+                save_version(&mut db, &replies, transcript, v, segments, true);
             }
             EditorCommand::Rollback { to } => {
                 let Some(doc) = editor.doc.as_ref() else {
@@ -483,7 +549,8 @@ fn handle_commands(
             } => {
                 let mut v = NewVersion::new(VersionSource::Import);
                 v.note = Some(note.clone());
-                save_version(&mut db, &replies, *transcript, v, segments.clone());
+                // Corrections made elsewhere (a subtitle editor) are corrections too.
+                save_version(&mut db, &replies, *transcript, v, segments.clone(), true);
             }
             EditorCommand::Compare { left, right } => {
                 let Some(doc) = editor.doc.as_ref() else {
@@ -509,7 +576,11 @@ fn handle_commands(
                     p.pause();
                 }
             }
-            EditorCommand::Export { format, path } => {
+            EditorCommand::Export {
+                format,
+                path,
+                words,
+            } => {
                 let Some(doc) = editor.doc.as_ref() else {
                     continue;
                 };
@@ -527,6 +598,7 @@ fn handle_commands(
                     format: *format,
                     segments: doc.session.saved_segments().to_vec(),
                     path: path.clone(),
+                    words: *words,
                 };
                 export(job, db.sender(), replies.to(EditorReply::Exported));
             }
@@ -564,6 +636,7 @@ fn apply_replies(
     mut changed: MessageWriter<crate::library::transcripts::TranscriptsChanged>,
     db: Option<ResMut<Database>>,
     player: Option<ResMut<Player>>,
+    mut speech: ResMut<flags::DocSpeech>,
 ) {
     let mut db = db;
     let mut player = player;
@@ -601,6 +674,7 @@ fn apply_replies(
                             selected: segment,
                             bookmarks: loaded.bookmarks.clone(),
                         });
+                        speech.set_if_neq(flags::DocSpeech(loaded.speech.clone()));
                         if let (Some(i), Some(pl)) = (segment, player.as_mut())
                             && let Some(s) = loaded.segments.get(i)
                         {

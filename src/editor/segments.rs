@@ -20,6 +20,7 @@ use crate::storage::repo::VersionRow;
 use crate::transcript::Segment;
 use crate::transcript::edit::{Change, SegmentKey};
 use crate::transcript::flags::Flag;
+use crate::transcript::words::Word;
 
 /// A version of a transcript (of the one open in the editor).
 #[derive(Component, Debug, Clone, PartialEq)]
@@ -82,6 +83,45 @@ pub struct SegmentDetail {
     pub speaker: Option<String>,
     pub no_speech: Option<f32>,
     pub avg_logprob: Option<f32>,
+}
+
+/// The segment's words, aligned with its text (see `transcript::words`); empty when it has
+/// no word times. Computed by [`align_words`] when the text or the details change.
+#[derive(Component, Debug, Clone, Default, PartialEq)]
+pub struct SegmentWords(pub Vec<Word>);
+
+/// What the words are aligned from.
+type WordInput = (
+    Entity,
+    &'static SegmentTiming,
+    &'static SegmentText,
+    &'static SegmentDetail,
+);
+
+/// What the words are aligned from changed (or is new).
+type WordsStale = Or<(Changed<SegmentText>, Changed<SegmentDetail>)>;
+
+/// Gives the segments that are new or changed since the last frame their words.
+pub fn align_words(
+    mut commands: Commands,
+    changed: Query<WordInput, WordsStale>,
+    mut existing: Query<&mut SegmentWords>,
+) {
+    for (entity, timing, text, detail) in &changed {
+        let segment = Segment {
+            words_json: detail.words_json.clone(),
+            ..Segment::new(timing.start_ms, timing.end_ms, text.0.as_str())
+        };
+        let words = SegmentWords(segment.words());
+        match existing.get_mut(entity) {
+            Ok(mut w) => {
+                w.set_if_neq(words);
+            }
+            Err(_) => {
+                commands.entity(entity).insert(words);
+            }
+        }
+    }
 }
 
 /// The segment entity of each key, kept by observers as segments come and go.
@@ -323,6 +363,8 @@ pub struct SegmentView<'a> {
     pub text: &'a str,
     /// What looks wrong with it (empty: nothing, or not checked yet).
     pub flags: &'a [Flag],
+    /// Its words with their times (empty: none known).
+    pub words: &'a [Word],
 }
 
 /// The segments of the open version, in time order, as the panels read them: the entities in
@@ -351,20 +393,33 @@ pub trait SegmentRows {
 }
 
 /// A plain list of segments as rows (panel tests, and views of lists that are not entities).
-#[derive(Debug, Clone, Copy)]
-pub struct SegmentList<'a>(pub &'a [Segment]);
+#[derive(Debug, Clone)]
+pub struct SegmentList<'a> {
+    segments: &'a [Segment],
+    words: Vec<Vec<Word>>,
+}
+
+impl<'a> SegmentList<'a> {
+    pub fn new(segments: &'a [Segment]) -> Self {
+        Self {
+            words: segments.iter().map(Segment::words).collect(),
+            segments,
+        }
+    }
+}
 
 impl SegmentRows for SegmentList<'_> {
     fn len(&self) -> usize {
-        self.0.len()
+        self.segments.len()
     }
 
     fn row(&self, i: usize) -> Option<SegmentView<'_>> {
-        self.0.get(i).map(|s| SegmentView {
+        self.segments.get(i).map(|s| SegmentView {
             start_ms: s.start_ms,
             end_ms: s.end_ms,
             text: &s.text,
             flags: &[],
+            words: self.words.get(i).map_or(&[][..], Vec::as_slice),
         })
     }
 }
@@ -374,6 +429,7 @@ pub type SegmentRowData = (
     &'static SegmentTiming,
     &'static SegmentText,
     Option<&'static SegmentFlags>,
+    Option<&'static SegmentWords>,
 );
 
 /// The open version's segment entities.
@@ -388,12 +444,13 @@ impl SegmentRows for OpenSegments<'_, '_, '_> {
     }
 
     fn row(&self, i: usize) -> Option<SegmentView<'_>> {
-        let (t, text, flags) = self.rows.get(*self.order.get(i)?).ok()?;
+        let (t, text, flags, words) = self.rows.get(*self.order.get(i)?).ok()?;
         Some(SegmentView {
             start_ms: t.start_ms,
             end_ms: t.end_ms,
             text: &text.0,
             flags: flags.map_or(&[], |f| &f.0),
+            words: words.map_or(&[], |w| &w.0),
         })
     }
 }

@@ -84,9 +84,13 @@ pub const MIGRATION_FILES: &[(&str, &str)] = &[
         "006_self_repair.sql",
         include_str!("../../migrations/006_self_repair.sql"),
     ),
+    (
+        "007_vocabulary.sql",
+        include_str!("../../migrations/007_vocabulary.sql"),
+    ),
 ];
 
-static MIGRATION_STEPS: [M<'static>; 6] = [
+static MIGRATION_STEPS: [M<'static>; 7] = [
     M::up(MIGRATION_FILES[0].1),
     M::up(MIGRATION_FILES[1].1),
     M::up(MIGRATION_FILES[2].1),
@@ -94,6 +98,7 @@ static MIGRATION_STEPS: [M<'static>; 6] = [
     // Rebuilds a table (foreign keys are off while migrations run): check them before commit.
     M::up(MIGRATION_FILES[4].1).foreign_key_check(),
     M::up(MIGRATION_FILES[5].1),
+    M::up(MIGRATION_FILES[6].1),
 ];
 
 /// The schema migrations as rusqlite_migration sees them.

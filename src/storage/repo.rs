@@ -979,6 +979,33 @@ pub fn versions(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// Where the voice activity model heard speech in a transcript's audio (ms spans, in time
+/// order), as the newest whole-file model version that ran it recorded (`stats` of its
+/// parameters); `None` when no such version did (no VAD, or an import only). Versions of one
+/// span (re-transcriptions) are not whole-file and are passed over.
+pub fn speech_regions(
+    conn: &Connection,
+    transcript: TranscriptId,
+) -> Result<Option<Vec<(u64, u64)>>, StorageError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT json_extract(params_json, '$.stats.speech_regions') FROM transcript_versions \
+         WHERE transcript_id = ?1 AND source IN ('model', 'live') \
+         AND json_type(params_json, '$.stats.speech_regions') = 'array' \
+         ORDER BY number DESC LIMIT 1",
+    )?;
+    let json: Option<String> = stmt.query_row([transcript], |r| r.get(0)).optional()?;
+    Ok(json.map(|j| {
+        let mut spans: Vec<(u64, u64)> = serde_json::from_str::<Vec<[u64; 2]>>(&j)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|[a, b]| b > a)
+            .map(|[a, b]| (a, b))
+            .collect();
+        spans.sort_unstable();
+        spans
+    }))
+}
+
 /// A transcript with its audio file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TranscriptRow {
@@ -1198,6 +1225,130 @@ pub fn record_export(
         .query_row(params![transcript, version, format, path, now], |r| {
             r.get(0)
         })?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Vocabulary
+
+/// A term of the library's vocabulary (migration 007).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VocabularyRow {
+    pub term: String,
+    /// `correction` or `user`.
+    pub source: String,
+    /// What the model had written, for a correction.
+    pub replaced: Option<String>,
+    pub transcript_id: Option<TranscriptId>,
+    /// How often it was corrected (or added).
+    pub times: u32,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Learns the corrections (`(what the model wrote, what the user wrote)`) made in
+/// `transcript`: a new term is added, a known one counts once more (a hidden one stays
+/// hidden). The number of corrections recorded.
+pub fn learn_corrections(
+    conn: &Connection,
+    transcript: TranscriptId,
+    corrections: &[(String, String)],
+    now: i64,
+) -> Result<usize, StorageError> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO vocabulary (term, source, replaced, transcript_id, times, created_at, \
+         updated_at) VALUES (?1, 'correction', ?2, ?3, 1, ?4, ?4) \
+         ON CONFLICT (term) DO UPDATE SET times = times + 1, updated_at = excluded.updated_at, \
+         replaced = coalesce(replaced, excluded.replaced)",
+    )?;
+    // Putting back what the model wrote, in place of a term learnt from it, is no new term.
+    let mut undoes = conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM vocabulary WHERE term = ?1 AND replaced = ?2)",
+    )?;
+    let mut n = 0;
+    for (was, now_text) in corrections {
+        let term = now_text.trim();
+        if term.is_empty()
+            || undoes.query_row(params![was.trim(), term], |r| r.get::<_, bool>(0))?
+        {
+            continue;
+        }
+        n += stmt.execute(params![term, was.trim(), transcript, now])?;
+    }
+    Ok(n)
+}
+
+/// Adds terms by hand (a hidden one is shown again). The number added or shown again.
+pub fn add_terms(conn: &Connection, terms: &[String], now: i64) -> Result<usize, StorageError> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO vocabulary (term, source, created_at, updated_at) VALUES (?1, 'user', ?2, ?2) \
+         ON CONFLICT (term) DO UPDATE SET hidden = 0, updated_at = excluded.updated_at \
+         WHERE hidden = 1",
+    )?;
+    let mut n = 0;
+    for t in terms.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+        n += stmt.execute(params![t, now])?;
+    }
+    Ok(n)
+}
+
+/// Removes terms (case does not matter): a correction is kept hidden so the same correction
+/// saved again does not bring it back. The number removed.
+pub fn remove_terms(conn: &Connection, terms: &[String]) -> Result<usize, StorageError> {
+    let mut hide = conn.prepare_cached(
+        "UPDATE vocabulary SET hidden = 1 WHERE term = ?1 AND source = 'correction' AND hidden = 0",
+    )?;
+    let mut delete =
+        conn.prepare_cached("DELETE FROM vocabulary WHERE term = ?1 AND source = 'user'")?;
+    let mut n = 0;
+    for t in terms.iter().map(|t| t.trim()) {
+        n += hide.execute([t])? + delete.execute([t])?;
+    }
+    Ok(n)
+}
+
+/// The vocabulary the user sees (not the removed terms), most used first.
+pub fn vocabulary(conn: &Connection) -> Result<Vec<VocabularyRow>, StorageError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT term, source, replaced, transcript_id, times, created_at, updated_at \
+         FROM vocabulary WHERE hidden = 0 ORDER BY times DESC, updated_at DESC, term",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(VocabularyRow {
+            term: r.get(0)?,
+            source: r.get(1)?,
+            replaced: r.get(2)?,
+            transcript_id: r.get(3)?,
+            times: r.get(4)?,
+            created_at: r.get(5)?,
+            updated_at: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The vocabulary as whisper's initial prompt: the terms, most used first, joined by commas,
+/// at most `max_chars` long (whisper keeps the last 224 prompt tokens). `None`: no terms.
+pub fn vocabulary_prompt(
+    conn: &Connection,
+    max_chars: usize,
+) -> Result<Option<String>, StorageError> {
+    let mut prompt = String::new();
+    for row in vocabulary(conn)? {
+        let extra = if prompt.is_empty() { 0 } else { 2 };
+        if prompt.len() + extra + row.term.len() > max_chars {
+            break;
+        }
+        if !prompt.is_empty() {
+            prompt.push_str(", ");
+        }
+        prompt.push_str(&row.term);
+    }
+    Ok(if prompt.is_empty() {
+        None
+    } else {
+        prompt.push('.');
+        Some(prompt)
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

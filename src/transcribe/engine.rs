@@ -253,6 +253,14 @@ impl Engine {
                 Some(p) => {
                     let (plan, probs) = self.vad_plan(p, spec.vad_threads, &pending, eof)?;
                     stats.vad_regions += plan.regions as u32;
+                    let ms = |i: usize| (pending_start + i as u64) * 1000 / u64::from(WHISPER_RATE);
+                    let regions = stats.speech_regions.get_or_insert_with(Vec::new);
+                    for &(a, b) in &plan.pieces {
+                        match regions.last_mut() {
+                            Some(last) if ms(a) <= last[1] => last[1] = last[1].max(ms(b)),
+                            _ => regions.push([ms(a), ms(b)]),
+                        }
+                    }
                     let map = SpeechMap {
                         start: pending_start,
                         probs,

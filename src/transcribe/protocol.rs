@@ -101,6 +101,10 @@ pub struct DecodeParams {
     pub short_audio_ctx: bool,
     /// How words are timed.
     pub word_timing: WordTiming,
+    /// Prime the decoder with the library's vocabulary (the terms users corrected or added),
+    /// after `initial_prompt`. Resolved when the job is queued: the job's recorded
+    /// parameters carry the prompt it ran with.
+    pub use_vocabulary: bool,
 }
 
 impl Default for DecodeParams {
@@ -117,6 +121,7 @@ impl Default for DecodeParams {
             carry_context: true,
             short_audio_ctx: true,
             word_timing: WordTiming::default(),
+            use_vocabulary: false,
         }
     }
 }
@@ -221,6 +226,11 @@ pub struct JobStats {
     pub processing_ms: u64,
     pub model_load_ms: u64,
     pub language: Option<String>,
+    /// What the voice activity model kept as speech (padded, short pauses bridged), on the
+    /// file's time line in ms; `None` when it did not run. Stored with the version's
+    /// parameters: the quality flags find text over the rest (silence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speech_regions: Option<Vec<[u64; 2]>>,
 }
 
 /// App -> worker.

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Segment;
+use super::{Segment, words};
 
 /// Why an edit was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -168,12 +168,25 @@ fn plan(segments: &[Segment], edit: &Edit, duration_ms: u64) -> Result<Plan, Edi
                     at_ms: *at_ms,
                 });
             }
+            let words = s.words();
+            let tokens = words::tokens(&s.text);
             let chars: Vec<char> = s.text.chars().collect();
-            let cut = match at_char {
-                Some(c) => (*c).min(chars.len()),
-                None => {
+            let char_of_byte = |b: usize| s.text[..b].chars().count();
+            // With word times and no cursor, the cut is made at the word boundary nearest the
+            // time, and the time moves to that boundary.
+            let at_word = match at_char {
+                None => words::cut_at(&words, *at_ms)
+                    .filter(|(_, t)| *t > s.start_ms && *t < s.end_ms)
+                    .and_then(|(k, t)| Some((char_of_byte(tokens.get(k)?.0), t))),
+                Some(_) => None,
+            };
+            let at_ms = at_word.map_or(*at_ms, |(_, t)| t);
+            let cut = match (at_char, at_word) {
+                (Some(c), _) => (*c).min(chars.len()),
+                (None, Some((c, _))) => c,
+                (None, None) => {
                     // The word boundary nearest the time's share of the segment.
-                    let share = (*at_ms - s.start_ms) as f64 / (s.end_ms - s.start_ms) as f64;
+                    let share = (at_ms - s.start_ms) as f64 / (s.end_ms - s.start_ms) as f64;
                     let target = (share * chars.len() as f64) as usize;
                     (0..=chars.len())
                         .filter(|&i| i == 0 || i == chars.len() || chars[i - 1] == ' ')
@@ -184,30 +197,42 @@ fn plan(segments: &[Segment], edit: &Edit, duration_ms: u64) -> Result<Plan, Edi
             let first: String = chars[..cut].iter().collect();
             let second: String = chars[cut..].iter().collect();
             let (first, second) = (first.trim().to_string(), second.trim().to_string());
+            // The words before the cut go with the first part.
+            let cut_byte: usize = chars[..cut].iter().map(|c| c.len_utf8()).sum();
+            let k = tokens
+                .partition_point(|(b, _)| *b < cut_byte)
+                .min(words.len());
+            let (mut first_words, mut second_words) = if words.is_empty() {
+                (Vec::new(), Vec::new())
+            } else {
+                (words[..k].to_vec(), words[k..].to_vec())
+            };
+            words::clip(&mut first_words, s.start_ms, at_ms);
+            words::clip(&mut second_words, at_ms, s.end_ms);
             let mut a = Segment {
-                end_ms: *at_ms,
+                end_ms: at_ms,
                 text: if first.is_empty() {
                     s.text.clone()
                 } else {
                     first
                 },
-                words_json: None,
                 no_speech: None,
                 avg_logprob: None,
                 ..s.clone()
             };
-            let b = Segment {
-                start_ms: *at_ms,
+            a.set_words(if a.text == s.text { &[] } else { &first_words });
+            let mut b = Segment {
+                start_ms: at_ms,
                 text: if second.is_empty() {
                     "…".into()
                 } else {
                     second
                 },
-                words_json: None,
                 no_speech: None,
                 avg_logprob: None,
                 ..s
             };
+            b.set_words(&second_words);
             if a.text.trim().is_empty() {
                 a.text = "…".into();
             }
@@ -222,8 +247,20 @@ fn plan(segments: &[Segment], edit: &Edit, duration_ms: u64) -> Result<Plan, Edi
             let Some(next) = segments.get(index + 1) else {
                 return Err(EditError::NothingToMerge(*index));
             };
+            // The words of both, in order (a side without word times adds its words untimed).
+            let side = |seg: &Segment| {
+                let w = seg.words();
+                if w.is_empty() {
+                    words::realign(&[], &seg.text)
+                } else {
+                    w
+                }
+            };
+            let mut merged = side(&s);
+            merged.extend(side(next));
             s.end_ms = next.end_ms;
             s.text = format!("{} {}", s.text.trim_end(), next.text.trim_start());
+            s.set_words(&merged);
             s.confidence = match (s.confidence, next.confidence) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 _ => None,

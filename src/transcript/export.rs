@@ -155,6 +155,94 @@ pub fn render(format: Format, meta: &Meta<'_>, segments: &[Segment]) -> String {
     }
 }
 
+/// Renders `segments` in `format` with the words' own times where the format can carry them:
+/// SRT gets one cue per word (a word with no time joins the cue before it), WebVTT gets a
+/// timestamp tag (`<00:00:01.250>`) before each timed word, as karaoke-style players and
+/// YouTube read them. Segments without word times, and the other formats, are as [`render`]
+/// writes them (JSON always has the words).
+pub fn render_words(format: Format, meta: &Meta<'_>, segments: &[Segment]) -> String {
+    match format {
+        Format::Srt => {
+            let mut cues: Vec<(u64, u64, String)> = Vec::new();
+            for s in segments {
+                let words = s.words();
+                if words.iter().all(|w| w.span().is_none()) {
+                    cues.push((s.start_ms, s.end_ms, one_block(&s.text)));
+                    continue;
+                }
+                let first_cue = cues.len();
+                for w in &words {
+                    match w.span() {
+                        Some((a, b)) => {
+                            let a = a.clamp(s.start_ms, s.end_ms);
+                            cues.push((a, b.clamp(a, s.end_ms), w.text.clone()));
+                        }
+                        None if cues.len() > first_cue => {
+                            if let Some(last) = cues.last_mut() {
+                                last.2.push(' ');
+                                last.2.push_str(&w.text);
+                            }
+                        }
+                        // Untimed words before the segment's first timed one start the cue
+                        // at the segment's start.
+                        None => cues.push((s.start_ms, s.start_ms, w.text.clone())),
+                    }
+                }
+                // A cue that began untimed ends where the next begins.
+                for i in first_cue..cues.len() {
+                    let next = cues.get(i + 1).map_or(s.end_ms, |c| c.0);
+                    if cues[i].1 <= cues[i].0 {
+                        cues[i].1 = next.max(cues[i].0);
+                    }
+                }
+            }
+            let mut out = String::new();
+            for (i, (a, b, text)) in cues.iter().enumerate() {
+                out.push_str(&format!(
+                    "{}\n{} --> {}\n{}\n\n",
+                    i + 1,
+                    timestamp(*a, ','),
+                    timestamp(*b, ','),
+                    text
+                ));
+            }
+            out
+        }
+        Format::Vtt => {
+            let mut out = String::from("WEBVTT\n\n");
+            for s in segments {
+                let words = s.words();
+                let text = if words.iter().all(|w| w.span().is_none()) {
+                    escape_vtt(&one_block(&s.text))
+                } else {
+                    // Timestamps inside a cue must lie after its start, before its end, and
+                    // increase: a word that cannot have one follows the one before it.
+                    let mut last = s.start_ms;
+                    let mut parts = Vec::with_capacity(words.len());
+                    for w in &words {
+                        let text = escape_vtt(&w.text);
+                        match w.start_ms {
+                            Some(t) if t > last && t < s.end_ms => {
+                                last = t;
+                                parts.push(format!("<{}>{text}", timestamp(t, '.')));
+                            }
+                            _ => parts.push(text),
+                        }
+                    }
+                    parts.join(" ")
+                };
+                out.push_str(&format!(
+                    "{} --> {}\n{text}\n\n",
+                    timestamp(s.start_ms, '.'),
+                    timestamp(s.end_ms, '.'),
+                ));
+            }
+            out
+        }
+        _ => render(format, meta, segments),
+    }
+}
+
 /// The longest file name (in bytes) an export gets: file systems allow 255, and a suffix
 /// like ` (12)` must still fit.
 pub const MAX_NAME_BYTES: usize = 240;

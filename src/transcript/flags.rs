@@ -23,6 +23,8 @@ pub enum FlagKind {
     NoSpeech,
     /// whisper was unsure of the words (low mean log-probability of its tokens).
     Unsure,
+    /// Text over audio the voice activity model found silent.
+    Silence,
 }
 
 impl FlagKind {
@@ -34,6 +36,7 @@ impl FlagKind {
             Self::TooLong => "too_long",
             Self::NoSpeech => "no_speech",
             Self::Unsure => "unsure",
+            Self::Silence => "silence",
         }
     }
 }
@@ -64,6 +67,10 @@ pub struct FlagRules {
     pub max_no_speech: f32,
     /// A mean token log-probability below this is flagged (whisper's `logprob_threshold`).
     pub min_avg_logprob: f32,
+    /// A segment of at least `min_silence_check_ms` with less than this share of its span
+    /// inside the speech the voice activity model found is text over silence.
+    pub min_speech_share: f64,
+    pub min_silence_check_ms: u64,
 }
 
 impl Default for FlagRules {
@@ -78,6 +85,8 @@ impl Default for FlagRules {
             too_long_slack_ms: 3_000,
             max_no_speech: 0.6,
             min_avg_logprob: -1.0,
+            min_speech_share: 0.2,
+            min_silence_check_ms: 300,
         }
     }
 }
@@ -140,6 +149,43 @@ pub fn flags(segment: &Segment, rules: &FlagRules) -> Vec<Flag> {
     out
 }
 
+/// The flags of a segment of a file whose speech the voice activity model found at `speech`
+/// (ms spans in time order; `None`: not known): [`flags`], and text over silence.
+pub fn flags_with_speech(
+    segment: &Segment,
+    rules: &FlagRules,
+    speech: Option<&[(u64, u64)]>,
+) -> Vec<Flag> {
+    let mut out = flags(segment, rules);
+    let span = segment.end_ms.saturating_sub(segment.start_ms);
+    if let Some(speech) = speech
+        && span >= rules.min_silence_check_ms
+    {
+        let share = speech_overlap(speech, segment.start_ms, segment.end_ms) as f64 / span as f64;
+        if share < rules.min_speech_share {
+            out.push(Flag {
+                kind: FlagKind::Silence,
+                detail: format!(
+                    "text over audio the voice detector found silent ({:.0} % of its {:.1} s is speech)",
+                    share * 100.0,
+                    span as f64 / 1000.0
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// How much of `a..b` lies inside the time-ordered spans (ms).
+fn speech_overlap(speech: &[(u64, u64)], a: u64, b: u64) -> u64 {
+    let first = speech.partition_point(|&(_, end)| end <= a);
+    speech[first..]
+        .iter()
+        .take_while(|&&(start, _)| start < b)
+        .map(|&(s, e)| e.min(b).saturating_sub(s.max(a)))
+        .sum()
+}
+
 /// The shortest phrase (of up to `max_phrase_words` words) repeated at least `min_repeats`
 /// times in a row, and how many times.
 fn repeated_phrase(words: &[String], rules: &FlagRules) -> Option<(String, usize)> {
@@ -199,8 +245,45 @@ mod tests {
     }
 
     #[test]
+    fn text_over_what_the_vad_found_silent_is_flagged() {
+        let speech = [(0, 2_000), (5_000, 9_000)];
+        let kinds = |a, b, speech: Option<&[(u64, u64)]>| -> Vec<FlagKind> {
+            flags_with_speech(
+                &Segment::new(a, b, "ask not"),
+                &FlagRules::default(),
+                speech,
+            )
+            .into_iter()
+            .map(|f| f.kind)
+            .collect()
+        };
+        assert_eq!(kinds(2_500, 4_500, Some(&speech)), [FlagKind::Silence]);
+        // A tenth of it is speech: still silence; half of it: not.
+        assert_eq!(kinds(1_800, 3_800, Some(&speech)), [FlagKind::Silence]);
+        assert!(kinds(1_000, 3_000, Some(&speech)).is_empty());
+        assert!(kinds(4_000, 6_000, Some(&speech)).is_empty());
+        // Unknown speech, or a blip too short to judge: nothing.
+        assert!(kinds(2_500, 4_500, None).is_empty());
+        assert!(kinds(2_500, 2_700, Some(&speech)).is_empty());
+        let f = flags_with_speech(
+            &Segment::new(2_500, 4_500, "ask not"),
+            &FlagRules::default(),
+            Some(&speech),
+        );
+        assert!(f[0].detail.contains("0 % of its 2.0 s"), "{:?}", f[0]);
+        assert_eq!(speech_overlap(&speech, 1_000, 6_000), 2_000);
+    }
+
+    #[test]
     fn kind_names_are_the_json_names() {
-        for k in [FlagKind::Repetition, FlagKind::TooFast, FlagKind::TooLong] {
+        for k in [
+            FlagKind::Repetition,
+            FlagKind::TooFast,
+            FlagKind::TooLong,
+            FlagKind::NoSpeech,
+            FlagKind::Unsure,
+            FlagKind::Silence,
+        ] {
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }
     }

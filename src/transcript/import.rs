@@ -170,19 +170,100 @@ fn parse_cues(text: &str, vtt: bool) -> Result<Vec<Segment>, ImportError> {
         i = timing_at + 1;
         let mut text_lines = Vec::new();
         while i < lines.len() && !lines[i].trim().is_empty() {
-            text_lines.push(if vtt {
-                unescape_vtt(lines[i])
-            } else {
-                lines[i].to_string()
-            });
+            text_lines.push(lines[i]);
             i += 1;
         }
         if text_lines.is_empty() {
             return Err(at(block_start + 1, "a cue without text"));
         }
-        out.push(Segment::new(start, end, text_lines.join("\n")));
+        let text = text_lines.join("\n");
+        match vtt.then(|| timed_words(&text, start, end)).flatten() {
+            Some((plain, words)) => {
+                let mut seg = Segment::new(start, end, plain);
+                seg.words_json = Some(words);
+                out.push(seg);
+            }
+            None if vtt => out.push(Segment::new(start, end, unescape_vtt(&text))),
+            None => out.push(Segment::new(start, end, text)),
+        }
     }
     Ok(out)
+}
+
+/// A WebVTT cue's (escaped) text with timestamp tags (`word <00:00:01.250>word`, as Verbatim's
+/// word-level export and karaoke-style captions write them): the text without the tags, and
+/// its words in the stored form, each tagged word starting at its tag and ending where the
+/// next tagged word starts (the last at the cue's end); the first word starts with the cue;
+/// other words are untimed. `None` when the cue has no (valid) timestamp tag.
+fn timed_words(text: &str, start: u64, end: u64) -> Option<(String, String)> {
+    if !text.contains('<') {
+        return None;
+    }
+    // (time of the tag before it, if the word follows one directly; the word)
+    let mut words: Vec<(Option<u64>, String)> = Vec::new();
+    let mut plain = String::with_capacity(text.len());
+    let mut pending: Option<u64> = None;
+    let mut rest = text;
+    let mut any = false;
+    let mut last = start;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('<')
+            && let Some(close) = after.find('>')
+            && let Ok(t) = parse_time(&after[..close], true)
+        {
+            // Out of order or outside the cue: the tag is dropped, the word untimed.
+            if t >= last && t <= end {
+                pending = Some(t);
+                last = t;
+                any = true;
+            }
+            rest = &after[close + 1..];
+            continue;
+        }
+        let c = rest.chars().next()?;
+        rest = &rest[c.len_utf8()..];
+        plain.push(c);
+        if c.is_whitespace() {
+            continue;
+        }
+        let starts_word = plain[..plain.len() - c.len_utf8()]
+            .chars()
+            .next_back()
+            .is_none_or(char::is_whitespace);
+        match words.last_mut() {
+            Some((_, w)) if !starts_word => w.push(c),
+            _ => words.push((pending.take(), c.to_string())),
+        }
+        if words.len() > MAX_WORDS {
+            return None;
+        }
+    }
+    if !any {
+        return None;
+    }
+    if let Some(first) = words.first_mut() {
+        first.0 = first.0.or(Some(start));
+    }
+    let times: Vec<Option<u64>> = words.iter().map(|w| w.0).collect();
+    let list: Vec<serde_json::Value> = words
+        .into_iter()
+        .enumerate()
+        .map(|(i, (t, text))| match t {
+            Some(t) => {
+                let next = times[i + 1..].iter().flatten().next().copied();
+                serde_json::json!({
+                    "start_ms": t,
+                    "end_ms": next.unwrap_or(end).clamp(t, end),
+                    "text": unescape_vtt(&text),
+                })
+            }
+            None => serde_json::json!({ "text": unescape_vtt(&text) }),
+        })
+        .collect();
+    Some((
+        unescape_vtt(&plain),
+        serde_json::Value::Array(list).to_string(),
+    ))
 }
 
 /// The most words one imported segment may have (a 30 s segment has well under 200).
@@ -207,39 +288,52 @@ fn parse_words(
     let mut words = Vec::with_capacity(list.len());
     let mut last = start;
     for (k, word) in list.iter().enumerate() {
-        let ms = |name: &str| {
-            word.get(name)
-                .and_then(serde_json::Value::as_u64)
+        let ms = |name: &str| match word.get(name) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(v) => v
+                .as_u64()
                 .filter(|t| *t <= MAX_TIME_MS)
-                .ok_or_else(|| bad(format!("word {k}: \"{name}\" must be a whole number of ms")))
+                .map(Some)
+                .ok_or_else(|| bad(format!("word {k}: \"{name}\" must be a whole number of ms"))),
         };
-        let (ws, we) = (ms("start_ms")?, ms("end_ms")?);
-        if we < ws {
-            return Err(bad(format!("word {k} ends before it starts")));
-        }
         let text = word
             .get("text")
             .and_then(serde_json::Value::as_str)
             .ok_or_else(|| bad(format!("word {k}: \"text\" must be a string")))?;
         let p = match word.get("p") {
-            None | Some(serde_json::Value::Null) => 1.0,
-            Some(v) => v
-                .as_f64()
-                .filter(|p| p.is_finite())
-                .ok_or_else(|| bad(format!("word {k}: \"p\" must be a number")))?
-                .clamp(0.0, 1.0) as f32,
+            None | Some(serde_json::Value::Null) => None,
+            Some(v) => Some(
+                v.as_f64()
+                    .filter(|p| p.is_finite())
+                    .ok_or_else(|| bad(format!("word {k}: \"p\" must be a number")))?
+                    .clamp(0.0, 1.0) as f32,
+            ),
         };
-        let ws = ws.clamp(start, end).max(last);
-        let we = we.clamp(ws, end);
-        last = ws;
-        // The engine's word form (`protocol::Word`), written out here so this parser
-        // stays free of the engine (the fuzz target compiles it on its own).
-        words.push(serde_json::json!({
-            "start_ms": ws,
-            "end_ms": we,
-            "text": text,
-            "p": p,
-        }));
+        // The engine's word form (`transcript::words::Word`), written out here so this
+        // parser stays free of the rest of the crate (the fuzz target compiles it on its
+        // own). A word without times is one whose time is not known.
+        let mut out = serde_json::Map::new();
+        match (ms("start_ms")?, ms("end_ms")?) {
+            (Some(ws), Some(we)) => {
+                if we < ws {
+                    return Err(bad(format!("word {k} ends before it starts")));
+                }
+                let ws = ws.clamp(start, end).max(last);
+                let we = we.clamp(ws, end);
+                last = ws;
+                out.insert("start_ms".into(), ws.into());
+                out.insert("end_ms".into(), we.into());
+            }
+            (None, None) => {}
+            _ => {
+                return Err(bad(format!("word {k} has a start or an end but not both")));
+            }
+        }
+        out.insert("text".into(), text.into());
+        if let Some(p) = p {
+            out.insert("p".into(), p.into());
+        }
+        words.push(serde_json::Value::Object(out));
     }
     Ok(serde_json::Value::Array(words).to_string())
 }

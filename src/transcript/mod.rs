@@ -9,4 +9,5 @@ pub mod import;
 pub mod retranscribe;
 pub mod segment;
 pub mod wer;
+pub mod words;
 pub use segment::Segment;

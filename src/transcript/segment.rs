@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 /// One segment. Its index in a version is its position in the version's (time-ordered) list.
-/// Word timings (`words_json`, as the model gave them) are cleared when an edit changes the
-/// text or the timing.
+/// Its words (`words_json`, see [`super::words`]) follow edits of its text and timing: an
+/// edit aligns them again, and what it cannot place stays untimed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Segment {
     pub start_ms: u64,
@@ -37,11 +37,35 @@ impl Segment {
         }
     }
 
-    /// Forgets what the model said about this segment's text and timing (its words, its
-    /// no-speech and log-probabilities) after an edit changed them.
+    /// Forgets what the model said about this segment's text and timing as a whole (its
+    /// no-speech and log-probabilities) after an edit changed them. Its words are kept and
+    /// aligned with the new text and bounds.
     pub fn forget_model_output(&mut self) {
-        self.words_json = None;
         self.no_speech = None;
         self.avg_logprob = None;
+        let mut words = self.words();
+        super::words::clip(&mut words, self.start_ms, self.end_ms);
+        self.set_words(&words);
+    }
+
+    /// Its words, one per whitespace-separated word of its text (aligned again when the text
+    /// changed since they were stored); none when it has no word times.
+    pub fn words(&self) -> Vec<super::words::Word> {
+        let words = super::words::parse(self.words_json.as_deref());
+        if words.is_empty() {
+            return words;
+        }
+        let tokens = super::words::tokens(&self.text);
+        let same = tokens.len() == words.len()
+            && tokens.iter().zip(&words).all(|((_, t), w)| *t == w.text);
+        if same {
+            words
+        } else {
+            super::words::realign(&words, &self.text)
+        }
+    }
+
+    pub fn set_words(&mut self, words: &[super::words::Word]) {
+        self.words_json = super::words::to_json(words);
     }
 }

@@ -7,11 +7,12 @@ use bevy_egui::egui::{self, Color32, Pos2, Rect, Sense, Stroke};
 
 use super::Intent;
 use crate::dsp::peaks::{MinMax, PeakPyramid};
-use crate::editor::segments::SegmentRows;
+use crate::editor::segments::{SegmentRows, SegmentView};
 use crate::editor::{CompareDoc, Doc};
 use crate::transcript::diff::{Kind, Span};
 use crate::transcript::edit::Edit;
 use crate::transcript::export::{Format, timestamp};
+use crate::transcript::words;
 
 /// The colour of quality flags (the strip on the waveform, the mark in the list).
 const FLAG_COLOUR: Color32 = Color32::from_rgb(240, 150, 40);
@@ -19,7 +20,10 @@ const FLAG_COLOUR: Color32 = Color32::from_rgb(240, 150, 40);
 /// What the editor asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EditorIntent {
-    Seek { ms: u64, play: bool },
+    Seek {
+        ms: u64,
+        play: bool,
+    },
     TogglePlay,
     SetSpeed(f32),
     Loop(Option<(u64, u64)>),
@@ -27,12 +31,25 @@ pub enum EditorIntent {
     Edit(Edit),
     Undo,
     Redo,
-    Save { note: Option<String> },
+    Save {
+        note: Option<String>,
+    },
     OpenVersion(u32),
     Rollback(u32),
-    Compare { left: u32, right: u32 },
+    Compare {
+        left: u32,
+        right: u32,
+    },
     CloseCompare,
     Export(Format),
+    /// Word-level SRT (a cue per word) or VTT (a timestamp before each word).
+    ExportWords(Format),
+    /// These spans of the open transcript transcribed again, with beam search of this width
+    /// (`None`: greedy), each saved as a new version (source `retranscribe`).
+    Retranscribe {
+        spans: Vec<(u64, u64)>,
+        beam: Option<u32>,
+    },
     Close,
 }
 
@@ -71,6 +88,8 @@ pub struct EditorUi {
     pub flagged_only: bool,
     /// A segment to scroll the list to (after a jump to a flag).
     scroll_to: Option<usize>,
+    /// The beam width a re-transcription asks for (0: not set yet, 5; 1: greedy).
+    pub redo_beam: u32,
 }
 
 /// The flagged segment after (or before) `from`, wrapping around; `from` itself counts only
@@ -221,6 +240,15 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut EditorUi, out: &mut Vec
                     ui.close();
                 }
             }
+            ui.separator();
+            if ui.button("SRT, a cue per word").clicked() {
+                push(EditorIntent::ExportWords(Format::Srt));
+                ui.close();
+            }
+            if ui.button("VTT with word times").clicked() {
+                push(EditorIntent::ExportWords(Format::Vtt));
+                ui.close();
+            }
         });
     });
     ui.horizontal(|ui| {
@@ -249,6 +277,47 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut EditorUi, out: &mut Vec
             jump_to_flag(view, st, true, &mut push);
         }
         ui.checkbox(&mut st.flagged_only, "Only flagged segments");
+        ui.separator();
+        if st.redo_beam == 0 {
+            st.redo_beam = 5;
+        }
+        let beam = (st.redo_beam > 1).then_some(st.redo_beam);
+        let selected = doc.selected.and_then(|i| view.segments.row(i));
+        if ui
+            .add_enabled(
+                selected.is_some(),
+                egui::Button::new("Re-transcribe selected"),
+            )
+            .on_hover_text(
+                "Transcribe the selected segment again (beam search, no text before it as \
+                 context); the result is a new version, the rest stays as it is",
+            )
+            .clicked()
+            && let Some(s) = selected
+        {
+            push(EditorIntent::Retranscribe {
+                spans: vec![(s.start_ms, s.end_ms)],
+                beam,
+            });
+        }
+        if ui
+            .add_enabled(flagged > 0, egui::Button::new("Re-transcribe flagged"))
+            .on_hover_text("Each flagged segment again, one job after another")
+            .clicked()
+        {
+            let spans = (0..view.segments.len())
+                .filter_map(|i| view.segments.row(i))
+                .filter(|r| !r.flags.is_empty())
+                .map(|r| (r.start_ms, r.end_ms))
+                .collect();
+            push(EditorIntent::Retranscribe { spans, beam });
+        }
+        ui.add(
+            egui::DragValue::new(&mut st.redo_beam)
+                .range(1..=8)
+                .prefix("beam "),
+        )
+        .on_hover_text("1: greedy decoding");
     });
     egui::CollapsingHeader::new(format!("Versions ({})", doc.versions.len()))
         .default_open(true)
@@ -671,6 +740,8 @@ fn segment_list(
                                 text: draft.clone(),
                             }));
                         }
+                    } else if !s.words.is_empty() {
+                        words_line(ui, &s, i, view.player.position_ms, playing, push);
                     } else {
                         let l = ui.add(egui::Label::new(s.text).sense(Sense::click()).truncate());
                         if l.clicked() {
@@ -687,6 +758,88 @@ fn segment_list(
         }
     });
 }
+
+/// A segment's words, each its own label: the word being played highlighted, a word the
+/// model was unsure of shaded (the less sure, the darker), an untimed one in italics; a click
+/// seeks to the word, the context menu splits the segment before it (at the word boundary).
+fn words_line(
+    ui: &mut egui::Ui,
+    s: &SegmentView<'_>,
+    index: usize,
+    position_ms: u64,
+    playing_row: bool,
+    push: &mut impl FnMut(EditorIntent),
+) {
+    let now = playing_row
+        .then(|| words::playing(s.words, position_ms))
+        .flatten();
+    let tokens = words::tokens(s.text);
+    ui.spacing_mut().item_spacing.x = 4.0;
+    for (k, w) in s.words.iter().enumerate() {
+        if ui.available_width() < 24.0 {
+            ui.weak("…").on_hover_text(s.text);
+            break;
+        }
+        let mut text = egui::RichText::new(&w.text);
+        if now == Some(k) {
+            text = text.background_color(PLAYING_WORD).color(Color32::WHITE);
+        } else if let Some(p) = w.p.filter(|p| *p < words::LOW_PROBABILITY) {
+            let shade = (1.0 - p / words::LOW_PROBABILITY).clamp(0.0, 1.0);
+            text = text.background_color(Color32::from_rgba_unmultiplied(
+                240,
+                150,
+                40,
+                (40.0 + 120.0 * shade) as u8,
+            ));
+        } else if w.span().is_none() {
+            text = text.italics();
+        }
+        let r = ui.add(egui::Label::new(text).sense(Sense::click()));
+        let r = match (w.span(), w.p) {
+            (Some((a, b)), Some(p)) => r.on_hover_text(format!(
+                "{} – {} · probability {:.0} %",
+                timestamp(a, '.'),
+                timestamp(b, '.'),
+                p * 100.0
+            )),
+            (Some((a, b)), None) => {
+                r.on_hover_text(format!("{} – {}", timestamp(a, '.'), timestamp(b, '.')))
+            }
+            (None, _) => r.on_hover_text("no time known for this word"),
+        };
+        if r.clicked() {
+            push(EditorIntent::Seek {
+                ms: w.start_ms.unwrap_or(s.start_ms),
+                play: true,
+            });
+        }
+        // Split before this word: at the middle of the gap between it and the one before.
+        let cut = match (k.checked_sub(1).and_then(|j| s.words[j].span()), w.span()) {
+            (Some((_, prev_end)), Some((start, _))) if k > 0 => {
+                let at = prev_end.min(start) + start.saturating_sub(prev_end) / 2;
+                tokens
+                    .get(k)
+                    .map(|(byte, _)| (at, s.text[..*byte].chars().count()))
+            }
+            _ => None,
+        };
+        if let Some((at_ms, at_char)) = cut {
+            r.context_menu(|ui| {
+                if ui.button(format!("Split before “{}”", w.text)).clicked() {
+                    push(EditorIntent::Edit(Edit::Split {
+                        index,
+                        at_ms,
+                        at_char: Some(at_char),
+                    }));
+                    ui.close();
+                }
+            });
+        }
+    }
+}
+
+/// The background of the word being played.
+const PLAYING_WORD: Color32 = Color32::from_rgb(150, 120, 20);
 
 fn versions(ui: &mut egui::Ui, doc: &Doc, st: &mut EditorUi, push: &mut impl FnMut(EditorIntent)) {
     egui::ScrollArea::vertical()

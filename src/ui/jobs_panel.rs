@@ -14,6 +14,8 @@ pub struct View<'a> {
     pub model: &'a str,
     /// GPU back-ends compiled in ("cpu" when none).
     pub features: &'a [&'static str],
+    /// New jobs are primed with the library's vocabulary.
+    pub use_vocabulary: bool,
 }
 
 /// The settings being edited.
@@ -47,6 +49,18 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut JobsUi, out: &mut Vec<I
         );
         if r.lost_focus() && edit.trim() != view.model && !edit.trim().is_empty() {
             out.push(Intent::SetModel(edit.trim().to_string()));
+        }
+        ui.separator();
+        let mut vocabulary = view.use_vocabulary;
+        if ui
+            .checkbox(&mut vocabulary, "Prompt with the vocabulary")
+            .on_hover_text(
+                "Give whisper the names and terms corrected in this library's transcripts \
+                 (`verbatim vocabulary`) as its prompt",
+            )
+            .changed()
+        {
+            out.push(Intent::UseVocabulary(vocabulary));
         }
     });
     if view.jobs.is_empty() {

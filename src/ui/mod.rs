@@ -41,6 +41,8 @@ pub enum Intent {
     Transcribe(crate::storage::ids::AudioFileId),
     Job(crate::transcribe::JobCommand),
     SetGpu(crate::transcribe::GpuPref),
+    /// Prime new jobs with the library's vocabulary.
+    UseVocabulary(bool),
     SetModel(String),
     Editor(editor_panel::EditorIntent),
     /// Open a transcript in the editor (at a segment).
@@ -553,7 +555,8 @@ fn editor_intent(
         I::Rollback(n) => C::Rollback { to: n },
         I::Compare { left, right } => C::Compare { left, right },
         I::CloseCompare => C::CloseCompare,
-        I::Export(format) => {
+        I::Export(format) | I::ExportWords(format) => {
+            let words = matches!(e, I::ExportWords(_));
             let Some(d) = editor.doc.as_ref() else { return };
             let dir = directories::UserDirs::new()
                 .and_then(|u| u.document_dir().map(std::path::Path::to_path_buf))
@@ -564,10 +567,18 @@ fn editor_intent(
                 .unwrap_or_else(|| format!("transcript-{}", d.transcript.id));
             C::Export {
                 format,
-                path: dir.join(format!("{stem}.v{}.{}", d.version.number, format.code())),
+                path: dir.join(format!(
+                    "{stem}.v{}{}.{}",
+                    d.version.number,
+                    if words { ".words" } else { "" },
+                    format.code()
+                )),
+                words,
             }
         }
         I::Close => C::Close,
+        // Jobs, not editor commands: `route` sends them.
+        I::Retranscribe { .. } => return,
     };
     out.write(cmd);
 }
@@ -738,6 +749,7 @@ fn show_jobs(
         gpu: jobs.settings.gpu,
         model: &jobs.settings.default_model,
         features: &features,
+        use_vocabulary: jobs.settings.params.use_vocabulary,
     };
     let mut jobs_ui = std::mem::take(&mut state.jobs);
     jobs_panel::show(ui, &view, &mut jobs_ui, intents);
@@ -853,6 +865,40 @@ fn transcribe(jobs: &mut JobsData, audio_file: crate::storage::ids::AudioFileId)
     });
 }
 
+/// Spans of the open transcript transcribed again with the current settings (and this beam
+/// width, no text before a span as context): one job per span, the first repairing the open
+/// version, each next one the version the one before made.
+fn retranscribe(
+    jobs: &mut JobsData,
+    editor: &crate::editor::Editor,
+    spans: Vec<(u64, u64)>,
+    beam: Option<u32>,
+) {
+    let Some(doc) = editor.doc.as_ref() else {
+        return;
+    };
+    let params = crate::transcribe::DecodeParams {
+        beam_size: beam,
+        carry_context: false,
+        ..jobs.settings.params.clone()
+    };
+    for (k, (from_ms, to_ms)) in spans.into_iter().enumerate() {
+        jobs.requests.write(TranscribeRequest {
+            audio_file: doc.transcript.audio_file,
+            model: None,
+            gpu: None,
+            params: Some(params.clone()),
+            token: 0,
+            into: Some(doc.transcript.id),
+            redo: Some(crate::storage::repo::Redo {
+                based_on: (k == 0).then_some(doc.version.id),
+                from_ms,
+                to_ms,
+            }),
+        });
+    }
+}
+
 /// Sends an intent to the feature that acts on it.
 fn route(
     intent: Intent,
@@ -873,6 +919,7 @@ fn route(
             jobs.commands.write(c);
         }
         Intent::SetGpu(g) => jobs.settings.gpu = g,
+        Intent::UseVocabulary(on) => jobs.settings.params.use_vocabulary = on,
         Intent::OpenTranscript {
             transcript,
             segment,
@@ -885,6 +932,9 @@ fn route(
         }
         Intent::Search(q) => {
             ed.commands.write(crate::editor::EditorCommand::Search(q));
+        }
+        Intent::Editor(editor_panel::EditorIntent::Retranscribe { spans, beam }) => {
+            retranscribe(jobs, &ed.editor, spans, beam);
         }
         Intent::Editor(e) => editor_intent(e, &ed.editor, ed.player.as_deref(), &mut ed.commands),
         Intent::SetModel(m) => jobs.settings.default_model = m,

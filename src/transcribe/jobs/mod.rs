@@ -488,16 +488,38 @@ fn save_transcript(
             // The transcript it was meant for may have been deleted since: then a new one.
             let into = into.filter(|t| matches!(repo::get_transcript(c, *t), Ok(Some(_))));
             let stored = match (into, redo) {
-                // A span again: the version it repairs with exactly that span replaced.
-                (Some(t), Some(r)) => r
-                    .based_on
-                    .ok_or_else(|| StorageError::NotFound("the version to repair".into()))
-                    .and_then(|v| repo::segments(c, v))
-                    .and_then(|base| {
-                        let base: Vec<Segment> = base.into_iter().map(Segment::from).collect();
+                // A span again: the version it repairs (named, or the transcript's current
+                // one when this job is saved: spans queued one after another each repair
+                // what the one before made) with exactly that span replaced.
+                (Some(t), Some(r)) => {
+                    let base = match r.based_on {
+                        Some(v) => Ok(v),
+                        None => repo::current_version(c, t).and_then(|v| {
+                            v.map(|v| v.id).ok_or_else(|| {
+                                StorageError::NotFound("the version to repair".into())
+                            })
+                        }),
+                    };
+                    base.and_then(|v| {
+                        let base: Vec<Segment> = repo::segments(c, v)?
+                            .into_iter()
+                            .map(Segment::from)
+                            .collect();
                         let spliced = retranscribe::splice(&base, r.from_ms, r.to_ms, segments);
+                        let mut version = version;
+                        if version.based_on.is_none() {
+                            version.based_on = Some(v);
+                            let mut params: serde_json::Value = version
+                                .params_json
+                                .as_deref()
+                                .and_then(|p| serde_json::from_str(p).ok())
+                                .unwrap_or_default();
+                            params["retranscribe"]["based_on_version_id"] = v.0.into();
+                            version.params_json = Some(params.to_string());
+                        }
                         repo::add_version(c, t, &version, &spliced, now).map(|(v, _)| (t, v))
-                    }),
+                    })
+                }
                 (None, Some(_)) => Err(StorageError::NotFound(
                     "the transcript this span belonged to".into(),
                 )),
@@ -638,6 +660,10 @@ fn dispatch(
     }
 }
 
+/// The longest prompt the vocabulary makes (characters): whisper keeps the last 224 prompt
+/// tokens, and a term is two or three tokens with its comma.
+const VOCABULARY_PROMPT_CHARS: usize = 400;
+
 fn handle_requests(
     mut requests: MessageReader<TranscribeRequest>,
     settings: Res<TranscribeSettings>,
@@ -673,6 +699,18 @@ fn handle_requests(
         let token = r.token;
         db.write(
             move |c, _| {
+                let mut job = job;
+                if params.use_vocabulary {
+                    let mut params = params;
+                    let terms = repo::vocabulary_prompt(c, VOCABULARY_PROMPT_CHARS)
+                        .map_err(|e| e.to_string())?;
+                    params.initial_prompt = match (params.initial_prompt.take(), terms) {
+                        (Some(p), Some(t)) => Some(format!("{} {t}", p.trim_end())),
+                        (p, t) => p.or(t),
+                    };
+                    job.params_json =
+                        serde_json::to_string(&params).unwrap_or_else(|_| "{}".into());
+                }
                 repo::insert_job_with(c, &job, now_ms())
                     .and_then(|id| repo::get_job(c, id))
                     .and_then(|row| row.ok_or_else(|| StorageError::NotFound("the new job".into())))
