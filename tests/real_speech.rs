@@ -703,3 +703,123 @@ fn retranscribing_a_span_replaces_exactly_that_span() {
     eprintln!("flags after --flagged: {flags}");
     assert_eq!(flags.as_array().map(Vec::len), Some(0), "{flags}");
 }
+
+/// Learning from corrections, measured where it helps: tiny.en writes "ill disposed" as
+/// "old-sposed" (probability 22 %) in one clip and "old-asposed" in another. The user fixes
+/// the first (an SRT corrected elsewhere and imported, as a subtitle editor would); the
+/// library learns "ill-disposed"; the other clips transcribed again with `--vocabulary` get
+/// it right, and no clip gets worse.
+#[test]
+fn a_corrected_word_primes_the_next_jobs() {
+    let Some(model) = model_or_skip("a_corrected_word_primes_the_next_jobs") else {
+        return;
+    };
+    let _machine = MACHINE.lock().unwrap_or_else(|e| e.into_inner());
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let clips = speech::clips();
+    let taught = clips.iter().find(|c| c.stem.ends_with("0880")).unwrap();
+    let others: Vec<&speech::Clip> = clips.iter().filter(|c| c.stem != taught.stem).collect();
+    let first = transcribe(h, std::slice::from_ref(&taught.path), &model, &[]);
+    assert!(
+        first[0].contains("old-sposed"),
+        "tiny.en changed: {first:?}"
+    );
+
+    // The correction, made elsewhere and imported as version 2.
+    let doc = json_export(h, &taught.path);
+    let ts = |ms: u64| verbatim::transcript::export::timestamp(ms, ',');
+    let mut srt = String::new();
+    for (i, s) in doc["segments"].as_array().unwrap().iter().enumerate() {
+        let text = s["text"]
+            .as_str()
+            .unwrap()
+            .replace("old-sposed", "ill-disposed");
+        srt.push_str(&format!(
+            "{}\n{} --> {}\n{text}\n\n",
+            i + 1,
+            ts(s["start_ms"].as_u64().unwrap()),
+            ts(s["end_ms"].as_u64().unwrap())
+        ));
+    }
+    let fixed = h.join("fixed.srt");
+    std::fs::write(&fixed, srt).unwrap();
+    let o = verbatim(h, &["import", fixed.to_str().unwrap(), "--transcript", "1"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = verbatim(h, &["vocabulary", "--json"]);
+    let terms: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(terms[0]["term"], "ill-disposed", "{terms}");
+    assert_eq!(terms[0]["replaced"], "old-sposed", "{terms}");
+
+    // The other clips, without and with the vocabulary (each run exports to its own folder).
+    let run = |name: &str, extra: &[&str]| -> Vec<String> {
+        let out = h.join(name);
+        let mut args = vec!["transcribe".to_string()];
+        args.extend(others.iter().map(|c| c.path.display().to_string()));
+        args.extend(
+            [
+                "--model",
+                model.to_str().unwrap(),
+                "--export",
+                "txt",
+                "--out",
+                out.to_str().unwrap(),
+            ]
+            .map(String::from),
+        );
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = verbatim(h, &args);
+        assert!(o.status.success(), "{}", text(&o));
+        others
+            .iter()
+            .map(|c| std::fs::read_to_string(out.join(format!("{}.txt", c.stem))).unwrap())
+            .collect()
+    };
+    let plain = run("plain", &[]);
+    let primed = run("primed", &["--vocabulary"]);
+    let mut totals = [WordErrors::default(); 2];
+    for (k, c) in others.iter().enumerate() {
+        let (a, b) = (
+            word_errors(&c.reference, &plain[k]),
+            word_errors(&c.reference, &primed[k]),
+        );
+        eprintln!(
+            "{}: WER {:.1} % -> {:.1} % with the vocabulary ({:?} -> {:?})",
+            c.stem,
+            a.rate() * 100.0,
+            b.rate() * 100.0,
+            plain[k].trim(),
+            primed[k].trim()
+        );
+        assert!(b.edits <= a.edits, "{} got worse", c.stem);
+        totals[0] = totals[0] + a;
+        totals[1] = totals[1] + b;
+    }
+    eprintln!(
+        "corpus WER of the {} other clips: {:.2} % -> {:.2} % with the vocabulary",
+        others.len(),
+        totals[0].rate() * 100.0,
+        totals[1].rate() * 100.0
+    );
+    let helped = others
+        .iter()
+        .position(|c| c.stem.ends_with("0890"))
+        .unwrap();
+    assert!(plain[helped].contains("old-asposed"), "{plain:?}");
+    assert!(primed[helped].contains("ill-disposed"), "{primed:?}");
+    assert!(totals[1].edits < totals[0].edits);
+
+    // The jobs say what prompt they ran with.
+    let conn = verbatim::storage::open(&h.join("verbatim.db")).unwrap();
+    let params: String = conn
+        .query_row(
+            "SELECT params_json FROM transcription_jobs ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let params: serde_json::Value = serde_json::from_str(&params).unwrap();
+    assert_eq!(params["initial_prompt"], "ill-disposed.", "{params}");
+    assert_eq!(params["use_vocabulary"], true, "{params}");
+}
