@@ -380,10 +380,6 @@ impl Plugin for EditorPlugin {
             .add_message::<EditorCommand>()
             .add_message::<EditorEvent>()
             .add_message::<crate::transcribe::JobFinished>()
-            .add_systems(
-                Update,
-                follow_new_versions.in_set(AppSystems::Ingest.of(Feature::Editor)),
-            )
             .init_resource::<Replies<EditorReply>>()
             .add_systems(
                 Update,
@@ -395,6 +391,7 @@ impl Plugin for EditorPlugin {
             .add_systems(
                 Update,
                 (
+                    follow_new_versions,
                     handle_commands,
                     segments::mirror,
                     segments::link_versions,
