@@ -94,14 +94,18 @@ fn check_segments(name: &str, segs: &[verbatim::transcript::Segment]) {
         if let Some(w) = &s.words_json {
             let words: Vec<serde_json::Value> = serde_json::from_str(w).unwrap();
             for word in words {
-                let (a, b) = (
-                    word["start_ms"].as_u64().unwrap(),
-                    word["end_ms"].as_u64().unwrap(),
-                );
-                assert!(
-                    s.start_ms <= a && a <= b && b <= s.end_ms,
-                    "{name}: {word} in {s:?}"
-                );
+                // A word is timed (both times, inside its segment) or untimed (neither).
+                match (word["start_ms"].as_u64(), word["end_ms"].as_u64()) {
+                    (Some(a), Some(b)) => assert!(
+                        s.start_ms <= a && a <= b && b <= s.end_ms,
+                        "{name}: {word} in {s:?}"
+                    ),
+                    (None, None) => {
+                        assert!(word.get("start_ms").is_none() && word.get("end_ms").is_none())
+                    }
+                    _ => panic!("{name}: half a time: {word} in {s:?}"),
+                }
+                assert!(word["text"].is_string(), "{name}: {word}");
             }
         }
     }
