@@ -83,6 +83,51 @@ fn window_opens_and_shows_the_library() {
     eprintln!("screenshot: {}", shot.display());
 }
 
+/// Issue 15, a first run that works and settings that stay: a library whose models folder
+/// holds tiny.en but not the default `base` starts with tiny.en chosen (and keeps that
+/// choice in `settings.json`); settings written there are applied at the next start (the
+/// window writes nothing back when nothing differs); a damaged file is set aside and the
+/// window still opens.
+#[test]
+fn a_first_run_picks_an_installed_model_and_the_settings_stay() {
+    if no_display() {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let models = data.path().join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    std::fs::copy(
+        common::whisper::synthetic_model(),
+        models.join("ggml-tiny.en.bin"),
+    )
+    .unwrap();
+    let file = data.path().join("settings.json");
+    screenshot(data.path(), &[], "gui-first-run.png");
+    let kept: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(kept["model"], "tiny.en", "{kept}");
+
+    let chosen = serde_json::json!({
+        "model": "tiny.en",
+        "gpu": "off",
+        "use_vocabulary": true,
+        "live": true,
+        "input_device": "pulse",
+        "last_transcript": 99
+    });
+    let text = serde_json::to_string_pretty(&chosen).unwrap();
+    std::fs::write(&file, &text).unwrap();
+    screenshot(data.path(), &[], "gui-settings-kept.png");
+    let after: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(after, chosen, "every setting was applied, so none changed");
+
+    std::fs::write(&file, "{ damaged").unwrap();
+    let (_, _, log) = screenshot(data.path(), &[], "gui-settings-damaged.png");
+    assert!(log.contains("set aside"), "{log}");
+    assert!(data.path().join("settings.json.bad").is_file());
+}
+
 #[test]
 fn the_recorder_panel_shows_a_sweep_being_recorded() {
     if no_display() {

@@ -156,33 +156,107 @@ mod jobs {
     use verbatim::transcribe::{GpuPref, JobCommand, JobStatus, TranscriptionJob};
     use verbatim::ui::jobs_panel::{self, JobsUi};
 
+    use egui_kittest::kittest::NodeT;
+    use verbatim::transcribe::catalog::Installed;
+
     struct P {
         jobs: Vec<TranscriptionJob>,
         ui: JobsUi,
         intents: Vec<Intent>,
+        model: String,
+        installed: Vec<Installed>,
+        download: Option<(String, (u64, u64))>,
     }
 
-    fn harness(jobs: Vec<TranscriptionJob>) -> Harness<'static, P> {
+    fn installed(name: &str, vad: bool) -> Installed {
+        Installed {
+            name: name.into(),
+            path: std::path::PathBuf::from(format!("/models/ggml-{name}.bin")),
+            size_bytes: 1_000,
+            vad,
+            describe: format!("{name} model"),
+        }
+    }
+
+    fn picker(model: &str, installed: Vec<Installed>) -> Harness<'static, P> {
         Harness::builder()
-            .with_size(egui::vec2(1400.0, 400.0))
+            .with_size(egui::vec2(1600.0, 400.0))
             .build_ui_state(
                 |ui, p: &mut P| {
                     let refs: Vec<&TranscriptionJob> = p.jobs.iter().collect();
                     let view = jobs_panel::View {
                         jobs: &refs,
                         gpu: GpuPref::Auto,
-                        model: "base.en",
+                        model: &p.model,
                         features: &["cpu"],
                         use_vocabulary: false,
+                        installed: &p.installed,
+                        scanned: true,
+                        download: p.download.as_ref().map(|(n, d)| (n.as_str(), *d)),
                     };
                     jobs_panel::show(ui, &view, &mut p.ui, &mut p.intents);
                 },
                 P {
-                    jobs,
+                    jobs: Vec::new(),
                     ui: JobsUi::default(),
                     intents: Vec::new(),
+                    model: model.into(),
+                    installed,
+                    download: None,
                 },
             )
+    }
+
+    fn harness(jobs: Vec<TranscriptionJob>) -> Harness<'static, P> {
+        let mut h = picker("base.en", vec![installed("base.en", false)]);
+        h.state_mut().jobs = jobs;
+        h
+    }
+
+    /// Issue 15, a first run that works: the picker lists the installed speech models only
+    /// (the voice activity model as what it is, not to be chosen), says when the model asked
+    /// for is not there, and choosing one sets it.
+    #[test]
+    fn the_model_picker_lists_only_installed_models() {
+        let mut h = picker(
+            "base",
+            vec![
+                installed("tiny.en", false),
+                installed("silero-v6.2.0", true),
+            ],
+        );
+        h.run();
+        h.get_by_label("base is not installed");
+        let combo = h.get_by_role(egui::accesskit::Role::ComboBox);
+        assert_eq!(combo.accesskit_node().value().as_deref(), Some("base"));
+        combo.click();
+        h.run();
+        assert!(h.query_by_label("small.en").is_none());
+        assert!(
+            h.query_by_label("silero-v6.2.0 (voice detection)")
+                .is_some()
+        );
+        h.get_by_label("tiny.en").click();
+        h.run();
+        assert_eq!(h.state().intents, [Intent::SetModel("tiny.en".into())]);
+    }
+
+    #[test]
+    fn with_no_speech_model_the_recommended_one_is_offered_and_its_download_shown() {
+        let mut h = picker("base", vec![installed("silero-v6.2.0", true)]);
+        h.run();
+        let combo = h.get_by_role(egui::accesskit::Role::ComboBox);
+        assert_eq!(
+            combo.accesskit_node().value().as_deref(),
+            Some("none installed")
+        );
+        h.get_by_label("Download base.en (148 MB)").click();
+        h.run();
+        assert_eq!(h.state().intents, [Intent::DownloadModel("base.en".into())]);
+        h.state_mut().download = Some(("base.en".into(), (74_000_000, 148_000_000)));
+        h.run();
+        h.get_by_label("base.en: 74 of 148 MB");
+        assert!(h.query_by_label("Download base.en (148 MB)").is_none());
     }
 
     #[test]

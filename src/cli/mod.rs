@@ -369,7 +369,7 @@ fn display_available() -> bool {
 
 fn run_window(
     data: &DataDir,
-    ui: crate::ui::UiPlugin,
+    mut ui: crate::ui::UiPlugin,
     model: Option<String>,
     live: bool,
     check_schedules: bool,
@@ -382,20 +382,35 @@ fn run_window(
         );
         return Ok(ExitCode::from(2));
     }
+    // What the user chose last time; the command line wins over it.
+    let settings = crate::ui::settings::load(data.root()).unwrap_or_else(|e| {
+        tracing::warn!("{e}; using the default settings");
+        crate::ui::settings::Settings::default()
+    });
+    if ui.open.is_none() && ui.screenshot.is_none() {
+        ui.open = settings.last_transcript.map(|t| (t, None));
+    }
     let mut app = App::new();
     install_error_handler(&mut app);
     app.add_plugins(crate::AppPlugin {
         core: core(data)?,
         ui,
     });
+    crate::ui::settings::apply(app.world_mut(), &settings);
     if let Some(m) = model {
         app.world_mut()
             .resource_mut::<crate::transcribe::TranscribeSettings>()
             .default_model = m;
     }
-    app.world_mut()
-        .resource_mut::<crate::transcribe::live::LiveSettings>()
-        .enabled = live;
+    if live {
+        app.world_mut()
+            .resource_mut::<crate::transcribe::live::LiveSettings>()
+            .enabled = true;
+    }
+    app.insert_resource(crate::ui::settings::SettingsStore::new(
+        data.root().to_path_buf(),
+        settings,
+    ));
     if check_schedules {
         app.finish();
         app.cleanup();

@@ -680,7 +680,7 @@ pub(super) fn models(data: &DataDir, cmd: ModelsCommand) -> anyhow::Result<ExitC
                         size_bytes: m.size_bytes,
                         sha256: m.sha256,
                         english_only: m.english_only,
-                        url: model_url(m),
+                        url: catalog::download_url(m),
                         downloaded: p.is_file().then_some(p),
                     }
                 })
@@ -728,7 +728,7 @@ pub(super) fn models(data: &DataDir, cmd: ModelsCommand) -> anyhow::Result<ExitC
                     format!("unknown model {name:?}; `verbatim models list` shows the names")
                 })?;
                 download::Download {
-                    url: model_url(k),
+                    url: catalog::download_url(k),
                     dest: dir.join(k.file_name()),
                     sha256: Some(sha256.unwrap_or_else(|| k.sha256.to_string())),
                     size: Some(k.size_bytes),
@@ -865,13 +865,5 @@ pub(super) fn models(data: &DataDir, cmd: ModelsCommand) -> anyhow::Result<ExitC
             }
             Ok(ExitCode::SUCCESS)
         }
-    }
-}
-
-/// A model's URL; `VERBATIM_MODEL_BASE_URL` replaces the host part (mirrors, tests).
-fn model_url(k: &catalog::KnownModel) -> String {
-    match std::env::var("VERBATIM_MODEL_BASE_URL") {
-        Ok(base) if !base.is_empty() => format!("{}/{}", base.trim_end_matches('/'), k.file_name()),
-        _ => k.url(),
     }
 }

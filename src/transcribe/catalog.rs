@@ -350,3 +350,130 @@ pub fn resolve(models_dir: &Path, model: &str) -> Result<PathBuf, ResolveError> 
         })
     }
 }
+
+/// Where a known model is downloaded from: its published URL, or the same file under
+/// `VERBATIM_MODEL_BASE_URL` (a mirror, or a local server in tests).
+pub fn download_url(k: &KnownModel) -> String {
+    match std::env::var("VERBATIM_MODEL_BASE_URL") {
+        Ok(base) if !base.is_empty() => format!("{}/{}", base.trim_end_matches('/'), k.file_name()),
+        _ => k.url(),
+    }
+}
+
+/// The model a new user is offered first: English, small enough to fetch quickly, and
+/// accurate enough to be worth it.
+pub const RECOMMENDED: &str = "base.en";
+
+/// Which installed model is picked when the one asked for is not there, best first.
+const PREFERENCE: &[&str] = &[
+    "base.en",
+    "base",
+    "small.en",
+    "small",
+    "tiny.en",
+    "tiny",
+    "medium.en",
+    "medium",
+    "large-v3-turbo",
+    "large-v3",
+];
+
+/// A model file in the models folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Installed {
+    /// What to ask for it by: its catalog name when the file has a catalog file name, else
+    /// its path.
+    pub name: String,
+    pub path: PathBuf,
+    pub size_bytes: u64,
+    /// A voice activity model (not one to transcribe with).
+    pub vad: bool,
+    /// What the file is, in words ("whisper tiny.en, f16, 77.7 MB").
+    pub describe: String,
+}
+
+/// The model files in `models_dir` that load (judged by their headers), by name; files that
+/// are not ggml models (a partial download, anything else) are left out.
+pub fn installed(models_dir: &Path) -> Vec<Installed> {
+    let Ok(entries) = std::fs::read_dir(models_dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<Installed> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "bin") && p.is_file())
+        .filter_map(|path| {
+            let info = super::model_file::inspect(&path).ok()?;
+            let vad = matches!(info.kind, super::model_file::ModelKind::Vad { .. });
+            let file = path.file_name()?.to_string_lossy().into_owned();
+            let name = find(&file)
+                .filter(|k| k.file_name() == file)
+                .map_or_else(|| path.display().to_string(), |k| k.name.to_string());
+            Some(Installed {
+                name,
+                size_bytes: info.size_bytes,
+                vad,
+                describe: info.describe(),
+                path,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| (a.vad, &a.name).cmp(&(b.vad, &b.name)));
+    out
+}
+
+/// The speech model to use when `wanted` is not installed: the best of [`PREFERENCE`] that
+/// is, else the first speech model there. `None`: no speech model is installed.
+pub fn pick<'a>(installed: &'a [Installed], wanted: &str) -> Option<&'a Installed> {
+    let speech = || installed.iter().filter(|m| !m.vad);
+    speech()
+        .find(|m| m.name == wanted)
+        .or_else(|| {
+            PREFERENCE
+                .iter()
+                .find_map(|n| speech().find(|m| m.name == *n))
+        })
+        .or_else(|| speech().next())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn installed_models_are_read_off_their_headers_and_the_best_is_picked() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(installed(dir.path()).is_empty());
+        assert_eq!(pick(&[], "base"), None);
+        std::fs::write(dir.path().join("ggml-silero-v6.2.0.bin"), BUNDLED_VAD).unwrap();
+        let spec = crate::transcribe::synthetic::SynthSpec::default();
+        crate::transcribe::synthetic::write_model(&dir.path().join("ggml-tiny.en.bin"), &spec)
+            .unwrap();
+        crate::transcribe::synthetic::write_model(&dir.path().join("my-model.bin"), &spec).unwrap();
+        // Not models: a partial download, a text file named .bin.
+        std::fs::write(dir.path().join("ggml-base.en.bin.part"), b"half").unwrap();
+        std::fs::write(dir.path().join("notes.bin"), b"not a model").unwrap();
+        let found = installed(dir.path());
+        let names: Vec<(&str, bool)> = found.iter().map(|m| (m.name.as_str(), m.vad)).collect();
+        let custom = dir.path().join("my-model.bin").display().to_string();
+        assert_eq!(
+            names,
+            [
+                (custom.as_str(), false),
+                ("tiny.en", false),
+                ("silero-v6.2.0", true)
+            ]
+        );
+        // "base" is not there: tiny.en is preferred to an unknown file; a VAD never.
+        assert_eq!(
+            pick(&found, "base").map(|m| m.name.as_str()),
+            Some("tiny.en")
+        );
+        assert_eq!(
+            pick(&found, &custom).map(|m| m.name.as_str()),
+            Some(custom.as_str())
+        );
+        assert_eq!(pick(&found[2..], "base"), None);
+    }
+}

@@ -5,6 +5,7 @@ use bevy_egui::egui;
 use egui_extras::{Column, TableBuilder};
 
 use super::Intent;
+use crate::transcribe::catalog::{self, Installed};
 use crate::transcribe::{GpuPref, JobCommand, JobStatus, TranscriptionJob};
 
 pub struct View<'a> {
@@ -16,12 +17,136 @@ pub struct View<'a> {
     pub features: &'a [&'static str],
     /// New jobs are primed with the library's vocabulary.
     pub use_vocabulary: bool,
+    /// The model files in the models folder (speech and voice activity models).
+    pub installed: &'a [Installed],
+    /// The folder has been read (until then nothing is said about what is missing).
+    pub scanned: bool,
+    /// A model downloading: its name, bytes done and in all.
+    pub download: Option<(&'a str, (u64, u64))>,
 }
 
 /// The settings being edited.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct JobsUi {
+    /// A path being typed for a model file that is not in the models folder.
     pub model_edit: Option<String>,
+    /// Transcribe was asked for with no model to run: the picker is marked.
+    pub attention: bool,
+}
+
+/// The model row: the installed speech models to choose from (the bundled voice activity
+/// model listed as what it is), a path for any other file, the download of the recommended
+/// model when none is installed, and its progress.
+fn model_picker(ui: &mut egui::Ui, view: &View<'_>, st: &mut JobsUi, out: &mut Vec<Intent>) {
+    let speech: Vec<&Installed> = view.installed.iter().filter(|m| !m.vad).collect();
+    let current = speech
+        .iter()
+        .find(|m| m.name == view.model || m.path.as_os_str() == view.model);
+    let missing = view.scanned && current.is_none() && !view.model.ends_with(".bin");
+    let frame = if st.attention || (missing && speech.is_empty()) {
+        egui::Frame::new()
+            .stroke(egui::Stroke::new(1.5, ui.visuals().error_fg_color))
+            .inner_margin(2.0)
+    } else {
+        egui::Frame::new()
+    };
+    frame.show(ui, |ui| {
+        ui.horizontal(|ui| {
+            ui.label("Model:");
+            let shown = match current {
+                Some(m) => m.name.clone(),
+                None if speech.is_empty() && view.scanned => "none installed".into(),
+                None => view.model.to_string(),
+            };
+            egui::ComboBox::from_id_salt("model-picker")
+                .selected_text(shown)
+                .width(180.0)
+                .show_ui(ui, |ui| {
+                    for m in &speech {
+                        let chosen = current.is_some_and(|c| c.path == m.path);
+                        if ui
+                            .selectable_label(chosen, &m.name)
+                            .on_hover_text(&m.describe)
+                            .clicked()
+                            && !chosen
+                        {
+                            out.push(Intent::SetModel(m.name.clone()));
+                        }
+                    }
+                    for m in view.installed.iter().filter(|m| m.vad) {
+                        ui.add_enabled(
+                            false,
+                            egui::Button::selectable(
+                                false,
+                                format!("{} (voice detection)", m.name),
+                            ),
+                        )
+                        .on_disabled_hover_text(format!(
+                            "{}: finds speech for the VAD, not a model to transcribe with",
+                            m.describe
+                        ));
+                    }
+                    if speech.is_empty() {
+                        ui.weak("No speech model in the models folder yet.");
+                    }
+                });
+            if ui
+                .small_button("↻")
+                .on_hover_text("Read the models folder again")
+                .clicked()
+            {
+                out.push(Intent::RescanModels);
+            }
+            let edit = st.model_edit.get_or_insert_with(String::new);
+            let r = ui.add(
+                egui::TextEdit::singleline(edit)
+                    .hint_text("or the path of a ggml .bin")
+                    .desired_width(170.0),
+            );
+            if r.lost_focus() && !edit.trim().is_empty() && edit.trim() != view.model {
+                out.push(Intent::SetModel(edit.trim().to_string()));
+            }
+            if missing && !speech.is_empty() {
+                ui.colored_label(
+                    ui.visuals().error_fg_color,
+                    format!("{} is not installed", view.model),
+                );
+            }
+            match view.download {
+                Some((name, (done, total))) => {
+                    let share = if total > 0 {
+                        done as f32 / total as f32
+                    } else {
+                        0.0
+                    };
+                    ui.add(
+                        egui::ProgressBar::new(share)
+                            .desired_width(160.0)
+                            .text(format!(
+                                "{name}: {:.0} of {:.0} MB",
+                                done as f64 / 1e6,
+                                total as f64 / 1e6
+                            )),
+                    );
+                }
+                None if view.scanned && speech.is_empty() => {
+                    let size = catalog::find(catalog::RECOMMENDED)
+                        .map_or(0.0, |k| k.size_bytes as f64 / 1e6);
+                    if ui
+                        .button(format!("Download {} ({size:.0} MB)", catalog::RECOMMENDED))
+                        .on_hover_text(
+                            "English, fast on a CPU; checksum-verified, and an interrupted \
+                             download resumes",
+                        )
+                        .clicked()
+                    {
+                        out.push(Intent::DownloadModel(catalog::RECOMMENDED.to_string()));
+                    }
+                }
+                None => {}
+            }
+        });
+    });
 }
 
 pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut JobsUi, out: &mut Vec<Intent>) {
@@ -40,16 +165,7 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut JobsUi, out: &mut Vec<I
         }
         ui.weak(format!("(this build: {})", view.features.join(", ")));
         ui.separator();
-        ui.label("Model:");
-        let edit = st.model_edit.get_or_insert_with(|| view.model.to_string());
-        let r = ui.add(
-            egui::TextEdit::singleline(edit)
-                .hint_text("name (base.en) or path to a ggml .bin")
-                .desired_width(220.0),
-        );
-        if r.lost_focus() && edit.trim() != view.model && !edit.trim().is_empty() {
-            out.push(Intent::SetModel(edit.trim().to_string()));
-        }
+        model_picker(ui, view, st, out);
         ui.separator();
         let mut vocabulary = view.use_vocabulary;
         if ui

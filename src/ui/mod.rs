@@ -6,9 +6,11 @@
 pub mod editor_panel;
 pub mod jobs_panel;
 pub mod library_panel;
+pub mod models;
 pub mod recorder_panel;
 pub mod schedules;
 pub mod screenshot;
+pub mod settings;
 pub mod status_bar;
 
 use std::collections::VecDeque;
@@ -44,6 +46,10 @@ pub enum Intent {
     /// Prime new jobs with the library's vocabulary.
     UseVocabulary(bool),
     SetModel(String),
+    /// Read the models folder again.
+    RescanModels,
+    /// Download a catalog model into the models folder.
+    DownloadModel(String),
     Editor(editor_panel::EditorIntent),
     /// Open a transcript in the editor (at a segment).
     OpenTranscript {
@@ -154,15 +160,26 @@ impl Plugin for UiPlugin {
         // recording).
         .insert_resource(UiReservesCores)
         .init_resource::<UiState>()
+        .init_resource::<models::ModelShelf>()
         .add_systems(
             Startup,
-            (spawn_camera, list_devices, reserve_ui_core, wake_on_answers),
+            (
+                spawn_camera,
+                list_devices,
+                reserve_ui_core,
+                wake_on_answers,
+                models::scan_at_start,
+            ),
         )
         .add_systems(
             Update,
-            (file_drops, collect_notices)
+            (file_drops, collect_notices, models::update_shelf)
                 .chain()
                 .in_set(crate::AppSystems::Apply.of(crate::Feature::Window)),
+        )
+        .add_systems(
+            Update,
+            settings::keep_settings.after(crate::AppSystems::Persist),
         )
         .add_systems(
             PreUpdate,
@@ -369,6 +386,7 @@ fn keep_awake_while_busy(
     sessions: Query<&RecordingSession>,
     devices: Res<InputDevices>,
     jobs: Query<&TranscriptionJob>,
+    shelf: Res<models::ModelShelf>,
     mut redraw: MessageWriter<RequestRedraw>,
 ) {
     let importing = importer.is_some_and(|i| i.in_flight() > 0);
@@ -377,7 +395,7 @@ fn keep_awake_while_busy(
     let transcribing = jobs
         .iter()
         .any(|j| matches!(j.status, JobStatus::Running | JobStatus::Saving));
-    if importing || loading || recording || transcribing || devices.refreshing() {
+    if importing || loading || recording || transcribing || devices.refreshing() || shelf.busy() {
         redraw.write(RequestRedraw);
     }
 }
@@ -507,6 +525,7 @@ struct LibraryData<'w, 's> {
 struct JobsData<'w, 's> {
     jobs: Query<'w, 's, &'static TranscriptionJob>,
     settings: ResMut<'w, crate::transcribe::TranscribeSettings>,
+    shelf: ResMut<'w, models::ModelShelf>,
     requests: MessageWriter<'w, TranscribeRequest>,
     commands: MessageWriter<'w, JobCommand>,
 }
@@ -750,6 +769,13 @@ fn show_jobs(
         model: &jobs.settings.default_model,
         features: &features,
         use_vocabulary: jobs.settings.params.use_vocabulary,
+        installed: &jobs.shelf.installed,
+        scanned: jobs.shelf.scanned,
+        download: jobs
+            .shelf
+            .download
+            .as_ref()
+            .map(|d| (d.name.as_str(), d.progress())),
     };
     let mut jobs_ui = std::mem::take(&mut state.jobs);
     jobs_panel::show(ui, &view, &mut jobs_ui, intents);
@@ -852,8 +878,31 @@ fn show_editor(ui: &mut egui::Ui, ed: &EditorData, state: &mut UiState, intents:
     state.editor = editor_ui;
 }
 
-/// A transcription of a file with the current settings.
-fn transcribe(jobs: &mut JobsData, audio_file: crate::storage::ids::AudioFileId) {
+/// A transcription of a file with the current settings; with no speech model to run, an
+/// explanation instead, and the model picker marked.
+fn transcribe(
+    jobs: &mut JobsData,
+    state: &mut UiState,
+    audio_file: crate::storage::ids::AudioFileId,
+) {
+    let model = &jobs.settings.default_model;
+    if jobs.shelf.scanned && !jobs.shelf.has(model) && !std::path::Path::new(model).is_file() {
+        state.notify(
+            Level::Error,
+            if jobs.shelf.speech().next().is_none() {
+                format!(
+                    "Nothing to transcribe with: no speech model is installed. Download {} \
+                     under Transcription jobs (or run `verbatim models download {}`).",
+                    crate::transcribe::catalog::RECOMMENDED,
+                    crate::transcribe::catalog::RECOMMENDED
+                )
+            } else {
+                format!("Model {model} is not installed: pick one under Transcription jobs.")
+            },
+        );
+        state.jobs.attention = true;
+        return;
+    }
     jobs.requests.write(TranscribeRequest {
         audio_file,
         model: None,
@@ -914,7 +963,7 @@ fn route(
                 imports.write(ImportRequested(p));
             }
         }
-        Intent::Transcribe(id) => transcribe(jobs, id),
+        Intent::Transcribe(id) => transcribe(jobs, state, id),
         Intent::Job(c) => {
             jobs.commands.write(c);
         }
@@ -937,7 +986,20 @@ fn route(
             retranscribe(jobs, &ed.editor, spans, beam);
         }
         Intent::Editor(e) => editor_intent(e, &ed.editor, ed.player.as_deref(), &mut ed.commands),
-        Intent::SetModel(m) => jobs.settings.default_model = m,
+        Intent::SetModel(m) => {
+            jobs.settings.default_model = m;
+            state.jobs.attention = false;
+        }
+        Intent::RescanModels => {
+            let dir = jobs.settings.models_dir.clone();
+            jobs.shelf.rescan(dir);
+        }
+        Intent::DownloadModel(name) => {
+            let dir = jobs.settings.models_dir.clone();
+            if let Err(e) = jobs.shelf.start_download(&name, &dir) {
+                state.notify(Level::Error, format!("Cannot download {name}: {e}"));
+            }
+        }
         Intent::Record(r) => record_intent(r, state, jobs, rec),
     }
 }
@@ -973,6 +1035,6 @@ fn record_intent(
                 rec.bookmarks.write(BookmarkLive { session, piece });
             }
         }
-        RecordIntent::Transcribe(id) => transcribe(jobs, id),
+        RecordIntent::Transcribe(id) => transcribe(jobs, state, id),
     }
 }

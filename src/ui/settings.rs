@@ -1,0 +1,226 @@
+//! Settings that stay: what the user chose in the window — the model, the GPU choice, the
+//! vocabulary prompt, live transcription, the input device, the transcript last open — is
+//! kept in `settings.json` in the data directory and applied at the next start (before the
+//! command line's `--model` and `--live`, which win). The file is written whole, through a
+//! temporary file and a rename, on a thread of its own whenever something in it changes; a
+//! damaged file is set aside (`settings.json.bad`) and the defaults used, with a warning.
+
+use std::path::{Path, PathBuf};
+
+use bevy::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::capture::plugin::CaptureSettings;
+use crate::transcribe::live::LiveSettings;
+use crate::transcribe::{GpuPref, TranscribeSettings};
+
+/// The file in the data directory.
+pub const FILE: &str = "settings.json";
+
+/// What is kept.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// The model name or path new jobs use.
+    pub model: Option<String>,
+    pub gpu: GpuPref,
+    /// New jobs are primed with the library's vocabulary.
+    pub use_vocabulary: bool,
+    /// Live transcription while recording.
+    pub live: bool,
+    /// The input device (`None`: the system's default).
+    pub input_device: Option<String>,
+    /// The transcript open in the editor when the window closed.
+    pub last_transcript: Option<i64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a settings file Verbatim can read ({source}); set aside as {bad}")]
+    Damaged {
+        path: PathBuf,
+        bad: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The settings in `dir` (the defaults when there are none yet).
+pub fn load(dir: &Path) -> Result<Settings, SettingsError> {
+    let path = dir.join(FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Settings::default()),
+        Err(source) => return Err(SettingsError::Read { path, source }),
+    };
+    serde_json::from_str(&text).map_err(|source| {
+        let bad = dir.join(format!("{FILE}.bad"));
+        // Kept for the user to look at; a failed rename only means it is overwritten later.
+        let _ = std::fs::rename(&path, &bad);
+        SettingsError::Damaged { path, bad, source }
+    })
+}
+
+/// Writes `settings` to `dir` atomically (a temporary file in the same folder, synced, then
+/// renamed over the old one).
+pub fn save(dir: &Path, settings: &Settings) -> Result<(), SettingsError> {
+    let path = dir.join(FILE);
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        let text = serde_json::to_string_pretty(settings).map_err(std::io::Error::other)?;
+        std::io::Write::write_all(&mut tmp, text.as_bytes())?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(&path).map_err(|e| e.error)?;
+        Ok(())
+    };
+    write().map_err(|source| SettingsError::Write {
+        path: path.clone(),
+        source,
+    })
+}
+
+/// Where the settings go, the last version written, and the thread that writes them.
+#[derive(Resource)]
+pub struct SettingsStore {
+    pub saved: Settings,
+    tx: crossbeam_channel::Sender<Settings>,
+}
+
+impl SettingsStore {
+    /// Starts the writer thread for `dir`. Each write takes the newest settings queued.
+    pub fn new(dir: PathBuf, loaded: Settings) -> Self {
+        let (tx, rx) = crossbeam_channel::unbounded::<Settings>();
+        let spawned = std::thread::Builder::new()
+            .name("verbatim-settings".into())
+            .spawn(move || {
+                while let Ok(mut s) = rx.recv() {
+                    while let Ok(newer) = rx.try_recv() {
+                        s = newer;
+                    }
+                    if let Err(e) = save(&dir, &s) {
+                        tracing::warn!("{e}");
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start the settings writer: {e}; settings will not be kept");
+        }
+        Self { saved: loaded, tx }
+    }
+}
+
+/// Applies loaded settings to the app's resources (before the command line's overrides).
+pub fn apply(world: &mut World, s: &Settings) {
+    if let Some(mut t) = world.get_resource_mut::<TranscribeSettings>() {
+        if let Some(m) = &s.model {
+            t.default_model.clone_from(m);
+        }
+        t.gpu = s.gpu;
+        t.params.use_vocabulary = s.use_vocabulary;
+    }
+    if let Some(mut l) = world.get_resource_mut::<LiveSettings>() {
+        l.enabled = s.live;
+    }
+    if let Some(mut c) = world.get_resource_mut::<CaptureSettings>() {
+        c.device.clone_from(&s.input_device);
+    }
+}
+
+/// The settings as the app has them now.
+fn current(
+    transcribe: &TranscribeSettings,
+    live: &LiveSettings,
+    capture: &CaptureSettings,
+    editor: &crate::editor::Editor,
+    before: &Settings,
+    had_doc: bool,
+) -> Settings {
+    Settings {
+        model: Some(transcribe.default_model.clone()),
+        gpu: transcribe.gpu,
+        use_vocabulary: transcribe.params.use_vocabulary,
+        live: live.enabled,
+        input_device: capture.device.clone(),
+        // Closing the editor forgets it; before one is open (at start), the last one stays.
+        last_transcript: match &editor.doc {
+            Some(d) => Some(d.transcript.id.0),
+            None if had_doc => None,
+            None => before.last_transcript,
+        },
+    }
+}
+
+/// Queues a write when what is kept changed.
+pub fn keep_settings(
+    store: Option<ResMut<SettingsStore>>,
+    transcribe: Res<TranscribeSettings>,
+    live: Res<LiveSettings>,
+    capture: Res<CaptureSettings>,
+    editor: Res<crate::editor::Editor>,
+    mut had_doc: Local<bool>,
+) {
+    let Some(mut store) = store else { return };
+    let was_open = std::mem::replace(&mut *had_doc, editor.doc.is_some());
+    if !(transcribe.is_changed()
+        || live.is_changed()
+        || capture.is_changed()
+        || editor.is_changed())
+    {
+        return;
+    }
+    let now = current(
+        &transcribe,
+        &live,
+        &capture,
+        &editor,
+        &store.saved,
+        was_open,
+    );
+    if now != store.saved {
+        if store.tx.send(now.clone()).is_err() {
+            tracing::warn!("the settings writer has stopped; settings are not kept");
+        }
+        store.saved = now;
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_round_trip_and_a_damaged_file_is_set_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(load(dir.path()).unwrap(), Settings::default());
+        let s = Settings {
+            model: Some("tiny.en".into()),
+            gpu: GpuPref::Off,
+            use_vocabulary: true,
+            live: true,
+            input_device: Some("pulse".into()),
+            last_transcript: Some(7),
+        };
+        save(dir.path(), &s).unwrap();
+        assert_eq!(load(dir.path()).unwrap(), s);
+        // A file from a newer or older build: unknown fields ignored, missing ones default.
+        std::fs::write(dir.path().join(FILE), r#"{"live": true, "colour": "blue"}"#).unwrap();
+        let partial = load(dir.path()).unwrap();
+        assert!(partial.live && partial.model.is_none());
+        std::fs::write(dir.path().join(FILE), "{ not json").unwrap();
+        let err = load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("set aside"), "{err}");
+        assert!(dir.path().join("settings.json.bad").is_file());
+        assert_eq!(load(dir.path()).unwrap(), Settings::default());
+    }
+}
