@@ -113,7 +113,9 @@ fn a_first_run_picks_an_installed_model_and_the_settings_stay() {
         "use_vocabulary": true,
         "live": true,
         "input_device": "pulse",
-        "last_transcript": 99
+        "last_transcript": 99,
+        "library_hidden": true,
+        "jobs_list_shown": false
     });
     let text = serde_json::to_string_pretty(&chosen).unwrap();
     std::fs::write(&file, &text).unwrap();

@@ -140,7 +140,11 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut EditorUi, out: &mut Vec
     let mut push = |i: EditorIntent| out.push(Intent::Editor(i));
     shortcuts(ui, view, st, &mut push);
     ui.horizontal(|ui| {
-        if ui.button("← Library").clicked() {
+        if ui
+            .button("Close")
+            .on_hover_text("Close the transcript (the recorder takes the main area)")
+            .clicked()
+        {
             push(EditorIntent::Close);
         }
         ui.heading(

@@ -32,6 +32,21 @@ pub struct JobsUi {
     pub model_edit: Option<String>,
     /// Transcribe was asked for with no model to run: the picker is marked.
     pub attention: bool,
+    /// The job list shown (`Some`) or hidden (`Some(false)`) by the user; `None`: shown while
+    /// there is work running or waiting, or a failure to look at.
+    pub list_shown: Option<bool>,
+}
+
+/// Whether the job list is shown: as the user set it, else while something needs an eye.
+pub fn list_shown(view: &View<'_>, st: &JobsUi) -> bool {
+    st.list_shown.unwrap_or_else(|| {
+        view.jobs.iter().any(|j| {
+            matches!(
+                j.status,
+                JobStatus::Pending | JobStatus::Running | JobStatus::Saving | JobStatus::Failed
+            )
+        })
+    })
 }
 
 /// The model row: the installed speech models to choose from (the bundled voice activity
@@ -150,8 +165,36 @@ fn model_picker(ui: &mut egui::Ui, view: &View<'_>, st: &mut JobsUi, out: &mut V
 }
 
 pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut JobsUi, out: &mut Vec<Intent>) {
+    let shown = list_shown(view, st);
     ui.horizontal(|ui| {
-        ui.heading("Transcription jobs");
+        let active = view
+            .jobs
+            .iter()
+            .filter(|j| {
+                matches!(
+                    j.status,
+                    JobStatus::Pending | JobStatus::Running | JobStatus::Saving
+                )
+            })
+            .count();
+        let title = match active {
+            0 => format!("{} Transcription jobs", if shown { "▼" } else { "▶" }),
+            n => format!(
+                "{} Transcription jobs ({n} active)",
+                if shown { "▼" } else { "▶" }
+            ),
+        };
+        if ui
+            .add(egui::Button::new(egui::RichText::new(title).heading()).frame(false))
+            .on_hover_text(if shown {
+                "Hide the job list"
+            } else {
+                "Show the job list"
+            })
+            .clicked()
+        {
+            st.list_shown = Some(!shown);
+        }
         ui.separator();
         ui.label("GPU:");
         for (pref, label) in [
@@ -179,6 +222,9 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut JobsUi, out: &mut Vec<I
             out.push(Intent::UseVocabulary(vocabulary));
         }
     });
+    if !shown {
+        return;
+    }
     if view.jobs.is_empty() {
         ui.weak("No jobs yet: press Transcribe on a library entry or a finished take.");
         return;

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use bevy_egui::egui;
-use egui_extras::{Column, TableBuilder};
 
 use super::{Intent, Level, UiState};
 use crate::library::format_duration_ms;
@@ -28,11 +27,11 @@ pub struct View<'a> {
 pub fn show(ui: &mut egui::Ui, view: &View<'_>, state: &mut UiState, out: &mut Vec<Intent>) {
     ui.heading("Library");
     ui.horizontal(|ui| {
-        ui.label("Import audio:");
+        ui.label("Import:");
         let edit = ui.add(
             egui::TextEdit::singleline(&mut state.import_path)
                 .hint_text("path to a WAV, FLAC, MP3 or Ogg Vorbis file")
-                .desired_width(420.0),
+                .desired_width((ui.available_width() - 70.0).max(120.0)),
         );
         let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         let path = state.import_path.trim().to_owned();
@@ -43,8 +42,8 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, state: &mut UiState, out: &mut V
             out.push(Intent::Import(vec![PathBuf::from(path)]));
             state.import_path.clear();
         }
-        ui.weak("or drop files on the window");
     });
+    ui.weak("or drop files on the window");
     if let Some(e) = view.load_error {
         ui.colored_label(
             ui.visuals().error_fg_color,
@@ -63,11 +62,11 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, state: &mut UiState, out: &mut V
         ui.colored_label(ui.visuals().error_fg_color, e);
     }
     ui.horizontal(|ui| {
-        ui.label("Search transcripts:");
+        ui.label("Search:");
         let r = ui.add(
             egui::TextEdit::singleline(&mut state.search)
                 .hint_text("words in any transcript")
-                .desired_width(420.0),
+                .desired_width((ui.available_width() - 70.0).max(120.0)),
         );
         let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         if (ui.button("Search").clicked() || enter) && !state.search.trim().is_empty() {
@@ -110,48 +109,40 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, state: &mut UiState, out: &mut V
         return;
     }
 
-    let row_height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
-    let name_width = (ui.available_width() - 650.0).max(160.0);
-    TableBuilder::new(ui)
-        .striped(true)
-        .resizable(true)
-        .sense(egui::Sense::click())
-        .column(Column::initial(name_width).at_least(120.0).clip(true))
-        .column(Column::initial(80.0).at_least(60.0))
-        .column(Column::initial(200.0).at_least(120.0).clip(true))
-        .column(Column::initial(80.0).at_least(60.0))
-        .column(Column::initial(125.0).at_least(110.0))
-        .column(Column::remainder().at_least(150.0))
-        .header(row_height, |mut header| {
-            for title in ["Name", "Duration", "Format", "Size", "Added", "Transcript"] {
-                header.col(|ui| {
-                    ui.strong(title);
-                });
-            }
-        })
-        .body(|body| {
-            body.rows(row_height, view.rows.len(), |mut row| {
-                let Some(file) = view.rows.get(row.index()).copied() else {
-                    return;
-                };
-                row.set_selected(state.selected == Some(file.id));
-                row.col(|ui| {
-                    ui.label(&file.original_name)
-                        .on_hover_text(file.original_path.as_deref().unwrap_or(""));
-                });
-                row.col(|ui| {
-                    ui.label(format_duration_ms(file.duration_ms));
-                });
-                row.col(|ui| {
-                    ui.label(format_format(file));
-                });
-                row.col(|ui| {
-                    ui.label(format_size(file.size_bytes));
-                });
-                row.col(|ui| {
-                    ui.label(format_time(file.created_at));
-                });
-                row.col(|ui| {
+    // Two lines a file (the name in full on hover, with where it came from; then what it
+    // is and what can be done with it), virtualized: a library of thousands scrolls at the
+    // cost of the rows on screen.
+    let line = ui.text_style_height(&egui::TextStyle::Body);
+    let row_height = 2.0 * line + 3.0 * ui.spacing().item_spacing.y + 4.0;
+    egui::ScrollArea::vertical()
+        .id_salt("library-files")
+        .auto_shrink([false, false])
+        .show_rows(ui, row_height, view.rows.len(), |ui, range| {
+            for file in view.rows[range].iter().copied() {
+                let selected = state.selected == Some(file.id);
+                let frame = egui::Frame::new()
+                    .fill(if selected {
+                        ui.visuals().selection.bg_fill.gamma_multiply(0.5)
+                    } else {
+                        egui::Color32::TRANSPARENT
+                    })
+                    .inner_margin(2.0);
+                frame.show(ui, |ui| {
+                    ui.set_min_height(row_height - 4.0);
+                    ui.set_width(ui.available_width());
+                    let name = ui
+                        .add(
+                            egui::Label::new(egui::RichText::new(&file.original_name).strong())
+                                .truncate()
+                                .sense(egui::Sense::click()),
+                        )
+                        .on_hover_text(match &file.original_path {
+                            Some(p) => format!("{}\n{p}", file.original_name),
+                            None => file.original_name.clone(),
+                        });
+                    if name.clicked() {
+                        state.selected = Some(file.id);
+                    }
                     ui.horizontal(|ui| {
                         if ui.small_button("Transcribe").clicked() {
                             out.push(Intent::Transcribe(file.id));
@@ -166,12 +157,16 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, state: &mut UiState, out: &mut V
                         } else if let Some(s) = view.job_state.get(&file.id) {
                             ui.label(s);
                         }
+                        ui.weak(format_duration_ms(file.duration_ms));
+                        ui.weak(format_size(file.size_bytes));
+                        ui.add(
+                            egui::Label::new(egui::RichText::new(format_format(file)).weak())
+                                .truncate(),
+                        )
+                        .on_hover_text(format!("added {}", format_time(file.created_at)));
                     });
                 });
-                if row.response().clicked() {
-                    state.selected = Some(file.id);
-                }
-            });
+            }
         });
 }
 

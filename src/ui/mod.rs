@@ -83,6 +83,24 @@ pub struct UiState {
     pub jobs: jobs_panel::JobsUi,
     pub editor: editor_panel::EditorUi,
     pub search: String,
+    pub layout: Layout,
+}
+
+/// What the main area shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MainView {
+    #[default]
+    Recorder,
+    Editor,
+}
+
+/// How the window is laid out: the library sidebar (hidden or not), the main area.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Layout {
+    pub library_hidden: bool,
+    pub main: MainView,
+    /// The transcript the main area last switched to (a newly opened one is shown).
+    shown_doc: Option<crate::storage::ids::TranscriptId>,
 }
 
 impl UiState {
@@ -672,6 +690,23 @@ fn draw(
             .layer_id(egui::LayerId::background())
             .max_rect(ctx.viewport_rect()),
     );
+    // A transcript just opened takes the main area; with none open, the recorder has it.
+    let doc = ed.editor.doc.as_ref().map(|d| d.transcript.id);
+    if doc != state.layout.shown_doc {
+        state.layout.shown_doc = doc;
+        state.layout.main = if doc.is_some() {
+            MainView::Editor
+        } else {
+            MainView::Recorder
+        };
+    }
+    let recording = rec
+        .takes
+        .iter()
+        .any(|(_, s, ..)| crate::capture::plugin::is_active(s));
+    egui::Panel::top("bar").show(&mut root, |ui| {
+        top_bar(ui, &mut state, ed.editor.doc.as_ref(), recording)
+    });
     egui::Panel::bottom("status").show(&mut root, |ui| status_bar::show(ui, &status, &state));
     let mut job_list: Vec<&TranscriptionJob> = jobs.jobs.iter().collect();
     job_list.sort_by_key(|j| std::cmp::Reverse(j.id));
@@ -681,26 +716,29 @@ fn draw(
         .show(&mut root, |ui| {
             show_jobs(ui, &jobs, &job_list, &mut state, &mut intents)
         });
-    egui::Panel::right("recorder")
-        .default_size(560.0)
-        .resizable(true)
-        .show(&mut root, |ui| {
-            show_recorder(ui, &rec, &mut state, &mut intents)
-        });
+    if !state.layout.library_hidden {
+        egui::Panel::left("library")
+            .default_size(380.0)
+            .size_range(240.0..=900.0)
+            .resizable(true)
+            .show(&mut root, |ui| {
+                let view = library_panel::View {
+                    rows: &rows,
+                    loaded: lib.state.loaded,
+                    load_error: lib.state.error.as_deref(),
+                    importing,
+                    job_state: &job_states(&job_list),
+                    transcript_of: &newest_transcripts(&lib),
+                    search_results: &ed.editor.search_results,
+                };
+                library_panel::show(ui, &view, &mut state, &mut intents);
+            });
+    }
     egui::CentralPanel::default().show(&mut root, |ui| {
-        if ed.editor.doc.is_some() {
+        if state.layout.main == MainView::Editor && ed.editor.doc.is_some() {
             show_editor(ui, &ed, &mut state, &mut intents);
         } else {
-            let view = library_panel::View {
-                rows: &rows,
-                loaded: lib.state.loaded,
-                load_error: lib.state.error.as_deref(),
-                importing,
-                job_state: &job_states(&job_list),
-                transcript_of: &newest_transcripts(&lib),
-                search_results: &ed.editor.search_results,
-            };
-            library_panel::show(ui, &view, &mut state, &mut intents);
+            show_recorder(ui, &rec, &mut state, &mut intents);
         }
     });
     if !intents.is_empty() {
@@ -718,6 +756,67 @@ fn draw(
         );
     }
     Ok(())
+}
+
+/// The bar across the top: the library sidebar's switch and what the main area shows (the
+/// recorder, with a red dot while a take records, or the open transcript).
+fn top_bar(
+    ui: &mut egui::Ui,
+    state: &mut UiState,
+    doc: Option<&crate::editor::Doc>,
+    recording: bool,
+) {
+    ui.horizontal(|ui| {
+        let shown = !state.layout.library_hidden;
+        if ui
+            .selectable_label(shown, "☰ Library")
+            .on_hover_text(if shown {
+                "Hide the library"
+            } else {
+                "Show the library"
+            })
+            .clicked()
+        {
+            state.layout.library_hidden = shown;
+        }
+        ui.separator();
+        let rec_label = if recording {
+            egui::RichText::new("● Recorder").color(egui::Color32::from_rgb(230, 70, 70))
+        } else {
+            egui::RichText::new("Recorder")
+        };
+        if ui
+            .selectable_label(state.layout.main == MainView::Recorder, rec_label)
+            .clicked()
+        {
+            state.layout.main = MainView::Recorder;
+        }
+        if let Some(d) = doc {
+            let name = d
+                .transcript
+                .title
+                .as_deref()
+                .unwrap_or(&d.transcript.audio_name);
+            if ui
+                .selectable_label(
+                    state.layout.main == MainView::Editor,
+                    format!("Editor: {name}"),
+                )
+                .on_hover_text(format!(
+                    "{name}, version {}{}",
+                    d.version.number,
+                    if d.session.dirty() {
+                        " (unsaved changes)"
+                    } else {
+                        ""
+                    }
+                ))
+                .clicked()
+            {
+                state.layout.main = MainView::Editor;
+            }
+        }
+    });
 }
 
 /// Each file's newest job, as the library shows it (progress or status).

@@ -32,6 +32,10 @@ pub struct Settings {
     pub input_device: Option<String>,
     /// The transcript open in the editor when the window closed.
     pub last_transcript: Option<i64>,
+    /// The library sidebar was hidden.
+    pub library_hidden: bool,
+    /// The job list shown or hidden by the user (`None`: shown while work runs).
+    pub jobs_list_shown: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +138,10 @@ pub fn apply(world: &mut World, s: &Settings) {
     if let Some(mut c) = world.get_resource_mut::<CaptureSettings>() {
         c.device.clone_from(&s.input_device);
     }
+    if let Some(mut ui) = world.get_resource_mut::<super::UiState>() {
+        ui.layout.library_hidden = s.library_hidden;
+        ui.jobs.list_shown = s.jobs_list_shown;
+    }
 }
 
 /// The settings as the app has them now.
@@ -142,6 +150,7 @@ fn current(
     live: &LiveSettings,
     capture: &CaptureSettings,
     editor: &crate::editor::Editor,
+    ui: &super::UiState,
     before: &Settings,
     had_doc: bool,
 ) -> Settings {
@@ -157,6 +166,8 @@ fn current(
             None if had_doc => None,
             None => before.last_transcript,
         },
+        library_hidden: ui.layout.library_hidden,
+        jobs_list_shown: ui.jobs.list_shown,
     }
 }
 
@@ -167,15 +178,17 @@ pub fn keep_settings(
     live: Res<LiveSettings>,
     capture: Res<CaptureSettings>,
     editor: Res<crate::editor::Editor>,
+    ui: Res<super::UiState>,
     mut had_doc: Local<bool>,
 ) {
     let Some(mut store) = store else { return };
     let was_open = std::mem::replace(&mut *had_doc, editor.doc.is_some());
-    if !(transcribe.is_changed()
+    let changed = transcribe.is_changed()
         || live.is_changed()
         || capture.is_changed()
-        || editor.is_changed())
-    {
+        || editor.is_changed()
+        || ui.is_changed();
+    if !changed {
         return;
     }
     let now = current(
@@ -183,6 +196,7 @@ pub fn keep_settings(
         &live,
         &capture,
         &editor,
+        &ui,
         &store.saved,
         was_open,
     );
@@ -210,6 +224,8 @@ mod tests {
             live: true,
             input_device: Some("pulse".into()),
             last_transcript: Some(7),
+            library_hidden: true,
+            jobs_list_shown: Some(false),
         };
         save(dir.path(), &s).unwrap();
         assert_eq!(load(dir.path()).unwrap(), s);
