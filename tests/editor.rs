@@ -1142,3 +1142,47 @@ fn next_and_previous_flag_wrap_around() {
     let clean = Flagged(jfk_segs().into_iter().map(|s| (s, Vec::new())).collect());
     assert_eq!(editor_panel::next_flagged(&clean, Some(1), true), None);
 }
+
+/// Issue 15, the timeline: + zooms in around the playhead (as an intent the window applies),
+/// Ctrl+wheel over the waveform zooms around the pointer, 0 shows the whole file again; the
+/// view stays inside the file and never narrower than 50 ms.
+#[test]
+fn the_timeline_zooms_with_keys_and_the_wheel_and_stays_in_the_file() {
+    use verbatim::ui::editor_panel::{MIN_VIEW_MS, visible, zoomed};
+    let mut h = harness(doc(None), None);
+    h.run();
+    h.key_press(egui::Key::Plus);
+    h.run();
+    // Playhead at 3.5 s of 11 s: half the span, 3.5 s still where it was on screen.
+    assert_eq!(
+        editor_intents(h.state()),
+        [EditorIntent::View(Some((1_750, 5_500)))]
+    );
+    h.state_mut().intents.clear();
+    h.key_press(egui::Key::Num0);
+    h.run();
+    assert_eq!(editor_intents(h.state()), [EditorIntent::View(None)]);
+    // Ctrl+wheel over the waveform (egui reports it as zoom).
+    h.state_mut().intents.clear();
+    let wave = egui::pos2(600.0, 110.0);
+    h.event(egui::Event::PointerMoved(wave));
+    h.run();
+    h.event(egui::Event::Zoom(2.0));
+    h.run();
+    let got = editor_intents(h.state());
+    assert!(
+        matches!(got.as_slice(), [EditorIntent::View(Some((_, 5_500)))]),
+        "{got:?}"
+    );
+
+    assert_eq!(visible(11_000, None), (0, 11_000));
+    assert_eq!(visible(11_000, Some((10_900, 1_000))), (10_000, 1_000));
+    assert_eq!(visible(11_000, Some((5_000, 1))), (5_000, MIN_VIEW_MS));
+    let mut v = (0, 11_000);
+    for _ in 0..40 {
+        v = zoomed(11_000, v, 0.5, 5_000);
+    }
+    assert_eq!(v.1, MIN_VIEW_MS);
+    assert!(v.0 <= 5_000 && 5_000 <= v.0 + v.1, "{v:?}");
+    assert_eq!(zoomed(11_000, v, 1e9, 5_000), (0, 11_000));
+}

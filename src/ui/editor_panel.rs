@@ -44,6 +44,8 @@ pub enum EditorIntent {
     Export(Format),
     /// Word-level SRT (a cue per word) or VTT (a timestamp before each word).
     ExportWords(Format),
+    /// Show this stretch of the file on the timeline (`(start_ms, span_ms)`; `None`: all).
+    View(Option<(u64, u64)>),
     /// These spans of the open transcript transcribed again, with beam search of this width
     /// (`None`: greedy), each saved as a new version (source `retranscribe`).
     Retranscribe {
@@ -88,6 +90,8 @@ pub struct EditorUi {
     pub flagged_only: bool,
     /// A segment to scroll the list to (after a jump to a flag).
     scroll_to: Option<usize>,
+    /// The timeline's stretch in view, `(start_ms, span_ms)`; `None`: the whole file.
+    pub view: Option<(u64, u64)>,
     /// The beam width a re-transcription asks for (0: not set yet, 5; 1: greedy).
     pub redo_beam: u32,
 }
@@ -504,6 +508,52 @@ fn bookmarks(ui: &mut egui::Ui, view: &View<'_>, push: &mut impl FnMut(EditorInt
     });
 }
 
+/// The shortest stretch the timeline shows across its width (ms).
+pub const MIN_VIEW_MS: u64 = 50;
+
+/// The stretch of the file the timeline shows: `(start_ms, span_ms)`, the whole file unless
+/// zoomed, kept inside the file.
+pub fn visible(duration_ms: u64, view: Option<(u64, u64)>) -> (u64, u64) {
+    let dur = duration_ms.max(1);
+    match view {
+        Some((start, span)) => {
+            let span = span.clamp(MIN_VIEW_MS.min(dur), dur);
+            (start.min(dur - span), span)
+        }
+        None => (0, dur),
+    }
+}
+
+/// The view zoomed by `factor` (< 1: in) around `at_ms`, which stays where it is on screen.
+pub fn zoomed(duration_ms: u64, view: (u64, u64), factor: f64, at_ms: u64) -> (u64, u64) {
+    let (start, span) = view;
+    let dur = duration_ms.max(1);
+    let new_span = ((span as f64 * factor).round() as u64).clamp(MIN_VIEW_MS.min(dur), dur);
+    let share = (at_ms.saturating_sub(start)) as f64 / span.max(1) as f64;
+    let new_start = (at_ms as f64 - share * new_span as f64).max(0.0) as u64;
+    visible(dur, Some((new_start, new_span)))
+}
+
+/// A tick step for a ruler of `span_ms` over `width_px`: labels at least ~90 px apart.
+fn tick_step(span_ms: u64, width_px: f32) -> u64 {
+    const STEPS: [u64; 16] = [
+        10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 300_000, 600_000,
+        1_800_000, 3_600_000,
+    ];
+    let per_px = span_ms as f64 / f64::from(width_px.max(1.0));
+    STEPS
+        .into_iter()
+        .find(|s| *s as f64 / per_px >= 90.0)
+        .unwrap_or(3_600_000)
+}
+
+/// The timeline: the waveform of the stretch in view with the segments as bands (their edges
+/// draggable), the flags as strips, the bookmarks, a word lane when the words are wide enough
+/// to read, a time ruler and the playhead. Ctrl+wheel (or +/-) zooms from the whole file down
+/// to 50 ms across, the wheel scrolls, a click seeks; while playing the view follows the
+/// playhead. Each frame draws only what is in view: the waveform's columns come from the
+/// peak pyramid's level that fits a pixel, and the segments in view are found by binary
+/// search, so a 10-hour file costs what a minute does.
 fn waveform(
     ui: &mut egui::Ui,
     view: &View<'_>,
@@ -511,19 +561,44 @@ fn waveform(
     push: &mut impl FnMut(EditorIntent),
 ) {
     let doc = view.doc;
-    let (rect, resp) = ui.allocate_exact_size(
-        egui::vec2(ui.available_width(), 90.0),
-        Sense::click_and_drag(),
-    );
-    let painter = ui.painter_at(rect);
+    let dur = doc.transcript.duration_ms.max(1);
+    let (start, span) = visible(dur, st.view);
+    // Follow playback: a playhead leaving the view pages it on.
+    let pos = view.player.position_ms;
+    if view.player.playing && st.view.is_some() && (pos < start || pos >= start + span) {
+        let next = visible(dur, Some((pos.saturating_sub(span / 10), span)));
+        push(EditorIntent::View(Some(next)));
+    }
+    let width = ui.available_width().max(100.0);
+    let (rect, resp) = ui.allocate_exact_size(egui::vec2(width, 90.0), Sense::click_and_drag());
+    let (lane, lane_resp) = ui.allocate_exact_size(egui::vec2(width, 18.0), Sense::click());
+    let painter = ui.painter_at(rect.union(lane));
     painter.rect_filled(rect, 2.0, Color32::from_gray(18));
-    let dur = doc.transcript.duration_ms.max(1) as f32;
-    let x_of = |ms: u64| rect.left() + rect.width() * (ms as f32 / dur).min(1.0);
-    // Segments as bands, the selected one brighter.
-    for (i, s) in (0..view.segments.len()).filter_map(|i| Some((i, view.segments.row(i)?))) {
+    painter.rect_filled(lane, 0.0, Color32::from_gray(26));
+    let x_of =
+        |ms: u64| rect.left() + rect.width() * ((ms as f64 - start as f64) / span as f64) as f32;
+    let ms_at = |px: f32| {
+        let share = f64::from(((px - rect.left()) / rect.width()).clamp(0.0, 1.0));
+        start + (share * span as f64) as u64
+    };
+    // The segments in view: from the last one starting before the view to the first one
+    // starting after it.
+    let segs = view.segments;
+    let first = segs.index_at(start).unwrap_or(0);
+    let end = start + span;
+    let in_view = (first..segs.len())
+        .map_while(|i| segs.row(i).filter(|s| s.start_ms < end).map(|s| (i, s)))
+        .filter(|(_, s)| s.end_ms > start);
+    let now_word = |s: &SegmentView<'_>| words::playing(s.words, pos);
+    let font = egui::FontId::proportional(11.0);
+    for (i, s) in in_view {
+        let (a, b) = (
+            x_of(s.start_ms).max(rect.left()),
+            x_of(s.end_ms).min(rect.right()),
+        );
         let band = Rect::from_min_max(
-            Pos2::new(x_of(s.start_ms), rect.top()),
-            Pos2::new(x_of(s.end_ms).max(x_of(s.start_ms) + 1.0), rect.bottom()),
+            Pos2::new(a, rect.top()),
+            Pos2::new(b.max(a + 1.0), rect.bottom()),
         );
         let c = if doc.selected == Some(i) {
             Color32::from_rgba_unmultiplied(90, 140, 220, 70)
@@ -531,7 +606,6 @@ fn waveform(
             Color32::from_rgba_unmultiplied(90, 140, 220, 25)
         };
         painter.rect_filled(band, 0.0, c);
-        // A flagged segment: a strip along the bottom, so the eye goes there.
         if !s.flags.is_empty() {
             let strip = Rect::from_min_max(
                 Pos2::new(band.left(), rect.bottom() - 5.0),
@@ -539,12 +613,45 @@ fn waveform(
             );
             painter.rect_filled(strip, 0.0, FLAG_COLOUR);
         }
+        // The word lane: each timed word where it is, if there is room to read it.
+        let playing = now_word(&s);
+        for (k, w) in s.words.iter().enumerate() {
+            let Some((ws, we)) = w.span() else { continue };
+            if we <= start || ws >= end {
+                continue;
+            }
+            let (wa, wb) = (x_of(ws).max(lane.left()), x_of(we).min(lane.right()));
+            if wb - wa < 3.0 {
+                continue;
+            }
+            let r = Rect::from_min_max(
+                Pos2::new(wa, lane.top() + 1.0),
+                Pos2::new(wb - 1.0, lane.bottom() - 1.0),
+            );
+            let fill = if playing == Some(k) {
+                PLAYING_WORD
+            } else if let Some(p) = w.p.filter(|p| *p < words::LOW_PROBABILITY) {
+                let shade = (1.0 - p / words::LOW_PROBABILITY).clamp(0.0, 1.0);
+                Color32::from_rgba_unmultiplied(240, 150, 40, (60.0 + 140.0 * shade) as u8)
+            } else {
+                Color32::from_gray(48)
+            };
+            painter.rect_filled(r, 2.0, fill);
+            let galley = painter.layout_no_wrap(w.text.clone(), font.clone(), Color32::WHITE);
+            if galley.size().x + 4.0 <= r.width() {
+                painter.galley(
+                    Pos2::new(r.left() + 2.0, r.center().y - galley.size().y / 2.0),
+                    galley,
+                    Color32::WHITE,
+                );
+            }
+        }
     }
     if let Some(p) = view.peaks {
-        let width = rect.width().max(1.0) as usize;
-        let spp = (doc.transcript.duration_ms as f64 * 16.0) / width as f64;
-        let mut cols: Vec<Option<MinMax>> = Vec::with_capacity(width);
-        p.screen_columns(0, spp, width, &mut cols);
+        let px = rect.width().max(1.0) as usize;
+        let spp = (span as f64 * 16.0) / px as f64;
+        let mut cols: Vec<Option<MinMax>> = Vec::with_capacity(px);
+        p.screen_columns(start * 16, spp, px, &mut cols);
         let mut mesh = egui::Mesh::default();
         super::recorder_panel::waveform_mesh(
             &cols,
@@ -562,9 +669,36 @@ fn waveform(
             Color32::GRAY,
         );
     }
+    // The ruler: ticks with times along the top.
+    let step = tick_step(span, rect.width());
+    let mut t = start.div_ceil(step) * step;
+    while t <= end {
+        let x = x_of(t);
+        painter.line_segment(
+            [Pos2::new(x, rect.top()), Pos2::new(x, rect.top() + 6.0)],
+            Stroke::new(1.0, Color32::from_gray(140)),
+        );
+        let label = if step < 1_000 {
+            timestamp(t, '.')
+        } else {
+            timestamp(t, '.')[..8].to_string()
+        };
+        painter.text(
+            Pos2::new(x + 2.0, rect.top() + 1.0),
+            egui::Align2::LEFT_TOP,
+            label,
+            egui::FontId::monospace(10.0),
+            Color32::from_gray(150),
+        );
+        t += step;
+    }
     // Bookmarks: a flag at the top of their stretch.
     let mark = Color32::from_rgb(240, 120, 200);
-    for b in &doc.bookmarks {
+    for b in doc
+        .bookmarks
+        .iter()
+        .filter(|b| b.end_ms > start && b.start_ms < end)
+    {
         let (a, z) = (x_of(b.start_ms), x_of(b.end_ms).max(x_of(b.start_ms) + 2.0));
         painter.rect_filled(
             Rect::from_min_max(Pos2::new(a, rect.top()), Pos2::new(z, rect.top() + 5.0)),
@@ -576,18 +710,75 @@ fn waveform(
             Stroke::new(1.0, mark),
         );
     }
-    let x = x_of(view.player.position_ms);
-    painter.line_segment(
-        [Pos2::new(x, rect.top()), Pos2::new(x, rect.bottom())],
-        Stroke::new(1.5, Color32::from_rgb(250, 200, 60)),
-    );
-    let ms_at = |px: f32| (((px - rect.left()) / rect.width()).clamp(0.0, 1.0) * dur) as u64;
+    if (start..=end).contains(&pos) {
+        let x = x_of(pos);
+        painter.line_segment(
+            [Pos2::new(x, rect.top()), Pos2::new(x, lane.bottom())],
+            Stroke::new(1.5, Color32::from_rgb(250, 200, 60)),
+        );
+    }
+    // Zoom: Ctrl+wheel around the pointer, +/- around the playhead; the wheel scrolls.
+    let hovered = resp.hovered() || lane_resp.hovered();
+    // Asked before `input` takes its lock (asking inside it would wait on itself).
+    let typing = ui.ctx().egui_wants_keyboard_input();
+    let (scroll, zoom, keys) = ui.input(|i| {
+        let key = |k| !typing && i.key_pressed(k);
+        (
+            i.smooth_scroll_delta,
+            // Ctrl+wheel (and a pinch) arrive as zoom.
+            i.zoom_delta(),
+            (
+                key(egui::Key::Plus) || key(egui::Key::Equals),
+                key(egui::Key::Minus),
+                key(egui::Key::Num0),
+            ),
+        )
+    });
+    let pointer_ms = resp
+        .hover_pos()
+        .or(lane_resp.hover_pos())
+        .map_or(pos, |p| ms_at(p.x));
+    let current = (start, span);
+    let mut next = None;
+    if hovered && zoom != 1.0 {
+        next = Some(zoomed(dur, current, 1.0 / f64::from(zoom), pointer_ms));
+    } else if hovered && scroll != egui::Vec2::ZERO {
+        let px = if scroll.x != 0.0 { scroll.x } else { scroll.y };
+        let delta = (-f64::from(px) / f64::from(rect.width()) * span as f64) as i64;
+        let s = start.saturating_add_signed(delta);
+        next = Some(visible(dur, Some((s, span))));
+    }
+    if keys.0 {
+        next = Some(zoomed(dur, current, 0.5, pos));
+    } else if keys.1 {
+        next = Some(zoomed(dur, current, 2.0, pos));
+    } else if keys.2 {
+        push(EditorIntent::View(None));
+    }
+    if let Some(n) = next
+        && n != current
+    {
+        push(EditorIntent::View(if n == (0, dur) {
+            None
+        } else {
+            Some(n)
+        }));
+    }
+    // A click on a word seeks to it.
+    if lane_resp.clicked()
+        && let Some(p) = lane_resp.interact_pointer_pos()
+    {
+        push(EditorIntent::Seek {
+            ms: ms_at(p.x),
+            play: view.player.playing,
+        });
+    }
     // Segment edges can be dragged: grab one within 5 px.
     if resp.drag_started()
         && let Some(p) = resp.interact_pointer_pos()
     {
-        st.dragging = (0..view.segments.len())
-            .filter_map(|i| Some((i, view.segments.row(i)?)))
+        st.dragging = (first..segs.len())
+            .map_while(|i| segs.row(i).filter(|s| s.start_ms <= end).map(|s| (i, s)))
             .flat_map(|(i, s)| [(i, false, s.start_ms), (i, true, s.end_ms)])
             .map(|(i, end, t)| ((x_of(t) - p.x).abs(), i, end))
             .filter(|(d, _, _)| *d <= 5.0)
@@ -601,7 +792,7 @@ fn waveform(
             Stroke::new(2.0, Color32::from_rgb(120, 220, 255)),
         );
         if resp.drag_stopped() {
-            if let Some(s) = view.segments.row(i) {
+            if let Some(s) = segs.row(i) {
                 let t = ms_at(x);
                 let (start_ms, end_ms) = if end { (s.start_ms, t) } else { (t, s.end_ms) };
                 push(EditorIntent::Edit(Edit::SetTimes {

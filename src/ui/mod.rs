@@ -614,8 +614,8 @@ fn editor_intent(
             }
         }
         I::Close => C::Close,
-        // Jobs, not editor commands: `route` sends them.
-        I::Retranscribe { .. } => return,
+        // Jobs and the panel's own view, not editor commands: `route` handles them.
+        I::Retranscribe { .. } | I::View(_) => return,
     };
     out.write(cmd);
 }
@@ -1081,6 +1081,7 @@ fn route(
         Intent::Search(q) => {
             ed.commands.write(crate::editor::EditorCommand::Search(q));
         }
+        Intent::Editor(editor_panel::EditorIntent::View(v)) => state.editor.view = v,
         Intent::Editor(editor_panel::EditorIntent::Retranscribe { spans, beam }) => {
             retranscribe(jobs, &ed.editor, spans, beam);
         }
