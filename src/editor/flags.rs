@@ -15,6 +15,11 @@ pub struct SegmentFlags(pub Vec<Flag>);
 #[derive(Resource, Debug, Clone, Copy, Default, PartialEq)]
 pub struct Rules(pub FlagRules);
 
+/// How many segment entities are flagged (kept by [`flag_segments`]: counted again only when
+/// a flag changed, so the panel does not count 10,000 segments a frame).
+#[derive(Resource, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlaggedCount(pub usize);
+
 /// Where the voice activity model heard speech in the open file (ms spans; `None`: unknown).
 #[derive(Resource, Debug, Clone, Default, PartialEq)]
 pub struct DocSpeech(pub Option<Vec<(u64, u64)>>);
@@ -69,4 +74,18 @@ pub fn flag_segments(
             }
         }
     }
+}
+
+/// Counts the flagged segments again when a flag appeared, changed or went.
+pub fn count_flagged(
+    changed: Query<(), Changed<SegmentFlags>>,
+    mut removed: RemovedComponents<SegmentFlags>,
+    all: Query<&SegmentFlags>,
+    mut count: ResMut<FlaggedCount>,
+) {
+    let gone = removed.read().count() > 0;
+    if changed.is_empty() && !gone {
+        return;
+    }
+    count.set_if_neq(FlaggedCount(all.iter().filter(|f| !f.0.is_empty()).count()));
 }

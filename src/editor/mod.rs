@@ -388,6 +388,7 @@ impl Plugin for EditorPlugin {
             .add_plugins(segments::plugin)
             .init_resource::<flags::Rules>()
             .init_resource::<flags::DocSpeech>()
+            .init_resource::<flags::FlaggedCount>()
             .add_systems(
                 Update,
                 (
@@ -396,6 +397,7 @@ impl Plugin for EditorPlugin {
                     segments::mirror,
                     segments::link_versions,
                     flags::flag_segments,
+                    flags::count_flagged,
                     segments::align_words,
                 )
                     .chain()

@@ -377,6 +377,13 @@ pub trait SegmentRows {
         self.len() == 0
     }
 
+    /// How many segments are flagged (the default counts them; the entities keep a count).
+    fn flagged_count(&self) -> usize {
+        (0..self.len())
+            .filter(|&i| self.row(i).is_some_and(|r| !r.flags.is_empty()))
+            .count()
+    }
+
     /// The segment playing at `ms` (or the last one starting before it).
     fn index_at(&self, ms: u64) -> Option<usize> {
         // Binary search over the time-ordered rows.
@@ -413,6 +420,11 @@ impl SegmentRows for SegmentList<'_> {
         self.segments.len()
     }
 
+    /// A plain list carries no flags.
+    fn flagged_count(&self) -> usize {
+        0
+    }
+
     fn row(&self, i: usize) -> Option<SegmentView<'_>> {
         self.segments.get(i).map(|s| SegmentView {
             start_ms: s.start_ms,
@@ -436,11 +448,17 @@ pub type SegmentRowData = (
 pub struct OpenSegments<'a, 'w, 's> {
     pub order: &'a [Entity],
     pub rows: &'a Query<'w, 's, SegmentRowData>,
+    /// How many are flagged (`editor::flags::FlaggedCount`).
+    pub flagged: usize,
 }
 
 impl SegmentRows for OpenSegments<'_, '_, '_> {
     fn len(&self) -> usize {
         self.order.len()
+    }
+
+    fn flagged_count(&self) -> usize {
+        self.flagged
     }
 
     fn row(&self, i: usize) -> Option<SegmentView<'_>> {

@@ -642,6 +642,12 @@ impl EditSession {
     }
 
     /// Whether there are unsaved changes.
+    /// Which state the list is in: the same number means the same segments (undo returns to
+    /// an earlier number), so a view of them can be cached by it.
+    pub fn revision(&self) -> u64 {
+        self.state
+    }
+
     pub fn dirty(&self) -> bool {
         self.state != self.saved_state
     }

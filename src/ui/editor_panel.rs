@@ -92,6 +92,8 @@ pub struct EditorUi {
     scroll_to: Option<usize>,
     /// The timeline's stretch in view, `(start_ms, span_ms)`; `None`: the whole file.
     pub view: Option<(u64, u64)>,
+    /// The dense band columns last drawn, and what they were drawn from.
+    bands: Option<(BandKey, std::sync::Arc<egui::Mesh>)>,
     /// The beam width a re-transcription asks for (0: not set yet, 5; 1: greedy).
     pub redo_beam: u32,
 }
@@ -260,9 +262,7 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut EditorUi, out: &mut Vec
         });
     });
     ui.horizontal(|ui| {
-        let flagged = (0..view.segments.len())
-            .filter(|&i| view.segments.row(i).is_some_and(|r| !r.flags.is_empty()))
-            .count();
+        let flagged = view.segments.flagged_count();
         ui.label(
             egui::RichText::new(format!("⚠ {flagged} flagged")).color(if flagged > 0 {
                 FLAG_COLOUR
@@ -508,6 +508,48 @@ fn bookmarks(ui: &mut egui::Ui, view: &View<'_>, push: &mut impl FnMut(EditorInt
     });
 }
 
+/// The last segment starting at or before `ms`, searched forward from segment `from` (which
+/// starts at or before it): galloping, then halving, so a sweep across the screen costs the
+/// log of the segments between two pixels, not of all of them.
+fn index_from(segs: &dyn SegmentRows, from: usize, ms: u64) -> Option<usize> {
+    let starts_by = |i: usize| segs.row(i).is_some_and(|r| r.start_ms <= ms);
+    if !starts_by(from) {
+        return segs.index_at(ms);
+    }
+    let (mut lo, mut step) = (from, 1);
+    let mut hi = from + 1;
+    while hi < segs.len() && starts_by(hi) {
+        lo = hi;
+        hi += step;
+        step *= 2;
+    }
+    let mut hi = hi.min(segs.len());
+    // starts_by(lo) holds, and nothing at or past `hi` starts by `ms`.
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if starts_by(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Some(lo)
+}
+
+/// What the timeline's dense band columns depend on: the version and its state, the view,
+/// the width, the selection and the flags.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct BandKey {
+    version: i64,
+    revision: u64,
+    view: (u64, u64),
+    left: f32,
+    top: f32,
+    width: u32,
+    selected: Option<usize>,
+    flagged: usize,
+}
+
 /// The shortest stretch the timeline shows across its width (ms).
 pub const MIN_VIEW_MS: u64 = 50;
 
@@ -591,7 +633,65 @@ fn waveform(
         .filter(|(_, s)| s.end_ms > start);
     let now_word = |s: &SegmentView<'_>| words::playing(s.words, pos);
     let font = egui::FontId::proportional(11.0);
-    for (i, s) in in_view {
+    let band_colour = |selected: bool| {
+        if selected {
+            Color32::from_rgba_unmultiplied(90, 140, 220, 70)
+        } else {
+            Color32::from_rgba_unmultiplied(90, 140, 220, 25)
+        }
+    };
+    // More segments in view than pixels (a long file seen whole): one look-up per pixel
+    // column instead of one band per segment, so the cost follows the width, not the file.
+    let count = segs
+        .index_at(end)
+        .map_or(0, |e| e + 1)
+        .saturating_sub(first);
+    let dense = count as f32 > rect.width() / 2.0;
+    let key = BandKey {
+        version: doc.version.id.0,
+        revision: doc.session.revision(),
+        view: (start, span),
+        left: rect.left(),
+        top: rect.top(),
+        width: rect.width() as u32,
+        selected: doc.selected,
+        flagged: segs.flagged_count(),
+    };
+    let cached = st.bands.as_ref().filter(|(k, _)| *k == key);
+    if let (true, Some((_, mesh))) = (dense, cached) {
+        // The same picture as the last frame (playing, hovering): drawn again as it was.
+        painter.add(egui::Shape::mesh(std::sync::Arc::clone(mesh)));
+    } else if dense {
+        let mut mesh = egui::Mesh::default();
+        let mut at = first;
+        for px in 0..rect.width() as usize {
+            let x = rect.left() + px as f32;
+            let ms = ms_at(x + 0.5);
+            let Some(i) = index_from(segs, at, ms) else {
+                continue;
+            };
+            at = i;
+            let Some(s) = segs.row(i).filter(|s| s.end_ms > ms) else {
+                continue;
+            };
+            let col =
+                Rect::from_min_max(Pos2::new(x, rect.top()), Pos2::new(x + 1.0, rect.bottom()));
+            mesh.add_colored_rect(col, band_colour(doc.selected == Some(i)));
+            if !s.flags.is_empty() {
+                let strip = Rect::from_min_max(
+                    Pos2::new(x, rect.bottom() - 5.0),
+                    Pos2::new(x + 1.0, rect.bottom()),
+                );
+                mesh.add_colored_rect(strip, FLAG_COLOUR);
+            }
+        }
+        let mesh = std::sync::Arc::new(mesh);
+        painter.add(egui::Shape::mesh(std::sync::Arc::clone(&mesh)));
+        st.bands = Some((key, mesh));
+    }
+    // Dense: the pixels above drew the bands, and words would be too narrow to show.
+    let bands = if dense { 0 } else { usize::MAX };
+    for (i, s) in in_view.take(bands) {
         let (a, b) = (
             x_of(s.start_ms).max(rect.left()),
             x_of(s.end_ms).min(rect.right()),
@@ -600,12 +700,7 @@ fn waveform(
             Pos2::new(a, rect.top()),
             Pos2::new(b.max(a + 1.0), rect.bottom()),
         );
-        let c = if doc.selected == Some(i) {
-            Color32::from_rgba_unmultiplied(90, 140, 220, 70)
-        } else {
-            Color32::from_rgba_unmultiplied(90, 140, 220, 25)
-        };
-        painter.rect_filled(band, 0.0, c);
+        painter.rect_filled(band, 0.0, band_colour(doc.selected == Some(i)));
         if !s.flags.is_empty() {
             let strip = Rect::from_min_max(
                 Pos2::new(band.left(), rect.bottom() - 5.0),

@@ -627,6 +627,7 @@ struct EditorData<'w, 's> {
     /// The open version's segment entities, in time order, and what the panel shows of each.
     open: Query<'w, 's, &'static Segments, With<OpenVersion>>,
     segments: Query<'w, 's, SegmentRowData>,
+    flagged: Res<'w, crate::editor::flags::FlaggedCount>,
     peaks: Res<'w, crate::editor::DocPeaks>,
     player: Option<Res<'w, crate::playback::Player>>,
     commands: MessageWriter<'w, crate::editor::EditorCommand>,
@@ -964,6 +965,7 @@ fn show_editor(ui: &mut egui::Ui, ed: &EditorData, state: &mut UiState, intents:
     let segments = OpenSegments {
         order,
         rows: &ed.segments,
+        flagged: ed.flagged.0,
     };
     let view = editor_panel::View {
         doc,
