@@ -817,7 +817,8 @@ fn waveform(
     // Asked before `input` takes its lock (asking inside it would wait on itself).
     let typing = ui.ctx().egui_wants_keyboard_input();
     let (scroll, zoom, keys) = ui.input(|i| {
-        let key = |k| !typing && i.key_pressed(k);
+        // Ctrl with + / - / 0 zooms the whole window (egui's own), not the timeline.
+        let key = |k| !typing && !i.modifiers.command && i.key_pressed(k);
         (
             i.smooth_scroll_delta,
             // Ctrl+wheel (and a pinch) arrive as zoom.

@@ -84,6 +84,92 @@ pub struct UiState {
     pub editor: editor_panel::EditorUi,
     pub search: String,
     pub layout: Layout,
+    /// The keyboard shortcuts overlay (`?`).
+    pub shortcuts_open: bool,
+    /// The UI zoom the user set (Ctrl + / Ctrl - / Ctrl 0, on top of the display's scale);
+    /// `None`: 100 %.
+    pub zoom: Option<f32>,
+    /// `zoom` is still to be given to egui (it came from the settings).
+    pub zoom_pending: bool,
+}
+
+/// Every keyboard shortcut, as the overlay lists them: (keys, what they do).
+pub const SHORTCUTS: &[(&str, &str)] = &[
+    ("?", "show or hide this list"),
+    (
+        "Ctrl + / Ctrl - / Ctrl 0",
+        "zoom the whole window in / out / back to 100 %",
+    ),
+    ("Esc", "play / pause"),
+    ("F1 / F2", "back / forward 2 s"),
+    ("F3 / F4", "slower / faster"),
+    (
+        "+ / - / 0",
+        "zoom the timeline in / out around the playhead / show the whole file",
+    ),
+    (
+        "Ctrl + wheel, wheel",
+        "zoom the timeline around the pointer, scroll it",
+    ),
+    (
+        "Enter",
+        "split the segment at the playhead (at the nearest word boundary)",
+    ),
+    ("Ctrl+M", "merge the selected segment with the next"),
+    (
+        "Alt+← / Alt+→",
+        "move the boundary nearest the playhead by 100 ms",
+    ),
+    ("F8 / Shift+F8", "next / previous flagged segment"),
+    ("Ctrl+S", "save a version"),
+    ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo"),
+    (
+        "Tab / Shift+Tab, Space, Enter",
+        "move between controls, press one",
+    ),
+];
+
+/// The shortcuts overlay.
+fn shortcuts_overlay(ctx: &egui::Context, state: &mut UiState) {
+    let typing = ctx.egui_wants_keyboard_input();
+    if !typing && ctx.input(|i| i.key_pressed(egui::Key::Questionmark)) {
+        state.shortcuts_open = !state.shortcuts_open;
+    }
+    let mut open = state.shortcuts_open;
+    egui::Window::new("Keyboard shortcuts")
+        .open(&mut open)
+        .collapsible(false)
+        .resizable(false)
+        .anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO)
+        .show(ctx, |ui| {
+            egui::Grid::new("shortcuts").striped(true).show(ui, |ui| {
+                for (keys, what) in SHORTCUTS {
+                    ui.monospace(*keys);
+                    ui.label(*what);
+                    ui.end_row();
+                }
+            });
+        });
+    state.shortcuts_open = open;
+}
+
+/// Keeps the window's zoom and the user's setting in step.
+fn sync_zoom(ctx: &egui::Context, state: &mut UiState) {
+    if state.zoom_pending {
+        state.zoom_pending = false;
+        if let Some(z) = state
+            .zoom
+            .filter(|z| z.is_finite() && (0.5..=3.0).contains(z))
+        {
+            ctx.set_zoom_factor(z);
+        }
+        return;
+    }
+    let z = ctx.zoom_factor();
+    let set = state.zoom.unwrap_or(1.0);
+    if (z - set).abs() > 0.001 {
+        state.zoom = ((z - 1.0).abs() > 0.001).then_some(z);
+    }
 }
 
 /// What the main area shows.
@@ -742,6 +828,8 @@ fn draw(
             show_recorder(ui, &rec, &mut state, &mut intents);
         }
     });
+    shortcuts_overlay(ctx, &mut state);
+    sync_zoom(ctx, &mut state);
     if !intents.is_empty() {
         // Make sure the next frame runs now, so the intent is acted on without waiting for input.
         ctx.request_repaint();
@@ -769,6 +857,13 @@ fn top_bar(
 ) {
     ui.horizontal(|ui| {
         let shown = !state.layout.library_hidden;
+        if ui
+            .button("?")
+            .on_hover_text("Keyboard shortcuts (?)")
+            .clicked()
+        {
+            state.shortcuts_open = !state.shortcuts_open;
+        }
         if ui
             .selectable_label(shown, "☰ Library")
             .on_hover_text(if shown {
@@ -1138,5 +1233,42 @@ fn record_intent(
             }
         }
         RecordIntent::Transcribe(id) => transcribe(jobs, state, id),
+    }
+}
+
+#[cfg(test)]
+mod overlay_tests {
+    use super::*;
+
+    fn frame(ctx: &egui::Context, state: &mut UiState, events: Vec<egui::Event>) {
+        let input = egui::RawInput {
+            events,
+            ..Default::default()
+        };
+        let mut out = ctx.run_ui(input, |ui| shortcuts_overlay(ui.ctx(), state));
+        // No renderer here: the font atlas upload is dropped on purpose.
+        out.textures_delta.clear();
+    }
+
+    #[test]
+    fn question_mark_opens_and_closes_the_shortcuts_overlay() {
+        let ctx = egui::Context::default();
+        let mut state = UiState::default();
+        let press = || {
+            vec![egui::Event::Key {
+                key: egui::Key::Questionmark,
+                physical_key: None,
+                pressed: true,
+                repeat: false,
+                modifiers: egui::Modifiers::SHIFT,
+            }]
+        };
+        frame(&ctx, &mut state, Vec::new());
+        assert!(!state.shortcuts_open);
+        frame(&ctx, &mut state, press());
+        assert!(state.shortcuts_open);
+        frame(&ctx, &mut state, press());
+        assert!(!state.shortcuts_open);
+        assert!(SHORTCUTS.iter().any(|(k, _)| *k == "F8 / Shift+F8"));
     }
 }

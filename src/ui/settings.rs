@@ -36,6 +36,8 @@ pub struct Settings {
     pub library_hidden: bool,
     /// The job list shown or hidden by the user (`None`: shown while work runs).
     pub jobs_list_shown: Option<bool>,
+    /// The window's zoom (`None`: 100 %, on top of the display's own scale).
+    pub ui_zoom: Option<f32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +143,8 @@ pub fn apply(world: &mut World, s: &Settings) {
     if let Some(mut ui) = world.get_resource_mut::<super::UiState>() {
         ui.layout.library_hidden = s.library_hidden;
         ui.jobs.list_shown = s.jobs_list_shown;
+        ui.zoom = s.ui_zoom;
+        ui.zoom_pending = s.ui_zoom.is_some();
     }
 }
 
@@ -168,6 +172,12 @@ fn current(
         },
         library_hidden: ui.layout.library_hidden,
         jobs_list_shown: ui.jobs.list_shown,
+        // Not yet given to egui: what was loaded still holds.
+        ui_zoom: if ui.zoom_pending {
+            before.ui_zoom
+        } else {
+            ui.zoom
+        },
     }
 }
 
@@ -226,6 +236,7 @@ mod tests {
             last_transcript: Some(7),
             library_hidden: true,
             jobs_list_shown: Some(false),
+            ui_zoom: Some(1.25),
         };
         save(dir.path(), &s).unwrap();
         assert_eq!(load(dir.path()).unwrap(), s);
