@@ -173,6 +173,7 @@ fn frame(c: &mut Criterion) {
                             unavailable: None,
                         },
                         peaks: None,
+                        spectrogram: None,
                     };
                     editor_panel::show(ui, &view, &mut st, &mut out);
                 });
@@ -321,6 +322,7 @@ fn timeline(c: &mut Criterion) {
                                 unavailable: None,
                             },
                             peaks: Some(&peaks),
+                            spectrogram: None,
                         };
                         editor_panel::show(ui, &v, &mut st, &mut out);
                     });

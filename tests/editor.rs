@@ -112,6 +112,7 @@ fn harness(doc: Doc, compare: Option<CompareDoc>) -> Harness<'static, P> {
                         unavailable: None,
                     },
                     peaks: None,
+                    spectrogram: None,
                 };
                 editor_panel::show(ui, &view, &mut p.ui, &mut p.intents);
             },
@@ -1078,6 +1079,7 @@ fn a_flagged_segment_is_marked_in_the_list_with_why() {
                         unavailable: None,
                     },
                     peaks: None,
+                    spectrogram: None,
                 };
                 editor_panel::show(ui, &view, &mut p.ui, &mut p.intents);
             },

@@ -207,6 +207,57 @@ impl LogAxis {
     }
 }
 
+/// A spectrogram picture of `samples[start..end]` (mono, `sample_rate`): `width` columns and
+/// `axis.bands()` rows (RGBA, row by row, the highest band on top), each column the loudest of
+/// up to four FFTs of `fft_size` samples spread over its stretch. The cost follows the picture
+/// (at most 4 × `width` FFTs), not the length of the stretch: a 10-hour file seen whole costs
+/// what a second of it does.
+pub fn view_image(
+    samples: &[f32],
+    sample_rate: u32,
+    (start, end): (usize, usize),
+    width: usize,
+    axis: &LogAxis,
+    fft_size: usize,
+    (db_min, db_max): (f32, f32),
+) -> Result<Vec<u8>, DspError> {
+    let mut fft = SpectrumAnalyzer::new(fft_size)?;
+    fft.smoothing = 0.0;
+    let bands = axis.bands();
+    let mut img = vec![0u8; width * bands * 4];
+    let (start, end) = (start.min(samples.len()), end.min(samples.len()));
+    let per_col = (end.saturating_sub(start)) as f64 / width.max(1) as f64;
+    let probes = (per_col / fft_size as f64).ceil().clamp(1.0, 4.0) as usize;
+    let mut best = vec![FLOOR_DB; bands];
+    let mut col_db = vec![FLOOR_DB; bands];
+    let mut rgba = vec![0u8; bands * 4];
+    for x in 0..width {
+        best.fill(FLOOR_DB);
+        for k in 0..probes {
+            let centre = start as f64 + per_col * (x as f64 + (k as f64 + 0.5) / probes as f64);
+            let to = (centre as usize + fft_size / 2).min(end);
+            let from = to.saturating_sub(fft_size).max(start);
+            let Some(frame) = samples.get(from..to) else {
+                continue;
+            };
+            fft.reset();
+            let spectrum = fft.process(frame);
+            axis.resample(spectrum, sample_rate, fft_size, &mut col_db);
+            for (b, c) in best.iter_mut().zip(&col_db) {
+                *b = b.max(*c);
+            }
+        }
+        spectrogram_column(&best, db_min, db_max, &mut rgba);
+        for (row, px) in rgba.chunks_exact(4).enumerate() {
+            let at = (row * width + x) * 4;
+            if let Some(dst) = img.get_mut(at..at + 4) {
+                dst.copy_from_slice(px);
+            }
+        }
+    }
+    Ok(img)
+}
+
 /// Colours one spectrogram column: `bands_db` (low to high frequency) becomes RGBA rows
 /// written top (high frequency) to bottom into `rgba` (4 bytes per band), on a perceptual
 /// dark-to-bright colour map between `db_min` and `db_max`.
@@ -240,4 +291,71 @@ pub fn colormap(t: f32) -> [u8; 4] {
         }
     }
     out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// The brightest row of each column of a picture (0: the top, the highest band).
+    fn brightest_rows(img: &[u8], width: usize, bands: usize) -> Vec<usize> {
+        (0..width)
+            .map(|x| {
+                (0..bands)
+                    .max_by_key(|&row| {
+                        let p = &img[(row * width + x) * 4..][..3];
+                        u32::from(p[0]) + u32::from(p[1]) + u32::from(p[2])
+                    })
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_view_picture_puts_a_tone_in_its_band_over_any_length_of_file() {
+        let rate = 16_000;
+        let tone = |seconds: usize| -> Vec<f32> {
+            (0..rate * seconds)
+                .map(|i| {
+                    0.5 * (2.0 * std::f32::consts::PI * 1_000.0 * i as f32 / rate as f32).sin()
+                })
+                .collect()
+        };
+        let axis = LogAxis::new(60.0, 8_000.0, 64).unwrap();
+        let want = 63 - (axis.position(1_000.0) * 64.0) as usize;
+        for seconds in [2, 600] {
+            let samples = tone(seconds);
+            let img = view_image(
+                &samples,
+                rate as u32,
+                (0, samples.len()),
+                100,
+                &axis,
+                512,
+                (-90.0, -20.0),
+            )
+            .unwrap();
+            assert_eq!(img.len(), 100 * 64 * 4);
+            for row in brightest_rows(&img, 100, 64) {
+                assert!(
+                    row.abs_diff(want) <= 1,
+                    "{seconds} s: row {row}, want {want}"
+                );
+            }
+        }
+        // A stretch past the samples is dark, not a panic.
+        let short = tone(1);
+        let img = view_image(
+            &short,
+            16_000,
+            (0, 10 * 16_000),
+            50,
+            &axis,
+            512,
+            (-90.0, -20.0),
+        )
+        .unwrap();
+        assert_eq!(img.len(), 50 * 64 * 4);
+    }
 }

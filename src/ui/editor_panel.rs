@@ -72,6 +72,9 @@ pub struct View<'a> {
     pub compare: Option<&'a CompareDoc>,
     pub player: PlayerView,
     pub peaks: Option<&'a PeakPyramid>,
+    /// The file's spectrogram picture and the stretch `(start_ms, span_ms)` it shows (it may
+    /// be of the view before, while the new one is computed: it is drawn where it belongs).
+    pub spectrogram: Option<(&'a egui::TextureHandle, (u64, u64))>,
 }
 
 /// Panel-only state.
@@ -94,6 +97,8 @@ pub struct EditorUi {
     pub view: Option<(u64, u64)>,
     /// The dense band columns last drawn, and what they were drawn from.
     bands: Option<(BandKey, std::sync::Arc<egui::Mesh>)>,
+    /// The timeline's width in pixels (the spectrogram is computed for it).
+    pub timeline_px: u32,
     /// The beam width a re-transcription asks for (0: not set yet, 5; 1: greedy).
     pub redo_beam: u32,
 }
@@ -550,6 +555,67 @@ struct BandKey {
     flagged: usize,
 }
 
+/// The spectrogram of the stretch in view, under the word lane: log-frequency rows with their
+/// labels; a click seeks like the waveform.
+fn spectrogram_strip(ui: &mut egui::Ui, view: &View<'_>, (start, span): (u64, u64), width: f32) {
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(width, 64.0), Sense::hover());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 0.0, Color32::from_gray(8));
+    let x_of = |ms: u64| {
+        rect.left() + rect.width() * ((ms as f64 - start as f64) / span.max(1) as f64) as f32
+    };
+    match view.spectrogram {
+        Some((tex, (ps, pspan))) => {
+            let r = Rect::from_x_y_ranges(x_of(ps)..=x_of(ps + pspan), rect.y_range());
+            painter.image(
+                tex.id(),
+                r,
+                Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
+                Color32::WHITE,
+            );
+        }
+        None => {
+            painter.text(
+                rect.center(),
+                egui::Align2::CENTER_CENTER,
+                "computing the spectrogram…",
+                egui::FontId::proportional(11.0),
+                Color32::GRAY,
+            );
+        }
+    }
+    let (lo, hi) = crate::editor::SPECTROGRAM_HZ;
+    if let Ok(axis) = crate::dsp::spectrum::LogAxis::new(lo, hi, 1) {
+        for (hz, label) in [
+            (100.0, "100 Hz"),
+            (500.0, "500 Hz"),
+            (1_000.0, "1 kHz"),
+            (4_000.0, "4 kHz"),
+        ] {
+            let y = rect.bottom() - axis.position(hz) * rect.height();
+            painter.line_segment(
+                [Pos2::new(rect.left(), y), Pos2::new(rect.left() + 5.0, y)],
+                Stroke::new(1.0, Color32::from_gray(200)),
+            );
+            painter.text(
+                Pos2::new(rect.left() + 7.0, y),
+                egui::Align2::LEFT_CENTER,
+                label,
+                egui::FontId::monospace(9.0),
+                Color32::from_gray(210),
+            );
+        }
+    }
+    let pos = view.player.position_ms;
+    if (start..=start + span).contains(&pos) {
+        let x = x_of(pos);
+        painter.line_segment(
+            [Pos2::new(x, rect.top()), Pos2::new(x, rect.bottom())],
+            Stroke::new(1.0, Color32::from_rgb(250, 200, 60)),
+        );
+    }
+}
+
 /// The shortest stretch the timeline shows across its width (ms).
 pub const MIN_VIEW_MS: u64 = 50;
 
@@ -614,6 +680,8 @@ fn waveform(
     let width = ui.available_width().max(100.0);
     let (rect, resp) = ui.allocate_exact_size(egui::vec2(width, 90.0), Sense::click_and_drag());
     let (lane, lane_resp) = ui.allocate_exact_size(egui::vec2(width, 18.0), Sense::click());
+    st.timeline_px = width as u32;
+    spectrogram_strip(ui, view, (start, span), width);
     let painter = ui.painter_at(rect.union(lane));
     painter.rect_filled(rect, 2.0, Color32::from_gray(18));
     painter.rect_filled(lane, 0.0, Color32::from_gray(26));

@@ -265,6 +265,7 @@ impl Plugin for UiPlugin {
         .insert_resource(UiReservesCores)
         .init_resource::<UiState>()
         .init_resource::<models::ModelShelf>()
+        .init_resource::<FileSpectrogramTexture>()
         .add_systems(
             Startup,
             (
@@ -409,6 +410,10 @@ fn list_devices(mut cmds: MessageWriter<RecordCommand>, record: Option<Res<Recor
     }
 }
 
+/// The open file's spectrogram as an egui texture, and the view it shows.
+#[derive(Resource, Default)]
+pub struct FileSpectrogramTexture(Option<(crate::editor::SpectrogramView, egui::TextureHandle)>);
+
 /// The spectrogram of the current take as a Bevy image that egui draws: one image, reused
 /// by every take, re-uploaded when the spectrogram changes.
 #[derive(Resource)]
@@ -484,6 +489,7 @@ fn reserve_ui_core(
 
 /// The window redraws only on input when idle; while background work is under way (imports,
 /// the first library load) keep frames coming so results show as soon as they arrive.
+#[allow(clippy::too_many_arguments)] // a Bevy system: each argument is a system param
 fn keep_awake_while_busy(
     importer: Option<Res<Importer>>,
     library: Res<LibraryState>,
@@ -491,6 +497,7 @@ fn keep_awake_while_busy(
     devices: Res<InputDevices>,
     jobs: Query<&TranscriptionJob>,
     shelf: Res<models::ModelShelf>,
+    spectrogram: Res<crate::editor::DocSpectrogram>,
     mut redraw: MessageWriter<RequestRedraw>,
 ) {
     let importing = importer.is_some_and(|i| i.in_flight() > 0);
@@ -499,7 +506,14 @@ fn keep_awake_while_busy(
     let transcribing = jobs
         .iter()
         .any(|j| matches!(j.status, JobStatus::Running | JobStatus::Saving));
-    if importing || loading || recording || transcribing || devices.refreshing() || shelf.busy() {
+    if importing
+        || loading
+        || recording
+        || transcribing
+        || devices.refreshing()
+        || shelf.busy()
+        || spectrogram.busy()
+    {
         redraw.write(RequestRedraw);
     }
 }
@@ -715,6 +729,8 @@ struct EditorData<'w, 's> {
     segments: Query<'w, 's, SegmentRowData>,
     flagged: Res<'w, crate::editor::flags::FlaggedCount>,
     peaks: Res<'w, crate::editor::DocPeaks>,
+    spectrogram: ResMut<'w, crate::editor::DocSpectrogram>,
+    spectrogram_texture: ResMut<'w, FileSpectrogramTexture>,
     player: Option<Res<'w, crate::playback::Player>>,
     commands: MessageWriter<'w, crate::editor::EditorCommand>,
 }
@@ -823,7 +839,7 @@ fn draw(
     }
     egui::CentralPanel::default().show(&mut root, |ui| {
         if state.layout.main == MainView::Editor && ed.editor.doc.is_some() {
-            show_editor(ui, &ed, &mut state, &mut intents);
+            show_editor(ui, &mut ed, &mut state, &mut intents);
         } else {
             show_recorder(ui, &rec, &mut state, &mut intents);
         }
@@ -1035,10 +1051,31 @@ fn show_recorder(
     state.recorder = recorder_ui;
 }
 
-fn show_editor(ui: &mut egui::Ui, ed: &EditorData, state: &mut UiState, intents: &mut Vec<Intent>) {
+fn show_editor(
+    ui: &mut egui::Ui,
+    ed: &mut EditorData,
+    state: &mut UiState,
+    intents: &mut Vec<Intent>,
+) {
     let Some(doc) = ed.editor.doc.as_ref() else {
         return;
     };
+    // The spectrogram picture computed last (for this file), as a texture.
+    if let Some((v, rgba, bands)) = &ed.spectrogram.image
+        && v.file == doc.transcript.audio_file.0
+        && ed
+            .spectrogram_texture
+            .0
+            .as_ref()
+            .is_none_or(|(shown, _)| shown != v)
+        && rgba.len() == v.width as usize * bands * 4
+    {
+        let image = egui::ColorImage::from_rgba_unmultiplied([v.width as usize, *bands], rgba);
+        let tex = ui
+            .ctx()
+            .load_texture("file-spectrogram", image, egui::TextureOptions::LINEAR);
+        ed.spectrogram_texture.0 = Some((*v, tex));
+    }
     let player = match ed.player.as_ref() {
         Some(p) => editor_panel::PlayerView {
             position_ms: p.position_ms(),
@@ -1068,10 +1105,27 @@ fn show_editor(ui: &mut egui::Ui, ed: &EditorData, state: &mut UiState, intents:
         compare: ed.editor.compare.as_ref(),
         player,
         peaks: ed.peaks.pyramid.as_ref(),
+        spectrogram: ed
+            .spectrogram_texture
+            .0
+            .as_ref()
+            .filter(|(v, _)| v.file == doc.transcript.audio_file.0)
+            .map(|(v, t)| (t, (v.start_ms, v.span_ms))),
     };
     let mut editor_ui = std::mem::take(&mut state.editor);
     editor_panel::show(ui, &view, &mut editor_ui, intents);
+    // Ask for the spectrogram of what the timeline shows now.
+    let (start_ms, span_ms) = editor_panel::visible(doc.transcript.duration_ms, editor_ui.view);
+    let wanted = crate::editor::SpectrogramView {
+        file: doc.transcript.audio_file.0,
+        start_ms,
+        span_ms,
+        width: editor_ui.timeline_px,
+    };
     state.editor = editor_ui;
+    if ed.spectrogram.wanted != Some(wanted) {
+        ed.spectrogram.wanted = Some(wanted);
+    }
 }
 
 /// A transcription of a file with the current settings; with no speech model to run, an
