@@ -124,6 +124,22 @@ type Rows = (
     Query<'static, 'static, SegmentRowData>,
 );
 
+/// One egui pass of the editor panel at 1280×800, tessellated (no renderer: the font atlas
+/// upload is dropped on purpose); the number of meshes, for `black_box`.
+fn panel_frame(ctx: &egui::Context, view: &View<'_>, st: &mut EditorUi) -> usize {
+    let mut out = Vec::new();
+    let input = egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(
+            egui::Pos2::ZERO,
+            egui::vec2(1280.0, 800.0),
+        )),
+        ..Default::default()
+    };
+    let mut o = ctx.run_ui(input, |ui| editor_panel::show(ui, view, st, &mut out));
+    o.textures_delta.clear();
+    ctx.tessellate(o.shapes, o.pixels_per_point).len()
+}
+
 fn frame(c: &mut Criterion) {
     let mut app = mirrored(10_000);
     let mut rows: SystemState<Rows> = SystemState::new(app.world_mut());
@@ -153,33 +169,20 @@ fn frame(c: &mut Criterion) {
         g.bench_function(name, |b| {
             b.iter(|| {
                 pos = (pos + 40) % 30_000_000;
-                let mut out = Vec::new();
-                let input = egui::RawInput {
-                    screen_rect: Some(egui::Rect::from_min_size(
-                        egui::Pos2::ZERO,
-                        egui::vec2(1280.0, 800.0),
-                    )),
-                    ..Default::default()
+                let view = View {
+                    doc,
+                    segments,
+                    compare: None,
+                    player: PlayerView {
+                        position_ms: pos,
+                        playing: true,
+                        speed: 1.0,
+                        unavailable: None,
+                    },
+                    peaks: None,
+                    spectrogram: None,
                 };
-                let mut o = ctx.run_ui(input, |ui| {
-                    let view = View {
-                        doc,
-                        segments,
-                        compare: None,
-                        player: PlayerView {
-                            position_ms: pos,
-                            playing: true,
-                            speed: 1.0,
-                            unavailable: None,
-                        },
-                        peaks: None,
-                        spectrogram: None,
-                    };
-                    editor_panel::show(ui, &view, &mut st, &mut out);
-                });
-                // No renderer here: the font atlas upload is dropped on purpose.
-                o.textures_delta.clear();
-                black_box(ctx.tessellate(o.shapes, o.pixels_per_point).len())
+                black_box(panel_frame(&ctx, &view, &mut st))
             })
         });
     }
@@ -302,32 +305,20 @@ fn timeline(c: &mut Criterion) {
                         flip = !flip;
                         d.selected = flip.then_some(0);
                     }
-                    let mut out = Vec::new();
-                    let input = egui::RawInput {
-                        screen_rect: Some(egui::Rect::from_min_size(
-                            egui::Pos2::ZERO,
-                            egui::vec2(1280.0, 800.0),
-                        )),
-                        ..Default::default()
+                    let v = View {
+                        doc: &d,
+                        segments: &list,
+                        compare: None,
+                        player: PlayerView {
+                            position_ms: ms / 2 + 5_000,
+                            playing: false,
+                            speed: 1.0,
+                            unavailable: None,
+                        },
+                        peaks: Some(&peaks),
+                        spectrogram: None,
                     };
-                    let mut o = ctx.run_ui(input, |ui| {
-                        let v = View {
-                            doc: &d,
-                            segments: &list,
-                            compare: None,
-                            player: PlayerView {
-                                position_ms: ms / 2 + 5_000,
-                                playing: false,
-                                speed: 1.0,
-                                unavailable: None,
-                            },
-                            peaks: Some(&peaks),
-                            spectrogram: None,
-                        };
-                        editor_panel::show(ui, &v, &mut st, &mut out);
-                    });
-                    o.textures_delta.clear();
-                    black_box(ctx.tessellate(o.shapes, o.pixels_per_point).len())
+                    black_box(panel_frame(&ctx, &v, &mut st))
                 })
             });
         }

@@ -37,6 +37,13 @@ fn screenshot(data: &Path, args: &[&str], name: &str) -> (PathBuf, Vec<u8>, Stri
     (shot, png, log)
 }
 
+/// Copies a model file into a library's models folder as `name`.
+fn install_model(data: &Path, model: &Path, name: &str) {
+    let models = data.join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    std::fs::copy(model, models.join(name)).unwrap();
+}
+
 /// True (with the reason printed) when no window can open here.
 fn no_display() -> bool {
     let none =
@@ -94,13 +101,11 @@ fn a_first_run_picks_an_installed_model_and_the_settings_stay() {
         return;
     }
     let data = tempfile::tempdir().unwrap();
-    let models = data.path().join("models");
-    std::fs::create_dir_all(&models).unwrap();
-    std::fs::copy(
-        common::whisper::synthetic_model(),
-        models.join("ggml-tiny.en.bin"),
-    )
-    .unwrap();
+    install_model(
+        data.path(),
+        &common::whisper::synthetic_model(),
+        "ggml-tiny.en.bin",
+    );
     let file = data.path().join("settings.json");
     screenshot(data.path(), &[], "gui-first-run.png");
     let kept: serde_json::Value =
@@ -171,13 +176,11 @@ fn live_transcript_appears_while_recording_speech() {
         return;
     }
     let data = tempfile::tempdir().unwrap();
-    let models = data.path().join("models");
-    std::fs::create_dir_all(&models).unwrap();
-    std::fs::copy(
-        common::whisper::vad_model(),
-        models.join("ggml-silero-v6.2.0.bin"),
-    )
-    .unwrap();
+    install_model(
+        data.path(),
+        &common::whisper::vad_model(),
+        "ggml-silero-v6.2.0.bin",
+    );
     let jfk = common::speech_dir().join("jfk.wav");
     let model = common::whisper::synthetic_model();
     // The shot waits for the first live window's text (the app fails if it never comes).
