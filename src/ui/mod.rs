@@ -893,7 +893,7 @@ fn top_bar(
         }
         ui.separator();
         let rec_label = if recording {
-            egui::RichText::new("● Recorder").color(egui::Color32::from_rgb(230, 70, 70))
+            egui::RichText::new("⏺ Recorder").color(egui::Color32::from_rgb(230, 70, 70))
         } else {
             egui::RichText::new("Recorder")
         };

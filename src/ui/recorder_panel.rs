@@ -250,7 +250,7 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut RecorderUi, out: &mut V
         spectrum(ui, bands, axis);
     }
     if let Some(texture) = t.spectrogram {
-        spectrogram(ui, texture);
+        spectrogram(ui, texture, t.spectrum.map(|(_, axis)| axis));
     }
     ui.add_space(4.0);
     let overrun_text = format!(
@@ -569,14 +569,47 @@ fn spectrum(ui: &mut egui::Ui, bands: &[f32], axis: &LogAxis) {
     ));
 }
 
-fn spectrogram(ui: &mut egui::Ui, texture: egui::TextureId) {
+/// The take's spectrogram, with its frequency axis labelled (the spectrum's log axis).
+fn spectrogram(ui: &mut egui::Ui, texture: egui::TextureId, axis: Option<&LogAxis>) {
     let width = ui.available_width().max(100.0);
     let (rect, response) = ui.allocate_exact_size(Vec2::new(width, 128.0), Sense::hover());
-    ui.painter_at(rect).image(
+    let p = ui.painter_at(rect);
+    p.image(
         texture,
         rect,
         Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
         Color32::WHITE,
     );
-    response.on_hover_text("Spectrogram: time left to right, 20 Hz (bottom) to 20 kHz (top)");
+    if let Some(axis) = axis {
+        for (hz, label) in [
+            (100.0, "100 Hz"),
+            (1_000.0, "1 kHz"),
+            (4_000.0, "4 kHz"),
+            (10_000.0, "10 kHz"),
+        ] {
+            if hz <= axis.f_min || hz >= axis.f_max {
+                continue;
+            }
+            let y = rect.bottom() - axis.position(hz) * rect.height();
+            p.line_segment(
+                [Pos2::new(rect.left(), y), Pos2::new(rect.left() + 6.0, y)],
+                Stroke::new(1.0, Color32::from_gray(220)),
+            );
+            p.text(
+                Pos2::new(rect.left() + 8.0, y),
+                egui::Align2::LEFT_CENTER,
+                label,
+                egui::FontId::monospace(10.0),
+                Color32::from_gray(230),
+            );
+        }
+    }
+    response.on_hover_text(match axis {
+        Some(a) => format!(
+            "Spectrogram: time left to right, {:.0} Hz (bottom) to {:.0} kHz (top), log scale",
+            a.f_min,
+            a.f_max / 1000.0
+        ),
+        None => "Spectrogram: time left to right, low to high frequency".into(),
+    });
 }
