@@ -121,7 +121,8 @@ fn a_first_run_picks_an_installed_model_and_the_settings_stay() {
         "last_transcript": 99,
         "library_hidden": true,
         "jobs_list_shown": false,
-        "ui_zoom": 1.25
+        "ui_zoom": 1.25,
+        "last_folder": "/home/me/talks"
     });
     let text = serde_json::to_string_pretty(&chosen).unwrap();
     std::fs::write(&file, &text).unwrap();

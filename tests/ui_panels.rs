@@ -111,6 +111,15 @@ fn typing_a_path_and_pressing_import_emits_an_import_intent() {
 }
 
 #[test]
+fn browse_opens_the_file_dialog() {
+    let mut h = harness(vec![], true);
+    h.run();
+    h.get_by_label("Browse…").click();
+    h.run();
+    assert_eq!(h.state().intents, [Intent::BrowseImport]);
+}
+
+#[test]
 fn import_is_disabled_while_the_box_is_empty() {
     let mut h = harness(vec![], true);
     h.run();

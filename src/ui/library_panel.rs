@@ -43,7 +43,16 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, state: &mut UiState, out: &mut V
             state.import_path.clear();
         }
     });
-    ui.weak("or drop files on the window");
+    ui.horizontal(|ui| {
+        if ui
+            .button("Browse…")
+            .on_hover_text("Pick audio files to import")
+            .clicked()
+        {
+            out.push(Intent::BrowseImport);
+        }
+        ui.weak("or drop files on the window");
+    });
     if let Some(e) = view.load_error {
         ui.colored_label(
             ui.visuals().error_fg_color,

@@ -3,6 +3,7 @@
 //! the views, call the panels and turn intents into messages. The UI never mutates domain
 //! components.
 
+pub mod dialogs;
 pub mod editor_panel;
 pub mod jobs_panel;
 pub mod library_panel;
@@ -39,6 +40,8 @@ use recorder_panel::RecordIntent;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Intent {
     Import(Vec<PathBuf>),
+    /// Open the file dialog to pick audio to import.
+    BrowseImport,
     Record(RecordIntent),
     Transcribe(crate::storage::ids::AudioFileId),
     Job(crate::transcribe::JobCommand),
@@ -266,6 +269,7 @@ impl Plugin for UiPlugin {
         .init_resource::<UiState>()
         .init_resource::<models::ModelShelf>()
         .init_resource::<FileSpectrogramTexture>()
+        .init_resource::<dialogs::FileDialogs>()
         .add_systems(
             Startup,
             (
@@ -692,27 +696,8 @@ fn editor_intent(
         I::Rollback(n) => C::Rollback { to: n },
         I::Compare { left, right } => C::Compare { left, right },
         I::CloseCompare => C::CloseCompare,
-        I::Export(format) | I::ExportWords(format) => {
-            let words = matches!(e, I::ExportWords(_));
-            let Some(d) = editor.doc.as_ref() else { return };
-            let dir = directories::UserDirs::new()
-                .and_then(|u| u.document_dir().map(std::path::Path::to_path_buf))
-                .unwrap_or_else(std::env::temp_dir);
-            let stem = std::path::Path::new(&d.transcript.audio_name)
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| format!("transcript-{}", d.transcript.id));
-            C::Export {
-                format,
-                path: dir.join(format!(
-                    "{stem}.v{}{}.{}",
-                    d.version.number,
-                    if words { ".words" } else { "" },
-                    format.code()
-                )),
-                words,
-            }
-        }
+        // The file dialog asks where first (`route`).
+        I::Export(_) | I::ExportWords(_) => return,
         I::Close => C::Close,
         // Jobs and the panel's own view, not editor commands: `route` handles them.
         I::Retranscribe { .. } | I::View(_) => return,
@@ -731,6 +716,7 @@ struct EditorData<'w, 's> {
     peaks: Res<'w, crate::editor::DocPeaks>,
     spectrogram: ResMut<'w, crate::editor::DocSpectrogram>,
     spectrogram_texture: ResMut<'w, FileSpectrogramTexture>,
+    dialogs: ResMut<'w, dialogs::FileDialogs>,
     player: Option<Res<'w, crate::playback::Player>>,
     commands: MessageWriter<'w, crate::editor::EditorCommand>,
 }
@@ -846,6 +832,21 @@ fn draw(
     });
     shortcuts_overlay(ctx, &mut state);
     sync_zoom(ctx, &mut state);
+    match ed.dialogs.show(ctx) {
+        Some(dialogs::Chosen::Import(paths)) => intents.push(Intent::Import(paths)),
+        Some(dialogs::Chosen::Export {
+            format,
+            words,
+            path,
+        }) => {
+            ed.commands.write(crate::editor::EditorCommand::Export {
+                format,
+                path,
+                words,
+            });
+        }
+        None => {}
+    }
     if !intents.is_empty() {
         // Make sure the next frame runs now, so the intent is acted on without waiting for input.
         ctx.request_repaint();
@@ -1198,6 +1199,24 @@ fn retranscribe(
     }
 }
 
+/// Asks where the open version's export goes, suggesting `NAME.vN[.words].EXT`.
+fn export_dialog(ed: &mut EditorData, format: crate::transcript::export::Format, words: bool) {
+    let Some(d) = ed.editor.doc.as_ref() else {
+        return;
+    };
+    let stem = std::path::Path::new(&d.transcript.audio_name)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| format!("transcript-{}", d.transcript.id));
+    let name = format!(
+        "{stem}.v{}{}.{}",
+        d.version.number,
+        if words { ".words" } else { "" },
+        format.code()
+    );
+    ed.dialogs.open_export(format, words, &name);
+}
+
 /// Sends an intent to the feature that acts on it.
 fn route(
     intent: Intent,
@@ -1236,6 +1255,13 @@ fn route(
         Intent::Editor(editor_panel::EditorIntent::Retranscribe { spans, beam }) => {
             retranscribe(jobs, &ed.editor, spans, beam);
         }
+        Intent::Editor(editor_panel::EditorIntent::Export(format)) => {
+            export_dialog(ed, format, false);
+        }
+        Intent::Editor(editor_panel::EditorIntent::ExportWords(format)) => {
+            export_dialog(ed, format, true);
+        }
+        Intent::BrowseImport => ed.dialogs.open_import(),
         Intent::Editor(e) => editor_intent(e, &ed.editor, ed.player.as_deref(), &mut ed.commands),
         Intent::SetModel(m) => {
             jobs.settings.default_model = m;

@@ -38,6 +38,8 @@ pub struct Settings {
     pub jobs_list_shown: Option<bool>,
     /// The window's zoom (`None`: 100 %, on top of the display's own scale).
     pub ui_zoom: Option<f32>,
+    /// The folder the file dialogs open in (the one used last).
+    pub last_folder: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -146,70 +148,72 @@ pub fn apply(world: &mut World, s: &Settings) {
         ui.zoom = s.ui_zoom;
         ui.zoom_pending = s.ui_zoom.is_some();
     }
+    if let Some(mut d) = world.get_resource_mut::<super::dialogs::FileDialogs>() {
+        d.last_folder.clone_from(&s.last_folder);
+    }
 }
 
-/// The settings as the app has them now.
-fn current(
-    transcribe: &TranscribeSettings,
-    live: &LiveSettings,
-    capture: &CaptureSettings,
-    editor: &crate::editor::Editor,
-    ui: &super::UiState,
-    before: &Settings,
-    had_doc: bool,
-) -> Settings {
-    Settings {
-        model: Some(transcribe.default_model.clone()),
-        gpu: transcribe.gpu,
-        use_vocabulary: transcribe.params.use_vocabulary,
-        live: live.enabled,
-        input_device: capture.device.clone(),
-        // Closing the editor forgets it; before one is open (at start), the last one stays.
-        last_transcript: match &editor.doc {
-            Some(d) => Some(d.transcript.id.0),
-            None if had_doc => None,
-            None => before.last_transcript,
-        },
-        library_hidden: ui.layout.library_hidden,
-        jobs_list_shown: ui.jobs.list_shown,
-        // Not yet given to egui: what was loaded still holds.
-        ui_zoom: if ui.zoom_pending {
-            before.ui_zoom
-        } else {
-            ui.zoom
-        },
+/// What the kept settings are read from.
+#[derive(bevy::ecs::system::SystemParam)]
+pub struct Sources<'w> {
+    transcribe: Res<'w, TranscribeSettings>,
+    live: Res<'w, LiveSettings>,
+    capture: Res<'w, CaptureSettings>,
+    editor: Res<'w, crate::editor::Editor>,
+    ui: Res<'w, super::UiState>,
+    dialogs: Res<'w, super::dialogs::FileDialogs>,
+}
+
+impl Sources<'_> {
+    fn changed(&self) -> bool {
+        self.transcribe.is_changed()
+            || self.live.is_changed()
+            || self.capture.is_changed()
+            || self.editor.is_changed()
+            || self.ui.is_changed()
+            || self.dialogs.is_changed()
+    }
+
+    /// The settings as the app has them now.
+    fn current(&self, before: &Settings, had_doc: bool) -> Settings {
+        let (t, ui) = (&self.transcribe, &self.ui);
+        Settings {
+            model: Some(t.default_model.clone()),
+            gpu: t.gpu,
+            use_vocabulary: t.params.use_vocabulary,
+            live: self.live.enabled,
+            input_device: self.capture.device.clone(),
+            // Closing the editor forgets it; before one is open (at start), the last one stays.
+            last_transcript: match &self.editor.doc {
+                Some(d) => Some(d.transcript.id.0),
+                None if had_doc => None,
+                None => before.last_transcript,
+            },
+            library_hidden: ui.layout.library_hidden,
+            jobs_list_shown: ui.jobs.list_shown,
+            // Not yet given to egui: what was loaded still holds.
+            ui_zoom: if ui.zoom_pending {
+                before.ui_zoom
+            } else {
+                ui.zoom
+            },
+            last_folder: self.dialogs.last_folder.clone(),
+        }
     }
 }
 
 /// Queues a write when what is kept changed.
 pub fn keep_settings(
     store: Option<ResMut<SettingsStore>>,
-    transcribe: Res<TranscribeSettings>,
-    live: Res<LiveSettings>,
-    capture: Res<CaptureSettings>,
-    editor: Res<crate::editor::Editor>,
-    ui: Res<super::UiState>,
+    sources: Sources,
     mut had_doc: Local<bool>,
 ) {
     let Some(mut store) = store else { return };
-    let was_open = std::mem::replace(&mut *had_doc, editor.doc.is_some());
-    let changed = transcribe.is_changed()
-        || live.is_changed()
-        || capture.is_changed()
-        || editor.is_changed()
-        || ui.is_changed();
-    if !changed {
+    let was_open = std::mem::replace(&mut *had_doc, sources.editor.doc.is_some());
+    if !sources.changed() {
         return;
     }
-    let now = current(
-        &transcribe,
-        &live,
-        &capture,
-        &editor,
-        &ui,
-        &store.saved,
-        was_open,
-    );
+    let now = sources.current(&store.saved, was_open);
     if now != store.saved {
         if store.tx.send(now.clone()).is_err() {
             tracing::warn!("the settings writer has stopped; settings are not kept");
@@ -237,6 +241,7 @@ mod tests {
             library_hidden: true,
             jobs_list_shown: Some(false),
             ui_zoom: Some(1.25),
+            last_folder: Some("/home/me/talks".into()),
         };
         save(dir.path(), &s).unwrap();
         assert_eq!(load(dir.path()).unwrap(), s);
