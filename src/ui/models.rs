@@ -75,9 +75,6 @@ impl ModelShelf {
 
     /// Starts downloading a catalog model into `dir` (checksum verified, resumable).
     pub fn start_download(&mut self, name: &str, dir: &Path) -> Result<(), String> {
-        if self.download.is_some() {
-            return Err("a model is downloading already".into());
-        }
         let k = catalog::find(name).ok_or_else(|| format!("unknown model {name:?}"))?;
         let d = download::Download {
             url: catalog::download_url(k),
@@ -85,13 +82,24 @@ impl ModelShelf {
             sha256: Some(k.sha256.to_string()),
             size: Some(k.size_bytes),
         };
+        self.start(k.name, d)
+    }
+
+    /// Starts the download `d` of the model `name` on a thread of its own.
+    pub fn start(&mut self, name: &str, d: download::Download) -> Result<(), String> {
+        if self.download.is_some() {
+            return Err("a model is downloading already".into());
+        }
+        let dir = d
+            .dest
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
         let (done, total) = (
             Arc::new(AtomicU64::new(0)),
-            Arc::new(AtomicU64::new(k.size_bytes)),
+            Arc::new(AtomicU64::new(d.size.unwrap_or(0))),
         );
         let (tx, rx) = crossbeam_channel::bounded(1);
         let (d_done, d_total) = (Arc::clone(&done), Arc::clone(&total));
-        let dir = dir.to_path_buf();
         std::thread::Builder::new()
             .name("verbatim-download".into())
             .spawn(move || {
@@ -111,7 +119,7 @@ impl ModelShelf {
             })
             .map_err(|e| format!("cannot start the download: {e}"))?;
         self.download = Some(ModelDownload {
-            name: k.name.to_string(),
+            name: name.to_string(),
             done,
             total,
             result: rx,

@@ -2,6 +2,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod http;
 pub mod speech;
 pub mod whisper;
 
