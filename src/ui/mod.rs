@@ -190,6 +190,27 @@ pub struct Layout {
     pub main: MainView,
     /// The transcript the main area last switched to (a newly opened one is shown).
     shown_doc: Option<crate::storage::ids::TranscriptId>,
+    /// The take already handed to the editor (`hand_over`).
+    handed_over: Option<crate::storage::ids::AudioFileId>,
+}
+
+/// The transcript a finished take hands to the editor: once per take, as soon as the current
+/// take is in the library and has a transcript (its live draft when live transcription ran,
+/// else the first job's). Not while the editor has unsaved edits of another transcript (the
+/// take is then left in the library, where Open finds it).
+pub fn hand_over(
+    take_file: Option<crate::storage::ids::AudioFileId>,
+    handed: &mut Option<crate::storage::ids::AudioFileId>,
+    transcript_of: &std::collections::HashMap<
+        crate::storage::ids::AudioFileId,
+        crate::storage::ids::TranscriptId,
+    >,
+    editing: bool,
+) -> Option<crate::storage::ids::TranscriptId> {
+    let file = take_file.filter(|f| *handed != Some(*f))?;
+    let t = *transcript_of.get(&file)?;
+    *handed = Some(file);
+    (!editing).then_some(t)
 }
 
 impl UiState {
@@ -779,6 +800,21 @@ fn draw(
             .layer_id(egui::LayerId::background())
             .max_rect(ctx.viewport_rect()),
     );
+    // A finished take goes straight to the editor once it has a transcript.
+    let transcript_of = newest_transcripts(&lib);
+    let take_file = rec.takes.iter().next().and_then(|(_, s, ..)| s.audio_file);
+    let editing = ed.editor.doc.as_ref().is_some_and(|d| d.session.dirty());
+    if let Some(t) = hand_over(
+        take_file,
+        &mut state.layout.handed_over,
+        &transcript_of,
+        editing,
+    ) {
+        intents.push(Intent::OpenTranscript {
+            transcript: t,
+            segment: None,
+        });
+    }
     // A transcript just opened takes the main area; with none open, the recorder has it.
     let doc = ed.editor.doc.as_ref().map(|d| d.transcript.id);
     if doc != state.layout.shown_doc {
@@ -817,7 +853,7 @@ fn draw(
                     load_error: lib.state.error.as_deref(),
                     importing,
                     job_state: &job_states(&job_list),
-                    transcript_of: &newest_transcripts(&lib),
+                    transcript_of: &transcript_of,
                     search_results: &ed.editor.search_results,
                 };
                 library_panel::show(ui, &view, &mut state, &mut intents);
@@ -1328,6 +1364,39 @@ mod overlay_tests {
         let mut out = ctx.run_ui(input, |ui| shortcuts_overlay(ui.ctx(), state));
         // No renderer here: the font atlas upload is dropped on purpose.
         out.textures_delta.clear();
+    }
+
+    #[test]
+    fn a_finished_take_is_handed_to_the_editor_once_it_has_a_transcript() {
+        use crate::storage::ids::{AudioFileId, TranscriptId};
+        let mut handed = None;
+        let mut of = std::collections::HashMap::new();
+        // Recording (not in the library yet), then stored with no transcript yet.
+        assert_eq!(hand_over(None, &mut handed, &of, false), None);
+        assert_eq!(
+            hand_over(Some(AudioFileId(4)), &mut handed, &of, false),
+            None
+        );
+        // Its transcript appears: opened, once.
+        of.insert(AudioFileId(4), TranscriptId(9));
+        assert_eq!(
+            hand_over(Some(AudioFileId(4)), &mut handed, &of, false),
+            Some(TranscriptId(9))
+        );
+        assert_eq!(
+            hand_over(Some(AudioFileId(4)), &mut handed, &of, false),
+            None
+        );
+        // The next take while another transcript has unsaved edits: left in the library.
+        of.insert(AudioFileId(5), TranscriptId(10));
+        assert_eq!(
+            hand_over(Some(AudioFileId(5)), &mut handed, &of, true),
+            None
+        );
+        assert_eq!(
+            hand_over(Some(AudioFileId(5)), &mut handed, &of, false),
+            None
+        );
     }
 
     #[test]
