@@ -586,25 +586,17 @@ fn spectrogram_strip(ui: &mut egui::Ui, view: &View<'_>, (start, span): (u64, u6
     }
     let (lo, hi) = crate::editor::SPECTROGRAM_HZ;
     if let Ok(axis) = crate::dsp::spectrum::LogAxis::new(lo, hi, 1) {
-        for (hz, label) in [
-            (100.0, "100 Hz"),
-            (500.0, "500 Hz"),
-            (1_000.0, "1 kHz"),
-            (4_000.0, "4 kHz"),
-        ] {
-            let y = rect.bottom() - axis.position(hz) * rect.height();
-            painter.line_segment(
-                [Pos2::new(rect.left(), y), Pos2::new(rect.left() + 5.0, y)],
-                Stroke::new(1.0, Color32::from_gray(200)),
-            );
-            painter.text(
-                Pos2::new(rect.left() + 7.0, y),
-                egui::Align2::LEFT_CENTER,
-                label,
-                egui::FontId::monospace(9.0),
-                Color32::from_gray(210),
-            );
-        }
+        super::recorder_panel::frequency_labels(
+            &painter,
+            rect,
+            &axis,
+            &[
+                (100.0, "100 Hz"),
+                (500.0, "500 Hz"),
+                (1_000.0, "1 kHz"),
+                (4_000.0, "4 kHz"),
+            ],
+        );
     }
     let pos = view.player.position_ms;
     if (start..=start + span).contains(&pos) {

@@ -569,6 +569,28 @@ fn spectrum(ui: &mut egui::Ui, bands: &[f32], axis: &LogAxis) {
     ));
 }
 
+/// Ticks and labels of a log-frequency axis up the left edge of `rect` (a spectrogram's):
+/// each of `marks` inside the axis's range, at its place on it.
+pub fn frequency_labels(p: &egui::Painter, rect: Rect, axis: &LogAxis, marks: &[(f32, &str)]) {
+    for &(hz, label) in marks {
+        if hz <= axis.f_min || hz >= axis.f_max {
+            continue;
+        }
+        let y = rect.bottom() - axis.position(hz) * rect.height();
+        p.line_segment(
+            [Pos2::new(rect.left(), y), Pos2::new(rect.left() + 6.0, y)],
+            Stroke::new(1.0, Color32::from_gray(220)),
+        );
+        p.text(
+            Pos2::new(rect.left() + 8.0, y),
+            egui::Align2::LEFT_CENTER,
+            label,
+            egui::FontId::monospace(10.0),
+            Color32::from_gray(230),
+        );
+    }
+}
+
 /// The take's spectrogram, with its frequency axis labelled (the spectrum's log axis).
 fn spectrogram(ui: &mut egui::Ui, texture: egui::TextureId, axis: Option<&LogAxis>) {
     let width = ui.available_width().max(100.0);
@@ -581,28 +603,17 @@ fn spectrogram(ui: &mut egui::Ui, texture: egui::TextureId, axis: Option<&LogAxi
         Color32::WHITE,
     );
     if let Some(axis) = axis {
-        for (hz, label) in [
-            (100.0, "100 Hz"),
-            (1_000.0, "1 kHz"),
-            (4_000.0, "4 kHz"),
-            (10_000.0, "10 kHz"),
-        ] {
-            if hz <= axis.f_min || hz >= axis.f_max {
-                continue;
-            }
-            let y = rect.bottom() - axis.position(hz) * rect.height();
-            p.line_segment(
-                [Pos2::new(rect.left(), y), Pos2::new(rect.left() + 6.0, y)],
-                Stroke::new(1.0, Color32::from_gray(220)),
-            );
-            p.text(
-                Pos2::new(rect.left() + 8.0, y),
-                egui::Align2::LEFT_CENTER,
-                label,
-                egui::FontId::monospace(10.0),
-                Color32::from_gray(230),
-            );
-        }
+        frequency_labels(
+            &p,
+            rect,
+            axis,
+            &[
+                (100.0, "100 Hz"),
+                (1_000.0, "1 kHz"),
+                (4_000.0, "4 kHz"),
+                (10_000.0, "10 kHz"),
+            ],
+        );
     }
     response.on_hover_text(match axis {
         Some(a) => format!(
