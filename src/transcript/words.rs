@@ -147,7 +147,7 @@ pub fn realign(old: &[Word], text: &str) -> Vec<Word> {
 /// One correction: what the model wrote, what the user put in its place, and the model's
 /// least probability over the words replaced (`None`: not known).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Correction {
+struct Correction {
     pub was: String,
     pub now: String,
     pub model_p: Option<f32>,
@@ -221,19 +221,6 @@ fn diff_corrections(old: &[(&str, Option<f32>)], new: &[&str]) -> Vec<Correction
         }
     }
     out
-}
-
-/// The corrections between two texts, as (what the model wrote, what the user wrote).
-pub fn corrections(old_text: &str, new_text: &str) -> Vec<(String, String)> {
-    let old: Vec<(&str, Option<f32>)> = tokens(old_text)
-        .into_iter()
-        .map(|(_, t)| (t, None))
-        .collect();
-    let new: Vec<&str> = tokens(new_text).into_iter().map(|(_, t)| t).collect();
-    diff_corrections(&old, &new)
-        .into_iter()
-        .map(|c| (c.was, c.now))
-        .collect()
 }
 
 /// Whether a corrected term is worth keeping in the library's vocabulary (and so in the
@@ -345,6 +332,19 @@ pub fn clip(words: &mut [Word], start_ms: u64, end_ms: u64) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// The corrections between two texts, as (what the model wrote, what the user wrote).
+    fn corrections(old_text: &str, new_text: &str) -> Vec<(String, String)> {
+        let old: Vec<(&str, Option<f32>)> = tokens(old_text)
+            .into_iter()
+            .map(|(_, t)| (t, None))
+            .collect();
+        let new: Vec<&str> = tokens(new_text).into_iter().map(|(_, t)| t).collect();
+        diff_corrections(&old, &new)
+            .into_iter()
+            .map(|c| (c.was, c.now))
+            .collect()
+    }
 
     fn w(s: u64, e: u64, t: &str, p: f32) -> Word {
         Word::timed(s, e, t, Some(p))

@@ -785,9 +785,8 @@ fn waveform(
             );
             let fill = if playing == Some(k) {
                 PLAYING_WORD
-            } else if let Some(p) = w.p.filter(|p| *p < words::LOW_PROBABILITY) {
-                let shade = (1.0 - p / words::LOW_PROBABILITY).clamp(0.0, 1.0);
-                Color32::from_rgba_unmultiplied(240, 150, 40, (60.0 + 140.0 * shade) as u8)
+            } else if let Some(shade) = unsure_shade(w) {
+                unsure_colour(60.0 + 140.0 * shade)
             } else {
                 Color32::from_gray(48)
             };
@@ -1134,14 +1133,8 @@ fn words_line(
         let mut text = egui::RichText::new(&w.text);
         if now == Some(k) {
             text = text.background_color(PLAYING_WORD).color(Color32::WHITE);
-        } else if let Some(p) = w.p.filter(|p| *p < words::LOW_PROBABILITY) {
-            let shade = (1.0 - p / words::LOW_PROBABILITY).clamp(0.0, 1.0);
-            text = text.background_color(Color32::from_rgba_unmultiplied(
-                240,
-                150,
-                40,
-                (40.0 + 120.0 * shade) as u8,
-            ));
+        } else if let Some(shade) = unsure_shade(w) {
+            text = text.background_color(unsure_colour(40.0 + 120.0 * shade));
         } else if w.span().is_none() {
             text = text.italics();
         }
@@ -1187,6 +1180,18 @@ fn words_line(
             });
         }
     }
+}
+
+/// How unsure the model was of a word below [`words::LOW_PROBABILITY`] (0: just under it, 1:
+/// not at all sure); `None` for a word it was sure of, or one with no probability.
+fn unsure_shade(w: &words::Word) -> Option<f32> {
+    w.p.filter(|p| *p < words::LOW_PROBABILITY)
+        .map(|p| (1.0 - p / words::LOW_PROBABILITY).clamp(0.0, 1.0))
+}
+
+/// The orange of unsure words, at this opacity (0-255).
+fn unsure_colour(alpha: f32) -> Color32 {
+    Color32::from_rgba_unmultiplied(240, 150, 40, alpha as u8)
 }
 
 /// The background of the word being played.
