@@ -37,6 +37,25 @@ fn key(text: &str) -> String {
 /// later ("unless to be rather ... and rather selfish"), which would take every word between
 /// for heard already.
 fn aligned_prefix(done: &[String], heard: &[String]) -> (usize, bool) {
+    let (cut, last_aligned, _) = closest_prefix(done, heard);
+    (cut, last_aligned)
+}
+
+/// How many words at the start of `heard` are the end of `prompt` said again: at least
+/// three, ending on its last word, at most one in four changed. The longest such end wins.
+fn echoed(prompt: &[String], heard: &[String]) -> usize {
+    for s in 0..prompt.len().saturating_sub(2) {
+        let end = &prompt[s..];
+        let (cut, last_aligned, changed) = closest_prefix(end, heard);
+        if last_aligned && cut >= 3 && changed * 4 <= end.len() {
+            return cut;
+        }
+    }
+    0
+}
+
+/// [`aligned_prefix`], with the words changed, dropped or added to get there.
+fn closest_prefix(done: &[String], heard: &[String]) -> (usize, bool, usize) {
     let (n, m) = (done.len(), heard.len());
     // ed[i][j]: the word edit distance of done[..i] and heard[..j].
     let mut ed = vec![vec![0usize; m + 1]; n + 1];
@@ -57,7 +76,7 @@ fn aligned_prefix(done: &[String], heard: &[String]) -> (usize, bool) {
     let cut = (0..=m).min_by_key(|&j| ed[n][j]).unwrap_or(0);
     let last_aligned =
         n > 0 && cut > 0 && done[n - 1] == heard[cut - 1] && ed[n][cut] == ed[n - 1][cut - 1];
-    (cut, last_aligned)
+    (cut, last_aligned, ed[n][cut])
 }
 
 /// Whether a word ends a sentence (`man.`, `why?"`, `(sic).)`).
@@ -98,23 +117,35 @@ impl Agreement {
     /// The committed text before the buffer (the audio after it is heard again), at most
     /// [`PROMPT_CHARS`] characters, whole words.
     pub fn prompt(&self) -> String {
-        let mut words: Vec<&str> = Vec::new();
-        let mut len = 0;
-        for w in self
+        self.committed[self.prompt_start()..]
+            .iter()
+            .filter(|w| w.end_ms <= self.buffer_start_ms)
+            .map(|w| w.text.trim())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The index of the first committed word of the prompt (the words from it on are the
+    /// prompt's and the buffer's).
+    fn prompt_start(&self) -> usize {
+        let Some(last) = self
             .committed
             .iter()
-            .rev()
-            .filter(|w| w.end_ms <= self.buffer_start_ms)
-        {
+            .rposition(|w| w.end_ms <= self.buffer_start_ms)
+        else {
+            return 0;
+        };
+        let mut len = 0;
+        let mut start = last + 1;
+        for (i, w) in self.committed[..=last].iter().enumerate().rev() {
             let t = w.text.trim();
             if len + t.len() + 1 > PROMPT_CHARS {
                 break;
             }
             len += t.len() + 1;
-            words.push(t);
+            start = i;
         }
-        words.reverse();
-        words.join(" ")
+        start
     }
 
     /// Takes one step's hypothesis (the buffer's words with their times in the take) and
@@ -141,7 +172,7 @@ impl Agreement {
     /// back changed), up to two words right after the cut that start before it (less
     /// [`OVERLAP_SLACK_MS`] / 5) are it, and are dropped too.
     fn unheard(&self, hypothesis: Vec<Word>) -> Vec<Word> {
-        let new: Vec<Word> = hypothesis
+        let mut new: Vec<Word> = hypothesis
             .into_iter()
             .filter(|w| !key(&w.text).is_empty())
             .filter(|w| w.end_ms > self.buffer_start_ms)
@@ -149,13 +180,23 @@ impl Agreement {
         let Some(last) = self.committed.last() else {
             return new;
         };
+        // Whisper at times says its prompt again before the buffer's words (the last
+        // sentence echoed at the start): that is heard already.
+        let prompt: Vec<String> = self.committed[self.prompt_start()..]
+            .iter()
+            .filter(|w| w.end_ms <= self.buffer_start_ms)
+            .map(|w| key(&w.text))
+            .collect();
+        let mut heard: Vec<String> = new.iter().map(|w| key(&w.text)).collect();
+        let echo = echoed(&prompt, &heard);
+        let mut new = new.split_off(echo);
+        heard.drain(..echo);
         let done: Vec<String> = self
             .committed
             .iter()
             .filter(|w| w.end_ms > self.buffer_start_ms)
             .map(|w| key(&w.text))
             .collect();
-        let heard: Vec<String> = new.iter().map(|w| key(&w.text)).collect();
         let (mut cut, last_aligned) = aligned_prefix(&done, &heard);
         // The last committed word came back changed: the next words that start before it
         // are it (and a split of it).
@@ -169,7 +210,7 @@ impl Agreement {
             cut += 1;
             changed += 1;
         }
-        new.get(cut..).unwrap_or_default().to_vec()
+        new.split_off(cut.min(new.len()))
     }
 
     /// Moves the buffer start past committed audio once the buffer (to `recorded_ms`) is
@@ -342,6 +383,31 @@ mod tests {
             text(&a.insert(h)),
             "cold hearted and rather selfish is to be ill"
         );
+    }
+
+    #[test]
+    fn the_prompt_said_again_before_the_buffer_is_not_committed_again() {
+        let mut a = Agreement::new();
+        let said = "she was ill disposed. he might have been";
+        a.insert(words(0, said));
+        a.insert(words(0, said));
+        // The buffer is cut after "disposed." (it ends at 1900 ms): the prompt is that
+        // sentence, the buffer holds "he might have been".
+        a.trim(30_000, 15_000);
+        assert_eq!(a.prompt(), "she was ill disposed.");
+        // Whisper says the prompt again at the start of the buffer, then the buffer's words
+        // and new ones.
+        let echo = words(2000, "she was ill disposed. he might have been made still");
+        assert!(a.insert(echo.clone()).is_empty());
+        assert_eq!(text(a.tail()), "made still");
+        assert_eq!(text(&a.insert(echo)), "made still");
+        assert_eq!(text(a.committed()), format!("{said} made still"));
+        // And at the end of the take, too.
+        a.insert(words(
+            2000,
+            "she was ill disposed. he might have been made still more",
+        ));
+        assert_eq!(text(&a.finish()), "more");
     }
 
     #[test]
