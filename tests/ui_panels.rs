@@ -363,3 +363,244 @@ fn the_search_box_emits_a_search_and_results_open_the_editor() {
         }]
     );
 }
+
+/// Issue 15, the transport bar: playback of the open transcript and recording, always there.
+mod transport {
+    use super::*;
+    use verbatim::capture::plugin::TakeState;
+    use verbatim::ui::editor_panel::{EditorIntent, EditorUi, PlayerView};
+    use verbatim::ui::recorder_panel::RecordIntent;
+    use verbatim::ui::transport_bar::{self, Playback};
+
+    struct T {
+        player: Option<PlayerView>,
+        take: Option<(TakeState, f64)>,
+        ui: EditorUi,
+        intents: Vec<Intent>,
+    }
+
+    fn bar(width: f32, player: Option<PlayerView>) -> Harness<'static, T> {
+        Harness::builder()
+            .with_size(egui::vec2(width, 120.0))
+            .build_ui_state(
+                |ui, t: &mut T| {
+                    let view = transport_bar::View {
+                        playback: t.player.as_ref().map(|p| Playback {
+                            player: p,
+                            duration_ms: 60_000,
+                            selected: Some((5_000, 8_000)),
+                        }),
+                        take: t.take,
+                    };
+                    transport_bar::show(ui, &view, &mut t.ui, &mut t.intents);
+                },
+                T {
+                    player,
+                    take: None,
+                    ui: EditorUi::default(),
+                    intents: Vec::new(),
+                },
+            )
+    }
+
+    fn at(ms: u64) -> PlayerView {
+        PlayerView {
+            position_ms: ms,
+            playing: false,
+            speed: 1.0,
+            unavailable: None,
+        }
+    }
+
+    fn click(h: &mut Harness<'static, T>, label: &str) -> Vec<Intent> {
+        h.state_mut().intents.clear();
+        h.get_by_label(label).click();
+        h.run();
+        std::mem::take(&mut h.state_mut().intents)
+    }
+
+    #[test]
+    fn play_skip_loop_follow_and_record_emit_their_intents() {
+        let mut h = bar(1600.0, Some(at(10_000)));
+        h.run();
+        h.get_by_label("00:00:10.000 / 00:01:00.000");
+        let seek = |ms, play| Intent::Editor(EditorIntent::Seek { ms, play });
+        assert_eq!(
+            click(&mut h, "▶ Play"),
+            [Intent::Editor(EditorIntent::TogglePlay)]
+        );
+        assert_eq!(click(&mut h, "⏩"), [seek(15_000, false)]);
+        assert_eq!(click(&mut h, "⏪"), [seek(5_000, false)]);
+        assert_eq!(click(&mut h, "⏮"), [seek(0, false)]);
+        // Loop repeats the selected segment from its start.
+        assert_eq!(
+            click(&mut h, "⟲ Loop"),
+            [
+                Intent::Editor(EditorIntent::Loop(Some((5_000, 8_000)))),
+                seek(5_000, true)
+            ]
+        );
+        assert!(h.state().ui.looping);
+        assert_eq!(
+            click(&mut h, "⟲ Loop"),
+            [Intent::Editor(EditorIntent::Loop(None))]
+        );
+        assert!(!h.state().ui.no_follow);
+        click(&mut h, "Follow");
+        assert!(h.state().ui.no_follow, "Follow unticked");
+        assert_eq!(
+            click(&mut h, "⏺ Record"),
+            [Intent::Record(RecordIntent::Start)]
+        );
+        // While a take records: its time, pause and stop; Ctrl+R stops it.
+        h.state_mut().take = Some((TakeState::Recording, 3.5));
+        h.run();
+        h.get_by_label("00:03.5");
+        assert_eq!(
+            click(&mut h, "⏹ Stop"),
+            [Intent::Record(RecordIntent::Stop)]
+        );
+        h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::R);
+        h.run();
+        assert_eq!(h.state().intents, [Intent::Record(RecordIntent::Stop)]);
+    }
+
+    #[test]
+    fn with_no_transcript_open_playback_is_greyed_out_and_recording_works() {
+        let mut h = bar(1600.0, None);
+        h.run();
+        assert!(click(&mut h, "▶ Play").is_empty(), "play is disabled");
+        assert!(click(&mut h, "⏩").is_empty());
+        assert_eq!(
+            click(&mut h, "⏺ Record"),
+            [Intent::Record(RecordIntent::Start)]
+        );
+        h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::R);
+        h.run();
+        assert_eq!(h.state().intents, [Intent::Record(RecordIntent::Start)]);
+    }
+
+    /// At 1280×800 with the sidebar open the bar is about 900 px wide: every control is
+    /// inside it (the bar wraps rather than cutting them off).
+    #[test]
+    fn a_narrow_bar_wraps_and_cuts_nothing_off() {
+        for width in [500.0, 900.0] {
+            let mut h = bar(width, Some(at(10_000)));
+            h.run();
+            for label in ["⏮", "⏪", "▶ Play", "⏩", "⟲ Loop", "Follow", "⏺ Record"] {
+                let r = h.get_by_label(label).rect();
+                assert!(
+                    r.right() <= width + 0.5 && r.left() >= 0.0,
+                    "{label} at {r:?} in a bar {width} px wide"
+                );
+            }
+        }
+    }
+}
+
+/// Issue 15, settings that stay: one view of every kept setting.
+mod settings_view {
+    use super::*;
+    use verbatim::transcribe::GpuPref;
+    use verbatim::transcribe::catalog::Installed;
+    use verbatim::ui::{jobs_panel, recorder_panel, settings_view};
+
+    struct S {
+        state: UiState,
+        intents: Vec<Intent>,
+        installed: Vec<Installed>,
+    }
+
+    fn harness() -> Harness<'static, S> {
+        Harness::builder()
+            .with_size(egui::vec2(700.0, 700.0))
+            .build_ui_state(
+                |ui, s: &mut S| {
+                    let jobs = jobs_panel::View {
+                        jobs: &[],
+                        gpu: GpuPref::Auto,
+                        model: "tiny.en",
+                        features: &["cpu"],
+                        use_vocabulary: false,
+                        installed: &s.installed,
+                        scanned: true,
+                        download: None,
+                    };
+                    let rec = recorder_panel::View {
+                        devices: &[],
+                        devices_listed: true,
+                        refreshing: false,
+                        device: None,
+                        take: None,
+                        live_enabled: false,
+                    };
+                    let view = settings_view::View {
+                        jobs: &jobs,
+                        recorder: &rec,
+                        recording: false,
+                        paths: settings_view::Paths {
+                            settings_file: Some(std::path::Path::new("/data/settings.json")),
+                            database: Some(std::path::Path::new("/data/verbatim.db")),
+                            models: std::path::Path::new("/data/models"),
+                        },
+                    };
+                    settings_view::show(ui, &view, &mut s.state, &mut s.intents);
+                },
+                S {
+                    state: UiState::default(),
+                    intents: Vec::new(),
+                    installed: vec![Installed {
+                        name: "tiny.en".into(),
+                        path: "/data/models/ggml-tiny.en.bin".into(),
+                        size_bytes: 77_700_000,
+                        vad: false,
+                        describe: "tiny.en".into(),
+                    }],
+                },
+            )
+    }
+
+    #[test]
+    fn every_kept_setting_is_there_and_changes_what_is_kept() {
+        let mut h = harness();
+        h.run();
+        h.get_by_label("/data/settings.json");
+        h.get_by_label("/data/models");
+        h.get_by_value("tiny.en");
+        h.get_by_label("off").click();
+        h.run();
+        h.get_by_label("Live transcript").click();
+        h.run();
+        h.get_by_label("Prompt with the vocabulary").click();
+        h.run();
+        assert_eq!(
+            h.state().intents,
+            [
+                Intent::SetGpu(GpuPref::Off),
+                Intent::Record(verbatim::ui::recorder_panel::RecordIntent::SetLive(true)),
+                Intent::UseVocabulary(true),
+            ]
+        );
+        // Window settings live in the UI state, which the settings file keeps.
+        h.get_by_label("125 %").click();
+        h.run();
+        h.get_by_label("Show the library sidebar").click();
+        h.run();
+        h.get_by_label("hidden").click();
+        h.run();
+        h.get_by_label("Follow the playhead while playing").click();
+        h.run();
+        {
+            let s = &h.state().state;
+            assert_eq!(s.zoom, Some(1.25));
+            assert!(s.zoom_pending && s.layout.library_hidden && s.editor.no_follow);
+            assert_eq!(s.jobs.list_shown, Some(false));
+        }
+        h.get_by_label("Restore the default layout").click();
+        h.run();
+        let s = &h.state().state;
+        assert_eq!(s.zoom, Some(1.0));
+        assert!(!s.layout.library_hidden && !s.editor.no_follow);
+        assert_eq!(s.jobs.list_shown, None);
+    }
+}

@@ -47,6 +47,17 @@ pub struct Cli {
     /// taken after three seconds of recording).
     #[arg(long, hide = true, value_name = "SOURCE")]
     pub record_at_start: Option<String>,
+    /// With --record-at-start: stop the take after this many seconds.
+    #[arg(
+        long,
+        hide = true,
+        value_name = "SECONDS",
+        requires = "record_at_start"
+    )]
+    pub record_seconds: Option<f64>,
+    /// The window's size in logical pixels, WIDTHxHEIGHT (default 1280x800).
+    #[arg(long, hide = true, value_name = "WxH", value_parser = parse_size)]
+    pub window_size: Option<(u32, u32)>,
     /// The window's transcription model: a name (`verbatim models list`) or a ggml file.
     #[arg(long, value_name = "NAME|PATH")]
     pub model: Option<String>,
@@ -56,6 +67,17 @@ pub struct Cli {
     /// Open this transcript in the editor.
     #[arg(long, hide = true, value_name = "ID")]
     pub open_transcript: Option<i64>,
+    /// With --open-transcript: the timeline shows START_MS:SPAN_MS of the file.
+    #[arg(
+        long,
+        hide = true,
+        value_name = "START:SPAN",
+        requires = "open_transcript"
+    )]
+    pub timeline_view: Option<String>,
+    /// Open the settings view at launch (for its screenshot).
+    #[arg(long, hide = true)]
+    pub show_settings: bool,
     /// With --open-transcript: compare versions A and B.
     #[arg(long, hide = true, value_name = "A:B")]
     pub compare: Option<String>,
@@ -303,9 +325,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ),
                 None => None,
             };
+            let view = match cli.timeline_view.as_deref() {
+                Some(v) => Some(
+                    v.split_once(':')
+                        .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+                        .context("--timeline-view takes START_MS:SPAN_MS")?,
+                ),
+                None => None,
+            };
             let ui = crate::ui::UiPlugin {
+                view,
                 screenshot: cli.screenshot,
                 record: cli.record_at_start,
+                record_seconds: cli.record_seconds,
+                settings_open: cli.show_settings,
+                size: cli.window_size,
                 open: cli.open_transcript.map(|t| (t, compare)),
                 frame_log: cli.frame_log,
             };
@@ -350,6 +384,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Models { command }) => transcribe::models(&data, command),
         Some(Command::Worker) => Ok(ExitCode::FAILURE),
     }
+}
+
+/// `1920x1080` as (1920, 1080).
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("{s:?} is not WIDTHxHEIGHT"))?;
+    let px = |v: &str| {
+        v.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (200..=10_000).contains(n))
+            .ok_or_else(|| format!("{v:?} is not a size in pixels (200 to 10000)"))
+    };
+    Ok((px(w)?, px(h)?))
 }
 
 fn core(data: &DataDir) -> anyhow::Result<CorePlugin> {

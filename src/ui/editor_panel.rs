@@ -89,6 +89,9 @@ pub struct EditorUi {
     dragging: Option<(usize, bool)>,
     /// Looping the selected segment.
     pub looping: bool,
+    /// The timeline and the list stay where they are while playing (the transport bar's
+    /// Follow unticked).
+    pub no_follow: bool,
     /// List only the flagged segments.
     pub flagged_only: bool,
     /// A segment to scroll the list to (after a jump to a flag).
@@ -175,7 +178,6 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut EditorUi, out: &mut Vec
             }
         ));
     });
-    transport(ui, view, st, &mut push);
     waveform(ui, view, st, &mut push);
     bookmarks(ui, view, &mut push);
     if let Some(cmp) = view.compare {
@@ -422,68 +424,6 @@ fn shortcuts(
     }
 }
 
-fn transport(
-    ui: &mut egui::Ui,
-    view: &View<'_>,
-    st: &mut EditorUi,
-    push: &mut impl FnMut(EditorIntent),
-) {
-    ui.horizontal(|ui| {
-        let p = &view.player;
-        let sel = view.doc.selected.and_then(|i| view.segments.row(i));
-        if ui
-            .add_enabled(
-                sel.is_some() || st.looping,
-                egui::Button::selectable(st.looping, "⟲ Loop segment"),
-            )
-            .clicked()
-        {
-            st.looping = !st.looping;
-            push(EditorIntent::Loop(
-                sel.filter(|_| st.looping).map(|s| (s.start_ms, s.end_ms)),
-            ));
-            if st.looping
-                && let Some(s) = sel
-            {
-                push(EditorIntent::Seek {
-                    ms: s.start_ms,
-                    play: true,
-                });
-            }
-        }
-        let label = if p.playing { "⏸ Pause" } else { "▶ Play" };
-        if ui
-            .add_enabled(p.unavailable.is_none(), egui::Button::new(label))
-            .on_hover_text("Esc")
-            .clicked()
-        {
-            push(EditorIntent::TogglePlay);
-        }
-        ui.monospace(format!(
-            "{} / {}",
-            timestamp(p.position_ms, '.'),
-            timestamp(view.doc.transcript.duration_ms, '.')
-        ));
-        let mut speed = p.speed;
-        if ui
-            .add(
-                egui::Slider::new(&mut speed, 0.5..=2.0)
-                    .text("speed")
-                    .step_by(0.05),
-            )
-            .changed()
-        {
-            push(EditorIntent::SetSpeed(speed));
-        }
-        if let Some(why) = &p.unavailable {
-            let text = egui::RichText::new(format!("Playback unavailable: {why}. Editing works."))
-                .color(ui.visuals().warn_fg_color);
-            ui.add(egui::Label::new(text).truncate())
-                .on_hover_text(why.as_str());
-        }
-    });
-}
-
 /// The bookmarks set while the take recorded: one button each, which seeks there.
 fn bookmarks(ui: &mut egui::Ui, view: &View<'_>, push: &mut impl FnMut(EditorIntent)) {
     let marks = &view.doc.bookmarks;
@@ -557,8 +497,13 @@ struct BandKey {
 
 /// The spectrogram of the stretch in view, under the word lane: log-frequency rows with their
 /// labels; a click seeks like the waveform.
-fn spectrogram_strip(ui: &mut egui::Ui, view: &View<'_>, (start, span): (u64, u64), width: f32) {
-    let (rect, _) = ui.allocate_exact_size(egui::vec2(width, 64.0), Sense::hover());
+fn spectrogram_strip(
+    ui: &mut egui::Ui,
+    view: &View<'_>,
+    (start, span): (u64, u64),
+    size: egui::Vec2,
+) {
+    let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 0.0, Color32::from_gray(8));
     let x_of = |ms: u64| {
@@ -606,6 +551,15 @@ fn spectrogram_strip(ui: &mut egui::Ui, view: &View<'_>, (start, span): (u64, u6
             Stroke::new(1.0, Color32::from_rgb(250, 200, 60)),
         );
     }
+}
+
+/// The waveform's and the spectrogram's heights for `available` pixels of editor height:
+/// 90 and 64 in a 1280×800 window, growing with the window up to 200 and 140.
+pub fn timeline_heights(available: f32) -> (f32, f32) {
+    (
+        (available * 0.16).clamp(90.0, 200.0),
+        (available * 0.11).clamp(64.0, 140.0),
+    )
 }
 
 /// The shortest stretch the timeline shows across its width (ms).
@@ -665,15 +619,21 @@ fn waveform(
     let (start, span) = visible(dur, st.view);
     // Follow playback: a playhead leaving the view pages it on.
     let pos = view.player.position_ms;
-    if view.player.playing && st.view.is_some() && (pos < start || pos >= start + span) {
+    if view.player.playing
+        && !st.no_follow
+        && st.view.is_some()
+        && (pos < start || pos >= start + span)
+    {
         let next = visible(dur, Some((pos.saturating_sub(span / 10), span)));
         push(EditorIntent::View(Some(next)));
     }
     let width = ui.available_width().max(100.0);
-    let (rect, resp) = ui.allocate_exact_size(egui::vec2(width, 90.0), Sense::click_and_drag());
+    // A tall window gives the timeline more height (at 1920×1080 the list still has room).
+    let (wave_h, spec_h) = timeline_heights(ui.available_height());
+    let (rect, resp) = ui.allocate_exact_size(egui::vec2(width, wave_h), Sense::click_and_drag());
     let (lane, lane_resp) = ui.allocate_exact_size(egui::vec2(width, 18.0), Sense::click());
     st.timeline_px = width as u32;
-    spectrogram_strip(ui, view, (start, span), width);
+    spectrogram_strip(ui, view, (start, span), egui::vec2(width, spec_h));
     let painter = ui.painter_at(rect.union(lane));
     painter.rect_filled(rect, 2.0, Color32::from_gray(18));
     painter.rect_filled(lane, 0.0, Color32::from_gray(26));
@@ -723,6 +683,27 @@ fn waveform(
         painter.add(egui::Shape::mesh(std::sync::Arc::clone(mesh)));
     } else if dense {
         let mut mesh = egui::Mesh::default();
+        // Neighbouring columns of one colour are one rectangle (a run), so the mesh holds
+        // a rectangle per change of colour, not per pixel.
+        let (top, bottom) = (rect.top(), rect.bottom());
+        let mut band: Option<(f32, f32, Color32)> = None;
+        let mut strip: Option<(f32, f32)> = None;
+        let flush_band = |mesh: &mut egui::Mesh, run: Option<(f32, f32, Color32)>| {
+            if let Some((a, z, c)) = run {
+                mesh.add_colored_rect(
+                    Rect::from_min_max(Pos2::new(a, top), Pos2::new(z, bottom)),
+                    c,
+                );
+            }
+        };
+        let flush_strip = |mesh: &mut egui::Mesh, run: Option<(f32, f32)>| {
+            if let Some((a, z)) = run {
+                mesh.add_colored_rect(
+                    Rect::from_min_max(Pos2::new(a, bottom - 5.0), Pos2::new(z, bottom)),
+                    FLAG_COLOUR,
+                );
+            }
+        };
         let mut at = first;
         for px in 0..rect.width() as usize {
             let x = rect.left() + px as f32;
@@ -734,17 +715,20 @@ fn waveform(
             let Some(s) = segs.row(i).filter(|s| s.end_ms > ms) else {
                 continue;
             };
-            let col =
-                Rect::from_min_max(Pos2::new(x, rect.top()), Pos2::new(x + 1.0, rect.bottom()));
-            mesh.add_colored_rect(col, band_colour(doc.selected == Some(i)));
+            let c = band_colour(doc.selected == Some(i));
+            match &mut band {
+                Some((_, z, rc)) if *rc == c && *z == x => *z = x + 1.0,
+                run => flush_band(&mut mesh, run.replace((x, x + 1.0, c))),
+            }
             if !s.flags.is_empty() {
-                let strip = Rect::from_min_max(
-                    Pos2::new(x, rect.bottom() - 5.0),
-                    Pos2::new(x + 1.0, rect.bottom()),
-                );
-                mesh.add_colored_rect(strip, FLAG_COLOUR);
+                match &mut strip {
+                    Some((_, z)) if *z == x => *z = x + 1.0,
+                    run => flush_strip(&mut mesh, run.replace((x, x + 1.0))),
+                }
             }
         }
+        flush_band(&mut mesh, band);
+        flush_strip(&mut mesh, strip);
         let mesh = std::sync::Arc::new(mesh);
         painter.add(egui::Shape::mesh(std::sync::Arc::clone(&mesh)));
         st.bands = Some((key, mesh));
@@ -999,7 +983,7 @@ fn segment_list(
         .scroll_to
         .take()
         .or(doc.focus)
-        .or(if view.player.playing {
+        .or(if view.player.playing && !st.no_follow {
             playing_idx.filter(|i| st.last_followed != Some(*i))
         } else {
             None

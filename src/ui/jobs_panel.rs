@@ -52,7 +52,7 @@ pub fn list_shown(view: &View<'_>, st: &JobsUi) -> bool {
 /// The model row: the installed speech models to choose from (the bundled voice activity
 /// model listed as what it is), a path for any other file, the download of the recommended
 /// model when none is installed, and its progress.
-fn model_picker(ui: &mut egui::Ui, view: &View<'_>, st: &mut JobsUi, out: &mut Vec<Intent>) {
+pub fn model_picker(ui: &mut egui::Ui, view: &View<'_>, st: &mut JobsUi, out: &mut Vec<Intent>) {
     let speech: Vec<&Installed> = view.installed.iter().filter(|m| !m.vad).collect();
     let current = speech
         .iter()
@@ -164,9 +164,40 @@ fn model_picker(ui: &mut egui::Ui, view: &View<'_>, st: &mut JobsUi, out: &mut V
     });
 }
 
+/// GPU auto / on / off, and the back-ends this build has.
+pub fn gpu_choice(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Intent>) {
+    ui.label("GPU:");
+    for (pref, label) in [
+        (GpuPref::Auto, "auto"),
+        (GpuPref::On, "on"),
+        (GpuPref::Off, "off"),
+    ] {
+        if ui.selectable_label(view.gpu == pref, label).clicked() && view.gpu != pref {
+            out.push(Intent::SetGpu(pref));
+        }
+    }
+    ui.weak(format!("(this build: {})", view.features.join(", ")));
+}
+
+/// Whether new jobs are prompted with the library's vocabulary.
+pub fn vocabulary_checkbox(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Intent>) {
+    let mut vocabulary = view.use_vocabulary;
+    if ui
+        .checkbox(&mut vocabulary, "Prompt with the vocabulary")
+        .on_hover_text(
+            "Give whisper the names and terms corrected in this library's transcripts \
+             (`verbatim vocabulary`) as its prompt",
+        )
+        .changed()
+    {
+        out.push(Intent::UseVocabulary(vocabulary));
+    }
+}
+
 pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut JobsUi, out: &mut Vec<Intent>) {
     let shown = list_shown(view, st);
-    ui.horizontal(|ui| {
+    // Wraps onto a second row in a narrow window rather than cutting controls off.
+    ui.horizontal_wrapped(|ui| {
         let active = view
             .jobs
             .iter()
@@ -196,31 +227,11 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut JobsUi, out: &mut Vec<I
             st.list_shown = Some(!shown);
         }
         ui.separator();
-        ui.label("GPU:");
-        for (pref, label) in [
-            (GpuPref::Auto, "auto"),
-            (GpuPref::On, "on"),
-            (GpuPref::Off, "off"),
-        ] {
-            if ui.selectable_label(view.gpu == pref, label).clicked() && view.gpu != pref {
-                out.push(Intent::SetGpu(pref));
-            }
-        }
-        ui.weak(format!("(this build: {})", view.features.join(", ")));
+        gpu_choice(ui, view, out);
         ui.separator();
         model_picker(ui, view, st, out);
         ui.separator();
-        let mut vocabulary = view.use_vocabulary;
-        if ui
-            .checkbox(&mut vocabulary, "Prompt with the vocabulary")
-            .on_hover_text(
-                "Give whisper the names and terms corrected in this library's transcripts \
-                 (`verbatim vocabulary`) as its prompt",
-            )
-            .changed()
-        {
-            out.push(Intent::UseVocabulary(vocabulary));
-        }
+        vocabulary_checkbox(ui, view, out);
     });
     if !shown {
         return;

@@ -12,7 +12,9 @@ pub mod recorder_panel;
 pub mod schedules;
 pub mod screenshot;
 pub mod settings;
+pub mod settings_view;
 pub mod status_bar;
+pub mod transport_bar;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -27,7 +29,7 @@ use crate::capture::plugin::{
     CaptureSettings, InputDevices, Levels, LiveSpectrum, RecordCommand, RecordRequest,
     RecordingNotice, RecordingSession, Spectrogram, TakeStats, Waveform,
 };
-use crate::editor::segments::{OpenSegments, OpenVersion, SegmentRowData, Segments};
+use crate::editor::segments::{OpenSegments, OpenVersion, SegmentRowData, SegmentRows, Segments};
 use crate::library::{
     AudioFile, ImportFinished, ImportRequested, Importer, LibraryOrder, LibraryState,
 };
@@ -89,6 +91,8 @@ pub struct UiState {
     pub layout: Layout,
     /// The keyboard shortcuts overlay (`?`).
     pub shortcuts_open: bool,
+    /// The settings view (Ctrl+,).
+    pub settings_open: bool,
     /// The UI zoom the user set (Ctrl + / Ctrl - / Ctrl 0, on top of the display's scale);
     /// `None`: 100 %.
     pub zoom: Option<f32>,
@@ -99,11 +103,13 @@ pub struct UiState {
 /// Every keyboard shortcut, as the overlay lists them: (keys, what they do).
 pub const SHORTCUTS: &[(&str, &str)] = &[
     ("?", "show or hide this list"),
+    ("Ctrl+,", "settings"),
     (
         "Ctrl + / Ctrl - / Ctrl 0",
         "zoom the whole window in / out / back to 100 %",
     ),
     ("Esc", "play / pause"),
+    ("Ctrl+R", "record a new take / stop the one recording"),
     ("F1 / F2", "back / forward 2 s"),
     ("F3 / F4", "slower / faster"),
     (
@@ -233,8 +239,17 @@ pub struct UiPlugin {
     /// Start recording from this source at launch (with `screenshot`: the shot is taken
     /// once three seconds are recorded).
     pub record: Option<String>,
+    /// Stop that take after this many seconds (with `screenshot`: the shot waits for the
+    /// take to be handed to the editor).
+    pub record_seconds: Option<f64>,
+    /// Open the settings view at launch.
+    pub settings_open: bool,
+    /// The window's size in logical pixels (default 1280×800).
+    pub size: Option<(u32, u32)>,
     /// Open this transcript in the editor at launch, and compare these two versions.
     pub open: Option<(i64, Option<(u32, u32)>)>,
+    /// With `open`: the stretch of the file the timeline shows, `(start_ms, span_ms)`.
+    pub view: Option<(u64, u64)>,
     /// After each frame, write how many frames have run to this file (`--frame-log`).
     pub frame_log: Option<PathBuf>,
 }
@@ -244,12 +259,14 @@ pub struct UiPlugin {
 struct OpenAtStart {
     transcript: i64,
     compare: Option<(u32, u32)>,
+    view: Option<(u64, u64)>,
     sent: u8,
 }
 
 fn open_at_start(
     plan: Option<ResMut<OpenAtStart>>,
     editor: Res<crate::editor::Editor>,
+    mut ui: ResMut<UiState>,
     mut out: MessageWriter<crate::editor::EditorCommand>,
 ) {
     let Some(mut plan) = plan else { return };
@@ -268,6 +285,13 @@ fn open_at_start(
             }
             plan.sent = 2;
         }
+        // A frame later: the editor has taken the main area (and reset the timeline).
+        2 => {
+            if plan.view.is_some() {
+                ui.editor.view = plan.view;
+            }
+            plan.sent = 3;
+        }
         _ => {}
     }
 }
@@ -277,7 +301,7 @@ impl Plugin for UiPlugin {
         app.add_plugins(DefaultPlugins.set(WindowPlugin {
             primary_window: Some(Window {
                 title: "Verbatim".into(),
-                resolution: (1280, 800).into(),
+                resolution: self.size.unwrap_or((1280, 800)).into(),
                 ..default()
             }),
             ..default()
@@ -326,13 +350,15 @@ impl Plugin for UiPlugin {
             upload_spectrograms.after(crate::AppSystems::Analyze),
         )
         .add_systems(EguiPrimaryContextPass, draw);
+        app.world_mut().resource_mut::<UiState>().settings_open = self.settings_open;
         if let Some(r) = &self.record {
-            app.insert_resource(RecordAtStart(r.clone()));
+            app.insert_resource(RecordAtStart(r.clone(), self.record_seconds));
         }
         if let Some((transcript, compare)) = self.open {
             app.insert_resource(OpenAtStart {
                 transcript,
                 compare,
+                view: self.view,
                 sent: 0,
             })
             .add_systems(
@@ -351,7 +377,10 @@ impl Plugin for UiPlugin {
                 app,
                 path.clone(),
                 self.record.is_some(),
-                self.open.map(|(_, c)| c.is_some()),
+                // A take that stops is shot once the editor has it.
+                self.open
+                    .map(|(_, c)| c.is_some())
+                    .or(self.record_seconds.map(|_| false)),
             );
         } else {
             // Redraw on input and when something changes, not 60 times a second at idle.
@@ -418,7 +447,7 @@ fn spawn_camera(mut commands: Commands) {
 }
 
 #[derive(Resource)]
-struct RecordAtStart(String);
+struct RecordAtStart(String, Option<f64>);
 
 fn list_devices(mut cmds: MessageWriter<RecordCommand>, record: Option<Res<RecordAtStart>>) {
     cmds.write(RecordCommand::RefreshDevices);
@@ -427,6 +456,7 @@ fn list_devices(mut cmds: MessageWriter<RecordCommand>, record: Option<Res<Recor
             Ok(source) => {
                 cmds.write(RecordCommand::Start(RecordRequest {
                     source: Some(source),
+                    seconds: r.1,
                     ..Default::default()
                 }));
             }
@@ -669,6 +699,8 @@ struct JobsData<'w, 's> {
     jobs: Query<'w, 's, &'static TranscriptionJob>,
     settings: ResMut<'w, crate::transcribe::TranscribeSettings>,
     shelf: ResMut<'w, models::ModelShelf>,
+    /// Where the settings are kept (none in tests and headless runs).
+    kept: Option<Res<'w, settings::SettingsStore>>,
     requests: MessageWriter<'w, TranscribeRequest>,
     commands: MessageWriter<'w, JobCommand>,
 }
@@ -819,6 +851,8 @@ fn draw(
     let doc = ed.editor.doc.as_ref().map(|d| d.transcript.id);
     if doc != state.layout.shown_doc {
         state.layout.shown_doc = doc;
+        // Another file: the timeline shows it whole.
+        state.editor.view = None;
         state.layout.main = if doc.is_some() {
             MainView::Editor
         } else {
@@ -841,6 +875,9 @@ fn draw(
         .show(&mut root, |ui| {
             show_jobs(ui, &jobs, &job_list, &mut state, &mut intents)
         });
+    egui::Panel::bottom("transport").show(&mut root, |ui| {
+        show_transport(ui, &rec, &ed, &mut state, &mut intents)
+    });
     if !state.layout.library_hidden {
         egui::Panel::left("library")
             .default_size(380.0)
@@ -866,6 +903,14 @@ fn draw(
             show_recorder(ui, &rec, &mut state, &mut intents);
         }
     });
+    if !ctx.egui_wants_keyboard_input()
+        && ctx.input(|i| i.modifiers.command && i.key_pressed(egui::Key::Comma))
+    {
+        state.settings_open = !state.settings_open;
+    }
+    if state.settings_open {
+        show_settings(ctx, &rec, &jobs, db.as_deref(), &mut state, &mut intents);
+    }
     shortcuts_overlay(ctx, &mut state);
     sync_zoom(ctx, &mut state);
     match ed.dialogs.show(ctx) {
@@ -916,6 +961,13 @@ fn top_bar(
             .clicked()
         {
             state.shortcuts_open = !state.shortcuts_open;
+        }
+        if ui
+            .selectable_label(state.settings_open, "Settings")
+            .on_hover_text("Every setting that stays, in one place (Ctrl+,)")
+            .clicked()
+        {
+            state.settings_open = !state.settings_open;
         }
         if ui
             .selectable_label(shown, "☰ Library")
@@ -1003,19 +1055,17 @@ fn newest_transcripts(
     transcript_of
 }
 
-fn show_jobs(
-    ui: &mut egui::Ui,
-    jobs: &JobsData,
-    job_list: &[&TranscriptionJob],
-    state: &mut UiState,
-    intents: &mut Vec<Intent>,
-) {
-    let features = crate::build_info::features();
-    let view = jobs_panel::View {
+/// The jobs panel's view (also the settings view's model, GPU and vocabulary rows).
+fn jobs_view<'a>(
+    jobs: &'a JobsData,
+    job_list: &'a [&'a TranscriptionJob],
+    features: &'a [&'static str],
+) -> jobs_panel::View<'a> {
+    jobs_panel::View {
         jobs: job_list,
         gpu: jobs.settings.gpu,
         model: &jobs.settings.default_model,
-        features: &features,
+        features,
         use_vocabulary: jobs.settings.params.use_vocabulary,
         installed: &jobs.shelf.installed,
         scanned: jobs.shelf.scanned,
@@ -1024,10 +1074,72 @@ fn show_jobs(
             .download
             .as_ref()
             .map(|d| (d.name.as_str(), d.progress())),
-    };
+    }
+}
+
+fn show_jobs(
+    ui: &mut egui::Ui,
+    jobs: &JobsData,
+    job_list: &[&TranscriptionJob],
+    state: &mut UiState,
+    intents: &mut Vec<Intent>,
+) {
+    let features = crate::build_info::features();
+    let view = jobs_view(jobs, job_list, &features);
     let mut jobs_ui = std::mem::take(&mut state.jobs);
     jobs_panel::show(ui, &view, &mut jobs_ui, intents);
     state.jobs = jobs_ui;
+}
+
+/// The settings window, while open.
+fn show_settings(
+    ctx: &egui::Context,
+    rec: &RecorderData,
+    jobs: &JobsData,
+    db: Option<&Database>,
+    state: &mut UiState,
+    intents: &mut Vec<Intent>,
+) {
+    let mut open = state.settings_open;
+    let features = crate::build_info::features();
+    let view_jobs = jobs_view(jobs, &[], &features);
+    let recording = rec
+        .takes
+        .iter()
+        .any(|(_, s, ..)| crate::capture::plugin::is_active(s));
+    let view_rec = recorder_panel::View {
+        devices: &rec.devices.list,
+        devices_listed: rec.devices.listed,
+        refreshing: rec.devices.refreshing(),
+        device: rec.settings.device.as_deref(),
+        take: None,
+        live_enabled: rec.live.enabled,
+    };
+    let settings_file = jobs.kept.as_ref().map(|s| s.dir.join(settings::FILE));
+    let view = settings_view::View {
+        jobs: &view_jobs,
+        recorder: &view_rec,
+        recording,
+        paths: settings_view::Paths {
+            settings_file: settings_file.as_deref(),
+            database: db.map(Database::path),
+            models: &jobs.settings.models_dir,
+        },
+    };
+    // As tall as what it shows, scrolling only when the window is too short for it.
+    let max_h = (ctx.content_rect().height() - 120.0).max(200.0);
+    egui::Window::new("Settings")
+        .open(&mut open)
+        .collapsible(false)
+        .resizable(false)
+        .default_width(640.0)
+        .show(ctx, |ui| {
+            egui::ScrollArea::vertical()
+                .max_height(max_h)
+                .min_scrolled_height(max_h)
+                .show(ui, |ui| settings_view::show(ui, &view, state, intents))
+        });
+    state.settings_open = open && state.settings_open;
 }
 
 fn show_recorder(
@@ -1088,6 +1200,59 @@ fn show_recorder(
     state.recorder = recorder_ui;
 }
 
+/// The player as the editor and the transport bar see it.
+fn player_view(ed: &EditorData) -> editor_panel::PlayerView {
+    match ed.player.as_ref() {
+        Some(p) => editor_panel::PlayerView {
+            position_ms: p.position_ms(),
+            playing: p.is_playing(),
+            speed: p.speed(),
+            unavailable: match &p.status {
+                crate::playback::PlayerStatus::Unavailable(e) => Some(e.clone()),
+                _ => None,
+            },
+        },
+        None => editor_panel::PlayerView {
+            position_ms: 0,
+            playing: false,
+            speed: 1.0,
+            unavailable: Some("no player".into()),
+        },
+    }
+}
+
+/// The transport bar: the open transcript's playback and the take's recording.
+fn show_transport(
+    ui: &mut egui::Ui,
+    rec: &RecorderData,
+    ed: &EditorData,
+    state: &mut UiState,
+    intents: &mut Vec<Intent>,
+) {
+    let player = ed.editor.doc.as_ref().map(|d| (d, player_view(ed)));
+    let order = ed.open.single().map_or(&[][..], Segments::entities);
+    let segments = OpenSegments {
+        order,
+        rows: &ed.segments,
+        flagged: ed.flagged.0,
+    };
+    let playback = player.as_ref().map(|(d, p)| transport_bar::Playback {
+        player: p,
+        duration_ms: d.transcript.duration_ms,
+        selected: d
+            .selected
+            .and_then(|i| segments.row(i))
+            .map(|s| (s.start_ms, s.end_ms)),
+    });
+    let take = rec
+        .takes
+        .iter()
+        .next()
+        .map(|(_, s, stats, ..)| (s.state, s.seconds(stats)));
+    let view = transport_bar::View { playback, take };
+    transport_bar::show(ui, &view, &mut state.editor, intents);
+}
+
 fn show_editor(
     ui: &mut egui::Ui,
     ed: &mut EditorData,
@@ -1113,23 +1278,7 @@ fn show_editor(
             .load_texture("file-spectrogram", image, egui::TextureOptions::LINEAR);
         ed.spectrogram_texture.0 = Some((*v, tex));
     }
-    let player = match ed.player.as_ref() {
-        Some(p) => editor_panel::PlayerView {
-            position_ms: p.position_ms(),
-            playing: p.is_playing(),
-            speed: p.speed(),
-            unavailable: match &p.status {
-                crate::playback::PlayerStatus::Unavailable(e) => Some(e.clone()),
-                _ => None,
-            },
-        },
-        None => editor_panel::PlayerView {
-            position_ms: 0,
-            playing: false,
-            speed: 1.0,
-            unavailable: Some("no player".into()),
-        },
-    };
+    let player = player_view(ed);
     let order = ed.open.single().map_or(&[][..], Segments::entities);
     let segments = OpenSegments {
         order,

@@ -112,72 +112,10 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut RecorderUi, out: &mut V
         .take
         .as_ref()
         .is_some_and(|t| t.state != TakeState::Finished);
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.label("Input:");
-        let current = view
-            .device
-            .and_then(|d| {
-                view.devices
-                    .iter()
-                    .find(|x| x.id == d)
-                    .map(|x| x.name.as_str())
-            })
-            .or(view.device)
-            .unwrap_or("Default input");
-        ui.add_enabled_ui(!active, |ui| {
-            egui::ComboBox::from_id_salt("input-device")
-                .selected_text(current)
-                .width(260.0)
-                .show_ui(ui, |ui| {
-                    if ui
-                        .selectable_label(view.device.is_none(), "Default input")
-                        .clicked()
-                    {
-                        out.push(Intent::Record(RecordIntent::SelectDevice(None)));
-                    }
-                    for d in view.devices.iter().filter(|d| d.error.is_none()) {
-                        let label = if d.is_default {
-                            format!("{} (default)", d.name)
-                        } else {
-                            d.name.clone()
-                        };
-                        if ui
-                            .selectable_label(view.device == Some(d.id.as_str()), label)
-                            .on_hover_text(&d.id)
-                            .clicked()
-                        {
-                            out.push(Intent::Record(RecordIntent::SelectDevice(Some(
-                                d.id.clone(),
-                            ))));
-                        }
-                    }
-                    if ui
-                        .selectable_label(view.device == Some("fake:sweep"), "Test signal (sweep)")
-                        .clicked()
-                    {
-                        out.push(Intent::Record(RecordIntent::SelectDevice(Some(
-                            "fake:sweep".into(),
-                        ))));
-                    }
-                });
-            if view.refreshing {
-                ui.spinner();
-            } else if ui
-                .small_button("⟳")
-                .on_hover_text("List devices again")
-                .clicked()
-            {
-                out.push(Intent::Record(RecordIntent::RefreshDevices));
-            }
-        });
-        let mut live = view.live_enabled;
-        if ui
-            .checkbox(&mut live, "Live transcript")
-            .on_hover_text("Transcribe the last 10 s every 3 s while recording; the full pass runs when the take ends")
-            .changed()
-        {
-            out.push(Intent::Record(RecordIntent::SetLive(live)));
-        }
+        device_picker(ui, view, active, out);
+        live_checkbox(ui, view.live_enabled, out);
     });
     if view.devices_listed && view.devices.iter().all(|d| d.error.is_some()) {
         ui.colored_label(
@@ -187,51 +125,11 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut RecorderUi, out: &mut V
     }
 
     ui.horizontal(|ui| {
-        let state = view.take.as_ref().map(|t| t.state);
-        match state {
-            Some(TakeState::Recording) => {
-                if ui.button("⏸ Pause").clicked() {
-                    out.push(Intent::Record(RecordIntent::Pause));
-                }
-                if ui.button("⏹ Stop").clicked() {
-                    out.push(Intent::Record(RecordIntent::Stop));
-                }
-            }
-            Some(TakeState::Paused) => {
-                if ui.button("⏺ Resume").clicked() {
-                    out.push(Intent::Record(RecordIntent::Resume));
-                }
-                if ui.button("⏹ Stop").clicked() {
-                    out.push(Intent::Record(RecordIntent::Stop));
-                }
-            }
-            Some(TakeState::Stopping) => {
-                ui.spinner();
-                ui.label("Closing the take…");
-            }
-            Some(TakeState::Starting) => {
-                ui.spinner();
-                ui.label("Opening the input…");
-                if ui.button("⏹ Stop").clicked() {
-                    out.push(Intent::Record(RecordIntent::Stop));
-                }
-            }
-            None | Some(TakeState::Finished) => {
-                let record = egui::Button::new(
-                    egui::RichText::new("⏺ Record").color(Color32::from_rgb(230, 70, 70)),
-                );
-                if ui.add(record).clicked() {
-                    out.push(Intent::Record(RecordIntent::Start));
-                }
-            }
-        }
-        if let Some(t) = &view.take {
+        let take = view.take.as_ref().map(|t| {
             let secs = t.stats.frames_written as f64 / f64::from(t.sample_rate.max(1));
-            ui.monospace(format_elapsed(secs));
-            if t.state == TakeState::Paused {
-                ui.label("paused");
-            }
-        }
+            (t.state, secs)
+        });
+        record_buttons(ui, take, out);
     });
 
     let Some(t) = &view.take else {
@@ -341,6 +239,138 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut RecorderUi, out: &mut V
             && ui.button("Transcribe this take").clicked()
         {
             out.push(Intent::Record(RecordIntent::Transcribe(id)));
+        }
+    }
+}
+
+/// The input device to record from (not while a take is `active`), and listing them again.
+pub fn device_picker(ui: &mut egui::Ui, view: &View<'_>, active: bool, out: &mut Vec<Intent>) {
+    let current = view
+        .device
+        .and_then(|d| {
+            view.devices
+                .iter()
+                .find(|x| x.id == d)
+                .map(|x| x.name.as_str())
+        })
+        .or(view.device)
+        .unwrap_or("Default input");
+    ui.add_enabled_ui(!active, |ui| {
+        egui::ComboBox::from_id_salt("input-device")
+            .selected_text(current)
+            .width(260.0)
+            .show_ui(ui, |ui| {
+                if ui
+                    .selectable_label(view.device.is_none(), "Default input")
+                    .clicked()
+                {
+                    out.push(Intent::Record(RecordIntent::SelectDevice(None)));
+                }
+                for d in view.devices.iter().filter(|d| d.error.is_none()) {
+                    let label = if d.is_default {
+                        format!("{} (default)", d.name)
+                    } else {
+                        d.name.clone()
+                    };
+                    if ui
+                        .selectable_label(view.device == Some(d.id.as_str()), label)
+                        .on_hover_text(&d.id)
+                        .clicked()
+                    {
+                        out.push(Intent::Record(RecordIntent::SelectDevice(Some(
+                            d.id.clone(),
+                        ))));
+                    }
+                }
+                if ui
+                    .selectable_label(view.device == Some("fake:sweep"), "Test signal (sweep)")
+                    .clicked()
+                {
+                    out.push(Intent::Record(RecordIntent::SelectDevice(Some(
+                        "fake:sweep".into(),
+                    ))));
+                }
+            });
+        if view.refreshing {
+            ui.spinner();
+        } else if ui
+            .small_button("⟳")
+            .on_hover_text("List devices again")
+            .clicked()
+        {
+            out.push(Intent::Record(RecordIntent::RefreshDevices));
+        }
+    });
+}
+
+/// Live transcription while recording on or off.
+pub fn live_checkbox(ui: &mut egui::Ui, on: bool, out: &mut Vec<Intent>) {
+    let mut live = on;
+    if ui
+        .checkbox(&mut live, "Live transcript")
+        .on_hover_text(
+            "Captions while recording (the words two passes over the newest audio agree on, \
+             every second); the full pass runs when the take ends",
+        )
+        .changed()
+    {
+        out.push(Intent::Record(RecordIntent::SetLive(live)));
+    }
+}
+
+/// Record, pause, resume and stop for the take in `take` (its state and seconds recorded;
+/// `None`: no take yet), with the elapsed time: the recorder's and the transport bar's.
+pub fn record_buttons(ui: &mut egui::Ui, take: Option<(TakeState, f64)>, out: &mut Vec<Intent>) {
+    let mut push = |r: RecordIntent| out.push(Intent::Record(r));
+    match take.map(|(s, _)| s) {
+        Some(TakeState::Recording) => {
+            if ui
+                .button("⏸ Pause")
+                .on_hover_text("Pause the take")
+                .clicked()
+            {
+                push(RecordIntent::Pause);
+            }
+            if ui.button("⏹ Stop").on_hover_text("Ctrl+R").clicked() {
+                push(RecordIntent::Stop);
+            }
+        }
+        Some(TakeState::Paused) => {
+            if ui.button("⏺ Resume").clicked() {
+                push(RecordIntent::Resume);
+            }
+            if ui.button("⏹ Stop").on_hover_text("Ctrl+R").clicked() {
+                push(RecordIntent::Stop);
+            }
+        }
+        Some(TakeState::Stopping) => {
+            ui.spinner();
+            ui.label("Closing the take…");
+        }
+        Some(TakeState::Starting) => {
+            ui.spinner();
+            ui.label("Opening the input…");
+            if ui.button("⏹ Stop").clicked() {
+                push(RecordIntent::Stop);
+            }
+        }
+        None | Some(TakeState::Finished) => {
+            let record = egui::Button::new(
+                egui::RichText::new("⏺ Record").color(Color32::from_rgb(230, 70, 70)),
+            );
+            if ui
+                .add(record)
+                .on_hover_text("Record a new take from the chosen input (Ctrl+R)")
+                .clicked()
+            {
+                push(RecordIntent::Start);
+            }
+        }
+    }
+    if let Some((state, secs)) = take {
+        ui.monospace(format_elapsed(secs));
+        if state == TakeState::Paused {
+            ui.label("paused");
         }
     }
 }

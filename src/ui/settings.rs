@@ -40,6 +40,8 @@ pub struct Settings {
     pub ui_zoom: Option<f32>,
     /// The folder the file dialogs open in (the one used last).
     pub last_folder: Option<PathBuf>,
+    /// The timeline does not follow the playhead while playing.
+    pub no_follow: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +103,8 @@ pub fn save(dir: &Path, settings: &Settings) -> Result<(), SettingsError> {
 #[derive(Resource)]
 pub struct SettingsStore {
     pub saved: Settings,
+    /// The folder the settings file is in.
+    pub dir: PathBuf,
     tx: crossbeam_channel::Sender<Settings>,
 }
 
@@ -108,6 +112,7 @@ impl SettingsStore {
     /// Starts the writer thread for `dir`. Each write takes the newest settings queued.
     pub fn new(dir: PathBuf, loaded: Settings) -> Self {
         let (tx, rx) = crossbeam_channel::unbounded::<Settings>();
+        let folder = dir.clone();
         let spawned = std::thread::Builder::new()
             .name("verbatim-settings".into())
             .spawn(move || {
@@ -123,7 +128,11 @@ impl SettingsStore {
         if let Err(e) = spawned {
             tracing::warn!("cannot start the settings writer: {e}; settings will not be kept");
         }
-        Self { saved: loaded, tx }
+        Self {
+            saved: loaded,
+            dir: folder,
+            tx,
+        }
     }
 }
 
@@ -147,6 +156,7 @@ pub fn apply(world: &mut World, s: &Settings) {
         ui.jobs.list_shown = s.jobs_list_shown;
         ui.zoom = s.ui_zoom;
         ui.zoom_pending = s.ui_zoom.is_some();
+        ui.editor.no_follow = s.no_follow;
     }
     if let Some(mut d) = world.get_resource_mut::<super::dialogs::FileDialogs>() {
         d.last_folder.clone_from(&s.last_folder);
@@ -198,6 +208,7 @@ impl Sources<'_> {
                 ui.zoom
             },
             last_folder: self.dialogs.last_folder.clone(),
+            no_follow: ui.editor.no_follow,
         }
     }
 }
@@ -242,6 +253,7 @@ mod tests {
             jobs_list_shown: Some(false),
             ui_zoom: Some(1.25),
             last_folder: Some("/home/me/talks".into()),
+            no_follow: true,
         };
         save(dir.path(), &s).unwrap();
         assert_eq!(load(dir.path()).unwrap(), s);
