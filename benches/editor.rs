@@ -289,7 +289,8 @@ fn timeline(c: &mut Criterion) {
         let peaks = pyramid(ms);
         let segments = d.session.segments().to_vec();
         let list = SegmentList::new(&segments);
-        // "after a change": the selection flips every frame, so nothing drawn before is reused.
+        // "after a change": every frame the selection flips and the view moves (the whole
+        // file, then 99 % of it), so no band drawn before is reused.
         for (view_name, view, change) in [
             ("whole file", None, false),
             ("whole file, redrawn after a change", None, true),
@@ -304,6 +305,7 @@ fn timeline(c: &mut Criterion) {
                     if change {
                         flip = !flip;
                         d.selected = flip.then_some(0);
+                        st.view = flip.then_some((0, ms / 100 * 99));
                     }
                     let v = View {
                         doc: &d,

@@ -122,7 +122,8 @@ fn a_first_run_picks_an_installed_model_and_the_settings_stay() {
         "library_hidden": true,
         "jobs_list_shown": false,
         "ui_zoom": 1.25,
-        "last_folder": "/home/me/talks"
+        "last_folder": "/home/me/talks",
+        "no_follow": true
     });
     let text = serde_json::to_string_pretty(&chosen).unwrap();
     std::fs::write(&file, &text).unwrap();
@@ -243,6 +244,107 @@ fn the_editor_and_the_compare_view_with_a_real_clip() {
         "gui-compare.png",
     );
     eprintln!("screenshot: {}", shot.display());
+}
+
+/// Issue 15: a finished take goes straight to the editor. Four seconds of a clip recorded
+/// with live captions on; the shot waits until the editor has the take's transcript (the
+/// window fails if it never gets it), and that transcript is the take's live draft.
+#[test]
+fn a_finished_take_is_handed_to_the_editor() {
+    if no_display() {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    install_model(
+        data.path(),
+        &common::whisper::vad_model(),
+        "ggml-silero-v6.2.0.bin",
+    );
+    let jfk = common::speech_dir().join("jfk.wav");
+    // Real words, so the live draft has text to become a version.
+    let Some(model) = common::speech::real_model_or_skip() else {
+        return;
+    };
+    let (shot, _, log) = screenshot(
+        data.path(),
+        &[
+            "--model",
+            model.to_str().unwrap(),
+            "--live",
+            "--record-at-start",
+            &format!("fake:clip:{}", jfk.display()),
+            "--record-seconds",
+            "4",
+        ],
+        "gui-hand-over.png",
+    );
+    assert!(log.contains("screenshot saved"), "{log}");
+    let conn = verbatim::storage::open(&data.path().join("verbatim.db")).unwrap();
+    let (source, audio): (String, i64) = conn
+        .query_row(
+            "SELECT v.source, t.audio_file_id FROM transcript_versions v JOIN transcripts t \
+             ON t.id = v.transcript_id WHERE v.number = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(source, "live", "version 1 is the live draft");
+    let take: Option<i64> = conn
+        .query_row("SELECT audio_file_id FROM recording_sessions", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(take, Some(audio), "the transcript is the take's");
+    eprintln!("screenshot: {}", shot.display());
+}
+
+/// Issue 15: the window at 1280×800 and at 1920×1080 with a transcript open, and zoomed in
+/// to 2 s of it: each shot has the window's size (the panels' own tests check that rows wrap
+/// rather than cut controls off).
+#[test]
+fn the_editor_lays_out_at_1280x800_and_1920x1080() {
+    if no_display() {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let jfk = common::speech_dir().join("jfk.wav");
+    let model = common::whisper::synthetic_model();
+    let o = common::verbatim(
+        data.path(),
+        &[
+            "transcribe",
+            jfk.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--no-vad",
+        ],
+    );
+    assert!(o.status.success(), "{}", common::text(&o));
+    for (size, view, name) in [
+        ("1280x800", None, "gui-editor-1280x800.png"),
+        ("1920x1080", None, "gui-editor-1920x1080.png"),
+        ("1280x800", Some("7000:2000"), "gui-editor-zoomed.png"),
+    ] {
+        let mut args = vec!["--open-transcript", "1", "--window-size", size];
+        if let Some(v) = view {
+            args.extend(["--timeline-view", v]);
+        }
+        let (shot, png, _) = screenshot(data.path(), &args, name);
+        let (w, h) = png_size(&png);
+        let (ew, eh) = size.split_once('x').unwrap();
+        assert_eq!(
+            (w.to_string(), h.to_string()),
+            (ew.to_string(), eh.to_string()),
+            "{name}"
+        );
+        eprintln!("screenshot: {}", shot.display());
+    }
+}
+
+/// A PNG's width and height (its IHDR chunk).
+fn png_size(png: &[u8]) -> (u32, u32) {
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    (be(&png[16..20]), be(&png[20..24]))
 }
 
 #[test]

@@ -604,3 +604,49 @@ mod settings_view {
         assert_eq!(s.jobs.list_shown, None);
     }
 }
+
+/// Every symbol the panels write (⏺, ⏸, ⟲, …) is in egui's fonts: a missing one draws as an
+/// empty box. Read from the panels' sources, so a new symbol is checked when it is added, and
+/// looked up in the character maps of the fonts egui draws with (egui's own `has_glyph`
+/// answers no for symbols its fallback face has).
+#[test]
+fn every_symbol_the_panels_use_can_be_drawn() {
+    use skrifa::MetadataProvider;
+    let fonts = [
+        epaint_default_fonts::UBUNTU_LIGHT,
+        epaint_default_fonts::NOTO_EMOJI_REGULAR,
+        epaint_default_fonts::EMOJI_ICON,
+    ];
+    let drawn = |c: char| {
+        fonts.iter().any(|bytes| {
+            skrifa::FontRef::new(bytes)
+                .map(|f| f.charmap().map(c).is_some())
+                .unwrap_or(false)
+        })
+    };
+    let mut missing = Vec::new();
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/ui");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        // The symbols inside string literals of code (comments are prose).
+        for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            let mut in_string = false;
+            for c in line.chars() {
+                if c == '"' {
+                    in_string = !in_string;
+                } else if in_string && !c.is_ascii() {
+                    checked += 1;
+                    if !drawn(c) {
+                        missing.push(format!("{c} (U+{:04X}) in {}", c as u32, path.display()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 20, "the symbols were found ({checked})");
+    missing.sort();
+    missing.dedup();
+    assert!(missing.is_empty(), "no glyph for: {missing:#?}");
+}

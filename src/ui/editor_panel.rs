@@ -100,11 +100,20 @@ pub struct EditorUi {
     pub view: Option<(u64, u64)>,
     /// The dense band columns last drawn, and what they were drawn from.
     bands: Option<(BandKey, std::sync::Arc<egui::Mesh>)>,
+    /// The open version's segment times (start, end, flagged) for the dense bands, and the
+    /// version state they are of (version, revision, flagged count, length).
+    spans: Option<(SpansKey, Vec<Span3>)>,
     /// The timeline's width in pixels (the spectrogram is computed for it).
     pub timeline_px: u32,
     /// The beam width a re-transcription asks for (0: not set yet, 5; 1: greedy).
     pub redo_beam: u32,
 }
+
+/// A segment's start, end and whether it is flagged (the dense bands' look-up list).
+type Span3 = (u64, u64, bool);
+/// The version state the dense bands' look-up list is of: version, revision, flagged count,
+/// number of segments.
+type SpansKey = (i64, u64, usize, usize);
 
 /// The flagged segment after (or before) `from`, wrapping around; `from` itself counts only
 /// when nothing else is flagged. `None`: no segment is flagged.
@@ -453,36 +462,58 @@ fn bookmarks(ui: &mut egui::Ui, view: &View<'_>, push: &mut impl FnMut(EditorInt
     });
 }
 
-/// The last segment starting at or before `ms`, searched forward from segment `from` (which
-/// starts at or before it): galloping, then halving, so a sweep across the screen costs the
-/// log of the segments between two pixels, not of all of them.
-fn index_from(segs: &dyn SegmentRows, from: usize, ms: u64) -> Option<usize> {
-    let starts_by = |i: usize| segs.row(i).is_some_and(|r| r.start_ms <= ms);
-    if !starts_by(from) {
-        return segs.index_at(ms);
-    }
-    let (mut lo, mut step) = (from, 1);
-    let mut hi = from + 1;
-    while hi < segs.len() && starts_by(hi) {
-        lo = hi;
-        hi += step;
-        step *= 2;
-    }
-    let mut hi = hi.min(segs.len());
-    // starts_by(lo) holds, and nothing at or past `hi` starts by `ms`.
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if starts_by(mid) {
-            lo = mid;
-        } else {
-            hi = mid;
+/// The segment bands of a long file seen whole, a pixel column at a time: each column's
+/// segment found by binary search in `spans` (start, end, flagged), neighbouring columns of
+/// one kind drawn as one rectangle (a run), flagged ones with a strip along the bottom.
+fn dense_bands(
+    spans: &[Span3],
+    rect: Rect,
+    ms_at: impl Fn(f32) -> u64,
+    colour: Color32,
+) -> egui::Mesh {
+    let mut mesh = egui::Mesh::default();
+    let (top, bottom) = (rect.top(), rect.bottom());
+    let mut band: Option<(f32, f32)> = None;
+    let mut strip: Option<(f32, f32)> = None;
+    let flush = |mesh: &mut egui::Mesh, run: Option<(f32, f32)>, flag: bool| {
+        if let Some((a, z)) = run {
+            let (y, c) = if flag {
+                (bottom - 5.0, FLAG_COLOUR)
+            } else {
+                (top, colour)
+            };
+            mesh.add_colored_rect(Rect::from_min_max(Pos2::new(a, y), Pos2::new(z, bottom)), c);
+        }
+    };
+    for px in 0..rect.width() as usize {
+        let x = rect.left() + px as f32;
+        let ms = ms_at(x + 0.5);
+        let Some(&(_, _, flagged)) = spans
+            .partition_point(|s| s.0 <= ms)
+            .checked_sub(1)
+            .and_then(|i| spans.get(i))
+            .filter(|s| s.1 > ms)
+        else {
+            continue;
+        };
+        match &mut band {
+            Some((_, z)) if *z == x => *z = x + 1.0,
+            run => flush(&mut mesh, run.replace((x, x + 1.0)), false),
+        }
+        if flagged {
+            match &mut strip {
+                Some((_, z)) if *z == x => *z = x + 1.0,
+                run => flush(&mut mesh, run.replace((x, x + 1.0)), true),
+            }
         }
     }
-    Some(lo)
+    flush(&mut mesh, band, false);
+    flush(&mut mesh, strip, true);
+    mesh
 }
 
 /// What the timeline's dense band columns depend on: the version and its state, the view,
-/// the width, the selection and the flags.
+/// the width and the flags (the selection is drawn over them).
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct BandKey {
     version: i64,
@@ -491,7 +522,6 @@ struct BandKey {
     left: f32,
     top: f32,
     width: u32,
-    selected: Option<usize>,
     flagged: usize,
 }
 
@@ -674,64 +704,42 @@ fn waveform(
         left: rect.left(),
         top: rect.top(),
         width: rect.width() as u32,
-        selected: doc.selected,
         flagged: segs.flagged_count(),
     };
     let cached = st.bands.as_ref().filter(|(k, _)| *k == key);
     if let (true, Some((_, mesh))) = (dense, cached) {
-        // The same picture as the last frame (playing, hovering): drawn again as it was.
+        // The same picture as the last frame (playing, hovering, another selection): drawn
+        // again as it was.
         painter.add(egui::Shape::mesh(std::sync::Arc::clone(mesh)));
     } else if dense {
-        let mut mesh = egui::Mesh::default();
-        // Neighbouring columns of one colour are one rectangle (a run), so the mesh holds
-        // a rectangle per change of colour, not per pixel.
-        let (top, bottom) = (rect.top(), rect.bottom());
-        let mut band: Option<(f32, f32, Color32)> = None;
-        let mut strip: Option<(f32, f32)> = None;
-        let flush_band = |mesh: &mut egui::Mesh, run: Option<(f32, f32, Color32)>| {
-            if let Some((a, z, c)) = run {
-                mesh.add_colored_rect(
-                    Rect::from_min_max(Pos2::new(a, top), Pos2::new(z, bottom)),
-                    c,
-                );
-            }
-        };
-        let flush_strip = |mesh: &mut egui::Mesh, run: Option<(f32, f32)>| {
-            if let Some((a, z)) = run {
-                mesh.add_colored_rect(
-                    Rect::from_min_max(Pos2::new(a, bottom - 5.0), Pos2::new(z, bottom)),
-                    FLAG_COLOUR,
-                );
-            }
-        };
-        let mut at = first;
-        for px in 0..rect.width() as usize {
-            let x = rect.left() + px as f32;
-            let ms = ms_at(x + 0.5);
-            let Some(i) = index_from(segs, at, ms) else {
-                continue;
-            };
-            at = i;
-            let Some(s) = segs.row(i).filter(|s| s.end_ms > ms) else {
-                continue;
-            };
-            let c = band_colour(doc.selected == Some(i));
-            match &mut band {
-                Some((_, z, rc)) if *rc == c && *z == x => *z = x + 1.0,
-                run => flush_band(&mut mesh, run.replace((x, x + 1.0, c))),
-            }
-            if !s.flags.is_empty() {
-                match &mut strip {
-                    Some((_, z)) if *z == x => *z = x + 1.0,
-                    run => flush_strip(&mut mesh, run.replace((x, x + 1.0))),
-                }
-            }
+        // The segments' times as a plain list, made once per version state: a change of
+        // view or width looks each pixel column up in it by binary search.
+        let spans_key = (key.version, key.revision, key.flagged, segs.len());
+        if st.spans.as_ref().is_none_or(|(k, _)| *k != spans_key) {
+            let spans = (0..segs.len())
+                .filter_map(|i| segs.row(i))
+                .map(|s| (s.start_ms, s.end_ms, !s.flags.is_empty()))
+                .collect();
+            st.spans = Some((spans_key, spans));
         }
-        flush_band(&mut mesh, band);
-        flush_strip(&mut mesh, strip);
-        let mesh = std::sync::Arc::new(mesh);
+        let spans = st.spans.as_ref().map_or(&[][..], |(_, v)| v.as_slice());
+        let mesh = std::sync::Arc::new(dense_bands(spans, rect, ms_at, band_colour(false)));
         painter.add(egui::Shape::mesh(std::sync::Arc::clone(&mesh)));
         st.bands = Some((key, mesh));
+    }
+    // The selected segment over the dense bands (so a new selection redraws nothing else).
+    if let (true, Some(s)) = (dense, doc.selected.and_then(|i| segs.row(i))) {
+        let (a, b) = (
+            x_of(s.start_ms).max(rect.left()),
+            x_of(s.end_ms).min(rect.right()),
+        );
+        if b >= rect.left() && a <= rect.right() {
+            let band = Rect::from_min_max(
+                Pos2::new(a, rect.top()),
+                Pos2::new(b.max(a + 1.0), rect.bottom()),
+            );
+            painter.rect_filled(band, 0.0, band_colour(true));
+        }
     }
     // Dense: the pixels above drew the bands, and words would be too narrow to show.
     let bands = if dense { 0 } else { usize::MAX };
@@ -1338,4 +1346,47 @@ fn compare_view(ui: &mut egui::Ui, cmp: &CompareDoc, push: &mut impl FnMut(Edito
                 ui.separator();
             }
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The dense bands: one rectangle per run of covered columns, a gap left open, a
+    /// flagged segment's strip where it is.
+    #[test]
+    fn dense_bands_draw_runs_of_columns_and_leave_gaps() {
+        // 100 px for 100 s: a pixel a second. Segments cover 0-40 s and 50-100 s (flagged
+        // 60-70 s), with a gap at 40-50 s.
+        let mut spans: Vec<Span3> = (0..40)
+            .map(|s| (s * 1000, s * 1000 + 1000, false))
+            .collect();
+        spans.push((50_000, 60_000, false));
+        spans.push((60_000, 70_000, true));
+        spans.push((70_000, 100_000, false));
+        let rect = Rect::from_min_size(Pos2::new(10.0, 0.0), egui::vec2(100.0, 20.0));
+        let ms_at = |px: f32| ((px - 10.0) * 1000.0) as u64;
+        let mesh = dense_bands(&spans, rect, ms_at, Color32::WHITE);
+        // Each rectangle is 4 vertices; two bands, then the strip over them.
+        let rects: Vec<(f32, f32, Color32)> = mesh
+            .vertices
+            .chunks(4)
+            .map(|v| {
+                let xs = v.iter().map(|p| p.pos.x);
+                (
+                    xs.clone().fold(f32::MAX, f32::min),
+                    xs.fold(f32::MIN, f32::max),
+                    v[0].color,
+                )
+            })
+            .collect();
+        assert_eq!(
+            rects,
+            [
+                (10.0, 50.0, Color32::WHITE),
+                (60.0, 110.0, Color32::WHITE),
+                (70.0, 80.0, FLAG_COLOUR),
+            ]
+        );
+    }
 }

@@ -209,10 +209,10 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut JobsUi, out: &mut Vec<I
             })
             .count();
         let title = match active {
-            0 => format!("{} Transcription jobs", if shown { "▼" } else { "▶" }),
+            0 => format!("{} Transcription jobs", if shown { "⏷" } else { "▶" }),
             n => format!(
                 "{} Transcription jobs ({n} active)",
-                if shown { "▼" } else { "▶" }
+                if shown { "⏷" } else { "▶" }
             ),
         };
         if ui

@@ -126,7 +126,7 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ),
     ("Ctrl+M", "merge the selected segment with the next"),
     (
-        "Alt+← / Alt+→",
+        "Alt+Left / Alt+Right",
         "move the boundary nearest the playhead by 100 ms",
     ),
     ("F8 / Shift+F8", "next / previous flagged segment"),
