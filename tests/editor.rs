@@ -1188,3 +1188,55 @@ fn the_timeline_zooms_with_keys_and_the_wheel_and_stays_in_the_file() {
     assert!(v.0 <= 5_000 && 5_000 <= v.0 + v.1, "{v:?}");
     assert_eq!(zoomed(11_000, v, 1e9, 5_000), (0, 11_000));
 }
+
+/// Issue 15, the segment lane: a click on a segment's block selects it; its edge dragged
+/// there sets its times (the waveform's edges drag the same way).
+#[test]
+fn the_segment_lane_selects_and_its_edges_drag() {
+    let mut h = harness(doc(None), None);
+    h.run();
+    let (_, lane) = h.state().ui.timeline_rects.unwrap();
+    let x = |ms: f32| lane.left() + lane.width() * ms / 11_000.0;
+    let y = lane.center().y;
+    // "what your country can do for you," runs 5.38-7.68 s.
+    h.event(egui::Event::PointerMoved(egui::pos2(x(6_500.0), y)));
+    h.run();
+    let button = |pos, pressed| egui::Event::PointerButton {
+        pos,
+        button: egui::PointerButton::Primary,
+        pressed,
+        modifiers: egui::Modifiers::NONE,
+    };
+    h.event(button(egui::pos2(x(6_500.0), y), true));
+    h.run();
+    h.event(button(egui::pos2(x(6_500.0), y), false));
+    h.run();
+    assert_eq!(editor_intents(h.state()), [EditorIntent::Select(Some(2))]);
+    h.state_mut().intents.clear();
+    // Its start edge, grabbed and moved to 5 s.
+    let from = egui::pos2(x(5_380.0), y);
+    let to = egui::pos2(x(5_000.0), y);
+    h.event(egui::Event::PointerMoved(from));
+    h.run();
+    h.event(button(from, true));
+    h.run();
+    for k in 1..=5 {
+        h.event(egui::Event::PointerMoved(
+            from + (to - from) * (k as f32 / 5.0),
+        ));
+        h.run();
+    }
+    h.event(button(to, false));
+    h.run();
+    let got = editor_intents(h.state());
+    match got.as_slice() {
+        [
+            EditorIntent::Edit(Edit::SetTimes {
+                index: 2,
+                start_ms,
+                end_ms: 7_680,
+            }),
+        ] => assert!(start_ms.abs_diff(5_000) <= 20, "{start_ms}"),
+        _ => panic!("{got:?}"),
+    }
+}

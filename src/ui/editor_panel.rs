@@ -105,6 +105,9 @@ pub struct EditorUi {
     spans: Option<(SpansKey, Vec<Span3>)>,
     /// The timeline's width in pixels (the spectrogram is computed for it).
     pub timeline_px: u32,
+    /// Where the waveform and the segment lane were drawn last (for tests and tools that
+    /// point at them).
+    pub timeline_rects: Option<(Rect, Rect)>,
     /// The beam width a re-transcription asks for (0: not set yet, 5; 1: greedy).
     pub redo_beam: u32,
 }
@@ -462,6 +465,66 @@ fn bookmarks(ui: &mut egui::Ui, view: &View<'_>, push: &mut impl FnMut(EditorInt
     });
 }
 
+/// The segments from `first` on that start before `end` (ms), with their indices.
+fn in_view_from<'a>(
+    segs: &'a dyn SegmentRows,
+    first: usize,
+    end: u64,
+) -> impl Iterator<Item = (usize, SegmentView<'a>)> + 'a {
+    (first..segs.len()).map_while(move |i| segs.row(i).filter(|s| s.start_ms < end).map(|s| (i, s)))
+}
+
+/// One segment on the segment lane: a block from `a` to `b` (px) with the start of its text
+/// when there is room, lighter when selected, outlined when flagged; its edges marked as
+/// handles.
+fn segment_block(
+    painter: &egui::Painter,
+    lane: Rect,
+    (a, b): (f32, f32),
+    s: &SegmentView<'_>,
+    selected: bool,
+    font: &egui::FontId,
+) {
+    let block = Rect::from_min_max(
+        Pos2::new(a, lane.top() + 2.0),
+        Pos2::new(b.max(a + 1.0), lane.bottom() - 2.0),
+    );
+    let fill = if selected {
+        Color32::from_rgb(70, 110, 180)
+    } else {
+        Color32::from_rgb(44, 62, 92)
+    };
+    painter.rect_filled(block, 3.0, fill);
+    if !s.flags.is_empty() {
+        painter.rect_stroke(
+            block,
+            3.0,
+            Stroke::new(1.0, FLAG_COLOUR),
+            egui::StrokeKind::Inside,
+        );
+    }
+    let handle = Stroke::new(2.0, Color32::from_gray(170));
+    for x in [block.left() + 1.0, block.right() - 1.0] {
+        painter.line_segment(
+            [
+                Pos2::new(x, block.top() + 3.0),
+                Pos2::new(x, block.bottom() - 3.0),
+            ],
+            handle,
+        );
+    }
+    if block.width() > 24.0 {
+        let text = s.text.trim();
+        let galley = painter.layout_no_wrap(text.to_owned(), font.clone(), Color32::WHITE);
+        let clip = block.shrink2(egui::vec2(5.0, 0.0));
+        painter.with_clip_rect(clip).galley(
+            Pos2::new(clip.left(), block.center().y - galley.size().y / 2.0),
+            galley,
+            Color32::WHITE,
+        );
+    }
+}
+
 /// The segment bands of a long file seen whole, a pixel column at a time: each column's
 /// segment found by binary search in `spans` (start, end, flagged), neighbouring columns of
 /// one kind drawn as one rectangle (a run), flagged ones with a strip along the bottom.
@@ -661,11 +724,16 @@ fn waveform(
     // A tall window gives the timeline more height (at 1920×1080 the list still has room).
     let (wave_h, spec_h) = timeline_heights(ui.available_height());
     let (rect, resp) = ui.allocate_exact_size(egui::vec2(width, wave_h), Sense::click_and_drag());
+    // The segment lane: each segment a block with its text, its edges draggable.
+    let (seg_lane, seg_resp) =
+        ui.allocate_exact_size(egui::vec2(width, 20.0), Sense::click_and_drag());
     let (lane, lane_resp) = ui.allocate_exact_size(egui::vec2(width, 18.0), Sense::click());
     st.timeline_px = width as u32;
+    st.timeline_rects = Some((rect, seg_lane));
     spectrogram_strip(ui, view, (start, span), egui::vec2(width, spec_h));
-    let painter = ui.painter_at(rect.union(lane));
+    let painter = ui.painter_at(rect.union(seg_lane).union(lane));
     painter.rect_filled(rect, 2.0, Color32::from_gray(18));
+    painter.rect_filled(seg_lane, 0.0, Color32::from_gray(22));
     painter.rect_filled(lane, 0.0, Color32::from_gray(26));
     let x_of =
         |ms: u64| rect.left() + rect.width() * ((ms as f64 - start as f64) / span as f64) as f32;
@@ -678,9 +746,7 @@ fn waveform(
     let segs = view.segments;
     let first = segs.index_at(start).unwrap_or(0);
     let end = start + span;
-    let in_view = (first..segs.len())
-        .map_while(|i| segs.row(i).filter(|s| s.start_ms < end).map(|s| (i, s)))
-        .filter(|(_, s)| s.end_ms > start);
+    let in_view = in_view_from(segs, first, end).filter(|(_, s)| s.end_ms > start);
     let now_word = |s: &SegmentView<'_>| words::playing(s.words, pos);
     let font = egui::FontId::proportional(11.0);
     let band_colour = |selected: bool| {
@@ -760,6 +826,14 @@ fn waveform(
             );
             painter.rect_filled(strip, 0.0, FLAG_COLOUR);
         }
+        segment_block(
+            &painter,
+            seg_lane,
+            (a, b),
+            &s,
+            doc.selected == Some(i),
+            &font,
+        );
         // The word lane: each timed word where it is, if there is room to read it.
         let playing = now_word(&s);
         for (k, w) in s.words.iter().enumerate() {
@@ -864,7 +938,7 @@ fn waveform(
         );
     }
     // Zoom: Ctrl+wheel around the pointer, +/- around the playhead; the wheel scrolls.
-    let hovered = resp.hovered() || lane_resp.hovered();
+    let hovered = resp.hovered() || seg_resp.hovered() || lane_resp.hovered();
     // Asked before `input` takes its lock (asking inside it would wait on itself).
     let typing = ui.ctx().egui_wants_keyboard_input();
     let (scroll, zoom, keys) = ui.input(|i| {
@@ -883,6 +957,7 @@ fn waveform(
     });
     let pointer_ms = resp
         .hover_pos()
+        .or(seg_resp.hover_pos())
         .or(lane_resp.hover_pos())
         .map_or(pos, |p| ms_at(p.x));
     let current = (start, span);
@@ -920,25 +995,42 @@ fn waveform(
             play: view.player.playing,
         });
     }
-    // Segment edges can be dragged: grab one within 5 px.
-    if resp.drag_started()
-        && let Some(p) = resp.interact_pointer_pos()
-    {
-        st.dragging = (first..segs.len())
-            .map_while(|i| segs.row(i).filter(|s| s.start_ms <= end).map(|s| (i, s)))
+    // Segment edges can be dragged, on the waveform or the segment lane: grab one within
+    // 5 px (not in a long file seen whole, where many segments share a pixel).
+    let edges = resp.union(seg_resp.clone());
+    let edge_at = |x: f32| {
+        in_view_from(segs, first, end)
+            .filter(|(_, s)| s.end_ms > start)
             .flat_map(|(i, s)| [(i, false, s.start_ms), (i, true, s.end_ms)])
-            .map(|(i, end, t)| ((x_of(t) - p.x).abs(), i, end))
+            .map(|(i, end, t)| ((x_of(t) - x).abs(), i, end))
             .filter(|(d, _, _)| *d <= 5.0)
             .min_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(_, i, end)| (i, end));
+            .map(|(_, i, end)| (i, end))
+    };
+    if !dense
+        && st.dragging.is_none()
+        && let Some(p) = edges.hover_pos()
+        && edge_at(p.x).is_some()
+    {
+        ui.ctx().set_cursor_icon(egui::CursorIcon::ResizeHorizontal);
     }
-    if let (Some((i, end)), Some(p)) = (st.dragging, resp.interact_pointer_pos()) {
+    // Where the button went down (the drag starts a few pixels later).
+    if !dense
+        && edges.drag_started()
+        && let Some(p) = ui
+            .input(|i| i.pointer.press_origin())
+            .or(edges.interact_pointer_pos())
+    {
+        st.dragging = edge_at(p.x);
+    }
+    if let (Some((i, end)), Some(p)) = (st.dragging, edges.interact_pointer_pos()) {
+        ui.ctx().set_cursor_icon(egui::CursorIcon::ResizeHorizontal);
         let x = p.x.clamp(rect.left(), rect.right());
         painter.line_segment(
-            [Pos2::new(x, rect.top()), Pos2::new(x, rect.bottom())],
+            [Pos2::new(x, rect.top()), Pos2::new(x, seg_lane.bottom())],
             Stroke::new(2.0, Color32::from_rgb(120, 220, 255)),
         );
-        if resp.drag_stopped() {
+        if edges.drag_stopped() {
             if let Some(s) = segs.row(i) {
                 let t = ms_at(x);
                 let (start_ms, end_ms) = if end { (s.start_ms, t) } else { (t, s.end_ms) };
@@ -951,6 +1043,18 @@ fn waveform(
             st.dragging = None;
         }
         return;
+    }
+    // A click on a segment's block selects it.
+    if seg_resp.clicked()
+        && let Some(p) = seg_resp.interact_pointer_pos()
+    {
+        let ms = ms_at(p.x);
+        let hit = segs
+            .index_at(ms)
+            .filter(|&i| segs.row(i).is_some_and(|s| s.end_ms > ms));
+        if let Some(i) = hit {
+            push(EditorIntent::Select(Some(i)));
+        }
     }
     if (resp.clicked() || resp.dragged())
         && let Some(p) = resp.interact_pointer_pos()
