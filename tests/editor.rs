@@ -1113,6 +1113,29 @@ fn a_flagged_segment_is_marked_in_the_list_with_why() {
     assert!(h.state().ui.flagged_only);
     assert!(h.query_by_label("00:00:00.320").is_none());
     assert!(h.query_by_label("00:00:05.380").is_some());
+    // The flags lane: what is wrong shows on hover, a click selects the segment.
+    h.state_mut().intents.clear();
+    let flags = h.state().ui.timeline_rects.unwrap().flags;
+    let at = egui::pos2(
+        flags.left() + flags.width() * 6_500.0 / 11_000.0,
+        flags.center().y,
+    );
+    h.event(egui::Event::PointerMoved(at));
+    for _ in 0..60 {
+        h.step();
+    }
+    h.run();
+    assert!(h.query_by_label("⚠ 33 characters in 0.40 s").is_some());
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton {
+            pos: at,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        });
+        h.run();
+    }
+    assert_eq!(editor_intents(h.state()), [EditorIntent::Select(Some(2))]);
 }
 
 /// Next/previous flag from any place, wrapping around; none when nothing is flagged.
@@ -1195,7 +1218,7 @@ fn the_timeline_zooms_with_keys_and_the_wheel_and_stays_in_the_file() {
 fn the_segment_lane_selects_and_its_edges_drag() {
     let mut h = harness(doc(None), None);
     h.run();
-    let (_, lane) = h.state().ui.timeline_rects.unwrap();
+    let lane = h.state().ui.timeline_rects.unwrap().segments;
     let x = |ms: f32| lane.left() + lane.width() * ms / 11_000.0;
     let y = lane.center().y;
     // "what your country can do for you," runs 5.38-7.68 s.

@@ -123,11 +123,14 @@ fn a_first_run_picks_an_installed_model_and_the_settings_stay() {
         "jobs_list_shown": false,
         "ui_zoom": 1.25,
         "last_folder": "/home/me/talks",
-        "no_follow": true
+        "no_follow": true,
+        "window_size": [1400, 900],
+        "library_width": 300.0
     });
     let text = serde_json::to_string_pretty(&chosen).unwrap();
     std::fs::write(&file, &text).unwrap();
-    screenshot(data.path(), &[], "gui-settings-kept.png");
+    let (_, png, _) = screenshot(data.path(), &[], "gui-settings-kept.png");
+    assert_eq!(png_size(&png), (1400, 900), "the window opened at its kept size");
     let after: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert_eq!(after, chosen, "every setting was applied, so none changed");

@@ -439,6 +439,9 @@ fn run_window(
     if ui.open.is_none() && ui.screenshot.is_none() {
         ui.open = settings.last_transcript.map(|t| (t, None));
     }
+    if ui.size.is_none() {
+        ui.size = settings.window();
+    }
     let mut app = App::new();
     install_error_handler(&mut app);
     app.add_plugins(crate::AppPlugin {

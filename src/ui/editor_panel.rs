@@ -105,11 +105,19 @@ pub struct EditorUi {
     spans: Option<(SpansKey, Vec<Span3>)>,
     /// The timeline's width in pixels (the spectrogram is computed for it).
     pub timeline_px: u32,
-    /// Where the waveform and the segment lane were drawn last (for tests and tools that
-    /// point at them).
-    pub timeline_rects: Option<(Rect, Rect)>,
+    /// Where the timeline's lanes were drawn last (for tests and tools that point at them).
+    pub timeline_rects: Option<TimelineRects>,
     /// The beam width a re-transcription asks for (0: not set yet, 5; 1: greedy).
     pub redo_beam: u32,
+}
+
+/// Where the timeline's lanes are on screen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TimelineRects {
+    pub wave: Rect,
+    pub segments: Rect,
+    pub flags: Rect,
+    pub words: Rect,
 }
 
 /// A segment's start, end and whether it is flagged (the dense bands' look-up list).
@@ -527,25 +535,25 @@ fn segment_block(
 
 /// The segment bands of a long file seen whole, a pixel column at a time: each column's
 /// segment found by binary search in `spans` (start, end, flagged), neighbouring columns of
-/// one kind drawn as one rectangle (a run), flagged ones with a strip along the bottom.
+/// one kind drawn as one rectangle (a run), flagged ones with a strip on the flags lane.
 fn dense_bands(
     spans: &[Span3],
     rect: Rect,
+    flags: Rect,
     ms_at: impl Fn(f32) -> u64,
     colour: Color32,
 ) -> egui::Mesh {
     let mut mesh = egui::Mesh::default();
-    let (top, bottom) = (rect.top(), rect.bottom());
     let mut band: Option<(f32, f32)> = None;
     let mut strip: Option<(f32, f32)> = None;
     let flush = |mesh: &mut egui::Mesh, run: Option<(f32, f32)>, flag: bool| {
         if let Some((a, z)) = run {
-            let (y, c) = if flag {
-                (bottom - 5.0, FLAG_COLOUR)
+            let ((y0, y1), c) = if flag {
+                ((flags.top() + 1.0, flags.bottom() - 1.0), FLAG_COLOUR)
             } else {
-                (top, colour)
+                ((rect.top(), rect.bottom()), colour)
             };
-            mesh.add_colored_rect(Rect::from_min_max(Pos2::new(a, y), Pos2::new(z, bottom)), c);
+            mesh.add_colored_rect(Rect::from_min_max(Pos2::new(a, y0), Pos2::new(z, y1)), c);
         }
     };
     for px in 0..rect.width() as usize {
@@ -585,6 +593,7 @@ struct BandKey {
     left: f32,
     top: f32,
     width: u32,
+    height: u32,
     flagged: usize,
 }
 
@@ -727,13 +736,21 @@ fn waveform(
     // The segment lane: each segment a block with its text, its edges draggable.
     let (seg_lane, seg_resp) =
         ui.allocate_exact_size(egui::vec2(width, 20.0), Sense::click_and_drag());
+    // The flags lane: a strip under each flagged segment, what is wrong on hover.
+    let (flags_lane, flags_resp) = ui.allocate_exact_size(egui::vec2(width, 8.0), Sense::click());
     let (lane, lane_resp) = ui.allocate_exact_size(egui::vec2(width, 18.0), Sense::click());
     st.timeline_px = width as u32;
-    st.timeline_rects = Some((rect, seg_lane));
+    st.timeline_rects = Some(TimelineRects {
+        wave: rect,
+        segments: seg_lane,
+        flags: flags_lane,
+        words: lane,
+    });
     spectrogram_strip(ui, view, (start, span), egui::vec2(width, spec_h));
-    let painter = ui.painter_at(rect.union(seg_lane).union(lane));
+    let painter = ui.painter_at(rect.union(lane));
     painter.rect_filled(rect, 2.0, Color32::from_gray(18));
     painter.rect_filled(seg_lane, 0.0, Color32::from_gray(22));
+    painter.rect_filled(flags_lane, 0.0, Color32::from_gray(16));
     painter.rect_filled(lane, 0.0, Color32::from_gray(26));
     let x_of =
         |ms: u64| rect.left() + rect.width() * ((ms as f64 - start as f64) / span as f64) as f32;
@@ -770,6 +787,7 @@ fn waveform(
         left: rect.left(),
         top: rect.top(),
         width: rect.width() as u32,
+        height: rect.height() as u32,
         flagged: segs.flagged_count(),
     };
     let cached = st.bands.as_ref().filter(|(k, _)| *k == key);
@@ -789,7 +807,13 @@ fn waveform(
             st.spans = Some((spans_key, spans));
         }
         let spans = st.spans.as_ref().map_or(&[][..], |(_, v)| v.as_slice());
-        let mesh = std::sync::Arc::new(dense_bands(spans, rect, ms_at, band_colour(false)));
+        let mesh = std::sync::Arc::new(dense_bands(
+            spans,
+            rect,
+            flags_lane,
+            ms_at,
+            band_colour(false),
+        ));
         painter.add(egui::Shape::mesh(std::sync::Arc::clone(&mesh)));
         st.bands = Some((key, mesh));
     }
@@ -821,10 +845,13 @@ fn waveform(
         painter.rect_filled(band, 0.0, band_colour(doc.selected == Some(i)));
         if !s.flags.is_empty() {
             let strip = Rect::from_min_max(
-                Pos2::new(band.left(), rect.bottom() - 5.0),
-                Pos2::new(band.right().max(band.left() + 2.0), rect.bottom()),
+                Pos2::new(band.left(), flags_lane.top() + 1.0),
+                Pos2::new(
+                    band.right().max(band.left() + 2.0),
+                    flags_lane.bottom() - 1.0,
+                ),
             );
-            painter.rect_filled(strip, 0.0, FLAG_COLOUR);
+            painter.rect_filled(strip, 1.0, FLAG_COLOUR);
         }
         segment_block(
             &painter,
@@ -1044,17 +1071,33 @@ fn waveform(
         }
         return;
     }
+    // The flags lane says what is wrong with the segment under the pointer.
+    let segment_at = |x: f32| {
+        let ms = ms_at(x);
+        segs.index_at(ms)
+            .filter(|&i| segs.row(i).is_some_and(|s| s.end_ms > ms))
+    };
+    if let Some(p) = flags_resp.hover_pos()
+        && let Some(s) = segment_at(p.x).and_then(|i| segs.row(i))
+        && !s.flags.is_empty()
+    {
+        let why: Vec<&str> = s.flags.iter().map(|f| f.detail.as_str()).collect();
+        flags_resp
+            .clone()
+            .on_hover_text_at_pointer(format!("⚠ {}", why.join("\n")));
+    }
+    if flags_resp.clicked()
+        && let Some(p) = flags_resp.interact_pointer_pos()
+        && let Some(i) = segment_at(p.x)
+    {
+        push(EditorIntent::Select(Some(i)));
+    }
     // A click on a segment's block selects it.
     if seg_resp.clicked()
         && let Some(p) = seg_resp.interact_pointer_pos()
+        && let Some(i) = segment_at(p.x)
     {
-        let ms = ms_at(p.x);
-        let hit = segs
-            .index_at(ms)
-            .filter(|&i| segs.row(i).is_some_and(|s| s.end_ms > ms));
-        if let Some(i) = hit {
-            push(EditorIntent::Select(Some(i)));
-        }
+        push(EditorIntent::Select(Some(i)));
     }
     if (resp.clicked() || resp.dragged())
         && let Some(p) = resp.interact_pointer_pos()
@@ -1470,7 +1513,8 @@ mod tests {
         spans.push((70_000, 100_000, false));
         let rect = Rect::from_min_size(Pos2::new(10.0, 0.0), egui::vec2(100.0, 20.0));
         let ms_at = |px: f32| ((px - 10.0) * 1000.0) as u64;
-        let mesh = dense_bands(&spans, rect, ms_at, Color32::WHITE);
+        let flags = Rect::from_min_size(Pos2::new(10.0, 40.0), egui::vec2(100.0, 8.0));
+        let mesh = dense_bands(&spans, rect, flags, ms_at, Color32::WHITE);
         // Each rectangle is 4 vertices; two bands, then the strip over them.
         let rects: Vec<(f32, f32, Color32)> = mesh
             .vertices

@@ -181,6 +181,11 @@ fn sync_zoom(ctx: &egui::Context, state: &mut UiState) {
     }
 }
 
+/// The library sidebar's width until the user drags it.
+pub const LIBRARY_WIDTH: f32 = 380.0;
+/// The window's size (logical pixels) until the user changes it.
+pub const WINDOW_SIZE: (u32, u32) = (1280, 800);
+
 /// What the main area shows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum MainView {
@@ -193,6 +198,8 @@ pub enum MainView {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Layout {
     pub library_hidden: bool,
+    /// The library sidebar's width as the user dragged it (`None`: the default).
+    pub library_width: Option<f32>,
     pub main: MainView,
     /// The transcript the main area last switched to (a newly opened one is shown).
     shown_doc: Option<crate::storage::ids::TranscriptId>,
@@ -301,7 +308,7 @@ impl Plugin for UiPlugin {
         app.add_plugins(DefaultPlugins.set(WindowPlugin {
             primary_window: Some(Window {
                 title: "Verbatim".into(),
-                resolution: self.size.unwrap_or((1280, 800)).into(),
+                resolution: self.size.unwrap_or(WINDOW_SIZE).into(),
                 ..default()
             }),
             ..default()
@@ -879,8 +886,8 @@ fn draw(
         show_transport(ui, &rec, &ed, &mut state, &mut intents)
     });
     if !state.layout.library_hidden {
-        egui::Panel::left("library")
-            .default_size(380.0)
+        let shown = egui::Panel::left("library")
+            .default_size(state.layout.library_width.unwrap_or(LIBRARY_WIDTH))
             .size_range(240.0..=900.0)
             .resizable(true)
             .show(&mut root, |ui| {
@@ -895,6 +902,12 @@ fn draw(
                 };
                 library_panel::show(ui, &view, &mut state, &mut intents);
             });
+        // Kept in the settings once the user has dragged it away from the default.
+        let w = shown.response.rect.width().round();
+        let kept = ((w - LIBRARY_WIDTH).abs() > 0.5).then_some(w);
+        if state.layout.library_width != kept {
+            state.layout.library_width = kept;
+        }
     }
     egui::CentralPanel::default().show(&mut root, |ui| {
         if state.layout.main == MainView::Editor && ed.editor.doc.is_some() {

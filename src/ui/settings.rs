@@ -42,6 +42,18 @@ pub struct Settings {
     pub last_folder: Option<PathBuf>,
     /// The timeline does not follow the playhead while playing.
     pub no_follow: bool,
+    /// The window's size in logical pixels (`None`: the default, 1280×800).
+    pub window_size: Option<(u32, u32)>,
+    /// The library sidebar's width (`None`: the default).
+    pub library_width: Option<f32>,
+}
+
+impl Settings {
+    /// The kept window size, if it is one a window can have.
+    pub fn window(&self) -> Option<(u32, u32)> {
+        self.window_size
+            .filter(|&(w, h)| (400..=10_000).contains(&w) && (300..=10_000).contains(&h))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +169,9 @@ pub fn apply(world: &mut World, s: &Settings) {
         ui.zoom = s.ui_zoom;
         ui.zoom_pending = s.ui_zoom.is_some();
         ui.editor.no_follow = s.no_follow;
+        ui.layout.library_width = s
+            .library_width
+            .filter(|w| w.is_finite() && (240.0..=900.0).contains(w));
     }
     if let Some(mut d) = world.get_resource_mut::<super::dialogs::FileDialogs>() {
         d.last_folder.clone_from(&s.last_folder);
@@ -165,7 +180,8 @@ pub fn apply(world: &mut World, s: &Settings) {
 
 /// What the kept settings are read from.
 #[derive(bevy::ecs::system::SystemParam)]
-pub struct Sources<'w> {
+pub struct Sources<'w, 's> {
+    window: Query<'w, 's, Ref<'static, Window>, With<bevy::window::PrimaryWindow>>,
     transcribe: Res<'w, TranscribeSettings>,
     live: Res<'w, LiveSettings>,
     capture: Res<'w, CaptureSettings>,
@@ -174,9 +190,10 @@ pub struct Sources<'w> {
     dialogs: Res<'w, super::dialogs::FileDialogs>,
 }
 
-impl Sources<'_> {
+impl Sources<'_, '_> {
     fn changed(&self) -> bool {
-        self.transcribe.is_changed()
+        self.window.iter().any(|w| w.is_changed())
+            || self.transcribe.is_changed()
             || self.live.is_changed()
             || self.capture.is_changed()
             || self.editor.is_changed()
@@ -209,6 +226,16 @@ impl Sources<'_> {
             },
             last_folder: self.dialogs.last_folder.clone(),
             no_follow: ui.editor.no_follow,
+            // Kept once it is not the default (a window that never opened keeps what was).
+            window_size: match self.window.iter().next() {
+                Some(w) => Some((
+                    w.resolution.width().round() as u32,
+                    w.resolution.height().round() as u32,
+                ))
+                .filter(|s| *s != super::WINDOW_SIZE),
+                None => before.window_size,
+            },
+            library_width: ui.layout.library_width,
         }
     }
 }
@@ -254,6 +281,8 @@ mod tests {
             ui_zoom: Some(1.25),
             last_folder: Some("/home/me/talks".into()),
             no_follow: true,
+            window_size: Some((1600, 1000)),
+            library_width: Some(300.0),
         };
         save(dir.path(), &s).unwrap();
         assert_eq!(load(dir.path()).unwrap(), s);
