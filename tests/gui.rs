@@ -44,6 +44,17 @@ fn install_model(data: &Path, model: &Path, name: &str) {
     std::fs::copy(model, models.join(name)).unwrap();
 }
 
+/// A new library with the voice activity model in its models folder.
+fn library_with_vad() -> tempfile::TempDir {
+    let data = tempfile::tempdir().unwrap();
+    install_model(
+        data.path(),
+        &common::whisper::vad_model(),
+        "ggml-silero-v6.2.0.bin",
+    );
+    data
+}
+
 /// True (with the reason printed) when no window can open here.
 fn no_display() -> bool {
     let none =
@@ -130,7 +141,11 @@ fn a_first_run_picks_an_installed_model_and_the_settings_stay() {
     let text = serde_json::to_string_pretty(&chosen).unwrap();
     std::fs::write(&file, &text).unwrap();
     let (_, png, _) = screenshot(data.path(), &[], "gui-settings-kept.png");
-    assert_eq!(png_size(&png), (1400, 900), "the window opened at its kept size");
+    assert_eq!(
+        png_size(&png),
+        (1400, 900),
+        "the window opened at its kept size"
+    );
     let after: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert_eq!(after, chosen, "every setting was applied, so none changed");
@@ -180,12 +195,7 @@ fn live_transcript_appears_while_recording_speech() {
     if no_display() {
         return;
     }
-    let data = tempfile::tempdir().unwrap();
-    install_model(
-        data.path(),
-        &common::whisper::vad_model(),
-        "ggml-silero-v6.2.0.bin",
-    );
+    let data = library_with_vad();
     let jfk = common::speech_dir().join("jfk.wav");
     let model = common::whisper::synthetic_model();
     // The shot waits for the first live window's text (the app fails if it never comes).
@@ -257,12 +267,7 @@ fn a_finished_take_is_handed_to_the_editor() {
     if no_display() {
         return;
     }
-    let data = tempfile::tempdir().unwrap();
-    install_model(
-        data.path(),
-        &common::whisper::vad_model(),
-        "ggml-silero-v6.2.0.bin",
-    );
+    let data = library_with_vad();
     let jfk = common::speech_dir().join("jfk.wav");
     // Real words, so the live draft has text to become a version.
     let Some(model) = common::speech::real_model_or_skip() else {

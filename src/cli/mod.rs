@@ -317,22 +317,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let _log = crate::logging::init(Some(&data.log_dir()), if gui { "info" } else { "warn" });
     match cli.command {
         None => {
-            let compare = match cli.compare.as_deref() {
-                Some(c) => Some(
-                    c.split_once(':')
-                        .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
-                        .context("--compare takes A:B, two version numbers")?,
-                ),
-                None => None,
-            };
-            let view = match cli.timeline_view.as_deref() {
-                Some(v) => Some(
-                    v.split_once(':')
-                        .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
-                        .context("--timeline-view takes START_MS:SPAN_MS")?,
-                ),
-                None => None,
-            };
+            let compare = cli
+                .compare
+                .as_deref()
+                .map(|c| pair(c).context("--compare takes A:B, two version numbers"))
+                .transpose()?;
+            let view = cli
+                .timeline_view
+                .as_deref()
+                .map(|v| pair(v).context("--timeline-view takes START_MS:SPAN_MS"))
+                .transpose()?;
             let ui = crate::ui::UiPlugin {
                 view,
                 screenshot: cli.screenshot,
@@ -384,6 +378,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Models { command }) => transcribe::models(&data, command),
         Some(Command::Worker) => Ok(ExitCode::FAILURE),
     }
+}
+
+/// `A:B` as two numbers.
+fn pair<T: std::str::FromStr>(s: &str) -> Option<(T, T)> {
+    let (a, b) = s.split_once(':')?;
+    Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
 }
 
 /// `1920x1080` as (1920, 1080).
