@@ -268,6 +268,23 @@ mod jobs {
         assert!(h.query_by_label("Download base.en (148 MB)").is_none());
     }
 
+    /// A model given by its path (`--model FILE`) outside the models folder is the choice:
+    /// shown by its file name, and no download is offered over it.
+    #[test]
+    fn a_model_given_by_path_is_shown_and_no_download_is_offered() {
+        let mut h = picker(
+            "/elsewhere/tiny.en-ggml.bin",
+            vec![installed("silero-v6.2.0", true)],
+        );
+        h.run();
+        let combo = h.get_by_role(egui::accesskit::Role::ComboBox);
+        assert_eq!(
+            combo.accesskit_node().value().as_deref(),
+            Some("tiny.en-ggml.bin")
+        );
+        assert!(h.query_by_label("Download base.en (148 MB)").is_none());
+    }
+
     #[test]
     fn shows_progress_backend_and_cancels_a_running_job() {
         let mut running =

@@ -57,7 +57,9 @@ pub fn model_picker(ui: &mut egui::Ui, view: &View<'_>, st: &mut JobsUi, out: &m
     let current = speech
         .iter()
         .find(|m| m.name == view.model || m.path.as_os_str() == view.model);
-    let missing = view.scanned && current.is_none() && !view.model.ends_with(".bin");
+    // A model file given by its path (`--model FILE`, or typed in) is a choice too.
+    let by_path = view.model.ends_with(".bin");
+    let missing = view.scanned && current.is_none() && !by_path;
     let frame = if st.attention || (missing && speech.is_empty()) {
         egui::Frame::new()
             .stroke(egui::Stroke::new(1.5, ui.visuals().error_fg_color))
@@ -70,6 +72,10 @@ pub fn model_picker(ui: &mut egui::Ui, view: &View<'_>, st: &mut JobsUi, out: &m
             ui.label("Model:");
             let shown = match current {
                 Some(m) => m.name.clone(),
+                None if by_path => std::path::Path::new(view.model).file_name().map_or_else(
+                    || view.model.to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                ),
                 None if speech.is_empty() && view.scanned => "none installed".into(),
                 None => view.model.to_string(),
             };
@@ -144,7 +150,7 @@ pub fn model_picker(ui: &mut egui::Ui, view: &View<'_>, st: &mut JobsUi, out: &m
                             )),
                     );
                 }
-                None if view.scanned && speech.is_empty() => {
+                None if view.scanned && speech.is_empty() && !by_path => {
                     let size = catalog::find(catalog::RECOMMENDED)
                         .map_or(0.0, |k| k.size_bytes as f64 / 1e6);
                     if ui
