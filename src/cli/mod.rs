@@ -394,11 +394,13 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
     let px = |v: &str| {
         v.trim()
             .parse::<u32>()
-            .ok()
-            .filter(|n| (200..=10_000).contains(n))
-            .ok_or_else(|| format!("{v:?} is not a size in pixels (200 to 10000)"))
+            .map_err(|_| format!("{v:?} is not a number of pixels"))
     };
-    Ok((px(w)?, px(h)?))
+    let size = (px(w)?, px(h)?);
+    if !crate::ui::window_size_ok(size) {
+        return Err(format!("{s:?}: each side is 200 to 10000 pixels"));
+    }
+    Ok(size)
 }
 
 fn core(data: &DataDir) -> anyhow::Result<CorePlugin> {

@@ -326,8 +326,9 @@ pub struct SpectrogramView {
 pub struct DocSpectrogram {
     /// The view the timeline shows now (the window sets it).
     pub wanted: Option<SpectrogramView>,
-    /// The picture: its view, its RGBA rows (highest band first), its height in bands.
-    pub image: Option<(SpectrogramView, std::sync::Arc<Vec<u8>>, usize)>,
+    /// The picture: its view and its RGBA rows (highest band first), [`SPECTROGRAM_BANDS`]
+    /// of them.
+    pub image: Option<(SpectrogramView, std::sync::Arc<Vec<u8>>)>,
     computing: Option<(
         SpectrogramView,
         crossbeam_channel::Receiver<Option<Vec<u8>>>,
@@ -351,7 +352,7 @@ fn build_spectrogram(peaks: Res<DocPeaks>, mut spec: ResMut<DocSpectrogram>) {
         let view = *view;
         spec.computing = None;
         if let Some(img) = done {
-            spec.image = Some((view, std::sync::Arc::new(img), SPECTROGRAM_BANDS));
+            spec.image = Some((view, std::sync::Arc::new(img)));
         }
     }
     let (Some(wanted), Some(samples)) = (spec.wanted, peaks.samples.clone()) else {

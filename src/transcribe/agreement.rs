@@ -117,12 +117,17 @@ impl Agreement {
     /// The committed text before the buffer (the audio after it is heard again), at most
     /// [`PROMPT_CHARS`] characters, whole words.
     pub fn prompt(&self) -> String {
-        self.committed[self.prompt_start()..]
-            .iter()
-            .filter(|w| w.end_ms <= self.buffer_start_ms)
+        self.prompt_words()
             .map(|w| w.text.trim())
             .collect::<Vec<_>>()
             .join(" ")
+    }
+
+    /// The committed words of the prompt.
+    fn prompt_words(&self) -> impl Iterator<Item = &Word> {
+        self.committed[self.prompt_start()..]
+            .iter()
+            .filter(|w| w.end_ms <= self.buffer_start_ms)
     }
 
     /// The index of the first committed word of the prompt (the words from it on are the
@@ -182,14 +187,10 @@ impl Agreement {
         };
         // Whisper at times says its prompt again before the buffer's words (the last
         // sentence echoed at the start): that is heard already.
-        let prompt: Vec<String> = self.committed[self.prompt_start()..]
-            .iter()
-            .filter(|w| w.end_ms <= self.buffer_start_ms)
-            .map(|w| key(&w.text))
-            .collect();
+        let prompt: Vec<String> = self.prompt_words().map(|w| key(&w.text)).collect();
         let mut heard: Vec<String> = new.iter().map(|w| key(&w.text)).collect();
         let echo = echoed(&prompt, &heard);
-        let mut new = new.split_off(echo);
+        new.drain(..echo);
         heard.drain(..echo);
         let done: Vec<String> = self
             .committed

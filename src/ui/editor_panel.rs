@@ -764,6 +764,18 @@ fn waveform(
     let first = segs.index_at(start).unwrap_or(0);
     let end = start + span;
     let in_view = in_view_from(segs, first, end).filter(|(_, s)| s.end_ms > start);
+    // A segment's stretch on screen (clipped to the view) and its band on the waveform.
+    let band_of = |s: &SegmentView<'_>| {
+        let (a, b) = (
+            x_of(s.start_ms).max(rect.left()),
+            x_of(s.end_ms).min(rect.right()),
+        );
+        let band = Rect::from_min_max(
+            Pos2::new(a, rect.top()),
+            Pos2::new(b.max(a + 1.0), rect.bottom()),
+        );
+        ((a, b), band)
+    };
     let now_word = |s: &SegmentView<'_>| words::playing(s.words, pos);
     let font = egui::FontId::proportional(11.0);
     let band_colour = |selected: bool| {
@@ -819,29 +831,15 @@ fn waveform(
     }
     // The selected segment over the dense bands (so a new selection redraws nothing else).
     if let (true, Some(s)) = (dense, doc.selected.and_then(|i| segs.row(i))) {
-        let (a, b) = (
-            x_of(s.start_ms).max(rect.left()),
-            x_of(s.end_ms).min(rect.right()),
-        );
-        if b >= rect.left() && a <= rect.right() {
-            let band = Rect::from_min_max(
-                Pos2::new(a, rect.top()),
-                Pos2::new(b.max(a + 1.0), rect.bottom()),
-            );
+        let (_, band) = band_of(&s);
+        if band.right() >= rect.left() && band.left() <= rect.right() {
             painter.rect_filled(band, 0.0, band_colour(true));
         }
     }
     // Dense: the pixels above drew the bands, and words would be too narrow to show.
     let bands = if dense { 0 } else { usize::MAX };
     for (i, s) in in_view.take(bands) {
-        let (a, b) = (
-            x_of(s.start_ms).max(rect.left()),
-            x_of(s.end_ms).min(rect.right()),
-        );
-        let band = Rect::from_min_max(
-            Pos2::new(a, rect.top()),
-            Pos2::new(b.max(a + 1.0), rect.bottom()),
-        );
+        let ((a, b), band) = band_of(&s);
         painter.rect_filled(band, 0.0, band_colour(doc.selected == Some(i)));
         if !s.flags.is_empty() {
             let strip = Rect::from_min_max(
@@ -1081,10 +1079,9 @@ fn waveform(
         && let Some(s) = segment_at(p.x).and_then(|i| segs.row(i))
         && !s.flags.is_empty()
     {
-        let why: Vec<&str> = s.flags.iter().map(|f| f.detail.as_str()).collect();
         flags_resp
             .clone()
-            .on_hover_text_at_pointer(format!("⚠ {}", why.join("\n")));
+            .on_hover_text_at_pointer(format!("⚠ {}", flag_details(&s)));
     }
     if flags_resp.clicked()
         && let Some(p) = flags_resp.interact_pointer_pos()
@@ -1166,9 +1163,8 @@ fn segment_list(
                 ui.set_min_height(row_h - 2.0);
                 ui.horizontal(|ui| {
                     if !s.flags.is_empty() {
-                        let why: Vec<&str> = s.flags.iter().map(|f| f.detail.as_str()).collect();
                         ui.label(egui::RichText::new("⚠").color(FLAG_COLOUR))
-                            .on_hover_text(why.join("\n"));
+                            .on_hover_text(flag_details(&s));
                     }
                     let t = ui.add(
                         egui::Label::new(
@@ -1319,6 +1315,15 @@ fn words_line(
             });
         }
     }
+}
+
+/// What is wrong with a flagged segment, a flag a line.
+fn flag_details(s: &SegmentView<'_>) -> String {
+    s.flags
+        .iter()
+        .map(|f| f.detail.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// How unsure the model was of a word below [`words::LOW_PROBABILITY`] (0: just under it, 1:

@@ -181,10 +181,16 @@ fn sync_zoom(ctx: &egui::Context, state: &mut UiState) {
     }
 }
 
-/// The library sidebar's width until the user drags it.
+/// The library sidebar's width until the user drags it, and the widths it can have.
 pub const LIBRARY_WIDTH: f32 = 380.0;
+pub const LIBRARY_WIDTHS: std::ops::RangeInclusive<f32> = 240.0..=900.0;
 /// The window's size (logical pixels) until the user changes it.
 pub const WINDOW_SIZE: (u32, u32) = (1280, 800);
+
+/// Whether a window can be this big (logical pixels), from the command line or the settings.
+pub fn window_size_ok((w, h): (u32, u32)) -> bool {
+    (200..=10_000).contains(&w) && (200..=10_000).contains(&h)
+}
 
 /// What the main area shows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -888,7 +894,7 @@ fn draw(
     if !state.layout.library_hidden {
         let shown = egui::Panel::left("library")
             .default_size(state.layout.library_width.unwrap_or(LIBRARY_WIDTH))
-            .size_range(240.0..=900.0)
+            .size_range(LIBRARY_WIDTHS)
             .resizable(true)
             .show(&mut root, |ui| {
                 let view = library_panel::View {
@@ -904,10 +910,7 @@ fn draw(
             });
         // Kept in the settings once the user has dragged it away from the default.
         let w = shown.response.rect.width().round();
-        let kept = ((w - LIBRARY_WIDTH).abs() > 0.5).then_some(w);
-        if state.layout.library_width != kept {
-            state.layout.library_width = kept;
-        }
+        state.layout.library_width = ((w - LIBRARY_WIDTH).abs() > 0.5).then_some(w);
     }
     egui::CentralPanel::default().show(&mut root, |ui| {
         if state.layout.main == MainView::Editor && ed.editor.doc.is_some() {
@@ -922,7 +925,15 @@ fn draw(
         state.settings_open = !state.settings_open;
     }
     if state.settings_open {
-        show_settings(ctx, &rec, &jobs, db.as_deref(), &mut state, &mut intents);
+        show_settings(
+            ctx,
+            &rec,
+            &jobs,
+            db.as_deref(),
+            recording,
+            &mut state,
+            &mut intents,
+        );
     }
     shortcuts_overlay(ctx, &mut state);
     sync_zoom(ctx, &mut state);
@@ -1110,16 +1121,13 @@ fn show_settings(
     rec: &RecorderData,
     jobs: &JobsData,
     db: Option<&Database>,
+    recording: bool,
     state: &mut UiState,
     intents: &mut Vec<Intent>,
 ) {
     let mut open = state.settings_open;
     let features = crate::build_info::features();
     let view_jobs = jobs_view(jobs, &[], &features);
-    let recording = rec
-        .takes
-        .iter()
-        .any(|(_, s, ..)| crate::capture::plugin::is_active(s));
     let view_rec = recorder_panel::View {
         devices: &rec.devices.list,
         devices_listed: rec.devices.listed,
@@ -1234,6 +1242,15 @@ fn player_view(ed: &EditorData) -> editor_panel::PlayerView {
     }
 }
 
+/// The open version's segment entities as the panels read them.
+fn open_segments<'a, 'w, 's>(ed: &'a EditorData<'w, 's>) -> OpenSegments<'a, 'w, 's> {
+    OpenSegments {
+        order: ed.open.single().map_or(&[][..], Segments::entities),
+        rows: &ed.segments,
+        flagged: ed.flagged.0,
+    }
+}
+
 /// The transport bar: the open transcript's playback and the take's recording.
 fn show_transport(
     ui: &mut egui::Ui,
@@ -1243,12 +1260,7 @@ fn show_transport(
     intents: &mut Vec<Intent>,
 ) {
     let player = ed.editor.doc.as_ref().map(|d| (d, player_view(ed)));
-    let order = ed.open.single().map_or(&[][..], Segments::entities);
-    let segments = OpenSegments {
-        order,
-        rows: &ed.segments,
-        flagged: ed.flagged.0,
-    };
+    let segments = open_segments(ed);
     let playback = player.as_ref().map(|(d, p)| transport_bar::Playback {
         player: p,
         duration_ms: d.transcript.duration_ms,
@@ -1276,7 +1288,8 @@ fn show_editor(
         return;
     };
     // The spectrogram picture computed last (for this file), as a texture.
-    if let Some((v, rgba, bands)) = &ed.spectrogram.image
+    let bands = crate::editor::SPECTROGRAM_BANDS;
+    if let Some((v, rgba)) = &ed.spectrogram.image
         && v.file == doc.transcript.audio_file.0
         && ed
             .spectrogram_texture
@@ -1285,19 +1298,14 @@ fn show_editor(
             .is_none_or(|(shown, _)| shown != v)
         && rgba.len() == v.width as usize * bands * 4
     {
-        let image = egui::ColorImage::from_rgba_unmultiplied([v.width as usize, *bands], rgba);
+        let image = egui::ColorImage::from_rgba_unmultiplied([v.width as usize, bands], rgba);
         let tex = ui
             .ctx()
             .load_texture("file-spectrogram", image, egui::TextureOptions::LINEAR);
         ed.spectrogram_texture.0 = Some((*v, tex));
     }
     let player = player_view(ed);
-    let order = ed.open.single().map_or(&[][..], Segments::entities);
-    let segments = OpenSegments {
-        order,
-        rows: &ed.segments,
-        flagged: ed.flagged.0,
-    };
+    let segments = open_segments(ed);
     let view = editor_panel::View {
         doc,
         segments: &segments,

@@ -51,8 +51,7 @@ pub struct Settings {
 impl Settings {
     /// The kept window size, if it is one a window can have.
     pub fn window(&self) -> Option<(u32, u32)> {
-        self.window_size
-            .filter(|&(w, h)| (400..=10_000).contains(&w) && (300..=10_000).contains(&h))
+        self.window_size.filter(|s| super::window_size_ok(*s))
     }
 }
 
@@ -171,7 +170,7 @@ pub fn apply(world: &mut World, s: &Settings) {
         ui.editor.no_follow = s.no_follow;
         ui.layout.library_width = s
             .library_width
-            .filter(|w| w.is_finite() && (240.0..=900.0).contains(w));
+            .filter(|w| super::LIBRARY_WIDTHS.contains(w));
     }
     if let Some(mut d) = world.get_resource_mut::<super::dialogs::FileDialogs>() {
         d.last_folder.clone_from(&s.last_folder);
