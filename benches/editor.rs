@@ -181,6 +181,7 @@ fn frame(c: &mut Criterion) {
                     },
                     peaks: None,
                     spectrogram: None,
+                    keyboard: true,
                 };
                 black_box(panel_frame(&ctx, &view, &mut st))
             })
@@ -319,6 +320,7 @@ fn timeline(c: &mut Criterion) {
                         },
                         peaks: Some(&peaks),
                         spectrogram: None,
+                        keyboard: true,
                     };
                     black_box(panel_frame(&ctx, &v, &mut st))
                 })

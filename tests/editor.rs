@@ -93,6 +93,8 @@ struct P {
     compare: Option<CompareDoc>,
     ui: EditorUi,
     intents: Vec<Intent>,
+    /// The keyboard is the editor's (no dialog over it).
+    keyboard: bool,
 }
 
 fn harness(doc: Doc, compare: Option<CompareDoc>) -> Harness<'static, P> {
@@ -113,6 +115,7 @@ fn harness(doc: Doc, compare: Option<CompareDoc>) -> Harness<'static, P> {
                     },
                     peaks: None,
                     spectrogram: None,
+                    keyboard: p.keyboard,
                 };
                 editor_panel::show(ui, &view, &mut p.ui, &mut p.intents);
             },
@@ -121,6 +124,7 @@ fn harness(doc: Doc, compare: Option<CompareDoc>) -> Harness<'static, P> {
                 compare,
                 ui: EditorUi::default(),
                 intents: Vec::new(),
+                keyboard: true,
             },
         )
 }
@@ -1080,6 +1084,7 @@ fn a_flagged_segment_is_marked_in_the_list_with_why() {
                     },
                     peaks: None,
                     spectrogram: None,
+                    keyboard: p.keyboard,
                 };
                 editor_panel::show(ui, &view, &mut p.ui, &mut p.intents);
             },
@@ -1088,6 +1093,7 @@ fn a_flagged_segment_is_marked_in_the_list_with_why() {
                 compare: None,
                 ui: EditorUi::default(),
                 intents: Vec::new(),
+                keyboard: true,
             },
         );
     h.run();
@@ -1261,5 +1267,54 @@ fn the_segment_lane_selects_and_its_edges_drag() {
             }),
         ] => assert!(start_ms.abs_diff(5_000) <= 20, "{start_ms}"),
         _ => panic!("{got:?}"),
+    }
+}
+
+/// While a file dialog or the settings window has the keyboard, the editor's shortcuts wait
+/// (the export dialog's Enter must not split a segment, nor its Escape start playback); a
+/// click on the spectrogram seeks like one on the waveform.
+#[test]
+fn shortcuts_wait_while_a_dialog_has_the_keyboard_and_the_spectrogram_seeks() {
+    let mut h = harness(doc(None), None);
+    h.state_mut().keyboard = false;
+    h.run();
+    for key in [
+        egui::Key::Enter,
+        egui::Key::Escape,
+        egui::Key::F2,
+        egui::Key::Plus,
+    ] {
+        h.key_press(key);
+        h.run();
+    }
+    assert_eq!(editor_intents(h.state()), []);
+    h.state_mut().keyboard = true;
+    h.run();
+    h.key_press(egui::Key::Escape);
+    h.run();
+    assert_eq!(editor_intents(h.state()), [EditorIntent::TogglePlay]);
+    h.state_mut().intents.clear();
+    // The spectrogram sits under the word lane, as wide as the waveform.
+    let lanes = h.state().ui.timeline_rects.unwrap();
+    let at = egui::pos2(
+        lanes.wave.left() + lanes.wave.width() * 6_000.0 / 11_000.0,
+        lanes.words.bottom() + 20.0,
+    );
+    h.event(egui::Event::PointerMoved(at));
+    h.run();
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton {
+            pos: at,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        });
+        h.run();
+    }
+    match editor_intents(h.state()).as_slice() {
+        [EditorIntent::Seek { ms, play: false }] => {
+            assert!(ms.abs_diff(6_000) <= 20, "{ms}")
+        }
+        got => panic!("{got:?}"),
     }
 }

@@ -394,6 +394,7 @@ mod transport {
         take: Option<(TakeState, f64)>,
         ui: EditorUi,
         intents: Vec<Intent>,
+        keyboard: bool,
     }
 
     fn bar(width: f32, player: Option<PlayerView>) -> Harness<'static, T> {
@@ -408,6 +409,7 @@ mod transport {
                             selected: Some((5_000, 8_000)),
                         }),
                         take: t.take,
+                        keyboard: t.keyboard,
                     };
                     transport_bar::show(ui, &view, &mut t.ui, &mut t.intents);
                 },
@@ -416,6 +418,7 @@ mod transport {
                     take: None,
                     ui: EditorUi::default(),
                     intents: Vec::new(),
+                    keyboard: true,
                 },
             )
     }
@@ -495,6 +498,12 @@ mod transport {
         h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::R);
         h.run();
         assert_eq!(h.state().intents, [Intent::Record(RecordIntent::Start)]);
+        // Not while a file dialog or the settings window has the keyboard.
+        h.state_mut().intents.clear();
+        h.state_mut().keyboard = false;
+        h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::R);
+        h.run();
+        assert!(h.state().intents.is_empty());
     }
 
     /// At 1280×800 with the sidebar open the bar is about 900 px wide: every control is

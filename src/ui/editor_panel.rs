@@ -75,6 +75,9 @@ pub struct View<'a> {
     /// The file's spectrogram picture and the stretch `(start_ms, span_ms)` it shows (it may
     /// be of the view before, while the new one is computed: it is drawn where it belongs).
     pub spectrogram: Option<(&'a egui::TextureHandle, (u64, u64))>,
+    /// The keyboard is the editor's: no file dialog or settings window is over it (their
+    /// Enter and Escape must not split a segment or start playback too).
+    pub keyboard: bool,
 }
 
 /// Panel-only state.
@@ -367,6 +370,9 @@ fn shortcuts(
     st: &mut EditorUi,
     push: &mut impl FnMut(EditorIntent),
 ) {
+    if !view.keyboard {
+        return;
+    }
     let doc = view.doc;
     let typing = ui.ctx().egui_wants_keyboard_input();
     let pos = view.player.position_ms;
@@ -604,8 +610,8 @@ fn spectrogram_strip(
     view: &View<'_>,
     (start, span): (u64, u64),
     size: egui::Vec2,
-) {
-    let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
+) -> egui::Response {
+    let (rect, resp) = ui.allocate_exact_size(size, Sense::click());
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 0.0, Color32::from_gray(8));
     let x_of = |ms: u64| {
@@ -653,6 +659,7 @@ fn spectrogram_strip(
             Stroke::new(1.0, Color32::from_rgb(250, 200, 60)),
         );
     }
+    resp
 }
 
 /// The waveform's and the spectrogram's heights for `available` pixels of editor height:
@@ -746,7 +753,7 @@ fn waveform(
         flags: flags_lane,
         words: lane,
     });
-    spectrogram_strip(ui, view, (start, span), egui::vec2(width, spec_h));
+    let spec_resp = spectrogram_strip(ui, view, (start, span), egui::vec2(width, spec_h));
     let painter = ui.painter_at(rect.union(lane));
     painter.rect_filled(rect, 2.0, Color32::from_gray(18));
     painter.rect_filled(seg_lane, 0.0, Color32::from_gray(22));
@@ -963,12 +970,13 @@ fn waveform(
         );
     }
     // Zoom: Ctrl+wheel around the pointer, +/- around the playhead; the wheel scrolls.
-    let hovered = resp.hovered() || seg_resp.hovered() || lane_resp.hovered();
+    let hovered =
+        resp.hovered() || seg_resp.hovered() || lane_resp.hovered() || spec_resp.hovered();
     // Asked before `input` takes its lock (asking inside it would wait on itself).
     let typing = ui.ctx().egui_wants_keyboard_input();
     let (scroll, zoom, keys) = ui.input(|i| {
         // Ctrl with + / - / 0 zooms the whole window (egui's own), not the timeline.
-        let key = |k| !typing && !i.modifiers.command && i.key_pressed(k);
+        let key = |k| view.keyboard && !typing && !i.modifiers.command && i.key_pressed(k);
         (
             i.smooth_scroll_delta,
             // Ctrl+wheel (and a pinch) arrive as zoom.
@@ -984,6 +992,7 @@ fn waveform(
         .hover_pos()
         .or(seg_resp.hover_pos())
         .or(lane_resp.hover_pos())
+        .or(spec_resp.hover_pos())
         .map_or(pos, |p| ms_at(p.x));
     let current = (start, span);
     let mut next = None;
@@ -1011,9 +1020,10 @@ fn waveform(
             Some(n)
         }));
     }
-    // A click on a word seeks to it.
-    if lane_resp.clicked()
-        && let Some(p) = lane_resp.interact_pointer_pos()
+    // A click on a word, or on the spectrogram, seeks there.
+    let seeks = lane_resp.union(spec_resp);
+    if seeks.clicked()
+        && let Some(p) = seeks.interact_pointer_pos()
     {
         push(EditorIntent::Seek {
             ms: ms_at(p.x),

@@ -876,6 +876,8 @@ fn draw(
         .takes
         .iter()
         .any(|(_, s, ..)| crate::capture::plugin::is_active(s));
+    // A file dialog or the settings window has the keyboard: the panels' shortcuts wait.
+    let keyboard = !ed.dialogs.is_open() && !state.settings_open;
     egui::Panel::top("bar").show(&mut root, |ui| {
         top_bar(ui, &mut state, ed.editor.doc.as_ref(), recording)
     });
@@ -889,7 +891,7 @@ fn draw(
             show_jobs(ui, &jobs, &job_list, &mut state, &mut intents)
         });
     egui::Panel::bottom("transport").show(&mut root, |ui| {
-        show_transport(ui, &rec, &ed, &mut state, &mut intents)
+        show_transport(ui, &rec, &ed, keyboard, &mut state, &mut intents)
     });
     if !state.layout.library_hidden {
         let shown = egui::Panel::left("library")
@@ -914,7 +916,7 @@ fn draw(
     }
     egui::CentralPanel::default().show(&mut root, |ui| {
         if state.layout.main == MainView::Editor && ed.editor.doc.is_some() {
-            show_editor(ui, &mut ed, &mut state, &mut intents);
+            show_editor(ui, &mut ed, keyboard, &mut state, &mut intents);
         } else {
             show_recorder(ui, &rec, &mut state, &mut intents);
         }
@@ -1256,6 +1258,7 @@ fn show_transport(
     ui: &mut egui::Ui,
     rec: &RecorderData,
     ed: &EditorData,
+    keyboard: bool,
     state: &mut UiState,
     intents: &mut Vec<Intent>,
 ) {
@@ -1274,13 +1277,18 @@ fn show_transport(
         .iter()
         .next()
         .map(|(_, s, stats, ..)| (s.state, s.seconds(stats)));
-    let view = transport_bar::View { playback, take };
+    let view = transport_bar::View {
+        playback,
+        take,
+        keyboard,
+    };
     transport_bar::show(ui, &view, &mut state.editor, intents);
 }
 
 fn show_editor(
     ui: &mut egui::Ui,
     ed: &mut EditorData,
+    keyboard: bool,
     state: &mut UiState,
     intents: &mut Vec<Intent>,
 ) {
@@ -1318,6 +1326,7 @@ fn show_editor(
             .as_ref()
             .filter(|(v, _)| v.file == doc.transcript.audio_file.0)
             .map(|(v, t)| (t, (v.start_ms, v.span_ms))),
+        keyboard,
     };
     let mut editor_ui = std::mem::take(&mut state.editor);
     editor_panel::show(ui, &view, &mut editor_ui, intents);

@@ -30,6 +30,8 @@ pub struct View<'a> {
     pub playback: Option<Playback<'a>>,
     /// The current take's state and seconds recorded (`None`: none yet).
     pub take: Option<(TakeState, f64)>,
+    /// The keyboard is the window's (no file dialog or settings window is open).
+    pub keyboard: bool,
 }
 
 /// Draws the bar. Loop and follow are the editor's panel state (the timeline and the segment
@@ -156,7 +158,7 @@ fn playback(
 
 /// Ctrl+R records a new take or stops the one recording (not while typing).
 fn shortcuts(ui: &egui::Ui, view: &View<'_>, out: &mut Vec<Intent>) {
-    if ui.ctx().egui_wants_keyboard_input() {
+    if !view.keyboard || ui.ctx().egui_wants_keyboard_input() {
         return;
     }
     let pressed = ui.input(|i| i.modifiers.command && i.key_pressed(egui::Key::R));
