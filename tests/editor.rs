@@ -129,6 +129,16 @@ fn harness(doc: Doc, compare: Option<CompareDoc>) -> Harness<'static, P> {
         )
 }
 
+/// The primary button going down (`true`) or up at `pos`.
+fn button(pos: egui::Pos2, pressed: bool) -> egui::Event {
+    egui::Event::PointerButton {
+        pos,
+        button: egui::PointerButton::Primary,
+        pressed,
+        modifiers: egui::Modifiers::NONE,
+    }
+}
+
 fn editor_intents(p: &P) -> Vec<EditorIntent> {
     p.intents
         .iter()
@@ -1133,12 +1143,7 @@ fn a_flagged_segment_is_marked_in_the_list_with_why() {
     h.run();
     assert!(h.query_by_label("⚠ 33 characters in 0.40 s").is_some());
     for pressed in [true, false] {
-        h.event(egui::Event::PointerButton {
-            pos: at,
-            button: egui::PointerButton::Primary,
-            pressed,
-            modifiers: egui::Modifiers::NONE,
-        });
+        h.event(button(at, pressed));
         h.run();
     }
     assert_eq!(editor_intents(h.state()), [EditorIntent::Select(Some(2))]);
@@ -1230,12 +1235,6 @@ fn the_segment_lane_selects_and_its_edges_drag() {
     // "what your country can do for you," runs 5.38-7.68 s.
     h.event(egui::Event::PointerMoved(egui::pos2(x(6_500.0), y)));
     h.run();
-    let button = |pos, pressed| egui::Event::PointerButton {
-        pos,
-        button: egui::PointerButton::Primary,
-        pressed,
-        modifiers: egui::Modifiers::NONE,
-    };
     h.event(button(egui::pos2(x(6_500.0), y), true));
     h.run();
     h.event(button(egui::pos2(x(6_500.0), y), false));
@@ -1303,12 +1302,7 @@ fn shortcuts_wait_while_a_dialog_has_the_keyboard_and_the_spectrogram_seeks() {
     h.event(egui::Event::PointerMoved(at));
     h.run();
     for pressed in [true, false] {
-        h.event(egui::Event::PointerButton {
-            pos: at,
-            button: egui::PointerButton::Primary,
-            pressed,
-            modifiers: egui::Modifiers::NONE,
-        });
+        h.event(button(at, pressed));
         h.run();
     }
     match editor_intents(h.state()).as_slice() {
