@@ -104,6 +104,7 @@ fn doc(n: usize) -> Doc {
         focus: None,
         selected: Some(n / 2),
         bookmarks: Vec::new(),
+        draft: None,
     }
 }
 

@@ -132,3 +132,31 @@ pub fn lock_state(path: &Path) -> LockState {
         Err(std::fs::TryLockError::Error(_)) => LockState::Unknown,
     }
 }
+
+/// What a file system entry is, in words ("a folder", "a FIFO (named pipe)", ...), for the
+/// messages that refuse anything but a regular file.
+pub fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    let t = meta.file_type();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        } else if t.is_char_device() {
+            return "a character device";
+        } else if t.is_block_device() {
+            return "a block device";
+        } else if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_file() {
+        "a regular file"
+    } else if t.is_dir() {
+        "a folder"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else {
+        "not a regular file"
+    }
+}

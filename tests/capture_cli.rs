@@ -343,8 +343,10 @@ fn the_device_vanishing_mid_take_leaves_a_valid_file_and_a_marked_session() {
         s[0].stop_reason,
         Some(verbatim::storage::repo::StopReason::DeviceLost)
     );
-    // Closing the file takes the stall detector's 200 ms plus the close; the whole command,
-    // library copy included, ends well within a few seconds even on a loaded machine.
+    // PulseAudio (through ALSA) reports nothing when its source goes: the deliveries stop,
+    // and after `DEVICE_GONE` (3 s) of nothing the device counts as gone (a shorter pause is
+    // a gap and the take goes on). Then the close; the whole command, library copy included,
+    // ends within a few seconds more even on a loaded machine.
     eprintln!("the recorder ended {took:?} after the device vanished");
-    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
 }

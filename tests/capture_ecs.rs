@@ -372,3 +372,43 @@ fn a_take_starts_off_the_frame_and_a_stop_while_starting_is_kept() {
         .unwrap();
     assert_eq!(sessions.sessions(), [entity]);
 }
+
+/// Issue 27, defect 6: a take stopped by itself ("the input device stopped delivering audio")
+/// after a 628 ms pause in deliveries on a loaded machine. A pause is a gap: the take goes
+/// on, the gap is counted and marked where it happened, and every frame is on disk.
+#[test]
+fn a_pause_in_deliveries_is_a_gap_not_the_end_of_the_take() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    let mut fake = FakeSource::new(Signal::Ramp, RATE, 1);
+    fake.pause_after_frames = Some((RATE as u64 / 2, Duration::from_millis(900)));
+    start(&mut app, fake, RecordRequest::default());
+    record_until_seconds(&mut app, 2.0);
+    {
+        let world = app.world_mut();
+        let mut q = world.query::<(&RecordingSession, &Waveform)>();
+        let (s, wave) = q.iter(world).next().unwrap();
+        assert_ne!(
+            s.state,
+            TakeState::Finished,
+            "the take goes on after the pause"
+        );
+        assert_eq!(wave.gaps.len(), 1, "{:?}", wave.gaps);
+        let (at, ms) = wave.gaps[0];
+        assert!(ms >= 800, "the gap lasted {ms} ms");
+        assert!(
+            (at as i64 - i64::from(RATE) / 2).abs() <= i64::from(RATE) / 4,
+            "marked at frame {at}"
+        );
+    }
+    stop_and_wait(&mut app);
+    let world = app.world_mut();
+    let mut q = world.query::<&RecordingSession>();
+    let s = q.iter(world).next().unwrap();
+    let f = s.finished.clone().unwrap();
+    assert_eq!(f.reason, StopReason::User);
+    assert_eq!(f.error, None);
+    assert_eq!(f.progress.gaps.len(), 1);
+    // The audio held back arrived late: nothing is missing on disk.
+    assert_eq!(f.progress.frames_dropped, 0);
+}

@@ -85,6 +85,7 @@ fn doc(selected: Option<usize>) -> Doc {
             end_ms: 3_500,
             label: "ask not what your country".into(),
         }],
+        draft: None,
     }
 }
 
@@ -102,7 +103,7 @@ fn harness(doc: Doc, compare: Option<CompareDoc>) -> Harness<'static, P> {
         .with_size(egui::vec2(1200.0, 700.0))
         .build_ui_state(
             |ui, p: &mut P| {
-                let segments = SegmentList::new(p.doc.session.segments());
+                let segments = SegmentList::of_session(&p.doc.session);
                 let view = View {
                     doc: &p.doc,
                     segments: &segments,
@@ -127,6 +128,13 @@ fn harness(doc: Doc, compare: Option<CompareDoc>) -> Harness<'static, P> {
                 keyboard: true,
             },
         )
+}
+
+/// Space as a keyboard gives it: the key, and the text it types (a field takes the text).
+fn press_space<S>(h: &Harness<'static, S>) {
+    h.key_down(egui::Key::Space);
+    h.event(egui::Event::Text(" ".into()));
+    h.key_up(egui::Key::Space);
 }
 
 /// The primary button going down (`true`) or up at `pos`.
@@ -229,11 +237,14 @@ fn editing_the_selected_segment_and_saving_emit_intents() {
     h.get_by_label("ask not").click();
     h.run();
     let got = editor_intents(h.state());
+    let d = &h.state().doc;
     assert!(
-        got.contains(&EditorIntent::Edit(Edit::SetText {
-            index: 0,
+        got.contains(&EditorIntent::EditText {
+            version: d.version.id,
+            key: d.session.keys()[0],
+            base: "And so, my fellow Americans,".into(),
             text: "And so, my fellow Americans, friends".into()
-        })),
+        }),
         "{got:?}"
     );
     // With unsaved edits, Save version emits a save.
@@ -271,7 +282,8 @@ fn the_compare_view_renders_the_diff_spans_and_seeks() {
     h.run();
     h.get_by_label("And so, my fellow Americans,");
     h.get_by_label("And so, my fellow citizens,");
-    assert_eq!(h.query_all_by_label("⏱ timing").count(), 2);
+    // What happened to the row is said once, on the new side.
+    assert_eq!(h.query_all_by_label("retimed").count(), 1);
     h.get_by_label_contains("WER 4.5%");
     h.get_by_label("And so, my fellow citizens,").click();
     h.run();
@@ -365,6 +377,208 @@ fn session_segments(app: &App) -> Vec<(u64, u64, u64, String)> {
         .zip(doc.session.segments())
         .map(|(k, s)| (k.0, s.start_ms, s.end_ms, s.text.clone()))
         .collect()
+}
+
+/// Issue 27, defect 2: unsaved edits survive a kill. They are written as the transcript's
+/// draft as they are made; a new app on the same library offers them at the next open;
+/// restored, they are unsaved edits of the version they were made on, and saving them
+/// deletes the draft. Undoing back to the saved state deletes it too.
+#[test]
+fn unsaved_edits_survive_a_kill_and_are_offered_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut app, t) = app_with_transcript(dir.path());
+    let open = EditorCommand::Open {
+        transcript: t,
+        version: None,
+        segment: None,
+    };
+    send(&mut app, open.clone(), |e| {
+        matches!(e, EditorEvent::Opened { .. })
+    });
+    let edit = |text: &str| {
+        EditorCommand::Edit(Edit::SetText {
+            index: 1,
+            text: text.into(),
+        })
+    };
+    app.world_mut().write_message(edit("ask not now"));
+    let db = dir.path().join("verbatim.db");
+    let draft = |db: &Path| {
+        let conn = verbatim::storage::open(db).unwrap();
+        verbatim::editor::drafts::get(&conn, t).unwrap()
+    };
+    assert!(update_until(&mut app, Duration::from_secs(30), |_| draft(
+        &db
+    )
+    .is_some_and(|d| d.segments[1].text == "ask not now")));
+    // Undone back to what is saved: nothing to keep.
+    app.world_mut().write_message(EditorCommand::Undo);
+    assert!(update_until(&mut app, Duration::from_secs(30), |_| draft(
+        &db
+    )
+    .is_none()));
+    app.world_mut().write_message(EditorCommand::Redo);
+    app.world_mut().write_message(edit("ask not, now"));
+    assert!(update_until(&mut app, Duration::from_secs(30), |_| draft(
+        &db
+    )
+    .is_some_and(|d| d.segments[1].text == "ask not, now")));
+    // Killed: the app goes without closing anything.
+    std::mem::forget(app);
+    let store = AudioStore::new(dir.path());
+    let writer = DbWriter::spawn(&db).unwrap();
+    let mut app = headless_app(CorePlugin::new(writer, store));
+    app.init_resource::<Events>().add_systems(Last, collect);
+    send(&mut app, open, |e| matches!(e, EditorEvent::Opened { .. }));
+    let offered = app
+        .world()
+        .resource::<Editor>()
+        .doc
+        .as_ref()
+        .unwrap()
+        .draft
+        .clone();
+    let offered = offered.expect("the unsaved edits are offered");
+    assert_eq!(offered.base_number, 1);
+    assert_eq!(offered.segments[1].text, "ask not, now");
+    assert!(
+        !app.world().resource::<Editor>().unsaved(),
+        "nothing applied unasked"
+    );
+    send(&mut app, EditorCommand::RestoreDraft, |e| {
+        matches!(e, EditorEvent::Opened { .. })
+    });
+    let doc = app.world().resource::<Editor>().doc.as_ref().unwrap();
+    assert!(doc.session.dirty() && doc.draft.is_none());
+    assert_eq!(doc.session.segments()[1].text, "ask not, now");
+    assert_eq!(segment_entities(&mut app), session_segments(&app));
+    assert!(matches!(
+        send(&mut app, EditorCommand::Save { note: None }, |e| matches!(
+            e,
+            EditorEvent::Saved { .. } | EditorEvent::Failed(_) | EditorEvent::Refused(_)
+        )),
+        EditorEvent::Saved { version: 2, .. }
+    ));
+    assert!(
+        draft(&db).is_none(),
+        "saved: the draft is gone with the save"
+    );
+}
+
+/// Issue 27 (and the lost update of issue 28): a version saved since the edits began (a job,
+/// the CLI, another window) is never silently undone by a save built on the old one. The save
+/// is refused and the edits stay; "Save on top" is the user's explicit choice.
+#[test]
+fn a_save_on_a_stale_base_is_refused_and_the_edits_stay() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut app, t) = app_with_transcript(dir.path());
+    let open = EditorCommand::Open {
+        transcript: t,
+        version: None,
+        segment: None,
+    };
+    send(&mut app, open, |e| matches!(e, EditorEvent::Opened { .. }));
+    app.world_mut()
+        .write_message(EditorCommand::Edit(Edit::SetText {
+            index: 1,
+            text: "ask not now".into(),
+        }));
+    app.update();
+    // Meanwhile another process saves version 2.
+    {
+        let mut conn = verbatim::storage::open(&dir.path().join("verbatim.db")).unwrap();
+        let tx = conn.transaction().unwrap();
+        let mut other = jfk_segs();
+        other[3].text = "ask what you can do for your country!".into();
+        repo::add_version(&tx, t, &NewVersion::new(VersionSource::Import), &other, 5).unwrap();
+        tx.commit().unwrap();
+    }
+    let got = send(&mut app, EditorCommand::Save { note: None }, |e| {
+        !matches!(e, EditorEvent::Opened { .. })
+    });
+    assert_eq!(
+        got,
+        EditorEvent::Stale {
+            transcript: t,
+            base: 1,
+            current: 2
+        }
+    );
+    let doc = app.world().resource::<Editor>().doc.as_ref().unwrap();
+    assert!(doc.session.dirty(), "the edits stay");
+    assert_eq!(doc.session.segments()[1].text, "ask not now");
+    let got = send(&mut app, EditorCommand::SaveOnTop { note: None }, |e| {
+        matches!(e, EditorEvent::Saved { .. } | EditorEvent::Failed(_))
+    });
+    assert_eq!(
+        got,
+        EditorEvent::Saved {
+            transcript: t,
+            version: 3
+        }
+    );
+    let conn = verbatim::storage::open(&dir.path().join("verbatim.db")).unwrap();
+    let v = repo::versions(&conn, t).unwrap();
+    assert_eq!(
+        v[2].based_on,
+        Some(v[1].id),
+        "on top of the version saved meanwhile"
+    );
+}
+
+/// Two opens in a row: whatever order the answers come in, the last one asked for is open
+/// (an older answer is dropped); a close drops an answer still on its way.
+#[test]
+fn the_last_open_wins_and_a_close_drops_a_late_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut app, t) = app_with_transcript(dir.path());
+    {
+        let mut conn = verbatim::storage::open(&dir.path().join("verbatim.db")).unwrap();
+        let tx = conn.transaction().unwrap();
+        let mut two = jfk_segs();
+        two[0].text = "version two".into();
+        repo::add_version(&tx, t, &NewVersion::new(VersionSource::Edit), &two, 5).unwrap();
+        tx.commit().unwrap();
+    }
+    for n in [1, 2] {
+        app.world_mut().write_message(EditorCommand::Open {
+            transcript: t,
+            version: Some(n),
+            segment: None,
+        });
+    }
+    assert!(update_until(&mut app, Duration::from_secs(30), |w| w
+        .resource::<Editor>()
+        .doc
+        .as_ref()
+        .is_some_and(|d| d.version.number == 2)));
+    for _ in 0..10 {
+        app.update();
+    }
+    assert_eq!(
+        app.world()
+            .resource::<Editor>()
+            .doc
+            .as_ref()
+            .unwrap()
+            .version
+            .number,
+        2
+    );
+    app.world_mut().write_message(EditorCommand::Open {
+        transcript: t,
+        version: Some(1),
+        segment: None,
+    });
+    app.world_mut().write_message(EditorCommand::Close);
+    for _ in 0..30 {
+        app.update();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        app.world().resource::<Editor>().doc.is_none(),
+        "closed stays closed"
+    );
 }
 
 #[test]
@@ -1049,6 +1263,7 @@ impl verbatim::editor::segments::SegmentRows for Flagged {
         self.0
             .get(i)
             .map(|(s, f)| verbatim::editor::segments::SegmentView {
+                key: verbatim::transcript::edit::SegmentKey(i as u64),
                 start_ms: s.start_ms,
                 end_ms: s.end_ms,
                 text: &s.text,
@@ -1110,9 +1325,17 @@ fn a_flagged_segment_is_marked_in_the_list_with_why() {
     // One mark, for the one flagged segment.
     assert_eq!(h.query_all_by_label("⚠").count(), 1);
     assert!(h.query_by_label("⚠ 1 flagged").is_some());
-    // Next flag (F8's button) selects it and moves the playhead there.
+    // Next flag (F8's button) selects it and moves the playhead there; a zoomed-in timeline
+    // brings it into view (issue 27).
+    h.state_mut().ui.view = Some((0, 2_000));
     h.get_by_label("Next flag ▶").click();
     h.run();
+    let (start, span) = h.state().ui.view.unwrap();
+    assert!(
+        start <= 5_380 && 5_380 < start + span,
+        "{:?}",
+        (start, span)
+    );
     let got = editor_intents(h.state());
     assert!(got.contains(&EditorIntent::Select(Some(2))), "{got:?}");
     assert!(
@@ -1177,6 +1400,88 @@ fn next_and_previous_flag_wrap_around() {
     assert_eq!(next(None, false), Some(2));
     let clean = Flagged(jfk_segs().into_iter().map(|s| (s, Vec::new())).collect());
     assert_eq!(editor_panel::next_flagged(&clean, Some(1), true), None);
+}
+
+/// Issue 27: F8 moved the playhead to the next flag but left it out of view on a zoomed-in
+/// timeline: the view now moves to it (and stays put when it is already in view).
+#[test]
+fn a_jump_to_a_flag_brings_it_into_the_timelines_view() {
+    // Zoomed to 2 s at the start of an 11 s file; the flag at 8.16-10.62 s.
+    let v = editor_panel::into_view(11_000, Some((0, 2_000)), (8_160, 10_620)).unwrap();
+    assert!(v.0 <= 8_160 && 8_160 < v.0 + v.1, "{v:?}");
+    assert_eq!(v.1, 2_000, "the zoom stays");
+    assert_eq!(
+        editor_panel::into_view(11_000, Some((8_000, 2_000)), (8_160, 9_000)),
+        None
+    );
+    // The whole file shown: nothing to move.
+    assert_eq!(editor_panel::into_view(11_000, None, (8_160, 10_620)), None);
+    // (Through the panel: `a_flagged_segment_is_marked_in_the_list_with_why`.)
+}
+
+/// Issue 27, defect 7: at 1024×700 with the library shown, Save version and Export were off
+/// the right edge. The editor's rows wrap: every control is inside the panel down to the
+/// main area of a 1024 px window (the library takes 380 px of it).
+#[test]
+fn the_editors_controls_stay_inside_a_narrow_window() {
+    for width in [644.0, 900.0] {
+        let mut d = doc(Some(1));
+        d.session
+            .apply(&Edit::SetText {
+                index: 1,
+                text: "ask not now".into(),
+            })
+            .unwrap();
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(width, 640.0))
+            .build_ui_state(
+                |ui, p: &mut P| {
+                    let segments = SegmentList::of_session(&p.doc.session);
+                    let view = View {
+                        doc: &p.doc,
+                        segments: &segments,
+                        compare: None,
+                        player: PlayerView {
+                            position_ms: 3_500,
+                            playing: false,
+                            speed: 1.0,
+                            unavailable: None,
+                        },
+                        peaks: None,
+                        spectrogram: None,
+                        keyboard: true,
+                    };
+                    editor_panel::show(ui, &view, &mut p.ui, &mut p.intents);
+                },
+                P {
+                    doc: d,
+                    compare: None,
+                    ui: EditorUi::default(),
+                    intents: Vec::new(),
+                    keyboard: true,
+                },
+            );
+        h.run();
+        for label in [
+            "Close",
+            "Split at playhead",
+            "Merge with next",
+            "Delete",
+            "Insert after",
+            "Undo",
+            "Redo",
+            "Save version",
+            "Export",
+            "Re-transcribe selected",
+            "Re-transcribe flagged",
+        ] {
+            let r = h.get_by_label(label).rect();
+            assert!(
+                r.right() <= width + 0.5 && r.left() >= 0.0,
+                "{label} at {r:?} in a panel {width} px wide"
+            );
+        }
+    }
 }
 
 /// Issue 15, the timeline: + zooms in around the playhead (as an intent the window applies),
@@ -1311,4 +1616,654 @@ fn shortcuts_wait_while_a_dialog_has_the_keyboard_and_the_spectrogram_seeks() {
         }
         got => panic!("{got:?}"),
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 27: the editor driven as people drive it. A seeded random walk of user actions runs
+// through the real panel (egui_kittest) and the real ECS (EditorPlugin over a real database),
+// and after every step checks what must always hold.
+
+mod model {
+    use super::*;
+    use verbatim::editor::flags::FlaggedCount;
+    use verbatim::editor::segments::{OpenSegments, SegmentRowData};
+    use verbatim::ui::editor_command;
+
+    /// xorshift64*: the walk is the same for the same seed, with no dependency.
+    pub struct Rng(u64);
+
+    impl Rng {
+        pub fn new(seed: u64) -> Self {
+            Self(seed.max(1))
+        }
+        pub fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        pub fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    /// The window as the test drives it: the app, the panel's state, what the panel asked for,
+    /// the playhead, and the player's play/pause (the window's player, modelled).
+    pub struct World {
+        pub app: App,
+        pub ui: EditorUi,
+        pub intents: Vec<Intent>,
+        pub position_ms: u64,
+        pub playing: bool,
+    }
+
+    pub fn harness(app: App) -> Harness<'static, World> {
+        Harness::builder()
+            .with_size(egui::vec2(1400.0, 900.0))
+            .build_ui_state(
+                |ui, w: &mut World| {
+                    let world = w.app.world_mut();
+                    let mut open = world.query_filtered::<&Segments, With<OpenVersion>>();
+                    let order: Vec<Entity> = open
+                        .single(world)
+                        .map(|s| s.entities().to_vec())
+                        .unwrap_or_default();
+                    let mut rows_state = world.query::<SegmentRowData>();
+                    let world: &bevy::ecs::world::World = world;
+                    let rows = rows_state.query(world);
+                    let editor = world.resource::<Editor>();
+                    let Some(doc) = editor.doc.as_ref() else {
+                        ui.label("nothing open");
+                        return;
+                    };
+                    let segments = OpenSegments {
+                        order: &order,
+                        rows: &rows,
+                        flagged: world.resource::<FlaggedCount>().0,
+                    };
+                    let view = View {
+                        doc,
+                        segments: &segments,
+                        compare: editor.compare.as_ref(),
+                        player: PlayerView {
+                            position_ms: w.position_ms,
+                            playing: w.playing,
+                            speed: 1.0,
+                            unavailable: None,
+                        },
+                        peaks: None,
+                        spectrogram: None,
+                        keyboard: true,
+                    };
+                    editor_panel::show(ui, &view, &mut w.ui, &mut w.intents);
+                },
+                World {
+                    app,
+                    ui: EditorUi::default(),
+                    intents: Vec::new(),
+                    position_ms: 0,
+                    playing: false,
+                },
+            )
+    }
+
+    pub fn doc<'a>(h: &'a Harness<'static, World>) -> &'a Doc {
+        h.state()
+            .app
+            .world()
+            .resource::<Editor>()
+            .doc
+            .as_ref()
+            .expect("a transcript is open")
+    }
+
+    /// (key, start, end, text) of the session's segments.
+    pub fn segs(h: &Harness<'static, World>) -> Vec<(u64, u64, u64, String)> {
+        session_segments(&h.state().app)
+    }
+
+    /// What leaving asks for: the router's part (the prompt is modelled by the caller).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Asked {
+        Nothing,
+        Close,
+    }
+
+    /// Routes what the panel asked for as the window's router does, runs the app until the
+    /// editor has acted on it (and a database answer is in), and draws again.
+    pub fn settle(h: &mut Harness<'static, World>) -> Asked {
+        let mut asked = Asked::Nothing;
+        let intents: Vec<Intent> = std::mem::take(&mut h.state_mut().intents);
+        let mut waits = false;
+        for i in intents {
+            let Intent::Editor(e) = i else { continue };
+            match e {
+                EditorIntent::Seek { ms, .. } => h.state_mut().position_ms = ms,
+                EditorIntent::TogglePlay => {
+                    let w = h.state_mut();
+                    w.playing = !w.playing;
+                }
+                EditorIntent::Close => asked = Asked::Close,
+                e => {
+                    waits |= matches!(
+                        e,
+                        EditorIntent::Save { .. }
+                            | EditorIntent::SaveOnTop { .. }
+                            | EditorIntent::Rollback(_)
+                            | EditorIntent::DiscardEdits
+                    );
+                    if let Some(c) = editor_command(e) {
+                        h.state_mut().app.world_mut().write_message(c);
+                    }
+                }
+            }
+        }
+        run_app(h, waits);
+        asked
+    }
+
+    /// Runs the app: a few frames, or (`waits`) until the database has answered.
+    pub fn run_app(h: &mut Harness<'static, World>, waits: bool) {
+        let app = &mut h.state_mut().app;
+        if waits {
+            app.world_mut().resource_mut::<Events>().0.clear();
+            assert!(update_until(app, Duration::from_secs(30), |w| {
+                let ev = &w.resource::<Events>().0;
+                // A save is followed by the reload of the new version.
+                ev.iter().any(|e| {
+                    matches!(
+                        e,
+                        EditorEvent::Opened { .. }
+                            | EditorEvent::Refused(_)
+                            | EditorEvent::Failed(_)
+                            | EditorEvent::Stale { .. }
+                            | EditorEvent::Discarded
+                    )
+                })
+            }));
+        }
+        for _ in 0..3 {
+            app.update();
+        }
+        h.run();
+    }
+
+    pub fn field<'a>(h: &'a Harness<'static, World>) -> Option<egui_kittest::Node<'a>> {
+        h.query_all_by_role(egui::accesskit::Role::TextInput)
+            .find(|n| n.value().is_some() && n.rect().width() > 300.0)
+    }
+
+    /// The selected segment's index, if any.
+    pub fn selected(h: &Harness<'static, World>) -> Option<usize> {
+        doc(h).selected
+    }
+
+    /// Clicks the start time of a row in the list (the label, not the selected row's time
+    /// field, which shows the same text).
+    pub fn click_time(h: &mut Harness<'static, World>, ms: u64) -> bool {
+        let label = verbatim::transcript::export::timestamp(ms, '.');
+        let Some(node) = h
+            .query_all_by_label(&label)
+            .find(|n| n.accesskit_node().role() == egui::accesskit::Role::Label)
+        else {
+            return false;
+        };
+        node.click();
+        h.run();
+        true
+    }
+}
+
+/// Issue 27, defect 1: after a split, the selected row's field still held the text of the
+/// segment that had been at its position; leaving it wrote that text over the new segment.
+#[test]
+fn a_field_never_writes_a_stale_text_over_another_segment() {
+    use model::*;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut app, t) = app_with_transcript(dir.path());
+    send(
+        &mut app,
+        EditorCommand::Open {
+            transcript: t,
+            version: None,
+            segment: None,
+        },
+        |e| matches!(e, EditorEvent::Opened { .. }),
+    );
+    let mut h = harness(app);
+    h.run();
+    // Select segment 2 (index 1), edit it, Enter.
+    click_time(&mut h, 3_270);
+    settle(&mut h);
+    field(&h).unwrap().click();
+    h.run();
+    field(&h).unwrap().type_text(" now");
+    h.run();
+    h.key_press(egui::Key::Enter);
+    h.run();
+    settle(&mut h);
+    assert_eq!(segs(&h)[1].3, "ask not now");
+    // Into the field again, Escape out of it, then split segment 1 at the playhead.
+    field(&h).unwrap().click();
+    h.run();
+    h.key_press(egui::Key::Escape);
+    h.run();
+    settle(&mut h);
+    h.state_mut().position_ms = 1_200;
+    h.get_by_label("Split at playhead").click();
+    h.run();
+    settle(&mut h);
+    let after = segs(&h);
+    assert_eq!(after.len(), 5, "{after:?}");
+    // The selection followed its segment (now the third), and the field shows that segment.
+    assert_eq!(selected(&h), Some(2));
+    let shown = field(&h).unwrap().value().unwrap();
+    assert_eq!(
+        shown, "ask not now",
+        "the field shows the segment it belongs to"
+    );
+    // The second half of the split segment, selected: its field shows its own text.
+    click_time(&mut h, after[1].1);
+    settle(&mut h);
+    assert_eq!(selected(&h), Some(1));
+    assert_eq!(field(&h).unwrap().value().unwrap(), after[1].3);
+    // Into the field and out again, without typing: nothing is written.
+    field(&h).unwrap().click();
+    h.run();
+    click_time(&mut h, 8_160);
+    settle(&mut h);
+    assert_eq!(segs(&h), after, "leaving a field untouched writes nothing");
+    assert_eq!(after[2].3, "ask not now");
+}
+
+/// Issue 27, defect 3: Enter in another text field (the library's search box, drawn before
+/// the editor) split the open transcript; Space in a field typed a space and played; a focused
+/// button pressed by Space or Enter also acted as a shortcut.
+#[test]
+fn keys_typed_into_a_field_are_the_fields() {
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 800.0))
+        .build_ui_state(
+            |ui, p: &mut (P, String)| {
+                // The search box first, as the library sidebar is drawn before the editor.
+                ui.add(egui::TextEdit::singleline(&mut p.1).id_salt("search"));
+                let segments = SegmentList::of_session(&p.0.doc.session);
+                let view = View {
+                    doc: &p.0.doc,
+                    segments: &segments,
+                    compare: None,
+                    player: PlayerView {
+                        position_ms: 3_500,
+                        playing: false,
+                        speed: 1.0,
+                        unavailable: None,
+                    },
+                    peaks: None,
+                    spectrogram: None,
+                    keyboard: true,
+                };
+                editor_panel::show(ui, &view, &mut p.0.ui, &mut p.0.intents);
+            },
+            (
+                P {
+                    doc: doc(None),
+                    compare: None,
+                    ui: EditorUi::default(),
+                    intents: Vec::new(),
+                    keyboard: true,
+                },
+                String::new(),
+            ),
+        );
+    h.run();
+    let search = h
+        .query_all_by_role(egui::accesskit::Role::TextInput)
+        .next()
+        .unwrap();
+    search.click();
+    h.run();
+    h.query_all_by_role(egui::accesskit::Role::TextInput)
+        .next()
+        .unwrap()
+        .type_text("fellow country");
+    h.run();
+    press_space(&h);
+    h.run();
+    h.key_press(egui::Key::Enter);
+    h.run();
+    let got: Vec<EditorIntent> = editor_intents(&h.state().0)
+        .into_iter()
+        .filter(|i| !matches!(i, EditorIntent::Typing(_)))
+        .collect();
+    assert_eq!(
+        got,
+        [],
+        "keys typed into the search box are not editor commands"
+    );
+    assert_eq!(h.state().1, "fellow country ");
+    // With no field focused, Space plays and Enter splits at the playhead (once each).
+    press_space(&h);
+    h.run();
+    h.key_press(egui::Key::Enter);
+    h.run();
+    assert_eq!(
+        editor_intents(&h.state().0),
+        [
+            EditorIntent::TogglePlay,
+            EditorIntent::Edit(Edit::Split {
+                index: 1,
+                at_ms: 3_500,
+                at_char: None
+            })
+        ]
+    );
+}
+
+/// Issue 27: the model-based test. Thousands of seeded random user actions (more with
+/// VERBATIM_EDITOR_STEPS=N, another walk with VERBATIM_EDITOR_SEED=N) through the real panel
+/// and the real ECS, with these checked after every step:
+/// - the segment entities are the session's segments (the ECS mirror is exact);
+/// - the field shows the selected segment's text unless the user typed into it;
+/// - no segment changes without a typed edit or an edit command;
+/// - undo then redo gives back the same state;
+/// - a save then reopen gives exactly what was on screen (and the database holds it);
+/// - leaving with unsaved work (edits or typed text) always asks first.
+#[test]
+fn the_editor_driven_at_random_keeps_every_invariant() {
+    use model::*;
+    use verbatim::ui::editor_panel::TextDraft;
+    use verbatim::ui::must_ask_before_leaving;
+    let steps: usize = std::env::var("VERBATIM_EDITOR_STEPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2_000);
+    let seed: u64 = std::env::var("VERBATIM_EDITOR_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(27);
+    let dir = tempfile::tempdir().unwrap();
+    let (mut app, t) = app_with_transcript(dir.path());
+    let open = EditorCommand::Open {
+        transcript: t,
+        version: None,
+        segment: None,
+    };
+    send(&mut app, open.clone(), |e| {
+        matches!(e, EditorEvent::Opened { .. })
+    });
+    let db = dir.path().join("verbatim.db");
+    let mut h = harness(app);
+    h.run();
+    let mut rng = Rng::new(seed);
+    // The text typed into the field and not yet left (the oracle of typed work).
+    let mut typed: Option<(u64, String)> = None;
+    let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+    for step in 0..steps {
+        let before = segs(&h);
+        let dirty_before = doc(&h).session.dirty();
+        let action = rng.below(16);
+        let name;
+        // Which change the step may make: None = no segment may change.
+        let mut may_change = false;
+        match action {
+            0 | 1 => {
+                name = "select a row";
+                let n = before.len().max(1);
+                let k = rng.below(n);
+                if let Some(s) = before.get(k) {
+                    click_time(&mut h, s.1);
+                }
+                // A click elsewhere leaves the field: typed text goes to its segment.
+                may_change = typed.is_some();
+            }
+            2 => {
+                name = "click into the field";
+                if let Some(f) = field(&h) {
+                    f.click();
+                }
+                h.run();
+            }
+            3 | 4 => {
+                name = "type";
+                if let Some(f) = field(&h).filter(|f| f.is_focused()) {
+                    let word = ["now", "then", "friends", "x"][rng.below(4)];
+                    f.type_text(&format!(" {word}"));
+                    h.run();
+                    let key = h.state().ui.draft.as_ref().map(|d| d.key.0).unwrap();
+                    let text = h.state().ui.draft.as_ref().unwrap().text.clone();
+                    typed = Some((key, text));
+                }
+            }
+            5 => {
+                name = "Enter";
+                h.key_press(egui::Key::Enter);
+                h.run();
+                // In a field: leaves it (typed text is given); elsewhere: split at playhead.
+                may_change = true;
+            }
+            6 => {
+                name = "Escape";
+                h.key_press(egui::Key::Escape);
+                h.run();
+                // In a field: drops what was typed.
+                if field(&h).is_none_or(|f| !f.is_focused()) && typed.is_some() {
+                    typed = None;
+                }
+            }
+            7 => {
+                name = "Space";
+                let focused = field(&h).is_some_and(|f| f.is_focused());
+                let playing = h.state().playing;
+                press_space(&h);
+                h.run();
+                settle(&mut h);
+                assert_eq!(
+                    h.state().playing != playing,
+                    !focused,
+                    "step {step}: Space plays or pauses, except in a field"
+                );
+                // In a field, Space types a space (and plays nothing).
+                if focused && let Some(d) = h.state().ui.draft.as_ref() {
+                    assert!(d.text.contains(' '));
+                    typed = Some((d.key.0, d.text.clone()));
+                }
+            }
+            8 => {
+                name = "move the playhead";
+                let end = before.last().map_or(1, |s| s.2);
+                h.state_mut().position_ms = rng.next() % end;
+            }
+            9 | 10 => {
+                let buttons = [
+                    "Split at playhead",
+                    "Merge with next",
+                    "Delete",
+                    "Insert after",
+                ];
+                name = buttons[rng.below(buttons.len())];
+                h.get_by_label(name).click();
+                h.run();
+                may_change = true;
+            }
+            11 => {
+                name = if rng.below(2) == 0 { "Undo" } else { "Redo" };
+                h.get_by_label(name).click();
+                h.run();
+                may_change = true;
+            }
+            12 => {
+                name = "undo then redo";
+                let d = &doc(&h).session;
+                if d.can_undo() && typed.is_none() {
+                    for c in [EditorCommand::Undo, EditorCommand::Redo] {
+                        h.state_mut().app.world_mut().write_message(c);
+                        run_app(&mut h, false);
+                    }
+                    assert_eq!(segs(&h), before, "step {step}: undo then redo");
+                }
+            }
+            13 => {
+                name = "save";
+                if typed.is_none() && doc(&h).session.dirty() {
+                    let on_screen = segs(&h);
+                    h.get_by_label("Save version").click();
+                    h.run();
+                    settle(&mut h);
+                    let conn = verbatim::storage::open(&db).unwrap();
+                    let current = repo::current_version(&conn, t).unwrap().unwrap();
+                    let saved: Vec<String> = repo::segments(&conn, current.id)
+                        .unwrap()
+                        .into_iter()
+                        .map(|r| r.text)
+                        .collect();
+                    let shown: Vec<String> = on_screen.iter().map(|s| s.3.clone()).collect();
+                    assert_eq!(
+                        saved, shown,
+                        "step {step}: the saved version is what was shown"
+                    );
+                    let reopened: Vec<String> = segs(&h).into_iter().map(|s| s.3).collect();
+                    assert_eq!(reopened, shown, "step {step}: reopened as saved");
+                    assert!(!doc(&h).session.dirty());
+                }
+                may_change = true;
+            }
+            14 => {
+                name = "close";
+                h.get_by_label("Close").click();
+                h.run();
+                let unsaved = dirty_before || typed.is_some();
+                // Typed text not yet left counts; the panel tells the editor it is typing.
+                let asked = settle(&mut h);
+                assert_eq!(asked, Asked::Close);
+                let world = &h.state().app;
+                let must_ask =
+                    must_ask_before_leaving(world.world().resource::<Editor>(), &h.state().ui);
+                assert_eq!(
+                    must_ask, unsaved,
+                    "step {step}: leaving with unsaved work asks first (and only then)"
+                );
+                // The user answers: Cancel, Discard or Save (the prompt's three choices).
+                match rng.below(3) {
+                    0 => {}
+                    1 => {
+                        h.state_mut().ui.draft = None;
+                        typed = None;
+                        h.state_mut()
+                            .app
+                            .world_mut()
+                            .write_message(EditorCommand::DiscardEdits);
+                        if must_ask {
+                            run_app(&mut h, true);
+                        }
+                        let app = &mut h.state_mut().app;
+                        app.world_mut().write_message(EditorCommand::Close);
+                        app.world_mut().write_message(open.clone());
+                        run_until_open(&mut h);
+                    }
+                    _ => {
+                        if let Some(d) = h.state_mut().ui.draft.take().filter(TextDraft::typed) {
+                            h.state_mut()
+                                .app
+                                .world_mut()
+                                .write_message(EditorCommand::EditText {
+                                    version: d.version,
+                                    key: d.key,
+                                    base: d.base,
+                                    text: d.text,
+                                });
+                        }
+                        typed = None;
+                        if must_ask {
+                            h.state_mut()
+                                .app
+                                .world_mut()
+                                .write_message(EditorCommand::Save { note: None });
+                            run_app(&mut h, true);
+                        }
+                    }
+                }
+                may_change = true;
+            }
+            15 if rng.below(3) == 0 => {
+                // The window's close button: no widget loses the keyboard, so typed text is
+                // still in its field, and counts (`close_requested` asks the same question).
+                name = "close the window";
+                let unsaved = doc(&h).session.dirty() || typed.is_some();
+                let must_ask = must_ask_before_leaving(
+                    h.state().app.world().resource::<Editor>(),
+                    &h.state().ui,
+                );
+                assert_eq!(
+                    must_ask, unsaved,
+                    "step {step}: quitting with unsaved work asks first (and only then)"
+                );
+            }
+            _ => {
+                name = "F8";
+                h.key_press(egui::Key::F8);
+                h.run();
+            }
+        }
+        *counts.entry(name).or_default() += 1;
+        settle(&mut h);
+        let after = segs(&h);
+        // The ECS mirror is exact.
+        let mirrored = segment_entities(&mut h.state_mut().app);
+        assert_eq!(mirrored, after, "step {step} ({name}): entities = session");
+        if !may_change {
+            assert_eq!(after, before, "step {step} ({name}) changed a segment");
+        }
+        // Typed text that was left went to its segment (or was refused out loud).
+        // (An edit button or undo acts on the segment right after its text is given.)
+        let field_focused = field(&h).is_some_and(|f| f.is_focused());
+        let acts_on_it = (9..=11).contains(&action);
+        if !field_focused && let Some((key, text)) = typed.take() {
+            let seg = after.iter().find(|s| s.0 == key);
+            if !acts_on_it {
+                assert_eq!(
+                    seg.map(|s| s.3.as_str()),
+                    Some(text.as_str()),
+                    "step {step} ({name}): the typed text is kept"
+                );
+            }
+        }
+        // The field shows the selected segment's text, unless typed into.
+        let typing = h.state().ui.draft.as_ref().is_some_and(TextDraft::typed);
+        if let (Some(i), Some(f)) = (selected(&h), field(&h))
+            && !typing
+            && let Some(s) = after.get(i)
+        {
+            assert_eq!(
+                f.value().as_deref(),
+                Some(s.3.as_str()),
+                "step {step} ({name}): the field shows the selected segment"
+            );
+        }
+        if let Some(d) = h.state().ui.draft.as_ref()
+            && !d.typed()
+            && let Some(f) = field(&h)
+        {
+            let shown = f.value().unwrap_or_default();
+            let seg = after.iter().find(|s| s.0 == d.key.0);
+            assert_eq!(
+                Some(shown.as_str()),
+                seg.map(|s| s.3.as_str()),
+                "step {step} ({name}): the field reads its own segment"
+            );
+        }
+    }
+    eprintln!("{steps} steps (seed {seed}): {counts:?}");
+}
+
+/// Runs the app until the transcript is open again.
+fn run_until_open(h: &mut Harness<'static, model::World>) {
+    let app = &mut h.state_mut().app;
+    assert!(update_until(app, Duration::from_secs(30), |w| w
+        .resource::<Editor>()
+        .doc
+        .is_some()));
+    for _ in 0..3 {
+        app.update();
+    }
+    h.run();
 }

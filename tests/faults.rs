@@ -1049,3 +1049,264 @@ fn kill_nine_anywhere_loses_nothing() {
         by_kind[0], by_kind[1], by_kind[2], by_kind[3]
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Issue 28: the probe of the newest surfaces.
+
+/// A library with jfk.wav transcribed by the synthetic model (transcript 1).
+fn transcribed(home: &Path) {
+    let model = synthetic_model();
+    let jfk = common::speech_dir().join("jfk.wav");
+    let args = transcribe_args(jfk.to_str().unwrap(), model.to_str().unwrap());
+    let o = run(home, &args, MINUTE * 3);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+/// Finding 7: `export --out /dev/stdout` wrote a regular file named `/dev/stdout (2)`;
+/// `/dev/full` and a folder got the same renaming.
+#[test]
+fn exports_write_devices_as_they_are_and_folders_get_the_file_inside() {
+    let home = tempfile::tempdir().unwrap();
+    transcribed(home.path());
+    let export = |out: &str| {
+        run(
+            home.path(),
+            &["export", "1", "--format", "srt", "--out", out],
+            MINUTE,
+        )
+    };
+    for out in ["-", "/dev/stdout"] {
+        let o = export(out);
+        assert!(o.status.success(), "{out}: {}", text(&o));
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            stdout.starts_with("1\n00:00:"),
+            "{out}: the SRT is what stdout gets: {stdout}"
+        );
+        assert!(!stdout.contains("wrote"), "the report is on stderr");
+    }
+    assert!(!Path::new("/dev/stdout (2)").exists());
+    let o = export("/dev/full");
+    assert!(!o.status.success(), "a full device is a failed export");
+    assert!(text(&o).contains("No space left"), "{}", text(&o));
+    assert!(!Path::new("/dev/full (2)").exists());
+    let dir = home.path().join("exports");
+    std::fs::create_dir(&dir).unwrap();
+    let o = export(dir.to_str().unwrap());
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        dir.join("jfk.v1.srt").is_file(),
+        "the file goes inside the folder"
+    );
+    assert!(!home.path().join("exports (2)").exists());
+}
+
+/// Finding 10: arguments are checked before anything else, in words about them.
+#[test]
+fn retranscribe_checks_its_arguments_first() {
+    let home = tempfile::tempdir().unwrap();
+    transcribed(home.path());
+    let retranscribe = |extra: &[&str]| {
+        let mut args = vec!["retranscribe", "1"];
+        args.extend_from_slice(extra);
+        run(home.path(), &args, MINUTE)
+    };
+    // A reversed span with no --model: about the span, not the default model.
+    let o = retranscribe(&["--from", "3000", "--to", "1000"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("--from 3000 must be before --to 1000"),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("base"), "{}", text(&o));
+    // The beam whisper.cpp supports.
+    let o = retranscribe(&["--from", "0", "--to", "1000", "--beam", "100000"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("1 to 8 beams"), "{}", text(&o));
+    let o = run(home.path(), &["transcribe", "x.wav", "--beam", "0"], MINUTE);
+    assert!(text(&o).contains("1 to 8 beams"), "{}", text(&o));
+    // --to near 2^64: clamped to the audio, said so, no database error.
+    let model = synthetic_model();
+    let o = retranscribe(&[
+        "--from",
+        "0",
+        "--to",
+        "18446744073709551000",
+        "--model",
+        model.to_str().unwrap(),
+        "--no-vad",
+        "--threads",
+        "1",
+        "--gpu",
+        "off",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("is past the end of jfk.wav (00:00:11.000): the span ends there"),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("out of range"), "{}", text(&o));
+}
+
+/// Finding 11: `models quantize /dev/zero` said the file "does not exist".
+#[test]
+fn a_model_that_is_a_device_is_named_as_one() {
+    let home = tempfile::tempdir().unwrap();
+    let o = run(home.path(), &["models", "quantize", "/dev/zero"], MINUTE);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("/dev/zero is a character device, not a model file"),
+        "{}",
+        text(&o)
+    );
+    let o = run(
+        home.path(),
+        &["record", "--device", "fake:sine:1", "--seconds", "1"],
+        MINUTE,
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("8000 Hz to 768 kHz"), "{}", text(&o));
+}
+
+/// Finding 3, the lost update: a span re-transcribed while an edit was imported was written
+/// on the version before the edit, so the edit survived only in history. Three importers and
+/// three re-transcribers at once on one transcript: every re-transcription is written on the
+/// version current when it is written (outside its span it is that version, byte for byte) or
+/// refused, saying the span changed; every import's edit is in the versions after it.
+#[test]
+fn concurrent_imports_and_retranscriptions_lose_no_update() {
+    let home = tempfile::tempdir().unwrap();
+    transcribed(home.path());
+    let cue = |n: u32, a: &str, b: &str, t: &str| format!("{n}\n{a} --> {b}\n{t}\n\n");
+    let srt = |last: &str| {
+        cue(
+            1,
+            "00:00:00,320",
+            "00:00:02,270",
+            "And so, my fellow Americans,",
+        ) + &cue(2, "00:00:03,270", "00:00:04,410", "ask not")
+            + &cue(
+                3,
+                "00:00:05,380",
+                "00:00:07,680",
+                "what your country can do for you,",
+            )
+            + &cue(4, "00:00:08,160", "00:00:10,620", last)
+    };
+    let base = home.path().join("base.srt");
+    std::fs::write(&base, srt("ask what you can do for your country.")).unwrap();
+    let o = run(
+        home.path(),
+        &["import", base.to_str().unwrap(), "--transcript", "1"],
+        MINUTE,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let model = synthetic_model();
+    let mut children = Vec::new();
+    for k in 0..3 {
+        let edit = home.path().join(format!("edit{k}.srt"));
+        std::fs::write(&edit, srt(&format!("edit number {k}"))).unwrap();
+        children.push((
+            "retranscribe",
+            spawn(
+                home.path(),
+                &[
+                    "retranscribe",
+                    "1",
+                    "--from",
+                    "0",
+                    "--to",
+                    "3000",
+                    "--model",
+                    model.to_str().unwrap(),
+                    "--no-vad",
+                    "--threads",
+                    "1",
+                    "--gpu",
+                    "off",
+                ],
+            ),
+        ));
+        children.push((
+            "import",
+            spawn(
+                home.path(),
+                &["import", edit.to_str().unwrap(), "--transcript", "1"],
+            ),
+        ));
+    }
+    for (what, child) in children {
+        let o = finish(child, MINUTE * 3, what);
+        if !o.status.success() {
+            assert_eq!(what, "retranscribe", "{}", text(&o));
+            assert!(text(&o).contains("was changed in version"), "{}", text(&o));
+        }
+    }
+    let conn = Connection::open(home.path().join("verbatim.db")).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT id, number, source, based_on_version_id, params_json FROM transcript_versions \
+             WHERE transcript_id = 1 ORDER BY number",
+        )
+        .unwrap();
+    type Row = (i64, u32, String, Option<i64>, Option<String>);
+    let versions: Vec<Row> = stmt
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let segments = |v: i64| -> Vec<(i64, i64, String)> {
+        let mut s = conn
+            .prepare(
+                "SELECT start_ms, end_ms, text FROM segments WHERE version_id = ?1 ORDER BY idx",
+            )
+            .unwrap();
+        s.query_map([v], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let mut checked = 0;
+    for w in versions.windows(2) {
+        let (before, after) = (&w[0], &w[1]);
+        if after.2 != "retranscribe" {
+            continue;
+        }
+        assert_eq!(
+            after.3,
+            Some(before.0),
+            "version {} is built on the one before",
+            after.1
+        );
+        let params: serde_json::Value =
+            serde_json::from_str(after.4.as_deref().unwrap_or("{}")).unwrap();
+        let (from, to) = (
+            params["retranscribe"]["from_ms"].as_i64().unwrap(),
+            params["retranscribe"]["to_ms"].as_i64().unwrap(),
+        );
+        let outside = |segs: Vec<(i64, i64, String)>| -> Vec<(i64, i64, String)> {
+            segs.into_iter()
+                .filter(|s| s.1 <= from || s.0 >= to)
+                .collect()
+        };
+        assert_eq!(
+            outside(segments(after.0)),
+            outside(segments(before.0)),
+            "version {}: outside its span it is version {}",
+            after.1,
+            before.1
+        );
+        checked += 1;
+    }
+    eprintln!(
+        "{} versions, {checked} re-transcriptions checked",
+        versions.len()
+    );
+    // Every import landed as a version of its own.
+    let imports = versions.iter().filter(|v| v.2 == "import").count();
+    assert_eq!(imports, 4);
+}

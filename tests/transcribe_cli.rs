@@ -68,6 +68,79 @@ fn transcribe_exports_every_format_and_jobs_lists_it() {
     assert!(text(&o).contains("completed"), "{}", text(&o));
 }
 
+/// Issue 27, defect 4: transcribing a file that has a transcript made a second, separate
+/// transcript (the edited one's history was then reachable only through search). A new pass
+/// is a new version (source `model`) of the same transcript; `--new-transcript` asks for a
+/// separate one.
+#[test]
+fn transcribing_a_transcribed_file_adds_a_version() {
+    let home = tempfile::tempdir().unwrap();
+    let model = synthetic_model();
+    let jfk = common::speech_dir().join("jfk.wav");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "transcribe",
+            jfk.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--no-vad",
+            "--threads",
+            "1",
+            "--gpu",
+            "off",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let o = verbatim(home.path(), &args);
+        assert!(o.status.success(), "{}", text(&o));
+        let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        (
+            r[0]["transcript"].as_i64().unwrap(),
+            r[0]["version"].as_u64().unwrap(),
+        )
+    };
+    let (t1, v1) = run(&[]);
+    assert_eq!(v1, 1);
+    let (t2, v2) = run(&[]);
+    assert_eq!(
+        (t2, v2),
+        (t1, 2),
+        "the second pass is version 2 of the same transcript"
+    );
+    let (t3, v3) = run(&["--new-transcript"]);
+    assert_ne!(t3, t1);
+    assert_eq!(v3, 1);
+    let conn = verbatim::storage::open(&home.path().join("verbatim.db")).unwrap();
+    let versions =
+        verbatim::storage::repo::versions(&conn, verbatim::storage::ids::TranscriptId(t1)).unwrap();
+    assert_eq!(versions.len(), 2);
+    assert!(
+        versions
+            .iter()
+            .all(|v| v.source == verbatim::storage::repo::VersionSource::Model)
+    );
+    // The human report says which version it made.
+    let o = verbatim(
+        home.path(),
+        &[
+            "transcribe",
+            jfk.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--no-vad",
+            "--threads",
+            "1",
+            "--gpu",
+            "off",
+        ],
+    );
+    assert!(
+        text(&o).contains(&format!("transcript {t3} version 2")),
+        "{}",
+        text(&o)
+    );
+}
+
 #[test]
 fn transcribe_refuses_a_missing_or_malformed_model_before_importing() {
     let home = tempfile::tempdir().unwrap();

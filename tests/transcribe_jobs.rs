@@ -85,6 +85,7 @@ fn request(app: &mut App, audio: AudioFileId, model: Option<&Path>, gpu: Option<
         token,
         into: None,
         redo: None,
+        new_transcript: false,
     });
     let mut id = None;
     assert!(update_until(app, Duration::from_secs(30), |w| {

@@ -629,3 +629,61 @@ fn vtt_timestamp_tags_out_of_order_or_outside_the_cue_are_dropped() {
     let err = parse(Format::Json, bad).unwrap_err().to_string();
     assert!(err.contains("a start or an end but not both"), "{err}");
 }
+
+/// Issue 27, defect 9: a split was shown as an unchanged row, a moved boundary that made two
+/// segments overlap reported "0 timing changes", and a changed comma counted as a word error.
+#[test]
+fn compare_shows_splits_merges_and_retimes_and_scores_normalised_words() {
+    use verbatim::transcript::diff::Structure;
+    let left = segs();
+    let split = apply(
+        &left,
+        &Edit::Split {
+            index: 1,
+            at_ms: 3_000,
+            at_char: None,
+        },
+        0,
+    )
+    .unwrap();
+    let c = compare(&left, &split);
+    assert_eq!(c.rows[1].structure, Structure::Split);
+    assert!(c.rows[1].changed(), "a split is a change");
+    assert_eq!(c.summary.splits, 1);
+    assert!(c.describe().contains("1 split"), "{}", c.describe());
+    // The other way round it is a merge.
+    let c = compare(&split, &left);
+    assert_eq!(c.summary.merges, 1);
+    assert!(c.describe().contains("1 merge"), "{}", c.describe());
+    // A boundary moved so far that the segments overlap the other side's neighbours: the row
+    // holds two segments a side, and the retime is still counted.
+    let mut moved = left.clone();
+    moved[0].end_ms = 2_900;
+    moved[1].start_ms = 2_950;
+    let c = compare(&left, &moved);
+    let retimed: Vec<_> = c.rows.iter().filter(|r| r.timing_changed).collect();
+    assert_eq!(retimed.len(), 1, "{:?}", c.rows);
+    assert_eq!(retimed[0].left.len(), 2);
+    assert_eq!(c.summary.timing_changes, 1);
+    assert!(c.describe().contains("1 retimed"), "{}", c.describe());
+    // A comma is shown as a text change but is no word error.
+    let mut comma = left.clone();
+    comma[0].text = comma[0].text.replace(',', "");
+    assert_ne!(comma[0].text, left[0].text);
+    let c = compare(&left, &comma);
+    assert!(c.rows[0].text_changed);
+    assert_eq!(c.summary.wer, 0.0, "{:?}", c.summary);
+}
+
+#[test]
+fn a_typed_time_reads_as_a_clock_or_seconds() {
+    use verbatim::transcript::export::{parse_clock, timestamp};
+    assert_eq!(parse_clock("00:00:03.270"), Some(3_270));
+    assert_eq!(parse_clock("1:02.5"), Some(62_500));
+    assert_eq!(parse_clock("12,25"), Some(12_250));
+    assert_eq!(parse_clock(" 7 "), Some(7_000));
+    assert_eq!(parse_clock(&timestamp(3_723_004, '.')), Some(3_723_004));
+    for bad in ["", "x", "1:2:3:4", "-1", "00:61.0", "nan", "1e400"] {
+        assert_eq!(parse_clock(bad), None, "{bad}");
+    }
+}

@@ -128,15 +128,63 @@ fn import_is_disabled_while_the_box_is_empty() {
     assert!(h.state().intents.is_empty());
 }
 
+/// Issue 27: one notice area. Import errors are shown there (not in the library, where five
+/// red lines pushed the files down); a notice is superseded by a newer one about the same
+/// thing, cleared when what it describes is over, and dismissed with its ×.
 #[test]
-fn import_errors_are_shown_in_the_panel() {
-    let mut h = harness(vec![], true);
-    h.state_mut().state.notify(
+fn notices_are_shown_once_superseded_cleared_and_dismissed() {
+    use verbatim::ui::{Topic, status_bar};
+    let mut h = Harness::new_ui_state(
+        |ui, s: &mut UiState| status_bar::notices(ui, s),
+        UiState::default(),
+    );
+    h.state_mut().notify_about(
+        Topic::Import,
         Level::Error,
         "notes.txt: unsupported format: no suitable format reader found",
     );
+    h.state_mut().notify_about(
+        Topic::Model,
+        Level::Error,
+        "No speech model is installed yet: download base.en",
+    );
+    h.state_mut().notify_about(
+        Topic::Recording,
+        Level::Info,
+        "Recording stopped: device gone",
+    );
     h.run();
     h.get_by_label("notes.txt: unsupported format: no suitable format reader found");
+    h.get_by_label("No speech model is installed yet: download base.en");
+    // A newer notice about the take replaces the old one.
+    h.state_mut().notify_about(
+        Topic::Recording,
+        Level::Info,
+        "Recording finished (96000 frames)",
+    );
+    h.run();
+    assert!(h.query_by_label("Recording stopped: device gone").is_none());
+    // A job ran with a model: the missing-model notice is over.
+    h.state_mut().clear_topic(Topic::Model);
+    h.run();
+    assert!(
+        h.query_by_label("No speech model is installed yet: download base.en")
+            .is_none()
+    );
+    // Dismissed with its ×: the newest is listed first.
+    assert_eq!(h.state().notices.len(), 2);
+    h.get_all_by_label("×").next().unwrap().click();
+    h.run();
+    assert_eq!(h.state().notices.len(), 1);
+    assert!(
+        h.query_by_label("Recording finished (96000 frames)")
+            .is_none()
+    );
+    // However many notices come, the area keeps a few.
+    for i in 0..20 {
+        h.state_mut().notify(Level::Error, format!("problem {i}"));
+    }
+    assert_eq!(h.state().notices.len(), verbatim::ui::MAX_NOTICES);
 }
 
 #[test]
@@ -157,6 +205,39 @@ fn transcribe_on_a_row_emits_a_transcribe_intent_and_shows_the_job_state() {
     h.get_by_label("Transcribe").click();
     h.run();
     assert_eq!(h.state().intents, [Intent::Transcribe(AudioFileId(7))]);
+}
+
+/// Issue 27: "Transcribe all" queues a job for each file that has no transcript and no job
+/// on its way.
+#[test]
+fn transcribe_all_queues_the_files_without_a_transcript() {
+    let mut h = harness(
+        vec![
+            row(1, "a.wav", 1_000),
+            row(2, "b.wav", 1_000),
+            row(3, "c.wav", 1_000),
+            row(4, "d.wav", 1_000),
+        ],
+        true,
+    );
+    h.state_mut()
+        .job_state
+        .insert(AudioFileId(2), "queued".to_string());
+    h.state_mut()
+        .job_state
+        .insert(AudioFileId(3), "failed".to_string());
+    h.run();
+    h.get_by_label("Transcribe all not yet transcribed (3)")
+        .click();
+    h.run();
+    assert_eq!(
+        h.state().intents,
+        [
+            Intent::Transcribe(AudioFileId(1)),
+            Intent::Transcribe(AudioFileId(3)),
+            Intent::Transcribe(AudioFileId(4))
+        ]
+    );
 }
 
 mod jobs {

@@ -257,6 +257,8 @@ pub struct Waveform {
     pub pyramid: PeakPyramid,
     /// `(frame, frames lost)` per overrun.
     pub xruns: Vec<(u64, u64)>,
+    /// `(frame, ms)` per pause in the device's deliveries.
+    pub gaps: Vec<(u64, u64)>,
 }
 
 /// Input devices as last listed.
@@ -685,6 +687,7 @@ fn drain_recorders(
                         at_frame,
                         frames_lost,
                     } => wave.xruns.push((at_frame, frames_lost)),
+                    RecorderEvent::Gap { at_frame, ms } => wave.gaps.push((at_frame, ms)),
                     RecorderEvent::DeviceError(m) => {
                         notices.write(RecordingNotice::DeviceError(m));
                     }

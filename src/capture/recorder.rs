@@ -32,12 +32,17 @@ use crate::storage::repo::{
 use crate::storage::writer::{DbSender, Effects, command};
 use crate::storage::{now_ms, repo};
 
-/// No audio for this long (not paused) means the device is gone, whatever the backend says:
-/// at least this, or four times the longest gap between deliveries seen so far (devices that
-/// deliver in large periods), at most [`STALL_MAX`].
+/// A pause in the device's deliveries of at least this (or four times its usual period, at
+/// most [`STALL_MAX`]) is a gap: counted, marked on the waveform, and the take goes on. A
+/// loaded machine starves the audio server for half a second and more (628 ms measured)
+/// while the device is fine.
 pub const STALL_TIMEOUT: Duration = Duration::from_millis(200);
-/// The most the stall detector waits once audio has flowed.
+/// The longest a device's usual period makes the gap threshold.
 pub const STALL_MAX: Duration = Duration::from_secs(2);
+/// No audio for this long (not paused) means the device is gone, whatever the backend says
+/// (PulseAudio through ALSA reports nothing when its source is removed: the deliveries just
+/// stop, measured by `tests/capture_cli.rs`). A stream error ends the take at once.
+pub const DEVICE_GONE: Duration = Duration::from_secs(3);
 /// How long a device may take to deliver its first audio.
 pub const FIRST_AUDIO_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -124,6 +129,8 @@ pub struct Progress {
     pub paused: bool,
     /// Samples the analysis ring had no room for (display only; nothing lost on disk).
     pub analysis_dropped: u64,
+    /// Pauses in the device's deliveries that did not end the take.
+    pub gaps: u64,
 }
 
 /// How a take ended.
@@ -152,6 +159,11 @@ pub enum RecorderEvent {
     },
     /// A device error that did not stop the take.
     DeviceError(String),
+    /// The device delivered nothing for `ms`, then went on; the pause ends at this frame.
+    Gap {
+        at_frame: u64,
+        ms: u64,
+    },
     Finished(Finished),
 }
 
@@ -473,7 +485,10 @@ impl Writer {
         let mut last_report = Instant::now();
         let mut last_delivered = last.frames_delivered;
         let mut last_delivery = Instant::now();
-        let mut max_gap = Duration::ZERO;
+        // The device's usual time between deliveries (a moving average of the normal ones).
+        let mut period: Option<Duration> = None;
+        // Where the take stood when the device's deliveries paused (the gap's mark).
+        let mut paused_at: Option<u64> = None;
         let mut analysis_dropped: u64 = 0;
 
         loop {
@@ -513,12 +528,40 @@ impl Writer {
                 )
             };
             let snap = self.reader.counters().snapshot();
+            let threshold =
+                period.map_or(STALL_TIMEOUT, |p| (p * 4).clamp(STALL_TIMEOUT, STALL_MAX));
             if snap.frames_delivered != last_delivered {
+                let interval = last_delivery.elapsed();
                 if last_delivered > 0 {
-                    max_gap = max_gap.max(last_delivery.elapsed());
+                    if interval >= threshold && !paused {
+                        // The device went on after a pause: a gap, not the end of the take,
+                        // marked where the deliveries stopped.
+                        let written = self.take.as_ref().map_or(0, TakeWriter::frames);
+                        let at = paused_at
+                            .take()
+                            .unwrap_or(written + (self.reader.pending() / ch) as u64);
+                        let ms = interval.as_millis() as u64;
+                        tracing::warn!(
+                            at_frame = at,
+                            "the input device delivered nothing for {ms} ms, then went on"
+                        );
+                        progress.gaps.push((at, ms));
+                        let _ = self.events.send(RecorderEvent::Gap { at_frame: at, ms });
+                    } else {
+                        period = Some(period.map_or(interval, |p| (p * 7 + interval) / 8));
+                    }
                 }
+                paused_at = None;
                 last_delivered = snap.frames_delivered;
                 last_delivery = Instant::now();
+            } else if n == 0
+                && last_delivered > 0
+                && paused_at.is_none()
+                && last_delivery.elapsed() >= threshold
+            {
+                // Nothing for a while, and everything delivered is written: the take stands
+                // where the pause began.
+                paused_at = Some(self.take.as_ref().map_or(0, TakeWriter::frames));
             }
             if n == 0 {
                 if stop.is_some() {
@@ -527,7 +570,7 @@ impl Writer {
                 let limit = if last_delivered == 0 {
                     FIRST_AUDIO_TIMEOUT
                 } else {
-                    (max_gap * 4).clamp(STALL_TIMEOUT, STALL_MAX)
+                    DEVICE_GONE
                 };
                 if !paused && last_delivery.elapsed() >= limit {
                     tracing::error!("no audio from the input device for {limit:?}");
@@ -644,6 +687,7 @@ impl Writer {
             frames_dropped: snap.frames_dropped,
             paused,
             analysis_dropped,
+            gaps: progress.gaps.len() as u64,
         }));
         if to_db
             && let (Some(db), Some(id)) = (&self.db, self.session)

@@ -135,6 +135,7 @@ pub fn prepare(store: &AudioStore, rows: Vec<repo::RecordingSessionRow>) -> Vec<
                 overruns: row.overruns,
                 frames_dropped: row.frames_dropped,
                 xruns: row.xruns.clone(),
+                gaps: Vec::new(),
             },
             step: Step::Close,
         };

@@ -38,6 +38,10 @@ pub struct FakeSource {
     /// Simulate an unplugged device after this many frames: delivery stops and the stream
     /// reports the device as gone.
     pub unplug_after_frames: Option<u64>,
+    /// Simulate a starved audio server after this many frames: nothing is delivered for the
+    /// duration, then the audio held back arrives late, all at once (what PulseAudio does on a
+    /// loaded machine).
+    pub pause_after_frames: Option<(u64, Duration)>,
 }
 
 impl FakeSource {
@@ -48,9 +52,14 @@ impl FakeSource {
             channels,
             callback_frames: (sample_rate / 100).max(1) as usize,
             unplug_after_frames: None,
+            pause_after_frames: None,
         }
     }
 }
+
+/// The sample rates Verbatim records at: from telephone speech (8 kHz; below it speech is
+/// unintelligible and the rate shown would read "0.0 kHz") to the fastest interfaces.
+pub const SAMPLE_RATES: std::ops::RangeInclusive<u32> = 8_000..=768_000;
 
 impl Source {
     /// Parses what `--device` (and the settings) hold: `default`, `fake:...`, or a device query.
@@ -96,10 +105,16 @@ impl Source {
         };
         let bad = |what: &str| CaptureError::BadSource(format!("bad {what} in \"{s}\""));
         let rate = match parts.next() {
-            Some(r) => r.parse::<u32>().ok().filter(|r| (1..=768_000).contains(r)),
+            Some(r) => r.parse::<u32>().ok().filter(|r| SAMPLE_RATES.contains(r)),
             None => Some(48_000),
         }
-        .ok_or_else(|| bad("sample rate"))?;
+        .ok_or_else(|| {
+            CaptureError::BadSource(format!(
+                "bad sample rate in \"{s}\": {} Hz to {} kHz",
+                SAMPLE_RATES.start(),
+                SAMPLE_RATES.end() / 1000
+            ))
+        })?;
         let channels = match parts.next() {
             Some(c) => c.parse::<u16>().ok().filter(|c| (1..=64).contains(c)),
             None => Some(2),
@@ -290,6 +305,14 @@ fn open_cpal(
     let supported = device
         .default_input_config()
         .map_err(|e| CaptureError::Config(e.to_string()))?;
+    if !SAMPLE_RATES.contains(&supported.sample_rate()) {
+        return Err(CaptureError::Config(format!(
+            "the device records at {} Hz; Verbatim records at {} Hz to {} kHz",
+            supported.sample_rate(),
+            SAMPLE_RATES.start(),
+            SAMPLE_RATES.end() / 1000
+        )));
+    }
     let format = StreamFormat {
         device_id,
         device_name,
@@ -363,7 +386,7 @@ where
 /// The fake device in real time: one callback every `callback_frames / rate` seconds, on
 /// deadlines (no drift), from this thread as a driver's thread would.
 fn run_fake(
-    fake: FakeSource,
+    mut fake: FakeSource,
     ring_seconds: f32,
     ready: Sender<Ready>,
     stop: Receiver<()>,
@@ -415,6 +438,16 @@ fn run_fake(
             ));
             continue;
         }
+        if let Some((at, pause)) = fake.pause_after_frames
+            && device.position() >= at
+        {
+            fake.pause_after_frames = None;
+            // The deadlines stay where they were: what is due meanwhile comes out in a burst.
+            match stop.recv_timeout(pause) {
+                Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+        }
         device.callback(&mut sink);
         n = n.saturating_add(1);
     }
@@ -454,6 +487,14 @@ mod tests {
         );
         assert!(Source::parse("fake:banjo").is_err());
         assert!(Source::parse("fake:sine:0").is_err());
+        // Issue 28: a 1 Hz device was recorded as "0.0 kHz".
+        for r in ["1", "7999", "768001"] {
+            let e = Source::parse(&format!("fake:sine:{r}"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("8000 Hz to 768 kHz"), "{e}");
+        }
+        assert!(Source::parse("fake:sine:8000").is_ok());
         assert!(Source::parse("fake:sine:48000:x").is_err());
     }
 

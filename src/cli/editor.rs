@@ -297,18 +297,36 @@ pub(super) fn export(
             doc.version.number,
         )
     };
-    let path = out.unwrap_or_else(|| PathBuf::from(format!("{stem}.v{number}.{}", format.code())));
+    let name = format!("{stem}.v{number}.{}", format.code());
+    // A folder gets the file inside it, under its default name.
+    let path = match out {
+        Some(dir) if dir.is_dir() => dir.join(name),
+        Some(out) => out,
+        None => PathBuf::from(name),
+    };
     let command = EditorCommand::Export {
         format,
-        path,
+        path: path.clone(),
         words,
     };
     let ev = run(&mut app, command, |e| matches!(e, EditorEvent::Exported(_)))?;
+    // Written to standard output (`--out -`, `/dev/stdout`): the report goes to stderr, so
+    // the export alone is what a pipe gets.
+    let to_stdout = path == Path::new("-") || path == Path::new("/dev/stdout");
     if let EditorEvent::Exported(p) = ev {
-        print(&format!(
+        let line = format!(
             "wrote {} (transcript {id}, version {number})",
-            p.display()
-        ))?;
+            if to_stdout {
+                "standard output".to_string()
+            } else {
+                p.display().to_string()
+            }
+        );
+        if to_stdout {
+            eprintln!("{}", super::terminal_safe(&line));
+        } else {
+            print(&line)?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -158,7 +158,8 @@ pub enum Command {
         version: Option<u32>,
         #[arg(long, value_name = "srt|vtt|json|txt|csv")]
         format: String,
-        /// Default: NAME.vN.EXT in the current folder.
+        /// Default: NAME.vN.EXT in the current folder; a folder gets that name inside it; `-`
+        /// (or a device such as /dev/stdout) is written as it is.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
         /// Word-level timing where the format allows: SRT one cue per word, VTT a timestamp

@@ -48,6 +48,8 @@ struct RecordJson {
     seconds: f64,
     overruns: u64,
     frames_dropped: u64,
+    /// `[frame, ms]` per pause in the device's deliveries that did not end the take.
+    gaps: Vec<(u64, u64)>,
     stop_reason: &'static str,
     error: Option<String>,
     /// Where the take is now: the library copy when it was stored, else the take itself.
@@ -328,6 +330,7 @@ pub(super) fn record(data: &DataDir, args: RecordArgs) -> anyhow::Result<ExitCod
         seconds: f.progress.frames_written as f64 / rate,
         overruns: f.progress.overruns,
         frames_dropped: f.progress.frames_dropped,
+        gaps: f.progress.gaps.clone(),
         stop_reason: f.reason.as_str(),
         error: f.error.clone(),
         file,
@@ -362,6 +365,14 @@ pub(super) fn record(data: &DataDir, args: RecordArgs) -> anyhow::Result<ExitCod
                 )
             } else {
                 String::new()
+            } + &if summary.gaps.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; the device paused {} time(s), longest {} ms (marked in the log)",
+                    summary.gaps.len(),
+                    summary.gaps.iter().map(|g| g.1).max().unwrap_or_default()
+                )
             }
         ))?;
     }

@@ -102,17 +102,35 @@ struct Report {
 }
 
 pub(super) fn retranscribe(data: &DataDir, args: RetranscribeArgs) -> anyhow::Result<ExitCode> {
+    // The arguments first (the span, the beam), then what they name (the transcript, its
+    // version), then the model: a mistake is reported as what it is.
     let gpu = GpuPref::parse(&args.gpu)
         .with_context(|| format!("--gpu {:?}: use auto, on or off", args.gpu))?;
+    crate::transcribe::protocol::check_beam(args.beam).map_err(anyhow::Error::msg)?;
+    if let (Some(from), Some(to)) = (args.from, args.to)
+        && from >= to
+    {
+        anyhow::bail!("--from {from} must be before --to {to} (milliseconds)");
+    }
+    let (transcript, base, segments, to_clamped) = base_version(data, &args)?;
     let model = args
         .model
         .clone()
         .unwrap_or_else(|| catalog::DEFAULT_MODEL.to_string());
     let model_path = catalog::resolve(&catalog::models_dir(data.root()), &model)?;
     model_file::inspect_whisper_file(&model_path)?;
-    let (transcript, base, segments) = base_version(data, &args)?;
+    if let Some((asked, end)) = to_clamped {
+        eprintln!(
+            "--to {asked} is past the end of {} ({}): the span ends there",
+            super::terminal_safe(&transcript.audio_name),
+            timestamp(end, '.')
+        );
+    }
     let spans: Vec<(u64, u64)> = match (args.from, args.to) {
-        (Some(from), Some(to)) if !args.flagged => vec![covering_span(&segments, from, to)],
+        (Some(from), Some(to)) if !args.flagged => {
+            let to = to_clamped.map_or(to, |(_, end)| end);
+            vec![covering_span(&segments, from, to)]
+        }
         _ => {
             use crate::transcript::flags::{FlagRules, flags_with_speech};
             let rules = FlagRules::default();
@@ -189,6 +207,7 @@ pub(super) fn retranscribe(data: &DataDir, args: RetranscribeArgs) -> anyhow::Re
                 from_ms,
                 to_ms,
             }),
+            new_transcript: false,
         });
     }
     if !update_until(&mut app, Duration::from_secs(600), |w| {
@@ -230,17 +249,14 @@ pub(super) fn retranscribe(data: &DataDir, args: RetranscribeArgs) -> anyhow::Re
     drop(app); // the database writer finishes everything queued
 
     let conn = crate::storage::open(&data.db_path())?;
-    let current = repo::current_version(&conn, transcript.id)?;
-    // One span: the version based on the one repaired; several: the last of the chain.
-    let made = current.filter(|v| {
-        v.id != base.id
-            && if spans.len() == 1 {
-                v.based_on == Some(base.id)
-            } else {
-                v.number > base.number
-                    && v.source == crate::storage::repo::VersionSource::Retranscribe
-            }
-    });
+    // The version the last job made (its parameters name the job): other processes may have
+    // saved versions around it.
+    let made = match (last_job, &finished) {
+        (Some(job), Some(f)) if f.error.is_none() => {
+            repo::version_made_by_job(&conn, transcript.id, job)?
+        }
+        _ => None,
+    };
     let new = match &made {
         Some(v) => repo::segments(&conn, v.id)?
             .into_iter()
@@ -300,10 +316,16 @@ pub(super) fn retranscribe(data: &DataDir, args: RetranscribeArgs) -> anyhow::Re
 }
 
 /// The transcript, the version to repair and its segments; checks the span.
-fn base_version(
-    data: &DataDir,
-    args: &RetranscribeArgs,
-) -> anyhow::Result<(repo::TranscriptRow, VersionRow, Vec<Segment>)> {
+/// The transcript, the version to repair and its segments, and `(asked, end)` when `--to`
+/// was past the end of the audio (the span is clamped to it).
+type Base = (
+    repo::TranscriptRow,
+    VersionRow,
+    Vec<Segment>,
+    Option<(u64, u64)>,
+);
+
+fn base_version(data: &DataDir, args: &RetranscribeArgs) -> anyhow::Result<Base> {
     let conn = crate::storage::open(&data.db_path())?;
     let id = TranscriptId(args.id);
     let transcript = repo::get_transcript(&conn, id)?
@@ -314,21 +336,23 @@ fn base_version(
         None => repo::current_version(&conn, id)?
             .with_context(|| format!("transcript {id} has no current version"))?,
     };
+    let mut clamped = None;
     if let (Some(from), Some(to)) = (args.from, args.to) {
-        if from >= to {
-            anyhow::bail!("--from {from} must be before --to {to} (milliseconds)");
-        }
-        if transcript.duration_ms > 0 && from >= transcript.duration_ms {
+        let end = transcript.duration_ms;
+        if end > 0 && from >= end {
             anyhow::bail!(
                 "--from {from} is past the end of {} ({} ms long)",
-                transcript.audio_name,
-                transcript.duration_ms
+                super::terminal_safe(&transcript.audio_name),
+                end
             );
+        }
+        if end > 0 && to > end {
+            clamped = Some((to, end));
         }
     }
     let segments = repo::segments(&conn, version.id)?
         .into_iter()
         .map(Segment::from)
         .collect();
-    Ok((transcript, version, segments))
+    Ok((transcript, version, segments, clamped))
 }

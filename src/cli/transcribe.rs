@@ -88,6 +88,10 @@ pub struct TranscribeArgs {
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
+    /// A transcript of its own for each file, even one that has a transcript already (by
+    /// default the result becomes a new version of the file's transcript).
+    #[arg(long)]
+    pub new_transcript: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,6 +152,8 @@ struct JobReport {
     audio_file: Option<i64>,
     status: String,
     transcript: Option<i64>,
+    /// The transcript's version the job made (its current one).
+    version: Option<u32>,
     segments: usize,
     model: Option<String>,
     backend_requested: Option<&'static str>,
@@ -175,6 +181,7 @@ impl JobReport {
             audio_file: None,
             status: "failed".into(),
             transcript: None,
+            version: None,
             segments: 0,
             model: None,
             backend_requested: None,
@@ -207,6 +214,7 @@ pub(super) fn collect(
 pub(super) fn transcribe(data: &DataDir, args: TranscribeArgs) -> anyhow::Result<ExitCode> {
     let gpu = GpuPref::parse(&args.gpu)
         .with_context(|| format!("--gpu {:?}: use auto, on or off", args.gpu))?;
+    crate::transcribe::protocol::check_beam(args.beam).map_err(anyhow::Error::msg)?;
     let formats = match &args.export {
         Some(list) => Format::parse_list(list).map_err(anyhow::Error::msg)?,
         None => Vec::new(),
@@ -373,6 +381,7 @@ fn queue_jobs(
             token: i as u64,
             into: None,
             redo: None,
+            new_transcript: args.new_transcript,
         });
     }
     let expected = audio_of.len();
@@ -478,6 +487,7 @@ fn job_report(
         audio_file: Some(job.audio_file.0),
         status: format!("{:?}", job.status).to_lowercase(),
         transcript: job.transcript.map(|t| t.0),
+        version: None,
         segments: 0,
         model: Some(job.model.clone()),
         backend_requested: Some(job.gpu.as_db()),
@@ -494,6 +504,7 @@ fn job_report(
     {
         let segments = repo::segments(conn, version.id)?;
         report.segments = segments.len();
+        report.version = Some(version.number);
         if !formats.is_empty() {
             std::fs::create_dir_all(out_dir)
                 .with_context(|| format!("cannot create {}", out_dir.display()))?;
@@ -551,10 +562,12 @@ fn print_reports(reports: &[JobReport], json: bool) -> anyhow::Result<()> {
             match r.status.as_str() {
                 "completed" => {
                     emit_line(&format!(
-                        "{}: job {} completed: transcript {}, {} segments, {:.1} s on {}{}",
+                        "{}: job {} completed: transcript {} version {}, {} segments, {:.1} s \
+                         on {}{}",
                         r.input,
                         r.job.unwrap_or_default(),
                         r.transcript.unwrap_or_default(),
+                        r.version.unwrap_or_default(),
                         r.segments,
                         r.processing_ms.unwrap_or_default() as f64 / 1000.0,
                         r.backend.as_deref().unwrap_or("?"),

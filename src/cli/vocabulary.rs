@@ -50,7 +50,11 @@ pub(super) fn vocabulary(
             if json {
                 writeln!(out, "{}", serde_json::json!({ "prompt": prompt }))?;
             } else {
-                writeln!(out, "{}", prompt.as_deref().unwrap_or("(no terms)"))?;
+                writeln!(
+                    out,
+                    "{}",
+                    super::terminal_safe(prompt.as_deref().unwrap_or("(no terms)"))
+                )?;
             }
         }
         None => {
@@ -66,13 +70,15 @@ pub(super) fn vocabulary(
             } else {
                 writeln!(out, "{:<28} {:<10} {:>5}  was", "term", "source", "times")?;
                 for r in rows {
+                    // Terms kept before they were checked may hold control characters: they
+                    // are shown escaped, never sent to the terminal as they are.
                     writeln!(
                         out,
                         "{:<28} {:<10} {:>5}  {}",
-                        r.term,
+                        super::terminal_safe(&r.term),
                         r.source,
                         r.times,
-                        r.replaced.as_deref().unwrap_or("-")
+                        super::terminal_safe(r.replaced.as_deref().unwrap_or("-"))
                     )?;
                 }
             }

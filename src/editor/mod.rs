@@ -19,10 +19,11 @@ use crate::storage::writer::command;
 use crate::storage::{StorageError, now_ms};
 use crate::transcript::Segment;
 use crate::transcript::diff::{Comparison, compare};
-use crate::transcript::edit::{Edit, EditSession};
+use crate::transcript::edit::{Edit, EditSession, SegmentKey};
 use crate::transcript::export::Format;
 use crate::{AppSystems, Feature};
 
+pub mod drafts;
 pub mod flags;
 pub mod segments;
 
@@ -39,6 +40,9 @@ pub struct Doc {
     pub selected: Option<usize>,
     /// The file's bookmarks (set on live lines while it recorded), by time.
     pub bookmarks: Vec<Bookmark>,
+    /// Unsaved edits of this transcript kept from an earlier session (a crash, a kill, a
+    /// close without saving), offered back until restored or discarded.
+    pub draft: Option<drafts::EditDraft>,
 }
 
 /// Two versions side by side.
@@ -59,12 +63,34 @@ pub struct Editor {
     pub search_results: Vec<SearchHit>,
     pub transcripts: Vec<TranscriptRow>,
     compare_parts: [Option<(VersionRow, Vec<Segment>)>; 2],
+    /// The user is typing in a segment's text field (text not yet given to the session):
+    /// counts as unsaved work, so nothing reloads the document under it.
+    pub typing: bool,
+    /// The newest open (or close) asked for: an answer to an older one is dropped, so a
+    /// slow load can never replace what the user opened (or closed) since.
+    open_seq: u64,
+    /// The unsaved state last written as a draft: (transcript, revision).
+    autosaved: Option<(TranscriptId, u64)>,
+}
+
+impl Editor {
+    /// Whether the open document holds work that is not in a saved version: edits in the
+    /// session, or text being typed.
+    pub fn unsaved(&self) -> bool {
+        self.doc.as_ref().is_some_and(|d| d.session.dirty()) || self.typing
+    }
 }
 
 /// What a loaded version is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Load {
-    Open { segment: Option<usize> },
+    /// `seq`: the open it answers (see `Editor::open_seq`); `restore`: apply the
+    /// transcript's autosaved draft once loaded.
+    Open {
+        segment: Option<usize>,
+        seq: u64,
+        restore: bool,
+    },
     CompareSide(usize),
 }
 
@@ -76,8 +102,10 @@ enum EditorReply {
     },
     Saved {
         transcript: TranscriptId,
-        result: Result<(VersionId, u32), String>,
+        result: Result<(VersionId, u32), SaveError>,
     },
+    /// A draft was discarded (or could not be).
+    Discarded(Result<(), String>),
     Searched(Result<Vec<SearchHit>, String>),
     Listed(Result<Vec<TranscriptRow>, String>),
     /// The absolute path written.
@@ -95,6 +123,34 @@ pub struct LoadedTranscript {
     pub bookmarks: Vec<Bookmark>,
     /// Where the voice activity model heard speech in the file (`repo::speech_regions`).
     pub speech: Option<Vec<(u64, u64)>>,
+    /// Unsaved edits kept from an earlier session.
+    pub draft: Option<drafts::EditDraft>,
+}
+
+/// Why a version was not saved.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SaveError {
+    /// The edits were made on version `base`, and version `current` was saved since (by a
+    /// job, another window, the CLI): saving them would silently undo that version.
+    #[error(
+        "version {current} was saved since you started editing version {base}; your edits are \
+         still here, unsaved"
+    )]
+    Stale { base: u32, current: u32 },
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<crate::storage::writer::BatchFailed> for SaveError {
+    fn from(e: crate::storage::writer::BatchFailed) -> Self {
+        Self::Failed(e.to_string())
+    }
+}
+
+impl From<StorageError> for SaveError {
+    fn from(e: StorageError) -> Self {
+        Self::Failed(e.to_string())
+    }
 }
 
 /// Reads a transcript with version `version` (`None`: the current one).
@@ -120,6 +176,13 @@ pub fn load_transcript(
     let segments = repo::segments(conn, version.id)?;
     let bookmarks = repo::bookmarks(conn, t.audio_file)?;
     let speech = repo::speech_regions(conn, transcript)?;
+    let draft = match drafts::get(conn, transcript) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!("{e}");
+            None
+        }
+    };
     Ok(LoadedTranscript {
         transcript: t,
         versions,
@@ -127,6 +190,7 @@ pub fn load_transcript(
         segments,
         bookmarks,
         speech,
+        draft,
     })
 }
 
@@ -210,13 +274,35 @@ pub enum EditorCommand {
         segment: Option<usize>,
     },
     Edit(Edit),
+    /// Set the text of the segment with `key` in the open `version` to `text`, if its text
+    /// is still `base` (what the field was showing when the user started typing); refused
+    /// otherwise, so a field can never write over a segment that changed under it.
+    EditText {
+        version: VersionId,
+        key: SegmentKey,
+        base: String,
+        text: String,
+    },
+    /// The user is typing into a segment's field (`true`) or has left it.
+    Typing(bool),
     Undo,
     Redo,
     Select(Option<usize>),
-    /// Save the edits as a new version.
+    /// Save the edits as a new version (refused when another version was saved since the
+    /// open one: `EditorEvent::Stale`).
     Save {
         note: Option<String>,
     },
+    /// Save the edits as a new version on top of the current one, when the user chose so
+    /// after being told that another version was saved since (`EditorEvent::Stale`).
+    SaveOnTop {
+        note: Option<String>,
+    },
+    /// Apply the open transcript's autosaved draft (opening the version it was made on).
+    RestoreDraft,
+    /// Drop the unsaved edits: the autosaved draft, and the session's edits (back to the
+    /// open version as saved).
+    DiscardEdits,
     /// A new version equal to version `to`.
     Rollback {
         to: u32,
@@ -263,6 +349,14 @@ pub enum EditorEvent {
     },
     Refused(String),
     Failed(String),
+    /// Not saved: version `current` was saved since the edits' base `base` (the edits stay).
+    Stale {
+        transcript: TranscriptId,
+        base: u32,
+        current: u32,
+    },
+    /// The unsaved edits were dropped.
+    Discarded,
     Compared,
     Exported(PathBuf),
     Searched(usize),
@@ -289,7 +383,7 @@ fn follow_new_versions(
         j.status == crate::transcribe::JobStatus::Completed
             && j.transcript == Some(doc.transcript.id)
     });
-    if ours && !doc.session.dirty() {
+    if ours && !editor.unsaved() {
         out.write(EditorCommand::Open {
             transcript: doc.transcript.id,
             version: None,
@@ -480,6 +574,10 @@ impl Plugin for EditorPlugin {
                 Update,
                 apply_replies.in_set(AppSystems::Ingest.of(Feature::Editor)),
             )
+            .add_systems(
+                Update,
+                autosave.in_set(AppSystems::Persist.of(Feature::Editor)),
+            )
             .add_plugins(segments::plugin)
             .init_resource::<flags::Rules>()
             .init_resource::<flags::DocSpeech>()
@@ -499,6 +597,50 @@ impl Plugin for EditorPlugin {
                     .in_set(AppSystems::Apply.of(Feature::Editor)),
             );
     }
+}
+
+/// Keeps the open document's unsaved edits on disk as its draft (`drafts`): written at each
+/// new state of the edits (they change at the speed of a person's edits, not of frames), and
+/// deleted when the edits are undone back to the saved version. Saving deletes it in the
+/// save's own transaction.
+fn autosave(mut editor: ResMut<Editor>, db: Option<ResMut<Database>>) {
+    let Some(mut db) = db else { return };
+    let Some(doc) = editor.doc.as_ref() else {
+        return;
+    };
+    let (transcript, revision) = (doc.transcript.id, doc.session.revision());
+    let written = editor.autosaved;
+    if written == Some((transcript, revision)) {
+        return;
+    }
+    if !doc.session.dirty() {
+        // Back at the saved state: a draft this session wrote holds nothing any more (one
+        // found at open is left alone: it is still offered).
+        if written.is_some_and(|(t, _)| t == transcript) {
+            db.write(
+                move |c, _| drafts::delete(c, transcript).map_err(|e| e.to_string()),
+                |r: Result<(), String>| {
+                    if let Err(e) = r {
+                        tracing::warn!("the kept copy of undone edits was not removed: {e}");
+                    }
+                },
+            );
+            editor.autosaved = None;
+        }
+        return;
+    }
+    let (base, segments) = (doc.version.id, doc.session.segments().to_vec());
+    db.write(
+        move |c, _| {
+            drafts::save(c, transcript, base, &segments, now_ms()).map_err(|e| e.to_string())
+        },
+        |r: Result<(), String>| {
+            if let Err(e) = r {
+                tracing::warn!("the unsaved edits could not be kept on disk: {e}");
+            }
+        },
+    );
+    editor.autosaved = Some((transcript, revision));
 }
 
 /// Queues the load of a transcript version on the reader.
@@ -533,15 +675,30 @@ fn save_version(
     db.write(
         move |c, _| {
             let now = now_ms();
+            // Checked inside the writer's transaction: a version is only ever written on top
+            // of the one that is current when it is written (no lost update).
+            if let Some(base) = version.based_on
+                && version.source == VersionSource::Edit
+                && let Some(current) = repo::current_version(c, transcript)?
+                && current.id != base
+            {
+                let base = repo::versions(c, transcript)?
+                    .iter()
+                    .find(|v| v.id == base)
+                    .map_or(0, |v| v.number);
+                return Err(SaveError::Stale {
+                    base,
+                    current: current.number,
+                });
+            }
             let before = match version.based_on {
                 _ if !learn => None,
                 Some(v) => Some(v),
-                None => repo::current_version(c, transcript)
-                    .map_err(|e| e.to_string())?
-                    .map(|v| v.id),
+                None => repo::current_version(c, transcript)?.map(|v| v.id),
             };
-            let saved = repo::add_version(c, transcript, &version, &segments, now)
-                .map_err(|e| e.to_string())?;
+            let saved = repo::add_version(c, transcript, &version, &segments, now)?;
+            // The edits are in a version now: their autosaved draft goes with the save.
+            drafts::delete(c, transcript)?;
             if let Some(before) = before {
                 let learnt = repo::segments(c, before).map(|rows| {
                     let before: Vec<Segment> = rows.into_iter().map(Segment::from).collect();
@@ -569,18 +726,164 @@ fn handle_commands(
     let Some(mut db) = db else { return };
     let mut player = player;
     for cmd in commands.read() {
+        // The selection belongs to a segment, not a position: an edit before it (a split, an
+        // insert) or an undo moves it along with its segment.
+        let selected_key = editor.doc.as_ref().and_then(|d| {
+            d.selected
+                .and_then(|i| d.session.keys().get(i).copied())
+                .map(|k| (k, d.selected))
+        });
+        handle_command(
+            cmd,
+            &mut editor,
+            &mut db,
+            &replies,
+            &mut events,
+            &mut player,
+        );
+        if let (Some((key, was)), Some(doc)) = (selected_key, editor.doc.as_mut())
+            && doc.selected == was
+        {
+            let n = doc.session.segments().len();
+            doc.selected = doc
+                .session
+                .index_of(key)
+                .or(was.map(|i| i.min(n.saturating_sub(1))))
+                .filter(|_| n > 0);
+        }
+    }
+}
+
+fn handle_command(
+    cmd: &EditorCommand,
+    editor: &mut ResMut<Editor>,
+    db: &mut Database,
+    replies: &Replies<EditorReply>,
+    events: &mut MessageWriter<EditorEvent>,
+    player: &mut Option<ResMut<Player>>,
+) {
+    {
         match cmd {
             EditorCommand::Open {
                 transcript,
                 version,
                 segment,
             } => {
-                let what = Load::Open { segment: *segment };
-                load(&mut db, &replies, *transcript, *version, what);
+                editor.open_seq += 1;
+                let what = Load::Open {
+                    segment: *segment,
+                    seq: editor.open_seq,
+                    restore: false,
+                };
+                load(db, replies, *transcript, *version, what);
+            }
+            EditorCommand::EditText {
+                version,
+                key,
+                base,
+                text,
+            } => {
+                let Some(doc) = editor.doc.as_mut() else {
+                    events.write(EditorEvent::Refused(format!(
+                        "Not applied: the transcript was closed before your text \"{text}\" \
+                         reached it"
+                    )));
+                    return;
+                };
+                let index = doc.session.index_of(*key);
+                let current = index.and_then(|i| doc.session.segments().get(i));
+                match (index, current) {
+                    (Some(index), Some(seg)) if doc.version.id == *version && seg.text == *base => {
+                        let edit = Edit::SetText {
+                            index,
+                            text: text.clone(),
+                        };
+                        if let Err(e) = doc.session.apply(&edit) {
+                            events.write(EditorEvent::Refused(format!("Edit refused: {e}")));
+                        }
+                    }
+                    _ => {
+                        events.write(EditorEvent::Refused(format!(
+                            "Not applied: the segment changed while you typed \"{text}\" \
+                             (nothing was overwritten; type it again if it still applies)"
+                        )));
+                    }
+                }
+            }
+            EditorCommand::Typing(on) => {
+                if editor.typing != *on {
+                    editor.typing = *on;
+                }
+            }
+            EditorCommand::SaveOnTop { note } => {
+                let Some(doc) = editor.doc.as_ref() else {
+                    return;
+                };
+                if let Err(e) = crate::transcript::edit::validate(
+                    doc.session.segments(),
+                    doc.session.duration_ms,
+                ) {
+                    events.write(EditorEvent::Refused(format!("Not saved: {e}")));
+                    return;
+                }
+                let transcript = doc.transcript.id;
+                let segments = doc.session.segments().to_vec();
+                let note = note.clone().filter(|n| !n.trim().is_empty());
+                db.write(
+                    move |c, _| {
+                        let current = repo::current_version(c, transcript)?;
+                        let mut v = NewVersion::new(VersionSource::Edit);
+                        v.based_on = current.map(|v| v.id);
+                        v.note = note;
+                        v.author = std::env::var("USER").ok();
+                        let saved = repo::add_version(c, transcript, &v, &segments, now_ms())?;
+                        drafts::delete(c, transcript)?;
+                        Ok(saved)
+                    },
+                    replies.to(move |result| EditorReply::Saved { transcript, result }),
+                );
+            }
+            EditorCommand::RestoreDraft => {
+                let Some(doc) = editor.doc.as_ref() else {
+                    return;
+                };
+                let Some(draft) = doc.draft.as_ref() else {
+                    return;
+                };
+                let (transcript, base, selected) =
+                    (doc.transcript.id, draft.base_number, doc.selected);
+                editor.open_seq += 1;
+                let what = Load::Open {
+                    segment: selected,
+                    seq: editor.open_seq,
+                    restore: true,
+                };
+                load(db, replies, transcript, Some(base), what);
+            }
+            EditorCommand::DiscardEdits => {
+                let Some(doc) = editor.doc.as_mut() else {
+                    return;
+                };
+                let transcript = doc.transcript.id;
+                doc.draft = None;
+                if doc.session.dirty() {
+                    let saved = doc.session.saved_segments().to_vec();
+                    // Back to the version as saved: one undoable step, then marked saved.
+                    if doc.session.replace_all(saved.clone()).is_err() {
+                        doc.session = EditSession::new(saved, doc.session.duration_ms);
+                    }
+                    doc.session.mark_saved();
+                }
+                editor.typing = false;
+                editor.autosaved = None;
+                db.write(
+                    move |c, _| drafts::delete(c, transcript).map_err(|e| e.to_string()),
+                    replies.to(EditorReply::Discarded),
+                );
             }
             EditorCommand::Edit(edit) => {
                 let Some(doc) = editor.doc.as_mut() else {
-                    continue;
+                    return;
                 };
                 if let Err(e) = doc.session.apply(edit) {
                     events.write(EditorEvent::Refused(format!("Edit refused: {e}")));
@@ -603,18 +906,18 @@ fn handle_commands(
             }
             EditorCommand::Save { note } => {
                 let Some(doc) = editor.doc.as_ref() else {
-                    continue;
+                    return;
                 };
                 if !doc.session.dirty() {
                     events.write(EditorEvent::Refused("Nothing to save: no changes".into()));
-                    continue;
+                    return;
                 }
                 if let Err(e) = crate::transcript::edit::validate(
                     doc.session.segments(),
                     doc.session.duration_ms,
                 ) {
                     events.write(EditorEvent::Refused(format!("Not saved: {e}")));
-                    continue;
+                    return;
                 }
                 let mut v = NewVersion::new(VersionSource::Edit);
                 v.based_on = Some(doc.version.id);
@@ -622,16 +925,16 @@ fn handle_commands(
                 v.author = std::env::var("USER").ok();
                 let transcript = doc.transcript.id;
                 let segments = doc.session.segments().to_vec();
-                save_version(&mut db, &replies, transcript, v, segments, true);
+                save_version(db, replies, transcript, v, segments, true);
             }
             EditorCommand::Rollback { to } => {
                 let Some(doc) = editor.doc.as_ref() else {
-                    continue;
+                    return;
                 };
                 let (transcript, to) = (doc.transcript.id, *to);
                 db.write(
                     move |c, _| {
-                        repo::rollback(c, transcript, to, None, now_ms()).map_err(|e| e.to_string())
+                        repo::rollback(c, transcript, to, None, now_ms()).map_err(SaveError::from)
                     },
                     replies.to(move |result| EditorReply::Saved { transcript, result }),
                 );
@@ -644,26 +947,24 @@ fn handle_commands(
                 let mut v = NewVersion::new(VersionSource::Import);
                 v.note = Some(note.clone());
                 // Corrections made elsewhere (a subtitle editor) are corrections too.
-                save_version(&mut db, &replies, *transcript, v, segments.clone(), true);
+                save_version(db, replies, *transcript, v, segments.clone(), true);
             }
             EditorCommand::Compare { left, right } => {
                 let Some(doc) = editor.doc.as_ref() else {
-                    continue;
+                    return;
                 };
                 let transcript = doc.transcript.id;
                 editor.compare_parts = [None, None];
                 for (side, n) in [(0, *left), (1, *right)] {
-                    load(
-                        &mut db,
-                        &replies,
-                        transcript,
-                        Some(n),
-                        Load::CompareSide(side),
-                    );
+                    load(db, replies, transcript, Some(n), Load::CompareSide(side));
                 }
             }
             EditorCommand::CloseCompare => editor.compare = None,
             EditorCommand::Close => {
+                // Whatever was still loading is not opened after this.
+                editor.open_seq += 1;
+                editor.typing = false;
+                editor.autosaved = None;
                 editor.doc = None;
                 editor.compare = None;
                 if let Some(p) = player.as_mut() {
@@ -676,7 +977,7 @@ fn handle_commands(
                 words,
             } => {
                 let Some(doc) = editor.doc.as_ref() else {
-                    continue;
+                    return;
                 };
                 // The saved version, not unsaved edits: an export names its version.
                 let job = ExportJob {
@@ -749,17 +1050,41 @@ fn apply_replies(
                 let segs: Vec<Segment> =
                     loaded.segments.iter().cloned().map(Segment::from).collect();
                 match what {
-                    Load::Open { segment } => {
+                    Load::Open {
+                        segment,
+                        seq,
+                        restore,
+                    } => {
+                        if seq != editor.open_seq {
+                            // Something else was opened (or the editor closed) since.
+                            continue;
+                        }
                         // The player gets the samples the waveform is built from
                         // (`build_peaks`): the file is decoded once.
                         let audio_path = store.0.absolute(&loaded.transcript.audio_path);
+                        let mut session = EditSession::new(segs, loaded.transcript.duration_ms);
+                        // A draft equal to what is saved holds nothing to offer.
+                        let mut draft = loaded.draft.clone().filter(|d| {
+                            d.base != loaded.version.id || d.segments != session.segments()
+                        });
+                        if restore
+                            && let Some(d) = draft.take()
+                            && let Err(e) = session.replace_all(d.segments.clone())
+                        {
+                            events.write(EditorEvent::Failed(format!(
+                                "The unsaved edits cannot be restored: {e}"
+                            )));
+                            draft = Some(d);
+                        }
                         events.write(EditorEvent::Opened {
                             transcript: loaded.transcript.id,
                             version: loaded.version.number,
                         });
                         editor.compare = None;
+                        editor.typing = false;
+                        editor.autosaved = None;
                         editor.doc = Some(Doc {
-                            session: EditSession::new(segs, loaded.transcript.duration_ms),
+                            session,
                             transcript: loaded.transcript.clone(),
                             versions: loaded.versions.clone(),
                             version: loaded.version.clone(),
@@ -767,6 +1092,7 @@ fn apply_replies(
                             focus: segment,
                             selected: segment,
                             bookmarks: loaded.bookmarks.clone(),
+                            draft,
                         });
                         speech.set_if_neq(flags::DocSpeech(loaded.speech.clone()));
                         if let (Some(i), Some(pl)) = (segment, player.as_mut())
@@ -809,20 +1135,37 @@ fn apply_replies(
                             .is_some_and(|d| d.transcript.id == transcript);
                         if open && let Some(db) = db.as_mut() {
                             let focus = editor.doc.as_ref().and_then(|d| d.selected);
-                            load(
-                                db,
-                                &replies,
-                                transcript,
-                                None,
-                                Load::Open { segment: focus },
-                            );
+                            editor.open_seq += 1;
+                            let what = Load::Open {
+                                segment: focus,
+                                seq: editor.open_seq,
+                                restore: false,
+                            };
+                            load(db, &replies, transcript, None, what);
                         }
                     }
-                    Err(e) => {
+                    Err(SaveError::Stale { base, current }) => {
+                        events.write(EditorEvent::Stale {
+                            transcript,
+                            base,
+                            current,
+                        });
+                    }
+                    Err(SaveError::Failed(e)) => {
                         events.write(EditorEvent::Failed(format!("Not saved: {e}")));
                     }
                 }
             }
+            EditorReply::Discarded(result) => match result {
+                Ok(()) => {
+                    events.write(EditorEvent::Discarded);
+                }
+                Err(e) => {
+                    events.write(EditorEvent::Failed(format!(
+                        "The kept copy of the unsaved edits could not be removed: {e}"
+                    )));
+                }
+            },
             EditorReply::Searched(result) => match result {
                 Ok(hits) => {
                     events.write(EditorEvent::Searched(hits.len()));

@@ -358,6 +358,9 @@ pub(super) fn link_versions(
 /// One segment as a panel shows it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SegmentView<'a> {
+    /// Which segment this is: stable while the version is open, whatever is split, merged,
+    /// inserted or deleted around it (an edit field belongs to one key).
+    pub key: SegmentKey,
     pub start_ms: u64,
     pub end_ms: u64,
     pub text: &'a str,
@@ -403,6 +406,8 @@ pub trait SegmentRows {
 #[derive(Debug, Clone)]
 pub struct SegmentList<'a> {
     segments: &'a [Segment],
+    /// The segments' keys (`None`: the position is the key, for a list that never changes).
+    keys: Option<&'a [SegmentKey]>,
     words: Vec<Vec<Word>>,
 }
 
@@ -411,6 +416,15 @@ impl<'a> SegmentList<'a> {
         Self {
             words: segments.iter().map(Segment::words).collect(),
             segments,
+            keys: None,
+        }
+    }
+
+    /// The list of an edit session, with its segments' keys.
+    pub fn of_session(session: &'a crate::transcript::edit::EditSession) -> Self {
+        Self {
+            keys: Some(session.keys()),
+            ..Self::new(session.segments())
         }
     }
 }
@@ -427,6 +441,10 @@ impl SegmentRows for SegmentList<'_> {
 
     fn row(&self, i: usize) -> Option<SegmentView<'_>> {
         self.segments.get(i).map(|s| SegmentView {
+            key: self
+                .keys
+                .and_then(|k| k.get(i).copied())
+                .unwrap_or(SegmentKey(i as u64)),
             start_ms: s.start_ms,
             end_ms: s.end_ms,
             text: &s.text,
@@ -438,6 +456,7 @@ impl SegmentRows for SegmentList<'_> {
 
 /// What a panel reads of a segment entity.
 pub type SegmentRowData = (
+    &'static SegmentId,
     &'static SegmentTiming,
     &'static SegmentText,
     Option<&'static SegmentFlags>,
@@ -462,8 +481,9 @@ impl SegmentRows for OpenSegments<'_, '_, '_> {
     }
 
     fn row(&self, i: usize) -> Option<SegmentView<'_>> {
-        let (t, text, flags, words) = self.rows.get(*self.order.get(i)?).ok()?;
+        let (id, t, text, flags, words) = self.rows.get(*self.order.get(i)?).ok()?;
         Some(SegmentView {
+            key: id.0,
             start_ms: t.start_ms,
             end_ms: t.end_ms,
             text: &text.0,

@@ -272,7 +272,16 @@ fn open_stream(samples: Arc<[f32]>, shared: Arc<Shared>) -> Result<cpal::Stream,
     let rate = config.sample_rate();
     let format = config.sample_format();
     let mut cursor = Cursor::default();
-    let err = |e: cpal::Error| tracing::warn!("playback stream error: {e}");
+    // A stream in trouble can report an error thousands of times a second (a PulseAudio null
+    // sink did 69,000 in one): the first is logged, then one line each time the count
+    // reaches the next power of ten.
+    let errors = std::sync::atomic::AtomicU64::new(0);
+    let err = move |e: cpal::Error| {
+        let n = errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if n.checked_ilog10() != (n - 1).checked_ilog10() {
+            tracing::warn!("playback stream error: {e} ({n} so far)");
+        }
+    };
     let stream = match format {
         cpal::SampleFormat::F32 => device.build_output_stream(
             config.into(),

@@ -88,9 +88,13 @@ pub const MIGRATION_FILES: &[(&str, &str)] = &[
         "007_vocabulary.sql",
         include_str!("../../migrations/007_vocabulary.sql"),
     ),
+    (
+        "008_edit_drafts.sql",
+        include_str!("../../migrations/008_edit_drafts.sql"),
+    ),
 ];
 
-static MIGRATION_STEPS: [M<'static>; 7] = [
+static MIGRATION_STEPS: [M<'static>; 8] = [
     M::up(MIGRATION_FILES[0].1),
     M::up(MIGRATION_FILES[1].1),
     M::up(MIGRATION_FILES[2].1),
@@ -99,6 +103,7 @@ static MIGRATION_STEPS: [M<'static>; 7] = [
     M::up(MIGRATION_FILES[4].1).foreign_key_check(),
     M::up(MIGRATION_FILES[5].1),
     M::up(MIGRATION_FILES[6].1),
+    M::up(MIGRATION_FILES[7].1),
 ];
 
 /// The schema migrations as rusqlite_migration sees them.

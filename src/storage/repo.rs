@@ -386,6 +386,10 @@ pub struct SessionProgress {
     pub overruns: u64,
     pub frames_dropped: u64,
     pub xruns: Vec<(u64, u64)>,
+    /// `(frame, ms)` per pause in the device's deliveries that did not end the take (a
+    /// starved audio server): where the take may lack audio, and for how long. Not stored.
+    #[serde(default)]
+    pub gaps: Vec<(u64, u64)>,
 }
 
 fn xruns_json(xruns: &[(u64, u64)]) -> String {
@@ -1054,6 +1058,38 @@ pub fn get_transcript(
     .map_err(Into::into)
 }
 
+/// The newest transcript of an audio file, if it has one.
+pub fn newest_transcript_of(
+    conn: &Connection,
+    audio_file: AudioFileId,
+) -> Result<Option<TranscriptId>, StorageError> {
+    conn.prepare_cached(
+        "SELECT id FROM transcripts WHERE audio_file_id = ?1 ORDER BY id DESC LIMIT 1",
+    )?
+    .query_row([audio_file], |r| r.get(0))
+    .optional()
+    .map_err(Into::into)
+}
+
+/// The version of `transcript` that job `job` made (its parameters name the job).
+pub fn version_made_by_job(
+    conn: &Connection,
+    transcript: TranscriptId,
+    job: JobId,
+) -> Result<Option<VersionRow>, StorageError> {
+    let id: Option<VersionId> = conn
+        .prepare_cached(
+            "SELECT id FROM transcript_versions WHERE transcript_id = ?1 \
+             AND json_extract(params_json, '$.job') = ?2 ORDER BY number DESC LIMIT 1",
+        )?
+        .query_row(params![transcript, job], |r| r.get(0))
+        .optional()?;
+    match id {
+        Some(v) => Ok(versions(conn, transcript)?.into_iter().find(|r| r.id == v)),
+        None => Ok(None),
+    }
+}
+
 /// Every transcript, newest first.
 pub fn list_transcripts(conn: &Connection) -> Result<Vec<TranscriptRow>, StorageError> {
     let mut stmt = conn.prepare_cached(&format!(
@@ -1266,7 +1302,10 @@ pub fn learn_corrections(
     )?;
     let mut n = 0;
     for (was, now_text) in corrections {
-        let term = now_text.trim();
+        // A correction that cannot be a term (too long, control characters) is not learnt.
+        let Ok(term) = check_term(now_text) else {
+            continue;
+        };
         if term.is_empty()
             || undoes.query_row(params![was.trim(), term], |r| r.get::<_, bool>(0))?
         {
@@ -1278,14 +1317,47 @@ pub fn learn_corrections(
 }
 
 /// Adds terms by hand (a hidden one is shown again). The number added or shown again.
+/// The longest vocabulary term (characters): a name or a phrase of a few words, which whisper
+/// reads as two or three tokens a word.
+pub const MAX_TERM_CHARS: usize = 64;
+
+/// A vocabulary term as it will be kept (trimmed), or why it cannot be one: empty, too long,
+/// or holding a control character (an escape sequence, a bell, a line break) that would reach
+/// the terminal and whisper's prompt.
+pub fn check_term(term: &str) -> Result<&str, String> {
+    let t = term.trim();
+    if t.is_empty() {
+        return Err("an empty term".into());
+    }
+    if let Some(c) = t.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "{:?} holds a control character (U+{:04X})",
+            t.escape_debug().to_string(),
+            u32::from(c)
+        ));
+    }
+    let n = t.chars().count();
+    if n > MAX_TERM_CHARS {
+        return Err(format!(
+            "a term of {n} characters (at most {MAX_TERM_CHARS}: a name or a short phrase)"
+        ));
+    }
+    Ok(t)
+}
+
+/// Adds the user's terms (each checked by [`check_term`]; one that is not valid refuses
+/// them all, so nothing half-done is kept). The number added.
 pub fn add_terms(conn: &Connection, terms: &[String], now: i64) -> Result<usize, StorageError> {
+    for t in terms {
+        check_term(t).map_err(|e| StorageError::Invalid(format!("not a vocabulary term: {e}")))?;
+    }
     let mut stmt = conn.prepare_cached(
         "INSERT INTO vocabulary (term, source, created_at, updated_at) VALUES (?1, 'user', ?2, ?2) \
          ON CONFLICT (term) DO UPDATE SET hidden = 0, updated_at = excluded.updated_at \
          WHERE hidden = 1",
     )?;
     let mut n = 0;
-    for t in terms.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+    for t in terms.iter().filter_map(|t| check_term(t).ok()) {
         n += stmt.execute(params![t, now])?;
     }
     Ok(n)
@@ -1334,9 +1406,14 @@ pub fn vocabulary_prompt(
 ) -> Result<Option<String>, StorageError> {
     let mut prompt = String::new();
     for row in vocabulary(conn)? {
+        // Terms kept before they were checked are checked here too; one that does not fit
+        // is left out and the next ones still tried (one long term emptied the prompt).
+        if check_term(&row.term).is_err() {
+            continue;
+        }
         let extra = if prompt.is_empty() { 0 } else { 2 };
-        if prompt.len() + extra + row.term.len() > max_chars {
-            break;
+        if prompt.len() + extra + row.term.len() + 1 > max_chars {
+            continue;
         }
         if !prompt.is_empty() {
             prompt.push_str(", ");
@@ -1500,6 +1577,42 @@ pub fn export_formats(conn: &Connection) -> Result<Vec<String>, StorageError> {
 #[cfg(test)]
 mod tests {
     use super::fts_query;
+
+    /// Issue 28, finding 8: terms with control characters were kept, printed raw and fed to
+    /// whisper; one term over 400 characters emptied the prompt.
+    #[test]
+    fn vocabulary_terms_are_checked_and_the_prompt_takes_what_fits() {
+        #![allow(clippy::unwrap_used)]
+        let conn = crate::storage::open_in_memory().unwrap();
+        for bad in [
+            "\u{1b}[31mred",
+            "bell\u{7}",
+            "two\nlines",
+            "   ",
+            &"x".repeat(65),
+        ] {
+            let e = super::add_terms(&conn, &["Dashwood".into(), bad.to_string()], 1);
+            assert!(e.is_err(), "{bad:?} was taken");
+        }
+        assert!(
+            super::vocabulary(&conn).unwrap().is_empty(),
+            "nothing half-added"
+        );
+        assert_eq!(
+            super::add_terms(&conn, &[" Dashwood ".into(), "Norland Park".into()], 1).unwrap(),
+            2
+        );
+        // A long term kept before terms were checked: left out, the others still prompt.
+        conn.execute(
+            "INSERT INTO vocabulary (term, source, times, created_at, updated_at) \
+             VALUES (?1, 'user', 99, 0, 0)",
+            [&"y".repeat(500)],
+        )
+        .unwrap();
+        let p = super::vocabulary_prompt(&conn, 400).unwrap().unwrap();
+        assert!(p.contains("Dashwood") && p.contains("Norland Park"), "{p}");
+        assert!(p.len() <= 400);
+    }
 
     #[test]
     fn user_input_becomes_quoted_terms_with_a_prefix_on_the_last() {

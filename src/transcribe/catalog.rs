@@ -313,6 +313,9 @@ pub fn models_dir(data_dir: &Path) -> PathBuf {
 pub enum ResolveError {
     #[error("model file {0} does not exist")]
     NoFile(PathBuf),
+    /// There, but not a file a model can be read from (`/dev/zero`, a folder, a FIFO).
+    #[error("{path} is {what}, not a model file")]
+    NotAFile { path: PathBuf, what: &'static str },
     #[error("model {name} is not downloaded yet: run `verbatim models download {name}`")]
     NotDownloaded { name: String },
     #[error(
@@ -335,6 +338,12 @@ pub fn resolve(models_dir: &Path, model: &str) -> Result<PathBuf, ResolveError> 
             if p.is_file() {
                 return Ok(p);
             }
+        }
+        if let Ok(meta) = std::fs::metadata(as_path) {
+            return Err(ResolveError::NotAFile {
+                path: as_path.to_path_buf(),
+                what: crate::paths::file_kind(&meta),
+            });
         }
         return Err(ResolveError::NoFile(as_path.to_path_buf()));
     }
@@ -440,6 +449,29 @@ pub fn pick<'a>(installed: &'a [Installed], wanted: &str) -> Option<&'a Installe
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// Issue 28, finding 11: `models quantize /dev/zero` said the file "does not exist".
+    #[test]
+    fn a_model_path_that_is_not_a_file_says_what_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = resolve(dir.path(), "/dev/zero").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "/dev/zero is a character device, not a model file"
+        );
+        let folder = dir.path().join("x.bin");
+        std::fs::create_dir(&folder).unwrap();
+        let e = resolve(dir.path(), folder.to_str().unwrap()).unwrap_err();
+        assert!(
+            e.to_string().ends_with("is a folder, not a model file"),
+            "{e}"
+        );
+        let gone = dir.path().join("gone.bin");
+        assert_eq!(
+            resolve(dir.path(), gone.to_str().unwrap()).unwrap_err(),
+            ResolveError::NoFile(gone)
+        );
+    }
 
     #[test]
     fn installed_models_are_read_off_their_headers_and_the_best_is_picked() {

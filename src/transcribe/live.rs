@@ -672,6 +672,7 @@ fn queue_final_pass(
         token: u64::MAX - audio.0 as u64,
         into,
         redo: None,
+        new_transcript: false,
     });
     tracing::info!(audio = %audio, ?into, "recording stored: queued the full transcription pass");
 }

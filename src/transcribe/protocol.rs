@@ -72,6 +72,19 @@ impl WordTiming {
     }
 }
 
+/// The widest beam whisper.cpp decodes with (its `WHISPER_MAX_DECODERS`).
+pub const MAX_BEAM: u32 = 8;
+
+/// Checks a beam width asked for on the command line (`--beam`).
+pub fn check_beam(beam: Option<u32>) -> Result<(), String> {
+    match beam {
+        Some(b) if !(1..=MAX_BEAM).contains(&b) => Err(format!(
+            "--beam {b}: whisper.cpp decodes with 1 to {MAX_BEAM} beams"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Decoding parameters, recorded with the job and with the transcript version they made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

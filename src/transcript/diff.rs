@@ -1,5 +1,6 @@
-//! Comparing two versions: rows aligned by time, a word-level diff per row, timing changes,
-//! and a summary (words changed, word error rate of one against the other).
+//! Comparing two versions: rows aligned by time, a word-level diff per row, what happened to
+//! the segments (split, merged, retimed, added, removed), and a summary (words changed, word
+//! error rate of one against the other on normalised words, as `transcript::wer` scores).
 
 use serde::Serialize;
 use similar::{ChangeTag, TextDiff};
@@ -26,6 +27,24 @@ pub struct Span {
     pub text: String,
 }
 
+/// What happened to a row's segments from left to right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Structure {
+    /// As many segments on each side (the same segments, maybe retimed or reworded).
+    Kept,
+    /// One segment became several.
+    Split,
+    /// Several segments became one.
+    Merged,
+    /// Several became several others.
+    Regrouped,
+    /// Only on the right.
+    Added,
+    /// Only on the left.
+    Removed,
+}
+
 /// One aligned row: the segments of each side that overlap in time.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Row {
@@ -37,9 +56,18 @@ pub struct Row {
     /// Start and end of each side (None for an empty side).
     pub left_time: Option<(u64, u64)>,
     pub right_time: Option<(u64, u64)>,
-    /// The timing differs (one segment each side, other start or end).
+    /// Split, merged, ... (`Kept`: the same segments each side).
+    pub structure: Structure,
+    /// The segments' times differ (the same number each side, another start or end).
     pub timing_changed: bool,
     pub text_changed: bool,
+}
+
+impl Row {
+    /// Anything differs: text, timing or the segments themselves.
+    pub fn changed(&self) -> bool {
+        self.text_changed || self.timing_changed || self.structure != Structure::Kept
+    }
 }
 
 /// Totals of a comparison.
@@ -51,10 +79,18 @@ pub struct Summary {
     pub inserted: usize,
     pub deleted: usize,
     /// (substituted + inserted + deleted) / left words: the right side's word error rate
-    /// measured against the left as the reference.
+    /// measured against the left as the reference, on normalised words (case, punctuation
+    /// and spelled numbers do not count).
     pub wer: f64,
+    /// Rows whose text changed (a comma counts here: it is shown, but it is no word error).
     pub rows_changed: usize,
     pub timing_changes: usize,
+    pub splits: usize,
+    pub merges: usize,
+    /// Segments regrouped otherwise, added or removed (rows).
+    pub regrouped: usize,
+    pub added: usize,
+    pub removed: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -64,20 +100,39 @@ pub struct Comparison {
 }
 
 impl Comparison {
-    /// One line for people: "2 of 4 rows changed · 1 timing changes · 2 substituted,
-    /// 1 inserted, 0 deleted words · WER 13.6%".
+    /// One line for people: "text changed in 2 of 4 rows · 1 split · 1 retimed · 2
+    /// substituted, 1 inserted, 0 deleted words · WER 13.6%" (parts with nothing to say are
+    /// left out).
     pub fn describe(&self) -> String {
         let s = &self.summary;
-        format!(
-            "{} of {} rows changed · {} timing changes · {} substituted, {} inserted, {} deleted words · WER {:.1}%",
+        let mut parts = vec![format!(
+            "text changed in {} of {} rows",
             s.rows_changed,
-            self.rows.len(),
-            s.timing_changes,
+            self.rows.len()
+        )];
+        let plural = |n: usize, one: &str, many: &str| {
+            (n > 0).then(|| format!("{n} {}", if n == 1 { one } else { many }))
+        };
+        parts.extend(
+            [
+                plural(s.splits, "split", "splits"),
+                plural(s.merges, "merge", "merges"),
+                plural(s.regrouped, "regrouped", "regrouped"),
+                plural(s.added, "added", "added"),
+                plural(s.removed, "removed", "removed"),
+                plural(s.timing_changes, "retimed", "retimed"),
+            ]
+            .into_iter()
+            .flatten(),
+        );
+        parts.push(format!(
+            "{} substituted, {} inserted, {} deleted words · WER {:.1}%",
             s.substituted,
             s.inserted,
             s.deleted,
             s.wer * 100.0
-        )
+        ));
+        parts.join(" · ")
     }
 }
 
@@ -153,10 +208,22 @@ fn span_of(segs: &[Segment], idx: &[usize]) -> Option<(u64, u64)> {
 fn row(left: &[Segment], right: &[Segment], l: Vec<usize>, r: Vec<usize>) -> Row {
     let (a, b) = (join(left, &l), join(right, &r));
     let (left_spans, right_spans) = word_spans(&a, &b);
-    let timing_changed = l.len() == 1
-        && r.len() == 1
-        && (left[l[0]].start_ms != right[r[0]].start_ms || left[l[0]].end_ms != right[r[0]].end_ms);
+    let structure = match (l.len(), r.len()) {
+        (0, _) => Structure::Added,
+        (_, 0) => Structure::Removed,
+        (x, y) if x == y => Structure::Kept,
+        (1, _) => Structure::Split,
+        (_, 1) => Structure::Merged,
+        _ => Structure::Regrouped,
+    };
+    let times = |segs: &[Segment], idx: &[usize]| -> Vec<(u64, u64)> {
+        idx.iter()
+            .map(|&k| (segs[k].start_ms, segs[k].end_ms))
+            .collect()
+    };
+    let timing_changed = structure == Structure::Kept && times(left, &l) != times(right, &r);
     Row {
+        structure,
         text_changed: normalize(&a) != normalize(&b),
         left_time: span_of(left, &l),
         right_time: span_of(right, &r),
@@ -220,13 +287,13 @@ fn push(side: &mut Vec<Span>, kind: Kind, text: &str) {
     }
 }
 
-fn words(s: &str) -> Vec<&str> {
-    s.split_whitespace().collect()
-}
-
 fn summarize(left: &[Segment], right: &[Segment], rows: &[Row]) -> Summary {
-    let a: Vec<&str> = left.iter().flat_map(|s| words(&s.text)).collect();
-    let b: Vec<&str> = right.iter().flat_map(|s| words(&s.text)).collect();
+    let norm = |segs: &[Segment]| -> Vec<String> {
+        segs.iter()
+            .flat_map(|s| super::wer::normalize(&s.text))
+            .collect()
+    };
+    let (a, b) = (norm(left), norm(right));
     let diff = similar::capture_diff_slices(similar::Algorithm::Myers, &a, &b);
     let (mut sub, mut ins, mut del) = (0, 0, 0);
     for op in diff {
@@ -253,5 +320,14 @@ fn summarize(left: &[Segment], right: &[Segment], rows: &[Row]) -> Summary {
         wer: (sub + ins + del) as f64 / a.len().max(1) as f64,
         rows_changed: rows.iter().filter(|r| r.text_changed).count(),
         timing_changes: rows.iter().filter(|r| r.timing_changed).count(),
+        splits: count(rows, Structure::Split),
+        merges: count(rows, Structure::Merged),
+        regrouped: count(rows, Structure::Regrouped),
+        added: count(rows, Structure::Added),
+        removed: count(rows, Structure::Removed),
     }
+}
+
+fn count(rows: &[Row], s: Structure) -> usize {
+    rows.iter().filter(|r| r.structure == s).count()
 }

@@ -442,6 +442,17 @@ impl EditError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SegmentKey(pub u64);
 
+/// Keys are unique in the whole process, not just in one session: a key names one segment of
+/// one open document, so a field or view holding a key from a document closed since can never
+/// match a segment of the one open now.
+static NEXT_KEY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl SegmentKey {
+    fn fresh() -> Self {
+        Self(NEXT_KEY.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
 /// One change of the list, as the ECS mirror of the open version applies it: the segments
 /// with `removed` keys from `at` on were replaced by `inserted`. A key in both is the same
 /// segment, changed (or not).
@@ -499,16 +510,14 @@ pub struct EditSession {
     state: u64,
     saved_state: u64,
     next_state: u64,
-    next_key: u64,
     pending: Vec<Change>,
 }
 
 impl EditSession {
     pub fn new(segments: Vec<Segment>, duration_ms: u64) -> Self {
-        let keys = (0..segments.len() as u64).map(SegmentKey).collect();
+        let keys = segments.iter().map(|_| SegmentKey::fresh()).collect();
         Self {
             saved: segments.clone(),
-            next_key: segments.len() as u64,
             keys,
             segments,
             duration_ms,
@@ -531,6 +540,47 @@ impl EditSession {
         &self.keys
     }
 
+    /// Where the segment with this key is now (`None`: it was merged away or deleted).
+    pub fn index_of(&self, key: SegmentKey) -> Option<usize> {
+        self.keys.iter().position(|k| *k == key)
+    }
+
+    /// Replaces every segment with `segments` as one undoable step (an autosaved draft of
+    /// unsaved edits restored over the version it was made from). Refused, changing nothing,
+    /// when the list is not valid.
+    pub fn replace_all(&mut self, segments: Vec<Segment>) -> Result<(), EditError> {
+        validate(&segments, self.duration_ms)?;
+        if segments == self.segments {
+            return Ok(());
+        }
+        let inserted = segments
+            .into_iter()
+            .map(|s| (SegmentKey::fresh(), s))
+            .collect();
+        let splice = Splice {
+            at: 0,
+            removed: self
+                .keys
+                .iter()
+                .copied()
+                .zip(self.segments.iter().cloned())
+                .collect(),
+            inserted,
+        };
+        self.splice(&splice);
+        let step = Step {
+            before: self.state,
+            after: self.next_state,
+            splice: splice.clone(),
+        };
+        self.next_state += 1;
+        self.state = step.after;
+        self.undo.push(step);
+        self.redo.clear();
+        self.record(Change::Splice(splice));
+        Ok(())
+    }
+
     /// Applies an edit; refused edits change nothing.
     pub fn apply(&mut self, edit: &Edit) -> Result<(), EditError> {
         let p = plan(&self.segments, edit, self.duration_ms)?;
@@ -549,10 +599,7 @@ impl EditSession {
             .map(|(from, s)| {
                 let key = match from {
                     Some(i) => self.keys[i],
-                    None => {
-                        self.next_key += 1;
-                        SegmentKey(self.next_key - 1)
-                    }
+                    None => SegmentKey::fresh(),
                 };
                 (key, s)
             })

@@ -250,8 +250,33 @@ pub const MAX_NAME_BYTES: usize = 240;
 /// Writes `text` to a new file at `path`, never over an existing one: when the name is
 /// taken, ` (2)`, ` (3)`, ... is added before the extension; a file name too long for the
 /// file system is shortened (at a character boundary). The path actually written.
+///
+/// `-` is standard output, and a path that is a device or a FIFO (`/dev/stdout`,
+/// `/dev/full`) is written as it is (a device is no file name to number); a folder is
+/// refused (the caller puts the file inside it when it knows the name).
 pub fn write_new(path: &std::path::Path, text: &str) -> std::io::Result<std::path::PathBuf> {
     use std::io::Write;
+    if path == std::path::Path::new("-") {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()?;
+        return Ok(path.to_path_buf());
+    }
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::IsADirectory,
+                "it is a folder: name a file (or write into the folder with its default name)",
+            ));
+        }
+        Ok(m) if !m.is_file() => {
+            let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
+            f.write_all(text.as_bytes())?;
+            f.flush()?;
+            return Ok(path.to_path_buf());
+        }
+        _ => {}
+    }
     let dir = path.parent().unwrap_or(std::path::Path::new(""));
     let name = path
         .file_name()
@@ -315,6 +340,35 @@ pub fn timestamp(ms: u64, sep: char) -> String {
         ms / 1000 % 60,
         ms % 1000
     )
+}
+
+/// A time typed by a person: `HH:MM:SS.mmm`, `MM:SS.mmm` or seconds (`12.5`), with `.` or
+/// `,` before the fraction; `None` when it is none of these.
+pub fn parse_clock(s: &str) -> Option<u64> {
+    let s = s.trim().replace(',', ".");
+    let mut parts: Vec<&str> = s.split(':').collect();
+    if parts.is_empty() || parts.len() > 3 {
+        return None;
+    }
+    let secs: f64 = parts
+        .pop()?
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite() && *v >= 0.0)?;
+    if !parts.is_empty() && secs >= 60.0 {
+        return None;
+    }
+    let mut whole: u64 = 0;
+    for (i, p) in parts.iter().enumerate() {
+        let n: u64 = p.parse().ok()?;
+        // Minutes (after hours) are below 60.
+        if i > 0 && n >= 60 {
+            return None;
+        }
+        whole = whole.checked_mul(60)?.checked_add(n)?;
+    }
+    let ms = (secs * 1000.0).round() as u64;
+    whole.checked_mul(60_000)?.checked_add(ms)
 }
 
 /// Subtitle text: no blank lines inside a cue (they end it).

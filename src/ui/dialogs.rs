@@ -28,25 +28,61 @@ pub enum Chosen {
     },
 }
 
-/// The open dialog (at most one) and the folder used last.
+/// How many recent folders the dialogs list.
+pub const RECENT_FOLDERS: usize = 6;
+
+/// The open dialog (at most one), the folder used last and the recent ones.
 #[derive(Resource, Default)]
 pub struct FileDialogs {
     open: Option<(Purpose, FileDialog)>,
     pub last_folder: Option<PathBuf>,
+    /// Folders files were picked in lately, newest first.
+    pub recent: Vec<PathBuf>,
 }
 
 impl FileDialogs {
-    fn dialog(&self, title: &str) -> FileDialog {
-        let dir = self
-            .last_folder
+    /// Where a dialog opens: the folder used last, else the user's audio (music) folder,
+    /// else their home.
+    pub fn start_folder(&self) -> PathBuf {
+        let user = directories::UserDirs::new();
+        self.last_folder
             .clone()
             .filter(|d| d.is_dir())
-            .or_else(|| directories::UserDirs::new().map(|u| u.home_dir().to_path_buf()))
-            .unwrap_or_else(std::env::temp_dir);
-        FileDialog::new()
+            .or_else(|| {
+                user.as_ref()
+                    .and_then(|u| u.audio_dir())
+                    .filter(|d| d.is_dir())
+                    .map(std::path::Path::to_path_buf)
+            })
+            .or_else(|| user.as_ref().map(|u| u.home_dir().to_path_buf()))
+            .unwrap_or_else(std::env::temp_dir)
+    }
+
+    fn dialog(&self, title: &str) -> FileDialog {
+        let recent: Vec<PathBuf> = self.recent.iter().filter(|d| d.is_dir()).cloned().collect();
+        let mut d = FileDialog::new()
             .title(title)
-            .initial_directory(dir)
-            .default_size([760.0, 480.0])
+            .initial_directory(self.start_folder())
+            .default_size([760.0, 480.0]);
+        if !recent.is_empty() {
+            d = d.add_quick_access("Recent folders", |q| {
+                for r in &recent {
+                    let name = r
+                        .file_name()
+                        .map_or_else(|| r.display().to_string(), |n| n.to_string_lossy().into());
+                    q.add_path(&name, r.clone());
+                }
+            });
+        }
+        d
+    }
+
+    /// A folder files were picked in: used last, and first of the recent ones.
+    fn used(&mut self, folder: PathBuf) {
+        self.recent.retain(|r| *r != folder);
+        self.recent.insert(0, folder.clone());
+        self.recent.truncate(RECENT_FOLDERS);
+        self.last_folder = Some(folder);
     }
 
     pub fn is_open(&self) -> bool {
@@ -101,7 +137,9 @@ impl FileDialogs {
                 Chosen::Import(paths) => paths.first().cloned(),
                 Chosen::Export { path, .. } => Some(path.clone()),
             };
-            self.last_folder = any.and_then(|p| p.parent().map(std::path::Path::to_path_buf));
+            if let Some(folder) = any.and_then(|p| p.parent().map(std::path::Path::to_path_buf)) {
+                self.used(folder);
+            }
         }
         chosen
     }
@@ -153,5 +191,32 @@ mod tests {
             Some(dir.path()),
             "nothing chosen: unchanged"
         );
+    }
+
+    /// Issue 27: a dialog no longer opens in an empty home folder: the folder used last, and
+    /// the recent ones listed (newest first, each once, a few).
+    #[test]
+    fn picked_folders_become_the_start_and_the_recent_list() {
+        let dirs: Vec<tempfile::TempDir> = (0..8)
+            .map(|_| tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")))
+            .collect();
+        let mut d = FileDialogs::default();
+        for t in &dirs {
+            d.used(t.path().to_path_buf());
+        }
+        d.used(dirs[5].path().to_path_buf());
+        assert_eq!(d.start_folder(), dirs[5].path());
+        assert_eq!(d.recent.len(), RECENT_FOLDERS);
+        assert_eq!(d.recent[0], dirs[5].path());
+        assert_eq!(d.recent[1], dirs[7].path());
+        assert_eq!(
+            d.recent.iter().filter(|r| *r == dirs[5].path()).count(),
+            1,
+            "each folder once"
+        );
+        // A folder gone since is not where a dialog opens.
+        let gone = dirs[5].path().join("removed");
+        d.last_folder = Some(gone.clone());
+        assert_ne!(d.start_folder(), gone);
     }
 }

@@ -9,8 +9,9 @@ use super::Intent;
 use crate::dsp::peaks::{MinMax, PeakPyramid};
 use crate::editor::segments::{SegmentRows, SegmentView};
 use crate::editor::{CompareDoc, Doc};
+use crate::storage::ids::VersionId;
 use crate::transcript::diff::{Kind, Span};
-use crate::transcript::edit::Edit;
+use crate::transcript::edit::{Edit, SegmentKey};
 use crate::transcript::export::{Format, timestamp};
 use crate::transcript::words;
 
@@ -29,6 +30,23 @@ pub enum EditorIntent {
     Loop(Option<(u64, u64)>),
     Select(Option<usize>),
     Edit(Edit),
+    /// The text typed into a segment's field, for that segment of that version only, and
+    /// only if its text is still `base` (`EditorCommand::EditText`).
+    EditText {
+        version: VersionId,
+        key: SegmentKey,
+        base: String,
+        text: String,
+    },
+    /// The user is typing into a segment's field (unsaved work), or stopped.
+    Typing(bool),
+    /// Save on top of a version saved since the edits began (after `EditorEvent::Stale`).
+    SaveOnTop {
+        note: Option<String>,
+    },
+    /// Restore the autosaved unsaved edits offered at open, or drop them.
+    RestoreDraft,
+    DiscardEdits,
     Undo,
     Redo,
     Save {
@@ -80,11 +98,54 @@ pub struct View<'a> {
     pub keyboard: bool,
 }
 
+/// The text in the selected segment's field: it belongs to one segment (`key`) of one
+/// version, and was read from it as `base`. Typed text (`text != base`) is given to that
+/// segment when the field is left (Enter, a click elsewhere), only if its text is still
+/// `base`; an untouched field writes nothing and is read again whenever the segment changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextDraft {
+    pub version: VersionId,
+    pub key: SegmentKey,
+    pub base: String,
+    pub text: String,
+}
+
+impl EditorUi {
+    /// Scrolls the segment list to segment `i` at the next frame.
+    pub fn scroll_to_segment(&mut self, i: usize) {
+        self.scroll_to = Some(i);
+    }
+}
+
+impl TextDraft {
+    /// Whether the user typed something (an unsaved change).
+    pub fn typed(&self) -> bool {
+        self.text != self.base
+    }
+
+    fn commit(self) -> EditorIntent {
+        EditorIntent::EditText {
+            version: self.version,
+            key: self.key,
+            base: self.base,
+            text: self.text,
+        }
+    }
+}
+
 /// Panel-only state.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct EditorUi {
-    /// Text of the selected segment being typed (committed on focus loss or Enter).
-    pub draft: Option<(usize, String)>,
+    /// The selected segment's text field.
+    pub draft: Option<TextDraft>,
+    /// What the editor was last told of typing (`EditorIntent::Typing`).
+    typing_told: bool,
+    /// A text field had the keyboard when the panel was last drawn: a key pressed now
+    /// belongs to that field (its Enter, Escape, Space), even though a field drawn earlier in
+    /// this frame (the library's search box) may have let go of the keyboard already.
+    text_focus_last: bool,
+    /// A version saved since the edits began: `(base, current)` (asks Save on top / Cancel).
+    pub stale: Option<(u32, u32)>,
     pub note: String,
     pub compare_left: Option<u32>,
     last_followed: Option<usize>,
@@ -169,14 +230,73 @@ fn jump_to_flag(
             play: view.player.playing,
         });
         st.scroll_to = Some(i);
+        // The timeline brings it into view too (zoomed in, it may be far away).
+        if let Some(v) = into_view(
+            view.doc.transcript.duration_ms,
+            st.view,
+            (r.start_ms, r.end_ms),
+        ) {
+            st.view = Some(v);
+        }
     }
 }
 
+/// Who has the keyboard this frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyOwner {
+    /// A text field (now, or when the panel was last drawn): every key is its.
+    Text,
+    /// Another widget the user moved to with Tab: Space and Enter press it.
+    Widget,
+    /// The editor's shortcuts.
+    Editor,
+}
+
+fn key_owner(ui: &egui::Ui, st: &EditorUi) -> KeyOwner {
+    let ctx = ui.ctx();
+    if st.text_focus_last || ctx.text_edit_focused() {
+        KeyOwner::Text
+    } else if ctx.memory(|m| m.focused()).is_some() {
+        KeyOwner::Widget
+    } else {
+        KeyOwner::Editor
+    }
+}
+
+/// Whether the selected segment's field holds typed text not yet given to the editor.
+pub fn typing(st: &EditorUi) -> bool {
+    st.draft.as_ref().is_some_and(TextDraft::typed)
+}
+
 pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut EditorUi, out: &mut Vec<Intent>) {
+    let owner = key_owner(ui, st);
+    let first = out.len();
+    show_panel(ui, view, st, owner, out);
+    // Text typed into the field came before the click that left it: the field's text goes
+    // to its segment before that click's command (a Split or Merge of the same segment
+    // would otherwise change it under the typed text, which would then be refused).
+    out[first..].sort_by_key(|i| !matches!(i, Intent::Editor(EditorIntent::EditText { .. })));
+    st.text_focus_last = ui.ctx().text_edit_focused();
+    let typing = typing(st);
+    if typing != st.typing_told {
+        st.typing_told = typing;
+        out.push(Intent::Editor(EditorIntent::Typing(typing)));
+    }
+}
+
+fn show_panel(
+    ui: &mut egui::Ui,
+    view: &View<'_>,
+    st: &mut EditorUi,
+    owner: KeyOwner,
+    out: &mut Vec<Intent>,
+) {
     let doc = view.doc;
     let mut push = |i: EditorIntent| out.push(Intent::Editor(i));
-    shortcuts(ui, view, st, &mut push);
-    ui.horizontal(|ui| {
+    shortcuts(ui, view, st, owner, &mut push);
+    draft_offer(ui, doc, &mut push);
+    stale_offer(ui, st, &mut push);
+    ui.horizontal_wrapped(|ui| {
         if ui
             .button("Close")
             .on_hover_text("Close the transcript (the recorder takes the main area)")
@@ -207,7 +327,8 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut EditorUi, out: &mut Vec
         compare_view(ui, cmp, &mut push);
         return;
     }
-    ui.horizontal(|ui| {
+    // The tool rows wrap: at 1024 px with the library shown, nothing is cut off.
+    ui.horizontal_wrapped(|ui| {
         let sel = doc.selected;
         let pos = view.player.position_ms;
         if ui
@@ -291,7 +412,7 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut EditorUi, out: &mut Vec
             }
         });
     });
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         let flagged = view.segments.flagged_count();
         ui.label(
             egui::RichText::new(format!("⚠ {flagged} flagged")).color(if flagged > 0 {
@@ -364,22 +485,29 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut EditorUi, out: &mut Vec
     segment_list(ui, view, st, &mut push);
 }
 
+/// The editor's keys: only when the keyboard is the editor's (no dialog or settings window,
+/// no text field); Space and Enter also not while the user has moved to a button with Tab
+/// (they press it). A key acted on is consumed, so no widget drawn after acts on it too.
 fn shortcuts(
     ui: &egui::Ui,
     view: &View<'_>,
     st: &mut EditorUi,
+    owner: KeyOwner,
     push: &mut impl FnMut(EditorIntent),
 ) {
-    if !view.keyboard {
+    if !view.keyboard || owner == KeyOwner::Text {
         return;
     }
     let doc = view.doc;
-    let typing = ui.ctx().egui_wants_keyboard_input();
     let pos = view.player.position_ms;
     let mut next_flag = None;
-    ui.input(|i| {
+    let none = egui::Modifiers::NONE;
+    ui.input_mut(|i| {
         let cmd = i.modifiers.command;
-        if i.key_pressed(egui::Key::Escape) {
+        if i.consume_key(none, egui::Key::Escape) {
+            push(EditorIntent::TogglePlay);
+        }
+        if owner == KeyOwner::Editor && i.consume_key(none, egui::Key::Space) {
             push(EditorIntent::TogglePlay);
         }
         if i.key_pressed(egui::Key::F1) {
@@ -415,9 +543,9 @@ fn shortcuts(
                 delta_ms: 100,
             }));
         }
-        if !typing
-            && i.key_pressed(egui::Key::Enter)
+        if owner == KeyOwner::Editor
             && let Some(idx) = view.segments.index_at(pos)
+            && i.consume_key(none, egui::Key::Enter)
         {
             push(EditorIntent::Edit(Edit::Split {
                 index: idx,
@@ -448,6 +576,71 @@ fn shortcuts(
     if let Some(forward) = next_flag {
         jump_to_flag(view, st, forward, push);
     }
+}
+
+/// Unsaved edits kept from an earlier session of this transcript (a crash, a kill): offered
+/// back until restored or discarded.
+fn draft_offer(ui: &mut egui::Ui, doc: &Doc, push: &mut impl FnMut(EditorIntent)) {
+    let Some(d) = doc.draft.as_ref() else { return };
+    egui::Frame::new()
+        .fill(Color32::from_rgb(60, 50, 20))
+        .inner_margin(4.0)
+        .show(ui, |ui| {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(format!(
+                    "Unsaved edits of this transcript were kept ({} segments, made on version \
+                     {}).",
+                    d.segments.len(),
+                    d.base_number
+                ));
+                if ui
+                    .button("Restore them")
+                    .on_hover_text("Open them as unsaved edits of the version they were made on")
+                    .clicked()
+                {
+                    push(EditorIntent::RestoreDraft);
+                }
+                if ui.button("Discard them").clicked() {
+                    push(EditorIntent::DiscardEdits);
+                }
+            });
+        });
+}
+
+/// A save refused because another version was saved since the edits began: the user
+/// decides (the edits stay either way).
+fn stale_offer(ui: &mut egui::Ui, st: &mut EditorUi, push: &mut impl FnMut(EditorIntent)) {
+    let Some((base, current)) = st.stale else {
+        return;
+    };
+    egui::Frame::new()
+        .fill(Color32::from_rgb(70, 35, 25))
+        .inner_margin(4.0)
+        .show(ui, |ui| {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(format!(
+                    "Not saved: version {current} was saved while you edited version {base}. \
+                     Your edits are still here."
+                ));
+                if ui
+                    .button(format!("Save on top of version {current}"))
+                    .on_hover_text(
+                        "Your text becomes the newest version; version {current} stays in the \
+                         history (compare them there)",
+                    )
+                    .clicked()
+                {
+                    let note = std::mem::take(&mut st.note);
+                    push(EditorIntent::SaveOnTop {
+                        note: Some(note).filter(|n| !n.trim().is_empty()),
+                    });
+                    st.stale = None;
+                }
+                if ui.button("Not now").clicked() {
+                    st.stale = None;
+                }
+            });
+        });
 }
 
 /// The bookmarks set while the take recorded: one button each, which seeks there.
@@ -676,6 +869,23 @@ pub const MIN_VIEW_MS: u64 = 50;
 
 /// The stretch of the file the timeline shows: `(start_ms, span_ms)`, the whole file unless
 /// zoomed, kept inside the file.
+/// The timeline's view moved so that `(start_ms, end_ms)` is in it (its start a tenth of the
+/// span in), or `None` when it already is (or the whole file is shown).
+pub fn into_view(
+    duration_ms: u64,
+    view: Option<(u64, u64)>,
+    (start_ms, end_ms): (u64, u64),
+) -> Option<(u64, u64)> {
+    let (vs, span) = (view?.0, view?.1);
+    if start_ms >= vs && end_ms.min(start_ms + span) <= vs + span {
+        return None;
+    }
+    Some(visible(
+        duration_ms,
+        Some((start_ms.saturating_sub(span / 10), span)),
+    ))
+}
+
 pub fn visible(duration_ms: u64, view: Option<(u64, u64)>) -> (u64, u64) {
     let dur = duration_ms.max(1);
     match view {
@@ -874,29 +1084,40 @@ fn waveform(
                 continue;
             }
             let (wa, wb) = (x_of(ws).max(lane.left()), x_of(we).min(lane.right()));
-            if wb - wa < 3.0 {
-                continue;
-            }
-            let r = Rect::from_min_max(
-                Pos2::new(wa, lane.top() + 1.0),
-                Pos2::new(wb - 1.0, lane.bottom() - 1.0),
-            );
             let fill = if playing == Some(k) {
                 PLAYING_WORD
             } else if let Some(shade) = unsure_shade(w) {
                 unsure_colour(60.0 + 140.0 * shade)
             } else {
-                Color32::from_gray(48)
+                Color32::from_gray(70)
             };
-            painter.rect_filled(r, 2.0, fill);
-            let galley = painter.layout_no_wrap(w.text.clone(), font.clone(), Color32::WHITE);
-            if galley.size().x + 4.0 <= r.width() {
-                painter.galley(
-                    Pos2::new(r.left() + 2.0, r.center().y - galley.size().y / 2.0),
-                    galley,
-                    Color32::WHITE,
+            // A word is a box with its text where the text fits; where it does not (a long
+            // stretch seen whole), a short tick: how dense the words are, and where the
+            // unsure ones are, without a row of empty boxes.
+            let galley = (wb - wa >= 14.0)
+                .then(|| painter.layout_no_wrap(w.text.clone(), font.clone(), Color32::WHITE))
+                .filter(|g| g.size().x + 4.0 <= wb - wa - 1.0);
+            let Some(galley) = galley else {
+                let h = lane.height() * 0.4;
+                painter.line_segment(
+                    [
+                        Pos2::new(wa, lane.bottom() - 1.0 - h),
+                        Pos2::new(wa, lane.bottom() - 1.0),
+                    ],
+                    Stroke::new(1.0, fill),
                 );
-            }
+                continue;
+            };
+            let r = Rect::from_min_max(
+                Pos2::new(wa, lane.top() + 1.0),
+                Pos2::new(wb - 1.0, lane.bottom() - 1.0),
+            );
+            painter.rect_filled(r, 2.0, fill);
+            painter.galley(
+                Pos2::new(r.left() + 2.0, r.center().y - galley.size().y / 2.0),
+                galley,
+                Color32::WHITE,
+            );
         }
     }
     if let Some(p) = view.peaks {
@@ -1065,6 +1286,23 @@ fn waveform(
             [Pos2::new(x, rect.top()), Pos2::new(x, seg_lane.bottom())],
             Stroke::new(2.0, Color32::from_rgb(120, 220, 255)),
         );
+        // Where the edge would go, as the list writes times.
+        let label = timestamp(ms_at(x), '.');
+        let at = Pos2::new(
+            (x + 6.0).min(rect.right() - 90.0).max(rect.left()),
+            rect.top() + 2.0,
+        );
+        let galley = painter.layout_no_wrap(
+            label,
+            egui::FontId::monospace(12.0),
+            Color32::from_rgb(120, 220, 255),
+        );
+        painter.rect_filled(
+            egui::Rect::from_min_size(at, galley.size()).expand(2.0),
+            2.0,
+            Color32::from_black_alpha(200),
+        );
+        painter.galley(at, galley, Color32::WHITE);
         if edges.drag_stopped() {
             if let Some(s) = segs.row(i) {
                 let t = ms_at(x);
@@ -1155,6 +1393,7 @@ fn segment_list(
         st.last_followed = Some(t);
     }
     let rows = order.as_ref().map_or(segs.len(), Vec::len);
+    let mut field_drawn = false;
     area.show_rows(ui, row_h, rows, |ui, range| {
         for k in range {
             let i = order.as_ref().map_or(Some(k), |o| o.get(k).copied());
@@ -1192,18 +1431,21 @@ fn segment_list(
                     if selected {
                         let mut start = s.start_ms as f64 / 1000.0;
                         let mut end = s.end_ms as f64 / 1000.0;
-                        let a = ui.add(
-                            egui::DragValue::new(&mut start)
+                        // Times as the list shows them (hh:mm:ss.mmm); typed as that, mm:ss
+                        // or seconds.
+                        fn clock(v: &mut f64) -> egui::DragValue<'_> {
+                            egui::DragValue::new(v)
                                 .speed(0.01)
-                                .suffix(" s")
-                                .max_decimals(3),
-                        );
-                        let b = ui.add(
-                            egui::DragValue::new(&mut end)
-                                .speed(0.01)
-                                .suffix(" s")
-                                .max_decimals(3),
-                        );
+                                .custom_formatter(|v, _| {
+                                    timestamp((v.max(0.0) * 1000.0).round() as u64, '.')
+                                })
+                                .custom_parser(|s| {
+                                    crate::transcript::export::parse_clock(s)
+                                        .map(|ms| ms as f64 / 1000.0)
+                                })
+                        }
+                        let a = ui.add(clock(&mut start)).on_hover_text("Start");
+                        let b = ui.add(clock(&mut end)).on_hover_text("End");
                         if (a.drag_stopped()
                             || a.lost_focus()
                             || b.drag_stopped()
@@ -1217,30 +1459,13 @@ fn segment_list(
                                 end_ms: (end.max(0.0) * 1000.0).round() as u64,
                             }));
                         }
-                        let draft = match &mut st.draft {
-                            Some((k, text)) if *k == i => text,
-                            other => {
-                                *other = Some((i, s.text.to_string()));
-                                match other {
-                                    Some((_, text)) => text,
-                                    None => return,
-                                }
-                            }
-                        };
-                        let r =
-                            ui.add(egui::TextEdit::singleline(draft).desired_width(f32::INFINITY));
-                        if r.lost_focus() && *draft != s.text {
-                            push(EditorIntent::Edit(Edit::SetText {
-                                index: i,
-                                text: draft.clone(),
-                            }));
-                        }
+                        field_drawn = true;
+                        segment_field(ui, doc.version.id, &s, st, push);
                     } else if !s.words.is_empty() {
                         words_line(ui, &s, i, view.player.position_ms, playing, push);
                     } else {
                         let l = ui.add(egui::Label::new(s.text).sense(Sense::click()).truncate());
                         if l.clicked() {
-                            st.draft = None;
                             push(EditorIntent::Select(Some(i)));
                             push(EditorIntent::Seek {
                                 ms: s.start_ms,
@@ -1252,6 +1477,56 @@ fn segment_list(
             });
         }
     });
+    if !field_drawn {
+        // The selected row is out of view (or nothing is selected): its field lost the
+        // keyboard without being drawn. Typed text goes to its segment now, as a field left
+        // with a click would; an untouched one is forgotten (it is read afresh when shown).
+        if let Some(d) = st.draft.take().filter(TextDraft::typed) {
+            push(d.commit());
+        }
+    }
+}
+
+/// The selected segment's text field. Its text belongs to one segment of one version and is
+/// read from it whenever that segment changes, unless the user has typed; leaving the field
+/// gives typed text to that segment (if it still reads as it did), Escape drops it.
+fn segment_field(
+    ui: &mut egui::Ui,
+    version: VersionId,
+    s: &SegmentView<'_>,
+    st: &mut EditorUi,
+    push: &mut impl FnMut(EditorIntent),
+) {
+    let ours = |d: &TextDraft| d.version == version && d.key == s.key;
+    match st.draft.take() {
+        // The same segment: kept while it is typed into or still reads as it did.
+        Some(d) if ours(&d) && (d.typed() || d.base == s.text) => st.draft = Some(d),
+        // Another segment's typed text (the selection moved while it had the keyboard): it
+        // goes to its own segment.
+        Some(d) if !ours(&d) && d.typed() => push(d.commit()),
+        _ => {}
+    }
+    let draft = st.draft.get_or_insert_with(|| TextDraft {
+        version,
+        key: s.key,
+        base: s.text.to_string(),
+        text: s.text.to_string(),
+    });
+    let r = ui.add(egui::TextEdit::singleline(&mut draft.text).desired_width(f32::INFINITY));
+    if r.has_focus() {
+        return;
+    }
+    let escaped = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Escape));
+    if escaped {
+        // Escape leaves the field as it was.
+        st.draft = None;
+    } else if draft.typed()
+        && let Some(d) = st.draft.take()
+    {
+        // Left (Enter, a click elsewhere, the keyboard taken away): the text goes to its
+        // segment, and the field reads the segment afresh.
+        push(d.commit());
+    }
 }
 
 /// A segment's words, each its own label: the word being played highlighted, a word the
@@ -1442,6 +1717,20 @@ fn spans_job(spans: &[Span], left: bool, ui: &egui::Ui) -> egui::text::LayoutJob
     job
 }
 
+/// What happened to a compared row's segments, in words (`None`: nothing but maybe text).
+pub fn structure_label(r: &crate::transcript::diff::Row) -> Option<&'static str> {
+    use crate::transcript::diff::Structure as S;
+    Some(match r.structure {
+        S::Split => "split",
+        S::Merged => "merged",
+        S::Regrouped => "regrouped",
+        S::Added => "added",
+        S::Removed => "removed",
+        S::Kept if r.timing_changed => "retimed",
+        S::Kept => return None,
+    })
+}
+
 fn compare_view(ui: &mut egui::Ui, cmp: &CompareDoc, push: &mut impl FnMut(EditorIntent)) {
     ui.horizontal(|ui| {
         ui.strong(format!(
@@ -1470,28 +1759,31 @@ fn compare_view(ui: &mut egui::Ui, cmp: &CompareDoc, push: &mut impl FnMut(Edito
                             ui.set_width(half);
                             ui.vertical(|ui| {
                                 ui.horizontal(|ui| {
+                                    let n = if k == 0 { r.left.len() } else { r.right.len() };
                                     if let Some((a, b)) = time {
                                         let t = ui.add(
                                             egui::Label::new(
                                                 egui::RichText::new(format!(
-                                                    "{}–{}",
+                                                    "{} – {}",
                                                     timestamp(a, '.'),
                                                     timestamp(b, '.')
                                                 ))
-                                                .monospace()
-                                                .small(),
+                                                .monospace(),
                                             )
                                             .sense(Sense::click()),
                                         );
                                         if t.clicked() {
                                             push(EditorIntent::Seek { ms: a, play: true });
                                         }
-                                        if r.timing_changed {
-                                            ui.colored_label(
-                                                Color32::from_rgb(230, 180, 60),
-                                                "⏱ timing",
-                                            );
+                                        if n > 1 {
+                                            ui.weak(format!("{n} segments"));
                                         }
+                                    }
+                                    // What happened, said once, on the right side.
+                                    if k == 1
+                                        && let Some(what) = structure_label(r)
+                                    {
+                                        ui.colored_label(Color32::from_rgb(230, 180, 60), what);
                                     }
                                 });
                                 let job = spans_job(spans, k == 0, ui);

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use bevy_egui::egui;
 
-use super::{Intent, Level, UiState};
+use super::{Intent, UiState};
 use crate::library::format_duration_ms;
 use crate::storage::repo::AudioFileRow;
 
@@ -17,11 +17,16 @@ pub struct View<'a> {
     /// The newest job of each file: its status text.
     pub job_state: &'a std::collections::HashMap<crate::storage::ids::AudioFileId, String>,
     /// The newest transcript of each file.
-    pub transcript_of: &'a std::collections::HashMap<
-        crate::storage::ids::AudioFileId,
-        crate::storage::ids::TranscriptId,
-    >,
+    pub transcript_of:
+        &'a std::collections::HashMap<crate::storage::ids::AudioFileId, FileTranscript>,
     pub search_results: &'a [crate::storage::repo::SearchHit],
+}
+
+/// A file's newest transcript, as its row shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileTranscript {
+    pub id: crate::storage::ids::TranscriptId,
+    pub versions: u32,
 }
 
 pub fn show(ui: &mut egui::Ui, view: &View<'_>, state: &mut UiState, out: &mut Vec<Intent>) {
@@ -53,22 +58,35 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, state: &mut UiState, out: &mut V
         }
         ui.weak("or drop files on the window");
     });
+    // Every file that has no transcript yet (and no job on its way), in one click.
+    let waiting: Vec<_> = view
+        .rows
+        .iter()
+        .filter(|f| {
+            let busy = view
+                .job_state
+                .get(&f.id)
+                .is_some_and(|s| !matches!(s.as_str(), "done" | "failed" | "cancelled"));
+            !view.transcript_of.contains_key(&f.id) && !busy
+        })
+        .map(|f| f.id)
+        .collect();
+    if !waiting.is_empty()
+        && ui
+            .button(format!(
+                "Transcribe all not yet transcribed ({})",
+                waiting.len()
+            ))
+            .on_hover_text("One job each, with the model chosen under Transcription jobs")
+            .clicked()
+    {
+        out.extend(waiting.into_iter().map(Intent::Transcribe));
+    }
     if let Some(e) = view.load_error {
         ui.colored_label(
             ui.visuals().error_fg_color,
             format!("The library could not be loaded: {e}"),
         );
-    }
-    let errors: Vec<&str> = state
-        .notices
-        .iter()
-        .rev()
-        .filter(|n| n.level == Level::Error)
-        .take(5)
-        .map(|n| n.text.as_str())
-        .collect();
-    for e in errors {
-        ui.colored_label(ui.visuals().error_fg_color, e);
     }
     ui.horizontal(|ui| {
         ui.label("Search:");
@@ -157,9 +175,20 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, state: &mut UiState, out: &mut V
                             out.push(Intent::Transcribe(file.id));
                         }
                         if let Some(t) = view.transcript_of.get(&file.id) {
-                            if ui.small_button("Open").clicked() {
+                            let label = match t.versions {
+                                0 | 1 => "Open".to_string(),
+                                n => format!("Open ({n} versions)"),
+                            };
+                            if ui
+                                .small_button(label)
+                                .on_hover_text(format!(
+                                    "Transcript {} with its history; Transcribe adds a version",
+                                    t.id
+                                ))
+                                .clicked()
+                            {
                                 out.push(Intent::OpenTranscript {
-                                    transcript: *t,
+                                    transcript: t.id,
                                     segment: None,
                                 });
                             }

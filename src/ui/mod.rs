@@ -71,16 +71,59 @@ pub enum Level {
     Error,
 }
 
-/// A message for the user, shown in the status bar and the messages list.
+/// What a notice is about: a newer notice about the same thing replaces it, and the state
+/// it describes clears it when that state is gone (a model installed, a new take started).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Topic {
+    /// The speech model (none installed, one missing, a download).
+    Model,
+    /// The take: recording, its device, its end.
+    Recording,
+    /// Transcription jobs.
+    Jobs,
+    /// The editor: saves, refusals, exports.
+    Editor,
+    /// Imports into the library.
+    Import,
+    /// Interrupted recordings recovered at start.
+    Recovery,
+    #[default]
+    Other,
+}
+
+/// A message for the user, in the one notice area (above the status bar), until it is
+/// dismissed or superseded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
     pub level: Level,
     pub text: String,
+    pub topic: Topic,
+}
+
+/// Leaving the open transcript: what the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leave {
+    /// Open a transcript (at a version, scrolled to a segment).
+    Open {
+        transcript: crate::storage::ids::TranscriptId,
+        version: Option<u32>,
+        segment: Option<usize>,
+    },
+    Close,
+    /// Close the window (and the app).
+    Quit,
 }
 
 /// UI-only state: text being typed, notices, selection.
 #[derive(Resource, Debug, Default)]
 pub struct UiState {
+    /// Leaving the open transcript was asked for while it has unsaved edits: the prompt
+    /// (Save as a new version / Discard / Cancel) is open.
+    pub leaving: Option<Leave>,
+    /// Where to go once the save the prompt asked for is done.
+    pub after_save: Option<Leave>,
+    /// Leaving was decided (Discard, or saved): carried out by `finish_leaving`.
+    pub leave_now: Option<Leave>,
     pub import_path: String,
     pub notices: VecDeque<Notice>,
     pub selected: Option<crate::storage::ids::AudioFileId>,
@@ -222,25 +265,42 @@ pub fn hand_over(
     handed: &mut Option<crate::storage::ids::AudioFileId>,
     transcript_of: &std::collections::HashMap<
         crate::storage::ids::AudioFileId,
-        crate::storage::ids::TranscriptId,
+        library_panel::FileTranscript,
     >,
     editing: bool,
 ) -> Option<crate::storage::ids::TranscriptId> {
     let file = take_file.filter(|f| *handed != Some(*f))?;
-    let t = *transcript_of.get(&file)?;
+    let t = transcript_of.get(&file)?.id;
     *handed = Some(file);
     (!editing).then_some(t)
 }
 
+/// How many notices the area holds at most (the oldest go).
+pub const MAX_NOTICES: usize = 4;
+
 impl UiState {
+    /// A notice about nothing in particular (several can stand).
     pub fn notify(&mut self, level: Level, text: impl Into<String>) {
-        self.notices.push_back(Notice {
-            level,
-            text: text.into(),
-        });
-        while self.notices.len() > 50 {
+        self.notify_about(Topic::Other, level, text);
+    }
+
+    /// A notice about `topic`: it replaces the one about the same topic (imports and other
+    /// notices about nothing in particular pile up to [`MAX_NOTICES`]).
+    pub fn notify_about(&mut self, topic: Topic, level: Level, text: impl Into<String>) {
+        let text = text.into();
+        if !matches!(topic, Topic::Other | Topic::Import) {
+            self.notices.retain(|n| n.topic != topic);
+        }
+        self.notices.retain(|n| n.text != text);
+        self.notices.push_back(Notice { level, text, topic });
+        while self.notices.len() > MAX_NOTICES {
             self.notices.pop_front();
         }
+    }
+
+    /// What was said about `topic` is over (the state it described is gone).
+    pub fn clear_topic(&mut self, topic: Topic) {
+        self.notices.retain(|n| n.topic != topic);
     }
 }
 
@@ -317,6 +377,8 @@ impl Plugin for UiPlugin {
                 resolution: self.size.unwrap_or(WINDOW_SIZE).into(),
                 ..default()
             }),
+            // Closing the window asks first when there are unsaved edits (`close_requested`).
+            close_when_requested: false,
             ..default()
         }))
         .add_plugins(EguiPlugin::default())
@@ -340,7 +402,13 @@ impl Plugin for UiPlugin {
         )
         .add_systems(
             Update,
-            (file_drops, collect_notices, models::update_shelf)
+            (
+                file_drops,
+                collect_notices,
+                close_requested,
+                finish_leaving,
+                models::update_shelf,
+            )
                 .chain()
                 .in_set(crate::AppSystems::Apply.of(crate::Feature::Window)),
         )
@@ -598,6 +666,185 @@ fn file_drops(
     }
 }
 
+/// The window's close button: the window closes (and the app ends) at once, unless the open
+/// transcript has unsaved edits: then the prompt asks first.
+fn close_requested(
+    mut requests: MessageReader<bevy::window::WindowCloseRequested>,
+    editor: Res<crate::editor::Editor>,
+    mut state: ResMut<UiState>,
+) {
+    if requests.read().count() == 0 {
+        return;
+    }
+    if must_ask_before_leaving(&editor, &state.editor) {
+        state.leaving = Some(Leave::Quit);
+    } else {
+        state.leave_now = Some(Leave::Quit);
+    }
+}
+
+/// Carries out a decided leave (`UiState::leave_now`), and the one waiting for a save
+/// (`UiState::after_save`) once the save is done; a refused or failed save cancels it (the
+/// edits stay open, and the notice says why).
+fn finish_leaving(
+    mut events: MessageReader<crate::editor::EditorEvent>,
+    mut state: ResMut<UiState>,
+    mut out: MessageWriter<crate::editor::EditorCommand>,
+    windows: Query<Entity, With<bevy::window::Window>>,
+    mut commands: Commands,
+) {
+    use crate::editor::EditorEvent as E;
+    for e in events.read() {
+        match e {
+            E::Saved { .. } => {
+                if let Some(l) = state.after_save.take() {
+                    state.leave_now = Some(l);
+                }
+            }
+            E::Refused(_) | E::Failed(_) | E::Stale { .. } => state.after_save = None,
+            _ => {}
+        }
+    }
+    let Some(leave) = state.leave_now.take() else {
+        return;
+    };
+    state.editor.draft = None;
+    match leave {
+        Leave::Open {
+            transcript,
+            version,
+            segment,
+        } => {
+            out.write(crate::editor::EditorCommand::Open {
+                transcript,
+                version,
+                segment,
+            });
+        }
+        Leave::Close => {
+            out.write(crate::editor::EditorCommand::Close);
+        }
+        Leave::Quit => {
+            // The last window closed ends the app (Bevy's exit condition).
+            for w in &windows {
+                commands.entity(w).despawn();
+            }
+        }
+    }
+}
+
+/// Asks before leaving a transcript with unsaved edits: Save as a new version, Discard, or
+/// Cancel (as every editor does).
+fn leave_prompt(ctx: &egui::Context, state: &mut UiState, ed: &mut EditorData) {
+    let Some(leave) = state.leaving else { return };
+    let title = ed
+        .editor
+        .doc
+        .as_ref()
+        .map(|d| {
+            d.transcript
+                .title
+                .clone()
+                .unwrap_or_else(|| d.transcript.audio_name.clone())
+        })
+        .unwrap_or_default();
+    let mut choice = None;
+    let modal = egui::Modal::new(egui::Id::new("leave-prompt")).show(ctx, |ui| {
+        ui.set_max_width(420.0);
+        ui.heading("Unsaved changes");
+        ui.label(format!(
+            "{title} has edits that are not saved in a version. {}",
+            match leave {
+                Leave::Quit => "Save them before quitting?",
+                Leave::Close => "Save them before closing it?",
+                Leave::Open { .. } => "Save them before opening another?",
+            }
+        ));
+        ui.add_space(8.0);
+        ui.horizontal(|ui| {
+            if ui.button("Save as a new version").clicked() {
+                choice = Some(1);
+            }
+            if ui.button("Discard").clicked() {
+                choice = Some(2);
+            }
+            if ui.button("Cancel").clicked() {
+                choice = Some(0);
+            }
+        });
+    });
+    if modal.should_close() && choice.is_none() {
+        choice = Some(0);
+    }
+    let Some(choice) = choice else { return };
+    state.leaving = None;
+    use crate::editor::EditorCommand as C;
+    match choice {
+        1 => {
+            if let Some(d) = state
+                .editor
+                .draft
+                .take()
+                .filter(editor_panel::TextDraft::typed)
+            {
+                ed.commands.write(C::EditText {
+                    version: d.version,
+                    key: d.key,
+                    base: d.base,
+                    text: d.text,
+                });
+            }
+            let note = std::mem::take(&mut state.editor.note);
+            ed.commands.write(C::Save {
+                note: Some(note).filter(|n| !n.trim().is_empty()),
+            });
+            state.after_save = Some(leave);
+        }
+        2 => {
+            state.editor.draft = None;
+            ed.commands.write(C::DiscardEdits);
+            state.leave_now = Some(leave);
+        }
+        _ => {}
+    }
+}
+
+/// Leaving the open transcript (another opened, Close, the window closed): at once when
+/// nothing is unsaved, else after the prompt. Opening the transcript already open with
+/// unsaved edits just moves to the segment (nothing is reloaded over them).
+fn leave(state: &mut UiState, ed: &mut EditorData, leave: Leave) {
+    if let (
+        Leave::Open {
+            transcript,
+            version: None,
+            segment,
+        },
+        Some(doc),
+    ) = (leave, ed.editor.doc.as_ref())
+        && doc.transcript.id == transcript
+        && must_ask_before_leaving(&ed.editor, &state.editor)
+    {
+        state.layout.main = MainView::Editor;
+        if let Some(i) = segment {
+            ed.commands
+                .write(crate::editor::EditorCommand::Select(Some(i)));
+            state.editor.scroll_to_segment(i);
+            if let Some(s) = doc.session.segments().get(i) {
+                ed.commands.write(crate::editor::EditorCommand::Seek {
+                    ms: s.start_ms,
+                    play: false,
+                });
+            }
+        }
+        return;
+    }
+    if must_ask_before_leaving(&ed.editor, &state.editor) {
+        state.leaving = Some(leave);
+    } else {
+        state.leave_now = Some(leave);
+    }
+}
+
 fn collect_notices(
     mut finished: MessageReader<ImportFinished>,
     mut recording: MessageReader<RecordingNotice>,
@@ -609,47 +856,80 @@ fn collect_notices(
     for e in editor_events.read() {
         match e {
             E::Saved { version, .. } => {
-                state.notify(Level::Info, format!("Saved as version {version}"))
+                state.editor.stale = None;
+                state.notify_about(
+                    Topic::Editor,
+                    Level::Info,
+                    format!("Saved as version {version}"),
+                )
             }
-            E::Refused(m) | E::Failed(m) => state.notify(Level::Error, m.clone()),
-            E::Exported(p) => state.notify(Level::Info, format!("Exported {}", p.display())),
+            E::Refused(m) | E::Failed(m) => {
+                state.notify_about(Topic::Editor, Level::Error, m.clone())
+            }
+            E::Stale { base, current, .. } => {
+                state.editor.stale = Some((*base, *current));
+            }
+            E::Discarded => {
+                state.notify_about(Topic::Editor, Level::Info, "Unsaved edits discarded")
+            }
+            E::Exported(p) => state.notify_about(
+                Topic::Editor,
+                Level::Info,
+                format!("Exported {}", p.display()),
+            ),
             E::Opened { .. } | E::Compared | E::Searched(_) | E::Listed(_) => {}
         }
     }
     for j in jobs_done.read() {
         match (&j.status, &j.error) {
             (JobStatus::Failed, Some(e)) => {
-                state.notify(
+                state.notify_about(
+                    Topic::Jobs,
                     Level::Error,
                     format!("Transcription job {} failed: {e}", j.id),
                 );
             }
-            (JobStatus::Completed, _) => state.notify(
-                Level::Info,
-                format!(
-                    "Transcription job {} done: transcript #{}",
-                    j.id,
-                    j.transcript.map(|t| t.0).unwrap_or_default()
-                ),
-            ),
+            (JobStatus::Completed, _) => {
+                // A job ran with a model: what was said about missing models is over.
+                state.clear_topic(Topic::Model);
+                state.notify_about(
+                    Topic::Jobs,
+                    Level::Info,
+                    format!(
+                        "Transcription job {} done: transcript #{}",
+                        j.id,
+                        j.transcript.map(|t| t.0).unwrap_or_default()
+                    ),
+                );
+            }
             _ => {}
         }
     }
     for n in recording.read() {
         match n {
             RecordingNotice::StartFailed(e) => {
-                state.notify(Level::Error, format!("Cannot record: {e}"));
+                state.notify_about(
+                    Topic::Recording,
+                    Level::Error,
+                    format!("Cannot record: {e}"),
+                );
             }
             RecordingNotice::DeviceError(e) => {
-                state.notify(Level::Error, format!("Input device: {e}"));
+                state.notify_about(Topic::Recording, Level::Error, format!("Input device: {e}"));
             }
             RecordingNotice::Ended { finished, .. } => {
                 let secs = finished.progress.frames_written;
                 match &finished.error {
-                    Some(e) => state.notify(Level::Error, format!("Recording stopped: {e}")),
-                    None => {
-                        state.notify(Level::Info, format!("Recording finished ({secs} frames)"))
-                    }
+                    Some(e) => state.notify_about(
+                        Topic::Recording,
+                        Level::Error,
+                        format!("Recording stopped: {e}"),
+                    ),
+                    None => state.notify_about(
+                        Topic::Recording,
+                        Level::Info,
+                        format!("Recording finished ({secs} frames)"),
+                    ),
                 }
             }
             RecordingNotice::Recovered(Ok(list))
@@ -681,7 +961,7 @@ fn collect_notices(
         } else {
             Level::Error
         };
-        state.notify(level, f.describe());
+        state.notify_about(Topic::Import, level, f.describe());
     }
     for e in crate::take_system_errors() {
         state.notify(Level::Error, e);
@@ -718,57 +998,87 @@ struct JobsData<'w, 's> {
     commands: MessageWriter<'w, JobCommand>,
 }
 
+/// The editor command an editor intent asks for (`None`: playback, jobs, the view and
+/// leaving the document, which the router handles itself). The window's router and the
+/// editor's model-based test translate through this one function.
+pub fn editor_command(e: editor_panel::EditorIntent) -> Option<crate::editor::EditorCommand> {
+    use crate::editor::EditorCommand as C;
+    use editor_panel::EditorIntent as I;
+    Some(match e {
+        I::Seek { ms, play } => C::Seek { ms, play },
+        I::Select(i) => C::Select(i),
+        I::Edit(edit) => C::Edit(edit),
+        I::EditText {
+            version,
+            key,
+            base,
+            text,
+        } => C::EditText {
+            version,
+            key,
+            base,
+            text,
+        },
+        I::Typing(on) => C::Typing(on),
+        I::Undo => C::Undo,
+        I::Redo => C::Redo,
+        I::Save { note } => C::Save { note },
+        I::SaveOnTop { note } => C::SaveOnTop { note },
+        I::RestoreDraft => C::RestoreDraft,
+        I::DiscardEdits => C::DiscardEdits,
+        I::Rollback(n) => C::Rollback { to: n },
+        I::Compare { left, right } => C::Compare { left, right },
+        I::CloseCompare => C::CloseCompare,
+        // The player, the file dialog (`route`), jobs, leaving the document and the
+        // panel's own view.
+        I::TogglePlay
+        | I::SetSpeed(_)
+        | I::Loop(_)
+        | I::Export(_)
+        | I::ExportWords(_)
+        | I::Retranscribe { .. }
+        | I::View(_)
+        | I::Close
+        | I::OpenVersion(_) => return None,
+    })
+}
+
+/// Whether leaving the open document now would drop work: the prompt must ask first.
+pub fn must_ask_before_leaving(
+    editor: &crate::editor::Editor,
+    ui: &editor_panel::EditorUi,
+) -> bool {
+    editor.unsaved() || editor_panel::typing(ui)
+}
+
 fn editor_intent(
     e: editor_panel::EditorIntent,
-    editor: &crate::editor::Editor,
     player: Option<&crate::playback::Player>,
     out: &mut MessageWriter<crate::editor::EditorCommand>,
 ) {
-    use crate::editor::EditorCommand as C;
     use editor_panel::EditorIntent as I;
-    let cmd = match e {
-        I::Seek { ms, play } => C::Seek { ms, play },
+    match e {
         I::TogglePlay => {
             if let Some(p) = player {
                 p.toggle();
             }
-            return;
         }
         I::SetSpeed(s) => {
             if let Some(p) = player {
                 p.set_speed(s);
             }
-            return;
         }
         I::Loop(span) => {
             if let Some(p) = player {
                 p.set_loop(span);
             }
-            return;
         }
-        I::Select(i) => C::Select(i),
-        I::Edit(edit) => C::Edit(edit),
-        I::Undo => C::Undo,
-        I::Redo => C::Redo,
-        I::Save { note } => C::Save { note },
-        I::OpenVersion(n) => match editor.doc.as_ref() {
-            Some(d) => C::Open {
-                transcript: d.transcript.id,
-                version: Some(n),
-                segment: None,
-            },
-            None => return,
-        },
-        I::Rollback(n) => C::Rollback { to: n },
-        I::Compare { left, right } => C::Compare { left, right },
-        I::CloseCompare => C::CloseCompare,
-        // The file dialog asks where first (`route`).
-        I::Export(_) | I::ExportWords(_) => return,
-        I::Close => C::Close,
-        // Jobs and the panel's own view, not editor commands: `route` handles them.
-        I::Retranscribe { .. } | I::View(_) => return,
-    };
-    out.write(cmd);
+        e => {
+            if let Some(cmd) = editor_command(e) {
+                out.write(cmd);
+            }
+        }
+    }
 }
 
 /// What the editor reads and asks.
@@ -848,7 +1158,7 @@ fn draw(
     // A finished take goes straight to the editor once it has a transcript.
     let transcript_of = newest_transcripts(&lib);
     let take_file = rec.takes.iter().next().and_then(|(_, s, ..)| s.audio_file);
-    let editing = ed.editor.doc.as_ref().is_some_and(|d| d.session.dirty());
+    let editing = must_ask_before_leaving(&ed.editor, &state.editor);
     if let Some(t) = hand_over(
         take_file,
         &mut state.layout.handed_over,
@@ -882,6 +1192,9 @@ fn draw(
         top_bar(ui, &mut state, ed.editor.doc.as_ref(), recording)
     });
     egui::Panel::bottom("status").show(&mut root, |ui| status_bar::show(ui, &status, &state));
+    if !state.notices.is_empty() {
+        egui::Panel::bottom("notices").show(&mut root, |ui| status_bar::notices(ui, &mut state));
+    }
     let mut job_list: Vec<&TranscriptionJob> = jobs.jobs.iter().collect();
     job_list.sort_by_key(|j| std::cmp::Reverse(j.id));
     egui::Panel::bottom("jobs")
@@ -918,7 +1231,7 @@ fn draw(
         if state.layout.main == MainView::Editor && ed.editor.doc.is_some() {
             show_editor(ui, &mut ed, keyboard, &mut state, &mut intents);
         } else {
-            show_recorder(ui, &rec, &mut state, &mut intents);
+            show_recorder(ui, &rec, &transcript_of, &mut state, &mut intents);
         }
     });
     if !ctx.egui_wants_keyboard_input()
@@ -938,6 +1251,7 @@ fn draw(
         );
     }
     shortcuts_overlay(ctx, &mut state);
+    leave_prompt(ctx, &mut state, &mut ed);
     sync_zoom(ctx, &mut state);
     match ed.dialogs.show(ctx) {
         Some(dialogs::Chosen::Import(paths)) => intents.push(Intent::Import(paths)),
@@ -1064,16 +1378,18 @@ fn job_states(
 /// Every transcribed file's newest transcript to open, however many jobs there are.
 fn newest_transcripts(
     lib: &LibraryData,
-) -> std::collections::HashMap<crate::storage::ids::AudioFileId, crate::storage::ids::TranscriptId>
-{
+) -> std::collections::HashMap<crate::storage::ids::AudioFileId, library_panel::FileTranscript> {
     let mut transcript_of = std::collections::HashMap::new();
     for (file, ts) in &lib.transcribed {
         let newest = ts
             .entities()
             .iter()
             .filter_map(|e| lib.transcripts.get(*e).ok())
-            .map(|t| t.0.id)
-            .max();
+            .max_by_key(|t| t.0.id)
+            .map(|t| library_panel::FileTranscript {
+                id: t.0.id,
+                versions: t.0.versions,
+            });
         if let Some(t) = newest {
             transcript_of.insert(file.0.id, t);
         }
@@ -1168,6 +1484,10 @@ fn show_settings(
 fn show_recorder(
     ui: &mut egui::Ui,
     rec: &RecorderData,
+    transcript_of: &std::collections::HashMap<
+        crate::storage::ids::AudioFileId,
+        library_panel::FileTranscript,
+    >,
     state: &mut UiState,
     intents: &mut Vec<Intent>,
 ) {
@@ -1205,8 +1525,10 @@ fn show_recorder(
                     .map(|t| t.egui),
                 pyramid: &wave.pyramid,
                 xruns: &wave.xruns,
+                gaps: &wave.gaps,
                 finished: s.finished.as_ref(),
                 audio_file: s.audio_file,
+                transcribed: s.audio_file.is_some_and(|f| transcript_of.contains_key(&f)),
                 store_error: s.store_error.as_deref(),
             },
         );
@@ -1353,7 +1675,8 @@ fn transcribe(
 ) {
     let model = &jobs.settings.default_model;
     if jobs.shelf.scanned && !jobs.shelf.has(model) && !std::path::Path::new(model).is_file() {
-        state.notify(
+        state.notify_about(
+            Topic::Model,
             Level::Error,
             if jobs.shelf.speech().next().is_none() {
                 format!(
@@ -1377,6 +1700,7 @@ fn transcribe(
         token: 0,
         into: None,
         redo: None,
+        new_transcript: false,
     });
 }
 
@@ -1410,6 +1734,7 @@ fn retranscribe(
                 from_ms,
                 to_ms,
             }),
+            new_transcript: false,
         });
     }
 }
@@ -1456,12 +1781,28 @@ fn route(
         Intent::OpenTranscript {
             transcript,
             segment,
-        } => {
-            ed.commands.write(crate::editor::EditorCommand::Open {
+        } => leave(
+            state,
+            ed,
+            Leave::Open {
                 transcript,
                 version: None,
                 segment,
-            });
+            },
+        ),
+        Intent::Editor(editor_panel::EditorIntent::Close) => leave(state, ed, Leave::Close),
+        Intent::Editor(editor_panel::EditorIntent::OpenVersion(n)) => {
+            if let Some(transcript) = ed.editor.doc.as_ref().map(|d| d.transcript.id) {
+                leave(
+                    state,
+                    ed,
+                    Leave::Open {
+                        transcript,
+                        version: Some(n),
+                        segment: None,
+                    },
+                );
+            }
         }
         Intent::Search(q) => {
             ed.commands.write(crate::editor::EditorCommand::Search(q));
@@ -1477,10 +1818,11 @@ fn route(
             export_dialog(ed, format, true);
         }
         Intent::BrowseImport => ed.dialogs.open_import(),
-        Intent::Editor(e) => editor_intent(e, &ed.editor, ed.player.as_deref(), &mut ed.commands),
+        Intent::Editor(e) => editor_intent(e, ed.player.as_deref(), &mut ed.commands),
         Intent::SetModel(m) => {
             jobs.settings.default_model = m;
             state.jobs.attention = false;
+            state.clear_topic(Topic::Model);
         }
         Intent::RescanModels => {
             let dir = jobs.settings.models_dir.clone();
@@ -1489,7 +1831,11 @@ fn route(
         Intent::DownloadModel(name) => {
             let dir = jobs.settings.models_dir.clone();
             if let Err(e) = jobs.shelf.start_download(&name, &dir) {
-                state.notify(Level::Error, format!("Cannot download {name}: {e}"));
+                state.notify_about(
+                    Topic::Model,
+                    Level::Error,
+                    format!("Cannot download {name}: {e}"),
+                );
             }
         }
         Intent::Record(r) => record_intent(r, state, jobs, rec),
@@ -1505,6 +1851,8 @@ fn record_intent(
     match r {
         RecordIntent::Start => {
             state.recorder = recorder_panel::RecorderUi::default();
+            // The last take's end is old news.
+            state.clear_topic(Topic::Recording);
             rec.commands
                 .write(RecordCommand::Start(RecordRequest::default()));
         }
@@ -1557,7 +1905,13 @@ mod overlay_tests {
             None
         );
         // Its transcript appears: opened, once.
-        of.insert(AudioFileId(4), TranscriptId(9));
+        of.insert(
+            AudioFileId(4),
+            library_panel::FileTranscript {
+                id: TranscriptId(9),
+                versions: 1,
+            },
+        );
         assert_eq!(
             hand_over(Some(AudioFileId(4)), &mut handed, &of, false),
             Some(TranscriptId(9))
@@ -1567,7 +1921,13 @@ mod overlay_tests {
             None
         );
         // The next take while another transcript has unsaved edits: left in the library.
-        of.insert(AudioFileId(5), TranscriptId(10));
+        of.insert(
+            AudioFileId(5),
+            library_panel::FileTranscript {
+                id: TranscriptId(10),
+                versions: 1,
+            },
+        );
         assert_eq!(
             hand_over(Some(AudioFileId(5)), &mut handed, &of, true),
             None

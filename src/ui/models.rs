@@ -152,13 +152,15 @@ pub fn update_shelf(
             match catalog::pick(&shelf.installed, &wanted) {
                 Some(m) => {
                     let name = m.name.clone();
-                    state.notify(
+                    state.notify_about(
+                        super::Topic::Model,
                         Level::Info,
                         format!("Model {wanted} is not installed: using {name}"),
                     );
                     settings.default_model = name;
                 }
-                None => state.notify(
+                None => state.notify_about(
+                    super::Topic::Model,
                     Level::Error,
                     format!(
                         "No speech model is installed yet: download {} under Transcription jobs \
@@ -178,7 +180,8 @@ pub fn update_shelf(
         shelf.download = None;
         match result {
             Ok(path) => {
-                state.notify(
+                state.notify_about(
+                    super::Topic::Model,
                     Level::Info,
                     format!("Downloaded model {name} ({})", path.display()),
                 );
@@ -186,7 +189,11 @@ pub fn update_shelf(
                 let dir = settings.models_dir.clone();
                 shelf.rescan(dir);
             }
-            Err(e) => state.notify(Level::Error, format!("Downloading {name} failed: {e}")),
+            Err(e) => state.notify_about(
+                super::Topic::Model,
+                Level::Error,
+                format!("Downloading {name} failed: {e}"),
+            ),
         }
     }
 }

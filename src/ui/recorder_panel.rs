@@ -77,8 +77,13 @@ pub struct TakeView<'a> {
     pub spectrogram: Option<egui::TextureId>,
     pub pyramid: &'a PeakPyramid,
     pub xruns: &'a [(u64, u64)],
+    /// `(frame, ms)` per pause in the device's deliveries.
+    pub gaps: &'a [(u64, u64)],
     pub finished: Option<&'a Finished>,
     pub audio_file: Option<AudioFileId>,
+    /// The take has a transcript (its live draft, or a finished job's): it is opened, not
+    /// transcribed again from here.
+    pub transcribed: bool,
     /// Why the finished take is not in the library (it stays recoverable on disk).
     pub store_error: Option<&'a str>,
 }
@@ -160,6 +165,20 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut RecorderUi, out: &mut V
     } else {
         ui.label(overrun_text);
     }
+    if !t.gaps.is_empty() {
+        let longest = t.gaps.iter().map(|(_, ms)| *ms).max().unwrap_or_default();
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            format!(
+                "Gaps: {} (the device paused, longest {longest} ms; the take went on)",
+                t.gaps.len()
+            ),
+        )
+        .on_hover_text(
+            "The audio system delivered nothing for a while (a busy machine starves it), then \
+             went on. Amber lines on the waveform mark where.",
+        );
+    }
     if let Some(l) = &t.live {
         ui.separator();
         ui.horizontal(|ui| {
@@ -236,6 +255,7 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut RecorderUi, out: &mut V
             );
         }
         if let Some(id) = t.audio_file
+            && !t.transcribed
             && ui.button("Transcribe this take").clicked()
         {
             out.push(Intent::Record(RecordIntent::Transcribe(id)));
@@ -482,14 +502,18 @@ fn waveform(ui: &mut egui::Ui, t: &TakeView<'_>, st: &mut RecorderUi, live: bool
     let mut mesh = egui::Mesh::default();
     waveform_mesh(&st.cols, rect, Color32::from_rgb(90, 170, 240), &mut mesh);
     p.add(egui::Shape::mesh(mesh));
-    // Overruns: a red line where audio is missing (Ardour's xrun markers).
-    for (at, _) in t.xruns {
-        let x = (*at as f64 - start as f64) / spp;
+    // Overruns: a red line where audio is missing (Ardour's xrun markers); pauses in the
+    // device's deliveries in amber.
+    let red = Color32::from_rgb(240, 50, 50);
+    let amber = Color32::from_rgb(240, 170, 40);
+    let marks = t.xruns.iter().map(|(at, _)| (*at, red));
+    for (at, colour) in marks.chain(t.gaps.iter().map(|(at, _)| (*at, amber))) {
+        let x = (at as f64 - start as f64) / spp;
         if (0.0..px as f64).contains(&x) {
             let x = rect.left() + x as f32;
             p.line_segment(
                 [Pos2::new(x, rect.top()), Pos2::new(x, rect.bottom())],
-                Stroke::new(1.5, Color32::from_rgb(240, 50, 50)),
+                Stroke::new(1.5, colour),
             );
         }
     }
@@ -602,11 +626,21 @@ fn spectrum(ui: &mut egui::Ui, bands: &[f32], axis: &LogAxis) {
 /// Ticks and labels of a log-frequency axis up the left edge of `rect` (a spectrogram's):
 /// each of `marks` inside the axis's range, at its place on it.
 pub fn frequency_labels(p: &egui::Painter, rect: Rect, axis: &LogAxis, marks: &[(f32, &str)]) {
+    // A label too close to the one drawn before it (a short strip) is left out: labels
+    // never overlap, and none is cut by the strip's edges.
+    let mut last_y: Option<f32> = None;
     for &(hz, label) in marks {
         if hz <= axis.f_min || hz >= axis.f_max {
             continue;
         }
         let y = rect.bottom() - axis.position(hz) * rect.height();
+        if last_y.is_some_and(|l| (l - y).abs() < 12.0)
+            || y < rect.top() + 5.0
+            || y > rect.bottom() - 5.0
+        {
+            continue;
+        }
+        last_y = Some(y);
         p.line_segment(
             [Pos2::new(rect.left(), y), Pos2::new(rect.left() + 6.0, y)],
             Stroke::new(1.0, Color32::from_gray(220)),

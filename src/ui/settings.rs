@@ -40,6 +40,9 @@ pub struct Settings {
     pub ui_zoom: Option<f32>,
     /// The folder the file dialogs open in (the one used last).
     pub last_folder: Option<PathBuf>,
+    /// The folders files were picked in lately, newest first (the dialogs list them).
+    #[serde(default)]
+    pub recent_folders: Vec<PathBuf>,
     /// The timeline does not follow the playhead while playing.
     pub no_follow: bool,
     /// The window's size in logical pixels (`None`: the default, 1280×800).
@@ -68,6 +71,13 @@ pub enum SettingsError {
         bad: PathBuf,
         source: serde_json::Error,
     },
+    /// Not a regular file (a FIFO, a device, a folder): never opened, so it cannot block.
+    #[error("{path} is not a regular file ({what}); the default settings are used")]
+    NotAFile { path: PathBuf, what: &'static str },
+    #[error(
+        "{path} is {size} bytes, more than a settings file ever holds; the default settings are used"
+    )]
+    TooBig { path: PathBuf, size: u64 },
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -75,14 +85,36 @@ pub enum SettingsError {
     },
 }
 
+/// The most a settings file may hold (it is a few hundred bytes).
+const MAX_BYTES: u64 = 1024 * 1024;
+
 /// The settings in `dir` (the defaults when there are none yet).
 pub fn load(dir: &Path) -> Result<Settings, SettingsError> {
     let path = dir.join(FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
+    // Looked at before it is opened: opening a FIFO blocks until a writer comes, and the
+    // window would never open.
+    let meta = match std::fs::metadata(&path) {
+        Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Settings::default()),
         Err(source) => return Err(SettingsError::Read { path, source }),
     };
+    if !meta.is_file() {
+        let what = crate::paths::file_kind(&meta);
+        return Err(SettingsError::NotAFile { path, what });
+    }
+    if meta.len() > MAX_BYTES {
+        return Err(SettingsError::TooBig {
+            path,
+            size: meta.len(),
+        });
+    }
+    let mut text = String::new();
+    let read = std::fs::File::open(&path).and_then(|f| {
+        std::io::Read::read_to_string(&mut std::io::Read::take(f, MAX_BYTES), &mut text)
+    });
+    if let Err(source) = read {
+        return Err(SettingsError::Read { path, source });
+    }
     serde_json::from_str(&text).map_err(|source| {
         let bad = dir.join(format!("{FILE}.bad"));
         // Kept for the user to look at; a failed rename only means it is overwritten later.
@@ -174,6 +206,7 @@ pub fn apply(world: &mut World, s: &Settings) {
     }
     if let Some(mut d) = world.get_resource_mut::<super::dialogs::FileDialogs>() {
         d.last_folder.clone_from(&s.last_folder);
+        d.recent = s.recent_folders.clone();
     }
 }
 
@@ -224,6 +257,7 @@ impl Sources<'_, '_> {
                 ui.zoom
             },
             last_folder: self.dialogs.last_folder.clone(),
+            recent_folders: self.dialogs.recent.clone(),
             no_follow: ui.editor.no_follow,
             // Kept once it is not the default (a window that never opened keeps what was).
             window_size: match self.window.iter().next() {
@@ -260,9 +294,46 @@ pub fn keep_settings(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    /// Issue 28, finding 4: `settings.json` as a FIFO blocked the window before it opened
+    /// anything. Anything but a regular file is refused without being opened, at once.
+    #[test]
+    fn a_settings_file_that_is_not_a_regular_file_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE);
+        let made = std::process::Command::new("mkfifo").arg(&path).status();
+        if made.is_ok_and(|s| s.success()) {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let d = dir.path().to_path_buf();
+            std::thread::spawn(move || {
+                let _ = tx.send(load(&d).map_err(|e| e.to_string()));
+            });
+            let got = rx
+                .recv_timeout(std::time::Duration::from_secs(5))
+                .expect("load returns, it does not wait on the FIFO");
+            let e = got.unwrap_err();
+            assert!(
+                e.contains("is not a regular file (a FIFO (named pipe))"),
+                "{e}"
+            );
+            std::fs::remove_file(&path).unwrap();
+        }
+        std::fs::create_dir(&path).unwrap();
+        assert!(matches!(
+            load(dir.path()),
+            Err(SettingsError::NotAFile { .. })
+        ));
+        std::fs::remove_dir(&path).unwrap();
+        let big = std::fs::File::create(&path).unwrap();
+        big.set_len(MAX_BYTES + 1).unwrap();
+        assert!(matches!(
+            load(dir.path()),
+            Err(SettingsError::TooBig { .. })
+        ));
+    }
 
     #[test]
     fn settings_round_trip_and_a_damaged_file_is_set_aside() {
@@ -279,6 +350,7 @@ mod tests {
             jobs_list_shown: Some(false),
             ui_zoom: Some(1.25),
             last_folder: Some("/home/me/talks".into()),
+            recent_folders: vec!["/home/me/talks".into(), "/home/me/Music".into()],
             no_follow: true,
             window_size: Some((1600, 1000)),
             library_width: Some(300.0),

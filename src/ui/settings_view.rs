@@ -133,7 +133,7 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, state: &mut UiState, out: &mut V
             row(ui, "Models", Some(view.paths.models));
             row(ui, "Settings", view.paths.settings_file);
         });
-    ui.weak("Settings are kept as they change and applied at the next start.");
+    ui.weak("Settings apply at once and are kept for the next start.");
 }
 
 /// The window zoom: the steps, the current one marked.

@@ -1,4 +1,5 @@
-//! The status bar: database, build features, library size, imports, the latest notice.
+//! The status bar (database, build features, library size, imports, how many problems) and
+//! the notice area above it.
 
 use bevy_egui::egui;
 
@@ -26,12 +27,42 @@ pub fn show(ui: &mut egui::Ui, view: &View, state: &UiState) {
             ui.spinner();
             ui.label(format!("importing {}", view.importing));
         }
-        if let Some(n) = state.notices.back() {
+        let errors = state
+            .notices
+            .iter()
+            .filter(|n| n.level == Level::Error)
+            .count();
+        if errors > 0 {
             ui.separator();
-            match n.level {
-                Level::Info => ui.label(&n.text),
-                Level::Error => ui.colored_label(ui.visuals().error_fg_color, &n.text),
-            };
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                format!("{errors} problem(s): see above"),
+            );
         }
     });
+}
+
+/// The one notice area: each notice until it is dismissed (×) or superseded.
+pub fn notices(ui: &mut egui::Ui, state: &mut UiState) {
+    let mut dismissed = None;
+    for (i, n) in state.notices.iter().enumerate().rev() {
+        ui.horizontal(|ui| {
+            if ui
+                .small_button("×")
+                .on_hover_text("Dismiss this message")
+                .clicked()
+            {
+                dismissed = Some(i);
+            }
+            let text = egui::Label::new(match n.level {
+                Level::Info => egui::RichText::new(&n.text),
+                Level::Error => egui::RichText::new(&n.text).color(ui.visuals().error_fg_color),
+            })
+            .wrap();
+            ui.add(text);
+        });
+    }
+    if let Some(i) = dismissed {
+        state.notices.remove(i);
+    }
 }

@@ -447,6 +447,9 @@ fn save_transcript(
     let segments: Vec<Segment> = job.segments.iter().map(stored_segment).collect();
     let stats = job.stats.clone().unwrap_or_default();
     let params = serde_json::json!({
+        // Which job made the version (its report finds it by this, whatever else was saved
+        // around it).
+        "job": job.id.0,
         "decode": job.params,
         "gpu": job.gpu,
         "backend": job.backend,
@@ -492,14 +495,38 @@ fn save_transcript(
                 // one when this job is saved: spans queued one after another each repair
                 // what the one before made) with exactly that span replaced.
                 (Some(t), Some(r)) => {
-                    let base = match r.based_on {
-                        Some(v) => Ok(v),
-                        None => repo::current_version(c, t).and_then(|v| {
-                            v.map(|v| v.id).ok_or_else(|| {
-                                StorageError::NotFound("the version to repair".into())
-                            })
-                        }),
-                    };
+                    // Written on the version that is current now (an edit, an import or
+                    // another job may have saved one since this job was queued): the span is
+                    // re-applied onto it when its stretch still holds what the job repaired,
+                    // and the job is refused, saying so, when that stretch was changed.
+                    let current = repo::current_version(c, t).and_then(|v| {
+                        v.ok_or_else(|| StorageError::NotFound("the version to repair".into()))
+                    });
+                    let base = current.and_then(|cur| match r.based_on {
+                        Some(asked) if asked != cur.id => {
+                            let inside = |v: VersionId| -> Result<Vec<Segment>, StorageError> {
+                                Ok(repo::segments(c, v)?
+                                    .into_iter()
+                                    .map(Segment::from)
+                                    .filter(|s| s.start_ms < r.to_ms && s.end_ms > r.from_ms)
+                                    .collect())
+                            };
+                            if inside(asked)? == inside(cur.id)? {
+                                Ok(cur.id)
+                            } else {
+                                Err(StorageError::Invalid(format!(
+                                    "{} to {} was changed in version {} while this job ran; \
+                                     its text was not applied (transcribe the span again on \
+                                     version {})",
+                                    crate::transcript::export::timestamp(r.from_ms, '.'),
+                                    crate::transcript::export::timestamp(r.to_ms, '.'),
+                                    cur.number,
+                                    cur.number
+                                )))
+                            }
+                        }
+                        _ => Ok(cur.id),
+                    });
                     base.and_then(|v| {
                         let base: Vec<Segment> = repo::segments(c, v)?
                             .into_iter()
@@ -507,7 +534,9 @@ fn save_transcript(
                             .collect();
                         let spliced = retranscribe::splice(&base, r.from_ms, r.to_ms, segments);
                         let mut version = version;
-                        if version.based_on.is_none() {
+                        // Based on the version it was written on (the one asked for, or the
+                        // current one it was re-applied onto).
+                        if version.based_on != Some(v) {
                             version.based_on = Some(v);
                             let mut params: serde_json::Value = version
                                 .params_json
@@ -697,9 +726,16 @@ fn handle_requests(
             redo: r.redo,
         };
         let token = r.token;
+        let own = r.new_transcript;
         db.write(
             move |c, _| {
                 let mut job = job;
+                // Another pass over a file with a transcript is a new version of it (its
+                // history stays one list), unless a transcript of its own was asked for.
+                if job.into_transcript.is_none() && job.redo.is_none() && !own {
+                    job.into_transcript =
+                        repo::newest_transcript_of(c, job.audio_file).map_err(|e| e.to_string())?;
+                }
                 if params.use_vocabulary {
                     let mut params = params;
                     let terms = repo::vocabulary_prompt(c, VOCABULARY_PROMPT_CHARS)

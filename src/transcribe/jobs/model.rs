@@ -233,10 +233,15 @@ pub struct TranscribeRequest {
     pub params: Option<DecodeParams>,
     /// Comes back in [`JobQueued`] so the asker can find its job.
     pub token: u64,
-    /// The transcript the result becomes a new version of; `None`: a new transcript.
+    /// The transcript the result becomes a new version of; `None`: the file's newest
+    /// transcript (checked when the job is queued), or a new one when it has none or
+    /// `new_transcript` is set.
     pub into: Option<TranscriptId>,
     /// Only this span, replacing it in a version of `into` (a `retranscribe` version).
     pub redo: Option<Redo>,
+    /// With `into` `None`: a transcript of its own, even when the file has one
+    /// (`verbatim transcribe --new-transcript`).
+    pub new_transcript: bool,
 }
 
 /// A request became a job (or could not).
