@@ -1310,3 +1310,102 @@ fn concurrent_imports_and_retranscriptions_lose_no_update() {
     let imports = versions.iter().filter(|v| v.2 == "import").count();
     assert_eq!(imports, 4);
 }
+
+/// Findings 1 and 12: a kill right after a live take stops left its committed pieces in a
+/// table no command shows: the session `complete`, no version 1, no full pass, and `recover`
+/// said there was nothing to recover; a job queued again after a kill stayed pending in the
+/// CLI forever. This is that state exactly (a stored take, its live pieces, its process gone):
+/// `recover` keeps the text as version 1 and queues the full pass, once; `jobs --run` runs it
+/// into version 2.
+#[test]
+fn live_text_stranded_by_a_kill_after_stop_is_kept_and_its_full_pass_runs() {
+    let home = tempfile::tempdir().unwrap();
+    let model = synthetic_model();
+    std::fs::write(
+        home.path().join("settings.json"),
+        serde_json::json!({ "model": model.to_str().unwrap() }).to_string(),
+    )
+    .unwrap();
+    let o = run(
+        home.path(),
+        &[
+            "record",
+            "--device",
+            "fake:sine:16000:1",
+            "--seconds",
+            "1",
+            "--json",
+        ],
+        MINUTE,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let take: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let session = take["session"].as_i64().unwrap();
+    {
+        let conn = Connection::open(home.path().join("verbatim.db")).unwrap();
+        for (k, words) in ["And so my", "fellow Americans."].iter().enumerate() {
+            conn.execute(
+                "INSERT INTO live_pieces (session_id, start_ms, end_ms, at_ms, text, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0)",
+                rusqlite::params![session, k * 400, k * 400 + 400, 900 + k * 100, words],
+            )
+            .unwrap();
+        }
+    }
+    assert_eq!(
+        query_i64(home.path(), "SELECT COUNT(*) FROM transcripts"),
+        0
+    );
+    let o = run(home.path(), &["recover", "--json"], MINUTE);
+    assert!(o.status.success(), "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let t = report["live_text"][0]["transcript"].as_i64().expect("kept");
+    assert_eq!(
+        query_i64(
+            home.path(),
+            &format!(
+                "SELECT COUNT(*) FROM segments s JOIN transcript_versions v ON v.id = s.version_id \
+                 WHERE v.transcript_id = {t} AND v.number = 1 AND v.source = 'live'"
+            )
+        ),
+        2,
+        "the two pieces (without word times: as committed) are version 1"
+    );
+    assert_eq!(
+        query_i64(
+            home.path(),
+            &format!(
+                "SELECT COUNT(*) FROM transcription_jobs WHERE transcript_id = {t} AND status = 'pending'"
+            )
+        ),
+        1
+    );
+    // Once: a second recover finds nothing more to do.
+    let o = run(home.path(), &["recover"], MINUTE);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("No interrupted recordings."),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        query_i64(home.path(), "SELECT COUNT(*) FROM transcription_jobs"),
+        1
+    );
+    // The pending full pass runs from the command line.
+    let o = run(home.path(), &["jobs", "--run", "--json"], MINUTE * 3);
+    assert!(o.status.success(), "{}", text(&o));
+    let ran: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(ran[0]["status"], "completed", "{ran}");
+    assert_eq!(ran[0]["transcript"].as_i64(), Some(t));
+    assert_eq!(
+        query_i64(
+            home.path(),
+            &format!("SELECT MAX(number) FROM transcript_versions WHERE transcript_id = {t}")
+        ),
+        2,
+        "the full pass is version 2 of the live text's transcript"
+    );
+    let o = run(home.path(), &["jobs", "--run"], MINUTE);
+    assert!(text(&o).contains("No pending job to run."), "{}", text(&o));
+}

@@ -340,6 +340,7 @@ fn fill_with(conn: &mut Connection, job: bool) {
         channels: 2,
         sample_format: "f32".into(),
         file_path: "recordings/1.wav".into(),
+        runner: None,
     };
     let s = repo::insert_recording_session(&tx, &take, 4).unwrap();
     repo::finish_recording_session(&tx, s, repo::SessionStatus::Complete, Some(a.id), 48000, 5)
@@ -680,6 +681,7 @@ fn live_pieces_become_the_takes_draft_once_and_its_bookmarks_show_on_its_file() 
             channels: 1,
             sample_format: "f32".into(),
             file_path: "recordings/2.wav".into(),
+            runner: None,
         },
         7,
     )

@@ -429,7 +429,9 @@ fn handle_commands(
     stored: Res<Replies<TakeStored>>,
     mut devices: ResMut<InputDevices>,
     mut notices: MessageWriter<RecordingNotice>,
+    process: Option<Res<crate::storage::runner::ThisProcess>>,
 ) {
+    let runner = process.map(|p| p.0.clone());
     for cmd in cmds.read() {
         match cmd {
             RecordCommand::Start(req) => {
@@ -439,7 +441,15 @@ fn handle_commands(
                     ));
                     continue;
                 }
-                match start(req, &settings, &store.0, db.as_deref(), stored.sender()) {
+                let sink = stored.sender();
+                match start(
+                    req,
+                    &settings,
+                    &store.0,
+                    db.as_deref(),
+                    sink,
+                    runner.clone(),
+                ) {
                     Ok(bundle) => {
                         // Earlier takes stay entities; the new one is the current take,
                         // and only it keeps live monitors.
@@ -536,6 +546,7 @@ fn start(
     store: &AudioStore,
     db: Option<&Database>,
     stored: crossbeam_channel::Sender<TakeStored>,
+    runner: Option<String>,
 ) -> Result<(Name, RecordingSession, TakeStats, Waveform, Starting), String> {
     let source = match &req.source {
         Some(s) => s.clone(),
@@ -556,6 +567,7 @@ fn start(
     config.stored = Some(stored);
     config.max_seconds = req.seconds;
     config.stall_writer = req.stall_writer;
+    config.runner = runner;
     if let Some(r) = req.ring_seconds {
         config.ring_seconds = r;
     }

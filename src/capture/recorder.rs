@@ -71,6 +71,8 @@ pub struct RecorderConfig {
     /// holds this many seconds (what a stalled disk or a starved thread does).
     #[doc(hidden)]
     pub stall_writer: Option<(f64, Duration)>,
+    /// The process recording (noted on the session: see migration 009).
+    pub runner: Option<String>,
 }
 
 impl RecorderConfig {
@@ -86,6 +88,7 @@ impl RecorderConfig {
             analysis_seconds: 1.0,
             store: None,
             stall_writer: None,
+            runner: None,
         }
     }
 }
@@ -343,6 +346,7 @@ fn open_session(
         channels: format.channels,
         sample_format: format.sample_format.clone(),
         file_path: config.session_path.clone(),
+        runner: config.runner.clone(),
     };
     let open = command(
         move |c, _| {

@@ -211,6 +211,11 @@ pub enum Command {
     Jobs {
         #[arg(long)]
         json: bool,
+        /// Run every pending job of this library (those queued again after a crash, a
+        /// recovered take's full pass, ...) and wait for them; jobs another running process
+        /// holds are left to it.
+        #[arg(long)]
+        run: bool,
     },
     /// Manage whisper models: list, download, verify, path.
     Models {
@@ -375,7 +380,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Transcribe(args)) => transcribe::transcribe(&data, args),
         Some(Command::Retranscribe(args)) => retranscribe::retranscribe(&data, args),
         Some(Command::Vocabulary { command, json }) => vocabulary::vocabulary(&data, command, json),
-        Some(Command::Jobs { json }) => transcribe::jobs(&data, json),
+        Some(Command::Jobs { json, run: false }) => transcribe::jobs(&data, json),
+        Some(Command::Jobs { json, run: true }) => transcribe::run_pending(&data, json),
         Some(Command::Models { command }) => transcribe::models(&data, command),
         Some(Command::Worker) => Ok(ExitCode::FAILURE),
     }

@@ -504,16 +504,29 @@ fn level_line(s: &RecordingSession, stats: &TakeStats, levels: &Levels) -> Strin
 #[derive(Serialize)]
 struct RecoverJson<'a> {
     sessions: &'a [Recovered],
+    /// Takes whose live text no transcript held: kept now, their full pass queued.
+    live_text: &'a [crate::transcribe::draft::Adopted],
 }
 
 pub(super) fn recover(data: &DataDir, json: bool) -> anyhow::Result<ExitCode> {
     let mut app = headless_app(core(data)?);
+    // A recovered take's full pass runs with the model the user chose in the window.
+    if let Ok(s) = crate::ui::settings::load(data.root())
+        && let Some(m) = s.model
+    {
+        app.world_mut()
+            .resource_mut::<crate::transcribe::TranscribeSettings>()
+            .default_model = m;
+    }
     track_recording(&mut app);
     let done = update_until(&mut app, Duration::from_secs(3600), |w| {
         w.resource::<RecordingLog>()
             .0
             .iter()
             .any(|n| matches!(n, RecordingNotice::Recovered(_)))
+            && w.resource::<crate::transcribe::live::Stranded>()
+                .0
+                .is_some()
     });
     if !done {
         anyhow::bail!("recovery did not finish");
@@ -525,19 +538,36 @@ pub(super) fn recover(data: &DataDir, json: bool) -> anyhow::Result<ExitCode> {
     else {
         anyhow::bail!("recovery did not report");
     };
+    let stranded = app
+        .world_mut()
+        .resource_mut::<crate::transcribe::live::Stranded>()
+        .0
+        .take()
+        .unwrap_or(Ok(Vec::new()));
     let list = result.map_err(|e| {
         anyhow::anyhow!(
             "recovery failed: {e}; the interrupted takes stay where they are: free space if the disk is full, then run `verbatim recover` again"
         )
     })?;
+    let adopted = stranded.as_deref().unwrap_or_default();
     if json {
         emit(format_args!(
             "{}",
-            serde_json::to_string_pretty(&RecoverJson { sessions: &list })?
+            serde_json::to_string_pretty(&RecoverJson {
+                sessions: &list,
+                live_text: adopted,
+            })?
         ))?;
-    } else if list.is_empty() {
+    } else if list.is_empty() && adopted.is_empty() {
         emit(format_args!("No interrupted recordings."))?;
     } else {
+        for a in adopted {
+            emit(format_args!(
+                "session {}: its live text is now transcript {} (version 1); its full \
+                 transcription is queued (it runs in the window, or with `verbatim jobs --run`)",
+                a.session, a.transcript
+            ))?;
+        }
         for r in &list {
             let secs = r.frames as f64 / f64::from(r.sample_rate.max(1));
             match (r.status, &r.error) {
@@ -573,6 +603,13 @@ pub(super) fn recover(data: &DataDir, json: bool) -> anyhow::Result<ExitCode> {
     let failed = list
         .iter()
         .any(|r| r.status == RecoveryStatus::Failed && r.frames > 0);
+    if let Err(e) = &stranded {
+        eprintln!(
+            "verbatim: the live text of interrupted takes could not be kept: {}",
+            super::terminal_safe(e)
+        );
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(if failed {
         ExitCode::FAILURE
     } else {

@@ -611,6 +611,93 @@ fn emit_line(s: &str) -> std::io::Result<()> {
     super::emit(format_args!("{s}"))
 }
 
+/// One job `verbatim jobs --run` ran.
+#[derive(Debug, Serialize)]
+struct RanJob {
+    job: i64,
+    audio: String,
+    status: String,
+    transcript: Option<i64>,
+    error: Option<String>,
+}
+
+/// `verbatim jobs --run`: every pending job of this library that no living process holds
+/// (jobs of ended processes are adopted, as the window does), run to the end. Exits non-zero
+/// when one failed or Ctrl-C cancelled them.
+pub(super) fn run_pending(data: &DataDir, json: bool) -> anyhow::Result<ExitCode> {
+    use crate::transcribe::jobs::{JobRunner, JobsLoaded};
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let flag = Arc::clone(&interrupted);
+        ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))?;
+    }
+    let mut app = headless_app(core(data)?);
+    {
+        let mut s = app.world_mut().resource_mut::<TranscribeSettings>();
+        s.run_all_pending = true;
+        s.reserved_cores = 0;
+    }
+    let mut ran: HashMap<JobId, RanJob> = HashMap::new();
+    let mut cancel_sent = false;
+    update_until(&mut app, Duration::from_secs(7 * 24 * 3600), |world| {
+        if !world.resource::<JobsLoaded>().0 {
+            return false;
+        }
+        let mut q = world.query::<&TranscriptionJob>();
+        let runner = world.resource::<JobRunner>();
+        let mine: Vec<TranscriptionJob> = q.iter(world).filter(|j| runner.is(j)).cloned().collect();
+        for j in &mine {
+            ran.insert(
+                j.id,
+                RanJob {
+                    job: j.id.0,
+                    audio: j.audio_name.clone(),
+                    status: j.status.as_db().to_string(),
+                    transcript: j.transcript.map(|t| t.0),
+                    error: j.error.clone(),
+                },
+            );
+        }
+        if interrupted.load(Ordering::SeqCst) && !cancel_sent {
+            cancel_sent = true;
+            for j in mine.iter().filter(|j| !j.status.is_finished()) {
+                world.write_message(JobCommand::Cancel(j.id));
+            }
+        }
+        mine.iter().all(|j| j.status.is_finished())
+    });
+    drop(app);
+    let mut ran: Vec<RanJob> = ran.into_values().collect();
+    ran.sort_by_key(|r| r.job);
+    if json {
+        emit_line(&serde_json::to_string_pretty(&ran)?)?;
+    } else if ran.is_empty() {
+        emit_line("No pending job to run.")?;
+    } else {
+        for r in &ran {
+            emit_line(&format!(
+                "job {}: {} {}{}{}",
+                r.job,
+                r.audio,
+                r.status,
+                r.transcript
+                    .map(|t| format!(": transcript {t}"))
+                    .unwrap_or_default(),
+                r.error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            ))?;
+        }
+    }
+    let failed = ran.iter().any(|r| r.status != "completed");
+    Ok(if failed || interrupted.load(Ordering::SeqCst) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 pub(super) fn jobs(data: &DataDir, json: bool) -> anyhow::Result<ExitCode> {
     let conn = crate::storage::open(&data.db_path())?;
     let rows = repo::list_jobs(&conn, 100)?;

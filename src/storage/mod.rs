@@ -92,9 +92,13 @@ pub const MIGRATION_FILES: &[(&str, &str)] = &[
         "008_edit_drafts.sql",
         include_str!("../../migrations/008_edit_drafts.sql"),
     ),
+    (
+        "009_session_runner.sql",
+        include_str!("../../migrations/009_session_runner.sql"),
+    ),
 ];
 
-static MIGRATION_STEPS: [M<'static>; 8] = [
+static MIGRATION_STEPS: [M<'static>; 9] = [
     M::up(MIGRATION_FILES[0].1),
     M::up(MIGRATION_FILES[1].1),
     M::up(MIGRATION_FILES[2].1),
@@ -104,6 +108,7 @@ static MIGRATION_STEPS: [M<'static>; 8] = [
     M::up(MIGRATION_FILES[5].1),
     M::up(MIGRATION_FILES[6].1),
     M::up(MIGRATION_FILES[7].1),
+    M::up(MIGRATION_FILES[8].1),
 ];
 
 /// The schema migrations as rusqlite_migration sees them.

@@ -150,6 +150,8 @@ pub struct NewRecordingSession {
     pub sample_format: String,
     /// The WAV being written, relative to the data directory.
     pub file_path: String,
+    /// The process recording it (`storage::runner`).
+    pub runner: Option<String>,
 }
 
 /// Opens a recording session row in status `recording`.
@@ -161,7 +163,8 @@ pub fn insert_recording_session(
     Ok(conn
         .prepare_cached(
             "INSERT INTO recording_sessions (device_id, device_name, sample_rate, channels, \
-             sample_format, file_path, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+             sample_format, file_path, started_at, runner) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
         )?
         .query_row(
             params![
@@ -171,7 +174,8 @@ pub fn insert_recording_session(
                 session.channels,
                 session.sample_format,
                 session.file_path,
-                now
+                now,
+                session.runner
             ],
             |r| r.get(0),
         )?)

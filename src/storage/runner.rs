@@ -26,6 +26,11 @@ fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
+/// This process's runner id, for the features that note which process owns a row (a
+/// take being recorded); inserted with the jobs' runner.
+#[derive(bevy::prelude::Resource, Debug, Clone, PartialEq, Eq)]
+pub struct ThisProcess(pub String);
+
 impl Runner {
     /// Registers this process under `data_dir`. Without a lock file (a read-only data
     /// directory) the id still works, but other processes will see this one as gone.

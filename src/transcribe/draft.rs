@@ -168,6 +168,73 @@ pub fn save(
     saved
 }
 
+/// What recovery did with a take whose live text no transcript held.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Adopted {
+    pub session: SessionId,
+    pub audio_file: AudioFileId,
+    /// The transcript its live text is version 1 of (its full pass, queued now, becomes
+    /// version 2).
+    pub transcript: TranscriptId,
+}
+
+/// Takes that stopped and were stored, but whose process died before their live text became
+/// version 1 or before their full pass was queued (a kill right after a take stops): the
+/// draft is made now and the full pass queued with `model`, exactly as that process would
+/// have. Only takes whose process is gone (`is_alive` says no) are touched; running this again
+/// does nothing more (all of it in one savepoint per take).
+pub fn adopt_stranded(
+    conn: &Connection,
+    is_alive: impl Fn(&str) -> bool,
+    model: &str,
+    now: i64,
+) -> Result<Vec<Adopted>, StorageError> {
+    let candidates: Vec<(SessionId, AudioFileId, Option<String>)> = conn
+        .prepare_cached(
+            "SELECT s.id, s.audio_file_id, s.runner FROM recording_sessions s \
+             WHERE s.status = 'complete' AND s.audio_file_id IS NOT NULL \
+             AND (EXISTS (SELECT 1 FROM live_pieces p WHERE p.session_id = s.id) \
+                  OR s.live_transcript_id IS NOT NULL) \
+             AND NOT EXISTS (SELECT 1 FROM transcription_jobs j \
+                             WHERE j.audio_file_id = s.audio_file_id) \
+             ORDER BY s.id",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut adopted = Vec::new();
+    for (session, audio_file, runner) in candidates {
+        if runner.as_deref().is_some_and(&is_alive) {
+            continue;
+        }
+        let about = serde_json::json!({ "recovered": true, "model": model });
+        let Some(transcript) = save(conn, session, audio_file, about, false, now)? else {
+            continue;
+        };
+        let job = repo::NewJob {
+            audio_file,
+            model: model.to_owned(),
+            requested_backend: "auto".into(),
+            language: None,
+            params_json: "{}".into(),
+            runner: None,
+            into_transcript: Some(transcript),
+            redo: None,
+        };
+        repo::insert_job_with(conn, &job, now)?;
+        tracing::info!(
+            session = %session,
+            transcript = %transcript,
+            "kept the live text of an interrupted take and queued its full pass"
+        );
+        adopted.push(Adopted {
+            session,
+            audio_file,
+            transcript,
+        });
+    }
+    Ok(adopted)
+}
+
 /// The version and segments a session's draft needs; `None`: none to make (there is one
 /// already, or nothing was committed and an empty draft is not wanted).
 fn draft_of(

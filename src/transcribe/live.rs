@@ -303,7 +303,14 @@ impl Plugin for LivePlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<LiveSettings>()
             .init_resource::<LiveWorker>()
-            .init_resource::<Replies<DraftSaved>>();
+            .init_resource::<Replies<DraftSaved>>()
+            .init_resource::<Replies<StrandedReply>>()
+            .init_resource::<Stranded>()
+            .add_systems(Startup, adopt_stranded)
+            .add_systems(
+                Update,
+                take_stranded.in_set(AppSystems::Ingest.of(Feature::Live)),
+            );
         if !app.world().contains_resource::<LiveEngine>() {
             match self.worker.clone().map_or_else(WorkerCommand::current, Ok) {
                 Ok(cmd) => {
@@ -324,6 +331,61 @@ impl Plugin for LivePlugin {
                     .in_set(AppSystems::Apply.of(Feature::Live)),
             ),
         );
+    }
+}
+
+/// What the start's look for stranded live text found (`None`: not answered yet).
+#[derive(Resource, Debug, Default)]
+pub struct Stranded(pub Option<Result<Vec<draft::Adopted>, String>>);
+
+struct StrandedReply(Result<Vec<draft::Adopted>, String>);
+
+/// At start, like the recovery of interrupted takes: the takes whose process died between
+/// stopping and keeping their live text get their draft and full pass now
+/// ([`draft::adopt_stranded`]).
+fn adopt_stranded(
+    capture: Res<crate::capture::plugin::CaptureSettings>,
+    settings: Res<TranscribeSettings>,
+    db: Option<ResMut<Database>>,
+    replies: Res<Replies<StrandedReply>>,
+) {
+    let (true, Some(mut db)) = (capture.recover_on_start, db) else {
+        return;
+    };
+    let data_dir = db
+        .path()
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let model = settings.default_model.clone();
+    db.write(
+        move |c, _| {
+            draft::adopt_stranded(
+                c,
+                |id| crate::storage::runner::is_alive(&data_dir, id),
+                &model,
+                now_ms(),
+            )
+            .map_err(|e| e.to_string())
+        },
+        replies.to(StrandedReply),
+    );
+}
+
+fn take_stranded(
+    replies: Res<Replies<StrandedReply>>,
+    mut stranded: ResMut<Stranded>,
+    mut changed: MessageWriter<crate::library::transcripts::TranscriptsChanged>,
+) {
+    for StrandedReply(result) in replies.drain() {
+        match &result {
+            Ok(list) if !list.is_empty() => {
+                changed.write(crate::library::transcripts::TranscriptsChanged);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!("cannot keep the live text of interrupted takes: {e}"),
+        }
+        stranded.0 = Some(result);
     }
 }
 

@@ -66,7 +66,9 @@ impl Plugin for TranscribePlugin {
                 Err(e) => tracing::error!("transcription is unavailable: {e}"),
             }
         }
-        app.insert_resource(JobRunner(Runner::register(self.store.data_dir())))
+        let runner = Runner::register(self.store.data_dir());
+        app.insert_resource(crate::storage::runner::ThisProcess(runner.id().to_owned()))
+            .insert_resource(JobRunner(runner))
             .insert_resource(JobStore(self.store.clone()))
             .init_resource::<Breakers>()
             .init_resource::<JobsLoaded>()
@@ -101,7 +103,8 @@ struct JobStore(AudioStore);
 pub struct JobRunner(pub Runner);
 
 impl JobRunner {
-    fn is(&self, job: &TranscriptionJob) -> bool {
+    /// Whether this process runs `job`.
+    pub fn is(&self, job: &TranscriptionJob) -> bool {
         job.runner.as_deref() == Some(self.0.id())
     }
 }
