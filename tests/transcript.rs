@@ -687,3 +687,40 @@ fn a_typed_time_reads_as_a_clock_or_seconds() {
         assert_eq!(parse_clock(bad), None, "{bad}");
     }
 }
+
+/// Issue 28, finding 9: WebVTT markup was stored as literal text, and a cue with 10,001
+/// timestamp tags was accepted. The markup is read as WebVTT defines it: the voice's name is
+/// the segment's speaker, styling tags go, YouTube-style word timing is read, and the word
+/// limit is JSON's.
+#[test]
+fn webvtt_markup_is_read_not_stored() {
+    let vtt = "WEBVTT\n\n\
+        00:00:01.000 --> 00:00:04.000\n<v Roger Bingham>We are in New York City</v>\n\n\
+        00:00:04.000 --> 00:00:08.000\n<v.loud Neil deGrasse Tyson>Hi &amp; <i>welcome</i></v>\n\n\
+        00:00:08.000 --> 00:00:12.000\n<c.yellow>yellow</c> <b>bold</b> <u>under</u> <lang en-GB>colour</lang> <ruby>漢<rt>kan</rt></ruby>\n\n\
+        00:00:12.000 --> 00:00:14.000\n<00:00:12.500><c> so</c><00:00:13.000><c> it</c><00:00:13.500><c> goes</c>\n";
+    let segs = parse(Format::Vtt, vtt).unwrap();
+    assert_eq!(segs[0].text, "We are in New York City");
+    assert_eq!(segs[0].speaker.as_deref(), Some("Roger Bingham"));
+    assert_eq!(segs[1].text, "Hi & welcome");
+    assert_eq!(segs[1].speaker.as_deref(), Some("Neil deGrasse Tyson"));
+    assert_eq!(segs[2].text, "yellow bold under colour 漢kan");
+    assert_eq!(segs[2].speaker, None);
+    assert_eq!(segs[3].text, "so it goes");
+    let words = segs[3].words();
+    let times: Vec<Option<u64>> = words.iter().map(|w| w.span().map(|s| s.0)).collect();
+    assert_eq!(times, [Some(12_500), Some(13_000), Some(13_500)]);
+    // 10,001 timed words in one cue: refused, with the line, like JSON's 10,000.
+    let mut cue = String::from("WEBVTT\n\n00:00:00.000 --> 00:59:00.000\n");
+    for i in 0..10_001u64 {
+        cue.push_str(&format!(
+            "<{}>w ",
+            verbatim::transcript::export::timestamp(i * 100, '.')
+        ));
+    }
+    let e = parse(Format::Vtt, &cue).unwrap_err().to_string();
+    assert!(
+        e.contains("more than 10000 words") && e.contains("line 4"),
+        "{e}"
+    );
+}

@@ -177,28 +177,47 @@ fn parse_cues(text: &str, vtt: bool) -> Result<Vec<Segment>, ImportError> {
             return Err(at(block_start + 1, "a cue without text"));
         }
         let text = text_lines.join("\n");
-        match vtt.then(|| timed_words(&text, start, end)).flatten() {
-            Some((plain, words)) => {
-                let mut seg = Segment::new(start, end, plain);
-                seg.words_json = Some(words);
-                out.push(seg);
-            }
-            None if vtt => out.push(Segment::new(start, end, unescape_vtt(&text))),
-            None => out.push(Segment::new(start, end, text)),
+        if vtt {
+            let cue = vtt_cue(&text, start, end).map_err(|e| at(timing_at + 2, e))?;
+            let mut seg = Segment::new(start, end, cue.text);
+            seg.words_json = cue.words;
+            seg.speaker = cue.voice;
+            out.push(seg);
+        } else {
+            out.push(Segment::new(start, end, text));
         }
     }
     Ok(out)
 }
 
-/// A WebVTT cue's (escaped) text with timestamp tags (`word <00:00:01.250>word`, as Verbatim's
-/// word-level export and karaoke-style captions write them): the text without the tags, and
-/// its words in the stored form, each tagged word starting at its tag and ending where the
-/// next tagged word starts (the last at the cue's end); the first word starts with the cue;
-/// other words are untimed. `None` when the cue has no (valid) timestamp tag.
-fn timed_words(text: &str, start: u64, end: u64) -> Option<(String, String)> {
+/// A WebVTT cue's text as read: the text without markup, its words (when it had timestamp
+/// tags) and the speaker its voice tag names.
+#[derive(Debug, Clone, PartialEq)]
+struct VttCue {
+    text: String,
+    words: Option<String>,
+    voice: Option<String>,
+}
+
+/// A WebVTT cue's (escaped) text, its markup read as WebVTT defines it: `<v Name>` names the
+/// speaker (kept), `<c>`, `<c.class>`, `<b>`, `<i>`, `<u>`, `<ruby>`, `<rt>`, `<lang xx>` and
+/// their end tags only style the text (dropped), and timestamp tags (`word <00:00:01.250>word`,
+/// as Verbatim's word-level export and karaoke-style captions write them) time its words: each
+/// tagged word starts at its tag and ends where the next tagged word starts (the last at the
+/// cue's end); the first word starts with the cue; other words are untimed. A cue of more than
+/// [`MAX_WORDS`] words is refused, as JSON is.
+fn vtt_cue(text: &str, start: u64, end: u64) -> Result<VttCue, String> {
     if !text.contains('<') {
-        return None;
+        if text.split_whitespace().count() > MAX_WORDS {
+            return Err(format!("a cue of more than {MAX_WORDS} words"));
+        }
+        return Ok(VttCue {
+            text: unescape_vtt(text),
+            words: None,
+            voice: None,
+        });
     }
+    let mut voice: Option<String> = None;
     // (time of the tag before it, if the word follows one directly; the word)
     let mut words: Vec<(Option<u64>, String)> = Vec::new();
     let mut plain = String::with_capacity(text.len());
@@ -209,18 +228,28 @@ fn timed_words(text: &str, start: u64, end: u64) -> Option<(String, String)> {
     while !rest.is_empty() {
         if let Some(after) = rest.strip_prefix('<')
             && let Some(close) = after.find('>')
-            && let Ok(t) = parse_time(&after[..close], true)
         {
-            // Out of order or outside the cue: the tag is dropped, the word untimed.
-            if t >= last && t <= end {
-                pending = Some(t);
-                last = t;
-                any = true;
-            }
+            let tag = &after[..close];
             rest = &after[close + 1..];
+            if let Ok(t) = parse_time(tag, true) {
+                // Out of order or outside the cue: the tag is dropped, the word untimed.
+                if t >= last && t <= end {
+                    pending = Some(t);
+                    last = t;
+                    any = true;
+                }
+            } else if let Some(name) = voice_of(tag)
+                && voice.is_none()
+            {
+                voice = Some(name);
+            }
+            // Any other tag (class, bold, italic, underline, ruby, language, an end tag)
+            // styles the text and is dropped, as WebVTT renderers ignore unknown tags.
             continue;
         }
-        let c = rest.chars().next()?;
+        let Some(c) = rest.chars().next() else {
+            break;
+        };
         rest = &rest[c.len_utf8()..];
         plain.push(c);
         if c.is_whitespace() {
@@ -235,11 +264,15 @@ fn timed_words(text: &str, start: u64, end: u64) -> Option<(String, String)> {
             _ => words.push((pending.take(), c.to_string())),
         }
         if words.len() > MAX_WORDS {
-            return None;
+            return Err(format!("a cue of more than {MAX_WORDS} words"));
         }
     }
     if !any {
-        return None;
+        return Ok(VttCue {
+            text: unescape_vtt(plain.trim()),
+            words: None,
+            voice,
+        });
     }
     if let Some(first) = words.first_mut() {
         first.0 = first.0.or(Some(start));
@@ -260,10 +293,24 @@ fn timed_words(text: &str, start: u64, end: u64) -> Option<(String, String)> {
             None => serde_json::json!({ "text": unescape_vtt(&text) }),
         })
         .collect();
-    Some((
-        unescape_vtt(&plain),
-        serde_json::Value::Array(list).to_string(),
-    ))
+    Ok(VttCue {
+        text: unescape_vtt(plain.trim()),
+        words: Some(serde_json::Value::Array(list).to_string()),
+        voice,
+    })
+}
+
+/// The speaker a voice tag names: `<v Name>`, `<v.loud Name>` (`None` for any other tag).
+fn voice_of(tag: &str) -> Option<String> {
+    let rest = tag.strip_prefix('v')?;
+    // `<v>` alone, or `v` followed by classes and/or the annotation.
+    let annotation = match rest.chars().next() {
+        Some('.') => rest.split_once(char::is_whitespace).map(|(_, a)| a)?,
+        Some(c) if c.is_whitespace() => rest,
+        _ => return None,
+    };
+    let name = unescape_vtt(annotation.trim());
+    (!name.is_empty()).then_some(name)
 }
 
 /// The most words one imported segment may have (a 30 s segment has well under 200).
