@@ -754,6 +754,17 @@ fn handle_commands(
     }
 }
 
+/// Whether the open document's segments can be a version (every one valid); says why not.
+fn savable(doc: &Doc, events: &mut MessageWriter<EditorEvent>) -> bool {
+    match crate::transcript::edit::validate(doc.session.segments(), doc.session.duration_ms) {
+        Ok(()) => true,
+        Err(e) => {
+            events.write(EditorEvent::Refused(format!("Not saved: {e}")));
+            false
+        }
+    }
+}
+
 fn handle_command(
     cmd: &EditorCommand,
     editor: &mut ResMut<Editor>,
@@ -819,11 +830,7 @@ fn handle_command(
                 let Some(doc) = editor.doc.as_ref() else {
                     return;
                 };
-                if let Err(e) = crate::transcript::edit::validate(
-                    doc.session.segments(),
-                    doc.session.duration_ms,
-                ) {
-                    events.write(EditorEvent::Refused(format!("Not saved: {e}")));
+                if !savable(doc, events) {
                     return;
                 }
                 let transcript = doc.transcript.id;
@@ -912,11 +919,7 @@ fn handle_command(
                     events.write(EditorEvent::Refused("Nothing to save: no changes".into()));
                     return;
                 }
-                if let Err(e) = crate::transcript::edit::validate(
-                    doc.session.segments(),
-                    doc.session.duration_ms,
-                ) {
-                    events.write(EditorEvent::Refused(format!("Not saved: {e}")));
+                if !savable(doc, events) {
                     return;
                 }
                 let mut v = NewVersion::new(VersionSource::Edit);

@@ -306,11 +306,7 @@ impl Plugin for LivePlugin {
             .init_resource::<Replies<DraftSaved>>()
             .init_resource::<Replies<StrandedReply>>()
             .init_resource::<Stranded>()
-            .add_systems(Startup, adopt_stranded)
-            .add_systems(
-                Update,
-                take_stranded.in_set(AppSystems::Ingest.of(Feature::Live)),
-            );
+            .add_systems(Startup, adopt_stranded);
         if !app.world().contains_resource::<LiveEngine>() {
             match self.worker.clone().map_or_else(WorkerCommand::current, Ok) {
                 Ok(cmd) => {
@@ -322,7 +318,7 @@ impl Plugin for LivePlugin {
         app.add_message::<BookmarkLive>().add_systems(
             Update,
             (
-                (ingest, draft_saved)
+                (ingest, draft_saved, take_stranded)
                     .chain()
                     .in_set(AppSystems::Ingest.of(Feature::Live)),
                 dispatch.in_set(AppSystems::Dispatch.of(Feature::Live)),

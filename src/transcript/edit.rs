@@ -568,6 +568,12 @@ impl EditSession {
             inserted,
         };
         self.splice(&splice);
+        self.push_step(splice);
+        Ok(())
+    }
+
+    /// A splice just made becomes a new state and an undoable step.
+    fn push_step(&mut self, splice: Splice) {
         let step = Step {
             before: self.state,
             after: self.next_state,
@@ -578,7 +584,6 @@ impl EditSession {
         self.undo.push(step);
         self.redo.clear();
         self.record(Change::Splice(splice));
-        Ok(())
     }
 
     /// Applies an edit; refused edits change nothing.
@@ -618,16 +623,7 @@ impl EditSession {
             self.splice(&splice.inverse());
             return Err(e);
         }
-        let step = Step {
-            before: self.state,
-            after: self.next_state,
-            splice: splice.clone(),
-        };
-        self.next_state += 1;
-        self.state = step.after;
-        self.undo.push(step);
-        self.redo.clear();
-        self.record(Change::Splice(splice));
+        self.push_step(splice);
         Ok(())
     }
 
