@@ -333,16 +333,16 @@ fn fill_with(conn: &mut Connection, job: bool) {
         verbatim::storage::ids::VersionId(v),
     );
     repo::record_export(&tx, t, v, "srt", "/tmp/out.srt", 3).unwrap();
-    let take = repo::NewRecordingSession {
-        device_id: Some("hw:0".into()),
-        device_name: "Mic".into(),
-        sample_rate: 48000,
-        channels: 2,
-        sample_format: "f32".into(),
-        file_path: "recordings/1.wav".into(),
-        runner: None,
-    };
-    let s = repo::insert_recording_session(&tx, &take, 4).unwrap();
+    // In the columns of migration 001 too (migration 009 added `runner`).
+    let s: verbatim::storage::ids::SessionId = tx
+        .query_row(
+            "INSERT INTO recording_sessions (device_id, device_name, sample_rate, channels, \
+             sample_format, file_path, started_at) \
+             VALUES ('hw:0', 'Mic', 48000, 2, 'f32', 'recordings/1.wav', 4) RETURNING id",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     repo::finish_recording_session(&tx, s, repo::SessionStatus::Complete, Some(a.id), 48000, 5)
         .unwrap();
     tx.commit().unwrap();
