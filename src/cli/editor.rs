@@ -197,29 +197,31 @@ pub(super) fn diff(
     to: u32,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let mut app = app(data)?;
-    open(&mut app, id, None)?;
-    run(
-        &mut app,
-        EditorCommand::Compare {
-            left: from,
-            right: to,
-        },
-        |e| matches!(e, EditorEvent::Compared),
-    )?;
-    let cmp = app
-        .world()
-        .resource::<Editor>()
-        .compare
-        .clone()
-        .context("the comparison did not arrive")?;
+    // The two versions read off the database and compared: nothing is opened for editing
+    // (the open transcript's segments as entities were most of a large diff's memory).
+    let conn = crate::storage::open(&data.db_path())?;
+    let t = TranscriptId(id);
+    if crate::storage::repo::get_transcript(&conn, t)?.is_none() {
+        anyhow::bail!("there is no transcript {id} (see `verbatim transcripts`)");
+    }
+    let version = |n: u32| -> anyhow::Result<Vec<crate::transcript::Segment>> {
+        let v = crate::storage::repo::version_by_number(&conn, t, n)?
+            .with_context(|| format!("transcript {id} has no version {n}"))?;
+        Ok(crate::storage::repo::segments(&conn, v.id)?
+            .into_iter()
+            .map(crate::transcript::Segment::from)
+            .collect())
+    };
+    let (left, right) = (version(from)?, version(to)?);
+    let result = crate::transcript::diff::compare(&left, &right);
+    drop((left, right));
     if json {
-        print(&serde_json::to_string_pretty(&cmp.result)?)?;
+        print(&serde_json::to_string_pretty(&result)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     print(&format!(
         "version {from} -> {to}: {} (WER of {to} measured against {from})",
-        cmp.result.describe()
+        result.describe()
     ))?;
     let fmt_time = |t: Option<(u64, u64)>| {
         t.map(|(a, b)| {
@@ -231,12 +233,7 @@ pub(super) fn diff(
         })
         .unwrap_or_else(|| "-".into())
     };
-    for row in cmp
-        .result
-        .rows
-        .iter()
-        .filter(|r| r.text_changed || r.timing_changed)
-    {
+    for row in result.rows.iter().filter(|r| r.changed()) {
         let side = |spans: &[crate::transcript::diff::Span]| {
             spans
                 .iter()
