@@ -335,6 +335,20 @@ fn app_with_transcript(dir: &Path) -> (App, TranscriptId) {
     (app, t)
 }
 
+/// `app_with_transcript`, with its transcript open in the editor (its current version).
+fn opened(dir: &Path) -> (App, TranscriptId, EditorCommand) {
+    let (mut app, t) = app_with_transcript(dir);
+    let open = EditorCommand::Open {
+        transcript: t,
+        version: None,
+        segment: None,
+    };
+    send(&mut app, open.clone(), |e| {
+        matches!(e, EditorEvent::Opened { .. })
+    });
+    (app, t, open)
+}
+
 fn send(app: &mut App, cmd: EditorCommand, done: impl Fn(&EditorEvent) -> bool) -> EditorEvent {
     app.world_mut().resource_mut::<Events>().0.clear();
     app.world_mut().write_message(cmd);
@@ -386,15 +400,7 @@ fn session_segments(app: &App) -> Vec<(u64, u64, u64, String)> {
 #[test]
 fn unsaved_edits_survive_a_kill_and_are_offered_back() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut app, t) = app_with_transcript(dir.path());
-    let open = EditorCommand::Open {
-        transcript: t,
-        version: None,
-        segment: None,
-    };
-    send(&mut app, open.clone(), |e| {
-        matches!(e, EditorEvent::Opened { .. })
-    });
+    let (mut app, t, open) = opened(dir.path());
     let edit = |text: &str| {
         EditorCommand::Edit(Edit::SetText {
             index: 1,
@@ -471,13 +477,7 @@ fn unsaved_edits_survive_a_kill_and_are_offered_back() {
 #[test]
 fn a_save_on_a_stale_base_is_refused_and_the_edits_stay() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut app, t) = app_with_transcript(dir.path());
-    let open = EditorCommand::Open {
-        transcript: t,
-        version: None,
-        segment: None,
-    };
-    send(&mut app, open, |e| matches!(e, EditorEvent::Opened { .. }));
+    let (mut app, t, _) = opened(dir.path());
     app.world_mut()
         .write_message(EditorCommand::Edit(Edit::SetText {
             index: 1,
@@ -728,13 +728,7 @@ fn save_creates_a_version_and_rollback_another() {
 #[test]
 fn corrected_names_are_learnt_into_the_vocabulary() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut app, t) = app_with_transcript(dir.path());
-    let open = EditorCommand::Open {
-        transcript: t,
-        version: None,
-        segment: None,
-    };
-    send(&mut app, open, |e| matches!(e, EditorEvent::Opened { .. }));
+    let (mut app, t, _) = opened(dir.path());
     let correct = |app: &mut App, text: &str| {
         app.world_mut()
             .write_message(EditorCommand::Edit(Edit::SetText {
@@ -1820,16 +1814,7 @@ mod model {
 fn a_field_never_writes_a_stale_text_over_another_segment() {
     use model::*;
     let dir = tempfile::tempdir().unwrap();
-    let (mut app, t) = app_with_transcript(dir.path());
-    send(
-        &mut app,
-        EditorCommand::Open {
-            transcript: t,
-            version: None,
-            segment: None,
-        },
-        |e| matches!(e, EditorEvent::Opened { .. }),
-    );
+    let (app, _, _) = opened(dir.path());
     let mut h = harness(app);
     h.run();
     // Select segment 2 (index 1), edit it, Enter.
@@ -1972,7 +1957,7 @@ fn keys_typed_into_a_field_are_the_fields() {
 fn the_editor_driven_at_random_keeps_every_invariant() {
     use model::*;
     use verbatim::ui::editor_panel::TextDraft;
-    use verbatim::ui::must_ask_before_leaving;
+    use verbatim::ui::{editor_command, must_ask_before_leaving};
     let steps: usize = std::env::var("VERBATIM_EDITOR_STEPS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -1982,15 +1967,7 @@ fn the_editor_driven_at_random_keeps_every_invariant() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(27);
     let dir = tempfile::tempdir().unwrap();
-    let (mut app, t) = app_with_transcript(dir.path());
-    let open = EditorCommand::Open {
-        transcript: t,
-        version: None,
-        segment: None,
-    };
-    send(&mut app, open.clone(), |e| {
-        matches!(e, EditorEvent::Opened { .. })
-    });
+    let (app, t, open) = opened(dir.path());
     let db = dir.path().join("verbatim.db");
     let mut h = harness(app);
     h.run();
@@ -2161,16 +2138,11 @@ fn the_editor_driven_at_random_keeps_every_invariant() {
                         run_until_open(&mut h);
                     }
                     _ => {
-                        if let Some(d) = h.state_mut().ui.draft.take().filter(TextDraft::typed) {
-                            h.state_mut()
-                                .app
-                                .world_mut()
-                                .write_message(EditorCommand::EditText {
-                                    version: d.version,
-                                    key: d.key,
-                                    base: d.base,
-                                    text: d.text,
-                                });
+                        // As the prompt's Save does: text still in the field goes in first.
+                        if let Some(d) = h.state_mut().ui.draft.take().filter(TextDraft::typed)
+                            && let Some(cmd) = editor_command(d.commit())
+                        {
+                            h.state_mut().app.world_mut().write_message(cmd);
                         }
                         typed = None;
                         if must_ask {

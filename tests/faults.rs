@@ -469,10 +469,9 @@ fn a_read_only_data_dir_is_refused_in_words() {
 // ---------------------------------------------------------------------------------------
 // Findings 3 and 6: several processes transcribing; liveness, not guesses.
 
-fn transcribe_args<'a>(file: &'a str, model: &'a str) -> Vec<&'a str> {
-    vec![
-        "transcribe",
-        file,
+/// The synthetic model on one CPU thread, no VAD: what the fault tests transcribe with.
+fn synthetic_flags(model: &str) -> [&str; 7] {
+    [
         "--model",
         model,
         "--no-vad",
@@ -480,8 +479,14 @@ fn transcribe_args<'a>(file: &'a str, model: &'a str) -> Vec<&'a str> {
         "1",
         "--gpu",
         "off",
-        "--json",
     ]
+}
+
+fn transcribe_args<'a>(file: &'a str, model: &'a str) -> Vec<&'a str> {
+    let mut args = vec!["transcribe", file];
+    args.extend(synthetic_flags(model));
+    args.push("--json");
+    args
 }
 
 /// `a.wav` (40 s, long enough to be running while another starts) and `b.wav` (`b_s`).
@@ -778,14 +783,8 @@ fn exports_with_one_name_never_overwrite_and_long_names_are_shortened() {
     let mut args = vec!["transcribe"];
     let names: Vec<String> = files.iter().map(|f| f.to_string_lossy().into()).collect();
     args.extend(names.iter().map(String::as_str));
+    args.extend(synthetic_flags(model.to_str().unwrap()));
     args.extend([
-        "--model",
-        model.to_str().unwrap(),
-        "--no-vad",
-        "--threads",
-        "1",
-        "--gpu",
-        "off",
         "--export",
         "txt,srt",
         "--out",
@@ -1128,19 +1127,9 @@ fn retranscribe_checks_its_arguments_first() {
     assert!(text(&o).contains("1 to 8 beams"), "{}", text(&o));
     // --to near 2^64: clamped to the audio, said so, no database error.
     let model = synthetic_model();
-    let o = retranscribe(&[
-        "--from",
-        "0",
-        "--to",
-        "18446744073709551000",
-        "--model",
-        model.to_str().unwrap(),
-        "--no-vad",
-        "--threads",
-        "1",
-        "--gpu",
-        "off",
-    ]);
+    let mut args = vec!["--from", "0", "--to", "18446744073709551000"];
+    args.extend(synthetic_flags(model.to_str().unwrap()));
+    let o = retranscribe(&args);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
         text(&o).contains("is past the end of jfk.wav (00:00:11.000): the span ends there"),
@@ -1204,31 +1193,13 @@ fn concurrent_imports_and_retranscriptions_lose_no_update() {
     );
     assert!(o.status.success(), "{}", text(&o));
     let model = synthetic_model();
+    let mut again = vec!["retranscribe", "1", "--from", "0", "--to", "3000"];
+    again.extend(synthetic_flags(model.to_str().unwrap()));
     let mut children = Vec::new();
     for k in 0..3 {
         let edit = home.path().join(format!("edit{k}.srt"));
         std::fs::write(&edit, srt(&format!("edit number {k}"))).unwrap();
-        children.push((
-            "retranscribe",
-            spawn(
-                home.path(),
-                &[
-                    "retranscribe",
-                    "1",
-                    "--from",
-                    "0",
-                    "--to",
-                    "3000",
-                    "--model",
-                    model.to_str().unwrap(),
-                    "--no-vad",
-                    "--threads",
-                    "1",
-                    "--gpu",
-                    "off",
-                ],
-            ),
-        ));
+        children.push(("retranscribe", spawn(home.path(), &again)));
         children.push((
             "import",
             spawn(

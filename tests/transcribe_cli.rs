@@ -77,7 +77,8 @@ fn transcribing_a_transcribed_file_adds_a_version() {
     let home = tempfile::tempdir().unwrap();
     let model = synthetic_model();
     let jfk = common::speech_dir().join("jfk.wav");
-    let run = |extra: &[&str]| {
+    // One pass over jfk.wav with the synthetic model, and these arguments.
+    let pass = |extra: &[&str]| {
         let mut args = vec![
             "transcribe",
             jfk.to_str().unwrap(),
@@ -88,10 +89,14 @@ fn transcribing_a_transcribed_file_adds_a_version() {
             "1",
             "--gpu",
             "off",
-            "--json",
         ];
         args.extend_from_slice(extra);
-        let o = verbatim(home.path(), &args);
+        verbatim(home.path(), &args)
+    };
+    let run = |extra: &[&str]| {
+        let mut args = vec!["--json"];
+        args.extend_from_slice(extra);
+        let o = pass(&args);
         assert!(o.status.success(), "{}", text(&o));
         let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         (
@@ -120,20 +125,7 @@ fn transcribing_a_transcribed_file_adds_a_version() {
             .all(|v| v.source == verbatim::storage::repo::VersionSource::Model)
     );
     // The human report says which version it made.
-    let o = verbatim(
-        home.path(),
-        &[
-            "transcribe",
-            jfk.to_str().unwrap(),
-            "--model",
-            model.to_str().unwrap(),
-            "--no-vad",
-            "--threads",
-            "1",
-            "--gpu",
-            "off",
-        ],
-    );
+    let o = pass(&[]);
     assert!(
         text(&o).contains(&format!("transcript {t3} version 2")),
         "{}",

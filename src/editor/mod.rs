@@ -675,11 +675,17 @@ fn save_version(
     db.write(
         move |c, _| {
             let now = now_ms();
+            let mut version = version;
             // Checked inside the writer's transaction: a version is only ever written on top
-            // of the one that is current when it is written (no lost update).
+            // of the one that is current when it is written (no lost update). An edit based
+            // on no version is one the user chose to save on top of whatever is current.
+            let current = repo::current_version(c, transcript)?;
+            if version.source == VersionSource::Edit && version.based_on.is_none() {
+                version.based_on = current.as_ref().map(|v| v.id);
+            }
             if let Some(base) = version.based_on
                 && version.source == VersionSource::Edit
-                && let Some(current) = repo::current_version(c, transcript)?
+                && let Some(current) = current
                 && current.id != base
             {
                 let base = repo::versions(c, transcript)?
@@ -773,252 +779,239 @@ fn handle_command(
     events: &mut MessageWriter<EditorEvent>,
     player: &mut Option<ResMut<Player>>,
 ) {
-    {
-        match cmd {
-            EditorCommand::Open {
-                transcript,
-                version,
-                segment,
-            } => {
-                editor.open_seq += 1;
-                let what = Load::Open {
-                    segment: *segment,
-                    seq: editor.open_seq,
-                    restore: false,
-                };
-                load(db, replies, *transcript, *version, what);
-            }
-            EditorCommand::EditText {
-                version,
-                key,
-                base,
-                text,
-            } => {
-                let Some(doc) = editor.doc.as_mut() else {
-                    events.write(EditorEvent::Refused(format!(
-                        "Not applied: the transcript was closed before your text \"{text}\" \
+    match cmd {
+        EditorCommand::Open {
+            transcript,
+            version,
+            segment,
+        } => {
+            editor.open_seq += 1;
+            let what = Load::Open {
+                segment: *segment,
+                seq: editor.open_seq,
+                restore: false,
+            };
+            load(db, replies, *transcript, *version, what);
+        }
+        EditorCommand::EditText {
+            version,
+            key,
+            base,
+            text,
+        } => {
+            let Some(doc) = editor.doc.as_mut() else {
+                events.write(EditorEvent::Refused(format!(
+                    "Not applied: the transcript was closed before your text \"{text}\" \
                          reached it"
-                    )));
-                    return;
-                };
-                let index = doc.session.index_of(*key);
-                let current = index.and_then(|i| doc.session.segments().get(i));
-                match (index, current) {
-                    (Some(index), Some(seg)) if doc.version.id == *version && seg.text == *base => {
-                        let edit = Edit::SetText {
-                            index,
-                            text: text.clone(),
-                        };
-                        if let Err(e) = doc.session.apply(&edit) {
-                            events.write(EditorEvent::Refused(format!("Edit refused: {e}")));
-                        }
+                )));
+                return;
+            };
+            let index = doc.session.index_of(*key);
+            let current = index.and_then(|i| doc.session.segments().get(i));
+            match (index, current) {
+                (Some(index), Some(seg)) if doc.version.id == *version && seg.text == *base => {
+                    let edit = Edit::SetText {
+                        index,
+                        text: text.clone(),
+                    };
+                    if let Err(e) = doc.session.apply(&edit) {
+                        events.write(EditorEvent::Refused(format!("Edit refused: {e}")));
                     }
-                    _ => {
-                        events.write(EditorEvent::Refused(format!(
-                            "Not applied: the segment changed while you typed \"{text}\" \
+                }
+                _ => {
+                    events.write(EditorEvent::Refused(format!(
+                        "Not applied: the segment changed while you typed \"{text}\" \
                              (nothing was overwritten; type it again if it still applies)"
-                        )));
-                    }
+                    )));
                 }
             }
-            EditorCommand::Typing(on) => {
-                if editor.typing != *on {
-                    editor.typing = *on;
+        }
+        EditorCommand::Typing(on) => {
+            if editor.typing != *on {
+                editor.typing = *on;
+            }
+        }
+        EditorCommand::SaveOnTop { note } => {
+            let Some(doc) = editor.doc.as_ref() else {
+                return;
+            };
+            if !savable(doc, events) {
+                return;
+            }
+            // No base: the writer puts it on top of the version current then.
+            let mut v = NewVersion::new(VersionSource::Edit);
+            v.note = note.clone().filter(|n| !n.trim().is_empty());
+            v.author = std::env::var("USER").ok();
+            let (transcript, segments) = (doc.transcript.id, doc.session.segments().to_vec());
+            save_version(db, replies, transcript, v, segments, true);
+        }
+        EditorCommand::RestoreDraft => {
+            let Some(doc) = editor.doc.as_ref() else {
+                return;
+            };
+            let Some(draft) = doc.draft.as_ref() else {
+                return;
+            };
+            let (transcript, base, selected) = (doc.transcript.id, draft.base_number, doc.selected);
+            editor.open_seq += 1;
+            let what = Load::Open {
+                segment: selected,
+                seq: editor.open_seq,
+                restore: true,
+            };
+            load(db, replies, transcript, Some(base), what);
+        }
+        EditorCommand::DiscardEdits => {
+            let Some(doc) = editor.doc.as_mut() else {
+                return;
+            };
+            let transcript = doc.transcript.id;
+            doc.draft = None;
+            if doc.session.dirty() {
+                let saved = doc.session.saved_segments().to_vec();
+                // Back to the version as saved: one undoable step, then marked saved.
+                if doc.session.replace_all(saved.clone()).is_err() {
+                    doc.session = EditSession::new(saved, doc.session.duration_ms);
                 }
+                doc.session.mark_saved();
             }
-            EditorCommand::SaveOnTop { note } => {
-                let Some(doc) = editor.doc.as_ref() else {
-                    return;
-                };
-                if !savable(doc, events) {
-                    return;
-                }
-                let transcript = doc.transcript.id;
-                let segments = doc.session.segments().to_vec();
-                let note = note.clone().filter(|n| !n.trim().is_empty());
-                db.write(
-                    move |c, _| {
-                        let current = repo::current_version(c, transcript)?;
-                        let mut v = NewVersion::new(VersionSource::Edit);
-                        v.based_on = current.map(|v| v.id);
-                        v.note = note;
-                        v.author = std::env::var("USER").ok();
-                        let saved = repo::add_version(c, transcript, &v, &segments, now_ms())?;
-                        drafts::delete(c, transcript)?;
-                        Ok(saved)
-                    },
-                    replies.to(move |result| EditorReply::Saved { transcript, result }),
-                );
+            editor.typing = false;
+            editor.autosaved = None;
+            db.write(
+                move |c, _| drafts::delete(c, transcript).map_err(|e| e.to_string()),
+                replies.to(EditorReply::Discarded),
+            );
+        }
+        EditorCommand::Edit(edit) => {
+            let Some(doc) = editor.doc.as_mut() else {
+                return;
+            };
+            if let Err(e) = doc.session.apply(edit) {
+                events.write(EditorEvent::Refused(format!("Edit refused: {e}")));
             }
-            EditorCommand::RestoreDraft => {
-                let Some(doc) = editor.doc.as_ref() else {
-                    return;
-                };
-                let Some(draft) = doc.draft.as_ref() else {
-                    return;
-                };
-                let (transcript, base, selected) =
-                    (doc.transcript.id, draft.base_number, doc.selected);
-                editor.open_seq += 1;
-                let what = Load::Open {
-                    segment: selected,
-                    seq: editor.open_seq,
-                    restore: true,
-                };
-                load(db, replies, transcript, Some(base), what);
+        }
+        EditorCommand::Undo => {
+            if let Some(doc) = editor.doc.as_mut() {
+                doc.session.undo();
             }
-            EditorCommand::DiscardEdits => {
-                let Some(doc) = editor.doc.as_mut() else {
-                    return;
-                };
-                let transcript = doc.transcript.id;
-                doc.draft = None;
-                if doc.session.dirty() {
-                    let saved = doc.session.saved_segments().to_vec();
-                    // Back to the version as saved: one undoable step, then marked saved.
-                    if doc.session.replace_all(saved.clone()).is_err() {
-                        doc.session = EditSession::new(saved, doc.session.duration_ms);
-                    }
-                    doc.session.mark_saved();
-                }
-                editor.typing = false;
-                editor.autosaved = None;
-                db.write(
-                    move |c, _| drafts::delete(c, transcript).map_err(|e| e.to_string()),
-                    replies.to(EditorReply::Discarded),
-                );
+        }
+        EditorCommand::Redo => {
+            if let Some(doc) = editor.doc.as_mut() {
+                doc.session.redo();
             }
-            EditorCommand::Edit(edit) => {
-                let Some(doc) = editor.doc.as_mut() else {
-                    return;
-                };
-                if let Err(e) = doc.session.apply(edit) {
-                    events.write(EditorEvent::Refused(format!("Edit refused: {e}")));
-                }
+        }
+        EditorCommand::Select(i) => {
+            if let Some(doc) = editor.doc.as_mut() {
+                doc.selected = *i;
             }
-            EditorCommand::Undo => {
-                if let Some(doc) = editor.doc.as_mut() {
-                    doc.session.undo();
-                }
+        }
+        EditorCommand::Save { note } => {
+            let Some(doc) = editor.doc.as_ref() else {
+                return;
+            };
+            if !doc.session.dirty() {
+                events.write(EditorEvent::Refused("Nothing to save: no changes".into()));
+                return;
             }
-            EditorCommand::Redo => {
-                if let Some(doc) = editor.doc.as_mut() {
-                    doc.session.redo();
-                }
+            if !savable(doc, events) {
+                return;
             }
-            EditorCommand::Select(i) => {
-                if let Some(doc) = editor.doc.as_mut() {
-                    doc.selected = *i;
-                }
+            let mut v = NewVersion::new(VersionSource::Edit);
+            v.based_on = Some(doc.version.id);
+            v.note = note.clone().filter(|n| !n.trim().is_empty());
+            v.author = std::env::var("USER").ok();
+            let transcript = doc.transcript.id;
+            let segments = doc.session.segments().to_vec();
+            save_version(db, replies, transcript, v, segments, true);
+        }
+        EditorCommand::Rollback { to } => {
+            let Some(doc) = editor.doc.as_ref() else {
+                return;
+            };
+            let (transcript, to) = (doc.transcript.id, *to);
+            db.write(
+                move |c, _| {
+                    repo::rollback(c, transcript, to, None, now_ms()).map_err(SaveError::from)
+                },
+                replies.to(move |result| EditorReply::Saved { transcript, result }),
+            );
+        }
+        EditorCommand::ImportVersion {
+            transcript,
+            segments,
+            note,
+        } => {
+            let mut v = NewVersion::new(VersionSource::Import);
+            v.note = Some(note.clone());
+            // Corrections made elsewhere (a subtitle editor) are corrections too.
+            save_version(db, replies, *transcript, v, segments.clone(), true);
+        }
+        EditorCommand::Compare { left, right } => {
+            let Some(doc) = editor.doc.as_ref() else {
+                return;
+            };
+            let transcript = doc.transcript.id;
+            editor.compare_parts = [None, None];
+            for (side, n) in [(0, *left), (1, *right)] {
+                load(db, replies, transcript, Some(n), Load::CompareSide(side));
             }
-            EditorCommand::Save { note } => {
-                let Some(doc) = editor.doc.as_ref() else {
-                    return;
-                };
-                if !doc.session.dirty() {
-                    events.write(EditorEvent::Refused("Nothing to save: no changes".into()));
-                    return;
-                }
-                if !savable(doc, events) {
-                    return;
-                }
-                let mut v = NewVersion::new(VersionSource::Edit);
-                v.based_on = Some(doc.version.id);
-                v.note = note.clone().filter(|n| !n.trim().is_empty());
-                v.author = std::env::var("USER").ok();
-                let transcript = doc.transcript.id;
-                let segments = doc.session.segments().to_vec();
-                save_version(db, replies, transcript, v, segments, true);
+        }
+        EditorCommand::CloseCompare => editor.compare = None,
+        EditorCommand::Close => {
+            // Whatever was still loading is not opened after this.
+            editor.open_seq += 1;
+            editor.typing = false;
+            editor.autosaved = None;
+            editor.doc = None;
+            editor.compare = None;
+            if let Some(p) = player.as_mut() {
+                p.pause();
             }
-            EditorCommand::Rollback { to } => {
-                let Some(doc) = editor.doc.as_ref() else {
-                    return;
-                };
-                let (transcript, to) = (doc.transcript.id, *to);
-                db.write(
-                    move |c, _| {
-                        repo::rollback(c, transcript, to, None, now_ms()).map_err(SaveError::from)
-                    },
-                    replies.to(move |result| EditorReply::Saved { transcript, result }),
-                );
-            }
-            EditorCommand::ImportVersion {
-                transcript,
-                segments,
-                note,
-            } => {
-                let mut v = NewVersion::new(VersionSource::Import);
-                v.note = Some(note.clone());
-                // Corrections made elsewhere (a subtitle editor) are corrections too.
-                save_version(db, replies, *transcript, v, segments.clone(), true);
-            }
-            EditorCommand::Compare { left, right } => {
-                let Some(doc) = editor.doc.as_ref() else {
-                    return;
-                };
-                let transcript = doc.transcript.id;
-                editor.compare_parts = [None, None];
-                for (side, n) in [(0, *left), (1, *right)] {
-                    load(db, replies, transcript, Some(n), Load::CompareSide(side));
-                }
-            }
-            EditorCommand::CloseCompare => editor.compare = None,
-            EditorCommand::Close => {
-                // Whatever was still loading is not opened after this.
-                editor.open_seq += 1;
-                editor.typing = false;
-                editor.autosaved = None;
-                editor.doc = None;
-                editor.compare = None;
-                if let Some(p) = player.as_mut() {
-                    p.pause();
-                }
-            }
-            EditorCommand::Export {
-                format,
-                path,
-                words,
-            } => {
-                let Some(doc) = editor.doc.as_ref() else {
-                    return;
-                };
-                // The saved version, not unsaved edits: an export names its version.
-                let job = ExportJob {
-                    transcript: doc.transcript.id,
-                    version: doc.version.id,
-                    version_number: doc.version.number,
-                    title: doc
-                        .transcript
-                        .title
-                        .clone()
-                        .unwrap_or_else(|| doc.transcript.audio_name.clone()),
-                    model: doc.version.model.clone(),
-                    format: *format,
-                    segments: doc.session.saved_segments().to_vec(),
-                    path: path.clone(),
-                    words: *words,
-                };
-                export(job, db.sender(), replies.to(EditorReply::Exported));
-            }
-            EditorCommand::Search(q) => {
-                let q = q.clone();
-                db.read(
-                    move |c| repo::search(c, &q, true, 200).map_err(|e| e.to_string()),
-                    replies.to(EditorReply::Searched),
-                );
-            }
-            EditorCommand::ListTranscripts => {
-                db.read(
-                    |c| repo::list_transcripts(c).map_err(|e| e.to_string()),
-                    replies.to(EditorReply::Listed),
-                );
-            }
-            EditorCommand::Seek { ms, play } => {
-                if let Some(p) = player.as_mut() {
-                    p.seek_ms(*ms);
-                    if *play {
-                        p.play();
-                    }
+        }
+        EditorCommand::Export {
+            format,
+            path,
+            words,
+        } => {
+            let Some(doc) = editor.doc.as_ref() else {
+                return;
+            };
+            // The saved version, not unsaved edits: an export names its version.
+            let job = ExportJob {
+                transcript: doc.transcript.id,
+                version: doc.version.id,
+                version_number: doc.version.number,
+                title: doc
+                    .transcript
+                    .title
+                    .clone()
+                    .unwrap_or_else(|| doc.transcript.audio_name.clone()),
+                model: doc.version.model.clone(),
+                format: *format,
+                segments: doc.session.saved_segments().to_vec(),
+                path: path.clone(),
+                words: *words,
+            };
+            export(job, db.sender(), replies.to(EditorReply::Exported));
+        }
+        EditorCommand::Search(q) => {
+            let q = q.clone();
+            db.read(
+                move |c| repo::search(c, &q, true, 200).map_err(|e| e.to_string()),
+                replies.to(EditorReply::Searched),
+            );
+        }
+        EditorCommand::ListTranscripts => {
+            db.read(
+                |c| repo::list_transcripts(c).map_err(|e| e.to_string()),
+                replies.to(EditorReply::Listed),
+            );
+        }
+        EditorCommand::Seek { ms, play } => {
+            if let Some(p) = player.as_mut() {
+                p.seek_ms(*ms);
+                if *play {
+                    p.play();
                 }
             }
         }

@@ -180,8 +180,8 @@ pub struct Adopted {
 
 /// Takes that stopped and were stored, but whose process died before their live text became
 /// version 1 or before their full pass was queued (a kill right after a take stops): the
-/// draft is made now and the full pass queued with `model`, exactly as that process would
-/// have. Only takes whose process is gone (`is_alive` says no) are touched; running this again
+/// draft is made now and the full pass queued with `model` and the default decoding (the
+/// live take's own settings died with its process). Only takes whose process is gone (`is_alive` says no) are touched; running this again
 /// does nothing more (all of it in one savepoint per take).
 pub fn adopt_stranded(
     conn: &Connection,

@@ -123,7 +123,8 @@ impl TextDraft {
         self.text != self.base
     }
 
-    fn commit(self) -> EditorIntent {
+    /// What leaving the field asks for: the typed text, for its segment only.
+    pub fn commit(self) -> EditorIntent {
         EditorIntent::EditText {
             version: self.version,
             key: self.key,

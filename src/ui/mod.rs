@@ -733,6 +733,14 @@ fn finish_leaving(
     }
 }
 
+/// What the user answers the unsaved-changes prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    Save,
+    Discard,
+    Cancel,
+}
+
 /// Asks before leaving a transcript with unsaved edits: Save as a new version, Discard, or
 /// Cancel (as every editor does).
 fn leave_prompt(ctx: &egui::Context, state: &mut UiState, ed: &mut EditorData) {
@@ -762,37 +770,34 @@ fn leave_prompt(ctx: &egui::Context, state: &mut UiState, ed: &mut EditorData) {
         ));
         ui.add_space(8.0);
         ui.horizontal(|ui| {
-            if ui.button("Save as a new version").clicked() {
-                choice = Some(1);
-            }
-            if ui.button("Discard").clicked() {
-                choice = Some(2);
-            }
-            if ui.button("Cancel").clicked() {
-                choice = Some(0);
+            for (label, answer) in [
+                ("Save as a new version", Answer::Save),
+                ("Discard", Answer::Discard),
+                ("Cancel", Answer::Cancel),
+            ] {
+                if ui.button(label).clicked() {
+                    choice = Some(answer);
+                }
             }
         });
     });
     if modal.should_close() && choice.is_none() {
-        choice = Some(0);
+        choice = Some(Answer::Cancel);
     }
     let Some(choice) = choice else { return };
     state.leaving = None;
     use crate::editor::EditorCommand as C;
     match choice {
-        1 => {
+        Answer::Save => {
+            // Text still in the field goes in first, as leaving the field would give it.
             if let Some(d) = state
                 .editor
                 .draft
                 .take()
                 .filter(editor_panel::TextDraft::typed)
+                && let Some(cmd) = editor_command(d.commit())
             {
-                ed.commands.write(C::EditText {
-                    version: d.version,
-                    key: d.key,
-                    base: d.base,
-                    text: d.text,
-                });
+                ed.commands.write(cmd);
             }
             let note = std::mem::take(&mut state.editor.note);
             ed.commands.write(C::Save {
@@ -800,12 +805,12 @@ fn leave_prompt(ctx: &egui::Context, state: &mut UiState, ed: &mut EditorData) {
             });
             state.after_save = Some(leave);
         }
-        2 => {
+        Answer::Discard => {
             state.editor.draft = None;
             ed.commands.write(C::DiscardEdits);
             state.leave_now = Some(leave);
         }
-        _ => {}
+        Answer::Cancel => {}
     }
 }
 
