@@ -98,36 +98,40 @@ struct P {
     keyboard: bool,
 }
 
+/// The editor panel over `p`'s document, the playhead at 3.5 s.
+fn draw(ui: &mut egui::Ui, p: &mut P) {
+    let segments = SegmentList::of_session(&p.doc.session);
+    let view = View {
+        doc: &p.doc,
+        segments: &segments,
+        compare: p.compare.as_ref(),
+        player: PlayerView {
+            position_ms: 3_500,
+            playing: false,
+            speed: 1.0,
+            unavailable: None,
+        },
+        peaks: None,
+        spectrogram: None,
+        keyboard: p.keyboard,
+    };
+    editor_panel::show(ui, &view, &mut p.ui, &mut p.intents);
+}
+
+fn panel(doc: Doc, compare: Option<CompareDoc>) -> P {
+    P {
+        doc,
+        compare,
+        ui: EditorUi::default(),
+        intents: Vec::new(),
+        keyboard: true,
+    }
+}
+
 fn harness(doc: Doc, compare: Option<CompareDoc>) -> Harness<'static, P> {
     Harness::builder()
         .with_size(egui::vec2(1200.0, 700.0))
-        .build_ui_state(
-            |ui, p: &mut P| {
-                let segments = SegmentList::of_session(&p.doc.session);
-                let view = View {
-                    doc: &p.doc,
-                    segments: &segments,
-                    compare: p.compare.as_ref(),
-                    player: PlayerView {
-                        position_ms: 3_500,
-                        playing: false,
-                        speed: 1.0,
-                        unavailable: None,
-                    },
-                    peaks: None,
-                    spectrogram: None,
-                    keyboard: p.keyboard,
-                };
-                editor_panel::show(ui, &view, &mut p.ui, &mut p.intents);
-            },
-            P {
-                doc,
-                compare,
-                ui: EditorUi::default(),
-                intents: Vec::new(),
-                keyboard: true,
-            },
-        )
+        .build_ui_state(draw, panel(doc, compare))
 }
 
 /// Space as a keyboard gives it: the key, and the text it types (a field takes the text).
@@ -1428,33 +1432,7 @@ fn the_editors_controls_stay_inside_a_narrow_window() {
             .unwrap();
         let mut h = Harness::builder()
             .with_size(egui::vec2(width, 640.0))
-            .build_ui_state(
-                |ui, p: &mut P| {
-                    let segments = SegmentList::of_session(&p.doc.session);
-                    let view = View {
-                        doc: &p.doc,
-                        segments: &segments,
-                        compare: None,
-                        player: PlayerView {
-                            position_ms: 3_500,
-                            playing: false,
-                            speed: 1.0,
-                            unavailable: None,
-                        },
-                        peaks: None,
-                        spectrogram: None,
-                        keyboard: true,
-                    };
-                    editor_panel::show(ui, &view, &mut p.ui, &mut p.intents);
-                },
-                P {
-                    doc: d,
-                    compare: None,
-                    ui: EditorUi::default(),
-                    intents: Vec::new(),
-                    keyboard: true,
-                },
-            );
+            .build_ui_state(draw, panel(d, None));
         h.run();
         for label in [
             "Close",
@@ -1872,33 +1850,9 @@ fn keys_typed_into_a_field_are_the_fields() {
             |ui, p: &mut (P, String)| {
                 // The search box first, as the library sidebar is drawn before the editor.
                 ui.add(egui::TextEdit::singleline(&mut p.1).id_salt("search"));
-                let segments = SegmentList::of_session(&p.0.doc.session);
-                let view = View {
-                    doc: &p.0.doc,
-                    segments: &segments,
-                    compare: None,
-                    player: PlayerView {
-                        position_ms: 3_500,
-                        playing: false,
-                        speed: 1.0,
-                        unavailable: None,
-                    },
-                    peaks: None,
-                    spectrogram: None,
-                    keyboard: true,
-                };
-                editor_panel::show(ui, &view, &mut p.0.ui, &mut p.0.intents);
+                draw(ui, &mut p.0);
             },
-            (
-                P {
-                    doc: doc(None),
-                    compare: None,
-                    ui: EditorUi::default(),
-                    intents: Vec::new(),
-                    keyboard: true,
-                },
-                String::new(),
-            ),
+            (panel(doc(None), None), String::new()),
         );
     h.run();
     let search = h
