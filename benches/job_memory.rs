@@ -70,7 +70,7 @@ fn main() {
         gpu: GpuPref::Off,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
         vad_threads: 1,
-        span_ms: None,
+        spans_ms: Vec::new(),
     };
     let t = Instant::now();
     writeln!(

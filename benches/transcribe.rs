@@ -141,7 +141,7 @@ fn engine_vs_bare(c: &mut Criterion, label: &str, model: &Path, short_ctx: bool)
         gpu: GpuPref::Off,
         threads: THREADS,
         vad_threads: 1,
-        span_ms: None,
+        spans_ms: Vec::new(),
     };
     g.bench_function(
         "verbatim engine (validate, stream, whisper, map, emit)",

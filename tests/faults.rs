@@ -1380,3 +1380,222 @@ fn live_text_stranded_by_a_kill_after_stop_is_kept_and_its_full_pass_runs() {
     let o = run(home.path(), &["jobs", "--run"], MINUTE);
     assert!(text(&o).contains("No pending job to run."), "{}", text(&o));
 }
+
+/// An SRT of `n` cues over jfk.wav's first 10 s; every other one is text far too fast for its
+/// 4 ms (flagged), the rest "ok" (not).
+fn many_cues(n: u64) -> String {
+    let clock = |ms: u64| {
+        format!(
+            "00:{:02}:{:02},{:03}",
+            ms / 60_000,
+            ms / 1_000 % 60,
+            ms % 1_000
+        )
+    };
+    let step = 10_000 / n;
+    (0..n)
+        .map(|i| {
+            let a = i * step;
+            let t = if i % 2 == 0 {
+                "word after word after word after word"
+            } else {
+                "ok"
+            };
+            format!("{}\n{} --> {}\n{t}\n\n", i + 1, clock(a), clock(a + 4))
+        })
+        .collect()
+}
+
+/// Finding 5: `retranscribe --flagged` queued a job, and wrote a whole version, per flagged
+/// segment, took minutes to obey Ctrl-C and then claimed every span was done (exit 0).
+/// Now: flagged neighbours are one span, a batch over `--max-spans` is refused before anything
+/// is queued, a batch is one job saved as one version, and Ctrl-C cancels it at once, saves
+/// nothing, says so and exits 130.
+#[test]
+fn a_flagged_batch_is_one_job_one_version_bounded_and_cancellable() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    transcribed(h);
+    let srt = h.join("many.srt");
+    std::fs::write(&srt, many_cues(1_200)).unwrap();
+    let o = run(
+        h,
+        &["import", srt.to_str().unwrap(), "--transcript", "1"],
+        MINUTE,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let model = synthetic_model();
+    let flags = synthetic_flags(model.to_str().unwrap());
+    let versions = || query_i64(h, "SELECT COUNT(*) FROM transcript_versions");
+    let jobs = || query_i64(h, "SELECT COUNT(*) FROM transcription_jobs");
+    let (v0, j0) = (versions(), jobs());
+
+    // 600 flagged spans: more than the default cap, refused before anything is queued.
+    let mut args = vec!["retranscribe", "1", "--flagged"];
+    args.extend(flags);
+    let o = run(h, &args, MINUTE);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("600 flagged spans") && text(&o).contains("--max-spans 600"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!((versions(), jobs()), (v0, j0));
+
+    // Asked for by name: one job; Ctrl-C while it runs cancels it at once.
+    args.extend(["--max-spans", "600"]);
+    let child = spawn(h, &args);
+    let started = Instant::now();
+    while query_i64(
+        h,
+        "SELECT COUNT(*) FROM transcription_jobs WHERE status = 'running'",
+    ) == 0
+    {
+        assert!(started.elapsed() < MINUTE, "the batch never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(jobs(), j0 + 1, "one job for the whole batch");
+    let interrupted = Instant::now();
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let o = finish(child, MINUTE, "retranscribe --flagged after Ctrl-C");
+    // The goal is well under a second (0.05 s measured); a busy machine may take longer.
+    eprintln!("Ctrl-C obeyed in {:?}", interrupted.elapsed());
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+    assert!(
+        text(&o).contains("cancelled: nothing was transcribed again and no version was saved"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(versions(), v0, "nothing saved");
+    assert_eq!(
+        query_i64(
+            h,
+            "SELECT COUNT(*) FROM transcription_jobs WHERE status = 'cancelled'"
+        ),
+        1,
+        "cancelled for good, not queued again"
+    );
+
+    // A small batch runs to the end: one version, based on the one asked for, every segment
+    // outside the spans as it was.
+    std::fs::write(&srt, many_cues(6)).unwrap();
+    let o = run(
+        h,
+        &["import", srt.to_str().unwrap(), "--transcript", "1"],
+        MINUTE,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let mut args = vec!["retranscribe", "1", "--flagged", "--json"];
+    args.extend(flags);
+    let o = run(h, &args, MINUTE * 3);
+    assert!(o.status.success(), "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        report["spans"].as_array().map(Vec::len),
+        Some(3),
+        "{report}"
+    );
+    assert_eq!(
+        report["version"],
+        report["based_on_version"].as_u64().unwrap() + 1
+    );
+    let oks = query_i64(
+        h,
+        "SELECT COUNT(*) FROM segments s JOIN transcript_versions v ON v.id = s.version_id \
+         WHERE v.number = (SELECT MAX(number) FROM transcript_versions) AND s.text = 'ok'",
+    );
+    assert_eq!(oks, 3, "the segments between the spans are kept");
+}
+
+/// Finding 2: committed live text of a take that cannot be recovered (its file deleted,
+/// emptied or its header destroyed after a crash) stayed in a table no command shows, and
+/// `recover` exited 0. Now it is a transcript of its own, marked "audio lost" (silence stands
+/// in for the audio), nothing is queued for it, and `recover` exits non-zero.
+#[test]
+fn live_text_of_a_take_that_cannot_be_recovered_is_kept_and_recover_fails() {
+    for damage in ["deleted", "emptied", "header destroyed"] {
+        let home_dir = tempfile::tempdir().unwrap();
+        let home = home_dir.path();
+        let mut rec = spawn(
+            home,
+            &["record", "--device", "fake:sine:16000:1", "--seconds", "60"],
+        );
+        let start = Instant::now();
+        let take = loop {
+            std::thread::sleep(Duration::from_millis(50));
+            let grown = common::files_under(&home.join("recordings"))
+                .into_iter()
+                .find(|p| {
+                    p.extension().is_some_and(|e| e == "wav")
+                        && p.metadata().unwrap().len() > 64 << 10
+                });
+            if let Some(t) = grown {
+                break t;
+            }
+            assert!(start.elapsed() < MINUTE, "the take never grew");
+        };
+        rec.kill().unwrap();
+        rec.wait().unwrap();
+        let session = query_i64(home, "SELECT MAX(id) FROM recording_sessions");
+        {
+            let conn = Connection::open(home.join("verbatim.db")).unwrap();
+            for (k, words) in ["And so my", "fellow Americans."].iter().enumerate() {
+                conn.execute(
+                    "INSERT INTO live_pieces (session_id, start_ms, end_ms, at_ms, text, \
+                     created_at) VALUES (?1, ?2, ?3, ?4, ?5, 0)",
+                    rusqlite::params![session, k * 400, k * 400 + 400, 900 + k * 100, words],
+                )
+                .unwrap();
+            }
+        }
+        match damage {
+            "deleted" => std::fs::remove_file(&take).unwrap(),
+            "emptied" => std::fs::write(&take, b"").unwrap(),
+            _ => {
+                let mut bytes = std::fs::read(&take).unwrap();
+                bytes[..64].fill(0xA5);
+                std::fs::write(&take, bytes).unwrap();
+            }
+        }
+        let o = run(home, &["recover", "--json"], MINUTE);
+        assert!(!o.status.success(), "{damage}: {}", text(&o));
+        let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let s = &report["sessions"][0];
+        assert_eq!(s["status"], "failed", "{damage}: {report}");
+        let t = s["live_transcript"].as_i64().unwrap_or_else(|| {
+            panic!("{damage}: the live text was not kept: {report}");
+        });
+        assert_eq!(
+            query_i64(
+                home,
+                &format!(
+                    "SELECT COUNT(*) FROM segments s JOIN transcript_versions v \
+                     ON v.id = s.version_id WHERE v.transcript_id = {t} AND v.source = 'live'"
+                )
+            ),
+            2,
+            "{damage}"
+        );
+        let listed = run(home, &["transcripts"], MINUTE);
+        assert!(
+            text(&listed).contains("audio lost"),
+            "{damage}: marked in the list: {}",
+            text(&listed)
+        );
+        assert_eq!(
+            query_i64(home, "SELECT COUNT(*) FROM transcription_jobs"),
+            0,
+            "{damage}: nothing to transcribe in silence"
+        );
+        let o = run(home, &["recover"], MINUTE);
+        assert!(
+            text(&o).contains("No interrupted recordings"),
+            "{damage}: once: {}",
+            text(&o)
+        );
+    }
+}

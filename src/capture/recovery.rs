@@ -49,6 +49,9 @@ impl PartialEq<&str> for RecoveryStatus {
     }
 }
 
+/// Why a take that never captured a frame is closed as failed (nothing was lost).
+pub const NOTHING_CAPTURED: &str = "nothing had been captured before the crash";
+
 /// What recovery did with one interrupted session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recovered {
@@ -170,7 +173,14 @@ pub fn prepare(store: &AudioStore, rows: Vec<repo::RecordingSessionRow>) -> Vec<
                     managed,
                 };
             }
-            Ok(_) => p.report.error = Some("nothing had been captured before the crash".into()),
+            // The database knew of frames the file no longer holds: emptied since.
+            Ok(_) if row.frames_written > 0 => {
+                p.report.error = Some(format!(
+                    "its file holds no audio, though {} frames were on record",
+                    row.frames_written
+                ));
+            }
+            Ok(_) => p.report.error = Some(NOTHING_CAPTURED.into()),
             Err(e) => p.report.error = Some(e),
         }
         out.push(p);
@@ -255,7 +265,16 @@ pub fn commit(
                     continue;
                 }
             },
-            Step::Close => {}
+            Step::Close => {
+                // Its audio is gone, but the live text the user saw is not: kept as a
+                // transcript of its own, marked as having no audio of its own.
+                match keep_text_of_lost_take(conn, store, id, &report, effects) {
+                    Ok(t) => report.live_transcript = t,
+                    Err(e) => {
+                        tracing::warn!(session = %id, "cannot keep the live text of a lost take: {e}");
+                    }
+                }
+            }
         }
         let end = SessionEnd {
             status: match report.status {
@@ -288,6 +307,92 @@ pub fn commit(
         out.push(report);
     }
     Ok(out)
+}
+
+/// The live text of a take whose audio could not be recovered (deleted, emptied, its header
+/// destroyed), as a transcript of its own: a transcript needs an audio file, so it gets
+/// silence as long as the text (8 kHz, 8 bits), named and titled "audio lost", whose WAV says
+/// so in its comment. Nothing is queued for it. `None`: the take had no live text.
+fn keep_text_of_lost_take(
+    conn: &Connection,
+    store: &AudioStore,
+    session: SessionId,
+    report: &Recovered,
+    effects: &mut Effects,
+) -> Result<Option<TranscriptId>, String> {
+    let pieces = repo::live_pieces(conn, session).map_err(|e| e.to_string())?;
+    let Some(end_ms) = pieces.iter().map(|p| p.segment.end_ms).max() else {
+        return Ok(None);
+    };
+    let why = report
+        .error
+        .as_deref()
+        .unwrap_or("it could not be recovered");
+    let comment = format!(
+        "Verbatim: silence standing in for the lost audio of take {session} ({}): {why}. \
+         Only its live text survives.",
+        report.file_path
+    );
+    let staging = store.staging_dir();
+    std::fs::create_dir_all(&staging).map_err(|e| format!("{}: {e}", staging.display()))?;
+    let dir = tempfile::tempdir_in(&staging).map_err(|e| e.to_string())?;
+    let path = dir
+        .path()
+        .join(format!("take {session} (audio lost, live text only).wav"));
+    // Half a second after the last word, so that every segment lies inside it.
+    write_silence(&path, end_ms + 500, &comment).map_err(|e| e.to_string())?;
+    let staged = import::stage(&path, store, &crate::media::ProbeLimits::default())
+        .map_err(|e| e.to_string())?;
+    let (imported, placed) = import::commit(conn, store, staged).map_err(|e| e.to_string())?;
+    effects.on_rollback(move || placed.into_iter().for_each(Placed::undo));
+    let about = serde_json::json!({ "recovered": true, "audio_lost": why });
+    draft::save(conn, session, imported.row.id, about, false, now_ms()).map_err(|e| e.to_string())
+}
+
+/// A WAV of `ms` of silence, 8 kHz 8-bit mono, with `comment` in its INFO list (which also
+/// makes every such file's content, and so its hash in the library, its own).
+fn write_silence(path: &Path, ms: u64, comment: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    const RATE: u32 = 8_000;
+    let frames = u32::try_from(ms * u64::from(RATE) / 1000)
+        .map_err(|_| std::io::Error::other("the text is too long for a WAV"))?
+        .max(1);
+    let mut icmt = comment.as_bytes().to_vec();
+    icmt.push(0);
+    if icmt.len() % 2 == 1 {
+        icmt.push(0);
+    }
+    let list_len = 4 + 8 + icmt.len() as u32;
+    let data_pad = frames % 2;
+    let riff_len = 4 + (8 + 16) + (8 + list_len) + (8 + frames + data_pad);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    out.write_all(b"RIFF")?;
+    out.write_all(&riff_len.to_le_bytes())?;
+    out.write_all(b"WAVEfmt ")?;
+    out.write_all(&16u32.to_le_bytes())?;
+    out.write_all(&1u16.to_le_bytes())?; // PCM
+    out.write_all(&1u16.to_le_bytes())?; // mono
+    out.write_all(&RATE.to_le_bytes())?;
+    out.write_all(&RATE.to_le_bytes())?; // bytes a second
+    out.write_all(&1u16.to_le_bytes())?; // block align
+    out.write_all(&8u16.to_le_bytes())?; // bits
+    out.write_all(b"LIST")?;
+    out.write_all(&list_len.to_le_bytes())?;
+    out.write_all(b"INFOICMT")?;
+    out.write_all(&(icmt.len() as u32).to_le_bytes())?;
+    out.write_all(&icmt)?;
+    out.write_all(b"data")?;
+    out.write_all(&frames.to_le_bytes())?;
+    // Unsigned 8-bit: 128 is silence.
+    let block = [128u8; 8192];
+    let mut left = (frames + data_pad) as usize;
+    while left > 0 {
+        let n = left.min(block.len());
+        out.write_all(&block[..n])?;
+        left -= n;
+    }
+    out.flush()?;
+    out.get_ref().sync_all()
 }
 
 /// Adds a take's staged parts to the library, all or none: inside a savepoint of its own,

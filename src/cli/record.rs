@@ -589,20 +589,27 @@ pub(super) fn recover(data: &DataDir, json: bool) -> anyhow::Result<ExitCode> {
                         .unwrap_or_default()
                 ))?,
                 (_, e) => emit(format_args!(
-                    "session {}: {} {}: {}",
+                    "session {}: {} {}: {}{}",
                     r.session,
                     r.status,
                     r.file_path,
-                    e.as_deref().unwrap_or("")
+                    e.as_deref().unwrap_or(""),
+                    r.live_transcript
+                        .map(|t| format!(
+                            "; its live text is kept as transcript {t} (no audio: silence \
+                             stands in for it)"
+                        ))
+                        .unwrap_or_default()
                 ))?,
             }
         }
     }
-    // A failure is a take with audio that is still not in the library (it stays
+    // A failure is a take whose audio is lost or still not in the library (it stays
     // recoverable); a session that never captured anything has nothing to lose.
-    let failed = list
-        .iter()
-        .any(|r| r.status == RecoveryStatus::Failed && r.frames > 0);
+    let failed = list.iter().any(|r| {
+        r.status == RecoveryStatus::Failed
+            && r.error.as_deref() != Some(crate::capture::recovery::NOTHING_CAPTURED)
+    });
     if let Err(e) = &stranded {
         eprintln!(
             "verbatim: the live text of interrupted takes could not be kept: {}",

@@ -38,10 +38,13 @@ pub struct RetranscribeArgs {
     /// End of the span, in ms.
     #[arg(long, value_name = "MS", required_unless_present = "flagged")]
     pub to: Option<u64>,
-    /// Every flagged segment instead of one span (`verbatim flags ID`): one job each, each
-    /// repairing the version the one before made.
+    /// Every flagged segment instead of one span (`verbatim flags ID`): flagged neighbours
+    /// make one span, and every span is transcribed again in one job saved as one version.
     #[arg(long, conflicts_with_all = ["from", "to"])]
     pub flagged: bool,
+    /// With --flagged: refuse more spans than this (a large batch is asked for by name).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_SPANS, requires = "flagged")]
+    pub max_spans: usize,
     /// The version to repair (default: the current one).
     #[arg(long, value_name = "N")]
     pub version: Option<u32>,
@@ -81,6 +84,12 @@ pub struct RetranscribeArgs {
     #[arg(long)]
     pub json: bool,
 }
+
+/// How many spans `--flagged` takes without `--max-spans`.
+pub const DEFAULT_MAX_SPANS: usize = 500;
+
+/// The exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
+const INTERRUPTED: u8 = 130;
 
 #[derive(Debug, Serialize)]
 struct Report {
@@ -138,11 +147,9 @@ pub(super) fn retranscribe(data: &DataDir, args: RetranscribeArgs) -> anyhow::Re
                 let conn = crate::storage::open(&data.db_path())?;
                 repo::speech_regions(&conn, transcript.id)?
             };
-            let flagged: Vec<(u64, u64)> = segments
-                .iter()
-                .filter(|s| !flags_with_speech(s, &rules, speech.as_deref()).is_empty())
-                .map(|s| (s.start_ms, s.end_ms))
-                .collect();
+            let flagged = flagged_spans(&segments, |s| {
+                !flags_with_speech(s, &rules, speech.as_deref()).is_empty()
+            });
             if flagged.is_empty() {
                 let mut out = std::io::stdout().lock();
                 writeln!(
@@ -152,10 +159,26 @@ pub(super) fn retranscribe(data: &DataDir, args: RetranscribeArgs) -> anyhow::Re
                 )?;
                 return Ok(ExitCode::SUCCESS);
             }
+            if flagged.len() > args.max_spans {
+                let ms: u64 = flagged.iter().map(|(a, b)| b - a).sum();
+                anyhow::bail!(
+                    "version {} of transcript {} has {} flagged spans ({} of audio), more than \
+                     --max-spans {}: pass --max-spans {} to transcribe them all again in one \
+                     job, or repair a stretch with --from and --to",
+                    base.number,
+                    transcript.id,
+                    flagged.len(),
+                    timestamp(ms, '.'),
+                    args.max_spans,
+                    flagged.len()
+                );
+            }
             flagged
         }
     };
-    let in_spans = |s: &Segment| spans.iter().any(|(a, b)| s.start_ms < *b && s.end_ms > *a);
+    // Sorted, and joined where they touch.
+    let spans = Redo::spans(None, &spans).map_or_else(Vec::new, |r| r.each());
+    let in_spans = |s: &Segment| in_any(&spans, s);
     let replaced = segments.iter().filter(|s| in_spans(s)).count();
     let (from_ms, to_ms) = (
         spans.first().map_or(0, |s| s.0),
@@ -192,26 +215,20 @@ pub(super) fn retranscribe(data: &DataDir, args: RetranscribeArgs) -> anyhow::Re
         s.reserved_cores = 0;
         s.run_all_pending = false;
     }
-    // The first span repairs the version asked for; each next one the version the one before
-    // made (the current one when it is saved).
-    for (k, (from_ms, to_ms)) in spans.iter().copied().enumerate() {
-        app.world_mut().write_message(TranscribeRequest {
-            audio_file: transcript.audio_file,
-            model: Some(model.clone()),
-            gpu: Some(gpu),
-            params: Some(params.clone()),
-            token: k as u64,
-            into: Some(transcript.id),
-            redo: Some(Redo {
-                based_on: (k == 0).then_some(base.id),
-                from_ms,
-                to_ms,
-            }),
-            new_transcript: false,
-        });
-    }
+    // One job for every span, saved as one version of the version asked for.
+    let redo = Redo::spans(Some(base.id), &spans).context("no span to transcribe again")?;
+    app.world_mut().write_message(TranscribeRequest {
+        audio_file: transcript.audio_file,
+        model: Some(model.clone()),
+        gpu: Some(gpu),
+        params: Some(params.clone()),
+        token: 0,
+        into: Some(transcript.id),
+        redo: Some(redo),
+        new_transcript: false,
+    });
     if !update_until(&mut app, Duration::from_secs(600), |w| {
-        w.resource::<Queued>().0.len() >= spans.len()
+        !w.resource::<Queued>().0.is_empty()
     }) {
         anyhow::bail!("the jobs could not be queued (is the database writable?)");
     }
@@ -225,33 +242,28 @@ pub(super) fn retranscribe(data: &DataDir, args: RetranscribeArgs) -> anyhow::Re
             Err(e) => anyhow::bail!("cannot queue the job: {e}"),
         }
     }
-    let labels: Vec<String> = spans
-        .iter()
-        .map(|(a, b)| {
-            format!(
-                "{} {}-{}",
-                transcript.audio_name,
-                timestamp(*a, '.'),
-                timestamp(*b, '.')
-            )
-        })
-        .collect();
+    let labels = vec![match spans.as_slice() {
+        [(a, b)] => format!(
+            "{} {}-{}",
+            transcript.audio_name,
+            timestamp(*a, '.'),
+            timestamp(*b, '.')
+        ),
+        many => format!("{} ({} spans)", transcript.audio_name, many.len()),
+    }];
     run_jobs(&mut app, &labels, args.json, &job_of, &interrupted);
-    let last_job = job_of.iter().max_by_key(|(_, k)| **k).map(|(id, _)| *id);
+    let job = job_of.keys().next().copied();
     let finished: Option<TranscriptionJob> = {
         let world = app.world_mut();
         let mut q = world.query::<&TranscriptionJob>();
-        q.iter(world)
-            .filter(|j| job_of.contains_key(&j.id))
-            .find(|j| j.error.is_some() || Some(j.id) == last_job)
-            .cloned()
+        q.iter(world).find(|j| Some(j.id) == job).cloned()
     };
     drop(app); // the database writer finishes everything queued
 
     let conn = crate::storage::open(&data.db_path())?;
     // The version the last job made (its parameters name the job): other processes may have
     // saved versions around it.
-    let made = match (last_job, &finished) {
+    let made = match (job, &finished) {
         (Some(job), Some(f)) if f.error.is_none() => {
             repo::version_made_by_job(&conn, transcript.id, job)?
         }
@@ -265,6 +277,10 @@ pub(super) fn retranscribe(data: &DataDir, args: RetranscribeArgs) -> anyhow::Re
             .count(),
         None => 0,
     };
+    let cancelled = finished
+        .as_ref()
+        .is_some_and(|j| j.status == crate::transcribe::JobStatus::Cancelled)
+        || (made.is_none() && interrupted.load(Ordering::SeqCst));
     let report = Report {
         transcript: transcript.id.0,
         status: finished
@@ -301,18 +317,59 @@ pub(super) fn retranscribe(data: &DataDir, args: RetranscribeArgs) -> anyhow::Re
                 report.transcript,
                 report.based_on_version,
             )?,
+            None if cancelled => writeln!(
+                out,
+                "cancelled: nothing was transcribed again and no version was saved \
+                 (version {} of transcript {} is as it was)",
+                report.based_on_version, report.transcript
+            )?,
             None => writeln!(
                 out,
-                "the span was not transcribed again: {}",
+                "{} not transcribed again: {}",
+                match spans.len() {
+                    1 => "the span was".to_string(),
+                    n => format!("the {n} spans were"),
+                },
                 report.error.as_deref().unwrap_or(&report.status)
             )?,
         }
     }
-    Ok(if report.version.is_some() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    Ok(match report.version {
+        Some(_) => ExitCode::SUCCESS,
+        None if cancelled => ExitCode::from(INTERRUPTED),
+        None => ExitCode::FAILURE,
     })
+}
+
+/// The spans a batch repairs: each run of flagged segments next to one another (no segment
+/// that is not flagged between them) is one span, from its first segment's start to its last
+/// one's end.
+fn flagged_spans(segments: &[Segment], flagged: impl Fn(&Segment) -> bool) -> Vec<(u64, u64)> {
+    let mut order: Vec<&Segment> = segments.iter().collect();
+    order.sort_by_key(|s| (s.start_ms, s.end_ms));
+    let mut spans: Vec<(u64, u64)> = Vec::new();
+    let mut open = false;
+    for s in order {
+        if !flagged(s) {
+            open = false;
+            continue;
+        }
+        match spans.last_mut() {
+            Some(last) if open => last.1 = last.1.max(s.end_ms),
+            _ => spans.push((s.start_ms, s.end_ms.max(s.start_ms + 1))),
+        }
+        open = true;
+    }
+    spans
+}
+
+/// Whether a segment lies (partly) in one of `spans` (sorted, disjoint).
+fn in_any(spans: &[(u64, u64)], s: &Segment) -> bool {
+    // The first span that ends after the segment starts.
+    let i = spans.partition_point(|&(_, b)| b <= s.start_ms);
+    spans
+        .get(i)
+        .is_some_and(|&(a, b)| s.start_ms < b && s.end_ms > a)
 }
 
 /// The transcript, the version to repair and its segments; checks the span.

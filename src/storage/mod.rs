@@ -96,9 +96,13 @@ pub const MIGRATION_FILES: &[(&str, &str)] = &[
         "009_session_runner.sql",
         include_str!("../../migrations/009_session_runner.sql"),
     ),
+    (
+        "010_batch_spans.sql",
+        include_str!("../../migrations/010_batch_spans.sql"),
+    ),
 ];
 
-static MIGRATION_STEPS: [M<'static>; 9] = [
+static MIGRATION_STEPS: [M<'static>; 10] = [
     M::up(MIGRATION_FILES[0].1),
     M::up(MIGRATION_FILES[1].1),
     M::up(MIGRATION_FILES[2].1),
@@ -109,6 +113,7 @@ static MIGRATION_STEPS: [M<'static>; 9] = [
     M::up(MIGRATION_FILES[6].1),
     M::up(MIGRATION_FILES[7].1),
     M::up(MIGRATION_FILES[8].1),
+    M::up(MIGRATION_FILES[9].1),
 ];
 
 /// The schema migrations as rusqlite_migration sees them.

@@ -501,14 +501,63 @@ pub fn insert_job(
     )
 }
 
-/// A job that transcribes one span of its file again: its result replaces the segments of
-/// version `based_on` inside `[from_ms, to_ms)` (migration 006).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// A job that transcribes spans of its file again: its result replaces the segments of
+/// version `based_on` inside each span (migrations 006 and 010).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Redo {
     /// `None` when the version was deleted since (with its transcript).
     pub based_on: Option<VersionId>,
+    /// The first span's start and the last one's end.
     pub from_ms: u64,
     pub to_ms: u64,
+    /// The spans when there are several (in time order, disjoint, inside `[from_ms, to_ms)`);
+    /// empty: the one span `[from_ms, to_ms)`.
+    pub batch: Vec<(u64, u64)>,
+}
+
+impl Redo {
+    /// One span.
+    pub fn span(based_on: Option<VersionId>, from_ms: u64, to_ms: u64) -> Self {
+        Self {
+            based_on,
+            from_ms,
+            to_ms,
+            batch: Vec::new(),
+        }
+    }
+
+    /// Several spans (sorted and joined where they touch or overlap); `None` when there are
+    /// none or one is empty.
+    pub fn spans(based_on: Option<VersionId>, spans: &[(u64, u64)]) -> Option<Self> {
+        let mut sorted = spans.to_vec();
+        if sorted.iter().any(|(a, b)| a >= b) {
+            return None;
+        }
+        sorted.sort_unstable();
+        let mut joined: Vec<(u64, u64)> = Vec::with_capacity(sorted.len());
+        for (a, b) in sorted {
+            match joined.last_mut() {
+                Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                _ => joined.push((a, b)),
+            }
+        }
+        let (from_ms, to_ms) = (joined.first()?.0, joined.last()?.1);
+        Some(Self {
+            based_on,
+            from_ms,
+            to_ms,
+            batch: if joined.len() > 1 { joined } else { Vec::new() },
+        })
+    }
+
+    /// Every span, in time order.
+    pub fn each(&self) -> Vec<(u64, u64)> {
+        if self.batch.is_empty() {
+            vec![(self.from_ms, self.to_ms)]
+        } else {
+            self.batch.clone()
+        }
+    }
 }
 
 /// A job to queue.
@@ -535,8 +584,8 @@ pub fn insert_job_with(conn: &Connection, job: &NewJob, now: i64) -> Result<JobI
         .prepare_cached(
             "INSERT INTO transcription_jobs (audio_file_id, model, requested_backend, language, \
              params_json, runner, transcript_id, created_at, updated_at, span_start_ms, \
-             span_end_ms, based_on_version_id) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11) RETURNING id",
+             span_end_ms, based_on_version_id, spans_json) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12) RETURNING id",
         )?
         .query_row(
             params![
@@ -548,9 +597,15 @@ pub fn insert_job_with(conn: &Connection, job: &NewJob, now: i64) -> Result<JobI
                 job.runner,
                 job.into_transcript,
                 now,
-                job.redo.map(|r| r.from_ms),
-                job.redo.map(|r| r.to_ms),
-                job.redo.and_then(|r| r.based_on)
+                job.redo.as_ref().map(|r| r.from_ms),
+                job.redo.as_ref().map(|r| r.to_ms),
+                job.redo.as_ref().and_then(|r| r.based_on),
+                job.redo
+                    .as_ref()
+                    .filter(|r| !r.batch.is_empty())
+                    .map(|r| serde_json::to_string(&r.batch))
+                    .transpose()
+                    .map_err(|e| StorageError::Invalid(e.to_string()))?,
             ],
             |r| r.get(0),
         )?)
@@ -594,7 +649,8 @@ const JOB_COLUMNS: &str = "j.id, j.audio_file_id, a.original_name, a.stored_path
      j.params_json, j.status, j.progress, j.created_at, j.started_at, j.finished_at, \
      j.processing_ms, j.error, j.attempts, \
      COALESCE(j.transcript_id, (SELECT MAX(t.id) FROM transcripts t WHERE t.job_id = j.id)), \
-     j.runner, j.transcript_id, j.span_start_ms, j.span_end_ms, j.based_on_version_id";
+     j.runner, j.transcript_id, j.span_start_ms, j.span_end_ms, j.based_on_version_id, \
+     j.spans_json";
 
 fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
     Ok(JobRow {
@@ -626,6 +682,12 @@ fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
                 based_on: r.get(25)?,
                 from_ms,
                 to_ms,
+                // Written by this program (checked by the column's json_valid): a batch that
+                // does not read as spans is the envelope alone, never a panic.
+                batch: r
+                    .get::<_, Option<String>>(26)?
+                    .and_then(|j| serde_json::from_str(&j).ok())
+                    .unwrap_or_default(),
             }),
             _ => None,
         },

@@ -206,12 +206,18 @@ impl Engine {
             backend,
         });
         let mut pcm = Pcm16k::open(&spec.audio).map_err(|e| Failure::permanent(e.to_string()))?;
-        let (span_start, span_end) = match spec.span_ms {
-            Some((a, b)) => (
-                a * u64::from(WHISPER_RATE) / 1000,
-                Some(b * u64::from(WHISPER_RATE) / 1000),
-            ),
-            None => (0, None),
+        // The stretch read: from the first span's start to the last one's end (the whole
+        // file when no span is given). With several spans only they are transcribed, packed
+        // into whisper windows as speech regions are.
+        let sample = |ms: u64| ms * u64::from(WHISPER_RATE) / 1000;
+        let batch: Vec<(u64, u64)> = spec
+            .spans_ms
+            .iter()
+            .map(|&(a, b)| (sample(a), sample(b)))
+            .collect();
+        let (span_start, span_end) = match (batch.first(), batch.last()) {
+            (Some(&(a, _)), Some(&(_, b))) => (a, Some(b)),
+            _ => (0, None),
         };
         if span_start > 0 {
             pcm.seek_to(span_start)
@@ -272,6 +278,11 @@ impl Engine {
                     stats.vad_regions += pieces.len() as u32;
                     (pieces, keep, SpeechMap::default())
                 }
+            };
+            let pieces = if batch.len() > 1 {
+                within(&pieces, &batch, pending_start)
+            } else {
+                pieces
             };
             let kept: usize = pieces.iter().map(|(a, b)| b - a).sum();
             stats.speech_ms += kept as u64 * 1000 / u64::from(WHISPER_RATE);
@@ -1084,6 +1095,24 @@ fn pack(pending: &[f32], pieces: &[(usize, usize)], offset: u64) -> (Vec<f32>, S
     (packed, map)
 }
 
+/// The parts of `pieces` (indices into a buffer that starts at sample `offset` of the file)
+/// that lie inside `spans` (samples of the file, in time order, disjoint).
+fn within(pieces: &[(usize, usize)], spans: &[(u64, u64)], offset: u64) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for &(a, b) in pieces {
+        let (fa, fb) = (offset + a as u64, offset + b as u64);
+        // The first span that ends after the piece starts.
+        let first = spans.partition_point(|&(_, e)| e <= fa);
+        for &(sa, sb) in spans[first..].iter().take_while(|&&(sa, _)| sa < fb) {
+            let (x, y) = (sa.max(fa), sb.min(fb));
+            if x < y {
+                out.push(((x - offset) as usize, (y - offset) as usize));
+            }
+        }
+    }
+    out
+}
+
 /// Peak below which audio is silence (-60 dBFS).
 const INAUDIBLE_PEAK: f32 = 0.001;
 
@@ -1169,7 +1198,23 @@ pub fn detect_speech_file(
 
 #[cfg(test)]
 mod tests {
-    use super::short_audio_ctx;
+    use super::{short_audio_ctx, within};
+
+    #[test]
+    fn only_the_spans_of_a_batch_are_kept() {
+        let pieces = [(0, 100), (150, 400)];
+        let spans = [
+            (1_010, 1_020),
+            (1_090, 1_160),
+            (1_300, 1_350),
+            (2_000, 2_100),
+        ];
+        assert_eq!(
+            within(&pieces, &spans, 1_000),
+            [(10, 20), (90, 100), (150, 160), (300, 350)]
+        );
+        assert!(within(&pieces, &[(5_000, 6_000)], 1_000).is_empty());
+    }
 
     #[test]
     fn short_audio_gets_its_length_plus_a_margin_of_encoder_context() {

@@ -497,7 +497,7 @@ fn dispatch(
                 .threads
                 .unwrap_or_else(|| backend::whisper_threads(settings.reserved_cores + 1)),
             vad_threads: 1,
-            span_ms: Some((start, end.max(start + 1))),
+            spans_ms: vec![(start, end.max(start + 1))],
         };
         match engine.0.submit(spec) {
             Ok(()) => {

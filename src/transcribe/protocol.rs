@@ -153,8 +153,9 @@ pub struct JobSpec {
     pub threads: u32,
     /// VAD threads (1: the Silero graph is tiny and ggml's spinning pool only hurts).
     pub vad_threads: u32,
-    /// Only this span of the file (live transcription of a take in progress), in ms.
-    pub span_ms: Option<(u64, u64)>,
+    /// Only these spans of the file (live transcription of a take in progress, spans
+    /// transcribed again), in ms, in time order and disjoint; empty: the whole file.
+    pub spans_ms: Vec<(u64, u64)>,
 }
 
 /// A word (whisper token group) with its time.

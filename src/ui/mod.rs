@@ -1710,8 +1710,8 @@ fn transcribe(
 }
 
 /// Spans of the open transcript transcribed again with the current settings (and this beam
-/// width, no text before a span as context): one job per span, the first repairing the open
-/// version, each next one the version the one before made.
+/// width, no text before a span as context): one job for them all, repairing the open version
+/// into one new version.
 fn retranscribe(
     jobs: &mut JobsData,
     editor: &crate::editor::Editor,
@@ -1721,27 +1721,24 @@ fn retranscribe(
     let Some(doc) = editor.doc.as_ref() else {
         return;
     };
+    let Some(redo) = crate::storage::repo::Redo::spans(Some(doc.version.id), &spans) else {
+        return;
+    };
     let params = crate::transcribe::DecodeParams {
         beam_size: beam,
         carry_context: false,
         ..jobs.settings.params.clone()
     };
-    for (k, (from_ms, to_ms)) in spans.into_iter().enumerate() {
-        jobs.requests.write(TranscribeRequest {
-            audio_file: doc.transcript.audio_file,
-            model: None,
-            gpu: None,
-            params: Some(params.clone()),
-            token: 0,
-            into: Some(doc.transcript.id),
-            redo: Some(crate::storage::repo::Redo {
-                based_on: (k == 0).then_some(doc.version.id),
-                from_ms,
-                to_ms,
-            }),
-            new_transcript: false,
-        });
-    }
+    jobs.requests.write(TranscribeRequest {
+        audio_file: doc.transcript.audio_file,
+        model: None,
+        gpu: None,
+        params: Some(params),
+        token: 0,
+        into: Some(doc.transcript.id),
+        redo: Some(redo),
+        new_transcript: false,
+    });
 }
 
 /// Asks where the open version's export goes, suggesting `NAME.vN[.words].EXT`.

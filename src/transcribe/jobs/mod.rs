@@ -461,22 +461,33 @@ fn save_transcript(
         "language_detected": stats.language,
         "stats": stats,
     });
-    let redo = job.redo;
+    let redo = job.redo.clone();
     let mut params = params;
-    let mut version = match redo {
+    let mut version = match &redo {
         Some(r) => {
             params["retranscribe"] = serde_json::json!({
                 "from_ms": r.from_ms,
                 "to_ms": r.to_ms,
                 "based_on_version_id": r.based_on,
             });
+            if !r.batch.is_empty() {
+                params["retranscribe"]["spans"] = serde_json::json!(r.batch);
+            }
             let mut v = NewVersion::new(VersionSource::Retranscribe);
             v.based_on = r.based_on;
-            v.note = Some(format!(
-                "{} to {} transcribed again",
-                crate::transcript::export::timestamp(r.from_ms, '.'),
-                crate::transcript::export::timestamp(r.to_ms, '.')
-            ));
+            let clock = |ms| crate::transcript::export::timestamp(ms, '.');
+            v.note = Some(match r.batch.len() {
+                0 => format!(
+                    "{} to {} transcribed again",
+                    clock(r.from_ms),
+                    clock(r.to_ms)
+                ),
+                n => format!(
+                    "{n} spans from {} to {} transcribed again",
+                    clock(r.from_ms),
+                    clock(r.to_ms)
+                ),
+            });
             v
         }
         None => NewVersion::new(VersionSource::Model),
@@ -505,26 +516,34 @@ fn save_transcript(
                     let current = repo::current_version(c, t).and_then(|v| {
                         v.ok_or_else(|| StorageError::NotFound("the version to repair".into()))
                     });
+                    let spans = r.each();
                     let base = current.and_then(|cur| match r.based_on {
                         Some(asked) if asked != cur.id => {
                             let inside = |v: VersionId| -> Result<Vec<Segment>, StorageError> {
                                 Ok(repo::segments(c, v)?
                                     .into_iter()
                                     .map(Segment::from)
-                                    .filter(|s| s.start_ms < r.to_ms && s.end_ms > r.from_ms)
+                                    .filter(|s| {
+                                        spans.iter().any(|&(a, b)| s.start_ms < b && s.end_ms > a)
+                                    })
                                     .collect())
                             };
                             if inside(asked)? == inside(cur.id)? {
                                 Ok(cur.id)
                             } else {
+                                let clock = |ms| crate::transcript::export::timestamp(ms, '.');
+                                let what = match spans.len() {
+                                    1 => format!("{} to {}", clock(r.from_ms), clock(r.to_ms)),
+                                    n => format!(
+                                        "one of the {n} spans from {} to {}",
+                                        clock(r.from_ms),
+                                        clock(r.to_ms)
+                                    ),
+                                };
                                 Err(StorageError::Invalid(format!(
-                                    "{} to {} was changed in version {} while this job ran; \
-                                     its text was not applied (transcribe the span again on \
-                                     version {})",
-                                    crate::transcript::export::timestamp(r.from_ms, '.'),
-                                    crate::transcript::export::timestamp(r.to_ms, '.'),
-                                    cur.number,
-                                    cur.number
+                                    "{what} was changed in version {} while this job ran; \
+                                     its text was not applied (transcribe again on version {})",
+                                    cur.number, cur.number
                                 )))
                             }
                         }
@@ -535,7 +554,7 @@ fn save_transcript(
                             .into_iter()
                             .map(Segment::from)
                             .collect();
-                        let spliced = retranscribe::splice(&base, r.from_ms, r.to_ms, segments);
+                        let spliced = retranscribe::splice_all(&base, &spans, segments);
                         let mut version = version;
                         // Based on the version it was written on (the one asked for, or the
                         // current one it was re-applied onto).
@@ -655,7 +674,7 @@ fn dispatch(
             gpu: job.gpu,
             threads,
             vad_threads: 1,
-            span_ms: job.redo.map(|r| (r.from_ms, r.to_ms)),
+            spans_ms: job.redo.as_ref().map(repo::Redo::each).unwrap_or_default(),
         };
         job.attempts += 1;
         job.threads = Some(threads);
@@ -726,7 +745,7 @@ fn handle_requests(
             params_json: serde_json::to_string(&params).unwrap_or_else(|_| "{}".into()),
             runner: Some(runner.0.id().to_owned()),
             into_transcript: r.into,
-            redo: r.redo,
+            redo: r.redo.clone(),
         };
         let token = r.token;
         let own = r.new_transcript;

@@ -166,7 +166,7 @@ impl TranscriptionJob {
             note: None,
             transcript: row.transcript,
             into: row.into_transcript,
-            redo: row.redo,
+            redo: row.redo.clone(),
             created_at: row.created_at,
             started_at: row.started_at,
             finished_at: row.finished_at,
