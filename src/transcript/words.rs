@@ -10,7 +10,7 @@
 //! any other new word is untimed.
 
 use serde::{Deserialize, Serialize};
-use similar::{Algorithm, DiffOp, capture_diff_slices};
+use similar::{Algorithm, DiffOp, capture_diff_slices, capture_diff_slices_deadline};
 
 use super::Segment;
 
@@ -153,6 +153,9 @@ struct Correction {
     pub model_p: Option<f32>,
 }
 
+/// The longest the word diff of a save's learning may take.
+const LEARN_DEADLINE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// The corrections between two word lists (`old` with the model's probability of each word):
 /// each new word that took the place of exactly one other word (a run of replaced words of
 /// the same length on both sides, word for word), or a replaced run taken whole ("New York"
@@ -160,8 +163,16 @@ struct Correction {
 /// where the two differ as words (not only in case or punctuation). Inserted and deleted
 /// words are not corrections.
 fn diff_corrections(old: &[(&str, Option<f32>)], new: &[&str]) -> Vec<Correction> {
-    let old_keys: Vec<String> = old.iter().map(|(t, _)| key(t)).collect();
-    let new_keys: Vec<String> = new.iter().map(|t| key(t)).collect();
+    // The words' keys as numbers, one per distinct key: a long text's words are a few bytes
+    // each, not a string each (1.2 million words' strings took 100 MB).
+    let mut ids: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+    let mut id = |t: &str| {
+        let next = ids.len() as u32;
+        *ids.entry(key(t)).or_insert(next)
+    };
+    let old_keys: Vec<u32> = old.iter().map(|(t, _)| id(t)).collect();
+    let new_keys: Vec<u32> = new.iter().map(|t| id(t)).collect();
+    drop(ids);
     let trim = |s: &str| {
         s.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'')
             .to_string()
@@ -182,7 +193,12 @@ fn diff_corrections(old: &[(&str, Option<f32>)], new: &[&str]) -> Vec<Correction
             });
         }
     };
-    for op in capture_diff_slices(Algorithm::Myers, &old_keys, &new_keys) {
+    // Myers is O(ND): two long texts that differ all through (an import of a different
+    // transcript of 200,000 segments) would run for many minutes inside the writer's
+    // transaction. Past the deadline `similar` gives a coarser diff: corrections are learned
+    // from what it found.
+    let deadline = std::time::Instant::now() + LEARN_DEADLINE;
+    for op in capture_diff_slices_deadline(Algorithm::Myers, &old_keys, &new_keys, Some(deadline)) {
         let DiffOp::Replace {
             old_index,
             old_len,
@@ -254,9 +270,23 @@ pub fn worth_learning(term: &str, model_p: Option<f32>) -> bool {
 /// and the segments the user made of it, each term once, as (what the model wrote, what the
 /// user wrote).
 pub fn learned(before: &[Segment], after: &[Segment]) -> Vec<(String, String)> {
+    // Segments whose text is the same at both ends hold no correction: only the stretch
+    // between them is compared (a save that changed one segment of 200,000 compares one).
+    let same = |(a, b): (&Segment, &Segment)| a.text == b.text;
+    let head = before.iter().zip(after).take_while(|&p| same(p)).count();
+    let (before, after) = (&before[head..], &after[head..]);
+    let tail = before
+        .iter()
+        .rev()
+        .zip(after.iter().rev())
+        .take_while(|&p| same(p))
+        .count();
+    let (before, after) = (&before[..before.len() - tail], &after[..after.len() - tail]);
     let mut old: Vec<(&str, Option<f32>)> = Vec::new();
-    let old_words: Vec<Vec<Word>> = before.iter().map(Segment::words).collect();
-    for (s, words) in before.iter().zip(&old_words) {
+    // Each segment's words are read for their probabilities and let go (200,000 segments'
+    // words at once took 70 MB).
+    for s in before {
+        let words = s.words();
         let toks = tokens(&s.text);
         for (k, (_, t)) in toks.iter().enumerate() {
             old.push((t, words.get(k).and_then(|w| w.p)));
@@ -267,8 +297,9 @@ pub fn learned(before: &[Segment], after: &[Segment]) -> Vec<(String, String)> {
         .flat_map(|s| tokens(&s.text).into_iter().map(|(_, t)| t))
         .collect();
     let mut out: Vec<(String, String)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for c in diff_corrections(&old, &new) {
-        if worth_learning(&c.now, c.model_p) && !out.iter().any(|(_, n)| key(n) == key(&c.now)) {
+        if worth_learning(&c.now, c.model_p) && seen.insert(key(&c.now)) {
             out.push((c.was, c.now));
         }
     }
@@ -502,5 +533,35 @@ mod tests {
     fn words_split_on_any_whitespace() {
         assert_eq!(tokens(" a  b\nc "), vec![(1, "a"), (4, "b"), (6, "c")]);
         assert!(tokens("   ").is_empty());
+    }
+
+    #[test]
+    fn learning_from_a_huge_save_is_bounded() {
+        let version = |word: &str| -> Vec<Segment> {
+            (0..200_000u64)
+                .map(|i| Segment::new(i * 10, i * 10 + 9, format!("line {i} says {word} here")))
+                .collect()
+        };
+        // One segment of 200,000 changed: found, the rest not compared.
+        let before = version("hello");
+        let mut after = before.clone();
+        after[100_000].text = "line 100000 says Dashwood here".into();
+        assert_eq!(
+            learned(&before, &after),
+            [("hello".to_string(), "Dashwood".to_string())]
+        );
+        // Every segment different (a different transcript imported as a version): it ran for
+        // many minutes inside the writer's transaction; now the diff has a deadline.
+        let started = std::time::Instant::now();
+        let other: Vec<Segment> = (0..200_000u64)
+            .map(|i| Segment::new(i * 10, i * 10 + 9, format!("row {} tells Marianne", i * 7)))
+            .collect();
+        let learnt = learned(&before, &other);
+        assert!(learnt.len() < 200_000);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }
