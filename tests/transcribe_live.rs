@@ -61,6 +61,7 @@ fn live_text_while_recording_and_the_tail_is_transcribed_after_stop() {
         policy: LivePolicy::Stream,
         step: Duration::from_secs(2),
         window: Duration::from_secs(6),
+        ..LiveSettings::default()
     });
     let jfk = common::speech_dir().join("jfk.wav");
     let source = Source::parse(&format!("fake:clip:{}", jfk.display())).unwrap();
@@ -204,7 +205,9 @@ fn live_captions_on_real_speech_commit_each_word_once() {
     let _log = verbatim::logging::init(None, "off");
     let dir = tempfile::tempdir().unwrap();
     let repeat = common::env_count("VERBATIM_LIVE_REPEAT", 1);
-    let baseline = std::env::var("VERBATIM_LIVE_POLICY").is_ok_and(|p| p == "stream");
+    // pauses (the default), agreement (LocalAgreement-2 alone) or stream.
+    let policy = std::env::var("VERBATIM_LIVE_POLICY").unwrap_or_else(|_| "pauses".into());
+    let baseline = policy == "stream";
     let (take, reference, seconds) = clips_in_a_row(dir.path(), repeat);
     let store = AudioStore::new(dir.path());
     let writer = DbWriter::spawn(&dir.path().join("verbatim.db")).unwrap();
@@ -219,13 +222,23 @@ fn live_captions_on_real_speech_commit_each_word_once() {
             .ok()
             .and_then(|v| v.parse().ok());
     }
-    app.insert_resource(if baseline {
-        LiveSettings::stream_baseline()
-    } else {
-        LiveSettings {
+    app.insert_resource(match policy.as_str() {
+        "stream" => LiveSettings::stream_baseline(),
+        "agreement" => LiveSettings::agreement_baseline(),
+        _ => LiveSettings {
             enabled: true,
+            // The benchmark tries other settings: VERBATIM_LIVE_STABLE_MS (how long before the
+            // buffer's end a word is stable), VERBATIM_LIVE_STEP_MS.
+            stable_after: Duration::from_millis(common::env_count(
+                "VERBATIM_LIVE_STABLE_MS",
+                LiveSettings::default().stable_after.as_millis() as usize,
+            ) as u64),
+            step: Duration::from_millis(common::env_count(
+                "VERBATIM_LIVE_STEP_MS",
+                LiveSettings::default().step.as_millis() as usize,
+            ) as u64),
             ..Default::default()
-        }
+        },
     });
     let source = Source::parse(&format!("fake:clip:{}", take.display())).unwrap();
     app.world_mut()
@@ -315,15 +328,32 @@ fn live_captions_on_real_speech_commit_each_word_once() {
         lag.p95_ms,
     );
     // One line for the benchmark script.
+    let shown = verbatim::transcribe::draft::LagStats::of(t.shown_lags_ms());
+    if std::env::var("VERBATIM_LIVE_LAGS").is_ok() {
+        // Every committed word with its time and lag.
+        for c in &t.committed {
+            for w in &c.piece.words {
+                eprintln!(
+                    "LAG {:>6} {:>6} {}",
+                    w.end_ms,
+                    c.at_ms.saturating_sub(w.end_ms),
+                    w.text.trim()
+                );
+            }
+        }
+    }
     eprintln!(
-        "BENCH policy={} take_s={seconds:.1} words={} live_wer={:.2} final_wer={:.2} live_vs_final={:.2} lag_p50_ms={} lag_p95_ms={} worker_cpu_s={cpu:.1} worker_cpu_share={:.2}",
-        if baseline { "stream" } else { "agreement" },
+        "BENCH policy={policy} take_s={seconds:.1} words={} steps={} live_wer={:.2} final_wer={:.2} live_vs_final={:.2} lag_p50_ms={} lag_p95_ms={} lag_max_ms={} shown_p50_ms={} shown_p95_ms={} worker_cpu_s={cpu:.1} worker_cpu_share={:.2}",
         words.len(),
+        t.steps,
         live_wer * 100.0,
         final_wer * 100.0,
         vs_final * 100.0,
         lag.p50_ms,
         lag.p95_ms,
+        lag.max_ms,
+        shown.p50_ms,
+        shown.p95_ms,
         cpu / seconds,
     );
     if baseline {
@@ -337,11 +367,14 @@ fn live_captions_on_real_speech_commit_each_word_once() {
             "{w:?} is missing at the end: {live_text}"
         );
     }
-    // The goal is 3 points; measured 3.2-3.3 (tiny.en, 1 thread). This guards
-    // against a policy that loses or repeats words.
+    // Accuracy and lag are the benchmark's (`scripts/bench-live.sh`): a busy machine makes
+    // the live text later and at times a little different, never lost or repeated. What
+    // must hold on any machine: the live text is the final pass's words, nearly all of
+    // them (a policy that drops or repeats a stretch is far past this).
     assert!(
-        live_wer <= final_wer + 0.06,
-        "live WER {live_wer:.3} vs final {final_wer:.3}"
+        vs_final <= 0.30,
+        "live text against the final pass: {:.1} % apart\nlive:  {live_text}\nfinal: {final_text}",
+        vs_final * 100.0
     );
 }
 

@@ -156,6 +156,13 @@ impl Agreement {
     /// Takes one step's hypothesis (the buffer's words with their times in the take) and
     /// returns the words it commits.
     pub fn insert(&mut self, hypothesis: Vec<Word>) -> Vec<Word> {
+        self.insert_stable(hypothesis, 0)
+    }
+
+    /// [`Self::insert`], and the words after the agreed ones that end by `stable_until_ms`
+    /// are committed too, from this one hypothesis (see [`super::live::LivePolicy::Pauses`]):
+    /// whisper heard enough audio after them for them not to change.
+    pub fn insert_stable(&mut self, hypothesis: Vec<Word>, stable_until_ms: u64) -> Vec<Word> {
         let mut new = self.unheard(hypothesis);
         let agreed = self
             .tail
@@ -163,7 +170,11 @@ impl Agreement {
             .zip(&new)
             .take_while(|(a, b)| key(&a.text) == key(&b.text))
             .count();
-        let rest = new.split_off(agreed);
+        let stable = new[agreed..]
+            .iter()
+            .take_while(|w| w.end_ms <= stable_until_ms)
+            .count();
+        let rest = new.split_off(agreed + stable);
         self.tail = rest;
         self.committed.extend(new.iter().cloned());
         new
@@ -432,5 +443,29 @@ mod tests {
         });
         a.insert(h.clone());
         assert_eq!(text(&a.insert(h)), "hello world");
+    }
+
+    #[test]
+    fn words_heard_long_enough_ago_are_committed_from_one_hypothesis() {
+        let mut a = Agreement::new();
+        // Words at 0-400, 500-900, 1000-1400, 1500-1900 ms; stable up to 1000 ms.
+        assert_eq!(
+            text(&a.insert_stable(words(0, "and so my fellow"), 1_000)),
+            "and so"
+        );
+        assert_eq!(text(a.tail()), "my fellow");
+        // The next hypothesis agrees on "my" (LocalAgreement) and "fellow" ends in time.
+        assert_eq!(
+            text(&a.insert_stable(words(0, "and so my fellow americans"), 2_000)),
+            "my fellow"
+        );
+        assert_eq!(text(a.tail()), "americans");
+        // Everything, once the utterance is over.
+        assert_eq!(
+            text(&a.insert_stable(words(0, "and so my fellow americans"), u64::MAX)),
+            "americans"
+        );
+        assert_eq!(text(a.committed()), "and so my fellow americans");
+        assert!(a.tail().is_empty());
     }
 }

@@ -627,6 +627,10 @@ impl Engine {
             };
             match failure {
                 None => return Ok(segments),
+                Some(why) if p.single_decode => {
+                    tracing::debug!(job = spec.job, "one decode only, and it failed ({why})");
+                    return Ok(Vec::new());
+                }
                 Some(why) => tracing::debug!(
                     job = spec.job,
                     audio_ctx = ctx,

@@ -118,6 +118,11 @@ pub struct DecodeParams {
     /// after `initial_prompt`. Resolved when the job is queued: the job's recorded
     /// parameters carry the prompt it ran with.
     pub use_vocabulary: bool,
+    /// One decode per whisper window, whatever it gives (a live step): a decode that fails
+    /// whisper's tests (a repetition loop, text it doubts) gives no text instead of being
+    /// redone with a wider context and higher temperatures (the next live step hears the
+    /// audio again; a redo over the full window took 2.6 s for 1.3 s of audio).
+    pub single_decode: bool,
 }
 
 impl Default for DecodeParams {
@@ -135,6 +140,7 @@ impl Default for DecodeParams {
             short_audio_ctx: true,
             word_timing: WordTiming::default(),
             use_vocabulary: false,
+            single_decode: false,
         }
     }
 }
