@@ -79,6 +79,22 @@ fn closest_prefix(done: &[String], heard: &[String]) -> (usize, bool, usize) {
     (cut, last_aligned, ed[n][cut])
 }
 
+/// A hypothesis up to where it starts saying itself again: whisper at times decodes a short
+/// buffer as its sentence twice ("And so am I fellow Americans. And so am I fellow
+/// Americans."). The first run of three words or more said again right after itself ends it.
+fn cut_loop(mut words: Vec<Word>) -> Vec<Word> {
+    let keys: Vec<String> = words.iter().map(|w| key(&w.text)).collect();
+    for i in 0..keys.len() {
+        for n in 3..=(keys.len() - i) / 2 {
+            if keys[i..i + n] == keys[i + n..i + 2 * n] {
+                words.truncate(i + n);
+                return words;
+            }
+        }
+    }
+    words
+}
+
 /// Whether a word ends a sentence (`man.`, `why?"`, `(sic).)`).
 pub(crate) fn ends_sentence(text: &str) -> bool {
     text.trim_end()
@@ -163,7 +179,16 @@ impl Agreement {
     /// are committed too, from this one hypothesis (see [`super::live::LivePolicy::Pauses`]):
     /// whisper heard enough audio after them for them not to change.
     pub fn insert_stable(&mut self, hypothesis: Vec<Word>, stable_until_ms: u64) -> Vec<Word> {
-        let mut new = self.unheard(hypothesis);
+        // Heard twice, whatever the words: the previous hypothesis reached past a word for its
+        // time to make it stable (the first decode of fresh audio, with no audio before it in
+        // the buffer, is the one that gets a buffer's first words wrong). An utterance that
+        // is over (`u64::MAX`) is committed whole.
+        let stable_until_ms = if stable_until_ms == u64::MAX {
+            stable_until_ms
+        } else {
+            stable_until_ms.min(self.tail.last().map_or(0, |w| w.end_ms))
+        };
+        let mut new = cut_loop(self.unheard(hypothesis));
         let agreed = self
             .tail
             .iter()
@@ -448,24 +473,42 @@ mod tests {
     #[test]
     fn words_heard_long_enough_ago_are_committed_from_one_hypothesis() {
         let mut a = Agreement::new();
-        // Words at 0-400, 500-900, 1000-1400, 1500-1900 ms; stable up to 1000 ms.
-        assert_eq!(
-            text(&a.insert_stable(words(0, "and so my fellow"), 1_000)),
-            "and so"
+        // Words at 0-400, 500-900, 1000-1400, 1500-1900 ms. The first hypothesis of fresh
+        // audio commits nothing by time.
+        assert!(
+            a.insert_stable(words(0, "and so my fellow"), 1_500)
+                .is_empty()
         );
-        assert_eq!(text(a.tail()), "my fellow");
-        // The next hypothesis agrees on "my" (LocalAgreement) and "fellow" ends in time.
+        // The second agrees on "and so" and changed "my": stable by its time (it ends by
+        // 1,500 ms and the first hypothesis reached past it); "fellow" does not.
         assert_eq!(
-            text(&a.insert_stable(words(0, "and so my fellow americans"), 2_000)),
-            "my fellow"
+            text(&a.insert_stable(words(0, "and so mine fellow"), 1_500)),
+            "and so mine"
+        );
+        assert_eq!(text(a.tail()), "fellow");
+        // The next agrees on "fellow"; "americans" goes past what the previous one reached.
+        assert_eq!(
+            text(&a.insert_stable(words(0, "and so mine fellow americans"), 2_500)),
+            "fellow"
         );
         assert_eq!(text(a.tail()), "americans");
         // Everything, once the utterance is over.
         assert_eq!(
-            text(&a.insert_stable(words(0, "and so my fellow americans"), u64::MAX)),
+            text(&a.insert_stable(words(0, "and so mine fellow americans"), u64::MAX)),
             "americans"
         );
-        assert_eq!(text(a.committed()), "and so my fellow americans");
+        assert_eq!(text(a.committed()), "and so mine fellow americans");
         assert!(a.tail().is_empty());
+    }
+
+    #[test]
+    fn a_hypothesis_that_says_itself_again_is_cut_where_it_starts_over() {
+        let said = words(
+            0,
+            "and so am i fellow americans and so am i fellow americans",
+        );
+        assert_eq!(text(&cut_loop(said)), "and so am i fellow americans");
+        let natural = words(0, "no no no I said no");
+        assert_eq!(text(&cut_loop(natural.clone())), text(&natural));
     }
 }

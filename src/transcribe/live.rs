@@ -922,8 +922,9 @@ mod tests {
         s
     }
 
-    /// One decode per step: a word whisper has heard 1.2 s of audio after is committed from
-    /// that one hypothesis; the words after it wait (or agree with the next hypothesis); a
+    /// One decode per step: a word the previous hypothesis reached and whisper has heard
+    /// 1.2 s of audio after is committed from this one; the others wait (or agree with the
+    /// next hypothesis); a
     /// pause the VAD hears ends the utterance: all of it is committed and the buffer starts
     /// after it, so the next step does not decode it again; committed words heard again are
     /// not committed twice; the take's end commits the rest.
@@ -933,9 +934,15 @@ mod tests {
         let mut t = LiveTranscript::default();
         let first = [("And", 300), ("so", 800), ("my", 1_300), ("fellow", 1_800)];
         t.apply(heard(&first, 0, 2_500, &[[300, 2_500]]), &live);
-        // Ends by 1,300 ms (2,500 - 1,200): "And" (700) and "so" (1,200).
-        assert_eq!(t.committed_text(), "And so");
-        assert_eq!(t.tail_text(), "my fellow");
+        // The first hypothesis of fresh audio is shown, not committed.
+        assert_eq!(t.committed_text(), "");
+        assert_eq!(t.tail_text(), "And so my fellow");
+        t.apply(heard(&first, 0, 2_600, &[[300, 2_600]]), &live);
+        // Heard twice: agreed words are committed (and any that end by 1,400 ms).
+        assert_eq!(t.committed_text(), "And so my fellow");
+        let changed = [("And", 300), ("so", 800), ("my", 1_300), ("fellows", 1_800)];
+        t.apply(heard(&changed, 0, 2_700, &[[300, 2_700]]), &live);
+        assert_eq!(t.committed_text(), "And so my fellow", "never rewritten");
         let more = [
             ("And", 300),
             ("so", 800),
