@@ -248,7 +248,7 @@ fn live_captions_on_real_speech_commit_each_word_once() {
             ..Default::default()
         }));
     assert!(
-        update_until(&mut app, Duration::from_secs(180), |w| {
+        update_until(&mut app, Duration::from_secs_f64(seconds + 180.0), |w| {
             let mut q = w.query::<&LiveTranscript>();
             q.iter(w).next().is_some_and(|t| t.finished)
         }),
@@ -267,7 +267,7 @@ fn live_captions_on_real_speech_commit_each_word_once() {
         .unwrap_or(f64::NAN);
     let mut final_job = None;
     assert!(
-        update_until(&mut app, Duration::from_secs(180), |w| {
+        update_until(&mut app, Duration::from_secs_f64(seconds + 180.0), |w| {
             let mut q = w.query::<&TranscriptionJob>();
             final_job = q.iter(w).next().cloned();
             final_job.as_ref().is_some_and(|j| j.status.is_finished())
