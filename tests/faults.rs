@@ -288,29 +288,33 @@ fn a_take_that_fills_the_disk_is_stored_or_stays_recoverable() {
 /// a full disk or a database refusing the commit take the same path): recovery says so,
 /// exits 1, keeps the take where it is and the session open; once the store works again
 /// the next recovery stores it.
-#[test]
-fn a_take_that_cannot_be_stored_yet_stays_recoverable() {
-    let home_dir = tempfile::tempdir().unwrap();
-    let home = home_dir.path();
-    let mut rec = spawn(
-        home,
-        &["record", "--device", "fake:sine:48000:2", "--seconds", "60"],
-    );
+/// A take of `device` recorded until its WAV is over `bytes`, then the recorder killed with
+/// SIGKILL; the take's path.
+fn killed_take(home: &Path, device: &str, bytes: u64) -> PathBuf {
+    let mut rec = spawn(home, &["record", "--device", device, "--seconds", "60"]);
     let start = Instant::now();
     let take = loop {
         std::thread::sleep(Duration::from_millis(50));
-        let big = common::files_under(&home.join("recordings"))
+        let grown = common::files_under(&home.join("recordings"))
             .into_iter()
             .find(|p| {
-                p.extension().is_some_and(|e| e == "wav") && p.metadata().unwrap().len() > 1 << 20
+                p.extension().is_some_and(|e| e == "wav") && p.metadata().unwrap().len() > bytes
             });
-        if let Some(t) = big {
+        if let Some(t) = grown {
             break t;
         }
         assert!(start.elapsed() < MINUTE, "the take never grew");
     };
     rec.kill().unwrap();
     rec.wait().unwrap();
+    take
+}
+
+#[test]
+fn a_take_that_cannot_be_stored_yet_stays_recoverable() {
+    let home_dir = tempfile::tempdir().unwrap();
+    let home = home_dir.path();
+    let take = killed_take(home, "fake:sine:48000:2", 1 << 20);
     let audio = home.join("audio");
     let _ = std::fs::remove_dir_all(&audio);
     std::fs::write(&audio, b"in the way").unwrap();
@@ -1520,26 +1524,7 @@ fn live_text_of_a_take_that_cannot_be_recovered_is_kept_and_recover_fails() {
     for damage in ["deleted", "emptied", "header destroyed"] {
         let home_dir = tempfile::tempdir().unwrap();
         let home = home_dir.path();
-        let mut rec = spawn(
-            home,
-            &["record", "--device", "fake:sine:16000:1", "--seconds", "60"],
-        );
-        let start = Instant::now();
-        let take = loop {
-            std::thread::sleep(Duration::from_millis(50));
-            let grown = common::files_under(&home.join("recordings"))
-                .into_iter()
-                .find(|p| {
-                    p.extension().is_some_and(|e| e == "wav")
-                        && p.metadata().unwrap().len() > 64 << 10
-                });
-            if let Some(t) = grown {
-                break t;
-            }
-            assert!(start.elapsed() < MINUTE, "the take never grew");
-        };
-        rec.kill().unwrap();
-        rec.wait().unwrap();
+        let take = killed_take(home, "fake:sine:16000:1", 64 << 10);
         let session = query_i64(home, "SELECT MAX(id) FROM recording_sessions");
         {
             let conn = Connection::open(home.join("verbatim.db")).unwrap();

@@ -176,8 +176,10 @@ pub(super) fn retranscribe(data: &DataDir, args: RetranscribeArgs) -> anyhow::Re
             flagged
         }
     };
-    // Sorted, and joined where they touch.
-    let spans = Redo::spans(None, &spans).map_or_else(Vec::new, |r| r.each());
+    // One job for every span (sorted, and joined where they touch), saved as one version of
+    // the version asked for.
+    let redo = Redo::spans(Some(base.id), &spans).context("no span to transcribe again")?;
+    let spans = redo.each();
     let in_spans = |s: &Segment| in_any(&spans, s);
     let replaced = segments.iter().filter(|s| in_spans(s)).count();
     let (from_ms, to_ms) = (
@@ -215,8 +217,6 @@ pub(super) fn retranscribe(data: &DataDir, args: RetranscribeArgs) -> anyhow::Re
         s.reserved_cores = 0;
         s.run_all_pending = false;
     }
-    // One job for every span, saved as one version of the version asked for.
-    let redo = Redo::spans(Some(base.id), &spans).context("no span to transcribe again")?;
     app.world_mut().write_message(TranscribeRequest {
         audio_file: transcript.audio_file,
         model: Some(model.clone()),

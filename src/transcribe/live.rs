@@ -245,15 +245,18 @@ impl LiveTranscript {
         } = step;
         let window = live.window.as_millis() as u64;
         let (new, tail) = match live.policy {
-            LivePolicy::Pauses => {
+            // LocalAgreement-2 is `Pauses` with neither times nor pauses making words final.
+            LivePolicy::Pauses | LivePolicy::Agreement => {
+                let pauses = live.policy == LivePolicy::Pauses;
                 let words: Vec<Word> = segments
                     .iter()
                     .flat_map(|s| s.words.iter().cloned())
                     .filter(|w| w.end_ms > start_ms)
                     .collect();
+                let heard = !words.is_empty();
                 // Where speech was last heard in the buffer; a pause after it as long as
                 // `pause` ends the utterance.
-                let spoke_until = speech_regions.as_ref().map(|r| {
+                let spoke_until = speech_regions.as_ref().filter(|_| pauses).map(|r| {
                     r.iter()
                         .filter(|[a, b]| *b > start_ms && *a < end_ms)
                         .map(|[_, b]| (*b).min(end_ms))
@@ -262,19 +265,18 @@ impl LiveTranscript {
                 });
                 let ended = spoke_until
                     .is_some_and(|at| end_ms.saturating_sub(at) >= live.pause.as_millis() as u64);
-                let stable_until = if last || ended {
-                    u64::MAX
-                } else {
-                    end_ms.saturating_sub(live.stable_after.as_millis() as u64)
+                let stable_until = match () {
+                    _ if !pauses => 0,
+                    _ if last || ended => u64::MAX,
+                    _ => end_ms.saturating_sub(live.stable_after.as_millis() as u64),
                 };
-                let heard = !words.is_empty();
                 let mut new = self.agreement.insert_stable(words, stable_until);
                 if last {
                     new.extend(self.agreement.finish());
                 }
                 // Nothing heard: the buffer moves on only when the VAD heard nothing either or
-                // it is past its length (whisper may give nothing for speech, and a failed
-                // decode gives nothing: the next step hears it again).
+                // it is past its length (whisper may give nothing for speech under the prompt,
+                // and a failed decode gives nothing: the next step hears it again).
                 let silent = speech_ms == 0 || end_ms.saturating_sub(start_ms) > window;
                 if !heard && silent && self.agreement.tail().is_empty() {
                     self.agreement.skip_to(end_ms.saturating_sub(MIN_BUFFER_MS));
@@ -288,27 +290,6 @@ impl LiveTranscript {
                         .map_or(0, |w| w.end_ms)
                         .max(spoke_until.unwrap_or(0));
                     self.agreement.skip_to(after.min(end_ms));
-                }
-                self.agreement.trim(end_ms, window);
-                (new, self.agreement.tail().to_vec())
-            }
-            LivePolicy::Agreement => {
-                let words: Vec<Word> = segments
-                    .iter()
-                    .flat_map(|s| s.words.iter().cloned())
-                    .filter(|w| w.end_ms > start_ms)
-                    .collect();
-                let heard = !words.is_empty();
-                let mut new = self.agreement.insert(words);
-                if last {
-                    new.extend(self.agreement.finish());
-                }
-                // Nothing is said in the buffer: it need not be heard again. Whisper alone
-                // may return nothing for speech (a no-speech verdict under the prompt): the
-                // VAD must agree, or the buffer be past its length, before audio is dropped.
-                let silent = speech_ms == 0 || end_ms.saturating_sub(start_ms) > window;
-                if !heard && silent && self.agreement.tail().is_empty() {
-                    self.agreement.skip_to(end_ms.saturating_sub(MIN_BUFFER_MS));
                 }
                 self.agreement.trim(end_ms, window);
                 (new, self.agreement.tail().to_vec())
