@@ -100,13 +100,24 @@ struct P {
 
 /// The editor panel over `p`'s document, the playhead at 3.5 s.
 fn draw(ui: &mut egui::Ui, p: &mut P) {
-    let segments = SegmentList::of_session(&p.doc.session);
+    draw_rows(ui, p, None, 3_500);
+}
+
+/// The editor panel over `p`'s document with these rows (default: the document's own), the
+/// playhead at `position_ms`.
+fn draw_rows(
+    ui: &mut egui::Ui,
+    p: &mut P,
+    rows: Option<&dyn verbatim::editor::segments::SegmentRows>,
+    position_ms: u64,
+) {
+    let own = SegmentList::of_session(&p.doc.session);
     let view = View {
         doc: &p.doc,
-        segments: &segments,
+        segments: rows.unwrap_or(&own),
         compare: p.compare.as_ref(),
         player: PlayerView {
-            position_ms: 3_500,
+            position_ms,
             playing: false,
             speed: 1.0,
             unavailable: None,
@@ -1294,23 +1305,7 @@ fn a_flagged_segment_is_marked_in_the_list_with_why() {
     let mut h = Harness::builder()
         .with_size(egui::vec2(1200.0, 700.0))
         .build_ui_state(
-            move |ui, p: &mut P| {
-                let view = View {
-                    doc: &p.doc,
-                    segments: &rows,
-                    compare: None,
-                    player: PlayerView {
-                        position_ms: 0,
-                        playing: false,
-                        speed: 1.0,
-                        unavailable: None,
-                    },
-                    peaks: None,
-                    spectrogram: None,
-                    keyboard: p.keyboard,
-                };
-                editor_panel::show(ui, &view, &mut p.ui, &mut p.intents);
-            },
+            move |ui, p: &mut P| draw_rows(ui, p, Some(&rows), 0),
             P {
                 doc: doc(None),
                 compare: None,

@@ -343,7 +343,7 @@ fn close_takes_on_exit(
 struct RecoveryReply(Result<Vec<Recovered>, String>);
 
 /// The interrupted sessions to recover (read first; the file work follows off the writer).
-struct RecoveryPlan(Result<Vec<crate::storage::repo::RecordingSessionRow>, String>);
+struct RecoveryPlan(Result<Vec<super::recovery::Interrupted>, String>);
 
 fn recover_on_start(
     settings: Res<CaptureSettings>,
@@ -354,13 +354,7 @@ fn recover_on_start(
         && let Some(mut db) = db
     {
         db.read(
-            |c| {
-                crate::storage::repo::list_recording_sessions(
-                    c,
-                    Some(crate::storage::repo::SessionStatus::Recording),
-                )
-                .map_err(|e| e.to_string())
-            },
+            |c| super::recovery::interrupted(c).map_err(|e| e.to_string()),
             plans.to(RecoveryPlan),
         );
     }

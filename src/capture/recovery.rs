@@ -88,6 +88,21 @@ pub fn is_managed_take(data_dir: &Path, file_path: &str) -> bool {
     !p.is_absolute() && p.starts_with("recordings") || p.starts_with(data_dir.join("recordings"))
 }
 
+/// An interrupted session, and where its committed live text ends (`None`: it has none).
+pub type Interrupted = (repo::RecordingSessionRow, Option<u64>);
+
+/// The sessions still `recording` (interrupted unless a recorder holds their take), read
+/// before recovery's file work.
+pub fn interrupted(conn: &Connection) -> Result<Vec<Interrupted>, StorageError> {
+    repo::list_recording_sessions(conn, Some(SessionStatus::Recording))?
+        .into_iter()
+        .map(|row| {
+            let end = repo::live_text_end_ms(conn, row.id)?;
+            Ok((row, end))
+        })
+        .collect()
+}
+
 /// An interrupted take made ready off the writer: headers repaired, parts hashed and probed
 /// (or copied into staging, for a take the user placed elsewhere).
 pub struct Prepared {
@@ -108,16 +123,19 @@ enum Step {
         parts: Vec<PathBuf>,
         managed: bool,
     },
-    /// Nothing usable: closed as failed with the reason in the report.
-    Close,
+    /// Nothing usable: closed as failed with the reason in the report; its live text, if it
+    /// has any, over silence staged to stand in for the lost audio.
+    Close {
+        lost_text: Option<Result<import::StagedImport, String>>,
+    },
 }
 
 /// The file work of recovery, for a thread of its own (never the writer's transaction):
 /// for each interrupted session (`status` = recording), repair the take's headers from the
 /// frames on disk and stage its parts.
-pub fn prepare(store: &AudioStore, rows: Vec<repo::RecordingSessionRow>) -> Vec<Prepared> {
+pub fn prepare(store: &AudioStore, rows: Vec<Interrupted>) -> Vec<Prepared> {
     let mut out = Vec::new();
-    for row in rows {
+    for (row, live_end_ms) in rows {
         let path = take_path(store.data_dir(), &row.file_path);
         let mut p = Prepared {
             id: row.id,
@@ -140,7 +158,7 @@ pub fn prepare(store: &AudioStore, rows: Vec<repo::RecordingSessionRow>) -> Vec<
                 xruns: row.xruns.clone(),
                 gaps: Vec::new(),
             },
-            step: Step::Close,
+            step: Step::Close { lost_text: None },
         };
         if take_in_use(&path) {
             p.report.status = RecoveryStatus::InUse;
@@ -182,6 +200,9 @@ pub fn prepare(store: &AudioStore, rows: Vec<repo::RecordingSessionRow>) -> Vec<
             }
             Ok(_) => p.report.error = Some(NOTHING_CAPTURED.into()),
             Err(e) => p.report.error = Some(e),
+        }
+        if let (Step::Close { lost_text }, Some(end_ms)) = (&mut p.step, live_end_ms) {
+            *lost_text = Some(stage_silence(store, &p.report, end_ms));
         }
         out.push(p);
     }
@@ -265,13 +286,16 @@ pub fn commit(
                     continue;
                 }
             },
-            Step::Close => {
+            Step::Close { lost_text } => {
                 // Its audio is gone, but the live text the user saw is not: kept as a
                 // transcript of its own, marked as having no audio of its own.
-                match keep_text_of_lost_take(conn, store, id, &report, effects) {
-                    Ok(t) => report.live_transcript = t,
-                    Err(e) => {
-                        tracing::warn!(session = %id, "cannot keep the live text of a lost take: {e}");
+                if let Some(staged) = lost_text {
+                    let why = report.error.clone();
+                    match keep_text_of_lost_take(conn, store, id, staged, why, effects) {
+                        Ok(t) => report.live_transcript = t,
+                        Err(e) => {
+                            tracing::warn!(session = %id, "cannot keep the live text of a lost take: {e}");
+                        }
                     }
                 }
             }
@@ -309,41 +333,48 @@ pub fn commit(
     Ok(out)
 }
 
-/// The live text of a take whose audio could not be recovered (deleted, emptied, its header
-/// destroyed), as a transcript of its own: a transcript needs an audio file, so it gets
-/// silence as long as the text (8 kHz, 8 bits), named and titled "audio lost", whose WAV says
-/// so in its comment. Nothing is queued for it. `None`: the take had no live text.
-fn keep_text_of_lost_take(
-    conn: &Connection,
+/// Silence to stand in for the lost audio of a take whose live text ends at `end_ms`, staged
+/// for the library (file work, off the writer): a transcript needs an audio file, so it gets
+/// silence as long as the text (8 kHz, 8 bits), named "audio lost", whose WAV says so in its
+/// comment.
+fn stage_silence(
     store: &AudioStore,
-    session: SessionId,
     report: &Recovered,
-    effects: &mut Effects,
-) -> Result<Option<TranscriptId>, String> {
-    let pieces = repo::live_pieces(conn, session).map_err(|e| e.to_string())?;
-    let Some(end_ms) = pieces.iter().map(|p| p.segment.end_ms).max() else {
-        return Ok(None);
-    };
+    end_ms: u64,
+) -> Result<import::StagedImport, String> {
     let why = report
         .error
         .as_deref()
         .unwrap_or("it could not be recovered");
     let comment = format!(
-        "Verbatim: silence standing in for the lost audio of take {session} ({}): {why}. \
+        "Verbatim: silence standing in for the lost audio of take {} ({}): {why}. \
          Only its live text survives.",
-        report.file_path
+        report.session, report.file_path
     );
     let staging = store.staging_dir();
     std::fs::create_dir_all(&staging).map_err(|e| format!("{}: {e}", staging.display()))?;
     let dir = tempfile::tempdir_in(&staging).map_err(|e| e.to_string())?;
-    let path = dir
-        .path()
-        .join(format!("take {session} (audio lost, live text only).wav"));
+    let path = dir.path().join(format!(
+        "take {} (audio lost, live text only).wav",
+        report.session
+    ));
     // Half a second after the last word, so that every segment lies inside it.
     write_silence(&path, end_ms + 500, &comment).map_err(|e| e.to_string())?;
-    let staged = import::stage(&path, store, &crate::media::ProbeLimits::default())
-        .map_err(|e| e.to_string())?;
-    let (imported, placed) = import::commit(conn, store, staged).map_err(|e| e.to_string())?;
+    import::stage(&path, store, &crate::media::ProbeLimits::default()).map_err(|e| e.to_string())
+}
+
+/// The live text of a take whose audio could not be recovered (deleted, emptied, its header
+/// destroyed), as a transcript of its own over the staged silence ([`stage_silence`]).
+/// Nothing is queued for it.
+fn keep_text_of_lost_take(
+    conn: &Connection,
+    store: &AudioStore,
+    session: SessionId,
+    staged: Result<import::StagedImport, String>,
+    why: Option<String>,
+    effects: &mut Effects,
+) -> Result<Option<TranscriptId>, String> {
+    let (imported, placed) = import::commit(conn, store, staged?).map_err(|e| e.to_string())?;
     effects.on_rollback(move || placed.into_iter().for_each(Placed::undo));
     let about = serde_json::json!({ "recovered": true, "audio_lost": why });
     draft::save(conn, session, imported.row.id, about, false, now_ms()).map_err(|e| e.to_string())

@@ -1531,6 +1531,16 @@ pub fn insert_live_piece(
 }
 
 /// A session's committed live pieces, in the order they were committed.
+/// Where a session's committed live text ends (ms into the take); `None`: it has none.
+pub fn live_text_end_ms(
+    conn: &Connection,
+    session: SessionId,
+) -> Result<Option<u64>, StorageError> {
+    Ok(conn
+        .prepare_cached("SELECT MAX(end_ms) FROM live_pieces WHERE session_id = ?1")?
+        .query_row([session], |r| r.get(0))?)
+}
+
 pub fn live_pieces(conn: &Connection, session: SessionId) -> Result<Vec<LivePiece>, StorageError> {
     let mut stmt = conn.prepare_cached(
         "SELECT start_ms, end_ms, at_ms, text, confidence, words_json FROM live_pieces \
