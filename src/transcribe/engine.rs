@@ -140,6 +140,8 @@ pub struct Engine {
     vad: Option<(PathBuf, u32, WhisperVadContext)>,
     faults: Faults,
     gpu_calls: u32,
+    /// The language detected in the job that runs (asked for "auto").
+    job_language: Option<String>,
 }
 
 impl Engine {
@@ -150,6 +152,7 @@ impl Engine {
             vad: None,
             faults,
             gpu_calls: 0,
+            job_language: None,
         }
     }
 
@@ -162,6 +165,7 @@ impl Engine {
         emit: &Emit,
     ) -> Result<JobStats, Failure> {
         let started = Instant::now();
+        self.job_language = None;
         let info = self.inspect_model(&spec.model)?;
         // A file named like a published model must be that model (the full SHA-256 is checked
         // at download and by `verbatim models verify`; the size costs nothing per job).
@@ -255,7 +259,7 @@ impl Engine {
             if pending.is_empty() {
                 break;
             }
-            let (pieces, keep_from, speech) = match &vad_path {
+            let (pieces, keep_from, speech, heard) = match &vad_path {
                 Some(p) => {
                     let (plan, probs) = self.vad_plan(p, spec.vad_threads, &pending, eof)?;
                     stats.vad_regions += plan.regions as u32;
@@ -271,12 +275,12 @@ impl Engine {
                         start: pending_start,
                         probs,
                     };
-                    (plan.pieces, plan.keep_from, map)
+                    (plan.pieces, plan.keep_from, map, plan.speech)
                 }
                 None => {
                     let (pieces, keep) = plain_plan(&pending, eof);
                     stats.vad_regions += pieces.len() as u32;
-                    (pieces, keep, SpeechMap::default())
+                    (pieces, keep, SpeechMap::default(), Vec::new())
                 }
             };
             let pieces = if batch.len() > 1 {
@@ -363,10 +367,41 @@ impl Engine {
                 if stats.language.is_none() {
                     stats.language = state_language(&state);
                 }
-                for segment in segments
+                let mut found: Vec<Segment> = segments
                     .into_iter()
                     .filter_map(|s| map_segment(s, &map, &speech, dtw))
-                {
+                    .collect();
+                // A second look at the speech whisper passed over (a live step hears its
+                // audio again at the next step instead).
+                if !spec.params.single_decode {
+                    let ms = |i: usize| to_ms(pending_start + i as u64);
+                    let regions: Vec<(u64, u64)> = heard
+                        .iter()
+                        .flat_map(|&(a, b)| {
+                            chunk.iter().filter_map(move |&(pa, pb)| {
+                                let (x, y) = (a.max(pa), b.min(pb));
+                                (x < y).then_some((x, y))
+                            })
+                        })
+                        .map(|(a, b)| (ms(a), ms(b)))
+                        .collect();
+                    let looked = self.second_look(
+                        &mut state,
+                        spec,
+                        multilingual,
+                        &pending,
+                        pending_start,
+                        &regions,
+                        &found,
+                        cancel,
+                        &progress,
+                        dtw,
+                    )?;
+                    stats.second_looks += looked.0;
+                    found.extend(looked.1);
+                    found.sort_by_key(|s| s.start_ms);
+                }
+                for segment in found {
                     stats.segments += 1;
                     emit(FromWorker::Segment {
                         job: spec.job,
@@ -562,8 +597,22 @@ impl Engine {
         let Some((_, _, vad)) = self.vad.as_mut() else {
             return Err(Failure::transient("VAD model not loaded"));
         };
-        let probs = speech_probabilities(vad, pending)?;
-        Ok((vad::plan(&probs, pending.len(), eof), probs))
+        let mut probs = speech_probabilities(vad, pending)?;
+        let db = vad::frame_db(pending);
+        let plan = vad::plan(&probs, &db, pending.len(), eof);
+        // Words are placed on the speech in a piece: the loud stretches Silero missed count
+        // as speech there too.
+        let missed = vad::beyond(
+            &vad::loud_regions(&db, pending.len()),
+            &vad::regions(&probs, pending.len()),
+        );
+        for (a, b) in missed {
+            let frames = a / vad::FRAME..b.div_ceil(vad::FRAME).min(probs.len());
+            for p in probs.get_mut(frames).into_iter().flatten() {
+                *p = p.max(vad::THRESHOLD);
+            }
+        }
+        Ok((plan, probs))
     }
 
     fn whisper_call(
@@ -592,7 +641,12 @@ impl Engine {
             }
         }
         let p = &spec.params;
-        let language = language_for(p, multilingual);
+        // Detected once per job (whisper.cpp detects it again, a full encoder pass, at every
+        // call and retry asked for "auto").
+        let mut language = match &self.job_language {
+            Some(l) => l.clone(),
+            None => language_for(p, multilingual),
+        };
         let eot = self.loaded.as_ref().map_or(i32::MAX, |l| l.ctx.token_eot());
         let n_ctx = self.loaded.as_ref().map_or(1500, |l| l.n_audio_ctx);
         // Short audio: the encoder over the audio plus a margin, decoded once at temperature 0
@@ -618,6 +672,9 @@ impl Engine {
                 max_tokens: Some(cap),
             };
             self.full(state, spec, &language, samples, cancel, &progress, attempt)?;
+            if language == "auto" {
+                language = self.remember_language(state);
+            }
             let segments = read_segments(state, eot);
             let steps: usize = segments.iter().map(|s| s.ids.len() + 2).sum();
             let failure = if steps + 2 >= cap {
@@ -646,7 +703,114 @@ impl Engine {
             no_context: !p.carry_context || short.is_some(),
         };
         self.full(state, spec, &language, samples, cancel, &progress, attempt)?;
+        if language == "auto" {
+            self.remember_language(state);
+        }
         Ok(read_segments(state, eot))
+    }
+
+    /// The language whisper detected in its last call, kept for the rest of the job.
+    fn remember_language(&mut self, state: &WhisperState) -> String {
+        match state_language(state) {
+            Some(l) => {
+                self.job_language = Some(l.clone());
+                l
+            }
+            None => "auto".into(),
+        }
+    }
+
+    /// whisper again over each stretch of `regions` (speech the VAD heard, ms of the file)
+    /// that no word of `found` covers ([`vad::unheard`]), heard alone: whisper's decoder often
+    /// ends a window early when quieter speech (a whispered aside, a far voice) follows
+    /// louder speech, and the words are lost although the VAD kept them. A stretch's words
+    /// are kept when they fall inside it and whisper is sure enough of them
+    /// ([`SECOND_LOOK_MIN_P`]); the count of stretches looked at and the segments found.
+    #[allow(clippy::too_many_arguments)]
+    fn second_look(
+        &mut self,
+        state: &mut WhisperState,
+        spec: &JobSpec,
+        multilingual: bool,
+        pending: &[f32],
+        pending_start: u64,
+        regions: &[(u64, u64)],
+        found: &[Segment],
+        cancel: &Arc<AtomicBool>,
+        progress: &ProgressCtx,
+        dtw: bool,
+    ) -> Result<(u32, Vec<Segment>), Failure> {
+        // Covered by a segment's span, not by its words: word times depend on how words are
+        // timed, and a stretch inside a segment would overlap it.
+        let said: Vec<(u64, u64)> = found.iter().map(|s| (s.start_ms, s.end_ms)).collect();
+        let stretches = vad::unheard(regions, &said);
+        if stretches.is_empty() {
+            return Ok((0, Vec::new()));
+        }
+        // Alone: no text before it primes the decoder (that text is what it skipped after).
+        let mut alone = spec.clone();
+        alone.params.carry_context = false;
+        let sample =
+            |ms: u64| (ms * u64::from(WHISPER_RATE) / 1000).saturating_sub(pending_start) as usize;
+        let mut out = Vec::new();
+        for &(a, b) in &stretches {
+            let from = sample(a).saturating_sub(vad::PAD);
+            let to = (sample(b) + vad::PAD).min(pending.len());
+            if from >= to || inaudible(&pending[from..to]) {
+                continue;
+            }
+            let (packed, map) = pack(pending, &[(from, to)], pending_start);
+            let raw = match self.whisper_call(
+                state,
+                &alone,
+                multilingual,
+                &packed,
+                cancel,
+                progress.clone(),
+            ) {
+                Ok(s) => s,
+                Err(CallError::Cancelled) => return Err(Failure::cancelled()),
+                Err(CallError::Failed(m)) => {
+                    return Err(Failure::transient(format!("whisper.cpp failed: {m}")));
+                }
+            };
+            let unsure = SpeechMap::default();
+            let mut kept = 0;
+            for seg in raw
+                .into_iter()
+                .filter_map(|s| map_segment(s, &map, &unsure, dtw))
+            {
+                let inside: Vec<Word> = seg
+                    .words
+                    .iter()
+                    .filter(|w| (a..b).contains(&((w.start_ms + w.end_ms) / 2)))
+                    .map(|w| Word {
+                        start_ms: w.start_ms.clamp(a, b),
+                        end_ms: w.end_ms.clamp(a, b),
+                        ..w.clone()
+                    })
+                    .collect();
+                let Some(mut piece) = Segment::of_words(&inside) else {
+                    continue;
+                };
+                if piece.confidence.unwrap_or(0.0) < SECOND_LOOK_MIN_P {
+                    tracing::debug!(job = spec.job, text = %piece.text, "second look: unsure, dropped");
+                    continue;
+                }
+                piece.no_speech = seg.no_speech;
+                piece.avg_logprob = seg.avg_logprob;
+                kept += 1;
+                out.push(piece);
+            }
+            tracing::debug!(
+                job = spec.job,
+                from_ms = a,
+                to_ms = b,
+                segments = kept,
+                "second look"
+            );
+        }
+        Ok((stretches.len() as u32, out))
     }
 
     /// One `whisper_full` call.
@@ -1119,6 +1283,8 @@ fn within(pieces: &[(usize, usize)], spans: &[(u64, u64)], offset: u64) -> Vec<(
 
 /// Peak below which audio is silence (-60 dBFS).
 const INAUDIBLE_PEAK: f32 = 0.001;
+/// The least mean token probability of the words a second look keeps.
+const SECOND_LOOK_MIN_P: f32 = 0.5;
 
 /// Whether `samples` hold nothing audible.
 fn inaudible(samples: &[f32]) -> bool {

@@ -251,6 +251,9 @@ pub struct JobStats {
     /// parameters: the quality flags find text over the rest (silence).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speech_regions: Option<Vec<[u64; 2]>>,
+    /// Stretches of speech whisper passed over and heard again alone.
+    #[serde(default)]
+    pub second_looks: u32,
 }
 
 /// App -> worker.

@@ -102,14 +102,111 @@ pub struct Plan {
     pub keep_from: usize,
     /// Speech regions found in the used-up part (before padding and merging).
     pub regions: usize,
+    /// Those regions (sample ranges, cut at `keep_from`): where whisper should give words.
+    pub speech: Vec<(usize, usize)>,
 }
 
-/// The plan for a window of `len` samples. `eof`: nothing follows the window.
-pub fn plan(probs: &[f32], len: usize, eof: bool) -> Plan {
-    let found = regions(probs, len);
+/// A frame this much louder than the window's noise floor is loud ([`loud_regions`]).
+pub const LOUD_OVER_FLOOR_DB: f32 = 15.0;
+/// ... and at least this loud (dBFS): below it is room tone whatever the floor.
+pub const LOUD_MIN_DB: f32 = -50.0;
+/// The floor: this quantile of the window's frame levels.
+const FLOOR_QUANTILE: f32 = 0.1;
+
+/// The level (dBFS) of each Silero frame of `samples`.
+pub fn frame_db(samples: &[f32]) -> Vec<f32> {
+    samples
+        .chunks(FRAME)
+        .map(|c| {
+            let power = c.iter().map(|x| x * x).sum::<f32>() / c.len().max(1) as f32;
+            10.0 * power.max(1e-12).log10()
+        })
+        .collect()
+}
+
+/// The second look of the rule above: stretches (sample ranges) clearly louder than the
+/// window's noise floor for at least [`MIN_SPEECH`]·5, joined over pauses shorter than
+/// [`MIN_SILENCE`]. Silero scores whispered speech low (under 0.3 for the first seconds of a
+/// whispered sentence after silence): what carries energy goes to whisper, whose own
+/// no-speech test decides; steady noise raises the floor with it and is not loud.
+pub fn loud_regions(db: &[f32], len: usize) -> Vec<(usize, usize)> {
+    let mut levels: Vec<f32> = db.to_vec();
+    if levels.is_empty() {
+        return Vec::new();
+    }
+    let k = ((levels.len() - 1) as f32 * FLOOR_QUANTILE) as usize;
+    let (_, floor, _) = levels.select_nth_unstable_by(k, f32::total_cmp);
+    let at_least = (*floor + LOUD_OVER_FLOOR_DB).max(LOUD_MIN_DB);
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    for (i, &d) in db.iter().enumerate() {
+        if d < at_least {
+            continue;
+        }
+        let (a, b) = (i * FRAME, ((i + 1) * FRAME).min(len));
+        match out.last_mut() {
+            Some(last) if a <= last.1 + MIN_SILENCE => last.1 = b,
+            _ => out.push((a, b)),
+        }
+    }
+    out.retain(|(a, b)| b - a >= 5 * MIN_SPEECH);
+    out
+}
+
+/// A loud stretch outside Silero's speech at least this long is speech Silero missed.
+const LOUD_BEYOND: usize = WHISPER_RATE as usize;
+
+/// The parts of `loud` (in order) at least [`LOUD_BEYOND`] long that lie outside `speech`
+/// (in order) and its padding: where Silero's speech already is, its edges stay as it found
+/// them (a loud stretch runs on into breaths and room noise after the words).
+pub fn beyond(loud: &[(usize, usize)], speech: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for &(a, b) in loud {
+        let mut at = a;
+        for &(sa, sb) in speech {
+            let (sa, sb) = (sa.saturating_sub(PAD), sb + PAD);
+            if sb <= at || sa >= b {
+                continue;
+            }
+            if sa > at && sa - at >= LOUD_BEYOND {
+                out.push((at, sa));
+            }
+            at = at.max(sb);
+        }
+        if b > at && b - at >= LOUD_BEYOND {
+            out.push((at, b));
+        }
+    }
+    out
+}
+
+/// The union of two lists of ranges, each in order.
+fn union(a: &[(usize, usize)], b: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    let mut all: Vec<(usize, usize)> = a.iter().chain(b).copied().collect();
+    all.sort_unstable();
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    for (x, y) in all {
+        match out.last_mut() {
+            Some(last) if x <= last.1 => last.1 = last.1.max(y),
+            _ => out.push((x, y)),
+        }
+    }
+    out
+}
+
+/// The plan for a window of `len` samples: speech by Silero's `probs`, and what is loud by
+/// `db` ([`frame_db`]; empty: none). `eof`: nothing follows the window.
+pub fn plan(probs: &[f32], db: &[f32], len: usize, eof: bool) -> Plan {
+    let heard = regions(probs, len);
+    let found = union(&heard, &beyond(&loud_regions(db, len), &heard));
     let (pieces, keep_from) = pieces(probs, &found, len, eof);
+    let speech: Vec<(usize, usize)> = found
+        .iter()
+        .filter(|(a, _)| *a < keep_from)
+        .map(|&(a, b)| (a, b.min(keep_from)))
+        .collect();
     Plan {
-        regions: found.iter().filter(|(a, _)| *a < keep_from).count(),
+        regions: speech.len(),
+        speech,
         pieces,
         keep_from,
     }
@@ -149,6 +246,42 @@ fn pieces(
         }
         _ => (pieces, len),
     }
+}
+
+/// Speech with no text near it this long is looked at again ([`unheard`]).
+pub const MIN_UNHEARD_MS: u64 = 800;
+/// Text covers the speech this far on either side of it (its times are approximate).
+pub const WORD_REACH_MS: u64 = 300;
+
+/// The stretches of speech `regions` (ms, in time order) that no span of `words` (ms, in
+/// time order: words, or segments) covers, each at least [`MIN_UNHEARD_MS`] long: speech whisper passed over.
+/// whisper's decoder often ends a window early when quieter speech follows louder (a
+/// whispered aside, a far speaker): its text says nothing of that speech although the VAD
+/// heard it, and whisper transcribes it when it hears it alone.
+pub fn unheard(regions: &[(u64, u64)], words: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut first = 0usize;
+    for &(a, b) in regions {
+        // Words before this region cannot cover it (both lists are in time order).
+        while first < words.len() && words[first].1 + WORD_REACH_MS <= a {
+            first += 1;
+        }
+        let mut at = a;
+        for &(wa, wb) in &words[first..] {
+            let (ca, cb) = (wa.saturating_sub(WORD_REACH_MS), wb + WORD_REACH_MS);
+            if ca >= b {
+                break;
+            }
+            if ca > at && ca - at >= MIN_UNHEARD_MS {
+                out.push((at, ca));
+            }
+            at = at.max(cb);
+        }
+        if b > at && b - at >= MIN_UNHEARD_MS {
+            out.push((at, b));
+        }
+    }
+    out
 }
 
 /// Longest chunk given to whisper in one call (its window is 30 s; the margin keeps the last
@@ -389,7 +522,7 @@ mod tests {
                 (23.0, 25.0, 0.9),
             ],
         );
-        let pl = plan(&p, len, true);
+        let pl = plan(&p, &[], len, true);
         let s = secs(&pl.pieces);
         assert_eq!(pl.regions, 4);
         assert_eq!(pl.keep_from, len);
@@ -410,21 +543,21 @@ mod tests {
     fn an_open_region_is_carried_and_a_window_of_speech_is_cut_at_a_pause() {
         // Speech 2-4 s, then speech from 8 s to the window's end: carry from 7.6 s.
         let (p, len) = probs(20.0, 0.0, &[(2.0, 4.0, 0.9), (8.0, 20.0, 0.9)]);
-        let pl = plan(&p, len, false);
+        let pl = plan(&p, &[], len, false);
         assert_eq!(secs(&pl.pieces).len(), 1);
         assert!((pl.keep_from as f32 / S as f32 - 7.6).abs() < 0.05);
         // At the end of the file the same region is transcribed.
         assert_eq!(plan_eof_pieces(&p, len), 2);
         // Speech everywhere except a dip at 16 s (in the last 15 s): cut there.
         let (p, len) = probs(20.0, 0.9, &[(16.0, 16.1, 0.3)]);
-        let pl = plan(&p, len, false);
+        let pl = plan(&p, &[], len, false);
         let cut = pl.keep_from as f32 / S as f32;
         assert!((cut - 16.0).abs() < 0.1, "cut at {cut}");
         assert_eq!(pl.pieces, vec![(0, pl.keep_from)]);
     }
 
     fn plan_eof_pieces(p: &[f32], len: usize) -> usize {
-        plan(p, len, true).pieces.len()
+        plan(p, &[], len, true).pieces.len()
     }
 
     #[test]
@@ -524,5 +657,79 @@ mod tests {
         let c = chunks(&[(0, 24 * S), (30 * S, 35 * S)], gap, |_, to| to);
         assert_eq!(c.len(), 1);
         assert!(chunks(&[], gap, |_, to| to).is_empty());
+    }
+
+    #[test]
+    fn speech_no_word_covers_is_unheard() {
+        // Two regions; words cover the first and the start of the second.
+        let regions = [(1_000, 4_000), (6_000, 12_000)];
+        let words = [(1_100, 1_500), (1_600, 3_900), (6_100, 7_000)];
+        assert_eq!(unheard(&regions, &words), vec![(7_300, 12_000)]);
+        // A gap between words shorter than MIN_UNHEARD_MS is a pause, not missed speech.
+        let words = [(1_000, 2_000), (2_500, 4_000), (6_000, 12_000)];
+        assert!(unheard(&regions, &words).is_empty());
+        // A hole in the middle of a region, and a region with no word at all.
+        let words = [(1_000, 1_500), (3_500, 4_000)];
+        assert_eq!(
+            unheard(&regions, &words),
+            vec![(1_800, 3_200), (6_000, 12_000)]
+        );
+        // Too short a region is not looked at.
+        assert!(unheard(&[(0, 700)], &[]).is_empty());
+        assert!(unheard(&[], &words).is_empty());
+    }
+
+    #[test]
+    fn a_plan_names_its_speech_regions() {
+        let (p, len) = probs(20.0, 0.0, &[(2.0, 5.0, 0.9), (12.0, 14.0, 0.9)]);
+        let pl = plan(&p, &[], len, true);
+        assert_eq!(pl.speech.len(), 2);
+        assert_eq!(pl.regions, 2);
+        let (a, b) = pl.speech[1];
+        assert!(
+            a.abs_diff(12 * S) < FRAME && b.abs_diff(14 * S) < FRAME,
+            "{a}..{b}"
+        );
+    }
+
+    #[test]
+    fn loud_stretches_above_the_floor_are_kept_and_steady_noise_is_not() {
+        // 10 s of room tone at -55 dBFS with a 2 s whisper at -30 dBFS from 4 s.
+        let frames = 10 * S / FRAME;
+        let mut db = vec![-55.0f32; frames];
+        for d in &mut db[4 * S / FRAME..6 * S / FRAME] {
+            *d = -30.0;
+        }
+        let r = loud_regions(&db, 10 * S);
+        assert_eq!(r.len(), 1);
+        assert!(r[0].0.abs_diff(4 * S) <= FRAME && r[0].1.abs_diff(6 * S) <= FRAME);
+        // Steady noise, loud or not, is its own floor.
+        assert!(loud_regions(&vec![-20.0; frames], 10 * S).is_empty());
+        // Quiet bumps in digital silence are below LOUD_MIN_DB.
+        let mut quiet = vec![-120.0f32; frames];
+        quiet[S / FRAME..3 * S / FRAME].fill(-60.0);
+        assert!(loud_regions(&quiet, 10 * S).is_empty());
+        // A click is too short.
+        let mut click = vec![-55.0f32; frames];
+        click[S / FRAME] = -10.0;
+        assert!(loud_regions(&click, 10 * S).is_empty());
+        // The plan sends a loud stretch the VAD scored low to whisper.
+        let (p, len) = probs(10.0, 0.02, &[]);
+        assert_eq!(plan(&p, &db, len, true).pieces.len(), 1);
+        assert!(plan(&p, &[], len, true).pieces.is_empty());
+    }
+
+    #[test]
+    fn only_loud_stretches_well_beyond_silero_speech_are_added() {
+        let speech = [(5 * S, 8 * S)];
+        // Overlapping Silero's speech, with a short run-on: nothing is added.
+        assert!(beyond(&[(4 * S + S / 2, 8 * S + S / 2)], &speech).is_empty());
+        // A whispered start Silero missed: its part before the padded speech is added.
+        assert_eq!(
+            beyond(&[(2 * S, 8 * S)], &speech),
+            vec![(2 * S, 5 * S - PAD)]
+        );
+        // Loud where Silero heard nothing.
+        assert_eq!(beyond(&[(10 * S, 12 * S)], &speech), vec![(10 * S, 12 * S)]);
     }
 }
