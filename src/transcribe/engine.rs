@@ -262,7 +262,7 @@ impl Engine {
             let (pieces, keep_from, speech, heard) = match &vad_path {
                 Some(p) => {
                     let (plan, probs) = self.vad_plan(p, spec.vad_threads, &pending, eof)?;
-                    stats.vad_regions += plan.regions as u32;
+                    stats.vad_regions += plan.regions() as u32;
                     let ms = |i: usize| (pending_start + i as u64) * 1000 / u64::from(WHISPER_RATE);
                     let regions = stats.speech_regions.get_or_insert_with(Vec::new);
                     for &(a, b) in &plan.pieces {
@@ -319,43 +319,15 @@ impl Engine {
                     total,
                     start: span_start,
                 };
-                let segments = loop {
-                    match self.whisper_call(
-                        &mut state,
-                        spec,
-                        multilingual,
-                        &packed,
-                        cancel,
-                        progress.clone(),
-                    ) {
-                        Ok(s) => break s,
-                        Err(CallError::Cancelled) => return Err(Failure::cancelled()),
-                        Err(CallError::Failed(message)) => {
-                            let on_gpu = self.loaded.as_ref().is_some_and(|l| l.gpu.is_some());
-                            if !on_gpu {
-                                return Err(Failure::transient(format!(
-                                    "whisper.cpp failed: {message}"
-                                )));
-                            }
-                            // The GPU failed mid-job: finish on the CPU.
-                            tracing::warn!(
-                                job = spec.job,
-                                "GPU failed ({message}); continuing on the CPU"
-                            );
-                            self.loaded = None;
-                            self.load(&spec.model, None, dtw)?;
-                            state = self.new_state()?;
-                            emit(FromWorker::FellBack {
-                                job: spec.job,
-                                backend: Backend {
-                                    ran: backend::describe_cpu(spec.threads),
-                                    gpu: false,
-                                    fallback: Some(format!("the GPU failed mid-job ({message})")),
-                                },
-                            });
-                        }
-                    }
-                };
+                let segments = self.call(
+                    &mut state,
+                    spec,
+                    multilingual,
+                    &packed,
+                    cancel,
+                    &progress,
+                    emit,
+                )?;
                 tracing::debug!(
                     job = spec.job,
                     pieces = chunk.len(),
@@ -395,7 +367,7 @@ impl Engine {
                         &found,
                         cancel,
                         &progress,
-                        dtw,
+                        emit,
                     )?;
                     stats.second_looks += looked.0;
                     found.extend(looked.1);
@@ -598,15 +570,10 @@ impl Engine {
             return Err(Failure::transient("VAD model not loaded"));
         };
         let mut probs = speech_probabilities(vad, pending)?;
-        let db = vad::frame_db(pending);
-        let plan = vad::plan(&probs, &db, pending.len(), eof);
+        let plan = vad::plan(&probs, &vad::frame_db(pending), pending.len(), eof);
         // Words are placed on the speech in a piece: the loud stretches Silero missed count
         // as speech there too.
-        let missed = vad::beyond(
-            &vad::loud_regions(&db, pending.len()),
-            &vad::regions(&probs, pending.len()),
-        );
-        for (a, b) in missed {
+        for &(a, b) in &plan.loud_only {
             let frames = a / vad::FRAME..b.div_ceil(vad::FRAME).min(probs.len());
             for p in probs.get_mut(frames).into_iter().flatten() {
                 *p = p.max(vad::THRESHOLD);
@@ -709,6 +676,50 @@ impl Engine {
         Ok(read_segments(state, eot))
     }
 
+    /// One whisper window ([`Self::whisper_call`]); when the GPU fails mid-job, the model is
+    /// loaded on the CPU (a fresh `state`), the job says so, and the window runs again there.
+    #[allow(clippy::too_many_arguments)]
+    fn call(
+        &mut self,
+        state: &mut WhisperState,
+        spec: &JobSpec,
+        multilingual: bool,
+        samples: &[f32],
+        cancel: &Arc<AtomicBool>,
+        progress: &ProgressCtx,
+        emit: &Emit,
+    ) -> Result<Vec<RawSegment>, Failure> {
+        loop {
+            match self.whisper_call(state, spec, multilingual, samples, cancel, progress.clone()) {
+                Ok(s) => return Ok(s),
+                Err(CallError::Cancelled) => return Err(Failure::cancelled()),
+                Err(CallError::Failed(message)) => {
+                    let on_gpu = self.loaded.as_ref().is_some_and(|l| l.gpu.is_some());
+                    if !on_gpu {
+                        return Err(Failure::transient(format!("whisper.cpp failed: {message}")));
+                    }
+                    // The GPU failed mid-job: finish on the CPU.
+                    tracing::warn!(
+                        job = spec.job,
+                        "GPU failed ({message}); continuing on the CPU"
+                    );
+                    self.loaded = None;
+                    let dtw = spec.params.word_timing == WordTiming::Dtw;
+                    self.load(&spec.model, None, dtw)?;
+                    *state = self.new_state()?;
+                    emit(FromWorker::FellBack {
+                        job: spec.job,
+                        backend: Backend {
+                            ran: backend::describe_cpu(spec.threads),
+                            gpu: false,
+                            fallback: Some(format!("the GPU failed mid-job ({message})")),
+                        },
+                    });
+                }
+            }
+        }
+    }
+
     /// The language whisper detected in its last call, kept for the rest of the job.
     fn remember_language(&mut self, state: &WhisperState) -> String {
         match state_language(state) {
@@ -721,7 +732,7 @@ impl Engine {
     }
 
     /// whisper again over each stretch of `regions` (speech the VAD heard, ms of the file)
-    /// that no word of `found` covers ([`vad::unheard`]), heard alone: whisper's decoder often
+    /// that no segment of `found` covers ([`vad::unheard`]), heard alone: whisper's decoder often
     /// ends a window early when quieter speech (a whispered aside, a far voice) follows
     /// louder speech, and the words are lost although the VAD kept them. A stretch's words
     /// are kept when they fall inside it and whisper is sure enough of them
@@ -738,8 +749,9 @@ impl Engine {
         found: &[Segment],
         cancel: &Arc<AtomicBool>,
         progress: &ProgressCtx,
-        dtw: bool,
+        emit: &Emit,
     ) -> Result<(u32, Vec<Segment>), Failure> {
+        let dtw = spec.params.word_timing == WordTiming::Dtw;
         // Covered by a segment's span, not by its words: word times depend on how words are
         // timed, and a stretch inside a segment would overlap it.
         let said: Vec<(u64, u64)> = found.iter().map(|s| (s.start_ms, s.end_ms)).collect();
@@ -760,20 +772,7 @@ impl Engine {
                 continue;
             }
             let (packed, map) = pack(pending, &[(from, to)], pending_start);
-            let raw = match self.whisper_call(
-                state,
-                &alone,
-                multilingual,
-                &packed,
-                cancel,
-                progress.clone(),
-            ) {
-                Ok(s) => s,
-                Err(CallError::Cancelled) => return Err(Failure::cancelled()),
-                Err(CallError::Failed(m)) => {
-                    return Err(Failure::transient(format!("whisper.cpp failed: {m}")));
-                }
-            };
+            let raw = self.call(state, &alone, multilingual, &packed, cancel, progress, emit)?;
             let unsure = SpeechMap::default();
             let mut kept = 0;
             for seg in raw

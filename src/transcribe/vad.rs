@@ -100,10 +100,18 @@ pub struct Plan {
     pub pieces: Vec<(usize, usize)>,
     /// How much of the window they use up (the rest is carried into the next window).
     pub keep_from: usize,
-    /// Speech regions found in the used-up part (before padding and merging).
-    pub regions: usize,
-    /// Those regions (sample ranges, cut at `keep_from`): where whisper should give words.
+    /// Speech regions found in the used-up part (sample ranges, cut at `keep_from`, before
+    /// padding and merging): where whisper should give words.
     pub speech: Vec<(usize, usize)>,
+    /// The loud stretches among them that Silero missed ([`loud_regions`]).
+    pub loud_only: Vec<(usize, usize)>,
+}
+
+impl Plan {
+    /// How many speech regions the used-up part holds.
+    pub fn regions(&self) -> usize {
+        self.speech.len()
+    }
 }
 
 /// A frame this much louder than the window's noise floor is loud ([`loud_regions`]).
@@ -158,21 +166,38 @@ const LOUD_BEYOND: usize = WHISPER_RATE as usize;
 /// The parts of `loud` (in order) at least [`LOUD_BEYOND`] long that lie outside `speech`
 /// (in order) and its padding: where Silero's speech already is, its edges stay as it found
 /// them (a loud stretch runs on into breaths and room noise after the words).
-pub fn beyond(loud: &[(usize, usize)], speech: &[(usize, usize)]) -> Vec<(usize, usize)> {
+fn beyond(loud: &[(usize, usize)], speech: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    let wide = |v: &[(usize, usize)]| -> Vec<(u64, u64)> {
+        v.iter().map(|&(a, b)| (a as u64, b as u64)).collect()
+    };
+    uncovered(&wide(loud), &wide(speech), PAD as u64, LOUD_BEYOND as u64)
+        .into_iter()
+        .map(|(a, b)| (a as usize, b as usize))
+        .collect()
+}
+
+/// The parts of `ranges` that no span of `cover` widened by `reach` on each side touches,
+/// each at least `min` long. Both lists are in time order (by start).
+fn uncovered(ranges: &[(u64, u64)], cover: &[(u64, u64)], reach: u64, min: u64) -> Vec<(u64, u64)> {
     let mut out = Vec::new();
-    for &(a, b) in loud {
-        let mut at = a;
-        for &(sa, sb) in speech {
-            let (sa, sb) = (sa.saturating_sub(PAD), sb + PAD);
-            if sb <= at || sa >= b {
-                continue;
-            }
-            if sa > at && sa - at >= LOUD_BEYOND {
-                out.push((at, sa));
-            }
-            at = at.max(sb);
+    let mut first = 0usize;
+    for &(a, b) in ranges {
+        // Spans that end before this range cannot cover it, nor any later one.
+        while first < cover.len() && cover[first].1 + reach <= a {
+            first += 1;
         }
-        if b > at && b - at >= LOUD_BEYOND {
+        let mut at = a;
+        for &(ca, cb) in &cover[first..] {
+            let (ca, cb) = (ca.saturating_sub(reach), cb + reach);
+            if ca >= b {
+                break;
+            }
+            if ca > at && ca - at >= min {
+                out.push((at, ca));
+            }
+            at = at.max(cb);
+        }
+        if b > at && b - at >= min {
             out.push((at, b));
         }
     }
@@ -197,7 +222,8 @@ fn union(a: &[(usize, usize)], b: &[(usize, usize)]) -> Vec<(usize, usize)> {
 /// `db` ([`frame_db`]; empty: none). `eof`: nothing follows the window.
 pub fn plan(probs: &[f32], db: &[f32], len: usize, eof: bool) -> Plan {
     let heard = regions(probs, len);
-    let found = union(&heard, &beyond(&loud_regions(db, len), &heard));
+    let loud_only = beyond(&loud_regions(db, len), &heard);
+    let found = union(&heard, &loud_only);
     let (pieces, keep_from) = pieces(probs, &found, len, eof);
     let speech: Vec<(usize, usize)> = found
         .iter()
@@ -205,8 +231,8 @@ pub fn plan(probs: &[f32], db: &[f32], len: usize, eof: bool) -> Plan {
         .map(|&(a, b)| (a, b.min(keep_from)))
         .collect();
     Plan {
-        regions: speech.len(),
         speech,
+        loud_only,
         pieces,
         keep_from,
     }
@@ -254,34 +280,13 @@ pub const MIN_UNHEARD_MS: u64 = 800;
 pub const WORD_REACH_MS: u64 = 300;
 
 /// The stretches of speech `regions` (ms, in time order) that no span of `words` (ms, in
-/// time order: words, or segments) covers, each at least [`MIN_UNHEARD_MS`] long: speech whisper passed over.
+/// time order: words, or segments) covers, each at least [`MIN_UNHEARD_MS`] long: speech
+/// whisper passed over.
 /// whisper's decoder often ends a window early when quieter speech follows louder (a
 /// whispered aside, a far speaker): its text says nothing of that speech although the VAD
 /// heard it, and whisper transcribes it when it hears it alone.
 pub fn unheard(regions: &[(u64, u64)], words: &[(u64, u64)]) -> Vec<(u64, u64)> {
-    let mut out = Vec::new();
-    let mut first = 0usize;
-    for &(a, b) in regions {
-        // Words before this region cannot cover it (both lists are in time order).
-        while first < words.len() && words[first].1 + WORD_REACH_MS <= a {
-            first += 1;
-        }
-        let mut at = a;
-        for &(wa, wb) in &words[first..] {
-            let (ca, cb) = (wa.saturating_sub(WORD_REACH_MS), wb + WORD_REACH_MS);
-            if ca >= b {
-                break;
-            }
-            if ca > at && ca - at >= MIN_UNHEARD_MS {
-                out.push((at, ca));
-            }
-            at = at.max(cb);
-        }
-        if b > at && b - at >= MIN_UNHEARD_MS {
-            out.push((at, b));
-        }
-    }
-    out
+    uncovered(regions, words, WORD_REACH_MS, MIN_UNHEARD_MS)
 }
 
 /// Longest chunk given to whisper in one call (its window is 30 s; the margin keeps the last
@@ -524,7 +529,7 @@ mod tests {
         );
         let pl = plan(&p, &[], len, true);
         let s = secs(&pl.pieces);
-        assert_eq!(pl.regions, 4);
+        assert_eq!(pl.regions(), 4);
         assert_eq!(pl.keep_from, len);
         assert_eq!(s.len(), 2, "{s:?}");
         // The 1.5 s pause is kept, padding on both sides.
@@ -684,7 +689,7 @@ mod tests {
         let (p, len) = probs(20.0, 0.0, &[(2.0, 5.0, 0.9), (12.0, 14.0, 0.9)]);
         let pl = plan(&p, &[], len, true);
         assert_eq!(pl.speech.len(), 2);
-        assert_eq!(pl.regions, 2);
+        assert_eq!(pl.regions(), 2);
         let (a, b) = pl.speech[1];
         assert!(
             a.abs_diff(12 * S) < FRAME && b.abs_diff(14 * S) < FRAME,
