@@ -393,9 +393,13 @@ fn a_pause_in_deliveries_is_a_gap_not_the_end_of_the_take() {
             TakeState::Finished,
             "the take goes on after the pause"
         );
-        assert_eq!(wave.gaps.len(), 1, "{:?}", wave.gaps);
-        let (at, ms) = wave.gaps[0];
-        assert!(ms >= 800, "the gap lasted {ms} ms");
+        // The pause is one gap. A loaded machine may hold the test device's own thread back
+        // for a few hundred ms as well: that is a gap too (the device did not deliver), and
+        // shorter than the pause.
+        let long: Vec<_> = wave.gaps.iter().filter(|g| g.1 >= 800).collect();
+        assert_eq!(long.len(), 1, "{:?}", wave.gaps);
+        let &(at, ms) = long[0];
+        assert!(ms < 2000, "the gap lasted {ms} ms");
         assert!(
             (at as i64 - i64::from(RATE) / 2).abs() <= i64::from(RATE) / 4,
             "marked at frame {at}"
@@ -408,7 +412,44 @@ fn a_pause_in_deliveries_is_a_gap_not_the_end_of_the_take() {
     let f = s.finished.clone().unwrap();
     assert_eq!(f.reason, StopReason::User);
     assert_eq!(f.error, None);
-    assert_eq!(f.progress.gaps.len(), 1);
+    assert_eq!(
+        f.progress.gaps.iter().filter(|g| g.1 >= 800).count(),
+        1,
+        "{:?}",
+        f.progress.gaps
+    );
     // The audio held back arrived late: nothing is missing on disk.
     assert_eq!(f.progress.frames_dropped, 0);
+}
+
+/// CI run of stop 35: a take on a loaded machine showed a second "gap" of 317 ms where the
+/// device had delivered all along and the writer (a write blocked on a busy disk, or the
+/// thread descheduled) had not looked. A writer that sleeps through deliveries finds them
+/// waiting in the ring: no gap, no frame lost, nothing marked.
+#[test]
+fn a_writer_that_sleeps_through_deliveries_marks_no_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    start(
+        &mut app,
+        FakeSource::new(Signal::Ramp, RATE, 1),
+        RecordRequest {
+            // A ring of 3 s holds the 0.7 s the writer sleeps at 0.5 s.
+            ring_seconds: Some(3.0),
+            stall_writer: Some((0.5, Duration::from_millis(700))),
+            ..Default::default()
+        },
+    );
+    record_until_seconds(&mut app, 2.0);
+    stop_and_wait(&mut app);
+    let world = app.world_mut();
+    let mut q = world.query::<(&RecordingSession, &Waveform)>();
+    let (s, wave) = q.iter(world).next().unwrap();
+    let f = s.finished.clone().unwrap();
+    assert_eq!(f.progress.frames_dropped, 0, "{:?}", f.progress);
+    assert!(
+        !wave.gaps.iter().any(|g| g.1 >= 600) && !f.progress.gaps.iter().any(|g| g.1 >= 600),
+        "the writer's sleep is not the device's gap: {:?}",
+        f.progress.gaps
+    );
 }

@@ -489,6 +489,10 @@ impl Writer {
         let mut last_report = Instant::now();
         let mut last_delivered = last.frames_delivered;
         let mut last_delivery = Instant::now();
+        // The latest look at the ring that found nothing new since `last_delivery`. A gap is
+        // a pause this thread saw, not one it slept through: a write that blocked on a busy
+        // disk (or a descheduled writer) finds the device's frames waiting in the ring.
+        let mut quiet_look: Option<Instant> = None;
         // The device's usual time between deliveries (a moving average of the normal ones).
         let mut period: Option<Duration> = None;
         // Where the take stood when the device's deliveries paused (the gap's mark).
@@ -536,8 +540,11 @@ impl Writer {
                 period.map_or(STALL_TIMEOUT, |p| (p * 4).clamp(STALL_TIMEOUT, STALL_MAX));
             if snap.frames_delivered != last_delivered {
                 let interval = last_delivery.elapsed();
-                if last_delivered > 0 {
-                    if interval >= threshold && !paused {
+                let seen_quiet = quiet_look.map_or(Duration::ZERO, |q| {
+                    q.saturating_duration_since(last_delivery)
+                });
+                if last_delivered > 0 && interval >= threshold {
+                    if seen_quiet >= threshold / 2 && !paused {
                         // The device went on after a pause: a gap, not the end of the take,
                         // marked where the deliveries stopped.
                         let written = self.take.as_ref().map_or(0, TakeWriter::frames);
@@ -551,21 +558,27 @@ impl Writer {
                         );
                         progress.gaps.push((at, ms));
                         let _ = self.events.send(RecorderEvent::Gap { at_frame: at, ms });
-                    } else {
-                        period = Some(period.map_or(interval, |p| (p * 7 + interval) / 8));
                     }
+                } else if last_delivered > 0 {
+                    // Only the normal intervals make the usual period: not a pause, nor a
+                    // stretch this thread slept through.
+                    period = Some(period.map_or(interval, |p| (p * 7 + interval) / 8));
                 }
                 paused_at = None;
+                quiet_look = None;
                 last_delivered = snap.frames_delivered;
                 last_delivery = Instant::now();
-            } else if n == 0
-                && last_delivered > 0
-                && paused_at.is_none()
-                && last_delivery.elapsed() >= threshold
-            {
-                // Nothing for a while, and everything delivered is written: the take stands
-                // where the pause began.
-                paused_at = Some(self.take.as_ref().map_or(0, TakeWriter::frames));
+            } else {
+                quiet_look = Some(Instant::now());
+                if n == 0
+                    && last_delivered > 0
+                    && paused_at.is_none()
+                    && last_delivery.elapsed() >= threshold
+                {
+                    // Nothing for a while, and everything delivered is written: the take
+                    // stands where the pause began.
+                    paused_at = Some(self.take.as_ref().map_or(0, TakeWriter::frames));
+                }
             }
             if n == 0 {
                 if stop.is_some() {
