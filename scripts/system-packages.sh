@@ -21,8 +21,9 @@ build=(build-essential pkg-config cmake libclang-dev libx11-dev libxkbcommon-dev
 runtime=(libvulkan1 mesa-vulkan-drivers libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6)
 # Testing: a virtual X server for the GUI tests; a PulseAudio server with a null sink, its
 # command-line tools (paplay, pactl) and ALSA's PulseAudio plugin, so cpal (ALSA) records real
-# audio played into the null sink's monitor on a machine without a sound card.
-testing=(xvfb xauth pulseaudio pulseaudio-utils libasound2-plugins)
+# audio played into the null sink's monitor on a machine without a sound card; espeak-ng
+# speaks the whispered sentences of the whispered-speech test (tests/real_speech.rs).
+testing=(xvfb xauth pulseaudio pulseaudio-utils libasound2-plugins espeak-ng)
 
 case "$profile" in
   run) wanted=("${build[@]}" "${runtime[@]}") ;;
