@@ -69,6 +69,7 @@ fn main() {
         vad_model: Some(manifest.join("../shared/data/models/silero-v6.2.0-ggml.bin")),
         gpu: GpuPref::Off,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+        adapt_threads: false,
         vad_threads: 1,
         spans_ms: Vec::new(),
     };

@@ -140,6 +140,7 @@ fn engine_vs_bare(c: &mut Criterion, label: &str, model: &Path, short_ctx: bool)
         vad_model: None,
         gpu: GpuPref::Off,
         threads: THREADS,
+        adapt_threads: false,
         vad_threads: 1,
         spans_ms: Vec::new(),
     };

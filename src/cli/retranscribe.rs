@@ -77,7 +77,8 @@ pub struct RetranscribeArgs {
     /// auto, on or off.
     #[arg(long, default_value = "auto", value_name = "auto|on|off")]
     pub gpu: String,
-    /// whisper threads (default: every core).
+    /// whisper threads (default: every core, fewer while other programs keep cores busy; a
+    /// number given here is used as given).
     #[arg(long, value_name = "N")]
     pub threads: Option<u32>,
     /// Print the outcome as JSON.

@@ -76,7 +76,8 @@ pub struct TranscribeArgs {
     /// (whisper.cpp's alignment of the model's attention heads; later on the onsets).
     #[arg(long, value_name = "tokens|dtw", value_parser = parse_word_timing)]
     pub word_timing: Option<WordTiming>,
-    /// whisper threads (default: every core).
+    /// whisper threads (default: every core, fewer while other programs keep cores busy; a
+    /// number given here is used as given).
     #[arg(long, value_name = "N")]
     pub threads: Option<u32>,
     /// Export the transcripts: a comma-separated list of srt, vtt, json, txt, csv.

@@ -142,6 +142,10 @@ pub struct Engine {
     gpu_calls: u32,
     /// The language detected in the job that runs (asked for "auto").
     job_language: Option<String>,
+    /// Other programs' load on the cores: whisper's threads give way to it, call by call.
+    cores: backend::CoreWatch,
+    /// The fewest threads a call of the job that runs got (fewer than asked: cores were busy).
+    fewest_threads: Option<u32>,
 }
 
 impl Engine {
@@ -153,6 +157,8 @@ impl Engine {
             faults,
             gpu_calls: 0,
             job_language: None,
+            cores: backend::CoreWatch::default(),
+            fewest_threads: None,
         }
     }
 
@@ -166,6 +172,8 @@ impl Engine {
     ) -> Result<JobStats, Failure> {
         let started = Instant::now();
         self.job_language = None;
+        self.cores.start();
+        self.fewest_threads = None;
         let info = self.inspect_model(&spec.model)?;
         // A file named like a published model must be that model (the full SHA-256 is checked
         // at download and by `verbatim models verify`; the size costs nothing per job).
@@ -395,6 +403,7 @@ impl Engine {
         }
         stats.audio_ms = consumed * 1000 / u64::from(WHISPER_RATE);
         stats.processing_ms = started.elapsed().as_millis() as u64;
+        stats.fewest_threads = self.fewest_threads;
         Ok(stats)
     }
 
@@ -835,7 +844,20 @@ impl Engine {
             },
         };
         let mut params = FullParams::new(strategy);
-        params.set_n_threads(spec.threads.max(1) as i32);
+        let threads = if spec.adapt_threads {
+            self.cores.threads(spec.threads)
+        } else {
+            spec.threads.max(1)
+        };
+        if threads < spec.threads && self.fewest_threads.is_none_or(|t| threads < t) {
+            tracing::info!(
+                job = spec.job,
+                "other programs keep cores busy: whisper runs with {threads} of {} threads",
+                spec.threads
+            );
+            self.fewest_threads = Some(threads);
+        }
+        params.set_n_threads(threads as i32);
         params.set_translate(p.translate);
         params.set_language(Some(language));
         params.set_no_speech_thold(p.no_speech_threshold);

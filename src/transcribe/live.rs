@@ -585,6 +585,7 @@ fn dispatch(
             threads: settings
                 .threads
                 .unwrap_or_else(|| backend::whisper_threads(settings.reserved_cores + 1)),
+            adapt_threads: settings.threads.is_none(),
             vad_threads: 1,
             spans_ms: vec![(start, end.max(start + 1))],
         };
@@ -664,6 +665,8 @@ fn ingest(
                 t.error = None;
                 tracing::debug!(
                     took_ms = r.started.elapsed().as_millis() as u64,
+                    // The worker's own time for the step (the rest is the hand-over).
+                    worker_ms = done.processing_ms,
                     start_ms = r.start_ms,
                     end_ms = r.end_ms,
                     committed = t.committed_words().len(),

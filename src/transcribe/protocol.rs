@@ -157,6 +157,10 @@ pub struct JobSpec {
     pub gpu: GpuPref,
     /// whisper threads (chosen by the app from the cores left by capture and UI).
     pub threads: u32,
+    /// `threads` is the app's choice, not the user's: fewer run while other programs keep
+    /// cores busy ([`super::backend::CoreWatch`]). A number the user set is used as set.
+    #[serde(default)]
+    pub adapt_threads: bool,
     /// VAD threads (1: the Silero graph is tiny and ggml's spinning pool only hurts).
     pub vad_threads: u32,
     /// Only these spans of the file (live transcription of a take in progress, spans
@@ -254,6 +258,10 @@ pub struct JobStats {
     /// Stretches of speech whisper passed over and heard again alone.
     #[serde(default)]
     pub second_looks: u32,
+    /// The fewest whisper threads a call got, when fewer than asked: other programs kept
+    /// cores busy ([`super::backend::CoreWatch`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fewest_threads: Option<u32>,
 }
 
 /// App -> worker.

@@ -357,6 +357,17 @@ fn drain_engine(
                 job.note = None;
                 job.finished_at = Some(now_ms());
                 job.processing_ms = Some(stats.processing_ms as i64);
+                if let Some(n) = stats.fewest_threads {
+                    // Said with what ran: the threads asked for were not all there.
+                    let gave_way = format!(
+                        "other programs kept cores busy: whisper gave way, down to {n} thread{}",
+                        if n == 1 { "" } else { "s" }
+                    );
+                    job.backend_note = Some(match job.backend_note.take() {
+                        Some(note) => format!("{note}; {gave_way}"),
+                        None => gave_way,
+                    });
+                }
                 job.stats = Some(stats);
                 save_transcript(&mut db, &replies, &mut job);
             }
@@ -673,6 +684,7 @@ fn dispatch(
             vad_model,
             gpu: job.gpu,
             threads,
+            adapt_threads: settings.threads.is_none(),
             vad_threads: 1,
             spans_ms: job.redo.as_ref().map(repo::Redo::each).unwrap_or_default(),
         };
