@@ -228,7 +228,7 @@ fn live_captions_on_real_speech_commit_each_word_once() {
         _ => LiveSettings {
             enabled: true,
             // The benchmark tries other settings: VERBATIM_LIVE_STABLE_MS (how long before the
-            // buffer's end a word is stable), VERBATIM_LIVE_STEP_MS.
+            // buffer's end a word is stable), VERBATIM_LIVE_STEP_MS, VERBATIM_LIVE_WINDOW_MS.
             stable_after: Duration::from_millis(common::env_count(
                 "VERBATIM_LIVE_STABLE_MS",
                 LiveSettings::default().stable_after.as_millis() as usize,
@@ -236,6 +236,10 @@ fn live_captions_on_real_speech_commit_each_word_once() {
             step: Duration::from_millis(common::env_count(
                 "VERBATIM_LIVE_STEP_MS",
                 LiveSettings::default().step.as_millis() as usize,
+            ) as u64),
+            window: Duration::from_millis(common::env_count(
+                "VERBATIM_LIVE_WINDOW_MS",
+                LiveSettings::default().window.as_millis() as usize,
             ) as u64),
             ..Default::default()
         },
