@@ -182,20 +182,26 @@ fn silence_reads_the_floor_and_clipping_trips_the_indicator() {
     assert!(q.iter(world).next().unwrap().meters[0].clip);
 }
 
+/// A take of the ramp (each sample its frame index) whose writer sleeps `sleep` once the
+/// take holds 0.5 s, with a ring of `ring_seconds`.
+fn start_ramp_with_a_sleeping_writer(app: &mut App, ring_seconds: f32, sleep: Duration) {
+    start(
+        app,
+        FakeSource::new(Signal::Ramp, RATE, 1),
+        RecordRequest {
+            ring_seconds: Some(ring_seconds),
+            stall_writer: Some((0.5, sleep)),
+            ..Default::default()
+        },
+    );
+}
+
 #[test]
 fn a_stalled_writer_overruns_and_the_gap_is_counted_logged_marked_and_real() {
     let dir = tempfile::tempdir().unwrap();
     let mut app = app(dir.path());
-    start(
-        &mut app,
-        FakeSource::new(Signal::Ramp, RATE, 1),
-        RecordRequest {
-            ring_seconds: Some(0.1),
-            // The writer sleeps 1.5 s at 0.5 s: the 0.34 s ring overflows.
-            stall_writer: Some((0.5, Duration::from_millis(1500))),
-            ..Default::default()
-        },
-    );
+    // The writer sleeps 1.5 s at 0.5 s: the 0.34 s ring overflows.
+    start_ramp_with_a_sleeping_writer(&mut app, 0.1, Duration::from_millis(1500));
     assert!(update_until(&mut app, Duration::from_secs(30), |w| {
         let mut q = w.query::<(&TakeStats, &Waveform)>();
         q.iter(w)
@@ -430,16 +436,8 @@ fn a_pause_in_deliveries_is_a_gap_not_the_end_of_the_take() {
 fn a_writer_that_sleeps_through_deliveries_marks_no_gap() {
     let dir = tempfile::tempdir().unwrap();
     let mut app = app(dir.path());
-    start(
-        &mut app,
-        FakeSource::new(Signal::Ramp, RATE, 1),
-        RecordRequest {
-            // A ring of 3 s holds the 0.7 s the writer sleeps at 0.5 s.
-            ring_seconds: Some(3.0),
-            stall_writer: Some((0.5, Duration::from_millis(700))),
-            ..Default::default()
-        },
-    );
+    // A ring of 3 s holds the 0.7 s the writer sleeps at 0.5 s.
+    start_ramp_with_a_sleeping_writer(&mut app, 3.0, Duration::from_millis(700));
     record_until_seconds(&mut app, 2.0);
     stop_and_wait(&mut app);
     let world = app.world_mut();

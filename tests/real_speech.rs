@@ -307,29 +307,26 @@ fn a_long_recording_keeps_every_word_in_place_with_vad_on() {
     );
 }
 
-/// espeak-ng's whisper voice saying `text`, at 16 kHz (resampled by the app's own decoder).
-fn whispered(dir: &Path, name: &str, text: &str) -> Vec<f32> {
+/// espeak-ng's whisper voice saying `sentence`, at 16 kHz (resampled by the app's own decoder).
+fn whispered(dir: &Path, name: &str, sentence: &str) -> Vec<f32> {
     let path = dir.join(format!("{name}.wav"));
     let out = std::process::Command::new("espeak-ng")
         .args(["-v", "en+whisper", "-s", "150", "-w"])
         .arg(&path)
-        .arg(text)
+        .arg(sentence)
         .output()
         .expect(
             "espeak-ng speaks the whispered sentences of this test; `scripts/system-packages.sh \
              test` (run by `make test`) installs it",
         );
-    assert!(out.status.success(), "{}", text_of(&out.stderr));
+    assert!(out.status.success(), "{}", text(&out));
     verbatim::media::decode::read_all(&path).unwrap()
 }
 
-fn text_of(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
+/// RMS level in dBFS.
 fn rms_db(x: &[f32]) -> f32 {
-    let e = x.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / x.len().max(1) as f64;
-    (10.0 * e.max(1e-12).log10()) as f32
+    let mean_square = x.iter().map(|v| v * v).sum::<f32>() / x.len().max(1) as f32;
+    verbatim::dsp::to_dbfs(mean_square.sqrt())
 }
 
 /// Issue 30, item 1: whispered sentences after loud speech, in room tone. Silero scores the

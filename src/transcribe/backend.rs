@@ -118,8 +118,8 @@ pub fn whisper_threads(reserved_cores: u32) -> u32 {
 ///
 /// ggml's thread pool syncs its threads at every operation and spins while it waits: when
 /// another program holds one of the cores a thread was counted on, every operation waits for
-/// the starved thread (a 83 s file on 2 cores with one taken by a busy loop: 20.0 s with 2
-/// threads, 14.8 s with 1; idle, 8.5 s with 2). Between two looks it reads the machine's busy
+/// the starved thread (an 83 s file on 2 cores with one taken by a busy loop: 14.0 s with 2
+/// threads, 11.2 s with 1; idle, 6.2 s with 2; `scripts/bench-busy.sh`). Between two looks it reads the machine's busy
 /// time (`/proc/stat`) less this process's own (`/proc/self/stat`): what is left is other
 /// programs, in cores. Where `/proc` is not there, the threads asked for are used.
 #[derive(Debug, Default)]
