@@ -654,7 +654,7 @@ impl Engine {
             let segments = read_segments(state, eot);
             let steps: usize = segments.iter().map(|s| s.ids.len() + 2).sum();
             let failure = if steps + 2 >= cap {
-                Some(format!("{steps} tokens, the cap for this audio"))
+                Some(DecodeFailure::Cap(steps))
             } else {
                 decode_failure(&segments)
             };
@@ -931,10 +931,31 @@ fn short_token_cap(samples: usize) -> usize {
 const ENTROPY_THOLD: f64 = 2.4;
 const LOGPROB_THOLD: f64 = -1.0;
 
+/// Why a short-context decode is not taken as it is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum DecodeFailure {
+    /// It used every decoding step allowed to its audio (a loop).
+    Cap(usize),
+    /// The entropy of its last 32 tokens: they repeat.
+    Repeats(f64),
+    /// The mean log-probability of its tokens: whisper doubts the text.
+    Improbable(f64),
+}
+
+impl std::fmt::Display for DecodeFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Cap(n) => write!(f, "{n} tokens, the cap for this audio"),
+            Self::Repeats(e) => write!(f, "entropy {e:.2} of the last 32 tokens"),
+            Self::Improbable(l) => write!(f, "mean log-probability {l:.2}"),
+        }
+    }
+}
+
 /// Why a decode failed whisper's tests (what makes whisper retry at a higher temperature):
 /// the last 32 tokens repeat (entropy below 2.4), or the text is improbable (mean token
 /// log-probability below -1.0) in audio that is not silence.
-fn decode_failure(segments: &[RawSegment]) -> Option<String> {
+fn decode_failure(segments: &[RawSegment]) -> Option<DecodeFailure> {
     let ids: Vec<i32> = segments
         .iter()
         .flat_map(|s| s.ids.iter().copied())
@@ -953,7 +974,7 @@ fn decode_failure(segments: &[RawSegment]) -> Option<String> {
             })
             .sum();
         if entropy < ENTROPY_THOLD {
-            return Some(format!("entropy {entropy:.2} of the last 32 tokens"));
+            return Some(DecodeFailure::Repeats(entropy));
         }
     }
     let logprobs: Vec<f32> = segments
@@ -964,7 +985,7 @@ fn decode_failure(segments: &[RawSegment]) -> Option<String> {
     if !logprobs.is_empty() && speech {
         let mean = logprobs.iter().map(|l| f64::from(*l)).sum::<f64>() / logprobs.len() as f64;
         if mean < LOGPROB_THOLD {
-            return Some(format!("mean log-probability {mean:.2}"));
+            return Some(DecodeFailure::Improbable(mean));
         }
     }
     None

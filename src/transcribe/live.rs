@@ -670,6 +670,7 @@ fn ingest(
                     start_ms = r.start_ms,
                     end_ms = r.end_ms,
                     committed = t.committed_words().len(),
+                    tail = %t.tail_text(),
                     "live step done"
                 );
             }
