@@ -5,6 +5,7 @@
 //! `default`, under egui) made the app build compile the bevy/egui stack a second time
 //! (7 min 10 s on a 2-core machine from a fresh clone). The fix is in `Cargo.toml`; this
 //! test keeps it: it compares `cargo tree`'s feature sets of the two builds.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -35,7 +36,11 @@ fn crates(edges: &str) -> BTreeSet<String> {
 fn the_app_build_is_the_test_build() {
     let app = crates("normal,build");
     let tests = crates("normal,build,dev");
-    assert!(app.len() > 100, "{} crates: is cargo tree's output read?", app.len());
+    assert!(
+        app.len() > 100,
+        "{} crates: is cargo tree's output read?",
+        app.len()
+    );
     let differ: Vec<&String> = app.difference(&tests).collect();
     assert!(
         differ.is_empty(),

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use verbatim::storage::ids::AudioFileId;
 use verbatim::storage::repo::{self, NewAudioFile, NewVersion, VersionSource};
 use verbatim::storage::{self, MIGRATION_FILES};
+use verbatim::transcribe::jobs::sql::{self, NewJob};
 use verbatim::transcript;
 
 /// Every migration that has shipped, with the SHA-256 of its text. A shipped migration must
@@ -78,6 +79,14 @@ fn seg(start: u64, end: u64, text: &str) -> transcript::Segment {
         no_speech: None,
         avg_logprob: None,
     }
+}
+
+/// The app never deletes a stored file yet; the schema's cascades are tested with this.
+fn delete_audio_file(conn: &Connection, id: AudioFileId) {
+    let n = conn
+        .execute("DELETE FROM audio_files WHERE id = ?1", params![id])
+        .unwrap();
+    assert_eq!(n, 1);
 }
 
 fn count(conn: &Connection, sql: &str) -> i64 {
@@ -188,7 +197,7 @@ fn upgrade_from_a_database_made_by_the_first_migration() {
         count(&conn, "SELECT COUNT(*) FROM segments")
     );
     assert!(
-        repo::list_jobs(&conn, 10)
+        verbatim::transcribe::jobs::sql::list_jobs(&conn, 10)
             .unwrap()
             .iter()
             .all(|j| j.redo.is_none())
@@ -285,7 +294,7 @@ fn the_versions_table_rebuild_keeps_every_row_and_rule() {
     assert_eq!(repo::current_version(&conn, t).unwrap().unwrap().id, v2);
     // Deleting the file still cascades through the rebuilt table.
     let file = repo::list_audio_files(&conn).unwrap()[0].id;
-    assert!(repo::delete_audio_file(&conn, file).unwrap());
+    delete_audio_file(&conn, file);
     assert_eq!(count(&conn, "SELECT COUNT(*) FROM transcript_versions"), 0);
     assert_eq!(count(&conn, "SELECT COUNT(*) FROM segments"), 0);
 }
@@ -298,8 +307,19 @@ fn fill(conn: &mut Connection) {
 fn fill_with(conn: &mut Connection, job: bool) {
     let tx = conn.transaction().unwrap();
     let (a, _) = repo::insert_audio_file(&tx, &audio(1), 1_700_000_000_000).unwrap();
-    let job = job
-        .then(|| repo::insert_job(&tx, a.id, "ggml-base.en.bin", "auto", Some("en"), 1).unwrap());
+    let job = job.then(|| {
+        let job = NewJob {
+            audio_file: a.id,
+            model: "ggml-base.en.bin".into(),
+            requested_backend: "auto".into(),
+            language: Some("en".into()),
+            params_json: "{}".into(),
+            runner: None,
+            into_transcript: None,
+            redo: None,
+        };
+        sql::insert_job(&tx, &job, 1).unwrap()
+    });
     // In the columns of migration 001 (the repo writes the newest schema's).
     let t: i64 = tx
         .query_row(
@@ -343,9 +363,40 @@ fn fill_with(conn: &mut Connection, job: bool) {
             |r| r.get(0),
         )
         .unwrap();
-    repo::finish_recording_session(&tx, s, repo::SessionStatus::Complete, Some(a.id), 48000, 5)
-        .unwrap();
+    tx.execute(
+        "UPDATE recording_sessions SET status = 'complete', audio_file_id = ?2, \
+         frames_written = 48000, ended_at = 5 WHERE id = ?1",
+        params![s, a.id],
+    )
+    .unwrap();
     tx.commit().unwrap();
+}
+
+/// A job status this program never writes (a hand edit past the CHECK constraint) is an
+/// error when the job is read, not a pending job that runs again.
+#[test]
+fn an_unknown_job_status_is_an_error_not_a_pending_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = storage::open(&dir.path().join("verbatim.db")).unwrap();
+    fill(&mut conn);
+    let id: i64 = conn
+        .query_row("SELECT id FROM transcription_jobs", [], |r| r.get(0))
+        .unwrap();
+    let job = sql::get_job(&conn, verbatim::storage::ids::JobId(id))
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.status, verbatim::transcribe::JobStatus::Pending);
+    conn.pragma_update(None, "ignore_check_constraints", true)
+        .unwrap();
+    conn.execute("UPDATE transcription_jobs SET status = 'paused'", [])
+        .unwrap();
+    let err = sql::get_job(&conn, verbatim::storage::ids::JobId(id)).unwrap_err();
+    assert!(
+        err.to_string().contains("unknown job status \"paused\""),
+        "{err}"
+    );
+    let err = sql::list_jobs(&conn, 10).unwrap_err();
+    assert!(err.to_string().contains("unknown job status"), "{err}");
 }
 
 #[test]
@@ -406,7 +457,7 @@ fn deleting_an_audio_file_cascades_to_everything_derived_from_it() {
             if table == "transcripts" { 2 } else { 1 }
         );
     }
-    assert!(repo::delete_audio_file(&conn, AudioFileId(1)).unwrap());
+    delete_audio_file(&conn, AudioFileId(1));
     assert_eq!(count(&conn, "SELECT COUNT(*) FROM transcription_jobs"), 0);
     assert_eq!(count(&conn, "SELECT COUNT(*) FROM transcripts"), 1);
     assert_eq!(count(&conn, "SELECT COUNT(*) FROM transcript_versions"), 1);

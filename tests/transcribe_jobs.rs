@@ -160,8 +160,10 @@ fn synthetic_model_end_to_end_file_to_fts() {
     drop(app);
 
     let conn = db(dir.path());
-    let row = repo::get_job(&conn, id).unwrap().unwrap();
-    assert_eq!(row.status, "completed");
+    let row = verbatim::transcribe::jobs::sql::get_job(&conn, id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.status, JobStatus::Completed);
     assert_eq!(row.requested_backend, "cpu");
     assert_eq!(row.threads, Some(1));
     assert_eq!(row.transcript, Some(t));
@@ -406,8 +408,10 @@ fn worker_killed_mid_job_fails_it_restarts_and_runs_the_next() {
     assert_eq!(engine.worker_starts(), 2);
     assert_ne!(engine.worker_pid(), Some(pid));
     drop(app);
-    let row = repo::get_job(&db(dir.path()), id).unwrap().unwrap();
-    assert_eq!(row.status, "failed");
+    let row = verbatim::transcribe::jobs::sql::get_job(&db(dir.path()), id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.status, JobStatus::Failed);
     assert!(row.error.unwrap().contains("SIGKILL"));
 }
 
@@ -435,8 +439,11 @@ fn cancel_mid_job() {
     assert_eq!(wait_finished(&mut app, queued).status, JobStatus::Cancelled);
     drop(app);
     assert_eq!(
-        repo::get_job(&db(dir.path()), id).unwrap().unwrap().status,
-        "cancelled"
+        verbatim::transcribe::jobs::sql::get_job(&db(dir.path()), id)
+            .unwrap()
+            .unwrap()
+            .status,
+        JobStatus::Cancelled
     );
 }
 
@@ -497,7 +504,9 @@ fn gpu_requested_on_a_cpu_build_runs_on_the_cpu_and_says_so() {
     let j = wait_finished(&mut app, id);
     assert_eq!(j.status, JobStatus::Completed);
     drop(app);
-    let row = repo::get_job(&db(dir.path()), id).unwrap().unwrap();
+    let row = verbatim::transcribe::jobs::sql::get_job(&db(dir.path()), id)
+        .unwrap()
+        .unwrap();
     assert_eq!(row.requested_backend, "gpu");
     assert!(row.actual_backend.unwrap().starts_with("cpu: 1 thread"));
     assert!(row.backend_note.unwrap().contains("no GPU back-end"));
@@ -520,7 +529,9 @@ fn gpu_failure_mid_job_finishes_on_the_cpu() {
         "{j:?}"
     );
     drop(app);
-    let row = repo::get_job(&db(dir.path()), id).unwrap().unwrap();
+    let row = verbatim::transcribe::jobs::sql::get_job(&db(dir.path()), id)
+        .unwrap()
+        .unwrap();
     assert!(row.backend_note.unwrap().contains("injected GPU failure"));
     // With a GPU that works, the job records it.
     let dir = tempfile::tempdir().unwrap();
@@ -552,8 +563,11 @@ fn a_job_running_when_the_app_died_is_queued_again() {
         id
     };
     assert_eq!(
-        repo::get_job(&db(dir.path()), id).unwrap().unwrap().status,
-        "running"
+        verbatim::transcribe::jobs::sql::get_job(&db(dir.path()), id)
+            .unwrap()
+            .unwrap()
+            .status,
+        JobStatus::Running
     );
     // A CLI process (`verbatim library`, another `verbatim transcribe`) re-queues it but does
     // not run it: only the jobs it queued itself.

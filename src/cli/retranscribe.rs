@@ -18,7 +18,8 @@ use super::transcribe::{Finished, Queued, collect, parse_word_timing, run_jobs};
 use super::{core, headless_app, update_until};
 use crate::paths::DataDir;
 use crate::storage::ids::TranscriptId;
-use crate::storage::repo::{self, Redo, VersionRow};
+use crate::storage::repo::{self, VersionRow};
+use crate::transcribe::jobs::Redo;
 use crate::transcribe::jobs::TranscriptionJob;
 use crate::transcribe::{
     DecodeParams, GpuPref, TranscribeRequest, TranscribeSettings, WordTiming, catalog, model_file,

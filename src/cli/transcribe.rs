@@ -701,7 +701,7 @@ pub(super) fn run_pending(data: &DataDir, json: bool) -> anyhow::Result<ExitCode
 
 pub(super) fn jobs(data: &DataDir, json: bool) -> anyhow::Result<ExitCode> {
     let conn = crate::storage::open(&data.db_path())?;
-    let rows = repo::list_jobs(&conn, 100)?;
+    let rows = crate::transcribe::jobs::sql::list_jobs(&conn, 100)?;
     if json {
         emit_line(&serde_json::to_string_pretty(&rows)?)?;
         return Ok(ExitCode::SUCCESS);
@@ -718,7 +718,7 @@ pub(super) fn jobs(data: &DataDir, json: bool) -> anyhow::Result<ExitCode> {
         emit_line(&format!(
             "{:>5}  {:<10} {:>4.0}%  {:<28} {:<14} {:<5} {:<34} {:>7}  {:>10}{}",
             r.id,
-            r.status,
+            r.status.as_db(),
             r.progress * 100.0,
             truncate(&format!("{} ({})", r.audio_name, r.audio_file), 28),
             truncate(&r.model, 14),
@@ -739,7 +739,7 @@ pub(super) fn jobs(data: &DataDir, json: bool) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(|| "-".into()),
             r.error
                 .as_deref()
-                .filter(|_| r.status != "completed")
+                .filter(|_| r.status != JobStatus::Completed)
                 .map(|e| format!("  {e}"))
                 .unwrap_or_default()
         ))?;

@@ -1,4 +1,6 @@
 //! SQLite persistence: connection set-up, migrations, repositories and the writer thread.
+//! Features that own their SQL keep it in their folder (`transcribe/jobs/sql.rs`); the rest
+//! is still in [`repo`].
 //!
 //! The ECS never touches rusqlite: features queue [`writer::Command`]s (their own work and a
 //! typed reply) for the writer thread, or queries for the reader thread

@@ -210,7 +210,7 @@ pub fn adopt_stranded(
         let Some(transcript) = save(conn, session, audio_file, about, false, now)? else {
             continue;
         };
-        let job = repo::NewJob {
+        let job = crate::transcribe::jobs::sql::NewJob {
             audio_file,
             model: model.to_owned(),
             requested_backend: "auto".into(),
@@ -220,7 +220,7 @@ pub fn adopt_stranded(
             into_transcript: Some(transcript),
             redo: None,
         };
-        repo::insert_job_with(conn, &job, now)?;
+        crate::transcribe::jobs::sql::insert_job(conn, &job, now)?;
         tracing::info!(
             session = %session,
             transcript = %transcript,

@@ -1721,7 +1721,7 @@ fn retranscribe(
     let Some(doc) = editor.doc.as_ref() else {
         return;
     };
-    let Some(redo) = crate::storage::repo::Redo::spans(Some(doc.version.id), &spans) else {
+    let Some(redo) = crate::transcribe::jobs::Redo::spans(Some(doc.version.id), &spans) else {
         return;
     };
     let params = crate::transcribe::DecodeParams {

@@ -17,9 +17,11 @@
 
 mod model;
 mod queue;
+pub mod sql;
 
 pub use model::*;
 pub use queue::*;
+pub use sql::Redo;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -35,12 +37,13 @@ use crate::library::import::AudioStore;
 use crate::library::transcripts::TranscriptsChanged;
 use crate::storage::ids::{AudioFileId, JobId, TranscriptId, VersionId};
 use crate::storage::plugin::{Database, Replies};
-use crate::storage::repo::{JobRow, NewJob, NewVersion, VersionSource};
+use crate::storage::repo::{NewVersion, VersionSource};
 use crate::storage::runner::Runner;
 use crate::storage::writer::unanswered;
 use crate::storage::{StorageError, now_ms, repo};
 use crate::transcript::{Segment, retranscribe};
 use crate::{AppSystems, Feature};
+use sql::{JobRow, NewJob};
 
 /// The engine the jobs run on.
 #[derive(Resource)]
@@ -155,7 +158,7 @@ fn refresh_jobs(
     // runner's); the list is read after that.
     db.write(
         move |c, _| {
-            let requeued = repo::release_orphans(
+            let requeued = sql::release_orphans(
                 c,
                 |id| crate::storage::runner::is_alive(&data_dir, id),
                 adopt.as_deref(),
@@ -165,7 +168,7 @@ fn refresh_jobs(
                 tracing::error!("cannot queue the jobs of ended processes again: {e}");
                 Vec::new()
             });
-            Ok::<_, String>((requeued, repo::list_jobs(c, 200).map_err(|e| e.to_string())))
+            Ok::<_, String>((requeued, sql::list_jobs(c, 200).map_err(|e| e.to_string())))
         },
         replies.to(|r: Result<_, String>| match r {
             Ok((requeued, result)) => JobsReply::Jobs { requeued, result },
@@ -182,7 +185,7 @@ fn persist(db: &mut Option<ResMut<Database>>, job: &TranscriptionJob) {
         let (id, update) = (job.id, job.update());
         db.queue(unanswered(
             move || format!("cannot update job {id}"),
-            move |c| repo::update_job(c, id, &update, now_ms()),
+            move |c| sql::update_job(c, id, &update, now_ms()),
         ));
     }
 }
@@ -506,7 +509,7 @@ fn save_transcript(
     version.model = Some(job.model.clone());
     version.params_json = Some(params.to_string());
     let mut update = job.update();
-    update.status = JobStatus::Completed.as_db().to_string();
+    update.status = JobStatus::Completed;
     let (id, audio_file, into, title) = (job.id, job.audio_file, job.into, job.audio_name.clone());
     // The transcript, its version and segments (FTS follows by trigger), and the job marked
     // completed, in one savepoint.
@@ -599,7 +602,7 @@ fn save_transcript(
                 ),
             };
             stored
-                .and_then(|ids| repo::update_job(c, id, &update, now).map(|_| ids))
+                .and_then(|ids| sql::update_job(c, id, &update, now).map(|_| ids))
                 .map_err(|e| e.to_string())
         },
         replies.to(move |result| JobsReply::Saved { job: id, result }),
@@ -686,7 +689,7 @@ fn dispatch(
             threads,
             adapt_threads: settings.threads.is_none(),
             vad_threads: 1,
-            spans_ms: job.redo.as_ref().map(repo::Redo::each).unwrap_or_default(),
+            spans_ms: job.redo.as_ref().map(Redo::each).unwrap_or_default(),
         };
         job.attempts += 1;
         job.threads = Some(threads);
@@ -781,8 +784,8 @@ fn handle_requests(
                     job.params_json =
                         serde_json::to_string(&params).unwrap_or_else(|_| "{}".into());
                 }
-                repo::insert_job_with(c, &job, now_ms())
-                    .and_then(|id| repo::get_job(c, id))
+                sql::insert_job(c, &job, now_ms())
+                    .and_then(|id| sql::get_job(c, id))
                     .and_then(|row| row.ok_or_else(|| StorageError::NotFound("the new job".into())))
                     .map(Box::new)
                     .map_err(|e| e.to_string())

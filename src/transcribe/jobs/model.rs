@@ -5,18 +5,18 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use super::sql::{JobRow, JobUpdate, Redo};
 use crate::library::import::AudioStore;
 use crate::storage::ids::{AudioFileId, JobId, TranscriptId};
 use crate::storage::now_ms;
-use crate::storage::repo::{JobRow, JobUpdate, Redo};
 use crate::transcribe::catalog;
 use crate::transcribe::protocol::{DecodeParams, GpuPref, JobStats, Segment};
 use crate::transcript;
 
 /// Where a job is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
     Pending,
@@ -39,14 +39,16 @@ impl JobStatus {
         }
     }
 
-    pub fn from_db(s: &str) -> Self {
-        match s {
+    /// `None`: not a status this program writes.
+    pub fn from_db(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => Self::Pending,
             "running" => Self::Running,
             "completed" => Self::Completed,
             "failed" => Self::Failed,
             "cancelled" => Self::Cancelled,
-            _ => Self::Pending,
-        }
+            _ => return None,
+        })
     }
 
     pub fn is_finished(self) -> bool {
@@ -155,7 +157,7 @@ impl TranscriptionJob {
             model: row.model.clone(),
             gpu: GpuPref::from_db(&row.requested_backend),
             params,
-            status: JobStatus::from_db(&row.status),
+            status: row.status,
             progress: row.progress as f32,
             eta: None,
             backend: row.actual_backend.clone(),
@@ -182,7 +184,7 @@ impl TranscriptionJob {
 
     pub(super) fn update(&self) -> JobUpdate {
         JobUpdate {
-            status: self.status.as_db().to_string(),
+            status: self.status,
             progress: f64::from(self.progress),
             actual_backend: self.backend.clone(),
             backend_note: self.backend_note.clone(),
