@@ -80,7 +80,7 @@ fn doc(selected: Option<usize>) -> Doc {
         audio_path: PathBuf::from("/nonexistent.wav"),
         focus: None,
         selected,
-        bookmarks: vec![verbatim::storage::repo::Bookmark {
+        bookmarks: vec![verbatim::transcribe::live::sql::Bookmark {
             start_ms: 2_000,
             end_ms: 3_500,
             label: "ask not what your country".into(),
@@ -734,7 +734,11 @@ fn save_creates_a_version_and_rollback_another() {
         "And so, my fellow Americans,"
     );
     // "citizens" for "Americans" is a correction, but not a name: nothing learnt.
-    assert!(repo::vocabulary(&conn).unwrap().is_empty());
+    assert!(
+        verbatim::transcript::vocabulary::vocabulary(&conn)
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// Issue 14, learning from corrections: a name the user put in the place of the model's word
@@ -764,7 +768,7 @@ fn corrected_names_are_learnt_into_the_vocabulary() {
     correct(&mut app, "And so, my fellow Bostonians,");
     let home = dir.path();
     let conn = verbatim::storage::open(&home.join("verbatim.db")).unwrap();
-    let terms = repo::vocabulary(&conn).unwrap();
+    let terms = verbatim::transcript::vocabulary::vocabulary(&conn).unwrap();
     assert_eq!(terms.len(), 1, "{terms:?}");
     assert_eq!(
         (
@@ -804,7 +808,12 @@ fn corrected_names_are_learnt_into_the_vocabulary() {
     );
     let (ok, out) = verbatim(home, &["vocabulary", "add", "Bostonians"]);
     assert!(ok && out.contains("1 term(s) added"), "{out}");
-    assert_eq!(repo::vocabulary(&conn).unwrap().len(), 3);
+    assert_eq!(
+        verbatim::transcript::vocabulary::vocabulary(&conn)
+            .unwrap()
+            .len(),
+        3
+    );
 }
 
 #[test]

@@ -203,8 +203,15 @@ fn upgrade_from_a_database_made_by_the_first_migration() {
             .all(|j| j.redo.is_none())
     );
     // Migration 007: an upgraded library starts with an empty vocabulary.
-    assert!(repo::vocabulary(&conn).unwrap().is_empty());
-    assert_eq!(repo::vocabulary_prompt(&conn, 400).unwrap(), None);
+    assert!(
+        verbatim::transcript::vocabulary::vocabulary(&conn)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        verbatim::transcript::vocabulary::vocabulary_prompt(&conn, 400).unwrap(),
+        None
+    );
     // Migration 002 leaves old sessions readable, with empty overrun lists.
     let sessions = repo::list_recording_sessions(&conn, None).unwrap();
     assert_eq!(sessions.len(), 1);
@@ -689,7 +696,7 @@ fn live_pieces_become_the_takes_draft_once_and_its_bookmarks_show_on_its_file() 
         (vec![w("Americans.", 1400, 2100)], 4_000),
     ] {
         let piece = draft::piece_row(&Segment::of_words(&words).unwrap(), at);
-        repo::insert_live_piece(&conn, session, &piece, 1).unwrap();
+        verbatim::transcribe::live::sql::insert_live_piece(&conn, session, &piece, 1).unwrap();
     }
     let about = serde_json::json!({ "model": "tiny.en" });
     let t = draft::save(&conn, session, file, about.clone(), false, 5)
@@ -706,7 +713,7 @@ fn live_pieces_become_the_takes_draft_once_and_its_bookmarks_show_on_its_file() 
     assert_eq!(texts, ["And so, my fellow Americans."]);
     assert_eq!((segs[0].start_ms, segs[0].end_ms), (0, 2100));
     assert_eq!(
-        repo::session_live_transcript(&conn, session).unwrap(),
+        verbatim::transcribe::live::sql::session_live_transcript(&conn, session).unwrap(),
         Some(t)
     );
     let params: String = conn
@@ -749,11 +756,14 @@ fn live_pieces_become_the_takes_draft_once_and_its_bookmarks_show_on_its_file() 
         0
     );
 
-    let mark = repo::Bookmark {
+    let mark = verbatim::transcribe::live::sql::Bookmark {
         start_ms: 800,
         end_ms: 1400,
         label: "my fellow".into(),
     };
-    repo::insert_session_bookmark(&conn, session, &mark, 9).unwrap();
-    assert_eq!(repo::bookmarks(&conn, file).unwrap(), [mark]);
+    verbatim::transcribe::live::sql::insert_session_bookmark(&conn, session, &mark, 9).unwrap();
+    assert_eq!(
+        verbatim::transcribe::live::sql::bookmarks(&conn, file).unwrap(),
+        [mark]
+    );
 }

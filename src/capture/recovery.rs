@@ -97,7 +97,7 @@ pub fn interrupted(conn: &Connection) -> Result<Vec<Interrupted>, StorageError> 
     repo::list_recording_sessions(conn, Some(SessionStatus::Recording))?
         .into_iter()
         .map(|row| {
-            let end = repo::live_text_end_ms(conn, row.id)?;
+            let end = crate::transcribe::live::sql::live_text_end_ms(conn, row.id)?;
             Ok((row, end))
         })
         .collect()

@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use crate::paths::DataDir;
-use crate::storage::{now_ms, repo};
+use crate::storage::now_ms;
+use crate::transcript::vocabulary;
 
 #[derive(Debug, Subcommand)]
 pub enum VocabularyCommand {
@@ -35,18 +36,18 @@ pub(super) fn vocabulary(
     let mut out = std::io::stdout().lock();
     match command {
         Some(VocabularyCommand::Add { terms }) => {
-            let n = repo::add_terms(&conn, &terms, now_ms())?;
+            let n = vocabulary::add_terms(&conn, &terms, now_ms())?;
             writeln!(out, "{n} term(s) added")?;
         }
         Some(VocabularyCommand::Remove { terms }) => {
-            let n = repo::remove_terms(&conn, &terms)?;
+            let n = vocabulary::remove_terms(&conn, &terms)?;
             writeln!(out, "{n} term(s) removed")?;
             if n < terms.len() {
                 return Ok(ExitCode::FAILURE);
             }
         }
         Some(VocabularyCommand::Prompt) => {
-            let prompt = repo::vocabulary_prompt(&conn, 400)?;
+            let prompt = vocabulary::vocabulary_prompt(&conn, 400)?;
             if json {
                 writeln!(out, "{}", serde_json::json!({ "prompt": prompt }))?;
             } else {
@@ -58,7 +59,7 @@ pub(super) fn vocabulary(
             }
         }
         None => {
-            let rows = repo::vocabulary(&conn)?;
+            let rows = vocabulary::vocabulary(&conn)?;
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
             } else if rows.is_empty() {

@@ -13,10 +13,11 @@ use crate::playback::Player;
 use crate::storage::ids::{TranscriptId, VersionId};
 use crate::storage::plugin::{Database, Replies};
 use crate::storage::repo::{
-    self, Bookmark, NewVersion, SearchHit, SegmentRow, TranscriptRow, VersionRow, VersionSource,
+    self, NewVersion, SearchHit, SegmentRow, TranscriptRow, VersionRow, VersionSource,
 };
 use crate::storage::writer::command;
 use crate::storage::{StorageError, now_ms};
+use crate::transcribe::live::sql::Bookmark;
 use crate::transcript::Segment;
 use crate::transcript::diff::{Comparison, compare};
 use crate::transcript::edit::{Edit, EditSession, SegmentKey};
@@ -174,7 +175,7 @@ pub fn load_transcript(
         ))
     })?;
     let segments = repo::segments(conn, version.id)?;
-    let bookmarks = repo::bookmarks(conn, t.audio_file)?;
+    let bookmarks = crate::transcribe::live::sql::bookmarks(conn, t.audio_file)?;
     let speech = repo::speech_regions(conn, transcript)?;
     let draft = match drafts::get(conn, transcript) {
         Ok(d) => d,
@@ -710,8 +711,9 @@ fn save_version(
                     let before: Vec<Segment> = rows.into_iter().map(Segment::from).collect();
                     crate::transcript::words::learned(&before, &segments)
                 });
-                if let Err(e) = learnt.and_then(|l| repo::learn_corrections(c, transcript, &l, now))
-                {
+                if let Err(e) = learnt.and_then(|l| {
+                    crate::transcript::vocabulary::learn_corrections(c, transcript, &l, now)
+                }) {
                     tracing::warn!("the corrections were not added to the vocabulary: {e}");
                 }
             }

@@ -12,10 +12,11 @@ use serde::Serialize;
 
 use super::agreement::ends_sentence;
 use super::jobs::stored_segment;
+use super::live::sql::LivePiece;
 use super::protocol::{Segment, Word};
 use crate::storage::StorageError;
 use crate::storage::ids::{AudioFileId, SessionId, TranscriptId};
-use crate::storage::repo::{self, LivePiece, NewVersion, VersionSource};
+use crate::storage::repo::{self, NewVersion, VersionSource};
 use crate::transcript;
 
 /// A draft segment ends after a word that ends a sentence, before a pause this long, or
@@ -145,7 +146,7 @@ pub fn save(
     let saved = (|| {
         let draft = draft_of(conn, session, &about, keep_empty)?;
         let Some((version, segments)) = draft else {
-            return repo::session_live_transcript(conn, session);
+            return crate::transcribe::live::sql::session_live_transcript(conn, session);
         };
         // Titled like a transcript from a job: by the file's name.
         let title = repo::audio_file(conn, audio_file)?.map(|a| a.original_name);
@@ -158,7 +159,7 @@ pub fn save(
             &segments,
             now,
         )?;
-        repo::set_session_live_transcript(conn, session, transcript)?;
+        crate::transcribe::live::sql::set_session_live_transcript(conn, session, transcript)?;
         Ok(Some(transcript))
     })();
     match &saved {
@@ -243,13 +244,13 @@ fn draft_of(
     about: &serde_json::Value,
     keep_empty: bool,
 ) -> Result<Option<(NewVersion, Vec<transcript::Segment>)>, StorageError> {
-    if let Some(t) = repo::session_live_transcript(conn, session)?
+    if let Some(t) = crate::transcribe::live::sql::session_live_transcript(conn, session)?
         && repo::get_transcript(conn, t)?.is_some()
     {
         tracing::debug!(session = %session, transcript = %t, "the live draft is kept already");
         return Ok(None);
     }
-    let pieces = repo::live_pieces(conn, session)?;
+    let pieces = crate::transcribe::live::sql::live_pieces(conn, session)?;
     if pieces.is_empty() && !keep_empty {
         return Ok(None);
     }

@@ -775,8 +775,11 @@ fn handle_requests(
                 }
                 if params.use_vocabulary {
                     let mut params = params;
-                    let terms = repo::vocabulary_prompt(c, VOCABULARY_PROMPT_CHARS)
-                        .map_err(|e| e.to_string())?;
+                    let terms = crate::transcript::vocabulary::vocabulary_prompt(
+                        c,
+                        VOCABULARY_PROMPT_CHARS,
+                    )
+                    .map_err(|e| e.to_string())?;
                     params.initial_prompt = match (params.initial_prompt.take(), terms) {
                         (Some(p), Some(t)) => Some(format!("{} {t}", p.trim_end())),
                         (p, t) => p.or(t),

@@ -40,9 +40,11 @@ use crate::storage::ids::SessionId;
 use crate::storage::ids::TranscriptId;
 use crate::storage::now_ms;
 use crate::storage::plugin::{Database, Replies};
-use crate::storage::repo::{self, Bookmark};
+pub mod sql;
+
 use crate::storage::writer::unanswered;
 use crate::{AppSystems, Feature};
+use sql::Bookmark;
 
 /// Which text a live step commits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -733,7 +735,7 @@ fn persist(
             let piece = draft::piece_row(&c.piece, c.at_ms);
             db.queue(unanswered(
                 move || format!("cannot keep the live text of session {id}"),
-                move |c| repo::insert_live_piece(c, id, &piece, now_ms()),
+                move |c| sql::insert_live_piece(c, id, &piece, now_ms()),
             ));
         }
         t.persisted = t.committed.len();
@@ -748,7 +750,7 @@ fn persist(
             };
             db.queue(unanswered(
                 move || format!("cannot keep a bookmark of session {id}"),
-                move |c| repo::insert_session_bookmark(c, id, &mark, now_ms()),
+                move |c| sql::insert_session_bookmark(c, id, &mark, now_ms()),
             ));
         }
     }
