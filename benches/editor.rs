@@ -17,11 +17,11 @@ use verbatim::editor::segments::{
 };
 use verbatim::editor::{Doc, Editor};
 use verbatim::storage::ids::{AudioFileId, TranscriptId, VersionId};
-use verbatim::storage::repo::{TranscriptRow, VersionRow, VersionSource};
 use verbatim::transcript::Segment;
 use verbatim::transcript::diff::compare;
 use verbatim::transcript::edit::{Edit, EditSession, apply};
 use verbatim::transcript::export::{Format, Meta, render};
+use verbatim::transcript::sql::{TranscriptRow, VersionRow, VersionSource};
 use verbatim::ui::editor_panel::{self, EditorUi, PlayerView, View};
 
 mod common;

@@ -4,10 +4,13 @@
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
+use verbatim::library;
+use verbatim::library::sql::NewAudioFile;
 use verbatim::storage::ids::TranscriptId;
-use verbatim::storage::repo::{self, NewAudioFile, NewVersion, VersionSource};
 use verbatim::storage::{self};
+use verbatim::transcript;
 use verbatim::transcript::Segment;
+use verbatim::transcript::sql::{NewVersion, VersionSource};
 
 mod common;
 
@@ -18,7 +21,7 @@ fn segments(n: usize) -> Vec<Segment> {
 fn setup(dir: &std::path::Path) -> (rusqlite::Connection, TranscriptId) {
     let mut conn = storage::open(&dir.join("bench.db")).unwrap();
     let tx = conn.transaction().unwrap();
-    let (a, _) = repo::insert_audio_file(
+    let (a, _) = library::sql::insert_audio_file(
         &tx,
         &NewAudioFile {
             sha256: "ab".repeat(32),
@@ -35,7 +38,7 @@ fn setup(dir: &std::path::Path) -> (rusqlite::Connection, TranscriptId) {
         1,
     )
     .unwrap();
-    let (t, _) = repo::create_transcript(
+    let (t, _) = transcript::sql::create_transcript(
         &tx,
         a.id,
         None,
@@ -55,7 +58,7 @@ fn fts_100k(c: &mut Criterion) {
     let (mut conn, t) = setup(dir.path());
     let tx = conn.transaction().unwrap();
     for _ in 0..10 {
-        repo::add_version(
+        transcript::sql::add_version(
             &tx,
             t,
             &NewVersion::new(VersionSource::Edit),
@@ -72,7 +75,7 @@ fn fts_100k(c: &mut Criterion) {
         |b| {
             b.iter(|| {
                 black_box(
-                    repo::search(&conn, "dashwood norl", false, 50)
+                    transcript::sql::search(&conn, "dashwood norl", false, 50)
                         .unwrap()
                         .len(),
                 )
@@ -82,7 +85,7 @@ fn fts_100k(c: &mut Criterion) {
     group.bench_function("FTS query over 100k segments (rare term, all hits)", |b| {
         b.iter(|| {
             black_box(
-                repo::search(&conn, "sussex estate residence", false, 100_000)
+                transcript::sql::search(&conn, "sussex estate residence", false, 100_000)
                     .unwrap()
                     .len(),
             )
@@ -104,7 +107,7 @@ fn insert_10k_segments(c: &mut Criterion) {
                 || (),
                 |_| {
                     let tx = conn.transaction().unwrap();
-                    repo::add_version(
+                    transcript::sql::add_version(
                         &tx,
                         t,
                         &NewVersion::new(VersionSource::Edit),
@@ -125,7 +128,7 @@ fn fts_query_10k(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let (mut conn, t) = setup(dir.path());
     let tx = conn.transaction().unwrap();
-    repo::add_version(
+    transcript::sql::add_version(
         &tx,
         t,
         &NewVersion::new(VersionSource::Edit),
@@ -137,14 +140,15 @@ fn fts_query_10k(c: &mut Criterion) {
     let mut group = c.benchmark_group("store");
     group.bench_function("FTS query over 10k segments (2 terms, top 50)", |b| {
         b.iter(|| {
-            let hits = repo::search(&conn, black_box("fellow dashw"), true, 50).unwrap();
+            let hits = transcript::sql::search(&conn, black_box("fellow dashw"), true, 50).unwrap();
             black_box(hits)
         })
     });
     group.bench_function("FTS query over 10k segments (rare term, all hits)", |b| {
         b.iter(|| {
             black_box(
-                repo::search(&conn, black_box("norland sussex estate"), true, 10_000).unwrap(),
+                transcript::sql::search(&conn, black_box("norland sussex estate"), true, 10_000)
+                    .unwrap(),
             )
         })
     });

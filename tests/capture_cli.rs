@@ -133,11 +133,11 @@ fn a_full_disk_ends_the_take_cleanly_with_everything_written() {
     let r = hound::WavReader::open(&out_wav).unwrap();
     assert_eq!(u64::from(r.duration()), frames);
     let conn = verbatim::storage::open(&data.path().join("verbatim.db")).unwrap();
-    let s = verbatim::storage::repo::list_recording_sessions(&conn, None).unwrap();
+    let s = verbatim::capture::sql::list_recording_sessions(&conn, None).unwrap();
     assert_eq!(s[0].status, "complete");
     assert_eq!(
         s[0].stop_reason,
-        Some(verbatim::storage::repo::StopReason::DiskFull)
+        Some(verbatim::capture::sql::StopReason::DiskFull)
     );
     assert!(s[0].error.as_deref().unwrap().contains("disk is full"));
 }
@@ -337,11 +337,11 @@ fn the_device_vanishing_mid_take_leaves_a_valid_file_and_a_marked_session() {
     let (_, _, samples) = recorded(&v);
     assert_eq!(samples.len() as u64, frames * 2);
     let conn = verbatim::storage::open(&data.path().join("verbatim.db")).unwrap();
-    let s = verbatim::storage::repo::list_recording_sessions(&conn, None).unwrap();
+    let s = verbatim::capture::sql::list_recording_sessions(&conn, None).unwrap();
     assert_eq!(s[0].status, "complete");
     assert_eq!(
         s[0].stop_reason,
-        Some(verbatim::storage::repo::StopReason::DeviceLost)
+        Some(verbatim::capture::sql::StopReason::DeviceLost)
     );
     // PulseAudio (through ALSA) reports nothing when its source goes: the deliveries stop,
     // and after `DEVICE_GONE` (3 s) of nothing the device counts as gone (a shorter pause is

@@ -7,16 +7,18 @@ use std::time::Duration;
 
 use bevy::prelude::*;
 use verbatim::CorePlugin;
+use verbatim::capture;
 use verbatim::capture::fake::Signal;
 use verbatim::capture::plugin::{
     CurrentTake, Levels, LiveSpectrum, RecordCommand, RecordRequest, RecordingSession, TakeState,
     TakeStats, Waveform,
 };
+use verbatim::capture::sql::StopReason;
 use verbatim::capture::stream::{FakeSource, Source};
 use verbatim::cli::{headless_app, update_until};
+use verbatim::library;
 use verbatim::library::AudioFile;
 use verbatim::library::import::AudioStore;
-use verbatim::storage::repo::{self, StopReason};
 use verbatim::storage::writer::DbWriter;
 
 const RATE: u32 = 48_000;
@@ -126,7 +128,9 @@ fn a_1khz_sine_peaks_within_one_bin_of_1khz_and_the_take_lands_in_the_library() 
     assert_eq!(row.sample_rate, RATE);
     assert_eq!(row.channels, 2);
     let conn = verbatim::storage::open(&dir.path().join("verbatim.db")).unwrap();
-    let srow = repo::get_recording_session(&conn, id).unwrap().unwrap();
+    let srow = capture::sql::get_recording_session(&conn, id)
+        .unwrap()
+        .unwrap();
     assert_eq!(srow.status, "complete");
     assert_eq!(srow.stop_reason, Some(StopReason::User));
     assert_eq!(srow.audio_file_id, Some(file_id));
@@ -220,11 +224,13 @@ fn a_stalled_writer_overruns_and_the_gap_is_counted_logged_marked_and_real() {
     let file_id = s.audio_file.unwrap();
     // The session row keeps the markers.
     let conn = verbatim::storage::open(&dir.path().join("verbatim.db")).unwrap();
-    let row = repo::get_recording_session(&conn, id).unwrap().unwrap();
+    let row = capture::sql::get_recording_session(&conn, id)
+        .unwrap()
+        .unwrap();
     assert_eq!(row.xruns, f.progress.xruns);
     assert!(row.overruns >= 1);
     // On disk, the ramp (each sample is its frame index / 2^24) jumps where the marker says.
-    let file = repo::list_audio_files(&conn)
+    let file = library::sql::list_audio_files(&conn)
         .unwrap()
         .into_iter()
         .find(|f| f.id == file_id)
@@ -270,7 +276,7 @@ fn an_unplugged_device_closes_the_take_with_everything_captured() {
     assert!(f.error.as_deref().unwrap().contains("lost"));
     assert_eq!(f.progress.frames_written, RATE as u64);
     let conn = verbatim::storage::open(&dir.path().join("verbatim.db")).unwrap();
-    let row = repo::get_recording_session(&conn, s.session.unwrap())
+    let row = capture::sql::get_recording_session(&conn, s.session.unwrap())
         .unwrap()
         .unwrap();
     assert_eq!(row.stop_reason, Some(StopReason::DeviceLost));
@@ -299,7 +305,7 @@ fn a_frozen_ui_loses_no_sample_on_disk() {
     assert!(f.progress.frames_written >= 2 * RATE as u64);
     let file_id = s.audio_file.unwrap();
     let conn = verbatim::storage::open(&dir.path().join("verbatim.db")).unwrap();
-    let file = repo::list_audio_files(&conn)
+    let file = library::sql::list_audio_files(&conn)
         .unwrap()
         .into_iter()
         .find(|f| f.id == file_id)

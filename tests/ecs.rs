@@ -9,11 +9,13 @@ use bevy::prelude::*;
 use common::fixture;
 use verbatim::CorePlugin;
 use verbatim::cli::{ImportLog, headless_app, track_imports, update_until};
+use verbatim::library;
 use verbatim::library::import::AudioStore;
+use verbatim::library::sql::NewAudioFile;
 use verbatim::library::{AudioFile, ImportRequested, Importer, LibraryOrder, LibraryState};
-use verbatim::storage::repo::{self, NewAudioFile};
 use verbatim::storage::writer::DbWriter;
 use verbatim::storage::{self};
+use verbatim::transcript;
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -61,8 +63,8 @@ fn core_plugin_boots_loads_the_library_and_imports_through_the_writer() {
     let db_path = data.join("verbatim.db");
     {
         let conn = storage::open(&db_path).unwrap();
-        repo::insert_audio_file(&conn, &row(1, "monday.wav"), 1).unwrap();
-        repo::insert_audio_file(&conn, &row(2, "tuesday.wav"), 2).unwrap();
+        library::sql::insert_audio_file(&conn, &row(1, "monday.wav"), 1).unwrap();
+        library::sql::insert_audio_file(&conn, &row(2, "tuesday.wav"), 2).unwrap();
     }
     let store = AudioStore::new(&data);
     let writer = DbWriter::spawn(&db_path).unwrap();
@@ -134,7 +136,7 @@ fn core_plugin_boots_loads_the_library_and_imports_through_the_writer() {
     // What the ECS shows is what the database holds.
     drop(app);
     let conn = storage::open(&db_path).unwrap();
-    assert_eq!(repo::list_audio_files(&conn).unwrap().len(), 3);
+    assert_eq!(library::sql::list_audio_files(&conn).unwrap().len(), 3);
 }
 
 #[test]
@@ -201,8 +203,8 @@ fn the_frame_has_no_system_order_ambiguities() {
 #[test]
 fn every_transcript_is_an_entity_related_to_its_file() {
     use verbatim::library::transcripts::{Transcript, TranscriptOf, Transcripts};
-    use verbatim::storage::repo::{NewVersion, VersionSource};
     use verbatim::transcript::Segment;
+    use verbatim::transcript::sql::{NewVersion, VersionSource};
     let dir = tempfile::tempdir().unwrap();
     let db_path = dir.path().join("verbatim.db");
     {
@@ -212,11 +214,11 @@ fn every_transcript_is_an_entity_related_to_its_file() {
             let mut file = row(0, &format!("file {n}"));
             file.sha256 = format!("{n:064x}");
             file.stored_path = format!("audio/x/{}.wav", file.sha256);
-            let (file_row, _) = repo::insert_audio_file(&tx, &file, 1).unwrap();
+            let (file_row, _) = library::sql::insert_audio_file(&tx, &file, 1).unwrap();
             let id = file_row.id;
             let seg = Segment::new(0, 500, format!("words of {n}"));
             let version = NewVersion::new(VersionSource::Model);
-            repo::create_transcript(&tx, id, None, None, &version, &[seg], 2).unwrap();
+            transcript::sql::create_transcript(&tx, id, None, None, &version, &[seg], 2).unwrap();
         }
         tx.commit().unwrap();
     }

@@ -22,12 +22,13 @@ use verbatim::library::ImportRequested;
 use verbatim::library::import::AudioStore;
 use verbatim::library::transcripts::Transcript;
 use verbatim::storage::ids::{AudioFileId, TranscriptId, VersionId};
-use verbatim::storage::repo::{self, NewVersion, TranscriptRow, VersionRow, VersionSource};
 use verbatim::storage::writer::DbWriter;
+use verbatim::transcript;
 use verbatim::transcript::Segment;
 use verbatim::transcript::diff::compare;
 use verbatim::transcript::edit::{Edit, EditSession};
 use verbatim::transcript::export::Format;
+use verbatim::transcript::sql::{NewVersion, TranscriptRow, VersionRow, VersionSource};
 use verbatim::ui::Intent;
 use verbatim::ui::editor_panel::{self, EditorIntent, EditorUi, PlayerView, View};
 
@@ -345,7 +346,9 @@ fn app_with_transcript(dir: &Path) -> (App, TranscriptId) {
     let segs: Vec<Segment> = jfk_segs();
     let mut v = NewVersion::new(VersionSource::Model);
     v.model = Some("base.en".into());
-    let (t, _) = repo::create_transcript(&tx, audio, None, Some("jfk.wav"), &v, &segs, 0).unwrap();
+    let (t, _) =
+        transcript::sql::create_transcript(&tx, audio, None, Some("jfk.wav"), &v, &segs, 0)
+            .unwrap();
     tx.commit().unwrap();
     (app, t)
 }
@@ -505,7 +508,8 @@ fn a_save_on_a_stale_base_is_refused_and_the_edits_stay() {
         let tx = conn.transaction().unwrap();
         let mut other = jfk_segs();
         other[3].text = "ask what you can do for your country!".into();
-        repo::add_version(&tx, t, &NewVersion::new(VersionSource::Import), &other, 5).unwrap();
+        transcript::sql::add_version(&tx, t, &NewVersion::new(VersionSource::Import), &other, 5)
+            .unwrap();
         tx.commit().unwrap();
     }
     let got = send(&mut app, EditorCommand::Save { note: None }, |e| {
@@ -533,7 +537,7 @@ fn a_save_on_a_stale_base_is_refused_and_the_edits_stay() {
         }
     );
     let conn = verbatim::storage::open(&dir.path().join("verbatim.db")).unwrap();
-    let v = repo::versions(&conn, t).unwrap();
+    let v = transcript::sql::versions(&conn, t).unwrap();
     assert_eq!(
         v[2].based_on,
         Some(v[1].id),
@@ -552,7 +556,8 @@ fn the_last_open_wins_and_a_close_drops_a_late_answer() {
         let tx = conn.transaction().unwrap();
         let mut two = jfk_segs();
         two[0].text = "version two".into();
-        repo::add_version(&tx, t, &NewVersion::new(VersionSource::Edit), &two, 5).unwrap();
+        transcript::sql::add_version(&tx, t, &NewVersion::new(VersionSource::Edit), &two, 5)
+            .unwrap();
         tx.commit().unwrap();
     }
     for n in [1, 2] {
@@ -715,7 +720,7 @@ fn save_creates_a_version_and_rollback_another() {
     drop(app);
 
     let conn = verbatim::storage::open(&dir.path().join("verbatim.db")).unwrap();
-    let vs = repo::versions(&conn, t).unwrap();
+    let vs = transcript::sql::versions(&conn, t).unwrap();
     assert_eq!(vs.len(), 3);
     assert_eq!(
         (vs[1].source, vs[1].note.as_deref()),
@@ -724,13 +729,13 @@ fn save_creates_a_version_and_rollback_another() {
     assert_eq!(vs[1].based_on, Some(vs[0].id));
     assert_eq!(vs[2].source, VersionSource::Rollback);
     assert!(vs[2].is_current);
-    let v2 = repo::segments(&conn, vs[1].id).unwrap();
+    let v2 = transcript::sql::segments(&conn, vs[1].id).unwrap();
     assert_eq!(v2[0].text, "And so, my fellow citizens,");
-    let v3 = repo::segments(&conn, vs[2].id).unwrap();
+    let v3 = transcript::sql::segments(&conn, vs[2].id).unwrap();
     assert_eq!(v3[0].text, "And so, my fellow Americans,");
     // Version 1 is untouched.
     assert_eq!(
-        repo::segments(&conn, vs[0].id).unwrap()[0].text,
+        transcript::sql::segments(&conn, vs[0].id).unwrap()[0].text,
         "And so, my fellow Americans,"
     );
     // "citizens" for "Americans" is a correction, but not a name: nothing learnt.
@@ -2045,8 +2050,8 @@ fn the_editor_driven_at_random_keeps_every_invariant() {
                     h.run();
                     settle(&mut h);
                     let conn = verbatim::storage::open(&db).unwrap();
-                    let current = repo::current_version(&conn, t).unwrap().unwrap();
-                    let saved: Vec<String> = repo::segments(&conn, current.id)
+                    let current = transcript::sql::current_version(&conn, t).unwrap().unwrap();
+                    let saved: Vec<String> = transcript::sql::segments(&conn, current.id)
                         .unwrap()
                         .into_iter()
                         .map(|r| r.text)

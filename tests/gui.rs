@@ -183,7 +183,7 @@ fn the_recorder_panel_shows_a_sweep_being_recorded() {
     );
     // Closing the window closed the take and stored it before the database stopped.
     let conn = verbatim::storage::open(&data.path().join("verbatim.db")).unwrap();
-    let sessions = verbatim::storage::repo::list_recording_sessions(&conn, None).unwrap();
+    let sessions = verbatim::capture::sql::list_recording_sessions(&conn, None).unwrap();
     assert_eq!(sessions.len(), 1);
     assert_eq!(sessions[0].status, "complete");
     assert!(sessions[0].audio_file_id.is_some());

@@ -7,10 +7,11 @@ use std::path::Path;
 
 use common::{files_under, fixture, speech_dir, write_wav};
 use rusqlite::Connection;
+use verbatim::library;
 use verbatim::library::import::{self, AudioStore, ImportError, Imported};
 use verbatim::media::{ProbeError, ProbeLimits};
 use verbatim::storage::writer::{apply_batch, command};
-use verbatim::storage::{self, repo};
+use verbatim::storage::{self};
 
 struct Lib {
     dir: tempfile::TempDir,
@@ -50,7 +51,7 @@ impl Lib {
     }
 
     fn rows(&self) -> usize {
-        repo::list_audio_files(&self.conn).unwrap().len()
+        library::sql::list_audio_files(&self.conn).unwrap().len()
     }
 
     fn tmp(&self, name: &str) -> std::path::PathBuf {

@@ -742,14 +742,14 @@ fn retranscribing_a_span_replaces_exactly_that_span() {
     let conn = verbatim::storage::open(&home.path().join("verbatim.db")).unwrap();
     let t = verbatim::storage::ids::TranscriptId(1);
     let v = |n| {
-        verbatim::storage::repo::version_by_number(&conn, t, n)
+        verbatim::transcript::sql::version_by_number(&conn, t, n)
             .unwrap()
             .unwrap()
     };
     let (v2, v3) = (v(2), v(3));
     assert_eq!(
         v3.source,
-        verbatim::storage::repo::VersionSource::Retranscribe
+        verbatim::transcript::sql::VersionSource::Retranscribe
     );
     assert_eq!(v3.based_on, Some(v2.id));
     let params: String = conn
@@ -763,11 +763,11 @@ fn retranscribing_a_span_replaces_exactly_that_span() {
     assert_eq!(params["decode"]["beam_size"], 3, "{params}");
     assert_eq!(params["retranscribe"]["from_ms"], span_a, "{params}");
     assert_eq!(params["retranscribe"]["to_ms"], span_b, "{params}");
-    let segs = |id| verbatim::storage::repo::segments(&conn, id).unwrap();
-    let strip = |s: &verbatim::storage::repo::SegmentRow| {
+    let segs = |id| verbatim::transcript::sql::segments(&conn, id).unwrap();
+    let strip = |s: &verbatim::transcript::sql::SegmentRow| {
         (s.start_ms, s.end_ms, s.text.clone(), s.words_json.clone())
     };
-    let outside = |rows: Vec<verbatim::storage::repo::SegmentRow>| -> Vec<_> {
+    let outside = |rows: Vec<verbatim::transcript::sql::SegmentRow>| -> Vec<_> {
         rows.iter()
             .filter(|s| s.end_ms <= span_a || s.start_ms >= span_b)
             .map(strip)

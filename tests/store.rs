@@ -5,11 +5,14 @@ use std::path::PathBuf;
 
 use rusqlite::{Connection, params};
 use sha2::{Digest, Sha256};
+use verbatim::capture;
+use verbatim::library;
+use verbatim::library::sql::NewAudioFile;
 use verbatim::storage::ids::AudioFileId;
-use verbatim::storage::repo::{self, NewAudioFile, NewVersion, VersionSource};
 use verbatim::storage::{self, MIGRATION_FILES};
 use verbatim::transcribe::jobs::sql::{self, NewJob};
 use verbatim::transcript;
+use verbatim::transcript::sql::{NewVersion, VersionSource};
 
 /// Every migration that has shipped, with the SHA-256 of its text. A shipped migration must
 /// never change: add a new file instead (and a line here).
@@ -182,10 +185,10 @@ fn upgrade_from_a_database_made_by_the_first_migration() {
         count(&conn, "PRAGMA user_version"),
         MIGRATION_FILES.len() as i64
     );
-    let files = repo::list_audio_files(&conn).unwrap();
+    let files = library::sql::list_audio_files(&conn).unwrap();
     assert_eq!(files.len(), 1);
     assert_eq!(files[0].original_name, "clip-1.wav");
-    let hits = repo::search(&conn, "fellow", true, 10).unwrap();
+    let hits = transcript::sql::search(&conn, "fellow", true, 10).unwrap();
     assert_eq!(hits.len(), 1);
     assert_eq!((hits[0].start_ms, hits[0].end_ms), (1000, 2500));
     // Migration 006: old segments have no model signals, old jobs no span.
@@ -213,7 +216,7 @@ fn upgrade_from_a_database_made_by_the_first_migration() {
         None
     );
     // Migration 002 leaves old sessions readable, with empty overrun lists.
-    let sessions = repo::list_recording_sessions(&conn, None).unwrap();
+    let sessions = capture::sql::list_recording_sessions(&conn, None).unwrap();
     assert_eq!(sessions.len(), 1);
     assert_eq!(sessions[0].status, "complete");
     assert_eq!(sessions[0].stop_reason, None);
@@ -263,9 +266,14 @@ fn the_versions_table_rebuild_keeps_every_row_and_rule() {
         count(&conn, "SELECT COUNT(*) FROM pragma_foreign_key_check"),
         0
     );
-    assert_eq!(repo::search(&conn, "fellow", true, 10).unwrap().len(), 1);
-    let t = repo::list_transcripts(&conn).unwrap()[0].id;
-    let v1 = repo::current_version(&conn, t).unwrap().unwrap();
+    assert_eq!(
+        transcript::sql::search(&conn, "fellow", true, 10)
+            .unwrap()
+            .len(),
+        1
+    );
+    let t = transcript::sql::list_transcripts(&conn).unwrap()[0].id;
+    let v1 = transcript::sql::current_version(&conn, t).unwrap().unwrap();
     assert!(
         conn.execute("UPDATE transcript_versions SET note = 'x'", [])
             .is_err(),
@@ -289,7 +297,7 @@ fn the_versions_table_rebuild_keeps_every_row_and_rule() {
         .is_err(),
         "an export names a version of its transcript"
     );
-    let (v2, n) = repo::add_version(
+    let (v2, n) = transcript::sql::add_version(
         &conn,
         t,
         &NewVersion::new(VersionSource::Live),
@@ -298,9 +306,15 @@ fn the_versions_table_rebuild_keeps_every_row_and_rule() {
     )
     .unwrap();
     assert_eq!(n, 2);
-    assert_eq!(repo::current_version(&conn, t).unwrap().unwrap().id, v2);
+    assert_eq!(
+        transcript::sql::current_version(&conn, t)
+            .unwrap()
+            .unwrap()
+            .id,
+        v2
+    );
     // Deleting the file still cascades through the rebuilt table.
-    let file = repo::list_audio_files(&conn).unwrap()[0].id;
+    let file = library::sql::list_audio_files(&conn).unwrap()[0].id;
     delete_audio_file(&conn, file);
     assert_eq!(count(&conn, "SELECT COUNT(*) FROM transcript_versions"), 0);
     assert_eq!(count(&conn, "SELECT COUNT(*) FROM segments"), 0);
@@ -313,7 +327,7 @@ fn fill(conn: &mut Connection) {
 /// `job`: with a transcription job (the job columns of the newest schema).
 fn fill_with(conn: &mut Connection, job: bool) {
     let tx = conn.transaction().unwrap();
-    let (a, _) = repo::insert_audio_file(&tx, &audio(1), 1_700_000_000_000).unwrap();
+    let (a, _) = library::sql::insert_audio_file(&tx, &audio(1), 1_700_000_000_000).unwrap();
     let job = job.then(|| {
         let job = NewJob {
             audio_file: a.id,
@@ -359,7 +373,7 @@ fn fill_with(conn: &mut Connection, job: bool) {
         verbatim::storage::ids::TranscriptId(t),
         verbatim::storage::ids::VersionId(v),
     );
-    repo::record_export(&tx, t, v, "srt", "/tmp/out.srt", 3).unwrap();
+    transcript::sql::record_export(&tx, t, v, "srt", "/tmp/out.srt", 3).unwrap();
     // In the columns of migration 001 too (migration 009 added `runner`).
     let s: verbatim::storage::ids::SessionId = tx
         .query_row(
@@ -421,11 +435,11 @@ fn newer_schema_is_refused_with_a_clear_error() {
 #[test]
 fn same_content_is_stored_once() {
     let conn = storage::open_in_memory().unwrap();
-    let (first, created) = repo::insert_audio_file(&conn, &audio(7), 1).unwrap();
+    let (first, created) = library::sql::insert_audio_file(&conn, &audio(7), 1).unwrap();
     assert!(created);
     let mut again = audio(7);
     again.original_name = "renamed copy.wav".into();
-    let (second, created) = repo::insert_audio_file(&conn, &again, 2).unwrap();
+    let (second, created) = library::sql::insert_audio_file(&conn, &again, 2).unwrap();
     assert!(!created);
     assert_eq!(first, second, "the existing entry is returned unchanged");
     assert_eq!(count(&conn, "SELECT COUNT(*) FROM audio_files"), 1);
@@ -444,8 +458,8 @@ fn deleting_an_audio_file_cascades_to_everything_derived_from_it() {
     fill(&mut conn);
     let keep = {
         let tx = conn.transaction().unwrap();
-        let (b, _) = repo::insert_audio_file(&tx, &audio(2), 9).unwrap();
-        repo::create_transcript(
+        let (b, _) = library::sql::insert_audio_file(&tx, &audio(2), 9).unwrap();
+        transcript::sql::create_transcript(
             &tx,
             b.id,
             None,
@@ -479,7 +493,7 @@ fn deleting_an_audio_file_cascades_to_everything_derived_from_it() {
         1
     );
     // The search index followed the deletes.
-    let hits = repo::search(&conn, "fellow", false, 10).unwrap();
+    let hits = transcript::sql::search(&conn, "fellow", false, 10).unwrap();
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].audio_file_id, keep);
     assert_eq!(
@@ -492,8 +506,8 @@ fn deleting_an_audio_file_cascades_to_everything_derived_from_it() {
 fn a_transcript_has_exactly_one_current_version() {
     let mut conn = storage::open_in_memory().unwrap();
     let tx = conn.transaction().unwrap();
-    let (a, _) = repo::insert_audio_file(&tx, &audio(1), 1).unwrap();
-    let (t, v1) = repo::create_transcript(
+    let (a, _) = library::sql::insert_audio_file(&tx, &audio(1), 1).unwrap();
+    let (t, v1) = transcript::sql::create_transcript(
         &tx,
         a.id,
         None,
@@ -504,9 +518,15 @@ fn a_transcript_has_exactly_one_current_version() {
     )
     .unwrap();
     tx.commit().unwrap();
-    assert_eq!(repo::current_version(&conn, t).unwrap().unwrap().id, v1);
+    assert_eq!(
+        transcript::sql::current_version(&conn, t)
+            .unwrap()
+            .unwrap()
+            .id,
+        v1
+    );
 
-    let (v2, n2) = repo::add_version(
+    let (v2, n2) = transcript::sql::add_version(
         &conn,
         t,
         &NewVersion {
@@ -519,9 +539,15 @@ fn a_transcript_has_exactly_one_current_version() {
     )
     .unwrap();
     assert_eq!(n2, 2);
-    let versions = repo::versions(&conn, t).unwrap();
+    let versions = transcript::sql::versions(&conn, t).unwrap();
     assert_eq!(versions.iter().filter(|v| v.is_current).count(), 1);
-    assert_eq!(repo::current_version(&conn, t).unwrap().unwrap().id, v2);
+    assert_eq!(
+        transcript::sql::current_version(&conn, t)
+            .unwrap()
+            .unwrap()
+            .id,
+        v2
+    );
     assert_eq!(versions[1].segment_count, 1);
 
     // A transcript without any version cannot be committed.
@@ -548,7 +574,7 @@ fn a_transcript_has_exactly_one_current_version() {
 
     // The current version must belong to the transcript.
     let tx = conn.transaction().unwrap();
-    let (_t3, v_other) = repo::create_transcript(
+    let (_t3, v_other) = transcript::sql::create_transcript(
         &tx,
         a.id,
         None,
@@ -588,13 +614,13 @@ fn a_transcript_has_exactly_one_current_version() {
     assert!(conn.execute("UPDATE segments SET text = 'x'", []).is_err());
     assert!(conn.execute("DELETE FROM segments", []).is_err());
     // An export must name a version of the same transcript.
-    assert!(repo::record_export(&conn, t, v_other, "srt", "/x.srt", 1).is_err());
+    assert!(transcript::sql::record_export(&conn, t, v_other, "srt", "/x.srt", 1).is_err());
     assert!(
-        repo::record_export(&conn, t, v2, "docx", "/x.docx", 1).is_err(),
+        transcript::sql::record_export(&conn, t, v2, "docx", "/x.docx", 1).is_err(),
         "unknown export format"
     );
     assert_eq!(
-        repo::export_formats(&conn).unwrap(),
+        transcript::sql::export_formats(&conn).unwrap(),
         ["csv", "json", "srt", "txt", "vtt"]
     );
 }
@@ -603,8 +629,8 @@ fn a_transcript_has_exactly_one_current_version() {
 fn full_text_search_returns_transcript_version_and_time() {
     let mut conn = storage::open_in_memory().unwrap();
     let tx = conn.transaction().unwrap();
-    let (a, _) = repo::insert_audio_file(&tx, &audio(1), 1).unwrap();
-    let (t, v1) = repo::create_transcript(
+    let (a, _) = library::sql::insert_audio_file(&tx, &audio(1), 1).unwrap();
+    let (t, v1) = transcript::sql::create_transcript(
         &tx,
         a.id,
         None,
@@ -619,7 +645,7 @@ fn full_text_search_returns_transcript_version_and_time() {
     .unwrap();
     tx.commit().unwrap();
 
-    let hits = repo::search(&conn, "country", true, 10).unwrap();
+    let hits = transcript::sql::search(&conn, "country", true, 10).unwrap();
     assert_eq!(hits.len(), 1);
     let h = &hits[0];
     assert_eq!(
@@ -630,7 +656,12 @@ fn full_text_search_returns_transcript_version_and_time() {
     assert!(h.snippet.contains("[country]"), "{}", h.snippet);
 
     // Prefix match on the last word, case- and accent-insensitive.
-    assert_eq!(repo::search(&conn, "AMERI", true, 10).unwrap().len(), 1);
+    assert_eq!(
+        transcript::sql::search(&conn, "AMERI", true, 10)
+            .unwrap()
+            .len(),
+        1
+    );
     // Anything a user types is a query, never an FTS syntax error.
     for q in [
         "\"",
@@ -643,11 +674,11 @@ fn full_text_search_returns_transcript_version_and_time() {
         "   ",
         "fellow\"s",
     ] {
-        repo::search(&conn, q, true, 10).unwrap_or_else(|e| panic!("{q:?}: {e}"));
+        transcript::sql::search(&conn, q, true, 10).unwrap_or_else(|e| panic!("{q:?}: {e}"));
     }
 
     // An edit: the old text is found only when searching all versions.
-    repo::add_version(
+    transcript::sql::add_version(
         &conn,
         t,
         &NewVersion::new(VersionSource::Edit),
@@ -655,11 +686,15 @@ fn full_text_search_returns_transcript_version_and_time() {
         2,
     )
     .unwrap();
-    assert!(repo::search(&conn, "country", true, 10).unwrap().is_empty());
-    let all = repo::search(&conn, "country", false, 10).unwrap();
+    assert!(
+        transcript::sql::search(&conn, "country", true, 10)
+            .unwrap()
+            .is_empty()
+    );
+    let all = transcript::sql::search(&conn, "country", false, 10).unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].version_number, 1);
-    let cur = repo::search(&conn, "citizens", true, 10).unwrap();
+    let cur = transcript::sql::search(&conn, "citizens", true, 10).unwrap();
     assert_eq!(cur[0].version_number, 2);
 }
 
@@ -668,8 +703,8 @@ fn queries_with_hostile_text_are_parameters_not_sql() {
     let conn = storage::open_in_memory().unwrap();
     let mut f = audio(3);
     f.original_name = "x'); DROP TABLE audio_files; --.wav".into();
-    repo::insert_audio_file(&conn, &f, 1).unwrap();
-    let rows = repo::list_audio_files(&conn).unwrap();
+    library::sql::insert_audio_file(&conn, &f, 1).unwrap();
+    let rows = library::sql::list_audio_files(&conn).unwrap();
     assert_eq!(rows[0].original_name, f.original_name);
 }
 
@@ -682,8 +717,8 @@ fn live_pieces_become_the_takes_draft_once_and_its_bookmarks_show_on_its_file() 
     use verbatim::transcribe::protocol::{Segment, Word};
     let mut conn = storage::open_in_memory().unwrap();
     fill(&mut conn);
-    let session = repo::list_recording_sessions(&conn, None).unwrap()[0].id;
-    let file = repo::list_audio_files(&conn).unwrap()[0].id;
+    let session = capture::sql::list_recording_sessions(&conn, None).unwrap()[0].id;
+    let file = library::sql::list_audio_files(&conn).unwrap()[0].id;
     let w = |text: &str, start_ms: u64, end_ms: u64| Word {
         start_ms,
         end_ms,
@@ -704,11 +739,11 @@ fn live_pieces_become_the_takes_draft_once_and_its_bookmarks_show_on_its_file() 
         .unwrap();
     let again = draft::save(&conn, session, file, about, false, 6).unwrap();
     assert_eq!(again, Some(t), "saved once");
-    let versions = repo::versions(&conn, t).unwrap();
+    let versions = transcript::sql::versions(&conn, t).unwrap();
     assert_eq!(versions.len(), 1);
     assert_eq!(versions[0].source, VersionSource::Live);
     assert_eq!(versions[0].model.as_deref(), Some("tiny.en"));
-    let segs = repo::segments(&conn, versions[0].id).unwrap();
+    let segs = transcript::sql::segments(&conn, versions[0].id).unwrap();
     let texts: Vec<&str> = segs.iter().map(|s| s.text.as_str()).collect();
     assert_eq!(texts, ["And so, my fellow Americans."]);
     assert_eq!((segs[0].start_ms, segs[0].end_ms), (0, 2100));
@@ -730,9 +765,9 @@ fn live_pieces_become_the_takes_draft_once_and_its_bookmarks_show_on_its_file() 
     assert_eq!(params["lag"]["max_ms"], 2000);
 
     // Another session with no pieces: no draft, unless an empty one is asked for.
-    let other = repo::insert_recording_session(
+    let other = capture::sql::insert_recording_session(
         &conn,
-        &repo::NewRecordingSession {
+        &capture::sql::NewRecordingSession {
             device_id: None,
             device_name: "Mic".into(),
             sample_rate: 16000,
@@ -750,9 +785,12 @@ fn live_pieces_become_the_takes_draft_once_and_its_bookmarks_show_on_its_file() 
         .unwrap()
         .unwrap();
     assert_eq!(
-        repo::segments(&conn, repo::versions(&conn, empty).unwrap()[0].id)
-            .unwrap()
-            .len(),
+        transcript::sql::segments(
+            &conn,
+            transcript::sql::versions(&conn, empty).unwrap()[0].id
+        )
+        .unwrap()
+        .len(),
         0
     );
 

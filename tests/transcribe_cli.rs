@@ -117,12 +117,13 @@ fn transcribing_a_transcribed_file_adds_a_version() {
     assert_eq!(v3, 1);
     let conn = verbatim::storage::open(&home.path().join("verbatim.db")).unwrap();
     let versions =
-        verbatim::storage::repo::versions(&conn, verbatim::storage::ids::TranscriptId(t1)).unwrap();
+        verbatim::transcript::sql::versions(&conn, verbatim::storage::ids::TranscriptId(t1))
+            .unwrap();
     assert_eq!(versions.len(), 2);
     assert!(
         versions
             .iter()
-            .all(|v| v.source == verbatim::storage::repo::VersionSource::Model)
+            .all(|v| v.source == verbatim::transcript::sql::VersionSource::Model)
     );
     // The human report says which version it made.
     let o = pass(&[]);

@@ -16,7 +16,6 @@ use verbatim::cli::{ImportLog, headless_app, track_imports, update_until};
 use verbatim::library::import::AudioStore;
 use verbatim::library::{AudioFile, ImportRequested};
 use verbatim::storage::ids::{AudioFileId, JobId};
-use verbatim::storage::repo;
 use verbatim::storage::writer::DbWriter;
 use verbatim::transcribe::jobs::{Engine, JobOf, JobQueued};
 use verbatim::transcribe::synthetic::SynthSpec;
@@ -24,6 +23,7 @@ use verbatim::transcribe::worker::{ProcessTranscriber, WorkerCommand};
 use verbatim::transcribe::{
     GpuPref, JobCommand, JobStatus, TranscribeRequest, TranscribeSettings, TranscriptionJob,
 };
+use verbatim::transcript;
 
 fn app_with_faults(dir: &Path, faults: &str) -> App {
     let store = AudioStore::new(dir);
@@ -168,14 +168,14 @@ fn synthetic_model_end_to_end_file_to_fts() {
     assert_eq!(row.threads, Some(1));
     assert_eq!(row.transcript, Some(t));
     assert_eq!(row.attempts, 1);
-    let version = repo::current_version(&conn, t).unwrap().unwrap();
+    let version = transcript::sql::current_version(&conn, t).unwrap().unwrap();
     assert_eq!(version.number, 1);
-    assert_eq!(version.source, repo::VersionSource::Model);
+    assert_eq!(version.source, transcript::sql::VersionSource::Model);
     assert_eq!(
         version.model.as_deref(),
         Some(synthetic_model().display().to_string().as_str())
     );
-    let segs = repo::segments(&conn, version.id).unwrap();
+    let segs = transcript::sql::segments(&conn, version.id).unwrap();
     assert!(!segs.is_empty(), "the synthetic model produced no segment");
     for s in &segs {
         assert!(s.start_ms <= s.end_ms && s.end_ms <= 11_000, "{s:?}");
@@ -201,7 +201,7 @@ fn synthetic_model_end_to_end_file_to_fts() {
         .find(|w| w.len() >= 3)
         .expect("a word of three letters")
         .to_string();
-    let hits = repo::search(&conn, &word, true, 10).unwrap();
+    let hits = transcript::sql::search(&conn, &word, true, 10).unwrap();
     assert!(
         hits.iter().any(|h| h.transcript_id == t),
         "FTS did not find {word:?}"
@@ -247,11 +247,11 @@ fn silence_yields_no_text() {
     assert_eq!(j.status, JobStatus::Completed, "{j:#?}");
     drop(app);
     let conn = db(dir.path());
-    let v = repo::current_version(&conn, j.transcript.unwrap())
+    let v = transcript::sql::current_version(&conn, j.transcript.unwrap())
         .unwrap()
         .unwrap();
     assert_eq!(
-        repo::segments(&conn, v.id).unwrap(),
+        transcript::sql::segments(&conn, v.id).unwrap(),
         vec![],
         "whisper hallucinated on silence"
     );

@@ -16,7 +16,6 @@ use verbatim::capture::plugin::{RecordCommand, RecordRequest, RecordingSession, 
 use verbatim::capture::stream::Source;
 use verbatim::cli::{headless_app, update_until};
 use verbatim::library::import::AudioStore;
-use verbatim::storage::repo;
 use verbatim::storage::writer::DbWriter;
 use verbatim::transcribe::jobs::Engine;
 use verbatim::transcribe::live::{
@@ -24,6 +23,7 @@ use verbatim::transcribe::live::{
 };
 use verbatim::transcribe::worker::{ProcessTranscriber, WorkerCommand};
 use verbatim::transcribe::{JobStatus, TranscribeSettings, TranscriptionJob};
+use verbatim::transcript;
 
 /// Live transcription keeps up only with the cores it was measured on: the tests of this file
 /// (each with a live worker, some with a whole-take pass too) take turns instead of sharing
@@ -119,15 +119,18 @@ fn live_text_while_recording_and_the_tail_is_transcribed_after_stop() {
     };
     drop(app);
     let conn = verbatim::storage::open(&dir.path().join("verbatim.db")).unwrap();
-    let v = repo::current_version(&conn, job.transcript.unwrap())
+    let v = transcript::sql::current_version(&conn, job.transcript.unwrap())
         .unwrap()
         .unwrap();
     // The live draft is version 1, the full pass version 2, of one transcript.
-    assert_eq!((v.number, v.source), (2, repo::VersionSource::Model));
-    let draft = repo::version_by_number(&conn, job.transcript.unwrap(), 1)
+    assert_eq!(
+        (v.number, v.source),
+        (2, transcript::sql::VersionSource::Model)
+    );
+    let draft = transcript::sql::version_by_number(&conn, job.transcript.unwrap(), 1)
         .unwrap()
         .unwrap();
-    assert_eq!(draft.source, repo::VersionSource::Live);
+    assert_eq!(draft.source, transcript::sql::VersionSource::Live);
     let params: serde_json::Value = serde_json::from_str(
         &conn
             .query_row(
@@ -281,10 +284,10 @@ fn live_captions_on_real_speech_commit_each_word_once() {
     drop(app);
     let job = final_job.unwrap();
     let conn = verbatim::storage::open(&dir.path().join("verbatim.db")).unwrap();
-    let v = repo::current_version(&conn, job.transcript.unwrap())
+    let v = transcript::sql::current_version(&conn, job.transcript.unwrap())
         .unwrap()
         .unwrap();
-    let final_text: String = repo::segments(&conn, v.id)
+    let final_text: String = transcript::sql::segments(&conn, v.id)
         .unwrap()
         .iter()
         .map(|s| s.text.clone())
@@ -433,18 +436,19 @@ fn record_live_prints_committed_pieces_and_names_the_transcript() {
     let live_wer = wer(&reference, &text.join(" "));
     assert!(live_wer <= 0.15, "live WER {live_wer:.3}: {text:?}");
     let conn = verbatim::storage::open(&home.path().join("verbatim.db")).unwrap();
-    let versions = repo::versions(&conn, verbatim::storage::ids::TranscriptId(transcript)).unwrap();
+    let versions =
+        transcript::sql::versions(&conn, verbatim::storage::ids::TranscriptId(transcript)).unwrap();
     let sources: Vec<_> = versions.iter().map(|v| (v.number, v.source)).collect();
     assert_eq!(
         sources,
         [
-            (1, repo::VersionSource::Live),
-            (2, repo::VersionSource::Model)
+            (1, transcript::sql::VersionSource::Live),
+            (2, transcript::sql::VersionSource::Model)
         ],
         "the draft, then the full pass"
     );
     // Version 1 holds what was printed live, word for word.
-    let draft: Vec<String> = repo::segments(&conn, versions[0].id)
+    let draft: Vec<String> = transcript::sql::segments(&conn, versions[0].id)
         .unwrap()
         .into_iter()
         .map(|s| s.text)
@@ -500,10 +504,11 @@ fn live_text_committed_before_a_crash_becomes_the_recovered_takes_draft() {
     assert_eq!(s["status"], "recovered", "{v}");
     let transcript = s["live_transcript"].as_i64().expect("a live draft");
     let conn = verbatim::storage::open(&home.path().join("verbatim.db")).unwrap();
-    let versions = repo::versions(&conn, verbatim::storage::ids::TranscriptId(transcript)).unwrap();
+    let versions =
+        transcript::sql::versions(&conn, verbatim::storage::ids::TranscriptId(transcript)).unwrap();
     assert_eq!(versions.len(), 1);
-    assert_eq!(versions[0].source, repo::VersionSource::Live);
-    let draft: Vec<String> = repo::segments(&conn, versions[0].id)
+    assert_eq!(versions[0].source, transcript::sql::VersionSource::Live);
+    let draft: Vec<String> = transcript::sql::segments(&conn, versions[0].id)
         .unwrap()
         .into_iter()
         .map(|s| s.text)

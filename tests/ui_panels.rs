@@ -5,8 +5,8 @@
 use bevy_egui::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use verbatim::library::sql::AudioFileRow;
 use verbatim::storage::ids::AudioFileId;
-use verbatim::storage::repo::AudioFileRow;
 use verbatim::ui::library_panel::{self, View};
 use verbatim::ui::{Intent, Level, UiState};
 
@@ -30,7 +30,7 @@ fn row(id: i64, name: &str, ms: u64) -> AudioFileRow {
 struct Panel {
     rows: Vec<AudioFileRow>,
     job_state: std::collections::HashMap<AudioFileId, String>,
-    hits: Vec<verbatim::storage::repo::SearchHit>,
+    hits: Vec<verbatim::transcript::sql::SearchHit>,
     loaded: bool,
     state: UiState,
     intents: Vec<Intent>,
@@ -437,7 +437,7 @@ fn the_search_box_emits_a_search_and_results_open_the_editor() {
     // A result opens the editor at its segment.
     use verbatim::storage::ids::{SegmentId, TranscriptId, VersionId};
     h.state_mut().intents.clear();
-    h.state_mut().hits = vec![verbatim::storage::repo::SearchHit {
+    h.state_mut().hits = vec![verbatim::transcript::sql::SearchHit {
         transcript_id: TranscriptId(4),
         audio_file_id: AudioFileId(1),
         version_id: VersionId(9),

@@ -13,5 +13,6 @@ pub mod plugin;
 pub mod recorder;
 pub mod recovery;
 pub mod ring;
+pub mod sql;
 pub mod stream;
 pub mod wav;

@@ -22,15 +22,16 @@ use super::recovery::is_managed_take;
 use super::ring::RingReader;
 use super::stream::{CaptureError, InputStream, Source, StreamEvent, StreamFormat};
 use super::wav::{Durability, TakeSummary, TakeWriter};
+use crate::capture;
+use crate::capture::sql::{
+    NewRecordingSession, SessionEnd, SessionProgress, SessionStatus, StopReason,
+};
 use crate::dsp::peaks::{FINE, MinMax};
 use crate::library::import::{self, AudioStore, Imported, StagedImport};
 use crate::media::ProbeLimits;
 use crate::storage::ids::SessionId;
-use crate::storage::repo::{
-    NewRecordingSession, SessionEnd, SessionProgress, SessionStatus, StopReason,
-};
+use crate::storage::now_ms;
 use crate::storage::writer::{DbSender, Effects, command};
-use crate::storage::{now_ms, repo};
 
 /// A pause in the device's deliveries of at least this (or four times its usual period, at
 /// most [`STALL_MAX`]) is a gap: counted, marked on the waveform, and the take goes on. A
@@ -350,7 +351,7 @@ fn open_session(
     };
     let open = command(
         move |c, _| {
-            repo::insert_recording_session(c, &session, now_ms()).map_err(|e| e.to_string())
+            capture::sql::insert_recording_session(c, &session, now_ms()).map_err(|e| e.to_string())
         },
         move |r: Result<SessionId, String>| {
             let _ = tx.send(r);
@@ -713,7 +714,7 @@ impl Writer {
                     move || format!("cannot update recording session {id}"),
                     {
                         let progress = progress.clone();
-                        move |c| repo::update_recording_progress(c, id, &progress, now_ms())
+                        move |c| capture::sql::update_recording_progress(c, id, &progress, now_ms())
                     },
                 ))
                 .is_err()
@@ -878,7 +879,8 @@ fn save_recording(
     }
     if let Some(id) = session {
         let file = imported.first().map(|i| i.row.id);
-        repo::close_recording_session(conn, id, end, file, now_ms()).map_err(|e| e.to_string())?;
+        capture::sql::close_recording_session(conn, id, end, file, now_ms())
+            .map_err(|e| e.to_string())?;
     }
     Ok(imported)
 }

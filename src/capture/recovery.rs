@@ -10,9 +10,10 @@ use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
 use super::wav;
+use crate::capture;
+use crate::capture::sql::{SessionEnd, SessionProgress, SessionStatus, StopReason};
 use crate::library::import::{self, AudioStore, Imported, Placed};
 use crate::storage::ids::{SessionId, TranscriptId};
-use crate::storage::repo::{self, SessionEnd, SessionProgress, SessionStatus, StopReason};
 use crate::storage::writer::Effects;
 use crate::storage::{StorageError, now_ms};
 use crate::transcribe::draft;
@@ -89,12 +90,12 @@ pub fn is_managed_take(data_dir: &Path, file_path: &str) -> bool {
 }
 
 /// An interrupted session, and where its committed live text ends (`None`: it has none).
-pub type Interrupted = (repo::RecordingSessionRow, Option<u64>);
+pub type Interrupted = (capture::sql::RecordingSessionRow, Option<u64>);
 
 /// The sessions still `recording` (interrupted unless a recorder holds their take), read
 /// before recovery's file work.
 pub fn interrupted(conn: &Connection) -> Result<Vec<Interrupted>, StorageError> {
-    repo::list_recording_sessions(conn, Some(SessionStatus::Recording))?
+    capture::sql::list_recording_sessions(conn, Some(SessionStatus::Recording))?
         .into_iter()
         .map(|row| {
             let end = crate::transcribe::live::sql::live_text_end_ms(conn, row.id)?;
@@ -248,7 +249,7 @@ pub fn commit(
             progress,
             step,
         } = p;
-        let still_open = repo::get_recording_session(conn, id)?
+        let still_open = capture::sql::get_recording_session(conn, id)?
             .is_some_and(|r| r.status == SessionStatus::Recording);
         if !still_open {
             continue;
@@ -278,7 +279,7 @@ pub fn commit(
                         path.display()
                     );
                     tracing::warn!(session = %id, "{e}");
-                    if let Err(db) = repo::note_session_error(conn, id, &e, now_ms()) {
+                    if let Err(db) = capture::sql::note_session_error(conn, id, &e, now_ms()) {
                         tracing::warn!(session = %id, "cannot note why: {db}");
                     }
                     report.error = Some(e);
@@ -311,7 +312,7 @@ pub fn commit(
             error: report.error.clone(),
         };
         let file = report.imported.first();
-        repo::close_recording_session(conn, id, &end, file.map(|i| i.row.id), now_ms())?;
+        capture::sql::close_recording_session(conn, id, &end, file.map(|i| i.row.id), now_ms())?;
         // The live text committed before the crash becomes the recovered take's draft.
         if let Some(i) = file {
             let about = serde_json::json!({ "recovered": true });

@@ -12,7 +12,7 @@ use super::{core, headless_app, update_until};
 use crate::editor::{Editor, EditorCommand, EditorEvent};
 use crate::paths::DataDir;
 use crate::storage::ids::TranscriptId;
-use crate::storage::repo;
+use crate::transcript;
 use crate::transcript::diff::Kind;
 use crate::transcript::export::Format;
 
@@ -102,10 +102,10 @@ pub(super) fn versions(data: &DataDir, id: i64, json: bool) -> anyhow::Result<Ex
     // segments took 693 MB to list when the transcript was opened for it).
     let conn = crate::storage::open(&data.db_path())?;
     let t = TranscriptId(id);
-    if crate::storage::repo::get_transcript(&conn, t)?.is_none() {
+    if crate::transcript::sql::get_transcript(&conn, t)?.is_none() {
         anyhow::bail!("there is no transcript {id} (see `verbatim transcripts`)");
     }
-    let versions = crate::storage::repo::versions(&conn, t)?;
+    let versions = crate::transcript::sql::versions(&conn, t)?;
     if json {
         print(&serde_json::to_string_pretty(&versions)?)?;
         return Ok(ExitCode::SUCCESS);
@@ -202,13 +202,13 @@ pub(super) fn diff(
     // (the open transcript's segments as entities were most of a large diff's memory).
     let conn = crate::storage::open(&data.db_path())?;
     let t = TranscriptId(id);
-    if crate::storage::repo::get_transcript(&conn, t)?.is_none() {
+    if crate::transcript::sql::get_transcript(&conn, t)?.is_none() {
         anyhow::bail!("there is no transcript {id} (see `verbatim transcripts`)");
     }
     let version = |n: u32| -> anyhow::Result<Vec<crate::transcript::Segment>> {
-        let v = crate::storage::repo::version_by_number(&conn, t, n)?
+        let v = crate::transcript::sql::version_by_number(&conn, t, n)?
             .with_context(|| format!("transcript {id} has no version {n}"))?;
-        Ok(crate::storage::repo::segments(&conn, v.id)?
+        Ok(crate::transcript::sql::segments(&conn, v.id)?
             .into_iter()
             .map(crate::transcript::Segment::from)
             .collect())
@@ -350,7 +350,7 @@ pub(super) fn import_version(data: &DataDir, file: &Path, id: i64) -> anyhow::Re
     // current version (a 200,000-segment version took 490 MB more).
     let duration = {
         let conn = crate::storage::open(&data.db_path())?;
-        repo::get_transcript(&conn, TranscriptId(id))?
+        transcript::sql::get_transcript(&conn, TranscriptId(id))?
             .with_context(|| format!("there is no transcript {id} (see `verbatim transcripts`)"))?
             .duration_ms
     };

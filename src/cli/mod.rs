@@ -20,12 +20,12 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 
 use crate::library::import::AudioStore;
+use crate::library::sql::AudioFileRow;
 use crate::library::{
     AudioFile, ImportFinished, ImportRequested, Importer, LibraryOrder, LibraryState,
     format_duration_ms,
 };
 use crate::paths::DataDir;
-use crate::storage::repo::AudioFileRow;
 use crate::storage::writer::DbWriter;
 use crate::{CorePlugin, install_error_handler};
 

@@ -15,12 +15,12 @@ use crate::capture::plugin::{
     Levels, RecordCommand, RecordRequest, RecordingNotice, RecordingSession, TakeState, TakeStats,
 };
 use crate::capture::recovery::{Recovered, RecoveryStatus};
+use crate::capture::sql::StopReason;
 use crate::capture::stream::Source;
 use crate::library::AudioFile;
 use crate::library::import::AudioStore;
 use crate::paths::DataDir;
 use crate::storage::ids::{AudioFileId, TranscriptId};
-use crate::storage::repo::StopReason;
 use crate::transcribe::live::{LiveSettings, LiveTranscript};
 use crate::transcribe::{JobStatus, TranscribeSettings, TranscriptionJob, catalog, model_file};
 

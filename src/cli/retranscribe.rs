@@ -18,15 +18,16 @@ use super::transcribe::{Finished, Queued, collect, parse_word_timing, run_jobs};
 use super::{core, headless_app, update_until};
 use crate::paths::DataDir;
 use crate::storage::ids::TranscriptId;
-use crate::storage::repo::{self, VersionRow};
 use crate::transcribe::jobs::Redo;
 use crate::transcribe::jobs::TranscriptionJob;
 use crate::transcribe::{
     DecodeParams, GpuPref, TranscribeRequest, TranscribeSettings, WordTiming, catalog, model_file,
 };
+use crate::transcript;
 use crate::transcript::Segment;
 use crate::transcript::export::timestamp;
 use crate::transcript::retranscribe::covering_span;
+use crate::transcript::sql::VersionRow;
 
 #[derive(Debug, Args)]
 pub struct RetranscribeArgs {
@@ -147,7 +148,7 @@ pub(super) fn retranscribe(data: &DataDir, args: RetranscribeArgs) -> anyhow::Re
             let rules = FlagRules::default();
             let speech = {
                 let conn = crate::storage::open(&data.db_path())?;
-                repo::speech_regions(&conn, transcript.id)?
+                transcript::sql::speech_regions(&conn, transcript.id)?
             };
             let flagged = flagged_spans(&segments, |s| {
                 !flags_with_speech(s, &rules, speech.as_deref()).is_empty()
@@ -267,12 +268,12 @@ pub(super) fn retranscribe(data: &DataDir, args: RetranscribeArgs) -> anyhow::Re
     // saved versions around it.
     let made = match (job, &finished) {
         (Some(job), Some(f)) if f.error.is_none() => {
-            repo::version_made_by_job(&conn, transcript.id, job)?
+            transcript::sql::version_made_by_job(&conn, transcript.id, job)?
         }
         _ => None,
     };
     let new = match &made {
-        Some(v) => repo::segments(&conn, v.id)?
+        Some(v) => transcript::sql::segments(&conn, v.id)?
             .into_iter()
             .map(Segment::from)
             .filter(|s| in_spans(s))
@@ -378,7 +379,7 @@ fn in_any(spans: &[(u64, u64)], s: &Segment) -> bool {
 /// The transcript, the version to repair and its segments, and `(asked, end)` when `--to`
 /// was past the end of the audio (the span is clamped to it).
 type Base = (
-    repo::TranscriptRow,
+    transcript::sql::TranscriptRow,
     VersionRow,
     Vec<Segment>,
     Option<(u64, u64)>,
@@ -387,12 +388,12 @@ type Base = (
 fn base_version(data: &DataDir, args: &RetranscribeArgs) -> anyhow::Result<Base> {
     let conn = crate::storage::open(&data.db_path())?;
     let id = TranscriptId(args.id);
-    let transcript = repo::get_transcript(&conn, id)?
+    let transcript = transcript::sql::get_transcript(&conn, id)?
         .with_context(|| format!("there is no transcript {id} (see `verbatim transcripts`)"))?;
     let version = match args.version {
-        Some(n) => repo::version_by_number(&conn, id, n)?
+        Some(n) => transcript::sql::version_by_number(&conn, id, n)?
             .with_context(|| format!("transcript {id} has no version {n}"))?,
-        None => repo::current_version(&conn, id)?
+        None => transcript::sql::current_version(&conn, id)?
             .with_context(|| format!("transcript {id} has no current version"))?,
     };
     let mut clamped = None;
@@ -409,7 +410,7 @@ fn base_version(data: &DataDir, args: &RetranscribeArgs) -> anyhow::Result<Base>
             clamped = Some((to, end));
         }
     }
-    let segments = repo::segments(&conn, version.id)?
+    let segments = transcript::sql::segments(&conn, version.id)?
         .into_iter()
         .map(Segment::from)
         .collect();

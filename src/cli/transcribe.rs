@@ -17,12 +17,12 @@ use super::{ImportLog, core, headless_app, track_imports, update_until};
 use crate::library::ImportRequested;
 use crate::paths::DataDir;
 use crate::storage::ids::{AudioFileId, JobId};
-use crate::storage::repo;
 use crate::transcribe::jobs::{JobQueued, TranscriptionJob};
 use crate::transcribe::{
     DecodeParams, GpuPref, JobCommand, JobFinished, JobStatus, TranscribeRequest,
     TranscribeSettings, WordTiming, catalog, download, model_file,
 };
+use crate::transcript;
 use crate::transcript::export::{self, Format};
 
 #[derive(Debug, Args)]
@@ -501,9 +501,9 @@ fn job_report(
         export_errors: Vec::new(),
     };
     if let Some(t) = job.transcript
-        && let Some(version) = repo::current_version(conn, t)?
+        && let Some(version) = transcript::sql::current_version(conn, t)?
     {
-        let segments = repo::segments(conn, version.id)?;
+        let segments = transcript::sql::segments(conn, version.id)?;
         report.segments = segments.len();
         report.version = Some(version.number);
         if !formats.is_empty() {
@@ -536,7 +536,7 @@ fn job_report(
                 }
             };
             let abs = std::fs::canonicalize(&written).unwrap_or(written.clone());
-            if let Err(e) = repo::record_export(
+            if let Err(e) = transcript::sql::record_export(
                 conn,
                 t,
                 version.id,

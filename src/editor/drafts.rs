@@ -84,15 +84,17 @@ pub fn delete(conn: &Connection, transcript: TranscriptId) -> Result<(), Storage
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::storage::repo::{self, NewVersion, VersionSource};
+    use crate::library;
+    use crate::transcript;
+    use crate::transcript::sql::{NewVersion, VersionSource};
 
     #[test]
     fn a_draft_is_written_replaced_read_and_deleted() {
         let mut conn = crate::storage::open_in_memory().unwrap();
         let conn = conn.transaction().unwrap();
-        let (file, _) = repo::insert_audio_file(
+        let (file, _) = library::sql::insert_audio_file(
             &conn,
-            &repo::NewAudioFile {
+            &library::sql::NewAudioFile {
                 sha256: "ab".repeat(32),
                 original_name: "a.wav".into(),
                 original_path: None,
@@ -112,7 +114,7 @@ mod tests {
             Segment::new(0, 1_000, "one"),
             Segment::new(1_000, 2_000, "two"),
         ];
-        let (t, v) = repo::create_transcript(
+        let (t, v) = transcript::sql::create_transcript(
             &conn,
             file,
             None,

@@ -12,16 +12,17 @@ use crate::library::import::AudioStore;
 use crate::playback::Player;
 use crate::storage::ids::{TranscriptId, VersionId};
 use crate::storage::plugin::{Database, Replies};
-use crate::storage::repo::{
-    self, NewVersion, SearchHit, SegmentRow, TranscriptRow, VersionRow, VersionSource,
-};
 use crate::storage::writer::command;
 use crate::storage::{StorageError, now_ms};
 use crate::transcribe::live::sql::Bookmark;
+use crate::transcript;
 use crate::transcript::Segment;
 use crate::transcript::diff::{Comparison, compare};
 use crate::transcript::edit::{Edit, EditSession, SegmentKey};
 use crate::transcript::export::Format;
+use crate::transcript::sql::{
+    NewVersion, SearchHit, SegmentRow, TranscriptRow, VersionRow, VersionSource,
+};
 use crate::{AppSystems, Feature};
 
 pub mod drafts;
@@ -122,7 +123,7 @@ pub struct LoadedTranscript {
     pub segments: Vec<SegmentRow>,
     /// The audio file's bookmarks (those set while its take recorded too).
     pub bookmarks: Vec<Bookmark>,
-    /// Where the voice activity model heard speech in the file (`repo::speech_regions`).
+    /// Where the voice activity model heard speech in the file (`transcript::sql::speech_regions`).
     pub speech: Option<Vec<(u64, u64)>>,
     /// Unsaved edits kept from an earlier session.
     pub draft: Option<drafts::EditDraft>,
@@ -160,10 +161,10 @@ pub fn load_transcript(
     transcript: TranscriptId,
     version: Option<u32>,
 ) -> Result<LoadedTranscript, StorageError> {
-    let Some(t) = repo::get_transcript(conn, transcript)? else {
+    let Some(t) = transcript::sql::get_transcript(conn, transcript)? else {
         return Err(StorageError::NotFound(format!("transcript {transcript}")));
     };
-    let versions = repo::versions(conn, transcript)?;
+    let versions = transcript::sql::versions(conn, transcript)?;
     let version = match version {
         Some(n) => versions.iter().find(|v| v.number == n).cloned(),
         None => versions.iter().find(|v| v.is_current).cloned(),
@@ -174,9 +175,9 @@ pub fn load_transcript(
             version.map_or("(current)".to_string(), |n| n.to_string())
         ))
     })?;
-    let segments = repo::segments(conn, version.id)?;
+    let segments = transcript::sql::segments(conn, version.id)?;
     let bookmarks = crate::transcribe::live::sql::bookmarks(conn, t.audio_file)?;
-    let speech = repo::speech_regions(conn, transcript)?;
+    let speech = transcript::sql::speech_regions(conn, transcript)?;
     let draft = match drafts::get(conn, transcript) {
         Ok(d) => d,
         Err(e) => {
@@ -238,7 +239,7 @@ fn export(
             let (transcript, version, code) = (job.transcript, job.version, job.format.code());
             let record = command(
                 move |c, _| {
-                    repo::record_export(
+                    transcript::sql::record_export(
                         c,
                         transcript,
                         version,
@@ -680,7 +681,7 @@ fn save_version(
             // Checked inside the writer's transaction: a version is only ever written on top
             // of the one that is current when it is written (no lost update). An edit based
             // on no version is one the user chose to save on top of whatever is current.
-            let current = repo::current_version(c, transcript)?;
+            let current = transcript::sql::current_version(c, transcript)?;
             if version.source == VersionSource::Edit && version.based_on.is_none() {
                 version.based_on = current.as_ref().map(|v| v.id);
             }
@@ -689,7 +690,7 @@ fn save_version(
                 && let Some(current) = current
                 && current.id != base
             {
-                let base = repo::versions(c, transcript)?
+                let base = transcript::sql::versions(c, transcript)?
                     .iter()
                     .find(|v| v.id == base)
                     .map_or(0, |v| v.number);
@@ -701,13 +702,13 @@ fn save_version(
             let before = match version.based_on {
                 _ if !learn => None,
                 Some(v) => Some(v),
-                None => repo::current_version(c, transcript)?.map(|v| v.id),
+                None => transcript::sql::current_version(c, transcript)?.map(|v| v.id),
             };
-            let saved = repo::add_version(c, transcript, &version, &segments, now)?;
+            let saved = transcript::sql::add_version(c, transcript, &version, &segments, now)?;
             // The edits are in a version now: their autosaved draft goes with the save.
             drafts::delete(c, transcript)?;
             if let Some(before) = before {
-                let learnt = repo::segments(c, before).map(|rows| {
+                let learnt = transcript::sql::segments(c, before).map(|rows| {
                     let before: Vec<Segment> = rows.into_iter().map(Segment::from).collect();
                     crate::transcript::words::learned(&before, &segments)
                 });
@@ -933,7 +934,8 @@ fn handle_command(
             let (transcript, to) = (doc.transcript.id, *to);
             db.write(
                 move |c, _| {
-                    repo::rollback(c, transcript, to, None, now_ms()).map_err(SaveError::from)
+                    transcript::sql::rollback(c, transcript, to, None, now_ms())
+                        .map_err(SaveError::from)
                 },
                 replies.to(move |result| EditorReply::Saved { transcript, result }),
             );
@@ -999,13 +1001,13 @@ fn handle_command(
         EditorCommand::Search(q) => {
             let q = q.clone();
             db.read(
-                move |c| repo::search(c, &q, true, 200).map_err(|e| e.to_string()),
+                move |c| transcript::sql::search(c, &q, true, 200).map_err(|e| e.to_string()),
                 replies.to(EditorReply::Searched),
             );
         }
         EditorCommand::ListTranscripts => {
             db.read(
-                |c| repo::list_transcripts(c).map_err(|e| e.to_string()),
+                |c| transcript::sql::list_transcripts(c).map_err(|e| e.to_string()),
                 replies.to(EditorReply::Listed),
             );
         }

@@ -16,10 +16,10 @@ use bevy::prelude::*;
 use super::Editor;
 use super::flags::SegmentFlags;
 use crate::library::transcripts::Transcript;
-use crate::storage::repo::VersionRow;
 use crate::transcript::Segment;
 use crate::transcript::edit::{Change, SegmentKey};
 use crate::transcript::flags::Flag;
+use crate::transcript::sql::VersionRow;
 use crate::transcript::words::Word;
 
 /// A version of a transcript (of the one open in the editor).

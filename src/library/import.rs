@@ -23,8 +23,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
 
+use crate::library;
+use crate::library::sql::{AudioFileRow, NewAudioFile};
 use crate::media::{self, ProbeError, ProbeLimits};
-use crate::storage::repo::{self, AudioFileRow, NewAudioFile};
 use crate::storage::{StorageError, now_ms};
 
 /// Why a file could not be imported; shown as `NAME: reason`.
@@ -357,7 +358,7 @@ pub fn commit(
     store: &AudioStore,
     staged: StagedImport,
 ) -> Result<(Imported, Option<Placed>), ImportError> {
-    let (row, created) = repo::insert_audio_file(conn, &staged.file, now_ms())
+    let (row, created) = library::sql::insert_audio_file(conn, &staged.file, now_ms())
         .map_err(|e: StorageError| ImportError::Database(e.to_string()))?;
     if !created {
         // Same content already stored: a staged copy is dropped (deleted) here.

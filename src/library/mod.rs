@@ -6,6 +6,7 @@
 //! [`ImportFinished`] message.
 
 pub mod import;
+pub mod sql;
 pub mod transcripts;
 
 use std::path::PathBuf;
@@ -14,9 +15,10 @@ use std::thread::JoinHandle;
 use bevy::prelude::*;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
+use crate::library;
+use crate::library::sql::AudioFileRow;
 use crate::media::ProbeLimits;
 use crate::storage::plugin::{Database, Replies};
-use crate::storage::repo::{self, AudioFileRow};
 use crate::{AppSystems, Feature};
 use import::{AudioStore, ImportError, Imported, StagedImport};
 
@@ -200,7 +202,7 @@ fn request_library(
 ) {
     match db {
         Some(mut db) => db.read(
-            |c| repo::list_audio_files(c).map_err(|e| e.to_string()),
+            |c| library::sql::list_audio_files(c).map_err(|e| e.to_string()),
             replies.to(LibraryReply::Library),
         ),
         None => state.error = Some("no database is open".to_owned()),

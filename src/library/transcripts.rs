@@ -9,7 +9,8 @@ use bevy::prelude::*;
 use super::AudioFile;
 use crate::storage::ids::TranscriptId;
 use crate::storage::plugin::{Database, Replies};
-use crate::storage::repo::{self, TranscriptRow};
+use crate::transcript;
+use crate::transcript::sql::TranscriptRow;
 use crate::{AppSystems, Feature};
 
 /// A stored transcript.
@@ -62,7 +63,7 @@ fn reload(
     }
     if let Some(mut db) = db {
         db.read(
-            |c| repo::list_transcripts(c).map_err(|e| e.to_string()),
+            |c| transcript::sql::list_transcripts(c).map_err(|e| e.to_string()),
             replies.to(Loaded),
         );
     }

@@ -1,6 +1,7 @@
-//! SQLite persistence: connection set-up, migrations, repositories and the writer thread.
-//! Features that own their SQL keep it in their folder (`transcribe/jobs/sql.rs`); the rest
-//! is still in [`repo`].
+//! SQLite persistence: connection set-up, pragmas, migrations, ids and the writer and reader
+//! threads. Each feature keeps its own SQL in its folder (`library/sql.rs`, `capture/sql.rs`,
+//! `transcript/sql.rs`, `transcript/vocabulary.rs`, `transcribe/jobs/sql.rs`,
+//! `transcribe/live/sql.rs`).
 //!
 //! The ECS never touches rusqlite: features queue [`writer::Command`]s (their own work and a
 //! typed reply) for the writer thread, or queries for the reader thread
@@ -9,7 +10,6 @@
 
 pub mod ids;
 pub mod plugin;
-pub mod repo;
 pub mod runner;
 pub mod writer;
 

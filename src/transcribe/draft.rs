@@ -1,6 +1,6 @@
 //! The live draft of a take: the text committed while it recorded, kept.
 //!
-//! Every committed piece is stored as it is committed ([`repo::insert_live_piece`]), so a
+//! Every committed piece is stored as it is committed ([`super::live::sql::insert_live_piece`]), so a
 //! crash loses none of it. When the take is stored, or recovered after a crash, the pieces
 //! become version 1 of the take's transcript (source `live`), regrouped into sentences, with
 //! the caption lag statistics in the version's parameters; the whole-take pass then becomes
@@ -14,10 +14,11 @@ use super::agreement::ends_sentence;
 use super::jobs::stored_segment;
 use super::live::sql::LivePiece;
 use super::protocol::{Segment, Word};
+use crate::library;
 use crate::storage::StorageError;
 use crate::storage::ids::{AudioFileId, SessionId, TranscriptId};
-use crate::storage::repo::{self, NewVersion, VersionSource};
 use crate::transcript;
+use crate::transcript::sql::{NewVersion, VersionSource};
 
 /// A draft segment ends after a word that ends a sentence, before a pause this long, or
 /// once it is this long.
@@ -149,8 +150,8 @@ pub fn save(
             return crate::transcribe::live::sql::session_live_transcript(conn, session);
         };
         // Titled like a transcript from a job: by the file's name.
-        let title = repo::audio_file(conn, audio_file)?.map(|a| a.original_name);
-        let (transcript, _) = repo::create_transcript(
+        let title = library::sql::audio_file(conn, audio_file)?.map(|a| a.original_name);
+        let (transcript, _) = transcript::sql::create_transcript(
             conn,
             audio_file,
             None,
@@ -245,7 +246,7 @@ fn draft_of(
     keep_empty: bool,
 ) -> Result<Option<(NewVersion, Vec<transcript::Segment>)>, StorageError> {
     if let Some(t) = crate::transcribe::live::sql::session_live_transcript(conn, session)?
-        && repo::get_transcript(conn, t)?.is_some()
+        && transcript::sql::get_transcript(conn, t)?.is_some()
     {
         tracing::debug!(session = %session, transcript = %t, "the live draft is kept already");
         return Ok(None);

@@ -8,6 +8,7 @@ pub mod flags;
 pub mod import;
 pub mod retranscribe;
 pub mod segment;
+pub mod sql;
 pub mod vocabulary;
 pub mod wer;
 pub mod words;

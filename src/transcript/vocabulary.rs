@@ -87,7 +87,7 @@ fn check_term(term: &str) -> Result<&str, String> {
     Ok(t)
 }
 
-/// Adds the user's terms (each checked by [`check_term`]; one that is not valid refuses
+/// Adds the user's terms (each checked by `check_term`; one that is not valid refuses
 /// them all, so nothing half-done is kept). The number added.
 pub fn add_terms(conn: &Connection, terms: &[String], now: i64) -> Result<usize, StorageError> {
     for t in terms {

@@ -6,7 +6,7 @@ use bevy_egui::egui;
 
 use super::{Intent, UiState};
 use crate::library::format_duration_ms;
-use crate::storage::repo::AudioFileRow;
+use crate::library::sql::AudioFileRow;
 
 pub struct View<'a> {
     /// Newest first.
@@ -19,7 +19,7 @@ pub struct View<'a> {
     /// The newest transcript of each file.
     pub transcript_of:
         &'a std::collections::HashMap<crate::storage::ids::AudioFileId, FileTranscript>,
-    pub search_results: &'a [crate::storage::repo::SearchHit],
+    pub search_results: &'a [crate::transcript::sql::SearchHit],
 }
 
 /// A file's newest transcript, as its row shows it.

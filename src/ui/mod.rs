@@ -1138,7 +1138,7 @@ fn draw(
     mut ed: EditorData,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
-    let rows: Vec<&crate::storage::repo::AudioFileRow> = lib
+    let rows: Vec<&crate::library::sql::AudioFileRow> = lib
         .order
         .0
         .iter()

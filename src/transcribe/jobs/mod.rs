@@ -37,10 +37,11 @@ use crate::library::import::AudioStore;
 use crate::library::transcripts::TranscriptsChanged;
 use crate::storage::ids::{AudioFileId, JobId, TranscriptId, VersionId};
 use crate::storage::plugin::{Database, Replies};
-use crate::storage::repo::{NewVersion, VersionSource};
 use crate::storage::runner::Runner;
 use crate::storage::writer::unanswered;
-use crate::storage::{StorageError, now_ms, repo};
+use crate::storage::{StorageError, now_ms};
+use crate::transcript;
+use crate::transcript::sql::{NewVersion, VersionSource};
 use crate::transcript::{Segment, retranscribe};
 use crate::{AppSystems, Feature};
 use sql::{JobRow, NewJob};
@@ -517,7 +518,8 @@ fn save_transcript(
         move |c, _| {
             let now = now_ms();
             // The transcript it was meant for may have been deleted since: then a new one.
-            let into = into.filter(|t| matches!(repo::get_transcript(c, *t), Ok(Some(_))));
+            let into =
+                into.filter(|t| matches!(transcript::sql::get_transcript(c, *t), Ok(Some(_))));
             let stored = match (into, redo) {
                 // A span again: the version it repairs (named, or the transcript's current
                 // one when this job is saved: spans queued one after another each repair
@@ -527,14 +529,14 @@ fn save_transcript(
                     // another job may have saved one since this job was queued): the span is
                     // re-applied onto it when its stretch still holds what the job repaired,
                     // and the job is refused, saying so, when that stretch was changed.
-                    let current = repo::current_version(c, t).and_then(|v| {
+                    let current = transcript::sql::current_version(c, t).and_then(|v| {
                         v.ok_or_else(|| StorageError::NotFound("the version to repair".into()))
                     });
                     let spans = r.each();
                     let base = current.and_then(|cur| match r.based_on {
                         Some(asked) if asked != cur.id => {
                             let inside = |v: VersionId| -> Result<Vec<Segment>, StorageError> {
-                                Ok(repo::segments(c, v)?
+                                Ok(transcript::sql::segments(c, v)?
                                     .into_iter()
                                     .map(Segment::from)
                                     .filter(|s| {
@@ -564,7 +566,7 @@ fn save_transcript(
                         _ => Ok(cur.id),
                     });
                     base.and_then(|v| {
-                        let base: Vec<Segment> = repo::segments(c, v)?
+                        let base: Vec<Segment> = transcript::sql::segments(c, v)?
                             .into_iter()
                             .map(Segment::from)
                             .collect();
@@ -582,16 +584,16 @@ fn save_transcript(
                             params["retranscribe"]["based_on_version_id"] = v.0.into();
                             version.params_json = Some(params.to_string());
                         }
-                        repo::add_version(c, t, &version, &spliced, now).map(|(v, _)| (t, v))
+                        transcript::sql::add_version(c, t, &version, &spliced, now)
+                            .map(|(v, _)| (t, v))
                     })
                 }
                 (None, Some(_)) => Err(StorageError::NotFound(
                     "the transcript this span belonged to".into(),
                 )),
-                (Some(t), None) => {
-                    repo::add_version(c, t, &version, &segments, now).map(|(v, _)| (t, v))
-                }
-                (None, None) => repo::create_transcript(
+                (Some(t), None) => transcript::sql::add_version(c, t, &version, &segments, now)
+                    .map(|(v, _)| (t, v)),
+                (None, None) => transcript::sql::create_transcript(
                     c,
                     audio_file,
                     Some(id),
@@ -770,8 +772,8 @@ fn handle_requests(
                 // Another pass over a file with a transcript is a new version of it (its
                 // history stays one list), unless a transcript of its own was asked for.
                 if job.into_transcript.is_none() && job.redo.is_none() && !own {
-                    job.into_transcript =
-                        repo::newest_transcript_of(c, job.audio_file).map_err(|e| e.to_string())?;
+                    job.into_transcript = transcript::sql::newest_transcript_of(c, job.audio_file)
+                        .map_err(|e| e.to_string())?;
                 }
                 if params.use_vocabulary {
                     let mut params = params;
