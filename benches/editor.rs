@@ -12,9 +12,8 @@ use bevy::ecs::system::SystemState;
 use bevy::prelude::*;
 use bevy_egui::egui;
 use criterion::{Criterion, criterion_group, criterion_main};
-use verbatim::editor::segments::{
-    OpenSegments, OpenVersion, SegmentList, SegmentRowData, SegmentRows, Segments, mirror, plugin,
-};
+use verbatim::editor::rows::{OpenSegments, SegmentList, SegmentRowData, SegmentRows};
+use verbatim::editor::segments::{OpenVersion, Segments, mirror, plugin};
 use verbatim::editor::{Doc, Editor};
 use verbatim::storage::ids::{AudioFileId, TranscriptId, VersionId};
 use verbatim::transcript::Segment;

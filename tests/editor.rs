@@ -13,9 +13,10 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use verbatim::CorePlugin;
 use verbatim::cli::{ImportLog, headless_app, track_imports, update_until};
+use verbatim::editor::rows::SegmentList;
 use verbatim::editor::segments::{
-    OpenVersion, SegmentId, SegmentIndex, SegmentList, SegmentText, SegmentTiming, Segments,
-    TranscriptVersion, VersionOf,
+    OpenVersion, SegmentId, SegmentIndex, SegmentText, SegmentTiming, Segments, TranscriptVersion,
+    VersionOf,
 };
 use verbatim::editor::{CompareDoc, Doc, Editor, EditorCommand, EditorEvent};
 use verbatim::library::ImportRequested;
@@ -109,7 +110,7 @@ fn draw(ui: &mut egui::Ui, p: &mut P) {
 fn draw_rows(
     ui: &mut egui::Ui,
     p: &mut P,
-    rows: Option<&dyn verbatim::editor::segments::SegmentRows>,
+    rows: Option<&dyn verbatim::editor::rows::SegmentRows>,
     position_ms: u64,
 ) {
     let own = SegmentList::of_session(&p.doc.session);
@@ -1277,15 +1278,15 @@ fn cli_flags_lists_where_a_version_looks_wrong() {
 /// Rows with flags, as the segment entities give them to the panel.
 struct Flagged(Vec<(Segment, Vec<verbatim::transcript::flags::Flag>)>);
 
-impl verbatim::editor::segments::SegmentRows for Flagged {
+impl verbatim::editor::rows::SegmentRows for Flagged {
     fn len(&self) -> usize {
         self.0.len()
     }
 
-    fn row(&self, i: usize) -> Option<verbatim::editor::segments::SegmentView<'_>> {
+    fn row(&self, i: usize) -> Option<verbatim::editor::rows::SegmentView<'_>> {
         self.0
             .get(i)
-            .map(|(s, f)| verbatim::editor::segments::SegmentView {
+            .map(|(s, f)| verbatim::editor::rows::SegmentView {
                 key: verbatim::transcript::edit::SegmentKey(i as u64),
                 start_ms: s.start_ms,
                 end_ms: s.end_ms,
@@ -1607,7 +1608,7 @@ fn shortcuts_wait_while_a_dialog_has_the_keyboard_and_the_spectrogram_seeks() {
 mod model {
     use super::*;
     use verbatim::editor::flags::FlaggedCount;
-    use verbatim::editor::segments::{OpenSegments, SegmentRowData};
+    use verbatim::editor::rows::{OpenSegments, SegmentRowData};
     use verbatim::ui::editor_command;
 
     /// xorshift64*: the walk is the same for the same seed, with no dependency.

@@ -15,4 +15,5 @@ pub mod recovery;
 pub mod ring;
 pub mod sql;
 pub mod stream;
+pub mod take;
 pub mod wav;

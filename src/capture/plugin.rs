@@ -10,11 +10,10 @@ use bevy::prelude::*;
 use crossbeam_channel::Receiver;
 
 use super::devices::{self, InputDevice};
-use super::recorder::{
-    Finished, Progress, Recorder, RecorderConfig, RecorderEvent, TakeStored, new_take_path,
-};
-use super::recovery::Recovered;
+use super::recorder::{Finished, Progress, Recorder, RecorderConfig, RecorderEvent, TakeStored};
+use super::recovery::{LiveText, Recovered};
 use super::stream::{Source, StreamFormat};
+use super::take::new_take_path;
 use crate::dsp::meter::{self, Meter};
 use crate::dsp::peaks::PeakPyramid;
 use crate::dsp::spectrum::{LogAxis, SpectrumAnalyzer, spectrogram_column};
@@ -349,12 +348,14 @@ fn recover_on_start(
     settings: Res<CaptureSettings>,
     db: Option<ResMut<Database>>,
     plans: Res<Replies<RecoveryPlan>>,
+    live: Option<Res<LiveText>>,
 ) {
+    let live = live.map_or(LiveText::NONE, |l| *l);
     if settings.recover_on_start
         && let Some(mut db) = db
     {
         db.read(
-            |c| super::recovery::interrupted(c).map_err(|e| e.to_string()),
+            move |c| super::recovery::interrupted(c, live).map_err(|e| e.to_string()),
             plans.to(RecoveryPlan),
         );
     }
@@ -367,7 +368,9 @@ fn run_recovery(
     db: Option<Res<Database>>,
     store: Res<CaptureStore>,
     recovered: Res<Replies<RecoveryReply>>,
+    live: Option<Res<LiveText>>,
 ) {
+    let live = live.map_or(LiveText::NONE, |l| *l);
     for RecoveryPlan(plan) in plans.drain() {
         let reply = recovered.to(RecoveryReply);
         let (rows, Some(db)) = (plan, db.as_ref()) else {
@@ -392,7 +395,7 @@ fn run_recovery(
                 let prepared = super::recovery::prepare(&store, rows);
                 let commit = crate::storage::writer::command(
                     move |c, effects| {
-                        super::recovery::commit(c, &store, prepared, effects)
+                        super::recovery::commit(c, &store, prepared, live, effects)
                             .map_err(|e| e.to_string())
                     },
                     reply,

@@ -18,9 +18,9 @@ use crossbeam_channel::{Receiver, Sender};
 use ringbuf::traits::{Consumer, Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
 
-use super::recovery::is_managed_take;
 use super::ring::RingReader;
 use super::stream::{CaptureError, InputStream, Source, StreamEvent, StreamFormat};
+use super::take::{is_managed_take, remove_stored, reserve_path, stage_part};
 use super::wav::{Durability, TakeSummary, TakeWriter};
 use crate::capture;
 use crate::capture::sql::{
@@ -28,7 +28,6 @@ use crate::capture::sql::{
 };
 use crate::dsp::peaks::{FINE, MinMax};
 use crate::library::import::{self, AudioStore, Imported, StagedImport};
-use crate::media::ProbeLimits;
 use crate::storage::ids::SessionId;
 use crate::storage::now_ms;
 use crate::storage::writer::{DbSender, Effects, command};
@@ -92,28 +91,6 @@ impl RecorderConfig {
             runner: None,
         }
     }
-}
-
-/// Where a new take goes in the data directory: `recordings/YYYY-MM-DD_HH-MM-SS.wav` (with a
-/// counter if that exists). Returns the absolute path and the session's relative path.
-pub fn new_take_path(data_dir: &Path) -> std::io::Result<(PathBuf, String)> {
-    let dir = data_dir.join("recordings");
-    std::fs::create_dir_all(&dir)?;
-    let stamp = jiff::Zoned::now().strftime("%Y-%m-%d_%H-%M-%S").to_string();
-    for n in 0..1000u32 {
-        let name = if n == 0 {
-            format!("{stamp}.wav")
-        } else {
-            format!("{stamp}-{n}.wav")
-        };
-        let abs = dir.join(&name);
-        if !abs.exists() {
-            return Ok((abs, format!("recordings/{name}")));
-        }
-    }
-    Err(std::io::Error::other(
-        "too many takes with the same time stamp",
-    ))
 }
 
 enum Control {
@@ -397,13 +374,6 @@ struct Writer {
 /// by writing [`RESERVE_BYTES`] beside itself and gives them back when it ends; a crash
 /// leaves the file, and recovery deletes it before storing the take.
 pub const RESERVE_BYTES: usize = 2 << 20;
-
-/// The reserve file of a take.
-pub fn reserve_path(take: &Path) -> PathBuf {
-    let mut s = take.as_os_str().to_owned();
-    s.push(".reserve");
-    PathBuf::from(s)
-}
 
 struct Reserve(PathBuf);
 
@@ -883,31 +853,4 @@ fn save_recording(
             .map_err(|e| e.to_string())?;
     }
     Ok(imported)
-}
-
-/// Removes takes now in the store (a take stored in place has moved already).
-pub(crate) fn remove_stored(paths: &[PathBuf]) {
-    for path in paths {
-        match std::fs::remove_file(path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!("cannot remove the stored take {}: {e}", path.display()),
-        }
-    }
-}
-
-/// Stages one part of a finished take for the store. A take in the data directory (`managed`)
-/// moves into the store: hashed where it is, with what it holds read from the exact header
-/// the recorder wrote (no copy, no decode: a take that filled the disk must still fit). One
-/// the user placed elsewhere is theirs and is copied, and probed like any import.
-pub(super) fn stage_part(
-    part: &Path,
-    store: &AudioStore,
-    managed: bool,
-) -> Result<import::StagedImport, String> {
-    if !managed {
-        return import::stage(part, store, &ProbeLimits::default()).map_err(|e| e.to_string());
-    }
-    let info = super::wav::media_info(part).map_err(|e| e.to_string())?;
-    import::stage_in_place(part, info, &ProbeLimits::default()).map_err(|e| e.to_string())
 }

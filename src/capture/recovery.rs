@@ -9,14 +9,47 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
+use super::take::{
+    is_managed_take, remove_stored, reserve_path, stage_part, take_in_use, take_path,
+};
 use super::wav;
 use crate::capture;
 use crate::capture::sql::{SessionEnd, SessionProgress, SessionStatus, StopReason};
 use crate::library::import::{self, AudioStore, Imported, Placed};
-use crate::storage::ids::{SessionId, TranscriptId};
+use crate::storage::ids::{AudioFileId, SessionId, TranscriptId};
 use crate::storage::writer::Effects;
 use crate::storage::{StorageError, now_ms};
-use crate::transcribe::draft;
+
+/// [`LiveText::keep`]: a recovered take's live text made version 1 of a transcript of its
+/// stored file.
+pub type KeepLiveText = fn(
+    &Connection,
+    SessionId,
+    AudioFileId,
+    serde_json::Value,
+) -> Result<Option<TranscriptId>, StorageError>;
+
+/// A take's live text, of which capture records nothing: the feature that keeps it (the live
+/// draft, `transcribe::live`) puts these two functions in the world, and recovery keeps what
+/// was committed before a crash through them without knowing transcription (capture sits
+/// below transcription; nothing of it calls up there).
+#[derive(bevy::prelude::Resource, Debug, Clone, Copy)]
+pub struct LiveText {
+    /// Where a take's committed live text ends (ms into the take); `None`: it has none.
+    pub end_ms: fn(&Connection, SessionId) -> Result<Option<u64>, StorageError>,
+    /// Makes a recovered take's live text version 1 of a transcript of its stored file
+    /// (`about` goes into the version's parameters) and returns that transcript; `None`: the
+    /// take has no live text. Keeping it again returns the same transcript.
+    pub keep: KeepLiveText,
+}
+
+impl LiveText {
+    /// An app without live transcription: no take has live text.
+    pub const NONE: Self = Self {
+        end_ms: |_, _| Ok(None),
+        keep: |_, _, _, _| Ok(None),
+    };
+}
 
 /// What recovery did with one interrupted take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,38 +100,16 @@ pub struct Recovered {
     pub live_transcript: Option<TranscriptId>,
 }
 
-/// A session's take path: relative paths are under the data directory.
-pub fn take_path(data_dir: &Path, file_path: &str) -> PathBuf {
-    let p = Path::new(file_path);
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        data_dir.join(p)
-    }
-}
-
-/// Whether a live recorder holds the take (its exclusive lock).
-pub fn take_in_use(path: &Path) -> bool {
-    crate::paths::lock_state(path) == crate::paths::LockState::Held
-}
-
-/// Takes that live in the data directory's `recordings/` are removed once stored; a take the
-/// user asked for elsewhere (`--out`) is theirs and stays.
-pub fn is_managed_take(data_dir: &Path, file_path: &str) -> bool {
-    let p = Path::new(file_path);
-    !p.is_absolute() && p.starts_with("recordings") || p.starts_with(data_dir.join("recordings"))
-}
-
 /// An interrupted session, and where its committed live text ends (`None`: it has none).
 pub type Interrupted = (capture::sql::RecordingSessionRow, Option<u64>);
 
 /// The sessions still `recording` (interrupted unless a recorder holds their take), read
 /// before recovery's file work.
-pub fn interrupted(conn: &Connection) -> Result<Vec<Interrupted>, StorageError> {
+pub fn interrupted(conn: &Connection, live: LiveText) -> Result<Vec<Interrupted>, StorageError> {
     capture::sql::list_recording_sessions(conn, Some(SessionStatus::Recording))?
         .into_iter()
         .map(|row| {
-            let end = crate::transcribe::live::sql::live_text_end_ms(conn, row.id)?;
+            let end = (live.end_ms)(conn, row.id)?;
             Ok((row, end))
         })
         .collect()
@@ -169,7 +180,7 @@ pub fn prepare(store: &AudioStore, rows: Vec<Interrupted>) -> Vec<Prepared> {
         }
         let _span = tracing::info_span!("recover", session = %row.id).entered();
         // A take cut short keeps the space it held back for its storing: give it back.
-        let reserve = super::recorder::reserve_path(&path);
+        let reserve = reserve_path(&path);
         if reserve.exists()
             && let Err(e) = std::fs::remove_file(&reserve)
         {
@@ -220,8 +231,7 @@ fn stage_parts(
         .iter()
         .map(|part| {
             // A managed take was repaired just before: its header is exact.
-            super::recorder::stage_part(part, store, managed)
-                .map_err(|e| format!("{}: {e}", part.display()))
+            stage_part(part, store, managed).map_err(|e| format!("{}: {e}", part.display()))
         })
         .collect()
 }
@@ -237,6 +247,7 @@ pub fn commit(
     conn: &Connection,
     store: &AudioStore,
     prepared: Vec<Prepared>,
+    live: LiveText,
     effects: &mut Effects,
 ) -> Result<Vec<Recovered>, StorageError> {
     let mut out = Vec::new();
@@ -269,7 +280,7 @@ pub fn commit(
                     report.imported = imported;
                     report.status = RecoveryStatus::Recovered;
                     if managed {
-                        effects.after_commit(move || super::recorder::remove_stored(&parts));
+                        effects.after_commit(move || remove_stored(&parts));
                     }
                 }
                 Err(e) => {
@@ -292,7 +303,7 @@ pub fn commit(
                 // transcript of its own, marked as having no audio of its own.
                 if let Some(staged) = lost_text {
                     let why = report.error.clone();
-                    match keep_text_of_lost_take(conn, store, id, staged, why, effects) {
+                    match keep_text_of_lost_take(conn, store, id, staged, why, live, effects) {
                         Ok(t) => report.live_transcript = t,
                         Err(e) => {
                             tracing::warn!(session = %id, "cannot keep the live text of a lost take: {e}");
@@ -316,7 +327,7 @@ pub fn commit(
         // The live text committed before the crash becomes the recovered take's draft.
         if let Some(i) = file {
             let about = serde_json::json!({ "recovered": true });
-            match draft::save(conn, id, i.row.id, about, false, now_ms()) {
+            match (live.keep)(conn, id, i.row.id, about) {
                 Ok(t) => report.live_transcript = t,
                 Err(e) => tracing::warn!(session = %id, "cannot keep the live draft: {e}"),
             }
@@ -373,12 +384,13 @@ fn keep_text_of_lost_take(
     session: SessionId,
     staged: Result<import::StagedImport, String>,
     why: Option<String>,
+    live: LiveText,
     effects: &mut Effects,
 ) -> Result<Option<TranscriptId>, String> {
     let (imported, placed) = import::commit(conn, store, staged?).map_err(|e| e.to_string())?;
     effects.on_rollback(move || placed.into_iter().for_each(Placed::undo));
     let about = serde_json::json!({ "recovered": true, "audio_lost": why });
-    draft::save(conn, session, imported.row.id, about, false, now_ms()).map_err(|e| e.to_string())
+    (live.keep)(conn, session, imported.row.id, about).map_err(|e| e.to_string())
 }
 
 /// A WAV of `ms` of silence, 8 kHz 8-bit mono, with `comment` in its INFO list (which also

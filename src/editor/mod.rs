@@ -27,6 +27,7 @@ use crate::{AppSystems, Feature};
 
 pub mod drafts;
 pub mod flags;
+pub mod rows;
 pub mod segments;
 
 /// The open version.

@@ -11,7 +11,6 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use super::agreement::ends_sentence;
-use super::jobs::stored_segment;
 use super::live::sql::LivePiece;
 use super::protocol::{Segment, Word};
 use crate::library;
@@ -29,7 +28,7 @@ const MAX_SEGMENT_MS: u64 = 12_000;
 pub fn piece_row(piece: &Segment, at_ms: u64) -> LivePiece {
     LivePiece {
         at_ms,
-        segment: stored_segment(piece),
+        segment: piece.stored(),
     }
 }
 
@@ -44,7 +43,7 @@ fn words_of(piece: &LivePiece) -> Vec<Word> {
 
 /// Words as one stored segment.
 fn segment(words: &[Word]) -> Option<transcript::Segment> {
-    Segment::of_words(words).as_ref().map(stored_segment)
+    Segment::of_words(words).as_ref().map(Segment::stored)
 }
 
 /// The draft's segments: the committed words regrouped into sentences (a piece is whatever
@@ -287,6 +286,72 @@ mod tests {
 
     fn piece(words: &[Word], at_ms: u64) -> LivePiece {
         piece_row(&Segment::of_words(words).unwrap(), at_ms)
+    }
+
+    /// Recovery keeps a crashed take's live text through the port the live feature hands it
+    /// (`capture::recovery::LiveText`, whose `keep` is [`save`]): the draft lands as version 1
+    /// of a transcript of the stored file, and a recovery run again (another process, a
+    /// retry after a failed commit) gets the same transcript, not a second one.
+    #[test]
+    fn a_saved_draft_lands_once_however_often_it_is_saved() {
+        let conn = crate::storage::open_in_memory().unwrap();
+        let (file, _) = library::sql::insert_audio_file(
+            &conn,
+            &library::sql::NewAudioFile {
+                sha256: "ab".repeat(32),
+                original_name: "take.wav".into(),
+                original_path: None,
+                stored_path: "audio/ab/take.wav".into(),
+                size_bytes: 1000,
+                container: "wav".into(),
+                codec: "pcm_s16le".into(),
+                duration_ms: 3000,
+                sample_rate: 16000,
+                channels: 1,
+            },
+            1,
+        )
+        .unwrap();
+        let session = crate::capture::sql::insert_recording_session(
+            &conn,
+            &crate::capture::sql::NewRecordingSession {
+                device_id: None,
+                device_name: "fake".into(),
+                sample_rate: 16000,
+                channels: 1,
+                sample_format: "i16".into(),
+                file_path: "recordings/take.wav".into(),
+                runner: None,
+            },
+            1,
+        )
+        .unwrap();
+        let words = [w("Ask", 0, 400), w("not.", 500, 900)];
+        super::super::live::sql::insert_live_piece(&conn, session, &piece(&words, 1_500), 2)
+            .unwrap();
+        let about = serde_json::json!({ "recovered": true });
+        let first = save(&conn, session, file.id, about.clone(), false, 3)
+            .unwrap()
+            .unwrap();
+        let again = save(&conn, session, file.id, about, false, 4)
+            .unwrap()
+            .unwrap();
+        assert_eq!(first, again);
+        let transcripts: i64 = conn
+            .query_row("SELECT COUNT(*) FROM transcripts", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(transcripts, 1);
+        let version = transcript::sql::current_version(&conn, first)
+            .unwrap()
+            .unwrap();
+        assert_eq!(version.number, 1);
+        assert_eq!(version.source, VersionSource::Live);
+        let text: Vec<String> = transcript::sql::segments(&conn, version.id)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.text)
+            .collect();
+        assert_eq!(text.join(" "), "Ask not.");
     }
 
     #[test]

@@ -194,6 +194,21 @@ pub struct Segment {
 }
 
 impl Segment {
+    /// The segment as the database keeps it (its words as JSON; times and the model's
+    /// signals brought into the ranges the schema allows).
+    pub fn stored(&self) -> crate::transcript::Segment {
+        crate::transcript::Segment {
+            start_ms: self.start_ms,
+            end_ms: self.end_ms.max(self.start_ms),
+            text: self.text.clone(),
+            confidence: self.confidence,
+            words_json: serde_json::to_string(&self.words).ok(),
+            speaker: None,
+            no_speech: Some(self.no_speech.clamp(0.0, 1.0)),
+            avg_logprob: self.avg_logprob.map(|l| l.min(0.0)),
+        }
+    }
+
     /// Words as one segment: their span, their text joined, their mean probability.
     pub fn of_words(words: &[Word]) -> Option<Self> {
         let (first, last) = (words.first()?, words.last()?);

@@ -7,7 +7,7 @@ use bevy_egui::egui::{self, Color32, Pos2, Rect, Sense, Stroke};
 
 use super::Intent;
 use crate::dsp::peaks::{MinMax, PeakPyramid};
-use crate::editor::segments::{SegmentRows, SegmentView};
+use crate::editor::rows::{SegmentRows, SegmentView};
 use crate::editor::{CompareDoc, Doc};
 use crate::storage::ids::VersionId;
 use crate::transcript::diff::{Kind, Span};

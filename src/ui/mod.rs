@@ -29,7 +29,8 @@ use crate::capture::plugin::{
     CaptureSettings, InputDevices, Levels, LiveSpectrum, RecordCommand, RecordRequest,
     RecordingNotice, RecordingSession, Spectrogram, TakeStats, Waveform,
 };
-use crate::editor::segments::{OpenSegments, OpenVersion, SegmentRowData, SegmentRows, Segments};
+use crate::editor::rows::{OpenSegments, SegmentRowData, SegmentRows};
+use crate::editor::segments::{OpenVersion, Segments};
 use crate::library::{
     AudioFile, ImportFinished, ImportRequested, Importer, LibraryOrder, LibraryState,
 };

@@ -462,7 +462,11 @@ fn save_transcript(
     job: &mut TranscriptionJob,
 ) {
     let Some(db) = db.as_mut() else { return };
-    let segments: Vec<Segment> = job.segments.iter().map(stored_segment).collect();
+    let segments: Vec<Segment> = job
+        .segments
+        .iter()
+        .map(super::protocol::Segment::stored)
+        .collect();
     let stats = job.stats.clone().unwrap_or_default();
     let params = serde_json::json!({
         // Which job made the version (its report finds it by this, whatever else was saved

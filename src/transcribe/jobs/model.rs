@@ -13,7 +13,6 @@ use crate::storage::ids::{AudioFileId, JobId, TranscriptId};
 use crate::storage::now_ms;
 use crate::transcribe::catalog;
 use crate::transcribe::protocol::{DecodeParams, GpuPref, JobStats, Segment};
-use crate::transcript;
 
 /// Where a job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -321,19 +320,5 @@ impl TranscribeSettings {
         self.vad_model
             .clone()
             .or_else(|| catalog::default_vad(&self.models_dir))
-    }
-}
-
-/// A segment from the worker as the database keeps it (its words as JSON).
-pub fn stored_segment(s: &Segment) -> transcript::Segment {
-    transcript::Segment {
-        start_ms: s.start_ms,
-        end_ms: s.end_ms.max(s.start_ms),
-        text: s.text.clone(),
-        confidence: s.confidence,
-        words_json: serde_json::to_string(&s.words).ok(),
-        speaker: None,
-        no_speech: Some(s.no_speech.clamp(0.0, 1.0)),
-        avg_logprob: s.avg_logprob.map(|l| l.min(0.0)),
     }
 }

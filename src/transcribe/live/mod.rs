@@ -35,6 +35,7 @@ use super::protocol::{FromWorker, JobSpec, Segment, Word};
 use super::worker::{EngineEvent, ProcessTranscriber, WorkerCommand};
 use super::{Transcriber, backend, catalog};
 use crate::capture::plugin::{RecordingSession, TakeStats, is_active};
+use crate::capture::recovery::LiveText;
 use crate::library::{AudioFile, Importer};
 use crate::storage::ids::SessionId;
 use crate::storage::ids::TranscriptId;
@@ -382,6 +383,13 @@ pub struct LivePlugin {
 impl Plugin for LivePlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<LiveSettings>()
+            // Recovery keeps a crashed take's live text through these.
+            .insert_resource(LiveText {
+                end_ms: sql::live_text_end_ms,
+                keep: |conn, session, file, about| {
+                    draft::save(conn, session, file, about, false, now_ms())
+                },
+            })
             .init_resource::<LiveWorker>()
             .init_resource::<Replies<DraftSaved>>()
             .init_resource::<Replies<StrandedReply>>()

@@ -43,7 +43,6 @@ pub fn insert_live_piece(
     Ok(())
 }
 
-/// A session's committed live pieces, in the order they were committed.
 /// Where a session's committed live text ends (ms into the take); `None`: it has none.
 pub fn live_text_end_ms(
     conn: &Connection,
@@ -54,6 +53,7 @@ pub fn live_text_end_ms(
         .query_row([session], |r| r.get(0))?)
 }
 
+/// A session's committed live pieces, in the order they were committed.
 pub fn live_pieces(conn: &Connection, session: SessionId) -> Result<Vec<LivePiece>, StorageError> {
     let mut stmt = conn.prepare_cached(
         "SELECT start_ms, end_ms, at_ms, text, confidence, words_json FROM live_pieces \
