@@ -15,7 +15,7 @@ use verbatim::capture::plugin::{
 };
 use verbatim::capture::sql::StopReason;
 use verbatim::capture::stream::{FakeSource, Source};
-use verbatim::cli::{headless_app, update_until};
+use verbatim::headless::{headless_app, update_until};
 use verbatim::library;
 use verbatim::library::AudioFile;
 use verbatim::library::import::AudioStore;

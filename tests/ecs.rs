@@ -8,7 +8,7 @@ use std::time::Duration;
 use bevy::prelude::*;
 use common::fixture;
 use verbatim::CorePlugin;
-use verbatim::cli::{ImportLog, headless_app, track_imports, update_until};
+use verbatim::headless::{ImportLog, headless_app, track_imports, update_until};
 use verbatim::library;
 use verbatim::library::import::AudioStore;
 use verbatim::library::sql::NewAudioFile;
@@ -141,7 +141,7 @@ fn core_plugin_boots_loads_the_library_and_imports_through_the_writer() {
 
 #[test]
 fn frame_sets_run_in_order() {
-    use verbatim::AppSystems;
+    use verbatim::schedule::AppSystems;
     #[derive(Resource, Default)]
     struct Order(Vec<AppSystems>);
     let dir = tempfile::tempdir().unwrap();

@@ -12,13 +12,13 @@ use bevy_egui::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use verbatim::CorePlugin;
-use verbatim::cli::{ImportLog, headless_app, track_imports, update_until};
 use verbatim::editor::rows::SegmentList;
 use verbatim::editor::segments::{
     OpenVersion, SegmentId, SegmentIndex, SegmentText, SegmentTiming, Segments, TranscriptVersion,
     VersionOf,
 };
 use verbatim::editor::{CompareDoc, Doc, Editor, EditorCommand, EditorEvent};
+use verbatim::headless::{ImportLog, headless_app, track_imports, update_until};
 use verbatim::library::ImportRequested;
 use verbatim::library::import::AudioStore;
 use verbatim::library::transcripts::Transcript;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use bevy::prelude::*;
 use common::whisper::{synthetic_model, synthetic_with, vad_model, verbatim_exe};
 use verbatim::CorePlugin;
-use verbatim::cli::{ImportLog, headless_app, track_imports, update_until};
+use verbatim::headless::{ImportLog, headless_app, track_imports, update_until};
 use verbatim::library::import::AudioStore;
 use verbatim::library::{AudioFile, ImportRequested};
 use verbatim::storage::ids::{AudioFileId, JobId};

@@ -14,7 +14,7 @@ use common::whisper::{synthetic_model, vad_model, verbatim_exe};
 use verbatim::CorePlugin;
 use verbatim::capture::plugin::{RecordCommand, RecordRequest, RecordingSession, TakeStats};
 use verbatim::capture::stream::Source;
-use verbatim::cli::{headless_app, update_until};
+use verbatim::headless::{headless_app, update_until};
 use verbatim::library::import::AudioStore;
 use verbatim::storage::writer::DbWriter;
 use verbatim::transcribe::jobs::Engine;

@@ -19,9 +19,9 @@ use crate::dsp::peaks::PeakPyramid;
 use crate::dsp::spectrum::{LogAxis, SpectrumAnalyzer, spectrogram_column};
 use crate::library::FilesStored;
 use crate::library::import::AudioStore;
+use crate::schedule::{AppSystems, Feature};
 use crate::storage::ids::{AudioFileId, SessionId};
 use crate::storage::plugin::{Database, Replies};
-use crate::{AppSystems, Feature};
 
 /// Capture settings (the recorder panel and the CLI change them).
 #[derive(Resource, Debug, Clone)]

@@ -10,7 +10,7 @@ pub use record::{RecordingLog, track_recording};
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use bevy::app::AppExit;
@@ -19,15 +19,16 @@ use bevy::prelude::*;
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 
+use crate::CorePlugin;
+use crate::headless::{ImportLog, headless_app, track_imports, update_until};
 use crate::library::import::AudioStore;
 use crate::library::sql::AudioFileRow;
 use crate::library::{
-    AudioFile, ImportFinished, ImportRequested, Importer, LibraryOrder, LibraryState,
-    format_duration_ms,
+    AudioFile, ImportRequested, Importer, LibraryOrder, LibraryState, format_duration_ms,
 };
 use crate::paths::DataDir;
+use crate::schedule::install_error_handler;
 use crate::storage::writer::DbWriter;
-use crate::{CorePlugin, install_error_handler};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -490,49 +491,6 @@ fn run_window(
         AppExit::Success => ExitCode::SUCCESS,
         AppExit::Error(code) => ExitCode::from(code.get()),
     })
-}
-
-/// A headless app over the data directory: MinimalPlugins + CorePlugin, driven by hand.
-pub fn headless_app(core: CorePlugin) -> App {
-    let mut app = App::new();
-    install_error_handler(&mut app);
-    app.add_plugins((MinimalPlugins, core));
-    app.finish();
-    app.cleanup();
-    app
-}
-
-/// Runs frames until `done` says so or `timeout` passes; false on timeout.
-pub fn update_until(
-    app: &mut App,
-    timeout: Duration,
-    mut done: impl FnMut(&mut World) -> bool,
-) -> bool {
-    let start = Instant::now();
-    loop {
-        app.update();
-        if done(app.world_mut()) {
-            return true;
-        }
-        if start.elapsed() > timeout {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
-
-/// Collects import outcomes (CLI and tests).
-#[derive(Resource, Default, Debug)]
-pub struct ImportLog(pub Vec<ImportFinished>);
-
-fn log_imports(mut finished: MessageReader<ImportFinished>, mut log: ResMut<ImportLog>) {
-    log.0.extend(finished.read().cloned());
-}
-
-/// Adds [`ImportLog`] and the system that fills it.
-pub fn track_imports(app: &mut App) {
-    app.init_resource::<ImportLog>()
-        .add_systems(Last, log_imports);
 }
 
 #[derive(Serialize)]

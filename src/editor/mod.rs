@@ -10,6 +10,7 @@ use bevy::prelude::*;
 
 use crate::library::import::AudioStore;
 use crate::playback::Player;
+use crate::schedule::{AppSystems, Feature};
 use crate::storage::ids::{TranscriptId, VersionId};
 use crate::storage::plugin::{Database, Replies};
 use crate::storage::writer::command;
@@ -23,7 +24,6 @@ use crate::transcript::export::Format;
 use crate::transcript::sql::{
     NewVersion, SearchHit, SegmentRow, TranscriptRow, VersionRow, VersionSource,
 };
-use crate::{AppSystems, Feature};
 
 pub mod drafts;
 pub mod flags;

@@ -18,8 +18,8 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use crate::library;
 use crate::library::sql::AudioFileRow;
 use crate::media::ProbeLimits;
+use crate::schedule::{AppSystems, Feature};
 use crate::storage::plugin::{Database, Replies};
-use crate::{AppSystems, Feature};
 use import::{AudioStore, ImportError, Imported, StagedImport};
 
 /// An audio file of the library.

@@ -7,11 +7,11 @@
 use bevy::prelude::*;
 
 use super::AudioFile;
+use crate::schedule::{AppSystems, Feature};
 use crate::storage::ids::TranscriptId;
 use crate::storage::plugin::{Database, Replies};
 use crate::transcript;
 use crate::transcript::sql::TranscriptRow;
-use crate::{AppSystems, Feature};
 
 /// A stored transcript.
 #[derive(Component, Debug, Clone, PartialEq)]

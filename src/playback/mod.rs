@@ -326,7 +326,8 @@ impl Plugin for PlaybackPlugin {
     fn build(&self, app: &mut App) {
         app.insert_resource(Player::start()).add_systems(
             Update,
-            poll_status.in_set(crate::AppSystems::Ingest.of(crate::Feature::Playback)),
+            poll_status
+                .in_set(crate::schedule::AppSystems::Ingest.of(crate::schedule::Feature::Playback)),
         );
     }
 }

@@ -12,7 +12,7 @@ use rusqlite::Connection;
 
 use super::StorageError;
 use super::writer::{BatchFailed, Command, DbSender, DbWriter, Effects, Waker, command};
-use crate::{AppSystems, Feature};
+use crate::schedule::{AppSystems, Feature};
 
 /// The database threads and the commands and queries queued for them this frame.
 #[derive(Resource)]

@@ -411,11 +411,11 @@ impl Plugin for UiPlugin {
                 models::update_shelf,
             )
                 .chain()
-                .in_set(crate::AppSystems::Apply.of(crate::Feature::Window)),
+                .in_set(crate::schedule::AppSystems::Apply.of(crate::schedule::Feature::Window)),
         )
         .add_systems(
             Update,
-            settings::keep_settings.after(crate::AppSystems::Persist),
+            settings::keep_settings.after(crate::schedule::AppSystems::Persist),
         )
         .add_systems(
             PreUpdate,
@@ -425,11 +425,11 @@ impl Plugin for UiPlugin {
         )
         .add_systems(
             Update,
-            keep_awake_while_busy.after(crate::AppSystems::Persist),
+            keep_awake_while_busy.after(crate::schedule::AppSystems::Persist),
         )
         .add_systems(
             Update,
-            upload_spectrograms.after(crate::AppSystems::Analyze),
+            upload_spectrograms.after(crate::schedule::AppSystems::Analyze),
         )
         .add_systems(EguiPrimaryContextPass, draw);
         app.world_mut().resource_mut::<UiState>().settings_open = self.settings_open;
@@ -445,7 +445,9 @@ impl Plugin for UiPlugin {
             })
             .add_systems(
                 Update,
-                open_at_start.in_set(crate::AppSystems::Apply.of(crate::Feature::Window)),
+                open_at_start.in_set(
+                    crate::schedule::AppSystems::Apply.of(crate::schedule::Feature::Window),
+                ),
             );
         }
         if let Some(path) = &self.frame_log {
@@ -969,7 +971,7 @@ fn collect_notices(
         };
         state.notify_about(Topic::Import, level, f.describe());
     }
-    for e in crate::take_system_errors() {
+    for e in crate::schedule::take_system_errors() {
         state.notify(Level::Error, e);
     }
 }

@@ -35,6 +35,7 @@ use super::{Transcriber, backend};
 use crate::library::AudioFile;
 use crate::library::import::AudioStore;
 use crate::library::transcripts::TranscriptsChanged;
+use crate::schedule::{AppSystems, Feature};
 use crate::storage::ids::{AudioFileId, JobId, TranscriptId, VersionId};
 use crate::storage::plugin::{Database, Replies};
 use crate::storage::runner::Runner;
@@ -43,7 +44,6 @@ use crate::storage::{StorageError, now_ms};
 use crate::transcript;
 use crate::transcript::sql::{NewVersion, VersionSource};
 use crate::transcript::{Segment, retranscribe};
-use crate::{AppSystems, Feature};
 use sql::{JobRow, NewJob};
 
 /// The engine the jobs run on.

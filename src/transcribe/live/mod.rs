@@ -43,8 +43,8 @@ use crate::storage::now_ms;
 use crate::storage::plugin::{Database, Replies};
 pub mod sql;
 
+use crate::schedule::{AppSystems, Feature};
 use crate::storage::writer::unanswered;
-use crate::{AppSystems, Feature};
 use sql::Bookmark;
 
 /// Which text a live step commits.
