@@ -3,10 +3,11 @@
 //! marked, and a real gap on disk), device loss, and the finished take in the library.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+mod common;
+
 use std::time::Duration;
 
 use bevy::prelude::*;
-use verbatim::CorePlugin;
 use verbatim::capture;
 use verbatim::capture::fake::Signal;
 use verbatim::capture::plugin::{
@@ -15,18 +16,14 @@ use verbatim::capture::plugin::{
 };
 use verbatim::capture::sql::StopReason;
 use verbatim::capture::stream::{FakeSource, Source};
-use verbatim::headless::{headless_app, update_until};
+use verbatim::headless::update_until;
 use verbatim::library;
 use verbatim::library::AudioFile;
-use verbatim::library::import::AudioStore;
-use verbatim::storage::writer::DbWriter;
 
 const RATE: u32 = 48_000;
 
 fn app(dir: &std::path::Path) -> App {
-    let store = AudioStore::new(dir);
-    let writer = DbWriter::spawn(&dir.join("verbatim.db")).unwrap();
-    headless_app(CorePlugin::new(writer, store))
+    common::core_app(dir)
 }
 
 fn start(app: &mut App, source: FakeSource, req: RecordRequest) {

@@ -7,13 +7,10 @@ use std::time::Duration;
 
 use bevy::prelude::*;
 use common::fixture;
-use verbatim::CorePlugin;
-use verbatim::headless::{ImportLog, headless_app, track_imports, update_until};
+use verbatim::headless::{ImportLog, track_imports, update_until};
 use verbatim::library;
-use verbatim::library::import::AudioStore;
 use verbatim::library::sql::NewAudioFile;
 use verbatim::library::{AudioFile, ImportRequested, Importer, LibraryOrder, LibraryState};
-use verbatim::storage::writer::DbWriter;
 use verbatim::storage::{self};
 use verbatim::transcript;
 
@@ -66,9 +63,7 @@ fn core_plugin_boots_loads_the_library_and_imports_through_the_writer() {
         library::sql::insert_audio_file(&conn, &row(1, "monday.wav"), 1).unwrap();
         library::sql::insert_audio_file(&conn, &row(2, "tuesday.wav"), 2).unwrap();
     }
-    let store = AudioStore::new(&data);
-    let writer = DbWriter::spawn(&db_path).unwrap();
-    let mut app = headless_app(CorePlugin::new(writer, store));
+    let mut app = common::core_app(&data);
     track_imports(&mut app);
 
     assert!(
@@ -145,9 +140,7 @@ fn frame_sets_run_in_order() {
     #[derive(Resource, Default)]
     struct Order(Vec<AppSystems>);
     let dir = tempfile::tempdir().unwrap();
-    let store = AudioStore::new(dir.path());
-    let writer = DbWriter::spawn(&dir.path().join("v.db")).unwrap();
-    let mut app = headless_app(CorePlugin::new(writer, store));
+    let mut app = common::core_app(dir.path());
     app.init_resource::<Order>();
     for set in [
         AppSystems::Persist,
@@ -181,9 +174,7 @@ fn frame_sets_run_in_order() {
 fn the_frame_has_no_system_order_ambiguities() {
     use bevy::ecs::schedule::{LogLevel, ScheduleBuildSettings};
     let dir = tempfile::tempdir().unwrap();
-    let store = AudioStore::new(dir.path());
-    let writer = DbWriter::spawn(&dir.path().join("v.db")).unwrap();
-    let mut app = headless_app(CorePlugin::new(writer, store));
+    let mut app = common::core_app(dir.path());
     app.world_mut().schedule_scope(Update, |world, update| {
         update.set_build_settings(ScheduleBuildSettings {
             ambiguity_detection: LogLevel::Error,
@@ -222,8 +213,7 @@ fn every_transcript_is_an_entity_related_to_its_file() {
         }
         tx.commit().unwrap();
     }
-    let writer = DbWriter::spawn(&db_path).unwrap();
-    let mut app = headless_app(CorePlugin::new(writer, AudioStore::new(dir.path())));
+    let mut app = common::core_app(dir.path());
     let linked = |w: &mut World| w.query_filtered::<(), With<TranscriptOf>>().iter(w).count();
     assert!(
         update_until(&mut app, WAIT, |w| linked(w) == 250),

@@ -11,19 +11,16 @@ use bevy::prelude::*;
 use bevy_egui::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
-use verbatim::CorePlugin;
 use verbatim::editor::rows::SegmentList;
 use verbatim::editor::segments::{
     OpenVersion, SegmentId, SegmentIndex, SegmentText, SegmentTiming, Segments, TranscriptVersion,
     VersionOf,
 };
 use verbatim::editor::{CompareDoc, Doc, Editor, EditorCommand, EditorEvent};
-use verbatim::headless::{ImportLog, headless_app, track_imports, update_until};
+use verbatim::headless::{ImportLog, track_imports, update_until};
 use verbatim::library::ImportRequested;
-use verbatim::library::import::AudioStore;
 use verbatim::library::transcripts::Transcript;
 use verbatim::storage::ids::{AudioFileId, TranscriptId, VersionId};
-use verbatim::storage::writer::DbWriter;
 use verbatim::transcript;
 use verbatim::transcript::Segment;
 use verbatim::transcript::diff::compare;
@@ -325,9 +322,7 @@ fn collect(mut r: MessageReader<EditorEvent>, mut out: ResMut<Events>) {
 
 /// An app with jfk.wav imported and a transcript (version 1: `jfk_segs`).
 fn app_with_transcript(dir: &Path) -> (App, TranscriptId) {
-    let store = AudioStore::new(dir);
-    let writer = DbWriter::spawn(&dir.join("verbatim.db")).unwrap();
-    let mut app = headless_app(CorePlugin::new(writer, store));
+    let mut app = common::core_app(dir);
     track_imports(&mut app);
     app.init_resource::<Events>().add_systems(Last, collect);
     app.world_mut()
@@ -450,9 +445,7 @@ fn unsaved_edits_survive_a_kill_and_are_offered_back() {
     .is_some_and(|d| d.segments[1].text == "ask not, now")));
     // Killed: the app goes without closing anything.
     std::mem::forget(app);
-    let store = AudioStore::new(dir.path());
-    let writer = DbWriter::spawn(&db).unwrap();
-    let mut app = headless_app(CorePlugin::new(writer, store));
+    let mut app = common::core_app(dir.path());
     app.init_resource::<Events>().add_systems(Last, collect);
     send(&mut app, open, |e| matches!(e, EditorEvent::Opened { .. }));
     let offered = app

@@ -11,12 +11,9 @@ use std::time::Duration;
 
 use bevy::prelude::*;
 use common::whisper::{synthetic_model, synthetic_with, vad_model, verbatim_exe};
-use verbatim::CorePlugin;
-use verbatim::headless::{ImportLog, headless_app, track_imports, update_until};
-use verbatim::library::import::AudioStore;
+use verbatim::headless::{ImportLog, track_imports, update_until};
 use verbatim::library::{AudioFile, ImportRequested};
 use verbatim::storage::ids::{AudioFileId, JobId};
-use verbatim::storage::writer::DbWriter;
 use verbatim::transcribe::jobs::{Engine, JobOf, JobQueued};
 use verbatim::transcribe::synthetic::SynthSpec;
 use verbatim::transcribe::worker::{ProcessTranscriber, WorkerCommand};
@@ -26,9 +23,7 @@ use verbatim::transcribe::{
 use verbatim::transcript;
 
 fn app_with_faults(dir: &Path, faults: &str) -> App {
-    let store = AudioStore::new(dir);
-    let writer = DbWriter::spawn(&dir.join("verbatim.db")).unwrap();
-    let mut app = headless_app(CorePlugin::new(writer, store));
+    let mut app = common::core_app(dir);
     track_imports(&mut app);
     let mut env = Vec::new();
     if !faults.is_empty() {

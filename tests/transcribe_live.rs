@@ -11,12 +11,9 @@ use std::time::Duration;
 
 use bevy::prelude::*;
 use common::whisper::{synthetic_model, vad_model, verbatim_exe};
-use verbatim::CorePlugin;
 use verbatim::capture::plugin::{RecordCommand, RecordRequest, RecordingSession, TakeStats};
 use verbatim::capture::stream::Source;
-use verbatim::headless::{headless_app, update_until};
-use verbatim::library::import::AudioStore;
-use verbatim::storage::writer::DbWriter;
+use verbatim::headless::update_until;
 use verbatim::transcribe::jobs::Engine;
 use verbatim::transcribe::live::{
     LiveEngine, LivePolicy, LiveSettings, LiveTranscript, LiveWorker,
@@ -45,9 +42,7 @@ fn worker() -> Box<ProcessTranscriber> {
 fn live_text_while_recording_and_the_tail_is_transcribed_after_stop() {
     let _turn = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
-    let store = AudioStore::new(dir.path());
-    let writer = DbWriter::spawn(&dir.path().join("verbatim.db")).unwrap();
-    let mut app = headless_app(CorePlugin::new(writer, store));
+    let mut app = common::core_app(dir.path());
     app.insert_resource(Engine(worker()));
     app.insert_resource(LiveEngine(worker()));
     {
@@ -212,9 +207,7 @@ fn live_captions_on_real_speech_commit_each_word_once() {
     let policy = std::env::var("VERBATIM_LIVE_POLICY").unwrap_or_else(|_| "pauses".into());
     let baseline = policy == "stream";
     let (take, reference, seconds) = clips_in_a_row(dir.path(), repeat);
-    let store = AudioStore::new(dir.path());
-    let writer = DbWriter::spawn(&dir.path().join("verbatim.db")).unwrap();
-    let mut app = headless_app(CorePlugin::new(writer, store));
+    let mut app = common::core_app(dir.path());
     app.insert_resource(Engine(worker()));
     app.insert_resource(LiveEngine(worker()));
     {

@@ -9,6 +9,15 @@ pub mod whisper;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The headless app every ECS test builds: [`verbatim::CorePlugin`] over the data directory
+/// `data` (its database `verbatim.db` and audio store there), driven frame by frame
+/// ([`verbatim::headless::update_until`]).
+pub fn core_app(data: &Path) -> bevy::prelude::App {
+    let store = verbatim::library::import::AudioStore::new(data);
+    let writer = verbatim::storage::writer::DbWriter::spawn(&data.join("verbatim.db")).unwrap();
+    verbatim::headless::headless_app(verbatim::CorePlugin::new(writer, store))
+}
+
 pub fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
