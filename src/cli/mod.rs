@@ -2,6 +2,7 @@
 #![allow(clippy::print_stdout)]
 
 mod editor;
+mod models;
 mod record;
 mod retranscribe;
 mod transcribe;
@@ -221,7 +222,7 @@ pub enum Command {
     /// Manage whisper models: list, download, verify, path.
     Models {
         #[command(subcommand)]
-        command: transcribe::ModelsCommand,
+        command: models::ModelsCommand,
     },
     /// The transcription worker process (started by the app; speaks JSON on stdin/stdout).
     #[command(hide = true)]
@@ -383,7 +384,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Vocabulary { command, json }) => vocabulary::vocabulary(&data, command, json),
         Some(Command::Jobs { json, run: false }) => transcribe::jobs(&data, json),
         Some(Command::Jobs { json, run: true }) => transcribe::run_pending(&data, json),
-        Some(Command::Models { command }) => transcribe::models(&data, command),
+        Some(Command::Models { command }) => models::models(&data, command),
         Some(Command::Worker) => Ok(ExitCode::FAILURE),
     }
 }

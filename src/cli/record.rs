@@ -1,7 +1,7 @@
 //! `verbatim record` and `verbatim recover`: the capture ECS, headless.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,6 +14,7 @@ use super::{core, emit, headless_app, update_until};
 use crate::capture::plugin::{
     Levels, RecordCommand, RecordRequest, RecordingNotice, RecordingSession, TakeState, TakeStats,
 };
+use crate::capture::recorder::Finished;
 use crate::capture::recovery::{Recovered, RecoveryStatus};
 use crate::capture::sql::StopReason;
 use crate::capture::stream::Source;
@@ -196,11 +197,6 @@ pub(super) fn record(data: &DataDir, args: RecordArgs) -> anyhow::Result<ExitCod
         s.run_all_pending = false;
         world.resource_mut::<LiveSettings>().enabled = true;
     }
-    let mut printer = LivePrinter {
-        printed: 0,
-        json,
-        tty: std::io::stderr().is_terminal() && !json,
-    };
     app.world_mut()
         .write_message(RecordCommand::Start(RecordRequest {
             source,
@@ -208,71 +204,7 @@ pub(super) fn record(data: &DataDir, args: RecordArgs) -> anyhow::Result<ExitCod
             seconds,
             ..Default::default()
         }));
-    let tty = std::io::stderr().is_terminal() && !json;
-    let mut stop_sent = false;
-    let mut last_frames = u64::MAX;
-    let mut last_draw = Instant::now();
-    let mut finished_at: Option<Instant> = None;
-    loop {
-        app.update();
-        let world = app.world_mut();
-        if let Some(RecordingNotice::StartFailed(e)) = world
-            .resource::<RecordingLog>()
-            .0
-            .iter()
-            .find(|n| matches!(n, RecordingNotice::StartFailed(_)))
-        {
-            anyhow::bail!("{e}");
-        }
-        let mut q = world.query::<(
-            &RecordingSession,
-            &TakeStats,
-            &Levels,
-            Option<&LiveTranscript>,
-        )>();
-        let Some((s, stats, levels, live_text)) = q.iter(world).next() else {
-            std::thread::sleep(Duration::from_millis(10));
-            continue;
-        };
-        if let Some(t) = live_text {
-            printer.show(t)?;
-        }
-        if report && stats.0.frames_written != last_frames {
-            last_frames = stats.0.frames_written;
-            // One line per update, for the crash test and scripts.
-            emit(format_args!(
-                "captured {} synced {} delivered {}",
-                stats.0.frames_written, stats.0.frames_synced, stats.0.frames_delivered
-            ))?;
-        }
-        if tty && last_draw.elapsed() >= Duration::from_millis(50) && s.state != TakeState::Finished
-        {
-            last_draw = Instant::now();
-            let tail = live_text.map(LivePrinter::tail).unwrap_or_default();
-            eprint!("\r\x1b[2K{}{tail}", level_line(s, stats, levels));
-        }
-        if s.state == TakeState::Finished {
-            let stored = s.audio_file.is_some();
-            let importing = s.finished.as_ref().is_some_and(|f| f.importing);
-            let since = *finished_at.get_or_insert_with(Instant::now);
-            // The live draft ends with one last step over the whole take.
-            let draft_done = live.is_none() || live_text.is_none_or(|t| t.finished);
-            // Wait for the library to store the take (a hash and a rename: seconds at most).
-            if (stored || !importing || s.store_error.is_some()) && draft_done
-                || since.elapsed() > Duration::from_secs(600)
-            {
-                break;
-            }
-        }
-        if presses.load(Ordering::SeqCst) > 0 && !stop_sent {
-            stop_sent = true;
-            world.write_message(RecordCommand::Stop);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    if tty {
-        eprintln!();
-    }
+    watch(&mut app, &presses, live.is_some(), json, report)?;
     // Let the library entity for the stored take arrive.
     let store = AudioStore::new(data.root());
     let _ = update_until(&mut app, Duration::from_millis(500), |w| {
@@ -336,16 +268,114 @@ pub(super) fn record(data: &DataDir, args: RecordArgs) -> anyhow::Result<ExitCod
         file,
         audio_file_id: audio_file.map(|i| i.0),
     };
-    if json && live.is_some() {
+    print_summary(&summary, json, live.is_some().then_some(transcript))?;
+    Ok(outcome(
+        &f,
+        audio_file,
+        store_error.as_deref(),
+        &summary.file,
+    ))
+}
+
+/// Shows the take while it records (levels, live captions, `--report` lines) until it has
+/// stopped and is stored (and its live draft finished); Ctrl-C stops it.
+fn watch(
+    app: &mut App,
+    presses: &AtomicUsize,
+    live: bool,
+    json: bool,
+    report: bool,
+) -> anyhow::Result<()> {
+    let mut printer = LivePrinter {
+        printed: 0,
+        json,
+        tty: std::io::stderr().is_terminal() && !json,
+    };
+    let tty = std::io::stderr().is_terminal() && !json;
+    let mut stop_sent = false;
+    let mut last_frames = u64::MAX;
+    let mut last_draw = Instant::now();
+    let mut finished_at: Option<Instant> = None;
+    loop {
+        app.update();
+        let world = app.world_mut();
+        if let Some(RecordingNotice::StartFailed(e)) = world
+            .resource::<RecordingLog>()
+            .0
+            .iter()
+            .find(|n| matches!(n, RecordingNotice::StartFailed(_)))
+        {
+            anyhow::bail!("{e}");
+        }
+        let mut q = world.query::<(
+            &RecordingSession,
+            &TakeStats,
+            &Levels,
+            Option<&LiveTranscript>,
+        )>();
+        let Some((s, stats, levels, live_text)) = q.iter(world).next() else {
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        };
+        if let Some(t) = live_text {
+            printer.show(t)?;
+        }
+        if report && stats.0.frames_written != last_frames {
+            last_frames = stats.0.frames_written;
+            // One line per update, for the crash test and scripts.
+            emit(format_args!(
+                "captured {} synced {} delivered {}",
+                stats.0.frames_written, stats.0.frames_synced, stats.0.frames_delivered
+            ))?;
+        }
+        if tty && last_draw.elapsed() >= Duration::from_millis(50) && s.state != TakeState::Finished
+        {
+            last_draw = Instant::now();
+            let tail = live_text.map(LivePrinter::tail).unwrap_or_default();
+            eprint!("\r\x1b[2K{}{tail}", level_line(s, stats, levels));
+        }
+        if s.state == TakeState::Finished {
+            let stored = s.audio_file.is_some();
+            let importing = s.finished.as_ref().is_some_and(|f| f.importing);
+            let since = *finished_at.get_or_insert_with(Instant::now);
+            // The live draft ends with one last step over the whole take.
+            let draft_done = !live || live_text.is_none_or(|t| t.finished);
+            // Wait for the library to store the take (a hash and a rename: seconds at most).
+            if (stored || !importing || s.store_error.is_some()) && draft_done
+                || since.elapsed() > Duration::from_secs(600)
+            {
+                break;
+            }
+        }
+        if presses.load(Ordering::SeqCst) > 0 && !stop_sent {
+            stop_sent = true;
+            world.write_message(RecordCommand::Stop);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if tty {
+        eprintln!();
+    }
+    Ok(())
+}
+
+/// The take's summary: a line for people, pretty JSON, or (with `--live --json`) a last
+/// `stopped` event naming its transcript.
+fn print_summary(
+    summary: &RecordJson,
+    json: bool,
+    live: Option<Option<TranscriptId>>,
+) -> anyhow::Result<()> {
+    if let (true, Some(transcript)) = (json, live) {
         // One object per line: the last one says how the take ended and names its transcript.
-        let mut v = serde_json::to_value(&summary)?;
+        let mut v = serde_json::to_value(summary)?;
         if let Some(o) = v.as_object_mut() {
             o.insert("event".into(), "stopped".into());
             o.insert("transcript".into(), transcript.map(|t| t.0).into());
         }
         emit(format_args!("{v}"))?;
     } else if json {
-        emit(format_args!("{}", serde_json::to_string_pretty(&summary)?))?;
+        emit(format_args!("{}", serde_json::to_string_pretty(summary)?))?;
     } else {
         emit(format_args!(
             "Recorded {:.2} s from {} ({} Hz, {} ch) to {}{}{}",
@@ -376,16 +406,26 @@ pub(super) fn record(data: &DataDir, args: RecordArgs) -> anyhow::Result<ExitCod
             }
         ))?;
     }
-    // The truth about where the take is: in the library, or only on disk (recoverable).
+    Ok(())
+}
+
+/// The exit code, and the truth about where the take is: in the library, or only on disk
+/// (recoverable).
+fn outcome(
+    f: &Finished,
+    audio_file: Option<AudioFileId>,
+    store_error: Option<&str>,
+    file: &Path,
+) -> ExitCode {
     let early = !matches!(f.reason, StopReason::User | StopReason::Duration);
-    match (audio_file, &store_error, &f.error) {
-        (Some(_), _, None) if !early => Ok(ExitCode::SUCCESS),
+    match (audio_file, store_error, &f.error) {
+        (Some(_), _, None) if !early => ExitCode::SUCCESS,
         (Some(_), _, err) => {
             eprintln!(
                 "verbatim: the recording stopped early: {}; everything captured until then is in the library",
                 err.as_deref().unwrap_or(f.reason.as_str())
             );
-            Ok(ExitCode::FAILURE)
+            ExitCode::FAILURE
         }
         (None, _, _) if f.progress.frames_written == 0 && f.summary.is_some() => {
             eprintln!(
@@ -395,13 +435,10 @@ pub(super) fn record(data: &DataDir, args: RecordArgs) -> anyhow::Result<ExitCod
                     .map(|e| format!(": {e}"))
                     .unwrap_or_default()
             );
-            Ok(ExitCode::FAILURE)
+            ExitCode::FAILURE
         }
         (None, store, err) => {
-            let why: Vec<&str> = [err.as_deref(), store.as_deref()]
-                .into_iter()
-                .flatten()
-                .collect();
+            let why: Vec<&str> = [err.as_deref(), store].into_iter().flatten().collect();
             let why = if why.is_empty() {
                 "the library did not answer".to_owned()
             } else {
@@ -410,12 +447,12 @@ pub(super) fn record(data: &DataDir, args: RecordArgs) -> anyhow::Result<ExitCod
             if f.summary.is_some() {
                 eprintln!(
                     "verbatim: the take is NOT in the library: {why}. It is kept at {}; run `verbatim recover` (after freeing space if the disk is full) to add it",
-                    summary.file.display()
+                    file.display()
                 );
             } else {
                 eprintln!("verbatim: the take could not be closed: {why}");
             }
-            Ok(ExitCode::FAILURE)
+            ExitCode::FAILURE
         }
     }
 }

@@ -27,6 +27,7 @@ use crate::transcript;
 use crate::transcript::Segment;
 use crate::transcript::export::timestamp;
 use crate::transcript::retranscribe::covering_span;
+use crate::transcript::sql::TranscriptRow;
 use crate::transcript::sql::VersionRow;
 
 #[derive(Debug, Args)]
@@ -138,46 +139,9 @@ pub(super) fn retranscribe(data: &DataDir, args: RetranscribeArgs) -> anyhow::Re
             timestamp(end, '.')
         );
     }
-    let spans: Vec<(u64, u64)> = match (args.from, args.to) {
-        (Some(from), Some(to)) if !args.flagged => {
-            let to = to_clamped.map_or(to, |(_, end)| end);
-            vec![covering_span(&segments, from, to)]
-        }
-        _ => {
-            use crate::transcript::flags::{FlagRules, flags_with_speech};
-            let rules = FlagRules::default();
-            let speech = {
-                let conn = crate::storage::open(&data.db_path())?;
-                transcript::sql::speech_regions(&conn, transcript.id)?
-            };
-            let flagged = flagged_spans(&segments, |s| {
-                !flags_with_speech(s, &rules, speech.as_deref()).is_empty()
-            });
-            if flagged.is_empty() {
-                let mut out = std::io::stdout().lock();
-                writeln!(
-                    out,
-                    "no segment of version {} of transcript {} is flagged: nothing to transcribe again",
-                    base.number, transcript.id
-                )?;
-                return Ok(ExitCode::SUCCESS);
-            }
-            if flagged.len() > args.max_spans {
-                let ms: u64 = flagged.iter().map(|(a, b)| b - a).sum();
-                anyhow::bail!(
-                    "version {} of transcript {} has {} flagged spans ({} of audio), more than \
-                     --max-spans {}: pass --max-spans {} to transcribe them all again in one \
-                     job, or repair a stretch with --from and --to",
-                    base.number,
-                    transcript.id,
-                    flagged.len(),
-                    timestamp(ms, '.'),
-                    args.max_spans,
-                    flagged.len()
-                );
-            }
-            flagged
-        }
+    let Some(spans) = spans_to_redo(data, &args, (&transcript, &base), &segments, to_clamped)?
+    else {
+        return Ok(ExitCode::SUCCESS);
     };
     // One job for every span (sorted, and joined where they touch), saved as one version of
     // the version asked for.
@@ -189,18 +153,7 @@ pub(super) fn retranscribe(data: &DataDir, args: RetranscribeArgs) -> anyhow::Re
         spans.first().map_or(0, |s| s.0),
         spans.last().map_or(0, |s| s.1),
     );
-    let params = DecodeParams {
-        language: args.language.clone().filter(|l| l != "auto"),
-        beam_size: args.beam,
-        temperature_fallback: !args.no_fallback,
-        initial_prompt: args.prompt.clone(),
-        vad: !args.no_vad,
-        // The span on its own: the text before it is what is being repaired.
-        carry_context: false,
-        word_timing: args.word_timing.unwrap_or_default(),
-        use_vocabulary: args.vocabulary,
-        ..DecodeParams::default()
-    };
+    let params = decode_params(&args);
 
     let interrupted = Arc::new(AtomicBool::new(false));
     {
@@ -245,15 +198,7 @@ pub(super) fn retranscribe(data: &DataDir, args: RetranscribeArgs) -> anyhow::Re
             Err(e) => anyhow::bail!("cannot queue the job: {e}"),
         }
     }
-    let labels = vec![match spans.as_slice() {
-        [(a, b)] => format!(
-            "{} {}-{}",
-            transcript.audio_name,
-            timestamp(*a, '.'),
-            timestamp(*b, '.')
-        ),
-        many => format!("{} ({} spans)", transcript.audio_name, many.len()),
-    }];
+    let labels = vec![span_label(&transcript.audio_name, &spans)];
     run_jobs(&mut app, &labels, args.json, &job_of, &interrupted);
     let job = job_of.keys().next().copied();
     let finished: Option<TranscriptionJob> = {
@@ -300,9 +245,105 @@ pub(super) fn retranscribe(data: &DataDir, args: RetranscribeArgs) -> anyhow::Re
         params,
         error: finished.and_then(|j| j.error),
     };
+    print_report(&report, &spans, cancelled, args.json)?;
+    Ok(match report.version {
+        Some(_) => ExitCode::SUCCESS,
+        None if cancelled => ExitCode::from(INTERRUPTED),
+        None => ExitCode::FAILURE,
+    })
+}
+
+/// How the spans are decoded: the span on its own (the text before it is what is being
+/// repaired, so it is no context), with the arguments' settings.
+fn decode_params(args: &RetranscribeArgs) -> DecodeParams {
+    DecodeParams {
+        language: args.language.clone().filter(|l| l != "auto"),
+        beam_size: args.beam,
+        temperature_fallback: !args.no_fallback,
+        initial_prompt: args.prompt.clone(),
+        vad: !args.no_vad,
+        carry_context: false,
+        word_timing: args.word_timing.unwrap_or_default(),
+        use_vocabulary: args.vocabulary,
+        ..DecodeParams::default()
+    }
+}
+
+/// How the job is named while it runs: the file and its span (or how many spans).
+fn span_label(audio_name: &str, spans: &[(u64, u64)]) -> String {
+    match spans {
+        [(a, b)] => format!(
+            "{} {}-{}",
+            audio_name,
+            timestamp(*a, '.'),
+            timestamp(*b, '.')
+        ),
+        many => format!("{} ({} spans)", audio_name, many.len()),
+    }
+}
+
+/// The spans to transcribe again: `--from`/`--to` (widened to the segments they touch), or
+/// every flagged run of segments (`None`: none is flagged, said on stdout).
+fn spans_to_redo(
+    data: &DataDir,
+    args: &RetranscribeArgs,
+    (transcript, base): (&TranscriptRow, &VersionRow),
+    segments: &[Segment],
+    to_clamped: Option<(u64, u64)>,
+) -> anyhow::Result<Option<Vec<(u64, u64)>>> {
+    Ok(Some(match (args.from, args.to) {
+        (Some(from), Some(to)) if !args.flagged => {
+            let to = to_clamped.map_or(to, |(_, end)| end);
+            vec![covering_span(segments, from, to)]
+        }
+        _ => {
+            use crate::transcript::flags::{FlagRules, flags_with_speech};
+            let rules = FlagRules::default();
+            let speech = {
+                let conn = crate::storage::open(&data.db_path())?;
+                transcript::sql::speech_regions(&conn, transcript.id)?
+            };
+            let flagged = flagged_spans(segments, |s| {
+                !flags_with_speech(s, &rules, speech.as_deref()).is_empty()
+            });
+            if flagged.is_empty() {
+                let mut out = std::io::stdout().lock();
+                writeln!(
+                    out,
+                    "no segment of version {} of transcript {} is flagged: nothing to transcribe again",
+                    base.number, transcript.id
+                )?;
+                return Ok(None);
+            }
+            if flagged.len() > args.max_spans {
+                let ms: u64 = flagged.iter().map(|(a, b)| b - a).sum();
+                anyhow::bail!(
+                    "version {} of transcript {} has {} flagged spans ({} of audio), more than \
+                     --max-spans {}: pass --max-spans {} to transcribe them all again in one \
+                     job, or repair a stretch with --from and --to",
+                    base.number,
+                    transcript.id,
+                    flagged.len(),
+                    timestamp(ms, '.'),
+                    args.max_spans,
+                    flagged.len()
+                );
+            }
+            flagged
+        }
+    }))
+}
+
+/// The report: JSON, or a line saying which version was made, or why none was.
+fn print_report(
+    report: &Report,
+    spans: &[(u64, u64)],
+    cancelled: bool,
+    json: bool,
+) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    if args.json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(report)?)?;
     } else {
         match report.version {
             Some(n) => writeln!(
@@ -310,7 +351,7 @@ pub(super) fn retranscribe(data: &DataDir, args: RetranscribeArgs) -> anyhow::Re
                 "version {n} of transcript {}: {} transcribed again with {}; {} segment(s) \
                  replaced by {} (`verbatim diff {} --from {} --to {n}` shows what changed)",
                 report.transcript,
-                match spans.as_slice() {
+                match spans {
                     [(a, b)] => format!("{} to {}", timestamp(*a, '.'), timestamp(*b, '.')),
                     many => format!("{} flagged spans", many.len()),
                 },
@@ -337,11 +378,7 @@ pub(super) fn retranscribe(data: &DataDir, args: RetranscribeArgs) -> anyhow::Re
             )?,
         }
     }
-    Ok(match report.version {
-        Some(_) => ExitCode::SUCCESS,
-        None if cancelled => ExitCode::from(INTERRUPTED),
-        None => ExitCode::FAILURE,
-    })
+    Ok(())
 }
 
 /// The spans a batch repairs: each run of flagged segments next to one another (no segment

@@ -256,33 +256,8 @@ where
         container,
     } = open_track(Box::new(source), extension)?;
 
-    let sample_rate = params
-        .sample_rate
-        .filter(|r| *r > 0)
-        .ok_or_else(|| ProbeError::Corrupt("declares no sample rate".to_owned()))?;
-    if let Some(ch) = &params.channels
-        && (ch.count() == 0 || ch.count() > limits.max_channels)
-    {
-        return Err(ProbeError::Corrupt(format!(
-            "declares {} channels",
-            ch.count()
-        )));
-    }
-    if params
-        .max_frames_per_packet
-        .is_some_and(|n| n > limits.max_frames_per_packet)
-    {
-        return Err(ProbeError::Corrupt(
-            "declares an impossibly large packet size".to_owned(),
-        ));
-    }
+    let sample_rate = check_declared(&params, declared_frames, limits)?;
     let max_frames = limits.max_seconds.saturating_mul(u64::from(sample_rate));
-    if let Some(n) = declared_frames.filter(|n| *n > max_frames) {
-        return Err(ProbeError::TooLong {
-            seconds: n / u64::from(sample_rate),
-            limit: limits.max_seconds,
-        });
-    }
 
     let mut decoder = symphonia::default::get_codecs()
         .make_audio_decoder(&params, &AudioDecoderOptions::default())
@@ -395,4 +370,41 @@ where
         frames,
         duration_ms: frames.saturating_mul(1000) / u64::from(sample_rate),
     })
+}
+
+/// What the container declares, checked before anything decodes: a sample rate, a sane
+/// channel count and packet size, a length within the limit. The answer: the sample rate.
+fn check_declared(
+    params: &AudioCodecParameters,
+    declared_frames: Option<u64>,
+    limits: &ProbeLimits,
+) -> Result<u32, ProbeError> {
+    let sample_rate = params
+        .sample_rate
+        .filter(|r| *r > 0)
+        .ok_or_else(|| ProbeError::Corrupt("declares no sample rate".to_owned()))?;
+    if let Some(ch) = &params.channels
+        && (ch.count() == 0 || ch.count() > limits.max_channels)
+    {
+        return Err(ProbeError::Corrupt(format!(
+            "declares {} channels",
+            ch.count()
+        )));
+    }
+    if params
+        .max_frames_per_packet
+        .is_some_and(|n| n > limits.max_frames_per_packet)
+    {
+        return Err(ProbeError::Corrupt(
+            "declares an impossibly large packet size".to_owned(),
+        ));
+    }
+    let max_frames = limits.max_seconds.saturating_mul(u64::from(sample_rate));
+    if let Some(n) = declared_frames.filter(|n| *n > max_frames) {
+        return Err(ProbeError::TooLong {
+            seconds: n / u64::from(sample_rate),
+            limit: limits.max_seconds,
+        });
+    }
+    Ok(sample_rate)
 }

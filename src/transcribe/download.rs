@@ -235,11 +235,25 @@ pub fn download(
     file.sync_all().map_err(io(&part))?;
     drop(file);
 
+    let sha = check_arrived(d, &part, done)?;
+    std::fs::rename(&part, &d.dest).map_err(io(&d.dest))?;
+    Ok(Downloaded {
+        path: d.dest.clone(),
+        bytes: done,
+        resumed_from,
+        sha256: sha,
+    })
+}
+
+/// What arrived, checked before it takes the model's name: its size, its SHA-256 (the
+/// answer), and that it reads as a model. A file that fails is deleted (resuming cannot help),
+/// except one that is short of its size.
+fn check_arrived(d: &Download, part: &Path, done: u64) -> Result<String, DownloadError> {
     if let Some(size) = d.size
         && done != size
     {
         if done > size {
-            let _ = std::fs::remove_file(&part);
+            let _ = std::fs::remove_file(part);
         }
         return Err(DownloadError::Size {
             url: d.url.clone(),
@@ -247,19 +261,22 @@ pub fn download(
             actual: done,
         });
     }
-    let sha = sha256_file(&part).map_err(io(&part))?;
+    let sha = sha256_file(part).map_err(|source| DownloadError::Io {
+        path: part.to_path_buf(),
+        source,
+    })?;
     if let Some(expected) = &d.sha256
         && !expected.eq_ignore_ascii_case(&sha)
     {
-        let _ = std::fs::remove_file(&part);
+        let _ = std::fs::remove_file(part);
         return Err(DownloadError::Checksum {
             url: d.url.clone(),
             expected: expected.clone(),
             actual: sha,
         });
     }
-    if let Err(e) = model_file::inspect(&part) {
-        let _ = std::fs::remove_file(&part);
+    if let Err(e) = model_file::inspect(part) {
+        let _ = std::fs::remove_file(part);
         let why = match e {
             // The whole file arrived and is short: resuming cannot help.
             model_file::ModelFileError::Truncated {
@@ -278,13 +295,7 @@ pub fn download(
             why,
         });
     }
-    std::fs::rename(&part, &d.dest).map_err(io(&d.dest))?;
-    Ok(Downloaded {
-        path: d.dest.clone(),
-        bytes: done,
-        resumed_from,
-        sha256: sha,
-    })
+    Ok(sha)
 }
 
 /// Whether a read failed because the server sent nothing for too long (the socket's

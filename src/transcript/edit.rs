@@ -160,118 +160,8 @@ fn plan(segments: &[Segment], edit: &Edit, duration_ms: u64) -> Result<Plan, Edi
             index,
             at_ms,
             at_char,
-        } => {
-            let s = get(*index)?.clone();
-            if *at_ms <= s.start_ms || *at_ms >= s.end_ms {
-                return Err(EditError::SplitOutside {
-                    index: *index,
-                    at_ms: *at_ms,
-                });
-            }
-            let words = s.words();
-            let tokens = words::tokens(&s.text);
-            let chars: Vec<char> = s.text.chars().collect();
-            let char_of_byte = |b: usize| s.text[..b].chars().count();
-            // With word times and no cursor, the cut is made at the word boundary nearest the
-            // time, and the time moves to that boundary.
-            let at_word = match at_char {
-                None => words::cut_at(&words, *at_ms)
-                    .filter(|(_, t)| *t > s.start_ms && *t < s.end_ms)
-                    .and_then(|(k, t)| Some((char_of_byte(tokens.get(k)?.0), t))),
-                Some(_) => None,
-            };
-            let at_ms = at_word.map_or(*at_ms, |(_, t)| t);
-            let cut = match (at_char, at_word) {
-                (Some(c), _) => (*c).min(chars.len()),
-                (None, Some((c, _))) => c,
-                (None, None) => {
-                    // The word boundary nearest the time's share of the segment.
-                    let share = (at_ms - s.start_ms) as f64 / (s.end_ms - s.start_ms) as f64;
-                    let target = (share * chars.len() as f64) as usize;
-                    (0..=chars.len())
-                        .filter(|&i| i == 0 || i == chars.len() || chars[i - 1] == ' ')
-                        .min_by_key(|&i| i.abs_diff(target))
-                        .unwrap_or(target)
-                }
-            };
-            let first: String = chars[..cut].iter().collect();
-            let second: String = chars[cut..].iter().collect();
-            let (first, second) = (first.trim().to_string(), second.trim().to_string());
-            // The words before the cut go with the first part.
-            let cut_byte: usize = chars[..cut].iter().map(|c| c.len_utf8()).sum();
-            let k = tokens
-                .partition_point(|(b, _)| *b < cut_byte)
-                .min(words.len());
-            let (mut first_words, mut second_words) = if words.is_empty() {
-                (Vec::new(), Vec::new())
-            } else {
-                (words[..k].to_vec(), words[k..].to_vec())
-            };
-            words::clip(&mut first_words, s.start_ms, at_ms);
-            words::clip(&mut second_words, at_ms, s.end_ms);
-            let mut a = Segment {
-                end_ms: at_ms,
-                text: if first.is_empty() {
-                    s.text.clone()
-                } else {
-                    first
-                },
-                no_speech: None,
-                avg_logprob: None,
-                ..s.clone()
-            };
-            a.set_words(if a.text == s.text { &[] } else { &first_words });
-            let mut b = Segment {
-                start_ms: at_ms,
-                text: if second.is_empty() {
-                    "…".into()
-                } else {
-                    second
-                },
-                no_speech: None,
-                avg_logprob: None,
-                ..s
-            };
-            b.set_words(&second_words);
-            if a.text.trim().is_empty() {
-                a.text = "…".into();
-            }
-            Plan {
-                at: *index,
-                removed: 1,
-                inserted: vec![(Some(*index), a), (None, b)],
-            }
-        }
-        Edit::Merge { index } => {
-            let mut s = get(*index)?.clone();
-            let Some(next) = segments.get(index + 1) else {
-                return Err(EditError::NothingToMerge(*index));
-            };
-            // The words of both, in order (a side without word times adds its words untimed).
-            let side = |seg: &Segment| {
-                let w = seg.words();
-                if w.is_empty() {
-                    words::realign(&[], &seg.text)
-                } else {
-                    w
-                }
-            };
-            let mut merged = side(&s);
-            merged.extend(side(next));
-            s.end_ms = next.end_ms;
-            s.text = format!("{} {}", s.text.trim_end(), next.text.trim_start());
-            s.set_words(&merged);
-            s.confidence = match (s.confidence, next.confidence) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                _ => None,
-            };
-            s.forget_model_output();
-            Plan {
-                at: *index,
-                removed: 2,
-                inserted: vec![(Some(*index), s)],
-            }
-        }
+        } => split(get(*index)?.clone(), *index, *at_ms, *at_char)?,
+        Edit::Merge { index } => merge(segments, get(*index)?.clone(), *index)?,
         Edit::Delete { index } => {
             get(*index)?;
             Plan {
@@ -359,6 +249,119 @@ fn plan(segments: &[Segment], edit: &Edit, duration_ms: u64) -> Result<Plan, Edi
                 inserted: part,
             }
         }
+    })
+}
+
+/// Segment `index` (`s`) split at `at_ms`: at character `at_char` when given (the text
+/// cursor), else at the word boundary nearest the time (with word times, the time moves to
+/// that boundary); the words before the cut go with the first part.
+fn split(s: Segment, index: usize, at_ms: u64, at_char: Option<usize>) -> Result<Plan, EditError> {
+    if at_ms <= s.start_ms || at_ms >= s.end_ms {
+        return Err(EditError::SplitOutside { index, at_ms });
+    }
+    let words = s.words();
+    let tokens = words::tokens(&s.text);
+    let chars: Vec<char> = s.text.chars().collect();
+    let char_of_byte = |b: usize| s.text[..b].chars().count();
+    // With word times and no cursor, the cut is made at the word boundary nearest the
+    // time, and the time moves to that boundary.
+    let at_word = match at_char {
+        None => words::cut_at(&words, at_ms)
+            .filter(|(_, t)| *t > s.start_ms && *t < s.end_ms)
+            .and_then(|(k, t)| Some((char_of_byte(tokens.get(k)?.0), t))),
+        Some(_) => None,
+    };
+    let at_ms = at_word.map_or(at_ms, |(_, t)| t);
+    let cut = match (at_char, at_word) {
+        (Some(c), _) => c.min(chars.len()),
+        (None, Some((c, _))) => c,
+        (None, None) => {
+            // The word boundary nearest the time's share of the segment.
+            let share = (at_ms - s.start_ms) as f64 / (s.end_ms - s.start_ms) as f64;
+            let target = (share * chars.len() as f64) as usize;
+            (0..=chars.len())
+                .filter(|&i| i == 0 || i == chars.len() || chars[i - 1] == ' ')
+                .min_by_key(|&i| i.abs_diff(target))
+                .unwrap_or(target)
+        }
+    };
+    let first: String = chars[..cut].iter().collect();
+    let second: String = chars[cut..].iter().collect();
+    let (first, second) = (first.trim().to_string(), second.trim().to_string());
+    // The words before the cut go with the first part.
+    let cut_byte: usize = chars[..cut].iter().map(|c| c.len_utf8()).sum();
+    let k = tokens
+        .partition_point(|(b, _)| *b < cut_byte)
+        .min(words.len());
+    let (mut first_words, mut second_words) = if words.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        (words[..k].to_vec(), words[k..].to_vec())
+    };
+    words::clip(&mut first_words, s.start_ms, at_ms);
+    words::clip(&mut second_words, at_ms, s.end_ms);
+    let mut a = Segment {
+        end_ms: at_ms,
+        text: if first.is_empty() {
+            s.text.clone()
+        } else {
+            first
+        },
+        no_speech: None,
+        avg_logprob: None,
+        ..s.clone()
+    };
+    a.set_words(if a.text == s.text { &[] } else { &first_words });
+    let mut b = Segment {
+        start_ms: at_ms,
+        text: if second.is_empty() {
+            "…".into()
+        } else {
+            second
+        },
+        no_speech: None,
+        avg_logprob: None,
+        ..s
+    };
+    b.set_words(&second_words);
+    if a.text.trim().is_empty() {
+        a.text = "…".into();
+    }
+    Ok(Plan {
+        at: index,
+        removed: 1,
+        inserted: vec![(Some(index), a), (None, b)],
+    })
+}
+
+/// Segment `index` (`s`) merged with the one after it: one text, the words of both in order.
+fn merge(segments: &[Segment], mut s: Segment, index: usize) -> Result<Plan, EditError> {
+    let Some(next) = segments.get(index + 1) else {
+        return Err(EditError::NothingToMerge(index));
+    };
+    // The words of both, in order (a side without word times adds its words untimed).
+    let side = |seg: &Segment| {
+        let w = seg.words();
+        if w.is_empty() {
+            words::realign(&[], &seg.text)
+        } else {
+            w
+        }
+    };
+    let mut merged = side(&s);
+    merged.extend(side(next));
+    s.end_ms = next.end_ms;
+    s.text = format!("{} {}", s.text.trim_end(), next.text.trim_start());
+    s.set_words(&merged);
+    s.confidence = match (s.confidence, next.confidence) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        _ => None,
+    };
+    s.forget_model_output();
+    Ok(Plan {
+        at: index,
+        removed: 2,
+        inserted: vec![(Some(index), s)],
     })
 }
 

@@ -88,6 +88,46 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, state: &mut UiState, out: &mut V
             format!("The library could not be loaded: {e}"),
         );
     }
+    search(ui, view, state, out);
+    ui.separator();
+
+    if !view.loaded && view.load_error.is_none() {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label("Loading the library…");
+        });
+        return;
+    }
+    if view.rows.is_empty() {
+        ui.label("The library is empty. Import audio above, drop files on the window, or run `verbatim import FILE...`.");
+        return;
+    }
+
+    // Two lines a file (the name in full on hover, with where it came from; then what it
+    // is and what can be done with it), virtualized: a library of thousands scrolls at the
+    // cost of the rows on screen.
+    let line = ui.text_style_height(&egui::TextStyle::Body);
+    let row_height = 2.0 * line + 3.0 * ui.spacing().item_spacing.y + 4.0;
+    egui::ScrollArea::vertical()
+        .id_salt("library-files")
+        .auto_shrink([false, false])
+        .show_rows(ui, row_height, view.rows.len(), |ui, range| {
+            for file in view.rows[range].iter().copied() {
+                let selected = state.selected == Some(file.id);
+                let frame = egui::Frame::new()
+                    .fill(if selected {
+                        ui.visuals().selection.bg_fill.gamma_multiply(0.5)
+                    } else {
+                        egui::Color32::TRANSPARENT
+                    })
+                    .inner_margin(2.0);
+                frame.show(ui, |ui| file_row(ui, view, state, file, row_height, out));
+            }
+        });
+}
+
+/// The search box and its results (a click opens the transcript at the segment).
+fn search(ui: &mut egui::Ui, view: &View<'_>, state: &mut UiState, out: &mut Vec<Intent>) {
     ui.horizontal(|ui| {
         ui.label("Search:");
         let r = ui.add(
@@ -122,90 +162,63 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, state: &mut UiState, out: &mut V
                 }
             });
     }
-    ui.separator();
+}
 
-    if !view.loaded && view.load_error.is_none() {
-        ui.horizontal(|ui| {
-            ui.spinner();
-            ui.label("Loading the library…");
+/// One file's two lines: its name (in full on hover, with where it came from), then what can
+/// be done with it and what it is.
+fn file_row(
+    ui: &mut egui::Ui,
+    view: &View<'_>,
+    state: &mut UiState,
+    file: &AudioFileRow,
+    row_height: f32,
+    out: &mut Vec<Intent>,
+) {
+    ui.set_min_height(row_height - 4.0);
+    ui.set_width(ui.available_width());
+    let name = ui
+        .add(
+            egui::Label::new(egui::RichText::new(&file.original_name).strong())
+                .truncate()
+                .sense(egui::Sense::click()),
+        )
+        .on_hover_text(match &file.original_path {
+            Some(p) => format!("{}\n{p}", file.original_name),
+            None => file.original_name.clone(),
         });
-        return;
+    if name.clicked() {
+        state.selected = Some(file.id);
     }
-    if view.rows.is_empty() {
-        ui.label("The library is empty. Import audio above, drop files on the window, or run `verbatim import FILE...`.");
-        return;
-    }
-
-    // Two lines a file (the name in full on hover, with where it came from; then what it
-    // is and what can be done with it), virtualized: a library of thousands scrolls at the
-    // cost of the rows on screen.
-    let line = ui.text_style_height(&egui::TextStyle::Body);
-    let row_height = 2.0 * line + 3.0 * ui.spacing().item_spacing.y + 4.0;
-    egui::ScrollArea::vertical()
-        .id_salt("library-files")
-        .auto_shrink([false, false])
-        .show_rows(ui, row_height, view.rows.len(), |ui, range| {
-            for file in view.rows[range].iter().copied() {
-                let selected = state.selected == Some(file.id);
-                let frame = egui::Frame::new()
-                    .fill(if selected {
-                        ui.visuals().selection.bg_fill.gamma_multiply(0.5)
-                    } else {
-                        egui::Color32::TRANSPARENT
-                    })
-                    .inner_margin(2.0);
-                frame.show(ui, |ui| {
-                    ui.set_min_height(row_height - 4.0);
-                    ui.set_width(ui.available_width());
-                    let name = ui
-                        .add(
-                            egui::Label::new(egui::RichText::new(&file.original_name).strong())
-                                .truncate()
-                                .sense(egui::Sense::click()),
-                        )
-                        .on_hover_text(match &file.original_path {
-                            Some(p) => format!("{}\n{p}", file.original_name),
-                            None => file.original_name.clone(),
-                        });
-                    if name.clicked() {
-                        state.selected = Some(file.id);
-                    }
-                    ui.horizontal(|ui| {
-                        if ui.small_button("Transcribe").clicked() {
-                            out.push(Intent::Transcribe(file.id));
-                        }
-                        if let Some(t) = view.transcript_of.get(&file.id) {
-                            let label = match t.versions {
-                                0 | 1 => "Open".to_string(),
-                                n => format!("Open ({n} versions)"),
-                            };
-                            if ui
-                                .small_button(label)
-                                .on_hover_text(format!(
-                                    "Transcript {} with its history; Transcribe adds a version",
-                                    t.id
-                                ))
-                                .clicked()
-                            {
-                                out.push(Intent::OpenTranscript {
-                                    transcript: t.id,
-                                    segment: None,
-                                });
-                            }
-                        } else if let Some(s) = view.job_state.get(&file.id) {
-                            ui.label(s);
-                        }
-                        ui.weak(format_duration_ms(file.duration_ms));
-                        ui.weak(format_size(file.size_bytes));
-                        ui.add(
-                            egui::Label::new(egui::RichText::new(format_format(file)).weak())
-                                .truncate(),
-                        )
-                        .on_hover_text(format!("added {}", format_time(file.created_at)));
-                    });
+    ui.horizontal(|ui| {
+        if ui.small_button("Transcribe").clicked() {
+            out.push(Intent::Transcribe(file.id));
+        }
+        if let Some(t) = view.transcript_of.get(&file.id) {
+            let label = match t.versions {
+                0 | 1 => "Open".to_string(),
+                n => format!("Open ({n} versions)"),
+            };
+            if ui
+                .small_button(label)
+                .on_hover_text(format!(
+                    "Transcript {} with its history; Transcribe adds a version",
+                    t.id
+                ))
+                .clicked()
+            {
+                out.push(Intent::OpenTranscript {
+                    transcript: t.id,
+                    segment: None,
                 });
             }
-        });
+        } else if let Some(s) = view.job_state.get(&file.id) {
+            ui.label(s);
+        }
+        ui.weak(format_duration_ms(file.duration_ms));
+        ui.weak(format_size(file.size_bytes));
+        ui.add(egui::Label::new(egui::RichText::new(format_format(file)).weak()).truncate())
+            .on_hover_text(format!("added {}", format_time(file.created_at)));
+    });
 }
 
 /// `WAV · pcm_s16le · 16 kHz · mono`

@@ -180,57 +180,7 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut RecorderUi, out: &mut V
         );
     }
     if let Some(l) = &t.live {
-        ui.separator();
-        ui.horizontal(|ui| {
-            ui.strong("Live transcript");
-            ui.weak(format!(
-                "behind {:.1} s{} · {} steps",
-                l.lag_ms as f64 / 1000.0,
-                l.caption_lag_ms
-                    .map(|c| format!(" · caption lag {:.1} s", c as f64 / 1000.0))
-                    .unwrap_or_default(),
-                l.steps
-            ))
-            .on_hover_text(
-                "Committed words are final; the dimmed tail is what the next steps may still change",
-            );
-        });
-        if let Some(e) = l.error {
-            ui.colored_label(ui.visuals().error_fg_color, e);
-        }
-        egui::ScrollArea::vertical()
-            .max_height(90.0)
-            .stick_to_bottom(true)
-            .show(ui, |ui| {
-                if l.lines.is_empty() && l.tail.trim().is_empty() {
-                    ui.weak("(listening…)");
-                } else {
-                    ui.horizontal_wrapped(|ui| {
-                        ui.spacing_mut().item_spacing.x = 4.0;
-                        for (n, (line, marked)) in l.lines.iter().enumerate() {
-                            let text = if *marked {
-                                egui::RichText::new(format!("🔖 {line}"))
-                                    .background_color(ui.visuals().selection.bg_fill)
-                            } else {
-                                egui::RichText::new(*line)
-                            };
-                            let r = ui
-                                .add(egui::Label::new(text).sense(Sense::click()))
-                                .on_hover_text(if *marked {
-                                    "Bookmarked: the editor shows it on the stored take"
-                                } else {
-                                    "Click to bookmark this line"
-                                });
-                            if r.clicked() && !marked {
-                                out.push(Intent::Record(RecordIntent::Bookmark(n)));
-                            }
-                        }
-                        if !l.tail.trim().is_empty() {
-                            ui.label(egui::RichText::new(&l.tail).weak().italics());
-                        }
-                    });
-                }
-            });
+        live_lines(ui, l, out);
     }
     ui.label(format!("File: {}", t.path.display()))
         .on_hover_text("Written as it is recorded: header every 250 ms, flushed every second");
@@ -261,6 +211,62 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, st: &mut RecorderUi, out: &mut V
             out.push(Intent::Record(RecordIntent::Transcribe(id)));
         }
     }
+}
+
+/// The take's live transcript: how far behind it is, the committed lines (click one to
+/// bookmark it) and the tentative tail, dimmed.
+fn live_lines(ui: &mut egui::Ui, l: &LiveView<'_>, out: &mut Vec<Intent>) {
+    ui.separator();
+    ui.horizontal(|ui| {
+        ui.strong("Live transcript");
+        ui.weak(format!(
+            "behind {:.1} s{} · {} steps",
+            l.lag_ms as f64 / 1000.0,
+            l.caption_lag_ms
+                .map(|c| format!(" · caption lag {:.1} s", c as f64 / 1000.0))
+                .unwrap_or_default(),
+            l.steps
+        ))
+        .on_hover_text(
+            "Committed words are final; the dimmed tail is what the next steps may still change",
+        );
+    });
+    if let Some(e) = l.error {
+        ui.colored_label(ui.visuals().error_fg_color, e);
+    }
+    egui::ScrollArea::vertical()
+        .max_height(90.0)
+        .stick_to_bottom(true)
+        .show(ui, |ui| {
+            if l.lines.is_empty() && l.tail.trim().is_empty() {
+                ui.weak("(listening…)");
+            } else {
+                ui.horizontal_wrapped(|ui| {
+                    ui.spacing_mut().item_spacing.x = 4.0;
+                    for (n, (line, marked)) in l.lines.iter().enumerate() {
+                        let text = if *marked {
+                            egui::RichText::new(format!("🔖 {line}"))
+                                .background_color(ui.visuals().selection.bg_fill)
+                        } else {
+                            egui::RichText::new(*line)
+                        };
+                        let r = ui
+                            .add(egui::Label::new(text).sense(Sense::click()))
+                            .on_hover_text(if *marked {
+                                "Bookmarked: the editor shows it on the stored take"
+                            } else {
+                                "Click to bookmark this line"
+                            });
+                        if r.clicked() && !marked {
+                            out.push(Intent::Record(RecordIntent::Bookmark(n)));
+                        }
+                    }
+                    if !l.tail.trim().is_empty() {
+                        ui.label(egui::RichText::new(&l.tail).weak().italics());
+                    }
+                });
+            }
+        });
 }
 
 /// The input device to record from (not while a take is `active`), and listing them again.
