@@ -21,7 +21,7 @@ use verbatim::transcript::diff::compare;
 use verbatim::transcript::edit::{Edit, EditSession, apply};
 use verbatim::transcript::export::{Format, Meta, render};
 use verbatim::transcript::sql::{TranscriptRow, VersionRow, VersionSource};
-use verbatim::ui::editor_panel::{self, EditorUi, PlayerView, View};
+use verbatim::ui::editor::{self as panel, EditorUi, PlayerView, View};
 
 mod common;
 
@@ -135,7 +135,7 @@ fn panel_frame(ctx: &egui::Context, view: &View<'_>, st: &mut EditorUi) -> usize
         )),
         ..Default::default()
     };
-    let mut o = ctx.run_ui(input, |ui| editor_panel::show(ui, view, st, &mut out));
+    let mut o = ctx.run_ui(input, |ui| panel::show(ui, view, st, &mut out));
     o.textures_delta.clear();
     ctx.tessellate(o.shapes, o.pixels_per_point).len()
 }

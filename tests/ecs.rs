@@ -233,3 +233,73 @@ fn every_transcript_is_an_entity_related_to_its_file() {
         assert_eq!(t.0.audio_file, file, "related to its own file");
     }
 }
+
+/// The window's router changes no feature's state itself: it sends messages, and each
+/// feature applies its own (the job settings, the input device, the live switch, the
+/// timeline's spectrogram view) in the next frame.
+#[test]
+fn each_feature_applies_the_changes_the_window_asks_for() {
+    use verbatim::capture::plugin::{CaptureSettings, RecordCommand};
+    use verbatim::editor::{DocSpectrogram, SpectrogramView, SpectrogramWanted};
+    use verbatim::transcribe::live::{LiveSettings, LiveSwitch};
+    use verbatim::transcribe::{GpuPref, SettingsChange, TranscribeSettings};
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = common::core_app(dir.path());
+    app.update();
+    let before = app.world().resource::<TranscribeSettings>().clone();
+    let live_before = app.world().resource::<LiveSettings>().enabled;
+    assert_ne!(before.gpu, GpuPref::Off);
+    assert_ne!(before.default_model, "base.en");
+    assert_eq!(app.world().resource::<CaptureSettings>().device, None);
+    let view = SpectrogramView {
+        file: 1,
+        start_ms: 2_000,
+        span_ms: 5_000,
+        width: 640,
+    };
+    let w = app.world_mut();
+    w.write_message(SettingsChange::Gpu(GpuPref::Off));
+    w.write_message(SettingsChange::UseVocabulary(!before.params.use_vocabulary));
+    w.write_message(SettingsChange::DefaultModel("base.en".into()));
+    w.write_message(RecordCommand::SelectDevice(Some("sine:440".into())));
+    w.write_message(LiveSwitch(!live_before));
+    w.write_message(SpectrogramWanted(view));
+    app.update();
+    let w = app.world();
+    let after = w.resource::<TranscribeSettings>();
+    assert_eq!(after.gpu, GpuPref::Off);
+    assert_eq!(after.params.use_vocabulary, !before.params.use_vocabulary);
+    assert_eq!(after.default_model, "base.en");
+    assert_eq!(
+        w.resource::<CaptureSettings>().device.as_deref(),
+        Some("sine:440")
+    );
+    assert_eq!(w.resource::<LiveSettings>().enabled, !live_before);
+    assert_eq!(w.resource::<DocSpectrogram>().wanted, Some(view));
+    // Choosing the device does not start a take.
+    let mut takes = app
+        .world_mut()
+        .query::<&verbatim::capture::plugin::RecordingSession>();
+    assert_eq!(takes.iter(app.world()).count(), 0);
+}
+
+/// The player applies the editor's play, speed and loop requests itself.
+#[test]
+fn the_player_applies_what_the_window_asks() {
+    use verbatim::playback::{PlaybackPlugin, Player, PlayerCommand};
+    let mut app = App::new();
+    app.add_plugins(PlaybackPlugin);
+    app.update();
+    assert!(!app.world().resource::<Player>().is_playing());
+    app.world_mut().write_message(PlayerCommand::SetSpeed(1.5));
+    app.world_mut()
+        .write_message(PlayerCommand::Loop(Some((1_000, 2_000))));
+    app.world_mut().write_message(PlayerCommand::TogglePlay);
+    app.update();
+    let p = app.world().resource::<Player>();
+    assert!(p.is_playing());
+    assert_eq!(p.speed(), 1.5);
+    app.world_mut().write_message(PlayerCommand::TogglePlay);
+    app.update();
+    assert!(!app.world().resource::<Player>().is_playing());
+}

@@ -28,7 +28,7 @@ use verbatim::transcript::edit::{Edit, EditSession};
 use verbatim::transcript::export::Format;
 use verbatim::transcript::sql::{NewVersion, TranscriptRow, VersionRow, VersionSource};
 use verbatim::ui::Intent;
-use verbatim::ui::editor_panel::{self, EditorIntent, EditorUi, PlayerView, View};
+use verbatim::ui::editor::{self as panel, EditorIntent, EditorUi, PlayerView, View};
 
 fn jfk_segs() -> Vec<Segment> {
     vec![
@@ -125,7 +125,7 @@ fn draw_rows(
         spectrogram: None,
         keyboard: p.keyboard,
     };
-    editor_panel::show(ui, &view, &mut p.ui, &mut p.intents);
+    panel::show(ui, &view, &mut p.ui, &mut p.intents);
 }
 
 fn panel(doc: Doc, compare: Option<CompareDoc>) -> P {
@@ -1390,7 +1390,7 @@ fn next_and_previous_flag_wrap_around() {
             .map(|(i, s)| (s, if i == 0 || i == 2 { flag() } else { Vec::new() }))
             .collect(),
     );
-    let next = |from, fwd| editor_panel::next_flagged(&rows, from, fwd);
+    let next = |from, fwd| panel::next_flagged(&rows, from, fwd);
     assert_eq!(next(None, true), Some(0));
     assert_eq!(next(Some(0), true), Some(2));
     assert_eq!(next(Some(1), true), Some(2));
@@ -1400,7 +1400,7 @@ fn next_and_previous_flag_wrap_around() {
     assert_eq!(next(Some(0), false), Some(2));
     assert_eq!(next(None, false), Some(2));
     let clean = Flagged(jfk_segs().into_iter().map(|s| (s, Vec::new())).collect());
-    assert_eq!(editor_panel::next_flagged(&clean, Some(1), true), None);
+    assert_eq!(panel::next_flagged(&clean, Some(1), true), None);
 }
 
 /// Issue 27: F8 moved the playhead to the next flag but left it out of view on a zoomed-in
@@ -1408,15 +1408,15 @@ fn next_and_previous_flag_wrap_around() {
 #[test]
 fn a_jump_to_a_flag_brings_it_into_the_timelines_view() {
     // Zoomed to 2 s at the start of an 11 s file; the flag at 8.16-10.62 s.
-    let v = editor_panel::into_view(11_000, Some((0, 2_000)), (8_160, 10_620)).unwrap();
+    let v = panel::into_view(11_000, Some((0, 2_000)), (8_160, 10_620)).unwrap();
     assert!(v.0 <= 8_160 && 8_160 < v.0 + v.1, "{v:?}");
     assert_eq!(v.1, 2_000, "the zoom stays");
     assert_eq!(
-        editor_panel::into_view(11_000, Some((8_000, 2_000)), (8_160, 9_000)),
+        panel::into_view(11_000, Some((8_000, 2_000)), (8_160, 9_000)),
         None
     );
     // The whole file shown: nothing to move.
-    assert_eq!(editor_panel::into_view(11_000, None, (8_160, 10_620)), None);
+    assert_eq!(panel::into_view(11_000, None, (8_160, 10_620)), None);
     // (Through the panel: `a_flagged_segment_is_marked_in_the_list_with_why`.)
 }
 
@@ -1464,7 +1464,7 @@ fn the_editors_controls_stay_inside_a_narrow_window() {
 /// view stays inside the file and never narrower than 50 ms.
 #[test]
 fn the_timeline_zooms_with_keys_and_the_wheel_and_stays_in_the_file() {
-    use verbatim::ui::editor_panel::{MIN_VIEW_MS, visible, zoomed};
+    use verbatim::ui::editor::{MIN_VIEW_MS, visible, zoomed};
     let mut h = harness(doc(None), None);
     h.run();
     h.key_press(egui::Key::Plus);
@@ -1670,7 +1670,7 @@ mod model {
                         spectrogram: None,
                         keyboard: true,
                     };
-                    editor_panel::show(ui, &view, &mut w.ui, &mut w.intents);
+                    panel::show(ui, &view, &mut w.ui, &mut w.intents);
                 },
                 World {
                     app,
@@ -1913,7 +1913,7 @@ fn keys_typed_into_a_field_are_the_fields() {
 #[test]
 fn the_editor_driven_at_random_keeps_every_invariant() {
     use model::*;
-    use verbatim::ui::editor_panel::TextDraft;
+    use verbatim::ui::editor::TextDraft;
     use verbatim::ui::{editor_command, must_ask_before_leaving};
     let steps: usize = std::env::var("VERBATIM_EDITOR_STEPS")
         .ok()

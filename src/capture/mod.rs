@@ -9,6 +9,7 @@
 
 pub mod devices;
 pub mod fake;
+pub mod monitors;
 pub mod plugin;
 pub mod recorder;
 pub mod recovery;
@@ -17,3 +18,4 @@ pub mod sql;
 pub mod stream;
 pub mod take;
 pub mod wav;
+pub mod writer;

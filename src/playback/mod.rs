@@ -320,15 +320,40 @@ fn open_stream(samples: Arc<[f32]>, shared: Arc<Shared>) -> Result<cpal::Stream,
     Ok(stream)
 }
 
+/// What the user asks of the player (the editor's keys and buttons); seeking goes through
+/// the editor, which knows the document.
+#[derive(Message, Debug, Clone, Copy, PartialEq)]
+pub enum PlayerCommand {
+    TogglePlay,
+    SetSpeed(f32),
+    /// Loop `start..end` ms; `None` stops looping.
+    Loop(Option<(u64, u64)>),
+}
+
 pub struct PlaybackPlugin;
 
 impl Plugin for PlaybackPlugin {
     fn build(&self, app: &mut App) {
-        app.insert_resource(Player::start()).add_systems(
-            Update,
-            poll_status
-                .in_set(crate::schedule::AppSystems::Ingest.of(crate::schedule::Feature::Playback)),
-        );
+        use crate::schedule::{AppSystems, Feature};
+        app.insert_resource(Player::start())
+            .add_message::<PlayerCommand>()
+            .add_systems(
+                Update,
+                (
+                    poll_status.in_set(AppSystems::Ingest.of(Feature::Playback)),
+                    apply_commands.in_set(AppSystems::Apply.of(Feature::Playback)),
+                ),
+            );
+    }
+}
+
+fn apply_commands(mut commands: MessageReader<PlayerCommand>, player: Res<Player>) {
+    for c in commands.read() {
+        match *c {
+            PlayerCommand::TogglePlay => player.toggle(),
+            PlayerCommand::SetSpeed(s) => player.set_speed(s),
+            PlayerCommand::Loop(span) => player.set_loop(span),
+        }
     }
 }
 

@@ -28,8 +28,8 @@ pub mod vad;
 pub mod worker;
 
 pub use jobs::{
-    JobCommand, JobFinished, JobStatus, TranscribePlugin, TranscribeRequest, TranscribeSettings,
-    TranscriptionJob,
+    JobCommand, JobFinished, JobStatus, SettingsChange, TranscribePlugin, TranscribeRequest,
+    TranscribeSettings, TranscriptionJob,
 };
 pub use protocol::{DecodeParams, GpuPref, JobSpec, WordTiming};
 pub use worker::EngineEvent;

@@ -6,7 +6,7 @@
 use bevy_egui::egui;
 
 use super::Intent;
-use super::editor_panel::{EditorIntent, EditorUi, PlayerView};
+use super::editor::{EditorIntent, EditorUi, PlayerView};
 use super::recorder_panel::{RecordIntent, record_buttons};
 use crate::capture::plugin::TakeState;
 use crate::transcript::export::timestamp;

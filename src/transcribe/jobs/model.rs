@@ -268,6 +268,27 @@ pub struct JobFinished {
     pub error: Option<String>,
 }
 
+/// A change the user made to how jobs run (the window's job panel): the jobs feature applies
+/// it to [`TranscribeSettings`] before it reads this frame's requests.
+#[derive(Message, Debug, Clone, PartialEq)]
+pub enum SettingsChange {
+    Gpu(GpuPref),
+    /// Prime new jobs with the library's vocabulary.
+    UseVocabulary(bool),
+    /// The model for requests that name none.
+    DefaultModel(String),
+}
+
+impl SettingsChange {
+    pub fn apply(self, settings: &mut TranscribeSettings) {
+        match self {
+            Self::Gpu(g) => settings.gpu = g,
+            Self::UseVocabulary(on) => settings.params.use_vocabulary = on,
+            Self::DefaultModel(m) => settings.default_model = m,
+        }
+    }
+}
+
 /// How jobs run.
 #[derive(Resource, Debug, Clone)]
 pub struct TranscribeSettings {

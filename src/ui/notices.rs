@@ -1,0 +1,127 @@
+//! Notices: what the features report (imports, jobs, takes, saves, errors) gathered for the
+//! notice area.
+
+use super::*;
+
+pub(super) fn collect_notices(
+    mut finished: MessageReader<ImportFinished>,
+    mut recording: MessageReader<RecordingNotice>,
+    mut jobs_done: MessageReader<JobFinished>,
+    mut editor_events: MessageReader<crate::editor::EditorEvent>,
+    mut state: ResMut<UiState>,
+) {
+    use crate::editor::EditorEvent as E;
+    for e in editor_events.read() {
+        match e {
+            E::Saved { version, .. } => {
+                state.editor.stale = None;
+                state.notify_about(
+                    Topic::Editor,
+                    Level::Info,
+                    format!("Saved as version {version}"),
+                )
+            }
+            E::Refused(m) | E::Failed(m) => {
+                state.notify_about(Topic::Editor, Level::Error, m.clone())
+            }
+            E::Stale { base, current, .. } => {
+                state.editor.stale = Some((*base, *current));
+            }
+            E::Discarded => {
+                state.notify_about(Topic::Editor, Level::Info, "Unsaved edits discarded")
+            }
+            E::Exported(p) => state.notify_about(
+                Topic::Editor,
+                Level::Info,
+                format!("Exported {}", p.display()),
+            ),
+            E::Opened { .. } | E::Compared | E::Searched(_) | E::Listed(_) => {}
+        }
+    }
+    for j in jobs_done.read() {
+        match (&j.status, &j.error) {
+            (JobStatus::Failed, Some(e)) => {
+                state.notify_about(
+                    Topic::Jobs,
+                    Level::Error,
+                    format!("Transcription job {} failed: {e}", j.id),
+                );
+            }
+            (JobStatus::Completed, _) => {
+                // A job ran with a model: what was said about missing models is over.
+                state.clear_topic(Topic::Model);
+                state.notify_about(
+                    Topic::Jobs,
+                    Level::Info,
+                    format!(
+                        "Transcription job {} done: transcript #{}",
+                        j.id,
+                        j.transcript.map(|t| t.0).unwrap_or_default()
+                    ),
+                );
+            }
+            _ => {}
+        }
+    }
+    for n in recording.read() {
+        match n {
+            RecordingNotice::StartFailed(e) => {
+                state.notify_about(
+                    Topic::Recording,
+                    Level::Error,
+                    format!("Cannot record: {e}"),
+                );
+            }
+            RecordingNotice::DeviceError(e) => {
+                state.notify_about(Topic::Recording, Level::Error, format!("Input device: {e}"));
+            }
+            RecordingNotice::Ended { finished, .. } => {
+                let secs = finished.progress.frames_written;
+                match &finished.error {
+                    Some(e) => state.notify_about(
+                        Topic::Recording,
+                        Level::Error,
+                        format!("Recording stopped: {e}"),
+                    ),
+                    None => state.notify_about(
+                        Topic::Recording,
+                        Level::Info,
+                        format!("Recording finished ({secs} frames)"),
+                    ),
+                }
+            }
+            RecordingNotice::Recovered(Ok(list))
+                if list
+                    .iter()
+                    .any(|r| r.status == crate::capture::recovery::RecoveryStatus::Recovered) =>
+            {
+                let n = list
+                    .iter()
+                    .filter(|r| r.status == crate::capture::recovery::RecoveryStatus::Recovered)
+                    .count();
+                state.notify(
+                    Level::Info,
+                    format!("Recovered {n} interrupted recording(s) into the library"),
+                );
+            }
+            RecordingNotice::Recovered(Err(e)) => {
+                state.notify(
+                    Level::Error,
+                    format!("Cannot recover interrupted recordings: {e}"),
+                );
+            }
+            RecordingNotice::Recovered(Ok(_)) => {}
+        }
+    }
+    for f in finished.read() {
+        let level = if f.result.is_ok() {
+            Level::Info
+        } else {
+            Level::Error
+        };
+        state.notify_about(Topic::Import, level, f.describe());
+    }
+    for e in crate::schedule::take_system_errors() {
+        state.notify(Level::Error, e);
+    }
+}
