@@ -16,6 +16,7 @@ pub mod media;
 pub mod paths;
 pub mod playback;
 pub mod schedule;
+pub mod speakers;
 pub mod storage;
 pub mod transcribe;
 pub mod transcript;
