@@ -421,3 +421,82 @@ fn whisper_gives_way_to_a_program_that_keeps_a_core_busy_unless_threads_are_set(
         "{fixed}"
     );
 }
+
+/// `verbatim diarize` on a real telephone conversation with the real speaker model placed in
+/// the models folder: RTTM that reads back with two speakers inside the file, scored against
+/// the reference turns; JSON in automatic mode; without the model a message naming the file
+/// and where it goes; a folder, a bad speaker count and an unreadable reference refused.
+#[test]
+fn diarize_finds_the_speakers_of_a_conversation() {
+    let home = tempfile::tempdir().unwrap();
+    let shared = common::manifest_dir().join("../shared/data");
+    let wav = shared.join("diarization/sample.wav");
+    let reference = shared.join("diarization/sample.rttm");
+    let (wav_s, ref_s) = (wav.to_str().unwrap(), reference.to_str().unwrap());
+    let o = verbatim(home.path(), &["diarize", wav_s, "--speakers", "2"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("campplus_cn_en_common.pt") && text(&o).contains("models"),
+        "{}",
+        text(&o)
+    );
+    let models = home.path().join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    std::fs::copy(
+        shared.join("models/speaker/campplus_cn_en_common.pt"),
+        models.join("campplus_cn_en_common.pt"),
+    )
+    .unwrap();
+
+    let o = verbatim(
+        home.path(),
+        &[
+            "diarize",
+            wav_s,
+            "--speakers",
+            "2",
+            "--rttm",
+            "--reference",
+            ref_s,
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let turns = verbatim::speakers::read_rttm(&String::from_utf8_lossy(&o.stdout)).unwrap();
+    let speakers: std::collections::BTreeSet<&str> =
+        turns.iter().map(|t| t.speaker.as_str()).collect();
+    assert_eq!(speakers.len(), 2, "{}", text(&o));
+    assert!(
+        turns
+            .iter()
+            .all(|t| t.start_ms < t.end_ms && t.end_ms <= 30_000)
+    );
+    // The score on stderr: "DER 18.7 % (missed …".
+    let err = String::from_utf8_lossy(&o.stderr);
+    let der: f64 = err
+        .split("DER ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no DER in {err}"));
+    assert!(der < 30.0, "{err}");
+
+    let o = verbatim(home.path(), &["diarize", wav_s, "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["speakers"].as_array().unwrap().len(), 2, "{v}");
+    assert!(v["turns"].as_array().unwrap().len() >= 2);
+
+    for (args, says) in [
+        (
+            vec!["diarize", home.path().to_str().unwrap()],
+            "not a regular file",
+        ),
+        (vec!["diarize", wav_s, "--speakers", "0"], "--speakers"),
+        (vec!["diarize", wav_s, "--speakers", "many"], "--speakers"),
+        (vec!["diarize", wav_s, "--reference", wav_s], "RTTM"),
+    ] {
+        let o = verbatim(home.path(), &args);
+        assert!(!o.status.success(), "{args:?}");
+        assert!(text(&o).contains(says), "{args:?}: {}", text(&o));
+    }
+}

@@ -1,6 +1,7 @@
 //! The command line: `verbatim` opens the window; subcommands run the same ECS headless.
 #![allow(clippy::print_stdout)]
 
+mod diarize;
 mod editor;
 mod models;
 mod record;
@@ -219,6 +220,9 @@ pub enum Command {
         #[arg(long)]
         run: bool,
     },
+    /// Who spoke when in an audio file: speaker turns from the speaker model (CAM++ in the
+    /// models folder), as lines, RTTM or JSON; `--reference` scores them (DER).
+    Diarize(diarize::DiarizeArgs),
     /// Manage whisper models: list, download, verify, path.
     Models {
         #[command(subcommand)]
@@ -385,6 +389,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Jobs { json, run: false }) => transcribe::jobs(&data, json),
         Some(Command::Jobs { json, run: true }) => transcribe::run_pending(&data, json),
         Some(Command::Models { command }) => models::models(&data, command),
+        Some(Command::Diarize(args)) => diarize::diarize(&data, args),
         Some(Command::Worker) => Ok(ExitCode::FAILURE),
     }
 }

@@ -1,0 +1,185 @@
+//! `verbatim diarize FILE`: who spoke when in an audio file, from Silero's speech regions and
+//! the CAM++ speaker model (placed in the models folder); turns as lines, RTTM or JSON, and
+//! with `--reference` the diarization error rate against reference turns.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use serde::Serialize;
+
+use super::emit;
+use crate::paths::DataDir;
+use crate::speakers::campplus::CamPlus;
+use crate::speakers::der::der;
+use crate::speakers::diarize::{MAX_SPEAKERS, Speakers, diarize as find_turns};
+use crate::speakers::{CAMPLUS_FILE, Turn, read_rttm};
+use crate::transcribe::catalog;
+use crate::transcript::export::timestamp;
+
+#[derive(Debug, Args)]
+pub struct DiarizeArgs {
+    /// The audio file (any format Verbatim imports).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// `auto`, or how many speakers there are.
+    #[arg(long, default_value = "auto", value_name = "auto|N")]
+    pub speakers: String,
+    /// Print RTTM (`SPEAKER <file> 1 <start> <duration> <NA> <NA> <speaker> <NA> <NA>`).
+    #[arg(long, conflicts_with = "json")]
+    pub rttm: bool,
+    #[arg(long)]
+    pub json: bool,
+    /// Reference turns (RTTM) to score against: the DER, its missed speech, false alarm and
+    /// confusion (no collar, overlapped speech scored).
+    #[arg(long, value_name = "RTTM")]
+    pub reference: Option<PathBuf>,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    file: &'a std::path::Path,
+    speakers: Vec<&'a str>,
+    turns: Vec<TurnJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    der: Option<DerJson>,
+}
+
+#[derive(Serialize)]
+struct TurnJson<'a> {
+    speaker: &'a str,
+    start_ms: u64,
+    end_ms: u64,
+}
+
+#[derive(Serialize)]
+struct DerJson {
+    der: f64,
+    missed: f64,
+    false_alarm: f64,
+    confusion: f64,
+}
+
+fn parse_speakers(s: &str) -> anyhow::Result<Speakers> {
+    if s == "auto" {
+        return Ok(Speakers::Auto);
+    }
+    match s.parse::<usize>() {
+        Ok(n) if (1..=64).contains(&n) => Ok(Speakers::Exactly(n)),
+        _ => anyhow::bail!(
+            "--speakers {s:?}: use auto (up to {MAX_SPEAKERS} are found) or a number from 1 to 64"
+        ),
+    }
+}
+
+pub(super) fn diarize(data: &DataDir, args: DiarizeArgs) -> anyhow::Result<ExitCode> {
+    let speakers = parse_speakers(&args.speakers)?;
+    let meta = std::fs::metadata(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    if !meta.is_file() {
+        anyhow::bail!(
+            "{} is not a regular file (a folder, a pipe or a device)",
+            args.file.display()
+        );
+    }
+    let reference = match &args.reference {
+        Some(p) => Some(read_rttm(&std::fs::read_to_string(p).with_context(
+            || format!("cannot read the reference RTTM {}", p.display()),
+        )?)?),
+        None => None,
+    };
+    let models = catalog::models_dir(data.root());
+    let model_path = models.join(CAMPLUS_FILE);
+    if !model_path.is_file() {
+        anyhow::bail!(
+            "the speaker model is not installed: put {CAMPLUS_FILE} (3D-Speaker's CAM++, from \
+             ModelScope iic/speech_campplus_sv_zh_en_16k-common_advanced) in {}",
+            models.display()
+        );
+    }
+    let model = CamPlus::load(&model_path)?;
+    let vad = catalog::default_vad(&models)
+        .context("the Silero VAD model could not be installed in the models folder")?;
+    let speech = crate::transcribe::engine::detect_speech_file(&vad, &args.file, 2)
+        .map_err(|f| anyhow::anyhow!("{}: {}", args.file.display(), f.message))?;
+    let audio = crate::media::decode::read_all(&args.file)
+        .with_context(|| format!("cannot decode {}", args.file.display()))?;
+    let turns = find_turns(&model, &audio, &speech, speakers)?;
+    let scored = reference.as_deref().map(|r| der(r, &turns));
+    print(&args, &turns, scored)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print(
+    args: &DiarizeArgs,
+    turns: &[Turn],
+    scored: Option<crate::speakers::der::Der>,
+) -> anyhow::Result<()> {
+    let mut names: Vec<&str> = Vec::new();
+    for t in turns {
+        if !names.contains(&t.speaker.as_str()) {
+            names.push(&t.speaker);
+        }
+    }
+    if args.json {
+        let report = Report {
+            file: &args.file,
+            speakers: names,
+            turns: turns
+                .iter()
+                .map(|t| TurnJson {
+                    speaker: &t.speaker,
+                    start_ms: t.start_ms,
+                    end_ms: t.end_ms,
+                })
+                .collect(),
+            der: scored.map(|d| DerJson {
+                der: d.rate(),
+                missed: d.missed,
+                false_alarm: d.false_alarm,
+                confusion: d.confusion,
+            }),
+        };
+        emit(format_args!("{}", serde_json::to_string_pretty(&report)?))?;
+        return Ok(());
+    }
+    let stem = args
+        .file
+        .file_stem()
+        .map_or_else(|| "audio".into(), |s| s.to_string_lossy().replace(' ', "_"));
+    for t in turns {
+        if args.rttm {
+            emit(format_args!(
+                "SPEAKER {stem} 1 {:.3} {:.3} <NA> <NA> {} <NA> <NA>",
+                t.start_ms as f64 / 1000.0,
+                (t.end_ms - t.start_ms) as f64 / 1000.0,
+                t.speaker
+            ))?;
+        } else {
+            emit(format_args!(
+                "{} - {}  {}",
+                timestamp(t.start_ms, '.'),
+                timestamp(t.end_ms, '.'),
+                t.speaker
+            ))?;
+        }
+    }
+    if let Some(d) = scored {
+        // On stderr with RTTM, so the RTTM stays a clean file.
+        let line = format!(
+            "DER {:.1} % (missed {:.1} %, false alarm {:.1} %, confusion {:.1} %), {} speakers",
+            100.0 * d.rate(),
+            100.0 * d.missed,
+            100.0 * d.false_alarm,
+            100.0 * d.confusion,
+            names.len()
+        );
+        if args.rttm {
+            eprintln!("{line}");
+        } else {
+            emit(format_args!("{line}"))?;
+        }
+    }
+    Ok(())
+}
