@@ -1,4 +1,5 @@
-//! `verbatim diarize FILE`: who spoke when in an audio file, from Silero's speech regions and
+//! `verbatim diarize FILE`: who spoke when in an audio file, from the speech regions
+//! transcription uses (Silero's and the loud stretches it missed) and
 //! the CAM++ speaker model (placed in the models folder); turns as lines, RTTM or JSON, and
 //! with `--reference` the diarization error rate against reference turns.
 
@@ -101,10 +102,10 @@ pub(super) fn diarize(data: &DataDir, args: DiarizeArgs) -> anyhow::Result<ExitC
     let model = CamPlus::load(&model_path)?;
     let vad = catalog::default_vad(&models)
         .context("the Silero VAD model could not be installed in the models folder")?;
-    let speech = crate::transcribe::engine::detect_speech_file(&vad, &args.file, 2)
-        .map_err(|f| anyhow::anyhow!("{}: {}", args.file.display(), f.message))?;
     let audio = crate::media::decode::read_all(&args.file)
         .with_context(|| format!("cannot decode {}", args.file.display()))?;
+    let speech = crate::transcribe::engine::speech_regions(&vad, &audio, 2)
+        .map_err(|f| anyhow::anyhow!("{}: {}", args.file.display(), f.message))?;
     let turns = find_turns(&model, &audio, &speech, speakers)?;
     let scored = reference.as_deref().map(|r| der(r, &turns));
     print(&args, &turns, scored)?;

@@ -262,7 +262,7 @@ mod tests {
         for (name, n) in [("sample", 2), ("ami_dev00", 2), ("ami_dev01", 2)] {
             let wav = shared(&format!("diarization/{name}.wav"));
             let audio = crate::media::decode::read_all(&wav).unwrap();
-            let speech = crate::transcribe::engine::detect_speech_file(&vad, &wav, 2).unwrap();
+            let speech = crate::transcribe::engine::speech_regions(&vad, &audio, 2).unwrap();
             let reference = read_rttm(
                 &std::fs::read_to_string(shared(&format!("diarization/{name}.rttm"))).unwrap(),
             )

@@ -40,7 +40,7 @@ mod speech;
 
 use call::{ProgressCtx, fraction, state_language};
 use output::{dtw_mode, map_segment, pack, to_ms, within};
-pub use speech::{detect_speech_file, short_audio_ctx};
+pub use speech::{detect_speech_file, short_audio_ctx, speech_regions};
 use speech::{inaudible, plain_plan, quietest_point};
 
 /// Audio read per step (16 kHz samples): two minutes.

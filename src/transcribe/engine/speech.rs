@@ -90,3 +90,30 @@ pub fn detect_speech_file(
         .map(|(a, b)| (to_ms(a as u64), to_ms(b as u64)))
         .collect())
 }
+
+/// Where the speech is in `samples` (16 kHz), as transcription finds it: Silero's regions and
+/// the loud stretches it missed (far-field voices, [`vad::loud_regions`]), in ms.
+pub fn speech_regions(
+    model: &Path,
+    samples: &[f32],
+    threads: u32,
+) -> Result<Vec<(u64, u64)>, Failure> {
+    model_file::inspect_vad_file(model).map_err(|e| Failure::permanent(e.to_string()))?;
+    whisper_rs::install_logging_hooks();
+    let mut params = WhisperVadContextParams::new();
+    params.set_n_threads(threads.max(1) as i32);
+    params.set_use_gpu(false);
+    let path = model
+        .to_str()
+        .ok_or_else(|| Failure::permanent("the VAD model path is not UTF-8"))?;
+    let mut vad = WhisperVadContext::new(path, params).map_err(|e| {
+        Failure::permanent(format!("whisper.cpp could not load the VAD model ({e})"))
+    })?;
+    let probs = speech_probabilities(&mut vad, samples)?;
+    let plan = vad::plan(&probs, &vad::frame_db(samples), samples.len(), true);
+    Ok(plan
+        .speech
+        .into_iter()
+        .map(|(a, b)| (to_ms(a as u64), to_ms(b as u64)))
+        .collect())
+}
