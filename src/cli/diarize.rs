@@ -19,6 +19,10 @@ use crate::speakers::{CAMPLUS_FILE, Turn, read_rttm};
 use crate::transcribe::catalog;
 use crate::transcript::export::timestamp;
 
+/// The longest recording `verbatim diarize` decodes (its speech is what the clustering
+/// limit, `MAX_WINDOWS`, counts; silence is free).
+const MAX_AUDIO_MINUTES: u64 = 60;
+
 #[derive(Debug, Args)]
 pub struct DiarizeArgs {
     /// The audio file (any format Verbatim imports).
@@ -102,6 +106,21 @@ pub(super) fn diarize(data: &DataDir, args: DiarizeArgs) -> anyhow::Result<ExitC
     let model = CamPlus::load(&model_path)?;
     let vad = catalog::default_vad(&models)
         .context("the Silero VAD model could not be installed in the models folder")?;
+    // The file's length before it is decoded whole: a recording far beyond what the
+    // clustering takes is refused before it fills the memory.
+    let expected = crate::media::decode::Pcm16k::open(&args.file)
+        .with_context(|| format!("cannot decode {}", args.file.display()))?
+        .expected_samples();
+    if let Some(n) = expected
+        && n > MAX_AUDIO_MINUTES * 60 * 16_000
+    {
+        anyhow::bail!(
+            "{} is {} minutes long; diarization takes up to {MAX_AUDIO_MINUTES} minutes yet: \
+             cut it into parts",
+            args.file.display(),
+            n / 16_000 / 60
+        );
+    }
     let audio = crate::media::decode::read_all(&args.file)
         .with_context(|| format!("cannot decode {}", args.file.display()))?;
     let speech = crate::transcribe::engine::speech_regions(&vad, &audio, 2)

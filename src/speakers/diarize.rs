@@ -18,6 +18,9 @@ pub const MIN_SPEECH_MS: u64 = 400;
 /// A speaker found automatically holds at least this many windows, and this share of them.
 pub const MIN_WINDOWS: usize = 2;
 pub const MIN_SHARE_PERCENT: usize = 5;
+/// The most windows one file is clustered in (25 minutes of continuous speech): the
+/// clustering keeps their similarity matrix (16 MB here) and its time grows with the cube.
+pub const MAX_WINDOWS: usize = 2_000;
 /// The most speakers automatic mode considers.
 pub const MAX_SPEAKERS: usize = 8;
 /// Automatic mode finds one speaker when no split of the windows separates them by at least
@@ -50,6 +53,18 @@ pub fn windows(
     speech: &[(u64, u64)],
 ) -> Result<Vec<Window>, SpeakerError> {
     let min_ms = MIN_SPEECH_MS.max(MIN_FRAMES as u64 * 10 + 15);
+    // Refused before any embedding is computed, rather than hours of clustering.
+    let planned: u64 = speech
+        .iter()
+        .map(|&(a, b)| b.saturating_sub(a) / STEP_MS + 1)
+        .sum();
+    if planned > MAX_WINDOWS as u64 {
+        let speech_ms: u64 = speech.iter().map(|&(a, b)| b.saturating_sub(a)).sum();
+        return Err(SpeakerError::TooLong {
+            minutes: speech_ms / 60_000,
+            limit: MAX_WINDOWS as u64 * STEP_MS / 60_000,
+        });
+    }
     let at = |ms: u64| ((ms * 16) as usize).min(samples.len());
     let mut out = Vec::new();
     for &(a, b) in speech {
@@ -378,5 +393,27 @@ mod tests {
         let mut l = vec![0, 0, 1, 1, 2];
         absorb_singletons(&v, &mut l);
         assert_eq!(l, [0, 0, 1, 1, 0]);
+    }
+
+    #[test]
+    fn too_much_speech_is_refused_before_any_work() {
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/data/models/speaker")
+            .join(crate::speakers::CAMPLUS_FILE);
+        let m = CamPlus::load(&dir).unwrap();
+        // Two hours of speech regions over a second of audio: refused at once.
+        let speech = [(0, 2 * 3_600_000)];
+        let e = windows(&m, &[0.0; 16_000], &speech).err().unwrap();
+        assert!(
+            matches!(
+                e,
+                SpeakerError::TooLong {
+                    minutes: 120,
+                    limit: 25
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("cut the recording"), "{e}");
     }
 }
