@@ -268,31 +268,54 @@ impl CamPlus {
 
     /// The embedding of 16 kHz audio in [-1, 1] (at least [`MIN_FRAMES`] frames of it).
     pub fn embed(&self, samples: &[f32]) -> R<Vec<f32>> {
-        let mut feats = self.fbank.compute(samples);
-        let frames = feats.len() / BINS;
-        if frames < MIN_FRAMES {
-            return Err(SpeakerError::TooShort {
-                ms: samples.len() as u64 * 1000 / 16_000,
-            });
-        }
-        subtract_mean(&mut feats);
-        self.embed_features(feats, frames)
+        let mut all = self.embed_batch(&[samples])?;
+        all.pop().ok_or(SpeakerError::TooShort { ms: 0 })
     }
 
-    /// The embedding of mean-normalised fbank features (`frames × 80`, row-major).
-    pub fn embed_features(&self, feats: Vec<f32>, frames: usize) -> R<Vec<f32>> {
-        let x = Tensor::from_vec(feats, (frames, BINS), &Device::Cpu).map_err(model)?;
-        // (T, F) -> (1, 1, F, T): frequency rows, time columns.
+    /// The embeddings of several clips of one length, in one pass through the network (the
+    /// convolutions' matrix products are larger, so the cores are busier per call): the
+    /// same numbers as one clip at a time.
+    pub fn embed_batch(&self, clips: &[&[f32]]) -> R<Vec<Vec<f32>>> {
+        let Some(first) = clips.first() else {
+            return Ok(Vec::new());
+        };
+        let frames = Fbank::frames(first.len());
+        if frames < MIN_FRAMES {
+            return Err(SpeakerError::TooShort {
+                ms: first.len() as u64 * 1000 / 16_000,
+            });
+        }
+        let mut feats = Vec::with_capacity(clips.len() * frames * BINS);
+        for clip in clips {
+            let mut f = self.fbank.compute(clip);
+            if f.len() != frames * BINS {
+                return Err(SpeakerError::Compute(
+                    "the clips of one batch differ in length".into(),
+                ));
+            }
+            subtract_mean(&mut f);
+            feats.extend(f);
+        }
+        self.embed_features(feats, clips.len(), frames)
+    }
+
+    /// The embeddings of `batch` clips' mean-normalised fbank features (`batch × frames × 80`,
+    /// row-major).
+    pub fn embed_features(&self, feats: Vec<f32>, batch: usize, frames: usize) -> R<Vec<Vec<f32>>> {
+        let x = Tensor::from_vec(feats, (batch, frames, BINS), &Device::Cpu).map_err(model)?;
+        // (B, T, F) -> (B, 1, F, T): frequency rows, time columns.
         let x = x
-            .t()
+            .transpose(1, 2)
             .and_then(|x| x.contiguous())
-            .and_then(|x| x.reshape((1, 1, BINS, frames)))
+            .and_then(|x| x.reshape((batch, 1, BINS, frames)))
             .map_err(model)?;
         let x = self.head(&x)?;
         let x = self.xvector(&x)?;
-        x.flatten_all()
+        let flat = x
+            .flatten_all()
             .and_then(|x| x.to_vec1::<f32>())
-            .map_err(model)
+            .map_err(model)?;
+        Ok(flat.chunks_exact(DIM).map(<[f32]>::to_vec).collect())
     }
 
     fn head(&self, x: &Tensor) -> R<Tensor> {

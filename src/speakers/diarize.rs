@@ -18,6 +18,8 @@ pub const MIN_SPEECH_MS: u64 = 400;
 /// A speaker found automatically holds at least this many windows, and this share of them.
 pub const MIN_WINDOWS: usize = 2;
 pub const MIN_SHARE_PERCENT: usize = 5;
+/// Windows embedded in one pass through the network.
+const BATCH: usize = 16;
 /// The most windows one file is clustered in (25 minutes of continuous speech): the
 /// clustering keeps their similarity matrix (16 MB here) and its time grows with the cube.
 pub const MAX_WINDOWS: usize = 2_000;
@@ -66,13 +68,12 @@ pub fn windows(
         });
     }
     let at = |ms: u64| ((ms * 16) as usize).min(samples.len());
-    let mut out = Vec::new();
+    let mut spans = Vec::new();
     for &(a, b) in speech {
         let b = b.min(samples.len() as u64 / 16);
         if b <= a || b - a < min_ms {
             continue;
         }
-        let mut spans = Vec::new();
         if b - a <= WINDOW_MS {
             spans.push((a, b));
         } else {
@@ -83,18 +84,32 @@ pub fn windows(
             }
             spans.push((b - WINDOW_MS, b));
         }
-        for (s, e) in spans {
-            let mut v = model.embed(&samples[at(s)..at(e)])?;
+    }
+    // Windows of one length (all but the short regions') go through the network together.
+    let mut out: Vec<Window> = Vec::with_capacity(spans.len());
+    let mut i = 0;
+    while i < spans.len() {
+        let len = |(s, e): (u64, u64)| at(e) - at(s);
+        let mut j = i + 1;
+        while j < spans.len() && j - i < BATCH && len(spans[j]) == len(spans[i]) {
+            j += 1;
+        }
+        let clips: Vec<&[f32]> = spans[i..j]
+            .iter()
+            .map(|&(s, e)| &samples[at(s)..at(e)])
+            .collect();
+        for ((s, e), mut v) in spans[i..j].iter().zip(model.embed_batch(&clips)?) {
             let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
             if n > 0.0 {
                 v.iter_mut().for_each(|x| *x /= n);
             }
             out.push(Window {
-                start_ms: s,
-                end_ms: e,
+                start_ms: *s,
+                end_ms: *e,
                 embedding: v,
             });
         }
+        i = j;
     }
     Ok(out)
 }

@@ -299,6 +299,32 @@ mod tests {
         }
     }
 
+    /// Clips embedded together are embedded as they are alone.
+    #[test]
+    fn a_batch_gives_what_one_clip_at_a_time_gives() {
+        let m = model();
+        let audio = crate::media::decode::read_all(&shared("diarization/sample.wav")).unwrap();
+        let clips: Vec<&[f32]> = (0..5)
+            .map(|k| &audio[k * 48_000 + 100_000..k * 48_000 + 124_000])
+            .collect();
+        let together = m.embed_batch(&clips).unwrap();
+        assert_eq!(together.len(), 5);
+        for (clip, t) in clips.iter().zip(&together) {
+            let alone = m.embed(clip).unwrap();
+            let worst = alone
+                .iter()
+                .zip(t)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst < 1e-3, "largest difference {worst}");
+        }
+        assert!(m.embed_batch(&[]).unwrap().is_empty());
+        assert!(
+            m.embed_batch(&[&audio[..24_000], &audio[..20_000]])
+                .is_err()
+        );
+    }
+
     /// A file that is not a CAM++ checkpoint is refused with the reason, never a panic: a
     /// whisper model, a truncated checkpoint, a directory, nothing at all.
     #[test]
