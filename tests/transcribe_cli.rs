@@ -500,3 +500,134 @@ fn diarize_finds_the_speakers_of_a_conversation() {
         assert!(text(&o).contains(says), "{args:?}: {}", text(&o));
     }
 }
+
+/// Speakers the library remembers: the two people of one stretch of a meeting, named once,
+/// are found by name in another stretch of it (each name on the right person's turns); a
+/// telephone call's speakers are not taken for them; `verbatim speakers` lists them; a name
+/// for a speaker the file does not have is refused and nothing is remembered.
+#[test]
+fn named_speakers_are_recognised_in_another_recording() {
+    let home = tempfile::tempdir().unwrap();
+    let shared = common::manifest_dir().join("../shared/data");
+    let models = home.path().join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    std::fs::copy(
+        shared.join("models/speaker/campplus_cn_en_common.pt"),
+        models.join("campplus_cn_en_common.pt"),
+    )
+    .unwrap();
+    let wav = |n: &str| shared.join(format!("diarization/{n}.wav"));
+    let reference = |n: &str| {
+        verbatim::speakers::read_rttm(
+            &std::fs::read_to_string(shared.join(format!("diarization/{n}.rttm"))).unwrap(),
+        )
+        .unwrap()
+    };
+    let run = |args: &[&str]| {
+        let o = verbatim(home.path(), args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    // Whose reference turns a hypothesis speaker's turns overlap most.
+    let who = |v: &serde_json::Value, speaker: &str, refs: &[verbatim::speakers::Turn]| {
+        let mut best = (0u64, String::new());
+        for r in refs
+            .iter()
+            .map(|r| r.speaker.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+        {
+            let ms: u64 = v["turns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|t| t["speaker"] == speaker)
+                .flat_map(|t| {
+                    let (a, b) = (
+                        t["start_ms"].as_u64().unwrap(),
+                        t["end_ms"].as_u64().unwrap(),
+                    );
+                    refs.iter()
+                        .filter(|x| x.speaker == r)
+                        .map(move |x| b.min(x.end_ms).saturating_sub(a.max(x.start_ms)))
+                })
+                .sum();
+            if ms > best.0 {
+                best = (ms, r);
+            }
+        }
+        best.1
+    };
+    let dev00 = wav("ami_dev00");
+    let d0 = dev00.to_str().unwrap();
+    let first = run(&["diarize", d0, "--speakers", "2", "--json"]);
+    let labels: Vec<String> = first["speakers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(labels.len(), 2, "{first}");
+    // A wrong label: refused, nothing remembered.
+    let o = verbatim(
+        home.path(),
+        &["diarize", d0, "--speakers", "2", "--name", "SPEAKER_09=X"],
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("no speaker SPEAKER_09"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(run(&["speakers", "--json"]).as_array().unwrap().len(), 0);
+    // Name them after the people they are.
+    let refs00 = reference("ami_dev00");
+    let name_of = |person: &str| if person == "MEE009" { "Maeve" } else { "Ed" };
+    let args: Vec<String> = labels
+        .iter()
+        .flat_map(|l| {
+            [
+                "--name".to_owned(),
+                format!("{l}={}", name_of(&who(&first, l, &refs00))),
+            ]
+        })
+        .collect();
+    let mut named = vec!["diarize", d0, "--speakers", "2", "--json"];
+    named.extend(args.iter().map(String::as_str));
+    run(&named);
+    let listed = run(&["speakers", "--json"]);
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Ed", "Maeve"], "{listed}");
+
+    // The other stretch: both names, each on the right person.
+    let dev01 = wav("ami_dev01");
+    let second = run(&[
+        "diarize",
+        dev01.to_str().unwrap(),
+        "--speakers",
+        "2",
+        "--json",
+    ]);
+    let mut found: Vec<&str> = second["speakers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    found.sort_unstable();
+    assert_eq!(found, ["Ed", "Maeve"], "{second}");
+    let refs01 = reference("ami_dev01");
+    assert_eq!(who(&second, "Maeve", &refs01), "MEE009", "{second}");
+    assert_eq!(who(&second, "Ed", &refs01), "MEE012", "{second}");
+
+    // A telephone call: neither of them.
+    let call = run(&["diarize", wav("sample").to_str().unwrap(), "--json"]);
+    let speakers = call["speakers"].to_string();
+    assert!(
+        !speakers.contains("Maeve") && !speakers.contains("Ed"),
+        "{call}"
+    );
+}

@@ -14,8 +14,10 @@ use super::emit;
 use crate::paths::DataDir;
 use crate::speakers::campplus::CamPlus;
 use crate::speakers::der::der;
-use crate::speakers::diarize::{MAX_SPEAKERS, Speakers, diarize as find_turns};
-use crate::speakers::{CAMPLUS_FILE, Turn, read_rttm};
+use crate::speakers::diarize::{MAX_SPEAKERS, Speakers, Voice, diarize_voices};
+use crate::speakers::identity::{Recognised, recognise};
+use crate::speakers::{CAMPLUS_FILE, Turn, read_rttm, sql};
+use crate::storage::now_ms;
 use crate::transcribe::catalog;
 use crate::transcript::export::timestamp;
 
@@ -40,15 +42,29 @@ pub struct DiarizeArgs {
     /// confusion (no collar, overlapped speech scored).
     #[arg(long, value_name = "RTTM")]
     pub reference: Option<PathBuf>,
+    /// Remember a speaker of this file under a name (`SPEAKER_01=Ann`, repeatable): later
+    /// recordings of that voice are given the name. Naming a remembered speaker again
+    /// refines their voiceprint.
+    #[arg(long = "name", value_name = "SPEAKER=NAME")]
+    pub names: Vec<String>,
 }
 
 #[derive(Serialize)]
 struct Report<'a> {
     file: &'a std::path::Path,
     speakers: Vec<&'a str>,
+    /// Voices the library may know but that were not named: the user decides.
+    offered: Vec<Offer<'a>>,
     turns: Vec<TurnJson<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     der: Option<DerJson>,
+}
+
+#[derive(Serialize)]
+struct Offer<'a> {
+    speaker: &'a str,
+    maybe: &'a str,
+    similarity: f32,
 }
 
 #[derive(Serialize)]
@@ -125,15 +141,76 @@ pub(super) fn diarize(data: &DataDir, args: DiarizeArgs) -> anyhow::Result<ExitC
         .with_context(|| format!("cannot decode {}", args.file.display()))?;
     let speech = crate::transcribe::engine::speech_regions(&vad, &audio, 2)
         .map_err(|f| anyhow::anyhow!("{}: {}", args.file.display(), f.message))?;
-    let turns = find_turns(&model, &audio, &speech, speakers)?;
+    let names = parse_names(&args.names)?;
+    let (mut turns, mut voices) = diarize_voices(&model, &audio, &speech, speakers)?;
+    // The speakers the library remembers, by voice.
+    let conn = crate::storage::open(&data.db_path())?;
+    let recognised = recognise(&voices, &sql::known(&conn)?);
+    let mut offered = Vec::new();
+    for (voice, r) in voices.iter_mut().zip(&recognised) {
+        match r {
+            Recognised::Known { name, .. } => {
+                for t in turns.iter_mut().filter(|t| t.speaker == voice.speaker) {
+                    t.speaker.clone_from(name);
+                }
+                voice.speaker.clone_from(name);
+            }
+            Recognised::Maybe { name, similarity } => {
+                offered.push((voice.speaker.clone(), name.clone(), *similarity));
+            }
+            Recognised::New => {}
+        }
+    }
+    remember(&conn, &voices, &names)?;
     let scored = reference.as_deref().map(|r| der(r, &turns));
-    print(&args, &turns, scored)?;
+    print(&args, &turns, &offered, scored)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `SPEAKER=NAME` pairs.
+fn parse_names(pairs: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    pairs
+        .iter()
+        .map(|p| match p.split_once('=') {
+            Some((a, b)) if !a.trim().is_empty() && !b.trim().is_empty() => {
+                Ok((a.trim().to_owned(), b.trim().to_owned()))
+            }
+            _ => anyhow::bail!("--name {p:?}: write SPEAKER=NAME, e.g. --name SPEAKER_01=Ann"),
+        })
+        .collect()
+}
+
+/// The voices the user named, remembered (all or none: a name for a speaker this file does
+/// not have is refused before anything is written).
+fn remember(
+    conn: &rusqlite::Connection,
+    voices: &[Voice],
+    names: &[(String, String)],
+) -> anyhow::Result<()> {
+    let mut chosen = Vec::new();
+    for (speaker, name) in names {
+        let Some(v) = voices.iter().find(|v| &v.speaker == speaker) else {
+            let have: Vec<&str> = voices.iter().map(|v| v.speaker.as_str()).collect();
+            anyhow::bail!(
+                "--name {speaker}={name}: this file has no speaker {speaker} (it has {})",
+                have.join(", ")
+            );
+        };
+        chosen.push((v, name));
+    }
+    let tx = conn.unchecked_transaction()?;
+    for (v, name) in chosen {
+        sql::remember(&tx, name, &v.mean, v.windows, now_ms())?;
+        eprintln!("remembered {} as {name}", v.speaker);
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 fn print(
     args: &DiarizeArgs,
     turns: &[Turn],
+    offered: &[(String, String, f32)],
     scored: Option<crate::speakers::der::Der>,
 ) -> anyhow::Result<()> {
     let mut names: Vec<&str> = Vec::new();
@@ -146,6 +223,14 @@ fn print(
         let report = Report {
             file: &args.file,
             speakers: names,
+            offered: offered
+                .iter()
+                .map(|(speaker, maybe, similarity)| Offer {
+                    speaker,
+                    maybe,
+                    similarity: *similarity,
+                })
+                .collect(),
             turns: turns
                 .iter()
                 .map(|t| TurnJson {
@@ -185,6 +270,12 @@ fn print(
             ))?;
         }
     }
+    for (speaker, maybe, similarity) in offered {
+        eprintln!(
+            "{speaker} may be {maybe} (similarity {similarity:.2}); --name {speaker}={maybe} \
+             says so"
+        );
+    }
     if let Some(d) = scored {
         // On stderr with RTTM, so the RTTM stays a clean file.
         let line = format!(
@@ -202,4 +293,46 @@ fn print(
         }
     }
     Ok(())
+}
+
+/// `verbatim speakers`: the speakers the library remembers, with how much of their voice it
+/// has heard.
+pub(super) fn speakers(data: &DataDir, json: bool) -> anyhow::Result<ExitCode> {
+    #[derive(Serialize)]
+    struct Row<'a> {
+        name: &'a str,
+        windows: u32,
+        /// Speech the voiceprint was made from, roughly (windows every 0.75 s).
+        speech_s: f64,
+        updated_at: i64,
+    }
+    let conn = crate::storage::open(&data.db_path())?;
+    let known = sql::known(&conn)?;
+    let step_s = crate::speakers::diarize::STEP_MS as f64 / 1000.0;
+    let rows: Vec<Row<'_>> = known
+        .iter()
+        .map(|k| Row {
+            name: &k.name,
+            windows: k.windows,
+            speech_s: f64::from(k.windows) * step_s,
+            updated_at: k.updated_at,
+        })
+        .collect();
+    if json {
+        emit(format_args!("{}", serde_json::to_string_pretty(&rows)?))?;
+    } else if rows.is_empty() {
+        emit(format_args!(
+            "no speakers yet: `verbatim diarize FILE --name SPEAKER_01=Ann` names one"
+        ))?;
+    } else {
+        for r in rows {
+            emit(format_args!(
+                "{}  (voiceprint from {} windows, about {:.0} s of speech)",
+                super::terminal_safe(r.name),
+                r.windows,
+                r.speech_s
+            ))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -311,6 +311,15 @@ fn refine(vectors: &[Vec<f32>], labels: &mut [usize]) {
     }
 }
 
+/// One speaker's voice in a recording: the name its turns carry, the mean of its windows'
+/// unit embeddings and how many windows that is (what a remembered voiceprint is made of).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Voice {
+    pub speaker: String,
+    pub mean: Vec<f32>,
+    pub windows: u32,
+}
+
 /// Who spoke when in `samples` (16 kHz), given where the speech is (ms ranges).
 pub fn diarize(
     model: &CamPlus,
@@ -318,6 +327,16 @@ pub fn diarize(
     speech: &[(u64, u64)],
     speakers: Speakers,
 ) -> Result<Vec<Turn>, SpeakerError> {
+    Ok(diarize_voices(model, samples, speech, speakers)?.0)
+}
+
+/// [`diarize`], with each speaker's voice.
+pub fn diarize_voices(
+    model: &CamPlus,
+    samples: &[f32],
+    speech: &[(u64, u64)],
+    speakers: Speakers,
+) -> Result<(Vec<Turn>, Vec<Voice>), SpeakerError> {
     let w = windows(model, samples, speech)?;
     let vectors: Vec<Vec<f32>> = w.iter().map(|w| w.embedding.clone()).collect();
     let mut labels = cluster(&vectors, speakers);
@@ -362,7 +381,27 @@ pub fn diarize(
         }
         last = Some((l, b));
     }
-    Ok(turns)
+    let voices = names
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| {
+            let mut mean = vec![0.0f32; DIM];
+            let mut n = 0u32;
+            for (v, _) in vectors.iter().zip(&labels).filter(|(_, x)| **x == l) {
+                for (m, x) in mean.iter_mut().zip(v) {
+                    *m += x;
+                }
+                n += 1;
+            }
+            mean.iter_mut().for_each(|m| *m /= n.max(1) as f32);
+            Voice {
+                speaker: format!("SPEAKER_{:02}", i + 1),
+                mean,
+                windows: n,
+            }
+        })
+        .collect();
+    Ok((turns, voices))
 }
 
 #[cfg(test)]

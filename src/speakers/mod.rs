@@ -6,6 +6,8 @@ pub mod campplus;
 pub mod der;
 pub mod diarize;
 pub mod fbank;
+pub mod identity;
+pub mod sql;
 
 use std::path::PathBuf;
 

@@ -102,9 +102,13 @@ pub const MIGRATION_FILES: &[(&str, &str)] = &[
         "010_batch_spans.sql",
         include_str!("../../migrations/010_batch_spans.sql"),
     ),
+    (
+        "011_speakers.sql",
+        include_str!("../../migrations/011_speakers.sql"),
+    ),
 ];
 
-static MIGRATION_STEPS: [M<'static>; 10] = [
+static MIGRATION_STEPS: [M<'static>; 11] = [
     M::up(MIGRATION_FILES[0].1),
     M::up(MIGRATION_FILES[1].1),
     M::up(MIGRATION_FILES[2].1),
@@ -116,6 +120,7 @@ static MIGRATION_STEPS: [M<'static>; 10] = [
     M::up(MIGRATION_FILES[7].1),
     M::up(MIGRATION_FILES[8].1),
     M::up(MIGRATION_FILES[9].1),
+    M::up(MIGRATION_FILES[10].1),
 ];
 
 /// The schema migrations as rusqlite_migration sees them.
