@@ -630,4 +630,31 @@ fn named_speakers_are_recognised_in_another_recording() {
         !speakers.contains("Maeve") && !speakers.contains("Ed"),
         "{call}"
     );
+
+    // Renamed once, the new name is what the next recording gets; a taken name is refused.
+    let o = verbatim(home.path(), &["speakers", "rename", "Maeve", "Ed"]);
+    assert!(
+        !o.status.success() && text(&o).contains("merge"),
+        "{}",
+        text(&o)
+    );
+    let o = verbatim(home.path(), &["speakers", "rename", "Maeve", "Maeve B."]);
+    assert!(o.status.success(), "{}", text(&o));
+    let again = run(&[
+        "diarize",
+        dev01.to_str().unwrap(),
+        "--speakers",
+        "2",
+        "--json",
+    ]);
+    assert!(
+        again["speakers"].to_string().contains("Maeve B."),
+        "{again}"
+    );
+    // One person under two names, merged: one speaker is left.
+    let o = verbatim(home.path(), &["speakers", "merge", "Ed", "Maeve B."]);
+    assert!(o.status.success(), "{}", text(&o));
+    let listed = run(&["speakers", "--json"]);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["name"], "Ed");
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::emit;
@@ -295,9 +295,48 @@ fn print(
     Ok(())
 }
 
+#[derive(Debug, Subcommand)]
+pub enum SpeakersCommand {
+    /// Rename a remembered speaker (every later recording of that voice gets the new name).
+    Rename {
+        #[arg(value_name = "OLD")]
+        old: String,
+        #[arg(value_name = "NEW")]
+        new: String,
+    },
+    /// Merge speaker FROM into INTO: one person remembered under two names becomes one.
+    Merge {
+        #[arg(value_name = "INTO")]
+        into: String,
+        #[arg(value_name = "FROM")]
+        from: String,
+    },
+}
+
 /// `verbatim speakers`: the speakers the library remembers, with how much of their voice it
-/// has heard.
-pub(super) fn speakers(data: &DataDir, json: bool) -> anyhow::Result<ExitCode> {
+/// has heard; `rename` and `merge`.
+pub(super) fn speakers(
+    data: &DataDir,
+    command: Option<SpeakersCommand>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        Some(SpeakersCommand::Rename { old, new }) => {
+            let conn = crate::storage::open(&data.db_path())?;
+            sql::rename(&conn, &old, &new, now_ms())?;
+            emit(format_args!("renamed {old} to {}", new.trim()))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(SpeakersCommand::Merge { into, from }) => {
+            let conn = crate::storage::open(&data.db_path())?;
+            let tx = conn.unchecked_transaction()?;
+            sql::merge(&tx, &into, &from, now_ms())?;
+            tx.commit()?;
+            emit(format_args!("merged {from} into {into}"))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        None => {}
+    }
     #[derive(Serialize)]
     struct Row<'a> {
         name: &'a str,

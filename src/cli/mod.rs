@@ -223,8 +223,11 @@ pub enum Command {
     /// Who spoke when in an audio file: speaker turns from the speaker model (CAM++ in the
     /// models folder), as lines, RTTM or JSON; `--reference` scores them (DER).
     Diarize(diarize::DiarizeArgs),
-    /// The speakers the library remembers (named with `verbatim diarize --name`).
+    /// The speakers the library remembers (named with `verbatim diarize --name`); rename or
+    /// merge them. No subcommand: the list.
     Speakers {
+        #[command(subcommand)]
+        command: Option<diarize::SpeakersCommand>,
         #[arg(long)]
         json: bool,
     },
@@ -395,7 +398,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Jobs { json, run: true }) => transcribe::run_pending(&data, json),
         Some(Command::Models { command }) => models::models(&data, command),
         Some(Command::Diarize(args)) => diarize::diarize(&data, args),
-        Some(Command::Speakers { json }) => diarize::speakers(&data, json),
+        Some(Command::Speakers { command, json }) => diarize::speakers(&data, command, json),
         Some(Command::Worker) => Ok(ExitCode::FAILURE),
     }
 }

@@ -92,6 +92,65 @@ pub fn remember(
     Ok(())
 }
 
+/// Renames a remembered speaker (everywhere: the name is only kept here). A name already
+/// taken, or an unknown speaker, is refused.
+pub fn rename(conn: &Connection, old: &str, new: &str, now: i64) -> Result<(), StorageError> {
+    let new = new.trim();
+    if new.is_empty() {
+        return Err(StorageError::Invalid(
+            "a speaker's name cannot be empty".into(),
+        ));
+    }
+    if old != new && exists(conn, new)? {
+        return Err(StorageError::Invalid(format!(
+            "there is already a speaker named {new:?} (merge the two instead)"
+        )));
+    }
+    let n = conn.execute(
+        "UPDATE speakers SET name = ?2, updated_at = ?3 WHERE name = ?1",
+        params![old, new, now],
+    )?;
+    if n == 0 {
+        return Err(StorageError::NotFound(format!("the speaker {old:?}")));
+    }
+    Ok(())
+}
+
+/// Merges speaker `from` into `into` (one person named twice): one voiceprint, the means
+/// weighted by their windows; `from` is gone.
+pub fn merge(conn: &Connection, into: &str, from: &str, now: i64) -> Result<(), StorageError> {
+    if into == from {
+        return Err(StorageError::Invalid(
+            "a speaker cannot be merged with itself".into(),
+        ));
+    }
+    let get = |name: &str| -> Result<(Vec<f32>, u32), StorageError> {
+        conn.query_row(
+            "SELECT voiceprint, windows FROM speakers WHERE name = ?1",
+            params![name],
+            |r| Ok((from_blob(&r.get::<_, Vec<u8>>(0)?), r.get(1)?)),
+        )
+        .optional()?
+        .ok_or_else(|| StorageError::NotFound(format!("the speaker {name:?}")))
+    };
+    let (from_print, from_windows) = get(from)?;
+    get(into)?;
+    remember(conn, into, &from_print, from_windows, now)?;
+    conn.execute("DELETE FROM speakers WHERE name = ?1", params![from])?;
+    Ok(())
+}
+
+fn exists(conn: &Connection, name: &str) -> Result<bool, StorageError> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM speakers WHERE name = ?1",
+            params![name],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests fail loudly by design
 mod tests {
@@ -112,5 +171,33 @@ mod tests {
         assert_eq!(k[0].updated_at, 20);
         assert!(remember(&conn, "  ", &a, 1, 0).is_err());
         assert!(remember(&conn, "Bob", &a[..10], 1, 0).is_err());
+    }
+
+    #[test]
+    fn speakers_are_renamed_and_merged() {
+        let conn = crate::storage::open_in_memory().unwrap();
+        remember(&conn, "Ann", &vec![1.0; DIM], 3, 1).unwrap();
+        remember(&conn, "A. N.", &vec![0.0; DIM], 1, 1).unwrap();
+        remember(&conn, "Bob", &vec![0.5; DIM], 2, 1).unwrap();
+        assert!(matches!(
+            rename(&conn, "Bob", "Ann", 2),
+            Err(StorageError::Invalid(_))
+        ));
+        assert!(matches!(
+            rename(&conn, "Nobody", "Zed", 2),
+            Err(StorageError::NotFound(_))
+        ));
+        rename(&conn, "Bob", "Robert", 2).unwrap();
+        merge(&conn, "Ann", "A. N.", 3).unwrap();
+        let k = known(&conn).unwrap();
+        let names: Vec<&str> = k.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["Ann", "Robert"]);
+        assert_eq!(k[0].windows, 4);
+        assert!((k[0].voiceprint[0] - 0.75).abs() < 1e-6);
+        assert!(merge(&conn, "Ann", "Ann", 4).is_err());
+        assert!(matches!(
+            merge(&conn, "Ann", "Nobody", 4),
+            Err(StorageError::NotFound(_))
+        ));
     }
 }
