@@ -440,13 +440,7 @@ fn diarize_finds_the_speakers_of_a_conversation() {
         "{}",
         text(&o)
     );
-    let models = home.path().join("models");
-    std::fs::create_dir_all(&models).unwrap();
-    std::fs::copy(
-        shared.join("models/speaker/campplus_cn_en_common.pt"),
-        models.join("campplus_cn_en_common.pt"),
-    )
-    .unwrap();
+    install_speaker_model(home.path());
 
     let o = verbatim(
         home.path(),
@@ -509,13 +503,7 @@ fn diarize_finds_the_speakers_of_a_conversation() {
 fn named_speakers_are_recognised_in_another_recording() {
     let home = tempfile::tempdir().unwrap();
     let shared = common::manifest_dir().join("../shared/data");
-    let models = home.path().join("models");
-    std::fs::create_dir_all(&models).unwrap();
-    std::fs::copy(
-        shared.join("models/speaker/campplus_cn_en_common.pt"),
-        models.join("campplus_cn_en_common.pt"),
-    )
-    .unwrap();
+    install_speaker_model(home.path());
     let wav = |n: &str| shared.join(format!("diarization/{n}.wav"));
     let reference = |n: &str| {
         verbatim::speakers::read_rttm(
@@ -657,4 +645,16 @@ fn named_speakers_are_recognised_in_another_recording() {
     let listed = run(&["speakers", "--json"]);
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
     assert_eq!(listed[0]["name"], "Ed");
+}
+
+/// The shared CAM++ checkpoint placed in `home`'s models folder, where `verbatim diarize`
+/// looks for it.
+fn install_speaker_model(home: &std::path::Path) {
+    let models = home.join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    std::fs::copy(
+        common::manifest_dir().join("../shared/data/models/speaker/campplus_cn_en_common.pt"),
+        models.join("campplus_cn_en_common.pt"),
+    )
+    .unwrap();
 }

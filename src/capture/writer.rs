@@ -305,14 +305,7 @@ impl Writer {
                 }
                 if st.last_report.elapsed() >= Duration::from_millis(250) {
                     st.last_report = Instant::now();
-                    self.report(
-                        &st.progress,
-                        snap,
-                        st.paused,
-                        st.analysis_dropped,
-                        &mut st.peaks,
-                        false,
-                    );
+                    self.report_run(&mut st, snap, false);
                 }
                 continue;
             }
@@ -487,16 +480,21 @@ impl Writer {
         if take.frames() >= st.next_report {
             st.next_report = take.frames() + st.report_every;
             st.last_report = Instant::now();
-            self.report(
-                &st.progress,
-                snap,
-                st.paused,
-                st.analysis_dropped,
-                &mut st.peaks,
-                true,
-            );
+            self.report_run(st, snap, true);
         }
         true
+    }
+
+    /// [`Writer::report`] of the loop's state.
+    fn report_run(&self, st: &mut RunState, snap: CounterSnapshot, to_db: bool) {
+        let RunState {
+            progress,
+            paused,
+            analysis_dropped,
+            peaks,
+            ..
+        } = st;
+        self.report(progress, snap, *paused, *analysis_dropped, peaks, to_db);
     }
 
     fn report(

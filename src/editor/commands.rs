@@ -97,7 +97,7 @@ fn handle_command(
                 editor.typing = *on;
             }
         }
-        EditorCommand::SaveOnTop { note } => save_on_top(editor, note, db, replies, events),
+        EditorCommand::SaveOnTop { note } => save(editor, note, true, db, replies, events),
         EditorCommand::RestoreDraft => {
             let Some(doc) = editor.doc.as_ref() else {
                 return;
@@ -138,7 +138,7 @@ fn handle_command(
                 doc.selected = *i;
             }
         }
-        EditorCommand::Save { note } => save(editor, note, db, replies, events),
+        EditorCommand::Save { note } => save(editor, note, false, db, replies, events),
         EditorCommand::Rollback { to } => {
             let Some(doc) = editor.doc.as_ref() else {
                 return;
@@ -250,11 +250,13 @@ fn edit_text(
     }
 }
 
-/// Saves the edits as a new version on top of the one they were made on (refused as stale by
-/// the writer if another was saved since).
+/// Saves the edits as a new version: on top of the version they were made on (refused as
+/// stale by the writer if another was saved since), or, `on_top`, on top of whatever version
+/// is current (the user chose to, after a stale save).
 fn save(
     editor: &Editor,
     note: &Option<String>,
+    on_top: bool,
     db: &mut Database,
     replies: &Replies<EditorReply>,
     events: &mut MessageWriter<EditorEvent>,
@@ -262,7 +264,7 @@ fn save(
     let Some(doc) = editor.doc.as_ref() else {
         return;
     };
-    if !doc.session.dirty() {
+    if !on_top && !doc.session.dirty() {
         events.write(EditorEvent::Refused("Nothing to save: no changes".into()));
         return;
     }
@@ -270,31 +272,8 @@ fn save(
         return;
     }
     let mut v = NewVersion::new(VersionSource::Edit);
-    v.based_on = Some(doc.version.id);
-    v.note = note.clone().filter(|n| !n.trim().is_empty());
-    v.author = std::env::var("USER").ok();
-    let transcript = doc.transcript.id;
-    let segments = doc.session.segments().to_vec();
-    save_version(db, replies, transcript, v, segments, true);
-}
-
-/// Saves the edits on top of whatever version is current (the user chose to, after a stale
-/// save).
-fn save_on_top(
-    editor: &Editor,
-    note: &Option<String>,
-    db: &mut Database,
-    replies: &Replies<EditorReply>,
-    events: &mut MessageWriter<EditorEvent>,
-) {
-    let Some(doc) = editor.doc.as_ref() else {
-        return;
-    };
-    if !savable(doc, events) {
-        return;
-    }
     // No base: the writer puts it on top of the version current then.
-    let mut v = NewVersion::new(VersionSource::Edit);
+    v.based_on = (!on_top).then_some(doc.version.id);
     v.note = note.clone().filter(|n| !n.trim().is_empty());
     v.author = std::env::var("USER").ok();
     let (transcript, segments) = (doc.transcript.id, doc.session.segments().to_vec());

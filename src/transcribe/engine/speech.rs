@@ -64,17 +64,11 @@ pub fn short_audio_ctx(len: usize, n_audio_ctx: usize) -> Option<usize> {
     (ctx < n_audio_ctx).then_some(ctx)
 }
 
-/// Runs Silero over a whole file (16 kHz mono) and returns the speech regions in ms: the
-/// `verbatim vad` check and the VAD tests.
-pub fn detect_speech_file(
-    model: &Path,
-    audio: &Path,
-    threads: u32,
-) -> Result<Vec<(u64, u64)>, Failure> {
+/// Silero's speech probability for every 32 ms frame of `samples` (16 kHz), with a VAD
+/// context of its own (`model` checked first).
+fn silero_probabilities(model: &Path, samples: &[f32], threads: u32) -> Result<Vec<f32>, Failure> {
     model_file::inspect_vad_file(model).map_err(|e| Failure::permanent(e.to_string()))?;
     whisper_rs::install_logging_hooks();
-    let samples =
-        crate::media::decode::read_all(audio).map_err(|e| Failure::permanent(e.to_string()))?;
     let mut params = WhisperVadContextParams::new();
     params.set_n_threads(threads.max(1) as i32);
     params.set_use_gpu(false);
@@ -84,7 +78,20 @@ pub fn detect_speech_file(
     let mut vad = WhisperVadContext::new(path, params).map_err(|e| {
         Failure::permanent(format!("whisper.cpp could not load the VAD model ({e})"))
     })?;
-    let probs = speech_probabilities(&mut vad, &samples)?;
+    speech_probabilities(&mut vad, samples)
+}
+
+/// Runs Silero over a whole file (16 kHz mono) and returns the speech regions in ms: the
+/// `verbatim vad` check and the VAD tests.
+pub fn detect_speech_file(
+    model: &Path,
+    audio: &Path,
+    threads: u32,
+) -> Result<Vec<(u64, u64)>, Failure> {
+    model_file::inspect_vad_file(model).map_err(|e| Failure::permanent(e.to_string()))?;
+    let samples =
+        crate::media::decode::read_all(audio).map_err(|e| Failure::permanent(e.to_string()))?;
+    let probs = silero_probabilities(model, &samples, threads)?;
     Ok(vad::regions(&probs, samples.len())
         .into_iter()
         .map(|(a, b)| (to_ms(a as u64), to_ms(b as u64)))
@@ -98,18 +105,7 @@ pub fn speech_regions(
     samples: &[f32],
     threads: u32,
 ) -> Result<Vec<(u64, u64)>, Failure> {
-    model_file::inspect_vad_file(model).map_err(|e| Failure::permanent(e.to_string()))?;
-    whisper_rs::install_logging_hooks();
-    let mut params = WhisperVadContextParams::new();
-    params.set_n_threads(threads.max(1) as i32);
-    params.set_use_gpu(false);
-    let path = model
-        .to_str()
-        .ok_or_else(|| Failure::permanent("the VAD model path is not UTF-8"))?;
-    let mut vad = WhisperVadContext::new(path, params).map_err(|e| {
-        Failure::permanent(format!("whisper.cpp could not load the VAD model ({e})"))
-    })?;
-    let probs = speech_probabilities(&mut vad, samples)?;
+    let probs = silero_probabilities(model, samples, threads)?;
     let plan = vad::plan(&probs, &vad::frame_db(samples), samples.len(), true);
     Ok(plan
         .speech
