@@ -82,6 +82,59 @@ fn bare_whisper_full(model: &Path, clips: &[speech::Clip]) -> Vec<String> {
         .collect()
 }
 
+/// The no-speech probability whisper reports for a call is the model's for that audio and
+/// prompt, whatever ran on the state before. whisper.cpp 1.8.3 read it from the first row
+/// of the logits buffer, which holds the start-of-transcript token's logits only when the
+/// call has no prompt: with a prompt (the text carried from the window before, or a
+/// vocabulary) it read whatever the state's last decode left there, 1.9e-5 (zeros) on a
+/// fresh state and another number after another call. The vendored patch
+/// (`vendor/whisper-rs-sys.patch`) computes it at the start-of-transcript token.
+#[test]
+fn the_no_speech_probability_does_not_depend_on_the_call_before() {
+    let Some(model) = model_or_skip("the_no_speech_probability_does_not_depend_on_the_call_before")
+    else {
+        return;
+    };
+    let _machine = MACHINE.lock().unwrap_or_else(|e| e.into_inner());
+    whisper_rs::install_logging_hooks();
+    let ctx = WhisperContext::new_with_params(&model, WhisperContextParameters::default()).unwrap();
+    let clips = speech::clips();
+    let audio =
+        |stem: &str| speech::read_wav(&clips.iter().find(|c| c.stem.ends_with(stem)).unwrap().path);
+    let (jfk, other) = (audio("jfk"), audio("0870"));
+    let no_speech = |state: &mut whisper_rs::WhisperState, audio: &[f32]| -> f32 {
+        let mut p =
+            whisper_rs::FullParams::new(whisper_rs::SamplingStrategy::Greedy { best_of: 1 });
+        p.set_n_threads(2);
+        p.set_language(Some("en"));
+        p.set_no_context(true);
+        p.set_initial_prompt("A speech. And so, my fellow citizens.");
+        p.set_temperature_inc(0.0);
+        p.set_print_progress(false);
+        p.set_print_realtime(false);
+        p.set_print_timestamps(false);
+        state.full(p, audio).unwrap();
+        state.get_segment(0).unwrap().no_speech_probability()
+    };
+    let mut fresh = ctx.create_state().unwrap();
+    let first = no_speech(&mut fresh, &jfk);
+    let mut used = ctx.create_state().unwrap();
+    no_speech(&mut used, &other);
+    let after_another = no_speech(&mut used, &jfk);
+    eprintln!(
+        "jfk.wav's no-speech probability: {first} on a fresh state, {after_another} after another call"
+    );
+    assert!(
+        (first - after_another).abs() <= first * 1e-3,
+        "the same audio and prompt gave a no-speech probability of {first} on a fresh state and \
+         {after_another} after another call"
+    );
+    assert!(
+        first > 1e-4 && first < 0.5,
+        "jfk.wav is clear speech: its no-speech probability {first} should be small but the model's"
+    );
+}
+
 #[test]
 fn the_clips_are_as_accurate_as_bare_whisper_full_and_jfk_is_exact() {
     let Some(model) = model_or_skip("the_clips_are_as_accurate_as_bare_whisper_full") else {
