@@ -206,6 +206,8 @@ fn live_captions_on_real_speech_commit_each_word_once() {
     // pauses (the default), agreement (LocalAgreement-2 alone) or stream.
     let policy = std::env::var("VERBATIM_LIVE_POLICY").unwrap_or_else(|_| "pauses".into());
     let baseline = policy == "stream";
+    // VERBATIM_LIVE_COPY=0: live steps run the model as it is (the benchmark's baseline).
+    let live_copy = std::env::var("VERBATIM_LIVE_COPY").map_or(true, |v| v != "0");
     let (take, reference, seconds) = clips_in_a_row(dir.path(), repeat);
     let mut app = common::core_app(dir.path());
     app.insert_resource(Engine(worker()));
@@ -237,6 +239,8 @@ fn live_captions_on_real_speech_commit_each_word_once() {
                 "VERBATIM_LIVE_WINDOW_MS",
                 LiveSettings::default().window.as_millis() as usize,
             ) as u64),
+            // VERBATIM_LIVE_COPY=0: live steps run the model as it is (the baseline).
+            quantized_copy: live_copy,
             ..Default::default()
         },
     });
@@ -359,6 +363,22 @@ fn live_captions_on_real_speech_commit_each_word_once() {
     if baseline {
         return;
     }
+    // The live steps ran the model's q8_0 copy (made while the take ran, in the models
+    // folder's .live), the whole-take pass the model itself.
+    let ran = t.ran_with.clone().unwrap_or_default();
+    assert!(
+        !live_copy
+            || (ran.starts_with(&*model.file_stem().unwrap().to_string_lossy())
+                && ran.ends_with("-q8_0.bin")),
+        "the last live step ran {ran:?}, not the q8_0 copy of {}",
+        model.display()
+    );
+    let model_name = model.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        v.model.as_deref().is_some_and(|m| m.contains(&model_name)),
+        "the final pass ran {:?}, not {model_name}",
+        v.model
+    );
     // Nothing lost at the end: the last clip's last words are in the draft.
     let last_words: Vec<String> = normalize(&reference).into_iter().rev().take(3).collect();
     for w in &last_words {

@@ -41,6 +41,7 @@ use crate::storage::ids::SessionId;
 use crate::storage::ids::TranscriptId;
 use crate::storage::now_ms;
 use crate::storage::plugin::{Database, Replies};
+pub mod model;
 pub mod sql;
 mod transcript;
 
@@ -91,6 +92,9 @@ pub struct LiveSettings {
     pub stable_after: Duration,
     /// `Pauses`: this much silence (by the VAD) at the buffer's end ends the utterance.
     pub pause: Duration,
+    /// Live steps run a q8_0 copy of an f16 or f32 model ([`model`]); off runs the model
+    /// as it is (the benchmark's baseline).
+    pub quantized_copy: bool,
 }
 
 impl Default for LiveSettings {
@@ -102,6 +106,7 @@ impl Default for LiveSettings {
             window: Duration::from_secs(10),
             stable_after: Duration::from_millis(1_200),
             pause: Duration::from_millis(500),
+            quantized_copy: true,
         }
     }
 }
@@ -160,6 +165,7 @@ impl Plugin for LivePlugin {
                 },
             })
             .init_resource::<LiveWorker>()
+            .init_resource::<model::LiveModel>()
             .init_resource::<Replies<DraftSaved>>()
             .init_resource::<Replies<StrandedReply>>()
             .init_resource::<Stranded>()
@@ -180,7 +186,9 @@ impl Plugin for LivePlugin {
                     (ingest, draft_saved, take_stranded)
                         .chain()
                         .in_set(AppSystems::Ingest.of(Feature::Live)),
-                    dispatch.in_set(AppSystems::Dispatch.of(Feature::Live)),
+                    (model::prepare_live_model, dispatch)
+                        .chain()
+                        .in_set(AppSystems::Dispatch.of(Feature::Live)),
                     (switch, bookmark, persist, save_draft)
                         .chain()
                         .in_set(AppSystems::Apply.of(Feature::Live)),
@@ -244,6 +252,37 @@ fn take_stranded(
     }
 }
 
+/// A live step's decoding: the user's, primed with the committed text (`prompt`).
+fn step_params(
+    base: &super::DecodeParams,
+    policy: LivePolicy,
+    last: bool,
+    prompt: String,
+) -> super::DecodeParams {
+    let mut params = base.clone();
+    if policy == LivePolicy::Pauses {
+        // One decode per step: a hypothesis that fails whisper's tests is not decoded
+        // again over the full window and at higher temperatures (a short fresh buffer
+        // took 2.6 s that way); the next step hears it again with more audio. The last
+        // step has no next step: it decodes with every fallback, as the full pass does
+        // (a failed decode there lost the take's last words).
+        if !last {
+            params.temperature_fallback = false;
+            params.single_decode = true;
+        }
+        // Words are stable by where they end: the alignment heads' times (DTW), not the
+        // token timestamps, which drift by a second and more near a buffer's end.
+        params.word_timing = super::WordTiming::Dtw;
+    }
+    if !prompt.is_empty() {
+        params.initial_prompt = Some(match &params.initial_prompt {
+            Some(p) => format!("{p} {prompt}"),
+            None => prompt,
+        });
+    }
+    params
+}
+
 /// Live job ids are negative, so they never meet a database job id.
 fn next_live_id() -> i64 {
     use std::sync::atomic::{AtomicI64, Ordering};
@@ -266,8 +305,9 @@ fn dispatch(
         &TakeStats,
         Option<&mut LiveTranscript>,
     )>,
-    files: Query<&AudioFile>,
-    importer: Option<Res<Importer>>,
+    // Where a stopped take is stored: the library's files and its store.
+    (files, importer): (Query<&AudioFile>, Option<Res<Importer>>),
+    live_model: Res<model::LiveModel>,
 ) {
     let Some(mut engine) = engine else { return };
     if !live.enabled {
@@ -294,7 +334,8 @@ fn dispatch(
             continue;
         }
         let model = match catalog::resolve(&settings.models_dir, &settings.default_model) {
-            Ok(m) => m,
+            // Its q8_0 copy once that is made (the whole-take pass runs the model itself).
+            Ok(m) => live_model.for_step(&m),
             Err(e) => {
                 if t.error.is_none() {
                     t.error = Some(e.to_string());
@@ -332,28 +373,12 @@ fn dispatch(
                 None => session.path.clone(),
             }
         };
-        let mut params = settings.params.clone();
-        if live.policy == LivePolicy::Pauses {
-            // One decode per step: a hypothesis that fails whisper's tests is not decoded
-            // again over the full window and at higher temperatures (a short fresh buffer
-            // took 2.6 s that way); the next step hears it again with more audio, and the
-            // full pass decodes with every fallback.
-            params.temperature_fallback = false;
-            params.single_decode = true;
-            // Words are stable by where they end: the alignment heads' times (DTW), not the
-            // token timestamps, which drift by a second and more near a buffer's end.
-            params.word_timing = super::WordTiming::Dtw;
-        }
         let prompt = match live.policy {
             LivePolicy::Pauses | LivePolicy::Agreement => t.agreement.prompt(),
             LivePolicy::Stream => String::new(),
         };
-        if !prompt.is_empty() {
-            params.initial_prompt = Some(match &params.initial_prompt {
-                Some(p) => format!("{p} {prompt}"),
-                None => prompt,
-            });
-        }
+        let params = step_params(&settings.params, live.policy, last, prompt);
+        t.ran_with = model.file_name().map(|n| n.to_string_lossy().into_owned());
         let job = next_live_id();
         let spec = JobSpec {
             job,
@@ -575,6 +600,7 @@ fn save_draft(
                     "step_ms": live.step.as_millis() as u64,
                     "window_ms": live.window.as_millis() as u64,
                     "model": settings.default_model,
+                    "ran_with": t.ran_with,
                     "steps": t.steps,
                 });
                 // Live ran (it heard nothing): an empty draft says so.
@@ -655,5 +681,37 @@ fn draft_saved(
             }
         };
         queue_final_pass(&mut t, audio, into, &mut requests);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests fail loudly by design
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_decodes_once_but_the_last_step_with_every_fallback() {
+        let base = super::super::DecodeParams::default();
+        let step = step_params(&base, LivePolicy::Pauses, false, "Ask not".into());
+        assert!(step.single_decode && !step.temperature_fallback);
+        assert_eq!(step.word_timing, super::super::WordTiming::Dtw);
+        assert_eq!(step.initial_prompt.as_deref(), Some("Ask not"));
+        // Nothing hears the last step's audio again: a failed decode there would lose the
+        // take's last words.
+        let last = step_params(&base, LivePolicy::Pauses, true, String::new());
+        assert!(!last.single_decode && last.temperature_fallback);
+        assert_eq!(last.initial_prompt, None);
+        // The user's prompt comes first; a user who turned the fallback off keeps it off.
+        let mine = super::super::DecodeParams {
+            initial_prompt: Some("Dashwood".into()),
+            temperature_fallback: false,
+            ..base.clone()
+        };
+        let last = step_params(&mine, LivePolicy::Pauses, true, "Mr. John".into());
+        assert!(!last.temperature_fallback);
+        assert_eq!(last.initial_prompt.as_deref(), Some("Dashwood Mr. John"));
+        // The baselines decode as the user asked.
+        let agreement = step_params(&base, LivePolicy::Agreement, false, String::new());
+        assert_eq!(agreement, base);
     }
 }

@@ -35,6 +35,8 @@ pub struct LiveTranscript {
     pub(super) shown_until_ms: u64,
     /// For each word, how long after it ended it was first shown (ms), in order.
     pub(super) shown_lags_ms: Vec<u64>,
+    /// The model file the latest step ran (the chosen model's q8_0 copy once it is made).
+    pub ran_with: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
