@@ -61,6 +61,15 @@ pub fn copy_path(models_dir: &Path, source: &Path) -> Option<PathBuf> {
     )))
 }
 
+/// The stem of the model a live copy's file name was made from (`None`: not a live copy).
+fn copy_of(name: &str) -> Option<&str> {
+    let rest = name.strip_suffix(&format!("-{}.bin", QuantType::Q8_0.name()))?;
+    let mut parts = rest.rsplitn(3, '-');
+    let (mtime, len, stem) = (parts.next()?, parts.next()?, parts.next()?);
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(mtime) && digits(len)).then_some(stem)
+}
+
 /// Makes (or finds) the live copy of `source`. `Ok(None)`: the model is run as it is (it
 /// is quantised already).
 pub fn prepare(models_dir: &Path, source: &Path) -> Result<Option<PathBuf>, QuantizeError> {
@@ -90,7 +99,7 @@ pub fn prepare(models_dir: &Path, source: &Path) -> Result<Option<PathBuf>, Quan
         for entry in entries.flatten() {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
-            if path != copy && name.starts_with(&format!("{stem}-")) && name.ends_with(".bin") {
+            if path != copy && copy_of(&name) == Some(stem.as_str()) {
                 let _ = std::fs::remove_file(&path);
             }
         }
@@ -205,7 +214,16 @@ mod tests {
         f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
             .unwrap();
         drop(f);
+        // Another model whose name starts like this one's keeps its copy.
+        let other = dir.path().join("ggml-test-v2.bin");
+        crate::transcribe::synthetic::write_model(&other, &Default::default()).unwrap();
+        let others = prepare(dir.path(), &other).unwrap().unwrap();
         let second = prepare(dir.path(), &source).unwrap().unwrap();
+        assert!(others.is_file(), "another model's copy was removed");
+        assert_eq!(
+            copy_of(&others.file_name().unwrap().to_string_lossy()),
+            Some("ggml-test-v2")
+        );
         assert_ne!(first, second);
         assert!(second.is_file());
         assert!(
