@@ -13,6 +13,9 @@
 //! last step reads it to its end and its tail is committed: the live draft covers the whole
 //! take. LocalAgreement-2 alone and whisper.cpp's `stream` are kept as baselines.
 //!
+//! Live steps run a q8_0 copy of the chosen model, made once ([`model`]): a quarter less
+//! CPU and words shown sooner; the whole-take pass runs the chosen model.
+//!
 //! The audio comes from the take file the capture writer keeps on disk (its header is never
 //! more than 250 ms behind), read by a second worker process, so capture is never slowed and
 //! file jobs keep their own worker. The recorder panel shows the committed text, the tail
@@ -265,7 +268,7 @@ fn step_params(
         // again over the full window and at higher temperatures (a short fresh buffer
         // took 2.6 s that way); the next step hears it again with more audio. The last
         // step has no next step: it decodes with every fallback, as the full pass does
-        // (a failed decode there lost the take's last words).
+        // (one failed decode there would lose the take's last words).
         if !last {
             params.temperature_fallback = false;
             params.single_decode = true;
