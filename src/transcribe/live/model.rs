@@ -130,7 +130,9 @@ pub(super) fn prepare_live_model(
         }
     }
     if !live.enabled || !live.quantized_copy {
-        model.ready = None;
+        if model.ready.is_some() {
+            model.ready = None;
+        }
         return;
     }
     let Ok(source) = catalog::resolve(&settings.models_dir, &settings.default_model) else {
@@ -174,11 +176,17 @@ pub(super) fn prepare_live_model(
 mod tests {
     use super::*;
 
+    /// A small f16 model named `name` in `dir`.
+    fn model(dir: &Path, name: &str) -> PathBuf {
+        let path = dir.join(name);
+        crate::transcribe::synthetic::write_model(&path, &Default::default()).unwrap();
+        path
+    }
+
     #[test]
     fn a_copy_is_made_once_and_used_only_for_its_source() {
         let dir = tempfile::tempdir().unwrap();
-        let source = dir.path().join("ggml-test.bin");
-        crate::transcribe::synthetic::write_model(&source, &Default::default()).unwrap();
+        let source = model(dir.path(), "ggml-test.bin");
         let made = prepare(dir.path(), &source).unwrap().unwrap();
         assert!(made.starts_with(dir.path().join(LIVE_DIR)));
         let info = crate::transcribe::model_file::inspect_whisper_file(&made).unwrap();
@@ -193,21 +201,20 @@ mod tests {
         // A quantised model is run as it is.
         assert_eq!(prepare(dir.path(), &made).unwrap(), None);
         // Steps use the copy only for its own source.
-        let model = LiveModel {
+        let live = LiveModel {
             ready: Some((source.clone(), Some(made.clone()))),
             making: None,
         };
-        assert_eq!(model.for_step(&source), made);
+        assert_eq!(live.for_step(&source), made);
         let other = dir.path().join("other.bin");
-        assert_eq!(model.for_step(&other), other);
+        assert_eq!(live.for_step(&other), other);
         assert_eq!(LiveModel::default().for_step(&source), source);
     }
 
     #[test]
     fn a_replaced_model_gets_a_new_copy_and_the_old_one_goes() {
         let dir = tempfile::tempdir().unwrap();
-        let source = dir.path().join("ggml-test.bin");
-        crate::transcribe::synthetic::write_model(&source, &Default::default()).unwrap();
+        let source = model(dir.path(), "ggml-test.bin");
         let first = prepare(dir.path(), &source).unwrap().unwrap();
         // The same name, another file (another modification time).
         let f = std::fs::File::options().write(true).open(&source).unwrap();
@@ -215,8 +222,7 @@ mod tests {
             .unwrap();
         drop(f);
         // Another model whose name starts like this one's keeps its copy.
-        let other = dir.path().join("ggml-test-v2.bin");
-        crate::transcribe::synthetic::write_model(&other, &Default::default()).unwrap();
+        let other = model(dir.path(), "ggml-test-v2.bin");
         let others = prepare(dir.path(), &other).unwrap().unwrap();
         let second = prepare(dir.path(), &source).unwrap().unwrap();
         assert!(others.is_file(), "another model's copy was removed");
@@ -235,8 +241,7 @@ mod tests {
     #[test]
     fn a_copy_that_cannot_be_made_leaves_the_source_in_use() {
         let dir = tempfile::tempdir().unwrap();
-        let source = dir.path().join("ggml-test.bin");
-        crate::transcribe::synthetic::write_model(&source, &Default::default()).unwrap();
+        let source = model(dir.path(), "ggml-test.bin");
         // The copies' folder cannot be made: a file is in its place.
         std::fs::write(dir.path().join(LIVE_DIR), b"not a folder").unwrap();
         assert!(prepare(dir.path(), &source).is_err());
