@@ -245,7 +245,7 @@ fn silhouette(vectors: &[Vec<f32>], labels: &[usize]) -> f32 {
 
 /// In automatic mode, a "speaker" heard in a single window is more likely a cough, a laugh
 /// or a noisy stretch of a known one: such clusters join the nearest cluster that has more.
-fn absorb_singletons(vectors: &[Vec<f32>], labels: &mut [usize]) {
+pub(super) fn absorb_singletons(vectors: &[Vec<f32>], labels: &mut [usize]) {
     let k = labels.iter().copied().max().map_or(0, |m| m + 1);
     let count = |l: usize, labels: &[usize]| labels.iter().filter(|&&x| x == l).count();
     let big: Vec<usize> = (0..k).filter(|&l| count(l, labels) > 1).collect();
@@ -278,7 +278,7 @@ fn absorb_singletons(vectors: &[Vec<f32>], labels: &mut [usize]) {
 /// Each window moved to the speaker whose voiceprint (the centroid of their windows) it is
 /// nearest, a few rounds: average linkage can chain a speaker's windows through a stretch of
 /// mixed speech into the other's cluster; the centroids are not fooled by one chain.
-fn refine(vectors: &[Vec<f32>], labels: &mut [usize]) {
+pub(super) fn refine(vectors: &[Vec<f32>], labels: &mut [usize]) {
     let k = labels.iter().copied().max().map_or(0, |m| m + 1);
     if k < 2 {
         return;
