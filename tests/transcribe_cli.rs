@@ -479,6 +479,50 @@ fn diarize_finds_the_speakers_of_a_conversation() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["speakers"].as_array().unwrap().len(), 2, "{v}");
     assert!(v["turns"].as_array().unwrap().len() >= 2);
+    assert_eq!(v["speech"], "silero-vad", "{v}");
+
+    // With the segmentation model beside it: its speech and overlaps, the goal on
+    // this call (DER at most 12 %), two speakers at once where both talk.
+    install_shared_model(home.path(), "pyannote-segmentation-3.0.bin");
+    let o = verbatim(
+        home.path(),
+        &["diarize", wav_s, "--json", "--reference", ref_s],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["speech"], "segmentation-3.0", "{v}");
+    assert_eq!(v["speakers"].as_array().unwrap().len(), 2, "{v}");
+    assert!(v["der"]["der"].as_f64().unwrap() <= 0.12, "{v}");
+    let turns: Vec<(String, u64, u64)> = v["turns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["speaker"].as_str().unwrap().to_owned(),
+                t["start_ms"].as_u64().unwrap(),
+                t["end_ms"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        turns
+            .iter()
+            .any(|a| turns.iter().any(|b| a.0 != b.0 && b.1 < a.2 && a.1 < b.2)),
+        "no overlapped speech in {v}"
+    );
+    // A damaged segmentation model is refused with the reason, not a panic.
+    let models = home.path().join("models");
+    let real = std::fs::read(models.join("pyannote-segmentation-3.0.bin")).unwrap();
+    std::fs::write(
+        models.join("pyannote-segmentation-3.0.bin"),
+        &real[..real.len() / 2],
+    )
+    .unwrap();
+    let o = verbatim(home.path(), &["diarize", wav_s]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("segmentation-3.0"), "{}", text(&o));
+    std::fs::remove_file(models.join("pyannote-segmentation-3.0.bin")).unwrap();
 
     for (args, says) in [
         (
@@ -503,7 +547,9 @@ fn diarize_finds_the_speakers_of_a_conversation() {
 fn named_speakers_are_recognised_in_another_recording() {
     let home = tempfile::tempdir().unwrap();
     let shared = common::manifest_dir().join("../shared/data");
+    // Both speaker models, as a user who installed them has.
     install_speaker_model(home.path());
+    install_shared_model(home.path(), "pyannote-segmentation-3.0.bin");
     let wav = |n: &str| shared.join(format!("diarization/{n}.wav"));
     let reference = |n: &str| {
         verbatim::speakers::read_rttm(
@@ -592,13 +638,7 @@ fn named_speakers_are_recognised_in_another_recording() {
 
     // The other stretch: both names, each on the right person.
     let dev01 = wav("ami_dev01");
-    let second = run(&[
-        "diarize",
-        dev01.to_str().unwrap(),
-        "--speakers",
-        "2",
-        "--json",
-    ]);
+    let second = run(&["diarize", dev01.to_str().unwrap(), "--json"]);
     let mut found: Vec<&str> = second["speakers"]
         .as_array()
         .unwrap()
@@ -606,8 +646,34 @@ fn named_speakers_are_recognised_in_another_recording() {
         .map(|s| s.as_str().unwrap())
         .collect();
     found.sort_unstable();
-    assert_eq!(found, ["Ed", "Maeve"], "{second}");
     let refs01 = reference("ami_dev01");
+    // The segmentation model also hears a sound at 25.9-27.4 s that the reference leaves
+    // out (whisper finds no words in it): in automatic mode it is a speaker of its own,
+    // holding none of the reference's speech, rather than blurring Ed into Maeve.
+    for other in found.iter().filter(|n| !["Ed", "Maeve"].contains(n)) {
+        let theirs: u64 = second["turns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["speaker"] == *other)
+            .map(|t| {
+                let (a, b) = (
+                    t["start_ms"].as_u64().unwrap(),
+                    t["end_ms"].as_u64().unwrap(),
+                );
+                refs01
+                    .iter()
+                    .map(|r| b.min(r.end_ms).saturating_sub(a.max(r.start_ms)))
+                    .sum::<u64>()
+            })
+            .sum();
+        assert!(
+            theirs < 300,
+            "{other} holds {theirs} ms of reference speech: {second}"
+        );
+    }
+    found.retain(|n| ["Ed", "Maeve"].contains(n));
+    assert_eq!(found, ["Ed", "Maeve"], "{second}");
     assert_eq!(who(&second, "Maeve", &refs01), "MEE009", "{second}");
     assert_eq!(who(&second, "Ed", &refs01), "MEE012", "{second}");
 
@@ -650,11 +716,18 @@ fn named_speakers_are_recognised_in_another_recording() {
 /// The shared CAM++ checkpoint placed in `home`'s models folder, where `verbatim diarize`
 /// looks for it.
 fn install_speaker_model(home: &std::path::Path) {
+    install_shared_model(home, "campplus_cn_en_common.pt");
+}
+
+/// A shared speaker model copied into `home`'s models folder under its published name.
+fn install_shared_model(home: &std::path::Path, file: &str) {
     let models = home.join("models");
     std::fs::create_dir_all(&models).unwrap();
     std::fs::copy(
-        common::manifest_dir().join("../shared/data/models/speaker/campplus_cn_en_common.pt"),
-        models.join("campplus_cn_en_common.pt"),
+        common::manifest_dir()
+            .join("../shared/data/models/speaker")
+            .join(file),
+        models.join(file),
     )
     .unwrap();
 }

@@ -16,6 +16,8 @@ use crate::speakers::campplus::CamPlus;
 use crate::speakers::der::der;
 use crate::speakers::diarize::{MAX_SPEAKERS, Speakers, Voice, diarize_voices};
 use crate::speakers::identity::{Recognised, recognise};
+use crate::speakers::segmentation::{SEGMENTATION_FILE, Segmentation};
+use crate::speakers::segmented::diarize_with_segmentation;
 use crate::speakers::{CAMPLUS_FILE, Turn, read_rttm, sql};
 use crate::storage::now_ms;
 use crate::transcribe::catalog;
@@ -52,6 +54,8 @@ pub struct DiarizeArgs {
 #[derive(Serialize)]
 struct Report<'a> {
     file: &'a std::path::Path,
+    /// What found the speech: `segmentation-3.0` (overlaps included) or `silero-vad`.
+    speech: Method,
     speakers: Vec<&'a str>,
     /// Voices the library may know but that were not named: the user decides.
     offered: Vec<Offer<'a>>,
@@ -120,8 +124,6 @@ pub(super) fn diarize(data: &DataDir, args: DiarizeArgs) -> anyhow::Result<ExitC
         );
     }
     let model = CamPlus::load(&model_path)?;
-    let vad = catalog::default_vad(&models)
-        .context("the Silero VAD model could not be installed in the models folder")?;
     // The file's length before it is decoded whole: a recording far beyond what the
     // clustering takes is refused before it fills the memory.
     let expected = crate::media::decode::Pcm16k::open(&args.file)
@@ -137,12 +139,33 @@ pub(super) fn diarize(data: &DataDir, args: DiarizeArgs) -> anyhow::Result<ExitC
             n / 16_000 / 60
         );
     }
-    let audio = crate::media::decode::read_all(&args.file)
-        .with_context(|| format!("cannot decode {}", args.file.display()))?;
-    let speech = crate::transcribe::engine::speech_regions(&vad, &audio, 2)
-        .map_err(|f| anyhow::anyhow!("{}: {}", args.file.display(), f.message))?;
     let names = parse_names(&args.names)?;
-    let (mut turns, mut voices) = diarize_voices(&model, &audio, &speech, speakers)?;
+    // With the segmentation model, speech and overlaps are its; without, the VAD's speech.
+    let seg_path = models.join(SEGMENTATION_FILE);
+    let (method, (mut turns, mut voices)) = if seg_path.is_file() {
+        let seg = Segmentation::load(&seg_path)?;
+        let audio = decode(&args.file)?;
+        (
+            Method::Segmentation,
+            diarize_with_segmentation(&seg, &model, &audio, speakers)?,
+        )
+    } else {
+        eprintln!(
+            "the segmentation model is not installed ({SEGMENTATION_FILE}, pyannote \
+             segmentation-3.0 from Hugging Face, in {}): speech is found by the VAD and \
+             overlapped speech gets one speaker",
+            models.display()
+        );
+        let vad = catalog::default_vad(&models)
+            .context("the Silero VAD model could not be installed in the models folder")?;
+        let audio = decode(&args.file)?;
+        let speech = crate::transcribe::engine::speech_regions(&vad, &audio, 2)
+            .map_err(|f| anyhow::anyhow!("{}: {}", args.file.display(), f.message))?;
+        (
+            Method::Vad,
+            diarize_voices(&model, &audio, &speech, speakers)?,
+        )
+    };
     // The speakers the library remembers, by voice.
     let conn = crate::storage::open(&data.db_path())?;
     let recognised = recognise(&voices, &sql::known(&conn)?);
@@ -163,8 +186,23 @@ pub(super) fn diarize(data: &DataDir, args: DiarizeArgs) -> anyhow::Result<ExitC
     }
     remember(&conn, &voices, &names)?;
     let scored = reference.as_deref().map(|r| der(r, &turns));
-    print(&args, &turns, &offered, scored)?;
+    print(&args, method, &turns, &offered, scored)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What found the speech of a diarization.
+#[derive(Debug, Clone, Copy, Serialize)]
+enum Method {
+    #[serde(rename = "segmentation-3.0")]
+    Segmentation,
+    #[serde(rename = "silero-vad")]
+    Vad,
+}
+
+/// The whole file, decoded to 16 kHz mono.
+fn decode(file: &std::path::Path) -> anyhow::Result<Vec<f32>> {
+    crate::media::decode::read_all(file)
+        .with_context(|| format!("cannot decode {}", file.display()))
 }
 
 /// `SPEAKER=NAME` pairs.
@@ -209,6 +247,7 @@ fn remember(
 
 fn print(
     args: &DiarizeArgs,
+    method: Method,
     turns: &[Turn],
     offered: &[(String, String, f32)],
     scored: Option<crate::speakers::der::Der>,
@@ -222,6 +261,7 @@ fn print(
     if args.json {
         let report = Report {
             file: &args.file,
+            speech: method,
             speakers: names,
             offered: offered
                 .iter()

@@ -140,6 +140,12 @@ pub fn diarize_with_segmentation(
             };
             who.extend(other.map(|o| o.speaker.clone()));
         }
+        // A speaker whose own turn already covers the stretch is not given it twice.
+        who.retain(|w| {
+            !turns
+                .iter()
+                .any(|t| &t.speaker == w && t.start_ms <= a && t.end_ms >= b)
+        });
         for speaker in who {
             extra.push(Turn {
                 speaker,
