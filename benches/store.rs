@@ -75,7 +75,7 @@ fn fts_100k(c: &mut Criterion) {
         |b| {
             b.iter(|| {
                 black_box(
-                    transcript::sql::search(&conn, "dashwood norl", false, 50)
+                    transcript::sql::search(&conn, "dashwood norl", None, false, 50)
                         .unwrap()
                         .len(),
                 )
@@ -85,7 +85,7 @@ fn fts_100k(c: &mut Criterion) {
     group.bench_function("FTS query over 100k segments (rare term, all hits)", |b| {
         b.iter(|| {
             black_box(
-                transcript::sql::search(&conn, "sussex estate residence", false, 100_000)
+                transcript::sql::search(&conn, "sussex estate residence", None, false, 100_000)
                     .unwrap()
                     .len(),
             )
@@ -140,15 +140,22 @@ fn fts_query_10k(c: &mut Criterion) {
     let mut group = c.benchmark_group("store");
     group.bench_function("FTS query over 10k segments (2 terms, top 50)", |b| {
         b.iter(|| {
-            let hits = transcript::sql::search(&conn, black_box("fellow dashw"), true, 50).unwrap();
+            let hits =
+                transcript::sql::search(&conn, black_box("fellow dashw"), None, true, 50).unwrap();
             black_box(hits)
         })
     });
     group.bench_function("FTS query over 10k segments (rare term, all hits)", |b| {
         b.iter(|| {
             black_box(
-                transcript::sql::search(&conn, black_box("norland sussex estate"), true, 10_000)
-                    .unwrap(),
+                transcript::sql::search(
+                    &conn,
+                    black_box("norland sussex estate"),
+                    None,
+                    true,
+                    10_000,
+                )
+                .unwrap(),
             )
         })
     });

@@ -863,7 +863,11 @@ fn import_export_and_search_through_the_editor() {
             .unwrap()
             .contains("your country.")
     );
-    let ev = send(&mut app, EditorCommand::Search("nation".into()), any);
+    let search = EditorCommand::Search {
+        query: "nation".into(),
+        speaker: None,
+    };
+    let ev = send(&mut app, search, any);
     assert_eq!(ev, EditorEvent::Searched(1));
     let hit = app.world().resource::<Editor>().search_results[0].clone();
     assert_eq!(

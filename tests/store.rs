@@ -188,7 +188,7 @@ fn upgrade_from_a_database_made_by_the_first_migration() {
     let files = library::sql::list_audio_files(&conn).unwrap();
     assert_eq!(files.len(), 1);
     assert_eq!(files[0].original_name, "clip-1.wav");
-    let hits = transcript::sql::search(&conn, "fellow", true, 10).unwrap();
+    let hits = transcript::sql::search(&conn, "fellow", None, true, 10).unwrap();
     assert_eq!(hits.len(), 1);
     assert_eq!((hits[0].start_ms, hits[0].end_ms), (1000, 2500));
     // Migration 006: old segments have no model signals, old jobs no span.
@@ -267,7 +267,7 @@ fn the_versions_table_rebuild_keeps_every_row_and_rule() {
         0
     );
     assert_eq!(
-        transcript::sql::search(&conn, "fellow", true, 10)
+        transcript::sql::search(&conn, "fellow", None, true, 10)
             .unwrap()
             .len(),
         1
@@ -493,7 +493,7 @@ fn deleting_an_audio_file_cascades_to_everything_derived_from_it() {
         1
     );
     // The search index followed the deletes.
-    let hits = transcript::sql::search(&conn, "fellow", false, 10).unwrap();
+    let hits = transcript::sql::search(&conn, "fellow", None, false, 10).unwrap();
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].audio_file_id, keep);
     assert_eq!(
@@ -621,7 +621,7 @@ fn a_transcript_has_exactly_one_current_version() {
     );
     assert_eq!(
         transcript::sql::export_formats(&conn).unwrap(),
-        ["csv", "json", "srt", "txt", "vtt"]
+        ["csv", "json", "rttm", "srt", "txt", "vtt"]
     );
 }
 
@@ -645,7 +645,7 @@ fn full_text_search_returns_transcript_version_and_time() {
     .unwrap();
     tx.commit().unwrap();
 
-    let hits = transcript::sql::search(&conn, "country", true, 10).unwrap();
+    let hits = transcript::sql::search(&conn, "country", None, true, 10).unwrap();
     assert_eq!(hits.len(), 1);
     let h = &hits[0];
     assert_eq!(
@@ -657,7 +657,7 @@ fn full_text_search_returns_transcript_version_and_time() {
 
     // Prefix match on the last word, case- and accent-insensitive.
     assert_eq!(
-        transcript::sql::search(&conn, "AMERI", true, 10)
+        transcript::sql::search(&conn, "AMERI", None, true, 10)
             .unwrap()
             .len(),
         1
@@ -674,7 +674,7 @@ fn full_text_search_returns_transcript_version_and_time() {
         "   ",
         "fellow\"s",
     ] {
-        transcript::sql::search(&conn, q, true, 10).unwrap_or_else(|e| panic!("{q:?}: {e}"));
+        transcript::sql::search(&conn, q, None, true, 10).unwrap_or_else(|e| panic!("{q:?}: {e}"));
     }
 
     // An edit: the old text is found only when searching all versions.
@@ -687,14 +687,14 @@ fn full_text_search_returns_transcript_version_and_time() {
     )
     .unwrap();
     assert!(
-        transcript::sql::search(&conn, "country", true, 10)
+        transcript::sql::search(&conn, "country", None, true, 10)
             .unwrap()
             .is_empty()
     );
-    let all = transcript::sql::search(&conn, "country", false, 10).unwrap();
+    let all = transcript::sql::search(&conn, "country", None, false, 10).unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].version_number, 1);
-    let cur = transcript::sql::search(&conn, "citizens", true, 10).unwrap();
+    let cur = transcript::sql::search(&conn, "citizens", None, true, 10).unwrap();
     assert_eq!(cur[0].version_number, 2);
 }
 

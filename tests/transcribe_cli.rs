@@ -731,3 +731,153 @@ fn install_shared_model(home: &std::path::Path, file: &str) {
     )
     .unwrap();
 }
+
+/// `transcribe --speakers auto` on a real telephone call with the real whisper, CAM++ and
+/// segmentation models: the transcript's segments carry the two callers, every export says
+/// who speaks (VTT's voice tags and JSON import back, RTTM reads as turns), `search
+/// --speaker` finds only what one of them says, `diarize ID` again saves no new version,
+/// and without the speaker model `--speakers` is refused before anything is transcribed.
+#[test]
+fn transcribe_with_speakers_exports_who_speaks() {
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("exports");
+    let shared = common::manifest_dir().join("../shared/data");
+    let wav = shared.join("diarization/sample.wav");
+    let whisper = shared.join("models/tiny.en-ggml.bin");
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "transcribe",
+            wav.to_str().unwrap(),
+            "--model",
+            whisper.to_str().unwrap(),
+            "--vad-model",
+            vad_model().to_str().unwrap(),
+            "--threads",
+            "2",
+            "--gpu",
+            "off",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let run = |a: &[String]| {
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        verbatim(home.path(), &refs)
+    };
+    // No speaker model: refused first, nothing imported.
+    let o = run(&args(&["--speakers", "auto"]));
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("campplus_cn_en_common.pt"),
+        "{}",
+        text(&o)
+    );
+    let o = verbatim(home.path(), &["library", "--json"]);
+    let lib: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(lib.as_array().map_or(0, Vec::len), 0, "{lib}");
+
+    install_speaker_model(home.path());
+    install_shared_model(home.path(), "pyannote-segmentation-3.0.bin");
+    let o = run(&args(&[
+        "--speakers",
+        "auto",
+        "--export",
+        "vtt,srt,txt,json,csv,rttm",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]));
+    assert!(o.status.success(), "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let r = &report[0];
+    assert_eq!(r["status"], "completed", "{report}");
+    let speakers: Vec<&str> = r["speakers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert_eq!(speakers, ["SPEAKER_01", "SPEAKER_02"], "{report}");
+    let t = r["transcript"].as_i64().unwrap();
+
+    // JSON: every segment has a speaker, both appear, and it imports back with them.
+    let json_text = std::fs::read_to_string(out.join("sample.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&json_text).unwrap();
+    let segs = json["segments"].as_array().unwrap();
+    assert!(segs.len() >= 4, "{json}");
+    let who: std::collections::BTreeSet<&str> =
+        segs.iter().filter_map(|s| s["speaker"].as_str()).collect();
+    assert_eq!(who.len(), 2, "{json}");
+    let back =
+        verbatim::transcript::import::parse(verbatim::transcript::export::Format::Json, &json_text)
+            .unwrap();
+    assert_eq!(back.len(), segs.len());
+    assert!(back.iter().all(|s| s.speaker.is_some()), "{back:?}");
+    // VTT: voice tags, read back as speakers.
+    let vtt = std::fs::read_to_string(out.join("sample.vtt")).unwrap();
+    assert!(
+        vtt.contains("<v SPEAKER_01>") && vtt.contains("<v SPEAKER_02>"),
+        "{vtt}"
+    );
+    let back = verbatim::transcript::import::parse(verbatim::transcript::export::Format::Vtt, &vtt)
+        .unwrap();
+    let who_back: std::collections::BTreeSet<String> =
+        back.iter().filter_map(|s| s.speaker.clone()).collect();
+    assert_eq!(who_back.len(), 2, "{vtt}");
+    // SRT and text: "Name: " before the words; CSV a speaker column; RTTM the turns.
+    let srt = std::fs::read_to_string(out.join("sample.srt")).unwrap();
+    assert!(
+        srt.contains("\nSPEAKER_01: ") && srt.contains("\nSPEAKER_02: "),
+        "{srt}"
+    );
+    let txt = std::fs::read_to_string(out.join("sample.txt")).unwrap();
+    assert!(txt.lines().all(|l| l.starts_with("SPEAKER_0")), "{txt}");
+    let csv = std::fs::read_to_string(out.join("sample.csv")).unwrap();
+    assert!(
+        csv.starts_with("start_ms,end_ms,text,confidence,speaker\n"),
+        "{csv}"
+    );
+    let rttm = std::fs::read_to_string(out.join("sample.rttm")).unwrap();
+    let turns = verbatim::speakers::read_rttm(&rttm).unwrap();
+    assert_eq!(turns.len(), segs.len(), "{rttm}");
+    // The speakers' turns against the reference: the transcript's segments are
+    // sentence-sized, so this is coarser than the diarization itself.
+    let reference = verbatim::speakers::read_rttm(
+        &std::fs::read_to_string(shared.join("diarization/sample.rttm")).unwrap(),
+    )
+    .unwrap();
+    let d = verbatim::speakers::der::der(&reference, &turns);
+    assert!(d.confusion < 0.15, "{d:?}\n{rttm}");
+
+    // Search by speaker: the hits of one are all theirs; the other's words are not found
+    // under this one's name.
+    let o = verbatim(
+        home.path(),
+        &["search", "the", "--speaker", "speaker_01", "--json"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let hits: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let hits = hits.as_array().unwrap();
+    assert!(
+        hits.iter().all(|h| h["speaker"] == "SPEAKER_01"),
+        "{hits:?}"
+    );
+    let all = verbatim(home.path(), &["search", "the", "--json"]);
+    let all: serde_json::Value = serde_json::from_slice(&all.stdout).unwrap();
+    assert!(all.as_array().unwrap().len() > hits.len(), "{all}");
+    let o = verbatim(home.path(), &["search", "the", "--speaker", "Nobody"]);
+    assert!(text(&o).contains("Nothing found"), "{}", text(&o));
+
+    // Diarizing the transcript again: the same speakers, no new version.
+    let ts = t.to_string();
+    let o = verbatim(home.path(), &["diarize", &ts, "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["transcript"]["version"], serde_json::Value::Null, "{v}");
+    let o = verbatim(home.path(), &["diarize", "999"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("no transcript 999"), "{}", text(&o));
+}

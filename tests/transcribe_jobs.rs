@@ -196,7 +196,7 @@ fn synthetic_model_end_to_end_file_to_fts() {
         .find(|w| w.len() >= 3)
         .expect("a word of three letters")
         .to_string();
-    let hits = transcript::sql::search(&conn, &word, true, 10).unwrap();
+    let hits = transcript::sql::search(&conn, &word, None, true, 10).unwrap();
     assert!(
         hits.iter().any(|h| h.transcript_id == t),
         "FTS did not find {word:?}"

@@ -724,3 +724,87 @@ fn webvtt_markup_is_read_not_stored() {
         "{e}"
     );
 }
+
+/// A conversation's segments with their speakers, and one without.
+fn spoken() -> Vec<Segment> {
+    let mut a = Segment::new(0, 1_500, "Hello there.");
+    a.speaker = Some("Ann Lee".into());
+    let mut b = Segment::new(1_500, 3_250, "Hi <Ann> & co.");
+    b.speaker = Some("Bo".into());
+    let c = Segment::new(4_000, 5_000, "Nobody said who.");
+    vec![a, b, c]
+}
+
+/// Every format carries the speakers: WebVTT's voice tag, `Name: ` in SRT and text, a field
+/// in JSON and CSV, RTTM's turns; VTT and JSON give them back on import.
+#[test]
+fn exports_carry_speakers_and_vtt_and_json_bring_them_back() {
+    let segs = spoken();
+    let vtt = render(Format::Vtt, &meta(), &segs);
+    assert!(vtt.contains("\n<v Ann Lee>Hello there.\n"), "{vtt}");
+    assert!(vtt.contains("\n<v Bo>Hi &lt;Ann&gt; &amp; co.\n"), "{vtt}");
+    assert!(vtt.contains("\nNobody said who.\n"), "{vtt}");
+    let srt = render(Format::Srt, &meta(), &segs);
+    assert!(srt.contains("\nAnn Lee: Hello there.\n"), "{srt}");
+    assert!(srt.contains("\nNobody said who.\n"), "{srt}");
+    let txt = render(Format::Txt, &meta(), &segs);
+    assert_eq!(
+        txt,
+        "Ann Lee: Hello there.\nBo: Hi <Ann> & co.\nNobody said who.\n"
+    );
+    let csv = render(Format::Csv, &meta(), &segs);
+    assert!(
+        csv.starts_with("start_ms,end_ms,text,confidence,speaker\n"),
+        "{csv}"
+    );
+    assert!(csv.contains("\n0,1500,Hello there.,,Ann Lee\n"), "{csv}");
+    assert!(csv.contains("\n4000,5000,Nobody said who.,,\n"), "{csv}");
+    let json: serde_json::Value =
+        serde_json::from_str(&render(Format::Json, &meta(), &segs)).unwrap();
+    assert_eq!(json["segments"][0]["speaker"], "Ann Lee");
+    assert_eq!(json["segments"][2]["speaker"], serde_json::Value::Null);
+    // RTTM: one turn per segment with a speaker, names without spaces, the file's stem.
+    let rttm = render(Format::Rttm, &meta(), &segs);
+    assert_eq!(
+        rttm,
+        "SPEAKER tricky 1 0.000 1.500 <NA> <NA> Ann_Lee <NA> <NA>\n\
+         SPEAKER tricky 1 1.500 1.750 <NA> <NA> Bo <NA> <NA>\n"
+    );
+    let turns = verbatim::speakers::read_rttm(&rttm).unwrap();
+    assert_eq!(turns.len(), 2);
+    for f in [Format::Vtt, Format::Json] {
+        let back = parse(f, &render(f, &meta(), &segs)).unwrap();
+        let who: Vec<Option<&str>> = back.iter().map(|s| s.speaker.as_deref()).collect();
+        assert_eq!(who, [Some("Ann Lee"), Some("Bo"), None], "{f:?}");
+        let text: Vec<&str> = back.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(
+            text,
+            ["Hello there.", "Hi <Ann> & co.", "Nobody said who."],
+            "{f:?}"
+        );
+    }
+    // With word times: the segment's first word cue says who speaks.
+    let mut timed = segs[0].clone();
+    timed.set_words(&[
+        verbatim::transcript::words::Word::timed(0, 600, "Hello", None),
+        verbatim::transcript::words::Word::timed(700, 1_400, "there.", None),
+    ]);
+    let srt = verbatim::transcript::export::render_words(Format::Srt, &meta(), &[timed.clone()]);
+    assert!(srt.contains("\nAnn Lee: Hello\n"), "{srt}");
+    assert!(srt.contains("\nthere.\n"), "{srt}");
+    let vtt = verbatim::transcript::export::render_words(Format::Vtt, &meta(), &[timed]);
+    assert!(
+        vtt.contains("\n<v Ann Lee>Hello <00:00:00.700>there.\n"),
+        "{vtt}"
+    );
+    // A JSON speaker that is not a name is refused with the segment.
+    let bad = r#"{"segments":[{"start_ms":0,"end_ms":5,"text":"x","speaker":7}]}"#;
+    assert!(
+        parse(Format::Json, bad)
+            .unwrap_err()
+            .to_string()
+            .contains("speaker")
+    );
+    // RTTM is an export only.
+    assert!(parse(Format::Rttm, &rttm).is_err());
+}

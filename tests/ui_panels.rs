@@ -448,6 +448,7 @@ fn the_search_box_emits_a_search_and_results_open_the_editor() {
         snippet: "ask what you can do for your [country]".into(),
         segment_index: 3,
         title: Some("jfk.wav".into()),
+        speaker: None,
     }];
     h.run();
     h.get_by_label("jfk.wav · v2 · 00:00:08.160 · ask what you can do for your [country]")

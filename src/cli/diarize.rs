@@ -1,7 +1,8 @@
-//! `verbatim diarize FILE`: who spoke when in an audio file, from the speech regions
-//! transcription uses (Silero's and the loud stretches it missed) and
-//! the CAM++ speaker model (placed in the models folder); turns as lines, RTTM or JSON, and
-//! with `--reference` the diarization error rate against reference turns.
+//! `verbatim diarize FILE|TRANSCRIPT`: who spoke when in an audio file or a transcript's
+//! audio, from the segmentation model's speech and overlaps (or, without it, the speech
+//! regions transcription uses) and the CAM++ speaker model (both in the models folder);
+//! turns as lines, RTTM or JSON, and with `--reference` the diarization error rate against
+//! reference turns. A transcript's segments get their speakers as a new version.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,8 +30,9 @@ const MAX_AUDIO_MINUTES: u64 = 60;
 
 #[derive(Debug, Args)]
 pub struct DiarizeArgs {
-    /// The audio file (any format Verbatim imports).
-    #[arg(value_name = "FILE")]
+    /// The audio file (any format Verbatim imports), or the number of a transcript in the
+    /// library: its segments get their speakers, saved as a new version.
+    #[arg(value_name = "FILE|TRANSCRIPT")]
     pub file: PathBuf,
     /// `auto`, or how many speakers there are.
     #[arg(long, default_value = "auto", value_name = "auto|N")]
@@ -56,6 +58,9 @@ struct Report<'a> {
     file: &'a std::path::Path,
     /// What found the speech: `segmentation-3.0` (overlaps included) or `silero-vad`.
     speech: Method,
+    /// For a transcript of the library: the version its speakers were saved as.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transcript: Option<&'a SavedSpeakers>,
     speakers: Vec<&'a str>,
     /// Voices the library may know but that were not named: the user decides.
     offered: Vec<Offer<'a>>,
@@ -86,7 +91,7 @@ struct DerJson {
     confusion: f64,
 }
 
-fn parse_speakers(s: &str) -> anyhow::Result<Speakers> {
+pub(super) fn parse_speakers(s: &str) -> anyhow::Result<Speakers> {
     if s == "auto" {
         return Ok(Speakers::Auto);
     }
@@ -100,13 +105,24 @@ fn parse_speakers(s: &str) -> anyhow::Result<Speakers> {
 
 pub(super) fn diarize(data: &DataDir, args: DiarizeArgs) -> anyhow::Result<ExitCode> {
     let speakers = parse_speakers(&args.speakers)?;
-    let meta = std::fs::metadata(&args.file)
-        .with_context(|| format!("cannot read {}", args.file.display()))?;
-    if !meta.is_file() {
-        anyhow::bail!(
-            "{} is not a regular file (a folder, a pipe or a device)",
-            args.file.display()
-        );
+    // A transcript of the library by its number, unless a file of that name is here.
+    let transcript = match std::fs::symlink_metadata(&args.file) {
+        Err(_) => args
+            .file
+            .to_str()
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .map(crate::storage::ids::TranscriptId),
+        Ok(_) => None,
+    };
+    if transcript.is_none() {
+        let meta = std::fs::metadata(&args.file)
+            .with_context(|| format!("cannot read {}", args.file.display()))?;
+        if !meta.is_file() {
+            anyhow::bail!(
+                "{} is not a regular file (a folder, a pipe or a device)",
+                args.file.display()
+            );
+        }
     }
     let reference = match &args.reference {
         Some(p) => Some(read_rttm(&std::fs::read_to_string(p).with_context(
@@ -114,6 +130,30 @@ pub(super) fn diarize(data: &DataDir, args: DiarizeArgs) -> anyhow::Result<ExitC
         )?)?),
         None => None,
     };
+    let names = parse_names(&args.names)?;
+    let (d, saved) = match transcript {
+        Some(t) => {
+            let (d, saved) = diarize_transcript(data, t, speakers, &names)?;
+            (d, Some(saved))
+        }
+        None => (diarize_file(data, &args.file, speakers, &names)?, None),
+    };
+    let scored = reference.as_deref().map(|r| der(r, &d.turns));
+    print(&args, &d, saved.as_ref(), scored)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A diarization's result, with the remembered speakers' names on its turns and voices.
+pub(super) struct Diarized {
+    method: Method,
+    pub turns: Vec<Turn>,
+    /// Voices the library may know but that were not named: the user decides.
+    offered: Vec<(String, String, f32)>,
+}
+
+/// The speaker models of the models folder: CAM++ (required) and the segmentation model
+/// (used when it is there).
+fn load_models(data: &DataDir) -> anyhow::Result<(CamPlus, Option<Segmentation>)> {
     let models = catalog::models_dir(data.root());
     let model_path = models.join(CAMPLUS_FILE);
     if !model_path.is_file() {
@@ -124,10 +164,35 @@ pub(super) fn diarize(data: &DataDir, args: DiarizeArgs) -> anyhow::Result<ExitC
         );
     }
     let model = CamPlus::load(&model_path)?;
+    let seg_path = models.join(SEGMENTATION_FILE);
+    let seg = if seg_path.is_file() {
+        Some(Segmentation::load(&seg_path)?)
+    } else {
+        None
+    };
+    Ok((model, seg))
+}
+
+/// Checks before any work that diarization can run: the speaker model is installed and
+/// loads (for `transcribe --speakers`, before anything is transcribed).
+pub(super) fn check_models(data: &DataDir) -> anyhow::Result<()> {
+    load_models(data).map(|_| ())
+}
+
+/// Who spoke when in `file`: the remembered speakers recognised, the voices named in
+/// `names` remembered.
+fn diarize_file(
+    data: &DataDir,
+    file: &std::path::Path,
+    speakers: Speakers,
+    names: &[(String, String)],
+) -> anyhow::Result<Diarized> {
+    let (model, seg) = load_models(data)?;
+    let models = catalog::models_dir(data.root());
     // The file's length before it is decoded whole: a recording far beyond what the
     // clustering takes is refused before it fills the memory.
-    let expected = crate::media::decode::Pcm16k::open(&args.file)
-        .with_context(|| format!("cannot decode {}", args.file.display()))?
+    let expected = crate::media::decode::Pcm16k::open(file)
+        .with_context(|| format!("cannot decode {}", file.display()))?
         .expected_samples();
     if let Some(n) = expected
         && n > MAX_AUDIO_MINUTES * 60 * 16_000
@@ -135,36 +200,36 @@ pub(super) fn diarize(data: &DataDir, args: DiarizeArgs) -> anyhow::Result<ExitC
         anyhow::bail!(
             "{} is {} minutes long; diarization takes up to {MAX_AUDIO_MINUTES} minutes yet: \
              cut it into parts",
-            args.file.display(),
+            file.display(),
             n / 16_000 / 60
         );
     }
-    let names = parse_names(&args.names)?;
     // With the segmentation model, speech and overlaps are its; without, the VAD's speech.
-    let seg_path = models.join(SEGMENTATION_FILE);
-    let (method, (mut turns, mut voices)) = if seg_path.is_file() {
-        let seg = Segmentation::load(&seg_path)?;
-        let audio = decode(&args.file)?;
-        (
-            Method::Segmentation,
-            diarize_with_segmentation(&seg, &model, &audio, speakers)?,
-        )
-    } else {
-        eprintln!(
-            "the segmentation model is not installed ({SEGMENTATION_FILE}, pyannote \
-             segmentation-3.0 from Hugging Face, in {}): speech is found by the VAD and \
-             overlapped speech gets one speaker",
-            models.display()
-        );
-        let vad = catalog::default_vad(&models)
-            .context("the Silero VAD model could not be installed in the models folder")?;
-        let audio = decode(&args.file)?;
-        let speech = crate::transcribe::engine::speech_regions(&vad, &audio, 2)
-            .map_err(|f| anyhow::anyhow!("{}: {}", args.file.display(), f.message))?;
-        (
-            Method::Vad,
-            diarize_voices(&model, &audio, &speech, speakers)?,
-        )
+    let (method, (mut turns, mut voices)) = match &seg {
+        Some(seg) => {
+            let audio = decode(file)?;
+            (
+                Method::Segmentation,
+                diarize_with_segmentation(seg, &model, &audio, speakers)?,
+            )
+        }
+        None => {
+            eprintln!(
+                "the segmentation model is not installed ({SEGMENTATION_FILE}, pyannote \
+                 segmentation-3.0 from Hugging Face, in {}): speech is found by the VAD and \
+                 overlapped speech gets one speaker",
+                models.display()
+            );
+            let vad = catalog::default_vad(&models)
+                .context("the Silero VAD model could not be installed in the models folder")?;
+            let audio = decode(file)?;
+            let speech = crate::transcribe::engine::speech_regions(&vad, &audio, 2)
+                .map_err(|f| anyhow::anyhow!("{}: {}", file.display(), f.message))?;
+            (
+                Method::Vad,
+                diarize_voices(&model, &audio, &speech, speakers)?,
+            )
+        }
     };
     // The speakers the library remembers, by voice.
     let conn = crate::storage::open(&data.db_path())?;
@@ -184,10 +249,97 @@ pub(super) fn diarize(data: &DataDir, args: DiarizeArgs) -> anyhow::Result<ExitC
             Recognised::New => {}
         }
     }
-    remember(&conn, &voices, &names)?;
-    let scored = reference.as_deref().map(|r| der(r, &turns));
-    print(&args, method, &turns, &offered, scored)?;
-    Ok(ExitCode::SUCCESS)
+    remember(&conn, &voices, names)?;
+    Ok(Diarized {
+        method,
+        turns,
+        offered,
+    })
+}
+
+/// What diarizing a transcript saved.
+#[derive(Debug, Serialize)]
+pub(super) struct SavedSpeakers {
+    pub transcript: i64,
+    /// The new version (none when every segment already had the speaker it was given).
+    pub version: Option<u32>,
+    pub segments: usize,
+    /// Segments cut in two or more where the speaker changes.
+    pub split: usize,
+    /// The speakers the segments got, in order of appearance.
+    pub speakers: Vec<String>,
+}
+
+/// Who spoke when in transcript `t`'s audio, and its segments given their speakers as a new
+/// version (source `edit`, author `diarization`), built on the version current when the
+/// work began: if another version became current meanwhile, nothing is saved and the user
+/// is told (their words are never replaced by an older text).
+pub(super) fn diarize_transcript(
+    data: &DataDir,
+    t: crate::storage::ids::TranscriptId,
+    speakers: Speakers,
+    names: &[(String, String)],
+) -> anyhow::Result<(Diarized, SavedSpeakers)> {
+    let conn = crate::storage::open(&data.db_path())?;
+    let row = crate::transcript::sql::get_transcript(&conn, t)?
+        .with_context(|| format!("there is no transcript {} in the library", t.0))?;
+    let base = crate::transcript::sql::current_version(&conn, t)?
+        .with_context(|| format!("transcript {} has no version", t.0))?;
+    let segments: Vec<crate::transcript::Segment> =
+        crate::transcript::sql::segments(&conn, base.id)?
+            .into_iter()
+            .map(Into::into)
+            .collect();
+    drop(conn);
+    let audio = data.root().join(&row.audio_path);
+    let d = diarize_file(data, &audio, speakers, names)?;
+    let (with, split) = crate::speakers::assign::assign(&segments, &d.turns);
+    let mut found: Vec<String> = Vec::new();
+    for s in &with {
+        if let Some(w) = &s.speaker
+            && !found.contains(w)
+        {
+            found.push(w.clone());
+        }
+    }
+    let mut saved = SavedSpeakers {
+        transcript: t.0,
+        version: None,
+        segments: with.len(),
+        split,
+        speakers: found,
+    };
+    if with == segments {
+        return Ok((d, saved));
+    }
+    let mut conn = crate::storage::open(&data.db_path())?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let now = crate::transcript::sql::current_version(&tx, t)?;
+    if now.as_ref().map(|v| v.id) != Some(base.id) {
+        anyhow::bail!(
+            "transcript {} changed while its speakers were found (version {} is current now, \
+             not {}): nothing was saved; run it again",
+            t.0,
+            now.map_or(0, |v| v.number),
+            base.number
+        );
+    }
+    let mut version =
+        crate::transcript::sql::NewVersion::new(crate::transcript::sql::VersionSource::Edit);
+    version.based_on = Some(base.id);
+    version.author = Some("diarization".into());
+    version.note = Some(format!(
+        "speakers from {} and CAM++: {}",
+        match d.method {
+            Method::Segmentation => "segmentation-3.0",
+            Method::Vad => "the VAD",
+        },
+        saved.speakers.join(", ")
+    ));
+    let (_, number) = crate::transcript::sql::add_version(&tx, t, &version, &with, now_ms())?;
+    tx.commit()?;
+    saved.version = Some(number);
+    Ok((d, saved))
 }
 
 /// What found the speech of a diarization.
@@ -247,11 +399,11 @@ fn remember(
 
 fn print(
     args: &DiarizeArgs,
-    method: Method,
-    turns: &[Turn],
-    offered: &[(String, String, f32)],
+    d: &Diarized,
+    saved: Option<&SavedSpeakers>,
     scored: Option<crate::speakers::der::Der>,
 ) -> anyhow::Result<()> {
+    let (method, turns, offered) = (d.method, &d.turns, &d.offered);
     let mut names: Vec<&str> = Vec::new();
     for t in turns {
         if !names.contains(&t.speaker.as_str()) {
@@ -262,6 +414,7 @@ fn print(
         let report = Report {
             file: &args.file,
             speech: method,
+            transcript: saved,
             speakers: names,
             offered: offered
                 .iter()
@@ -315,6 +468,27 @@ fn print(
             "{speaker} may be {maybe} (similarity {similarity:.2}); --name {speaker}={maybe} \
              says so"
         );
+    }
+    if let Some(sv) = saved {
+        let line = match sv.version {
+            Some(v) => format!(
+                "transcript {}: version {v} saved with speakers {} ({} segments, {} split where \
+                 the speaker changes)",
+                sv.transcript,
+                sv.speakers.join(", "),
+                sv.segments,
+                sv.split
+            ),
+            None => format!(
+                "transcript {}: every segment already has its speaker; no version saved",
+                sv.transcript
+            ),
+        };
+        if args.rttm {
+            eprintln!("{line}");
+        } else {
+            emit(format_args!("{line}"))?;
+        }
     }
     if let Some(d) = scored {
         // On stderr with RTTM, so the RTTM stays a clean file.

@@ -280,7 +280,7 @@ pub(super) fn export(
     words: bool,
 ) -> anyhow::Result<ExitCode> {
     let format = Format::parse(format)
-        .with_context(|| format!("unknown format {format:?} (srt, vtt, json, txt, csv)"))?;
+        .with_context(|| format!("unknown format {format:?} (srt, vtt, json, txt, csv, rttm)"))?;
     let mut app = app(data)?;
     open(&mut app, id, version)?;
     let (stem, number) = {
@@ -381,24 +381,38 @@ pub(super) fn import_version(data: &DataDir, file: &Path, id: i64) -> anyhow::Re
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn search(data: &DataDir, query: &str, json: bool) -> anyhow::Result<ExitCode> {
+pub(super) fn search(
+    data: &DataDir,
+    query: &str,
+    speaker: Option<&str>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let mut app = app(data)?;
-    run(&mut app, EditorCommand::Search(query.to_string()), |e| {
-        matches!(e, EditorEvent::Searched(_))
-    })?;
+    let command = EditorCommand::Search {
+        query: query.to_string(),
+        speaker: speaker.map(str::to_owned),
+    };
+    run(&mut app, command, |e| matches!(e, EditorEvent::Searched(_)))?;
     let hits = app.world().resource::<Editor>().search_results.clone();
     if json {
         print(&serde_json::to_string_pretty(&hits)?)?;
     } else if hits.is_empty() {
-        print(&format!("Nothing found for {query:?}."))?;
+        match speaker {
+            Some(w) => print(&format!("Nothing found for {query:?} said by {w:?}."))?,
+            None => print(&format!("Nothing found for {query:?}."))?,
+        }
     } else {
         for h in &hits {
             print(&format!(
-                "transcript {} v{} {}  {}  {}",
+                "transcript {} v{} {}  {}  {}{}",
                 h.transcript_id,
                 h.version_number,
                 crate::transcript::export::timestamp(h.start_ms, '.'),
                 h.title.as_deref().unwrap_or(""),
+                h.speaker
+                    .as_deref()
+                    .map(|w| format!("{w}: "))
+                    .unwrap_or_default(),
                 h.snippet
             ))?;
         }

@@ -152,7 +152,8 @@ pub enum Command {
         #[arg(long, value_name = "N")]
         to: u32,
     },
-    /// Export a transcript version as SRT, VTT, JSON, TXT or CSV (recorded in its history).
+    /// Export a transcript version as SRT, VTT, JSON, TXT, CSV or RTTM (speaker turns),
+    /// recorded in its history.
     Export {
         #[arg(value_name = "ID")]
         id: i64,
@@ -174,6 +175,9 @@ pub enum Command {
     Search {
         #[arg(value_name = "QUERY")]
         query: String,
+        /// Only what this speaker says (the name segments carry, any case).
+        #[arg(long, value_name = "NAME")]
+        speaker: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -386,7 +390,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             words,
         }) => editor::export(&data, id, version, &format, out, words),
-        Some(Command::Search { query, json }) => editor::search(&data, &query, json),
+        Some(Command::Search {
+            query,
+            speaker,
+            json,
+        }) => editor::search(&data, &query, speaker.as_deref(), json),
         Some(Command::Library { json }) => library(&data, json),
         Some(Command::Devices { json }) => devices(json),
         Some(Command::Record(args)) => record::record(&data, args),

@@ -80,9 +80,14 @@ pub struct TranscribeArgs {
     /// number given here is used as given).
     #[arg(long, value_name = "N")]
     pub threads: Option<u32>,
-    /// Export the transcripts: a comma-separated list of srt, vtt, json, txt, csv.
+    /// Export the transcripts: a comma-separated list of srt, vtt, json, txt, csv, rttm.
     #[arg(long, value_name = "FORMATS")]
     pub export: Option<String>,
+    /// Who speaks: `auto` or how many speakers. Each transcript's segments get their
+    /// speakers (a new version, before the exports). Needs the speaker models in the models
+    /// folder (`campplus_cn_en_common.pt`, and `pyannote-segmentation-3.0.bin` for overlaps).
+    #[arg(long, value_name = "auto|N")]
+    pub speakers: Option<String>,
     /// Where exports go (default: the current folder).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -118,6 +123,12 @@ struct JobReport {
     /// Exports that could not be written (the others were).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     export_errors: Vec<String>,
+    /// With `--speakers`: who speaks in the transcript, in order of appearance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    speakers: Option<Vec<String>>,
+    /// Why the speakers could not be found (the transcript itself is saved).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    speakers_error: Option<String>,
 }
 
 fn lossy_paths<S: serde::Serializer>(paths: &[PathBuf], s: S) -> Result<S::Ok, S::Error> {
@@ -143,6 +154,8 @@ impl JobReport {
             error: Some(error),
             exports: Vec::new(),
             export_errors: Vec::new(),
+            speakers: None,
+            speakers_error: None,
         }
     }
 }
@@ -173,6 +186,15 @@ pub(super) fn transcribe(data: &DataDir, args: TranscribeArgs) -> anyhow::Result
     if let Some(p) = &args.vad_model {
         model_file::inspect_vad_file(p)?;
     }
+    // Diarization asked for: its models checked before anything is transcribed.
+    let speakers = match &args.speakers {
+        Some(s) => {
+            let n = super::diarize::parse_speakers(s)?;
+            super::diarize::check_models(data)?;
+            Some(n)
+        }
+        None => None,
+    };
     let model = args
         .model
         .clone()
@@ -211,7 +233,20 @@ pub(super) fn transcribe(data: &DataDir, args: TranscribeArgs) -> anyhow::Result
     let out_dir = args.out.clone().unwrap_or_else(|| PathBuf::from("."));
     for job in jobs.iter().filter(|j| job_of.contains_key(&j.id)) {
         let i = job_of[&job.id];
-        reports[i] = Some(job_report(&conn, job, &args.inputs[i], &formats, &out_dir)?);
+        // Speakers before the exports, so the exports carry them.
+        let found = match (speakers, job.transcript, &job.status) {
+            (Some(n), Some(t), JobStatus::Completed) => {
+                Some(super::diarize::diarize_transcript(data, t, n, &[]).map(|(_, s)| s.speakers))
+            }
+            _ => None,
+        };
+        let mut report = job_report(&conn, job, &args.inputs[i], &formats, &out_dir)?;
+        match found {
+            Some(Ok(s)) => report.speakers = Some(s),
+            Some(Err(e)) => report.speakers_error = Some(format!("{e:#}")),
+            None => {}
+        }
+        reports[i] = Some(report);
     }
     let reports: Vec<JobReport> = reports
         .into_iter()
@@ -220,7 +255,9 @@ pub(super) fn transcribe(data: &DataDir, args: TranscribeArgs) -> anyhow::Result
         .collect();
     let failed = reports
         .iter()
-        .filter(|r| r.status != "completed" || !r.export_errors.is_empty())
+        .filter(|r| {
+            r.status != "completed" || !r.export_errors.is_empty() || r.speakers_error.is_some()
+        })
         .count();
     print_reports(&reports, args.json)?;
     Ok(if failed > 0 {
@@ -449,6 +486,8 @@ fn job_report(
         error: job.error.clone(),
         exports: Vec::new(),
         export_errors: Vec::new(),
+        speakers: None,
+        speakers_error: None,
     };
     if let Some(t) = job.transcript
         && let Some(version) = transcript::sql::current_version(conn, t)?
@@ -527,6 +566,19 @@ fn print_reports(reports: &[JobReport], json: bool) -> anyhow::Result<()> {
                             .map(|n| format!(" ({n})"))
                             .unwrap_or_default()
                     ))?;
+                    if let Some(s) = &r.speakers {
+                        emit_line(&super::terminal_safe(&format!(
+                            "  speakers: {}",
+                            if s.is_empty() {
+                                "none found".to_owned()
+                            } else {
+                                s.join(", ")
+                            }
+                        )))?;
+                    }
+                    if let Some(e) = &r.speakers_error {
+                        eprintln!("{}", super::terminal_safe(&format!("  speakers: {e}")));
+                    }
                     for e in &r.exports {
                         emit_line(&format!("  wrote {}", e.display()))?;
                     }

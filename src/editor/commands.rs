@@ -189,10 +189,13 @@ fn handle_command(
             path,
             words,
         } => export_open(editor, (*format, path, *words), db, replies),
-        EditorCommand::Search(q) => {
-            let q = q.clone();
+        EditorCommand::Search { query, speaker } => {
+            let (q, who) = (query.clone(), speaker.clone());
             db.read(
-                move |c| transcript::sql::search(c, &q, true, 200).map_err(|e| e.to_string()),
+                move |c| {
+                    transcript::sql::search(c, &q, who.as_deref(), true, 200)
+                        .map_err(|e| e.to_string())
+                },
                 replies.to(EditorReply::Searched),
             );
         }

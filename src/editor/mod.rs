@@ -183,7 +183,12 @@ pub enum EditorCommand {
         path: PathBuf,
         words: bool,
     },
-    Search(String),
+    /// Full-text search of every transcript's current text; with a speaker, only what they
+    /// say.
+    Search {
+        query: String,
+        speaker: Option<String>,
+    },
     ListTranscripts,
     /// Seek playback to a time (and play).
     Seek {

@@ -2,6 +2,7 @@
 //! features ([`fbank`]), run in Rust on the CPU, and the reference speaker turns (RTTM) they
 //! are measured against.
 
+pub mod assign;
 pub mod campplus;
 pub mod der;
 pub mod diarize;

@@ -106,9 +106,13 @@ pub const MIGRATION_FILES: &[(&str, &str)] = &[
         "011_speakers.sql",
         include_str!("../../migrations/011_speakers.sql"),
     ),
+    (
+        "012_rttm_export.sql",
+        include_str!("../../migrations/012_rttm_export.sql"),
+    ),
 ];
 
-static MIGRATION_STEPS: [M<'static>; 11] = [
+static MIGRATION_STEPS: [M<'static>; 12] = [
     M::up(MIGRATION_FILES[0].1),
     M::up(MIGRATION_FILES[1].1),
     M::up(MIGRATION_FILES[2].1),
@@ -121,6 +125,7 @@ static MIGRATION_STEPS: [M<'static>; 11] = [
     M::up(MIGRATION_FILES[8].1),
     M::up(MIGRATION_FILES[9].1),
     M::up(MIGRATION_FILES[10].1),
+    M::up(MIGRATION_FILES[11].1),
 ];
 
 /// The schema migrations as rusqlite_migration sees them.

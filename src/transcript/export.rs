@@ -1,4 +1,6 @@
-//! Export formats: SRT, WebVTT, JSON, plain text, CSV.
+//! Export formats: SRT, WebVTT, JSON, plain text, CSV, and RTTM (speaker turns). A segment's
+//! speaker goes with it: WebVTT's voice tag (`<v Ann>`), `Ann: ` before the text in SRT and
+//! plain text, a `speaker` field in JSON and CSV, and the RTTM turn itself.
 
 use serde::Serialize;
 
@@ -13,10 +15,19 @@ pub enum Format {
     Json,
     Txt,
     Csv,
+    /// Speaker turns (NIST's RTTM): one `SPEAKER` line per segment that has a speaker.
+    Rttm,
 }
 
 impl Format {
-    pub const ALL: [Format; 5] = [Self::Srt, Self::Vtt, Self::Json, Self::Txt, Self::Csv];
+    pub const ALL: [Format; 6] = [
+        Self::Srt,
+        Self::Vtt,
+        Self::Json,
+        Self::Txt,
+        Self::Csv,
+        Self::Rttm,
+    ];
 
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s.trim().to_ascii_lowercase().as_str() {
@@ -25,6 +36,7 @@ impl Format {
             "json" => Self::Json,
             "txt" | "text" => Self::Txt,
             "csv" => Self::Csv,
+            "rttm" => Self::Rttm,
             _ => return None,
         })
     }
@@ -36,6 +48,7 @@ impl Format {
             Self::Json => "json",
             Self::Txt => "txt",
             Self::Csv => "csv",
+            Self::Rttm => "rttm",
         }
     }
 
@@ -48,7 +61,7 @@ impl Format {
                 Some(_) => {}
                 None => {
                     return Err(format!(
-                        "unknown export format {part:?} (use srt, vtt, json, txt or csv)"
+                        "unknown export format {part:?} (use srt, vtt, json, txt, csv or rttm)"
                     ));
                 }
             }
@@ -73,10 +86,11 @@ pub fn render(format: Format, meta: &Meta<'_>, segments: &[Segment]) -> String {
             let mut out = String::new();
             for (i, s) in segments.iter().enumerate() {
                 out.push_str(&format!(
-                    "{}\n{} --> {}\n{}\n\n",
+                    "{}\n{} --> {}\n{}{}\n\n",
                     i + 1,
                     timestamp(s.start_ms, ','),
                     timestamp(s.end_ms, ','),
+                    said_by(s),
                     one_block(&s.text)
                 ));
             }
@@ -86,9 +100,10 @@ pub fn render(format: Format, meta: &Meta<'_>, segments: &[Segment]) -> String {
             let mut out = String::from("WEBVTT\n\n");
             for s in segments {
                 out.push_str(&format!(
-                    "{} --> {}\n{}\n\n",
+                    "{} --> {}\n{}{}\n\n",
                     timestamp(s.start_ms, '.'),
                     timestamp(s.end_ms, '.'),
+                    voice_tag(s),
                     // WebVTT cue text is HTML-like: "-->" would end the cue and "<" opens a
                     // tag, so they are written as character references.
                     escape_vtt(&one_block(&s.text))
@@ -99,20 +114,43 @@ pub fn render(format: Format, meta: &Meta<'_>, segments: &[Segment]) -> String {
         Format::Txt => {
             let mut out = String::new();
             for s in segments {
+                out.push_str(&said_by(s));
                 out.push_str(s.text.trim());
                 out.push('\n');
             }
             out
         }
         Format::Csv => {
-            let mut out = String::from("start_ms,end_ms,text,confidence\n");
+            let mut out = String::from("start_ms,end_ms,text,confidence,speaker\n");
             for s in segments {
                 out.push_str(&format!(
-                    "{},{},{},{}\n",
+                    "{},{},{},{},{}\n",
                     s.start_ms,
                     s.end_ms,
                     csv_field(s.text.trim()),
-                    s.confidence.map(|c| format!("{c:.3}")).unwrap_or_default()
+                    s.confidence.map(|c| format!("{c:.3}")).unwrap_or_default(),
+                    csv_field(s.speaker.as_deref().unwrap_or_default())
+                ));
+            }
+            out
+        }
+        Format::Rttm => {
+            // RTTM's fields are separated by spaces: a name's spaces become underscores.
+            let stem = std::path::Path::new(meta.title).file_stem().map_or_else(
+                || meta.title.to_owned(),
+                |s| s.to_string_lossy().into_owned(),
+            );
+            let file: String = rttm_token(&stem);
+            let mut out = String::new();
+            for s in segments {
+                let Some(who) = s.speaker.as_deref().filter(|w| !w.trim().is_empty()) else {
+                    continue;
+                };
+                out.push_str(&format!(
+                    "SPEAKER {file} 1 {:.3} {:.3} <NA> <NA> {} <NA> <NA>\n",
+                    s.start_ms as f64 / 1000.0,
+                    s.end_ms.saturating_sub(s.start_ms) as f64 / 1000.0,
+                    rttm_token(who)
                 ));
             }
             out
@@ -124,6 +162,7 @@ pub fn render(format: Format, meta: &Meta<'_>, segments: &[Segment]) -> String {
                 end_ms: u64,
                 text: &'a str,
                 confidence: Option<f32>,
+                speaker: Option<&'a str>,
                 words: Option<serde_json::Value>,
             }
             #[derive(Serialize)]
@@ -141,6 +180,7 @@ pub fn render(format: Format, meta: &Meta<'_>, segments: &[Segment]) -> String {
                         end_ms: s.end_ms,
                         text: s.text.trim(),
                         confidence: s.confidence,
+                        speaker: s.speaker.as_deref(),
                         words: s
                             .words_json
                             .as_deref()
@@ -167,7 +207,11 @@ pub fn render_words(format: Format, meta: &Meta<'_>, segments: &[Segment]) -> St
             for s in segments {
                 let words = s.words();
                 if words.iter().all(|w| w.span().is_none()) {
-                    cues.push((s.start_ms, s.end_ms, one_block(&s.text)));
+                    cues.push((
+                        s.start_ms,
+                        s.end_ms,
+                        format!("{}{}", said_by(s), one_block(&s.text)),
+                    ));
                     continue;
                 }
                 let first_cue = cues.len();
@@ -187,6 +231,10 @@ pub fn render_words(format: Format, meta: &Meta<'_>, segments: &[Segment]) -> St
                         // at the segment's start.
                         None => cues.push((s.start_ms, s.start_ms, w.text.clone())),
                     }
+                }
+                // The segment's first cue says who speaks.
+                if let Some(c) = cues.get_mut(first_cue) {
+                    c.2.insert_str(0, &said_by(s));
                 }
                 // A cue that began untimed ends where the next begins.
                 for i in first_cue..cues.len() {
@@ -232,9 +280,10 @@ pub fn render_words(format: Format, meta: &Meta<'_>, segments: &[Segment]) -> St
                     parts.join(" ")
                 };
                 out.push_str(&format!(
-                    "{} --> {}\n{text}\n\n",
+                    "{} --> {}\n{}{text}\n\n",
                     timestamp(s.start_ms, '.'),
                     timestamp(s.end_ms, '.'),
+                    voice_tag(s),
                 ));
             }
             out
@@ -379,6 +428,28 @@ fn one_block(text: &str) -> String {
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// `Ann: ` for a segment Ann speaks (SRT, plain text); nothing without a speaker.
+fn said_by(s: &Segment) -> String {
+    match s.speaker.as_deref().map(str::trim) {
+        Some(w) if !w.is_empty() => format!("{}: ", w.replace(['\n', '\r'], " ")),
+        _ => String::new(),
+    }
+}
+
+/// WebVTT's voice span opening a cue Ann speaks (`<v Ann>`); nothing without a speaker.
+fn voice_tag(s: &Segment) -> String {
+    match s.speaker.as_deref().map(str::trim) {
+        Some(w) if !w.is_empty() => format!("<v {}>", escape_vtt(&w.replace(['\n', '\r'], " "))),
+        _ => String::new(),
+    }
+}
+
+/// One whitespace-free RTTM field.
+fn rttm_token(s: &str) -> String {
+    let t: String = s.split_whitespace().collect::<Vec<_>>().join("_");
+    if t.is_empty() { "audio".to_owned() } else { t }
 }
 
 fn escape_vtt(s: &str) -> String {

@@ -29,6 +29,7 @@ pub fn parse(format: Format, text: &str) -> Result<Vec<Segment>, ImportError> {
         Format::Vtt => parse_cues(text, true)?,
         Format::Json => parse_json(text)?,
         Format::Txt => return Err(ImportError::Unsupported("TXT")),
+        Format::Rttm => return Err(ImportError::Unsupported("RTTM")),
         Format::Csv => return Err(ImportError::Unsupported("CSV")),
     };
     if segs.is_empty() {
@@ -422,6 +423,17 @@ fn parse_json(text: &str) -> Result<Vec<Segment>, ImportError> {
                 "segment {i}: a time is out of range"
             )));
         }
+        seg.speaker = match s.get("speaker") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(w)) => {
+                Some(w.trim().to_owned()).filter(|w| !w.is_empty())
+            }
+            Some(_) => {
+                return Err(ImportError::Invalid(format!(
+                    "segment {i}: \"speaker\" must be a name (a string)"
+                )));
+            }
+        };
         seg.words_json = match s.get("words") {
             None | Some(serde_json::Value::Null) => None,
             Some(w) => Some(parse_words(i, w, start, end)?),

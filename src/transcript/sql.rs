@@ -443,6 +443,8 @@ pub struct SearchHit {
     /// The segment's position in its version (the editor opens there).
     pub segment_index: u32,
     pub title: Option<String>,
+    /// Who says it, when the segment has a speaker.
+    pub speaker: Option<String>,
 }
 
 /// Turns what a user typed into an FTS5 query that cannot be a syntax error: every word is
@@ -467,6 +469,7 @@ fn fts_query(user_input: &str) -> Option<String> {
 pub fn search(
     conn: &Connection,
     user_input: &str,
+    speaker: Option<&str>,
     current_only: bool,
     limit: u32,
 ) -> Result<Vec<SearchHit>, StorageError> {
@@ -475,16 +478,17 @@ pub fn search(
     };
     let mut stmt = conn.prepare_cached(
         "SELECT t.id, t.audio_file_id, v.id, v.number, s.id, s.start_ms, s.end_ms, \
-                snippet(segments_fts, 0, '[', ']', '…', 16), s.idx, t.title \
+                snippet(segments_fts, 0, '[', ']', '…', 16), s.idx, t.title, s.speaker \
          FROM segments_fts \
          JOIN segments s ON s.id = segments_fts.rowid \
          JOIN transcript_versions v ON v.id = s.version_id \
          JOIN transcripts t ON t.id = v.transcript_id \
          WHERE segments_fts MATCH ?1 AND (?2 = 0 OR t.current_version_id = v.id) \
+           AND (?4 IS NULL OR s.speaker = trim(?4) COLLATE NOCASE) \
          ORDER BY bm25(segments_fts), t.id, s.idx \
          LIMIT ?3",
     )?;
-    let rows = stmt.query_map(params![query, current_only, limit], |r| {
+    let rows = stmt.query_map(params![query, current_only, limit, speaker], |r| {
         Ok(SearchHit {
             transcript_id: r.get(0)?,
             audio_file_id: r.get(1)?,
@@ -496,6 +500,7 @@ pub fn search(
             snippet: r.get(7)?,
             segment_index: r.get(8)?,
             title: r.get(9)?,
+            speaker: r.get(10)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

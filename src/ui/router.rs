@@ -227,7 +227,10 @@ pub(super) fn route(
             }
         }
         Intent::Search(q) => {
-            ed.commands.write(crate::editor::EditorCommand::Search(q));
+            ed.commands.write(crate::editor::EditorCommand::Search {
+                query: q,
+                speaker: None,
+            });
         }
         Intent::Editor(editor::EditorIntent::View(v)) => state.editor.view = v,
         Intent::Editor(editor::EditorIntent::Retranscribe { spans, beam }) => {
