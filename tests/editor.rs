@@ -1290,6 +1290,7 @@ impl verbatim::editor::rows::SegmentRows for Flagged {
                 text: &s.text,
                 flags: f,
                 words: &[],
+                speaker: s.speaker.as_deref(),
             })
     }
 }
@@ -2199,4 +2200,38 @@ fn run_until_open(h: &mut Harness<'static, model::World>) {
         app.update();
     }
     h.run();
+}
+
+/// A segment's speaker is named in the list, in the speaker's colour, and the same name
+/// always has the same colour.
+#[test]
+fn a_segment_says_who_speaks_in_the_list() {
+    let rows = Flagged(
+        jfk_segs()
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut s)| {
+                s.speaker = Some(if i % 2 == 0 { "Ann Lee" } else { "Bo" }.into());
+                (s, Vec::new())
+            })
+            .collect(),
+    );
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1200.0, 700.0))
+        .build_ui_state(
+            move |ui, p: &mut P| draw_rows(ui, p, Some(&rows), 0),
+            P {
+                doc: doc(None),
+                compare: None,
+                ui: EditorUi::default(),
+                intents: Vec::new(),
+                keyboard: true,
+            },
+        );
+    h.run();
+    assert!(h.query_all_by_label("Ann Lee").count() >= 1);
+    assert!(h.query_all_by_label("Bo").count() >= 1);
+    use verbatim::ui::editor::speaker_colour;
+    assert_eq!(speaker_colour("Ann Lee"), speaker_colour("Ann Lee"));
+    assert_ne!(speaker_colour("Ann Lee"), speaker_colour("Bo"));
 }

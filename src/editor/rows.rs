@@ -6,7 +6,7 @@
 use bevy::prelude::*;
 
 use super::flags::SegmentFlags;
-use super::segments::{SegmentId, SegmentText, SegmentTiming, SegmentWords};
+use super::segments::{SegmentDetail, SegmentId, SegmentText, SegmentTiming, SegmentWords};
 use crate::transcript::Segment;
 use crate::transcript::edit::SegmentKey;
 use crate::transcript::flags::Flag;
@@ -25,6 +25,8 @@ pub struct SegmentView<'a> {
     pub flags: &'a [Flag],
     /// Its words with their times (empty: none known).
     pub words: &'a [Word],
+    /// Who speaks in it, when known.
+    pub speaker: Option<&'a str>,
 }
 
 /// The segments of the open version, in time order, as the panels read them: the entities in
@@ -107,6 +109,7 @@ impl SegmentRows for SegmentList<'_> {
             text: &s.text,
             flags: &[],
             words: self.words.get(i).map_or(&[][..], Vec::as_slice),
+            speaker: s.speaker.as_deref(),
         })
     }
 }
@@ -118,6 +121,7 @@ pub type SegmentRowData = (
     &'static SegmentText,
     Option<&'static SegmentFlags>,
     Option<&'static SegmentWords>,
+    Option<&'static SegmentDetail>,
 );
 
 /// The open version's segment entities.
@@ -138,7 +142,7 @@ impl SegmentRows for OpenSegments<'_, '_, '_> {
     }
 
     fn row(&self, i: usize) -> Option<SegmentView<'_>> {
-        let (id, t, text, flags, words) = self.rows.get(*self.order.get(i)?).ok()?;
+        let (id, t, text, flags, words, detail) = self.rows.get(*self.order.get(i)?).ok()?;
         Some(SegmentView {
             key: id.0,
             start_ms: t.start_ms,
@@ -146,6 +150,7 @@ impl SegmentRows for OpenSegments<'_, '_, '_> {
             text: &text.0,
             flags: flags.map_or(&[], |f| &f.0),
             words: words.map_or(&[], |w| &w.0),
+            speaker: detail.and_then(|d| d.speaker.as_deref()),
         })
     }
 }

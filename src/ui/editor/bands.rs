@@ -45,9 +45,20 @@ pub(super) fn segment_block(
             handle,
         );
     }
+    // Who speaks: a band of their colour along the block's foot.
+    if let Some(who) = s.speaker {
+        let band = Rect::from_min_max(
+            Pos2::new(block.left(), block.bottom() - 4.0),
+            Pos2::new(block.right(), block.bottom()),
+        );
+        painter.rect_filled(band, 1.0, super::speaker_colour(who));
+    }
     if block.width() > 24.0 {
-        let text = s.text.trim();
-        let galley = painter.layout_no_wrap(text.to_owned(), font.clone(), Color32::WHITE);
+        let text = match s.speaker {
+            Some(who) => format!("{who}: {}", s.text.trim()),
+            None => s.text.trim().to_owned(),
+        };
+        let galley = painter.layout_no_wrap(text, font.clone(), Color32::WHITE);
         let clip = block.shrink2(egui::vec2(5.0, 0.0));
         painter.with_clip_rect(clip).galley(
             Pos2::new(clip.left(), block.center().y - galley.size().y / 2.0),

@@ -33,6 +33,26 @@ pub use zoom::{MIN_VIEW_MS, into_view, timeline_heights, visible, zoomed};
 /// The colour of quality flags (the strip on the waveform, the mark in the list).
 const FLAG_COLOUR: Color32 = Color32::from_rgb(240, 150, 40);
 
+/// A speaker's colour: the same name, the same colour, in every transcript and session (one
+/// of eight hues told apart on the dark theme, picked by the name's hash).
+pub fn speaker_colour(name: &str) -> Color32 {
+    const PALETTE: [Color32; 8] = [
+        Color32::from_rgb(102, 194, 165),
+        Color32::from_rgb(252, 141, 98),
+        Color32::from_rgb(141, 160, 203),
+        Color32::from_rgb(231, 138, 195),
+        Color32::from_rgb(166, 216, 84),
+        Color32::from_rgb(255, 217, 47),
+        Color32::from_rgb(229, 196, 148),
+        Color32::from_rgb(80, 180, 230),
+    ];
+    // FNV-1a: stable across runs and builds (std's hasher is seeded per process).
+    let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    PALETTE[(h % PALETTE.len() as u64) as usize]
+}
+
 /// What the editor asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EditorIntent {

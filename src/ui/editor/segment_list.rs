@@ -84,6 +84,13 @@ pub(super) fn segment_list(
                             play: true,
                         });
                     }
+                    if let Some(who) = s.speaker {
+                        ui.label(
+                            egui::RichText::new(who)
+                                .strong()
+                                .color(super::speaker_colour(who)),
+                        );
+                    }
                     if selected {
                         let mut start = s.start_ms as f64 / 1000.0;
                         let mut end = s.end_ms as f64 / 1000.0;
