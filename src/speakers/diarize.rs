@@ -20,8 +20,10 @@ pub const MIN_WINDOWS: usize = 2;
 pub const MIN_SHARE_PERCENT: usize = 5;
 /// Windows embedded in one pass through the network.
 const BATCH: usize = 16;
-/// The most windows one file is clustered in (25 minutes of continuous speech): the
-/// clustering keeps their similarity matrix (16 MB here) and its time grows with the cube.
+/// The most windows clustered at once (25 minutes of continuous speech): the clustering keeps
+/// their similarity matrix (16 MB here) and its time grows with the cube. A longer recording's
+/// speakers are found from this many of its windows, evenly spread, and every window then
+/// goes to the speaker whose voiceprint it is nearest.
 pub const MAX_WINDOWS: usize = 2_000;
 /// The most speakers automatic mode considers.
 pub const MAX_SPEAKERS: usize = 8;
@@ -55,18 +57,6 @@ pub fn windows(
     speech: &[(u64, u64)],
 ) -> Result<Vec<Window>, SpeakerError> {
     let min_ms = MIN_SPEECH_MS.max(MIN_FRAMES as u64 * 10 + 15);
-    // Refused before any embedding is computed, rather than hours of clustering.
-    let planned: u64 = speech
-        .iter()
-        .map(|&(a, b)| b.saturating_sub(a) / STEP_MS + 1)
-        .sum();
-    if planned > MAX_WINDOWS as u64 {
-        let speech_ms: u64 = speech.iter().map(|&(a, b)| b.saturating_sub(a)).sum();
-        return Err(SpeakerError::TooLong {
-            minutes: speech_ms / 60_000,
-            limit: MAX_WINDOWS as u64 * STEP_MS / 60_000,
-        });
-    }
     let at = |ms: u64| ((ms * 16) as usize).min(samples.len());
     let mut spans = Vec::new();
     for &(a, b) in speech {
@@ -122,6 +112,41 @@ pub fn cluster(vectors: &[Vec<f32>], speakers: Speakers) -> Vec<usize> {
     let n = vectors.len();
     if n == 0 {
         return Vec::new();
+    }
+    if n > MAX_WINDOWS {
+        // The speakers from an even spread of the windows, then every window to the
+        // nearest of their voiceprints.
+        let every = n.div_ceil(MAX_WINDOWS);
+        let sample: Vec<Vec<f32>> = vectors.iter().step_by(every).cloned().collect();
+        let labels = cluster(&sample, speakers);
+        let k = labels.iter().copied().max().map_or(0, |m| m + 1);
+        let mut centroids = vec![vec![0.0f32; DIM]; k];
+        for (v, &l) in sample.iter().zip(&labels) {
+            centroids[l].iter_mut().zip(v).for_each(|(c, x)| *c += x);
+        }
+        let nearest: Vec<usize> = vectors
+            .iter()
+            .map(|v| {
+                (0..k)
+                    .max_by(|&a, &b| {
+                        super::campplus::cosine(v, &centroids[a])
+                            .total_cmp(&super::campplus::cosine(v, &centroids[b]))
+                    })
+                    .unwrap_or(0)
+            })
+            .collect();
+        // Numbered by first appearance, as below.
+        let mut names: Vec<usize> = Vec::new();
+        return nearest
+            .into_iter()
+            .map(|l| match names.iter().position(|&x| x == l) {
+                Some(p) => p,
+                None => {
+                    names.push(l);
+                    names.len() - 1
+                }
+            })
+            .collect();
     }
     let merges = merge_order(vectors);
     match speakers {
@@ -449,25 +474,28 @@ mod tests {
         assert_eq!(l, [0, 0, 1, 1, 0]);
     }
 
+    /// More windows than one clustering takes (an hour of speech): the speakers are found
+    /// from an even spread of them and every window goes to its nearest, in bounded time.
     #[test]
-    fn too_much_speech_is_refused_before_any_work() {
-        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/data/models/speaker")
-            .join(crate::speakers::CAMPLUS_FILE);
-        let m = CamPlus::load(&dir).unwrap();
-        // Two hours of speech regions over a second of audio: refused at once.
-        let speech = [(0, 2 * 3_600_000)];
-        let e = windows(&m, &[0.0; 16_000], &speech).err().unwrap();
-        assert!(
-            matches!(
-                e,
-                SpeakerError::TooLong {
-                    minutes: 120,
-                    limit: 25
-                }
-            ),
-            "{e}"
-        );
-        assert!(e.to_string().contains("cut the recording"), "{e}");
+    fn an_hour_of_windows_is_clustered_from_a_spread_of_them() {
+        let n = 4_800;
+        let a = unit(&[1.0, 0.1, 0.0]);
+        let b = unit(&[0.0, 1.0, 0.1]);
+        let vectors: Vec<Vec<f32>> = (0..n)
+            .map(|i| {
+                let base = if (i / 40) % 2 == 0 { &a } else { &b };
+                let wobble = (i % 7) as f32 * 0.01;
+                unit(&[base[0] + wobble, base[1] - wobble, base[2] + wobble])
+            })
+            .collect();
+        let started = std::time::Instant::now();
+        let labels = cluster(&vectors, Speakers::Auto);
+        assert!(started.elapsed().as_secs() < 60, "{:?}", started.elapsed());
+        assert_eq!(labels.len(), n);
+        for (i, l) in labels.iter().enumerate() {
+            assert_eq!(*l, (i / 40) % 2, "window {i}");
+        }
+        let two = cluster(&vectors, Speakers::Exactly(2));
+        assert_eq!(two, labels);
     }
 }

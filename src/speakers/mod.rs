@@ -30,11 +30,6 @@ pub enum SpeakerError {
     Compute(String),
     #[error("{ms} ms of audio is too short to tell a speaker by (a quarter second at least)")]
     TooShort { ms: u64 },
-    #[error(
-        "{minutes} minutes of speech is more than diarization handles yet ({limit} minutes): \
-         cut the recording into parts"
-    )]
-    TooLong { minutes: u64, limit: u64 },
     #[error("line {line} of the RTTM file: {why}")]
     Rttm { line: usize, why: String },
 }
