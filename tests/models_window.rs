@@ -60,6 +60,7 @@ fn a_model_is_downloaded_with_progress_chosen_and_listed_and_a_bad_one_refused()
         dest: dir.join("ggml-tiny.en.bin"),
         sha256: Some(sha),
         size: Some(body.len() as u64),
+        check: verbatim::transcribe::download::Check::Ggml,
     };
     world
         .resource_mut::<ModelShelf>()
@@ -94,6 +95,7 @@ fn a_model_is_downloaded_with_progress_chosen_and_listed_and_a_bad_one_refused()
         dest: dir.join("ggml-base.en.bin"),
         sha256: Some("0".repeat(64)),
         size: Some(body.len() as u64),
+        check: verbatim::transcribe::download::Check::Ggml,
     };
     world
         .resource_mut::<ModelShelf>()

@@ -881,3 +881,79 @@ fn transcribe_with_speakers_exports_who_speaks() {
     assert!(!o.status.success());
     assert!(text(&o).contains("no transcript 999"), "{}", text(&o));
 }
+
+/// The speaker models come through the model manager like whisper's: `models list` shows them
+/// (kind `speaker`, size, SHA-256, where they come from), `models download campplus` fetches
+/// the file under the name diarization looks for, checks its SHA-256 and loads it; a file
+/// that is not what the catalogue says is deleted with the reason.
+#[test]
+fn speaker_models_download_through_the_model_manager() {
+    let home = tempfile::tempdir().unwrap();
+    let shared = common::manifest_dir().join("../shared/data/models/speaker");
+    let o = verbatim(home.path(), &["models", "list", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let speakers: Vec<&serde_json::Value> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "speaker")
+        .collect();
+    assert_eq!(speakers.len(), 2, "{list}");
+    assert!(speakers.iter().any(|r| r["name"] == "campplus"
+        && r["size_bytes"] == 28_044_640
+        && r["url"].as_str().unwrap().contains("modelscope.cn")));
+    assert!(speakers.iter().any(|r| {
+        r["name"] == "segmentation-3.0"
+            && r["url"]
+                .as_str()
+                .unwrap()
+                .contains("huggingface.co/pyannote/segmentation-3.0")
+    }));
+    assert!(speakers.iter().all(|r| r["downloaded"].is_null()));
+
+    let download = |name: &str, body: Vec<u8>| {
+        let (port, _) = serve(body, None);
+        Command::new(verbatim_exe())
+            .args(["models", "download", name])
+            .env("VERBATIM_HOME", home.path())
+            .env(
+                "VERBATIM_MODEL_BASE_URL",
+                format!("http://127.0.0.1:{port}"),
+            )
+            .output()
+            .unwrap()
+    };
+    let real = std::fs::read(shared.join("campplus_cn_en_common.pt")).unwrap();
+    let o = download("campplus", real.clone());
+    assert!(o.status.success(), "{}", text(&o));
+    let dest = home.path().join("models/campplus_cn_en_common.pt");
+    assert_eq!(std::fs::read(&dest).unwrap(), real);
+    let o = verbatim(home.path(), &["models", "list"]);
+    assert!(
+        text(&o).lines().any(|l| l.starts_with("campplus")
+            && l.contains("speaker")
+            && l.contains("downloaded")),
+        "{}",
+        text(&o)
+    );
+    // The same size, other bytes: refused by its checksum, nothing left behind.
+    let mut seg = std::fs::read(shared.join("pyannote-segmentation-3.0.bin")).unwrap();
+    let mid = seg.len() / 2;
+    seg[mid] ^= 0xff;
+    let o = download("segmentation-3.0", seg);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("is corrupt: SHA-256"), "{}", text(&o));
+    assert!(
+        !home
+            .path()
+            .join("models/pyannote-segmentation-3.0.bin")
+            .exists()
+    );
+    assert!(
+        !home
+            .path()
+            .join("models/pyannote-segmentation-3.0.bin.part")
+            .exists()
+    );
+}

@@ -158,8 +158,9 @@ fn load_models(data: &DataDir) -> anyhow::Result<(CamPlus, Option<Segmentation>)
     let model_path = models.join(CAMPLUS_FILE);
     if !model_path.is_file() {
         anyhow::bail!(
-            "the speaker model is not installed: put {CAMPLUS_FILE} (3D-Speaker's CAM++, from \
-             ModelScope iic/speech_campplus_sv_zh_en_16k-common_advanced) in {}",
+            "the speaker model is not installed: run `verbatim models download campplus`, or put \
+             {CAMPLUS_FILE} (3D-Speaker's CAM++, from ModelScope \
+             iic/speech_campplus_sv_zh_en_16k-common_advanced) in {}",
             models.display()
         );
     }
@@ -215,9 +216,9 @@ fn diarize_file(
         }
         None => {
             eprintln!(
-                "the segmentation model is not installed ({SEGMENTATION_FILE}, pyannote \
-                 segmentation-3.0 from Hugging Face, in {}): speech is found by the VAD and \
-                 overlapped speech gets one speaker",
+                "the segmentation model is not installed (`verbatim models download \
+                 segmentation-3.0`, or {SEGMENTATION_FILE} in {}): speech is found by the VAD \
+                 and overlapped speech gets one speaker",
                 models.display()
             );
             let vad = catalog::default_vad(&models)

@@ -90,7 +90,7 @@ fn list(dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
     #[derive(Serialize)]
     struct Row {
         name: &'static str,
-        kind: catalog::Kind,
+        kind: &'static str,
         size_bytes: u64,
         sha256: &'static str,
         english_only: bool,
@@ -103,7 +103,10 @@ fn list(dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
             let p = dir.join(m.file_name());
             Row {
                 name: m.name,
-                kind: m.kind,
+                kind: match m.kind {
+                    catalog::Kind::Whisper => "whisper",
+                    catalog::Kind::Vad => "vad",
+                },
                 size_bytes: m.size_bytes,
                 sha256: m.sha256,
                 english_only: m.english_only,
@@ -111,6 +114,18 @@ fn list(dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
                 downloaded: p.is_file().then_some(p),
             }
         })
+        .chain(catalog::SPEAKER_MODELS.iter().map(|m| {
+            let p = dir.join(m.file);
+            Row {
+                name: m.name,
+                kind: "speaker",
+                size_bytes: m.size_bytes,
+                sha256: m.sha256,
+                english_only: false,
+                url: catalog::speaker_download_url(m),
+                downloaded: p.is_file().then_some(p),
+            }
+        }))
         .collect();
     if json {
         emit_line(&serde_json::to_string_pretty(&rows)?)?;
@@ -125,7 +140,8 @@ fn list(dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
                 "{:<22} {:<8} {:>7.1} MB  {:<10} {}",
                 r.name,
                 match (r.kind, r.english_only) {
-                    (catalog::Kind::Vad, _) => "vad",
+                    ("vad", _) => "vad",
+                    ("speaker", _) => "speaker",
                     (_, true) => "english",
                     _ => "multi",
                 },
@@ -152,6 +168,19 @@ fn download(dir: &Path, name: &str, sha256: Option<String>) -> anyhow::Result<Ex
             dest: dir.join(file),
             sha256,
             size: None,
+            check: download::Check::Ggml,
+        }
+    } else if let Some(k) = catalog::find_speaker(name) {
+        download::Download {
+            url: catalog::speaker_download_url(k),
+            dest: dir.join(k.file),
+            sha256: Some(sha256.unwrap_or_else(|| k.sha256.to_string())),
+            size: Some(k.size_bytes),
+            check: if k.file == crate::speakers::CAMPLUS_FILE {
+                download::Check::CamPlus
+            } else {
+                download::Check::Segmentation
+            },
         }
     } else {
         let k = catalog::find(name).with_context(|| {
@@ -162,6 +191,7 @@ fn download(dir: &Path, name: &str, sha256: Option<String>) -> anyhow::Result<Ex
             dest: dir.join(k.file_name()),
             sha256: Some(sha256.unwrap_or_else(|| k.sha256.to_string())),
             size: Some(k.size_bytes),
+            check: download::Check::Ggml,
         }
     };
     if d.dest.is_file() {

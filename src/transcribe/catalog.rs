@@ -369,6 +369,57 @@ pub fn download_url(k: &KnownModel) -> String {
     }
 }
 
+/// A speaker model, as its makers publish it: the file keeps the published name (with
+/// `pyannote-` before Hugging Face's `pytorch_model.bin`, which names nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SpeakerModel {
+    pub name: &'static str,
+    /// The file name in the models folder: where `verbatim diarize` looks for it.
+    pub file: &'static str,
+    pub url: &'static str,
+    pub size_bytes: u64,
+    pub sha256: &'static str,
+    /// What it is for, and what its source asks of the user.
+    pub note: &'static str,
+}
+
+/// The speaker models diarization uses.
+pub const SPEAKER_MODELS: &[SpeakerModel] = &[
+    SpeakerModel {
+        name: "campplus",
+        file: crate::speakers::CAMPLUS_FILE,
+        url: "https://modelscope.cn/models/iic/speech_campplus_sv_zh_en_16k-common_advanced/resolve/master/campplus_cn_en_common.pt",
+        size_bytes: 28_044_640,
+        sha256: "92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed98776902840199",
+        note: "3D-Speaker's CAM++ voiceprints (Apache-2.0), from ModelScope",
+    },
+    SpeakerModel {
+        name: "segmentation-3.0",
+        file: crate::speakers::segmentation::SEGMENTATION_FILE,
+        url: "https://huggingface.co/pyannote/segmentation-3.0/resolve/main/pytorch_model.bin",
+        size_bytes: 5_905_440,
+        sha256: "da85c29829d4002daedd676e012936488234d9255e65e86dfab9bec6b1729298",
+        note: "pyannote's speech, overlap and speaker-change model (MIT), from Hugging Face: \
+               a gated repository (accept its conditions once, then set HF_TOKEN)",
+    },
+];
+
+/// A speaker model by name.
+pub fn find_speaker(name: &str) -> Option<&'static SpeakerModel> {
+    SPEAKER_MODELS
+        .iter()
+        .find(|m| m.name.eq_ignore_ascii_case(name.trim()))
+}
+
+/// Where a speaker model is downloaded from: its published URL, or the same file under
+/// `VERBATIM_MODEL_BASE_URL`.
+pub fn speaker_download_url(k: &SpeakerModel) -> String {
+    match std::env::var("VERBATIM_MODEL_BASE_URL") {
+        Ok(base) if !base.is_empty() => format!("{}/{}", base.trim_end_matches('/'), k.file),
+        _ => k.url.to_owned(),
+    }
+}
+
 /// The model a new user is offered first: English, small enough to fetch quickly, and
 /// accurate enough to be worth it.
 pub const RECOMMENDED: &str = "base.en";

@@ -20,6 +20,12 @@ pub enum DownloadError {
     Http { url: String, message: String },
     #[error("{url} answered HTTP {status}")]
     Status { url: String, status: u16 },
+    #[error(
+        "{url} answered HTTP {status}: the repository is gated; accept its conditions on \
+         huggingface.co while signed in, then set HF_TOKEN to one of your access tokens and run \
+         the download again"
+    )]
+    Gated { url: String, status: u16 },
     #[error("cannot write {path}: {source}")]
     Io {
         path: PathBuf,
@@ -91,6 +97,20 @@ pub struct Download {
     pub dest: PathBuf,
     pub sha256: Option<String>,
     pub size: Option<u64>,
+    /// What the file must be before it takes its name.
+    pub check: Check,
+}
+
+/// What a downloaded file is checked to be.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Check {
+    /// A ggml model (whisper or VAD), read as `models verify` reads it.
+    #[default]
+    Ggml,
+    /// The CAM++ speaker model, loaded as diarization loads it.
+    CamPlus,
+    /// pyannote's segmentation model, loaded as diarization loads it.
+    Segmentation,
 }
 
 /// How it went.
@@ -138,6 +158,15 @@ pub fn download(
         .build()
         .into();
     let mut req = agent.get(&d.url);
+    // Hugging Face's gated repositories (pyannote's) answer a token of a user who accepted
+    // their conditions.
+    let hugging_face = d.url.starts_with("https://huggingface.co/");
+    if hugging_face
+        && let Ok(token) = std::env::var("HF_TOKEN")
+        && !token.trim().is_empty()
+    {
+        req = req.header("Authorization", &format!("Bearer {}", token.trim()));
+    }
     if have > 0 {
         req = req.header("Range", &format!("bytes={have}-"));
     }
@@ -165,6 +194,12 @@ pub fn download(
         200 => 0,
         // The part is already complete (or the server cannot give more): check what we have.
         416 if have > 0 => have,
+        401 | 403 if hugging_face => {
+            return Err(DownloadError::Gated {
+                url: d.url.clone(),
+                status,
+            });
+        }
         s => {
             return Err(DownloadError::Status {
                 url: d.url.clone(),
@@ -274,6 +309,25 @@ fn check_arrived(d: &Download, part: &Path, done: u64) -> Result<String, Downloa
             expected: expected.clone(),
             actual: sha,
         });
+    }
+    let speaker = match d.check {
+        Check::Ggml => None,
+        Check::CamPlus => Some(crate::speakers::campplus::CamPlus::load(part).map(|_| ())),
+        Check::Segmentation => {
+            Some(crate::speakers::segmentation::Segmentation::load(part).map(|_| ()))
+        }
+    };
+    if let Some(result) = speaker {
+        return match result {
+            Ok(()) => Ok(sha),
+            Err(e) => {
+                let _ = std::fs::remove_file(part);
+                Err(DownloadError::Model {
+                    url: d.url.clone(),
+                    why: e.to_string(),
+                })
+            }
+        };
     }
     if let Err(e) = model_file::inspect(part) {
         let _ = std::fs::remove_file(part);

@@ -81,6 +81,7 @@ impl ModelShelf {
             dest: dir.join(k.file_name()),
             sha256: Some(k.sha256.to_string()),
             size: Some(k.size_bytes),
+            check: download::Check::Ggml,
         };
         self.start(k.name, d)
     }
