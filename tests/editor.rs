@@ -2231,6 +2231,30 @@ fn a_segment_says_who_speaks_in_the_list() {
     h.run();
     assert!(h.query_all_by_label("Ann Lee").count() >= 1);
     assert!(h.query_all_by_label("Bo").count() >= 1);
+    // Filtered to one speaker (the "Speaker: all" menu offers it): only their segments.
+    let stamps = |h: &Harness<'_, P>| -> Vec<&str> {
+        [
+            "00:00:00.320",
+            "00:00:03.270",
+            "00:00:05.380",
+            "00:00:08.160",
+        ]
+        .into_iter()
+        .filter(|t| h.query_by_label(t).is_some())
+        .collect()
+    };
+    assert_eq!(stamps(&h).len(), 4);
+    assert!(
+        h.query_by_label_contains("Speaker: all").is_some()
+            || h.query_by_value("Speaker: all").is_some()
+    );
+    h.state_mut().ui.speaker_filter = Some("Bo".into());
+    h.run();
+    assert_eq!(stamps(&h), ["00:00:03.270", "00:00:08.160"]);
+    assert!(
+        h.query_by_label_contains("Speaker: Bo").is_some()
+            || h.query_by_value("Speaker: Bo").is_some()
+    );
     use verbatim::ui::editor::speaker_colour;
     assert_eq!(speaker_colour("Ann Lee"), speaker_colour("Ann Lee"));
     assert_ne!(speaker_colour("Ann Lee"), speaker_colour("Bo"));

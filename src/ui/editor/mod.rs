@@ -33,6 +33,47 @@ pub use zoom::{MIN_VIEW_MS, into_view, timeline_heights, visible, zoomed};
 /// The colour of quality flags (the strip on the waveform, the mark in the list).
 const FLAG_COLOUR: Color32 = Color32::from_rgb(240, 150, 40);
 
+/// "Speaker: all / Ann / Bo…": the list shows only what one speaker says. The speakers are
+/// read from the segments only while the menu is open (a long transcript is not scanned
+/// every frame); shown once a segment has a speaker or a filter is on.
+fn speaker_filter(ui: &mut egui::Ui, view: &View<'_>, st: &mut EditorUi) {
+    let segs = view.segments;
+    let any = st.speaker_filter.is_some()
+        || view
+            .doc
+            .selected
+            .and_then(|i| segs.row(i))
+            .is_some_and(|r| r.speaker.is_some())
+        || (0..segs.len().min(64)).any(|i| segs.row(i).is_some_and(|r| r.speaker.is_some()));
+    if !any {
+        return;
+    }
+    let shown = st
+        .speaker_filter
+        .clone()
+        .unwrap_or_else(|| "all".to_owned());
+    egui::ComboBox::from_id_salt("speaker filter")
+        .selected_text(format!("Speaker: {shown}"))
+        .show_ui(ui, |ui| {
+            ui.selectable_value(&mut st.speaker_filter, None, "all");
+            let mut names: Vec<&str> = Vec::new();
+            for i in 0..segs.len() {
+                if let Some(w) = segs.row(i).and_then(|r| r.speaker)
+                    && !names.contains(&w)
+                {
+                    names.push(w);
+                }
+            }
+            for w in names {
+                ui.selectable_value(
+                    &mut st.speaker_filter,
+                    Some(w.to_owned()),
+                    egui::RichText::new(w).color(speaker_colour(w)),
+                );
+            }
+        });
+}
+
 /// A speaker's colour: the same name, the same colour, in every transcript and session (one
 /// of eight hues told apart on the dark theme, picked by the name's hash).
 pub fn speaker_colour(name: &str) -> Color32 {
@@ -194,6 +235,8 @@ pub struct EditorUi {
     pub no_follow: bool,
     /// List only the flagged segments.
     pub flagged_only: bool,
+    /// List only what this speaker says.
+    pub speaker_filter: Option<String>,
     /// A segment to scroll the list to (after a jump to a flag).
     scroll_to: Option<usize>,
     /// The timeline's stretch in view, `(start_ms, span_ms)`; `None`: the whole file.
@@ -450,6 +493,7 @@ fn flag_tools(
         jump_to_flag(view, st, true, push);
     }
     ui.checkbox(&mut st.flagged_only, "Only flagged segments");
+    speaker_filter(ui, view, st);
     ui.separator();
     if st.redo_beam == 0 {
         st.redo_beam = 5;

@@ -24,10 +24,17 @@ pub(super) fn segment_list(
     });
     let row_h = ui.text_style_height(&egui::TextStyle::Body) + 8.0;
     let mut area = egui::ScrollArea::vertical().auto_shrink([false, false]);
-    // The rows listed: all, or the flagged ones (row k shows segment order[k]).
-    let order: Option<Vec<usize>> = st.flagged_only.then(|| {
+    // The rows listed: all, or the flagged ones and/or one speaker's (row k shows segment
+    // order[k]).
+    let who = st.speaker_filter.clone();
+    let order: Option<Vec<usize>> = (st.flagged_only || who.is_some()).then(|| {
         (0..segs.len())
-            .filter(|&i| segs.row(i).is_some_and(|r| !r.flags.is_empty()))
+            .filter(|&i| {
+                segs.row(i).is_some_and(|r| {
+                    (!st.flagged_only || !r.flags.is_empty())
+                        && who.as_deref().is_none_or(|w| r.speaker == Some(w))
+                })
+            })
             .collect()
     });
     let position = |i: usize| match &order {
