@@ -124,6 +124,7 @@ fn draw_rows(
         peaks: None,
         spectrogram: None,
         keyboard: p.keyboard,
+        finding_speakers: false,
     };
     panel::show(ui, &view, &mut p.ui, &mut p.intents);
 }
@@ -1674,6 +1675,7 @@ mod model {
                         peaks: None,
                         spectrogram: None,
                         keyboard: true,
+                        finding_speakers: false,
                     };
                     panel::show(ui, &view, &mut w.ui, &mut w.intents);
                 },
@@ -2258,4 +2260,145 @@ fn a_segment_says_who_speaks_in_the_list() {
     use verbatim::ui::editor::speaker_colour;
     assert_eq!(speaker_colour("Ann Lee"), speaker_colour("Ann Lee"));
     assert_ne!(speaker_colour("Ann Lee"), speaker_colour("Bo"));
+}
+
+/// "Find speakers" in the window: the open transcript of a real telephone call (both speaker
+/// models in the models folder) is diarized on a thread of its own while the app keeps
+/// running frames; the speakers arrive as a new version that the editor opens, each segment
+/// with its speaker. Asked again while the user has unsaved edits: nothing is reopened under
+/// them, the edits stay, and saving them is refused as stale (never built on an old base).
+#[test]
+fn find_speakers_gives_the_open_transcript_its_speakers_as_a_new_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    let shared = common::manifest_dir().join("../shared/data");
+    for f in ["campplus_cn_en_common.pt", "pyannote-segmentation-3.0.bin"] {
+        std::fs::copy(shared.join("models/speaker").join(f), models.join(f)).unwrap();
+    }
+    let mut app = common::core_app(dir.path());
+    track_imports(&mut app);
+    app.init_resource::<Events>().add_systems(Last, collect);
+    app.world_mut()
+        .write_message(ImportRequested(shared.join("diarization/sample.wav")));
+    assert!(update_until(&mut app, Duration::from_secs(30), |w| !w
+        .resource::<ImportLog>()
+        .0
+        .is_empty()));
+    let audio = app.world().resource::<ImportLog>().0[0]
+        .result
+        .as_ref()
+        .unwrap()
+        .row
+        .id;
+    // Version 1: the call in four segments, one of them across a change of speaker.
+    let segs = vec![
+        Segment::new(6_700, 12_000, "Hello. Hello. Oh hello."),
+        Segment::new(12_200, 14_700, "This is Diane in New Jersey."),
+        Segment::new(14_700, 18_000, "Sheila in Texas, originally from Chicago."),
+        Segment::new(21_800, 27_000, "Well, there isn't that much difference."),
+    ];
+    let t = {
+        let mut conn = verbatim::storage::open(&dir.path().join("verbatim.db")).unwrap();
+        let tx = conn.transaction().unwrap();
+        let (t, _) = transcript::sql::create_transcript(
+            &tx,
+            audio,
+            None,
+            Some("sample.wav"),
+            &NewVersion::new(VersionSource::Model),
+            &segs,
+            0,
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        t
+    };
+    let open = EditorCommand::Open {
+        transcript: t,
+        version: None,
+        segment: None,
+    };
+    send(&mut app, open.clone(), |e| matches!(e, EditorEvent::Opened { .. }));
+
+    app.world_mut().resource_mut::<Events>().0.clear();
+    app.world_mut().write_message(EditorCommand::FindSpeakers);
+    let mut frames = 0u32;
+    assert!(update_until(&mut app, Duration::from_secs(300), |w| {
+        frames += 1;
+        w.resource::<Events>()
+            .0
+            .iter()
+            .any(|e| matches!(e, EditorEvent::Opened { version: 2, .. }))
+    }));
+    // The frames kept coming while the voices were found.
+    assert!(frames > 10, "{frames} frames");
+    let events = app.world().resource::<Events>().0.clone();
+    let found = events
+        .iter()
+        .find_map(|e| match e {
+            EditorEvent::SpeakersFound {
+                version, speakers, ..
+            } => Some((*version, speakers.clone())),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(found.0, Some(2), "{events:?}");
+    assert_eq!(found.1.len(), 2, "{events:?}");
+    let world = app.world_mut();
+    let mut q = world.query::<(&verbatim::editor::segments::SegmentDetail, &SegmentText)>();
+    let said: Vec<(Option<String>, String)> = q
+        .iter(world)
+        .map(|(d, t)| (d.speaker.clone(), t.0.clone()))
+        .collect();
+    assert!(said.iter().all(|(s, _)| s.is_some()), "{said:?}");
+    let conn = verbatim::storage::open(&dir.path().join("verbatim.db")).unwrap();
+    let v2 = transcript::sql::current_version(&conn, t).unwrap().unwrap();
+    assert_eq!(v2.number, 2);
+    assert_eq!(v2.author.as_deref(), Some("diarization"));
+
+    // Unsaved edits, then the speakers again: found (no new version needed, or a new one),
+    // but the document under the edits is not replaced.
+    app.world_mut().write_message(EditorCommand::Edit(Edit::SetText {
+        index: 0,
+        text: "Hello there.".into(),
+    }));
+    app.update();
+    // Another process saves a version meanwhile: the speaker finder must not build on the
+    // version it read, and the user's edits are not lost.
+    {
+        let mut conn = verbatim::storage::open(&dir.path().join("verbatim.db")).unwrap();
+        let tx = conn.transaction().unwrap();
+        transcript::sql::add_version(
+            &tx,
+            t,
+            &NewVersion::new(VersionSource::Edit),
+            &[Segment::new(0, 1_000, "elsewhere")],
+            1,
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    app.world_mut().resource_mut::<Events>().0.clear();
+    app.world_mut().write_message(EditorCommand::FindSpeakers);
+    assert!(update_until(&mut app, Duration::from_secs(300), |w| {
+        w.resource::<Events>().0.iter().any(|e| {
+            matches!(e, EditorEvent::SpeakersFound { .. } | EditorEvent::Failed(_))
+        })
+    }));
+    let editor = app.world().resource::<verbatim::editor::Editor>();
+    assert!(editor.unsaved(), "the edits are kept");
+    assert_eq!(editor.doc.as_ref().unwrap().version.number, 2);
+    let conn = verbatim::storage::open(&dir.path().join("verbatim.db")).unwrap();
+    let now = transcript::sql::current_version(&conn, t).unwrap().unwrap();
+    // Version 3 (the other process's) or a version 4 built on it, never one on version 2.
+    if now.number == 4 {
+        assert_eq!(now.based_on, Some(transcript::sql::versions(&conn, t).unwrap()[2].id));
+    } else {
+        assert_eq!(now.number, 3);
+    }
+    let ev = send(&mut app, EditorCommand::Save { note: None }, |e| {
+        matches!(e, EditorEvent::Stale { .. } | EditorEvent::Saved { .. })
+    });
+    assert!(matches!(ev, EditorEvent::Stale { base: 2, .. }), "{ev:?}");
 }

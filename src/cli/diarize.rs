@@ -13,20 +13,13 @@ use serde::Serialize;
 
 use super::emit;
 use crate::paths::DataDir;
-use crate::speakers::campplus::CamPlus;
 use crate::speakers::der::der;
-use crate::speakers::diarize::{MAX_SPEAKERS, Speakers, Voice, diarize_voices};
-use crate::speakers::identity::{Recognised, recognise};
-use crate::speakers::segmentation::{SEGMENTATION_FILE, Segmentation};
-use crate::speakers::segmented::diarize_with_segmentation;
-use crate::speakers::{CAMPLUS_FILE, Turn, read_rttm, sql};
+use crate::speakers::diarize::{MAX_SPEAKERS, Speakers};
+use crate::speakers::run::{self, Diarized, Method, SavedSpeakers};
+use crate::speakers::{read_rttm, sql};
 use crate::storage::now_ms;
 use crate::transcribe::catalog;
 use crate::transcript::export::timestamp;
-
-/// The longest recording `verbatim diarize` decodes (its speech is what the clustering
-/// limit, `MAX_WINDOWS`, counts; silence is free).
-const MAX_AUDIO_MINUTES: u64 = 60;
 
 #[derive(Debug, Args)]
 pub struct DiarizeArgs {
@@ -136,226 +129,50 @@ pub(super) fn diarize(data: &DataDir, args: DiarizeArgs) -> anyhow::Result<ExitC
             let (d, saved) = diarize_transcript(data, t, speakers, &names)?;
             (d, Some(saved))
         }
-        None => (diarize_file(data, &args.file, speakers, &names)?, None),
+        None => (
+            run::diarize_file(
+                &catalog::models_dir(data.root()),
+                &data.db_path(),
+                &args.file,
+                speakers,
+                &names,
+            )?,
+            None,
+        ),
     };
+    if let Some(n) = &d.note {
+        eprintln!("{n}");
+    }
+    for (label, name) in &d.remembered {
+        eprintln!("remembered {label} as {name}");
+    }
     let scored = reference.as_deref().map(|r| der(r, &d.turns));
     print(&args, &d, saved.as_ref(), scored)?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// A diarization's result, with the remembered speakers' names on its turns and voices.
-pub(super) struct Diarized {
-    method: Method,
-    pub turns: Vec<Turn>,
-    /// Voices the library may know but that were not named: the user decides.
-    offered: Vec<(String, String, f32)>,
-}
-
-/// The speaker models of the models folder: CAM++ (required) and the segmentation model
-/// (used when it is there).
-fn load_models(data: &DataDir) -> anyhow::Result<(CamPlus, Option<Segmentation>)> {
-    let models = catalog::models_dir(data.root());
-    let model_path = models.join(CAMPLUS_FILE);
-    if !model_path.is_file() {
-        anyhow::bail!(
-            "the speaker model is not installed: run `verbatim models download campplus`, or put \
-             {CAMPLUS_FILE} (3D-Speaker's CAM++, from ModelScope \
-             iic/speech_campplus_sv_zh_en_16k-common_advanced) in {}",
-            models.display()
-        );
-    }
-    let model = CamPlus::load(&model_path)?;
-    let seg_path = models.join(SEGMENTATION_FILE);
-    let seg = if seg_path.is_file() {
-        Some(Segmentation::load(&seg_path)?)
-    } else {
-        None
-    };
-    Ok((model, seg))
-}
-
 /// Checks before any work that diarization can run: the speaker model is installed and
 /// loads (for `transcribe --speakers`, before anything is transcribed).
 pub(super) fn check_models(data: &DataDir) -> anyhow::Result<()> {
-    load_models(data).map(|_| ())
+    run::load_models(&catalog::models_dir(data.root()))?;
+    Ok(())
 }
 
-/// Who spoke when in `file`: the remembered speakers recognised, the voices named in
-/// `names` remembered.
-fn diarize_file(
-    data: &DataDir,
-    file: &std::path::Path,
-    speakers: Speakers,
-    names: &[(String, String)],
-) -> anyhow::Result<Diarized> {
-    let (model, seg) = load_models(data)?;
-    let models = catalog::models_dir(data.root());
-    // The file's length before it is decoded whole: a recording far beyond what the
-    // clustering takes is refused before it fills the memory.
-    let expected = crate::media::decode::Pcm16k::open(file)
-        .with_context(|| format!("cannot decode {}", file.display()))?
-        .expected_samples();
-    if let Some(n) = expected
-        && n > MAX_AUDIO_MINUTES * 60 * 16_000
-    {
-        anyhow::bail!(
-            "{} is {} minutes long; diarization takes up to {MAX_AUDIO_MINUTES} minutes yet: \
-             cut it into parts",
-            file.display(),
-            n / 16_000 / 60
-        );
-    }
-    // With the segmentation model, speech and overlaps are its; without, the VAD's speech.
-    let (method, (mut turns, mut voices)) = match &seg {
-        Some(seg) => {
-            let audio = decode(file)?;
-            (
-                Method::Segmentation,
-                diarize_with_segmentation(seg, &model, &audio, speakers)?,
-            )
-        }
-        None => {
-            eprintln!(
-                "the segmentation model is not installed (`verbatim models download \
-                 segmentation-3.0`, or {SEGMENTATION_FILE} in {}): speech is found by the VAD \
-                 and overlapped speech gets one speaker",
-                models.display()
-            );
-            let vad = catalog::default_vad(&models)
-                .context("the Silero VAD model could not be installed in the models folder")?;
-            let audio = decode(file)?;
-            let speech = crate::transcribe::engine::speech_regions(&vad, &audio, 2)
-                .map_err(|f| anyhow::anyhow!("{}: {}", file.display(), f.message))?;
-            (
-                Method::Vad,
-                diarize_voices(&model, &audio, &speech, speakers)?,
-            )
-        }
-    };
-    // The speakers the library remembers, by voice.
-    let conn = crate::storage::open(&data.db_path())?;
-    let recognised = recognise(&voices, &sql::known(&conn)?);
-    let mut offered = Vec::new();
-    for (voice, r) in voices.iter_mut().zip(&recognised) {
-        match r {
-            Recognised::Known { name, .. } => {
-                for t in turns.iter_mut().filter(|t| t.speaker == voice.speaker) {
-                    t.speaker.clone_from(name);
-                }
-                voice.speaker.clone_from(name);
-            }
-            Recognised::Maybe { name, similarity } => {
-                offered.push((voice.speaker.clone(), name.clone(), *similarity));
-            }
-            Recognised::New => {}
-        }
-    }
-    remember(&conn, &voices, names)?;
-    Ok(Diarized {
-        method,
-        turns,
-        offered,
-    })
-}
-
-/// What diarizing a transcript saved.
-#[derive(Debug, Serialize)]
-pub(super) struct SavedSpeakers {
-    pub transcript: i64,
-    /// The new version (none when every segment already had the speaker it was given).
-    pub version: Option<u32>,
-    pub segments: usize,
-    /// Segments cut in two or more where the speaker changes.
-    pub split: usize,
-    /// The speakers the segments got, in order of appearance.
-    pub speakers: Vec<String>,
-}
-
-/// Who spoke when in transcript `t`'s audio, and its segments given their speakers as a new
-/// version (source `edit`, author `diarization`), built on the version current when the
-/// work began: if another version became current meanwhile, nothing is saved and the user
-/// is told (their words are never replaced by an older text).
+/// [`run::diarize_transcript`] on this data directory.
 pub(super) fn diarize_transcript(
     data: &DataDir,
     t: crate::storage::ids::TranscriptId,
     speakers: Speakers,
     names: &[(String, String)],
 ) -> anyhow::Result<(Diarized, SavedSpeakers)> {
-    let conn = crate::storage::open(&data.db_path())?;
-    let row = crate::transcript::sql::get_transcript(&conn, t)?
-        .with_context(|| format!("there is no transcript {} in the library", t.0))?;
-    let base = crate::transcript::sql::current_version(&conn, t)?
-        .with_context(|| format!("transcript {} has no version", t.0))?;
-    let segments: Vec<crate::transcript::Segment> =
-        crate::transcript::sql::segments(&conn, base.id)?
-            .into_iter()
-            .map(Into::into)
-            .collect();
-    drop(conn);
-    let audio = data.root().join(&row.audio_path);
-    let d = diarize_file(data, &audio, speakers, names)?;
-    let (with, split) = crate::speakers::assign::assign(&segments, &d.turns);
-    let mut found: Vec<String> = Vec::new();
-    for s in &with {
-        if let Some(w) = &s.speaker
-            && !found.contains(w)
-        {
-            found.push(w.clone());
-        }
-    }
-    let mut saved = SavedSpeakers {
-        transcript: t.0,
-        version: None,
-        segments: with.len(),
-        split,
-        speakers: found,
-    };
-    if with == segments {
-        return Ok((d, saved));
-    }
-    let mut conn = crate::storage::open(&data.db_path())?;
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let now = crate::transcript::sql::current_version(&tx, t)?;
-    if now.as_ref().map(|v| v.id) != Some(base.id) {
-        anyhow::bail!(
-            "transcript {} changed while its speakers were found (version {} is current now, \
-             not {}): nothing was saved; run it again",
-            t.0,
-            now.map_or(0, |v| v.number),
-            base.number
-        );
-    }
-    let mut version =
-        crate::transcript::sql::NewVersion::new(crate::transcript::sql::VersionSource::Edit);
-    version.based_on = Some(base.id);
-    version.author = Some("diarization".into());
-    version.note = Some(format!(
-        "speakers from {} and CAM++: {}",
-        match d.method {
-            Method::Segmentation => "segmentation-3.0",
-            Method::Vad => "the VAD",
-        },
-        saved.speakers.join(", ")
-    ));
-    let (_, number) = crate::transcript::sql::add_version(&tx, t, &version, &with, now_ms())?;
-    tx.commit()?;
-    saved.version = Some(number);
-    Ok((d, saved))
-}
-
-/// What found the speech of a diarization.
-#[derive(Debug, Clone, Copy, Serialize)]
-enum Method {
-    #[serde(rename = "segmentation-3.0")]
-    Segmentation,
-    #[serde(rename = "silero-vad")]
-    Vad,
-}
-
-/// The whole file, decoded to 16 kHz mono.
-fn decode(file: &std::path::Path) -> anyhow::Result<Vec<f32>> {
-    crate::media::decode::read_all(file)
-        .with_context(|| format!("cannot decode {}", file.display()))
+    Ok(run::diarize_transcript(
+        data.root(),
+        &catalog::models_dir(data.root()),
+        &data.db_path(),
+        t,
+        speakers,
+        names,
+    )?)
 }
 
 /// `SPEAKER=NAME` pairs.
@@ -369,33 +186,6 @@ fn parse_names(pairs: &[String]) -> anyhow::Result<Vec<(String, String)>> {
             _ => anyhow::bail!("--name {p:?}: write SPEAKER=NAME, e.g. --name SPEAKER_01=Ann"),
         })
         .collect()
-}
-
-/// The voices the user named, remembered (all or none: a name for a speaker this file does
-/// not have is refused before anything is written).
-fn remember(
-    conn: &rusqlite::Connection,
-    voices: &[Voice],
-    names: &[(String, String)],
-) -> anyhow::Result<()> {
-    let mut chosen = Vec::new();
-    for (speaker, name) in names {
-        let Some(v) = voices.iter().find(|v| &v.speaker == speaker) else {
-            let have: Vec<&str> = voices.iter().map(|v| v.speaker.as_str()).collect();
-            anyhow::bail!(
-                "--name {speaker}={name}: this file has no speaker {speaker} (it has {})",
-                have.join(", ")
-            );
-        };
-        chosen.push((v, name));
-    }
-    let tx = conn.unchecked_transaction()?;
-    for (v, name) in chosen {
-        sql::remember(&tx, name, &v.mean, v.windows, now_ms())?;
-        eprintln!("remembered {} as {name}", v.speaker);
-    }
-    tx.commit()?;
-    Ok(())
 }
 
 fn print(

@@ -27,6 +27,7 @@ pub mod flags;
 mod replies;
 pub mod rows;
 pub mod segments;
+pub mod speakers;
 mod store;
 
 pub use audio::{
@@ -197,6 +198,9 @@ pub enum EditorCommand {
     },
     /// Close the editor (back to the library).
     Close,
+    /// Find who speaks in the open transcript: its segments get their speakers as a new
+    /// version (on a thread of its own, see [`speakers`]).
+    FindSpeakers,
 }
 
 /// What happened, for the UI's notices and the CLI.
@@ -224,6 +228,13 @@ pub enum EditorEvent {
     Exported(PathBuf),
     Searched(usize),
     Listed(usize),
+    /// The speakers of a transcript were found: `version` holds them (none: every segment
+    /// already had its speaker).
+    SpeakersFound {
+        transcript: TranscriptId,
+        version: Option<u32>,
+        speakers: Vec<String>,
+    },
 }
 
 pub struct EditorPlugin {
@@ -275,6 +286,11 @@ impl Plugin for EditorPlugin {
             .add_message::<EditorEvent>()
             .add_message::<crate::transcribe::JobFinished>()
             .init_resource::<Replies<EditorReply>>()
+            .init_resource::<speakers::SpeakerTask>()
+            .add_systems(
+                Update,
+                speakers::finish_speakers.in_set(AppSystems::Ingest.of(Feature::Editor)),
+            )
             .add_systems(
                 Update,
                 apply_replies.in_set(AppSystems::Ingest.of(Feature::Editor)),
@@ -292,6 +308,7 @@ impl Plugin for EditorPlugin {
                 (
                     follow_new_versions,
                     handle_commands,
+                    speakers::start_speakers,
                     segments::mirror,
                     segments::link_versions,
                     flags::flag_segments,

@@ -8,6 +8,7 @@ pub mod der;
 pub mod diarize;
 pub mod fbank;
 pub mod identity;
+pub mod run;
 pub mod segmentation;
 pub mod segmented;
 pub mod sql;

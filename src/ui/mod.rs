@@ -523,6 +523,7 @@ struct EditorData<'w, 's> {
     player: Option<Res<'w, crate::playback::Player>>,
     player_commands: MessageWriter<'w, crate::playback::PlayerCommand>,
     commands: MessageWriter<'w, crate::editor::EditorCommand>,
+    speakers: Res<'w, crate::editor::speakers::SpeakerTask>,
 }
 
 /// What the recorder panel reads of a take entity.

@@ -35,6 +35,22 @@ pub(super) fn collect_notices(
                 Level::Info,
                 format!("Exported {}", p.display()),
             ),
+            E::SpeakersFound {
+                version, speakers, ..
+            } => state.notify_about(
+                Topic::Editor,
+                Level::Info,
+                match (version, speakers.is_empty()) {
+                    (_, true) => "No speakers found: nobody speaks long enough to tell".to_owned(),
+                    (Some(v), false) => {
+                        format!("Speakers found: {} (version {v})", speakers.join(", "))
+                    }
+                    (None, false) => format!(
+                        "Speakers found: {}; every segment already had its speaker",
+                        speakers.join(", ")
+                    ),
+                },
+            ),
             E::Opened { .. } | E::Compared | E::Searched(_) | E::Listed(_) => {}
         }
     }

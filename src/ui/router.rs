@@ -39,6 +39,7 @@ pub fn editor_command(e: editor::EditorIntent) -> Option<crate::editor::EditorCo
         I::Rollback(n) => C::Rollback { to: n },
         I::Compare { left, right } => C::Compare { left, right },
         I::CloseCompare => C::CloseCompare,
+        I::FindSpeakers => C::FindSpeakers,
         // The player, the file dialog (`route`), jobs, leaving the document and the
         // panel's own view.
         I::TogglePlay

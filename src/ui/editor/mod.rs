@@ -135,6 +135,8 @@ pub enum EditorIntent {
         right: u32,
     },
     CloseCompare,
+    /// Find who speaks (a new version with each segment's speaker).
+    FindSpeakers,
     Export(Format),
     /// Word-level SRT (a cue per word) or VTT (a timestamp before each word).
     ExportWords(Format),
@@ -172,6 +174,8 @@ pub struct View<'a> {
     /// The keyboard is the editor's: no file dialog or settings window is over it (their
     /// Enter and Escape must not split a segment or start playback too).
     pub keyboard: bool,
+    /// The open transcript's speakers are being found.
+    pub finding_speakers: bool,
 }
 
 /// The text in the selected segment's field: it belongs to one segment (`key`) of one
@@ -535,6 +539,20 @@ fn flag_tools(
             .prefix("beam "),
     )
     .on_hover_text("1: greedy decoding");
+    ui.separator();
+    if view.finding_speakers {
+        ui.add(egui::Spinner::new());
+        ui.label("Finding speakers…");
+    } else if ui
+        .button("Find speakers")
+        .on_hover_text(
+            "Who speaks when (the speaker models in the models folder): each segment gets its \
+             speaker, split where the speaker changes; the result is a new version",
+        )
+        .clicked()
+    {
+        push(EditorIntent::FindSpeakers);
+    }
 }
 
 /// Unsaved edits kept from an earlier session of this transcript (a crash, a kill): offered
