@@ -2257,6 +2257,48 @@ fn a_segment_says_who_speaks_in_the_list() {
         h.query_by_label_contains("Speaker: Bo").is_some()
             || h.query_by_value("Speaker: Bo").is_some()
     );
+    // A click on a name offers, in its row, the transcript's other speakers: the segment
+    // given to one is an edit.
+    h.state_mut().ui.speaker_filter = None;
+    h.run();
+    h.query_all_by_label("Bo").next().unwrap().click();
+    h.run();
+    h.query_all_by_role(egui::accesskit::Role::ComboBox)
+        .last()
+        .unwrap()
+        .click();
+    h.run();
+    h.query_all_by_label("Ann Lee").last().unwrap().click();
+    h.run();
+    let got = editor_intents(h.state());
+    assert!(
+        got.contains(&EditorIntent::Edit(Edit::SetSpeaker {
+            index: 1,
+            speaker: Some("Ann Lee".into())
+        })),
+        "{got:?}"
+    );
+    // Renamed everywhere: the name typed, Enter.
+    h.state_mut().intents.clear();
+    h.query_all_by_label("Bo").next().unwrap().click();
+    h.run();
+    let field = h
+        .query_all_by_role(egui::accesskit::Role::TextInput)
+        .last()
+        .unwrap();
+    field.focus();
+    field.type_text("Bob");
+    h.run();
+    h.key_press(egui::Key::Enter);
+    h.run();
+    let got = editor_intents(h.state());
+    assert!(
+        got.contains(&EditorIntent::Edit(Edit::RenameSpeaker {
+            from: "Bo".into(),
+            to: "Bob".into()
+        })),
+        "{got:?}"
+    );
     use verbatim::ui::editor::speaker_colour;
     assert_eq!(speaker_colour("Ann Lee"), speaker_colour("Ann Lee"));
     assert_ne!(speaker_colour("Ann Lee"), speaker_colour("Bo"));
@@ -2319,7 +2361,9 @@ fn find_speakers_gives_the_open_transcript_its_speakers_as_a_new_version() {
         version: None,
         segment: None,
     };
-    send(&mut app, open.clone(), |e| matches!(e, EditorEvent::Opened { .. }));
+    send(&mut app, open.clone(), |e| {
+        matches!(e, EditorEvent::Opened { .. })
+    });
 
     app.world_mut().resource_mut::<Events>().0.clear();
     app.world_mut().write_message(EditorCommand::FindSpeakers);
@@ -2359,10 +2403,11 @@ fn find_speakers_gives_the_open_transcript_its_speakers_as_a_new_version() {
 
     // Unsaved edits, then the speakers again: found (no new version needed, or a new one),
     // but the document under the edits is not replaced.
-    app.world_mut().write_message(EditorCommand::Edit(Edit::SetText {
-        index: 0,
-        text: "Hello there.".into(),
-    }));
+    app.world_mut()
+        .write_message(EditorCommand::Edit(Edit::SetText {
+            index: 0,
+            text: "Hello there.".into(),
+        }));
     app.update();
     // Another process saves a version meanwhile: the speaker finder must not build on the
     // version it read, and the user's edits are not lost.
@@ -2383,7 +2428,10 @@ fn find_speakers_gives_the_open_transcript_its_speakers_as_a_new_version() {
     app.world_mut().write_message(EditorCommand::FindSpeakers);
     assert!(update_until(&mut app, Duration::from_secs(300), |w| {
         w.resource::<Events>().0.iter().any(|e| {
-            matches!(e, EditorEvent::SpeakersFound { .. } | EditorEvent::Failed(_))
+            matches!(
+                e,
+                EditorEvent::SpeakersFound { .. } | EditorEvent::Failed(_)
+            )
         })
     }));
     let editor = app.world().resource::<verbatim::editor::Editor>();
@@ -2393,7 +2441,10 @@ fn find_speakers_gives_the_open_transcript_its_speakers_as_a_new_version() {
     let now = transcript::sql::current_version(&conn, t).unwrap().unwrap();
     // Version 3 (the other process's) or a version 4 built on it, never one on version 2.
     if now.number == 4 {
-        assert_eq!(now.based_on, Some(transcript::sql::versions(&conn, t).unwrap()[2].id));
+        assert_eq!(
+            now.based_on,
+            Some(transcript::sql::versions(&conn, t).unwrap()[2].id)
+        );
     } else {
         assert_eq!(now.number, 3);
     }

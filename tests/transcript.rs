@@ -808,3 +808,81 @@ fn exports_carry_speakers_and_vtt_and_json_bring_them_back() {
     // RTTM is an export only.
     assert!(parse(Format::Rttm, &rttm).is_err());
 }
+
+/// A segment given to another speaker, and a speaker renamed throughout (or merged into a
+/// name already there): edits like the others, undone and redone, each segment keeping its
+/// key and its words; a rename of nobody or to nothing is refused.
+#[test]
+fn speakers_are_reassigned_and_renamed_as_edits() {
+    let mut list = spoken();
+    list[2].speaker = Some("Ann Lee".into());
+    let mut e = EditSession::new(list, 10_000);
+    let keys = e.keys().to_vec();
+    e.apply(&Edit::SetSpeaker {
+        index: 1,
+        speaker: Some(" Ann Lee ".into()),
+    })
+    .unwrap();
+    let who = |e: &EditSession| -> Vec<Option<String>> {
+        e.segments().iter().map(|s| s.speaker.clone()).collect()
+    };
+    assert_eq!(
+        who(&e),
+        [
+            Some("Ann Lee".into()),
+            Some("Ann Lee".into()),
+            Some("Ann Lee".into())
+        ]
+    );
+    assert!(e.dirty());
+    e.apply(&Edit::RenameSpeaker {
+        from: "Ann Lee".into(),
+        to: "Ann".into(),
+    })
+    .unwrap();
+    assert_eq!(
+        who(&e),
+        [Some("Ann".into()), Some("Ann".into()), Some("Ann".into())]
+    );
+    assert_eq!(e.keys(), keys.as_slice(), "every segment keeps its key");
+    assert_eq!(e.segments()[1].text, "Hi <Ann> & co.");
+    assert!(e.undo());
+    assert!(e.undo());
+    assert_eq!(
+        who(&e),
+        [
+            Some("Ann Lee".into()),
+            Some("Bo".into()),
+            Some("Ann Lee".into())
+        ]
+    );
+    assert!(e.redo());
+    // Nobody said, and the edits that cannot be.
+    e.apply(&Edit::SetSpeaker {
+        index: 0,
+        speaker: None,
+    })
+    .unwrap();
+    assert_eq!(e.segments()[0].speaker, None);
+    assert_eq!(
+        e.apply(&Edit::RenameSpeaker {
+            from: "Bo".into(),
+            to: "Ann".into()
+        }),
+        Err(EditError::NoSuchSpeaker("Bo".into()))
+    );
+    assert_eq!(
+        e.apply(&Edit::RenameSpeaker {
+            from: "Ann Lee".into(),
+            to: "  ".into()
+        }),
+        Err(EditError::EmptySpeaker)
+    );
+    assert!(
+        e.apply(&Edit::SetSpeaker {
+            index: 9,
+            speaker: None
+        })
+        .is_err()
+    );
+}

@@ -41,6 +41,10 @@ pub enum EditError {
     NothingToMerge(usize),
     #[error("no room for a new segment there")]
     NoRoom,
+    #[error("no segment is spoken by {0}")]
+    NoSuchSpeaker(String),
+    #[error("a speaker needs a name")]
+    EmptySpeaker,
 }
 
 /// Checks a whole list of segments.
@@ -113,6 +117,17 @@ pub enum Edit {
         at_ms: u64,
         delta_ms: i64,
     },
+    /// Who speaks in a segment (`None`: nobody said).
+    SetSpeaker {
+        index: usize,
+        speaker: Option<String>,
+    },
+    /// Every segment `from` speaks in given to `to`: a rename, or two names of one person
+    /// made one.
+    RenameSpeaker {
+        from: String,
+        to: String,
+    },
 }
 
 /// What an edit does to the list: the `removed` segments from `at` on are replaced by
@@ -135,6 +150,41 @@ fn plan(segments: &[Segment], edit: &Edit, duration_ms: u64) -> Result<Plan, Edi
         inserted: vec![(Some(i), s)],
     };
     Ok(match edit {
+        Edit::SetSpeaker { index, speaker } => {
+            let mut s = get(*index)?.clone();
+            s.speaker = speaker
+                .as_deref()
+                .map(str::trim)
+                .filter(|w| !w.is_empty())
+                .map(str::to_owned);
+            one(*index, s)
+        }
+        Edit::RenameSpeaker { from, to } => {
+            let to = to.trim();
+            if to.is_empty() {
+                return Err(EditError::EmptySpeaker);
+            }
+            let theirs = |s: &Segment| s.speaker.as_deref() == Some(from.as_str());
+            let (Some(a), Some(b)) = (
+                segments.iter().position(theirs),
+                segments.iter().rposition(theirs),
+            ) else {
+                return Err(EditError::NoSuchSpeaker(from.clone()));
+            };
+            Plan {
+                at: a,
+                removed: b - a + 1,
+                inserted: (a..=b)
+                    .map(|i| {
+                        let mut s = segments[i].clone();
+                        if theirs(&s) {
+                            s.speaker = Some(to.to_owned());
+                        }
+                        (Some(i), s)
+                    })
+                    .collect(),
+            }
+        }
         Edit::SetText { index, text } => {
             let mut s = get(*index)?.clone();
             if s.text != *text {
@@ -435,6 +485,8 @@ impl EditError {
             },
             Self::NothingToMerge(i) => Self::NothingToMerge(i + by),
             Self::NoRoom => Self::NoRoom,
+            Self::NoSuchSpeaker(w) => Self::NoSuchSpeaker(w),
+            Self::EmptySpeaker => Self::EmptySpeaker,
         }
     }
 }

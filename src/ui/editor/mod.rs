@@ -241,6 +241,10 @@ pub struct EditorUi {
     pub flagged_only: bool,
     /// List only what this speaker says.
     pub speaker_filter: Option<String>,
+    /// The segment whose speaker is being changed (its row shows the choices).
+    pub speaker_edit: Option<SegmentKey>,
+    /// The new name typed for that speaker.
+    pub speaker_name: String,
     /// A segment to scroll the list to (after a jump to a flag).
     scroll_to: Option<usize>,
     /// The timeline's stretch in view, `(start_ms, span_ms)`; `None`: the whole file.

@@ -92,11 +92,7 @@ pub(super) fn segment_list(
                         });
                     }
                     if let Some(who) = s.speaker {
-                        ui.label(
-                            egui::RichText::new(who)
-                                .strong()
-                                .color(super::speaker_colour(who)),
-                        );
+                        speaker_menu(ui, segs, i, &s, who, st, push);
                     }
                     if selected {
                         let mut start = s.start_ms as f64 / 1000.0;
@@ -154,6 +150,90 @@ pub(super) fn segment_list(
         if let Some(d) = st.draft.take().filter(TextDraft::typed) {
             push(d.commit());
         }
+    }
+}
+
+/// A segment's speaker, in their colour; a click opens, in the row, what can be done: give
+/// this segment to another speaker of the transcript (or to nobody), or rename the speaker
+/// everywhere in the transcript (a name already there merges the two). Each is an edit:
+/// undone with Ctrl+Z, kept by saving a version.
+fn speaker_menu(
+    ui: &mut egui::Ui,
+    segs: &dyn crate::editor::rows::SegmentRows,
+    i: usize,
+    s: &SegmentView<'_>,
+    who: &str,
+    st: &mut EditorUi,
+    push: &mut impl FnMut(EditorIntent),
+) {
+    let open = st.speaker_edit == Some(s.key);
+    let label = egui::RichText::new(who)
+        .strong()
+        .color(super::speaker_colour(who));
+    if ui
+        .add(egui::Button::new(label).selected(open))
+        .on_hover_text("Give this segment to another speaker, or rename the speaker")
+        .clicked()
+    {
+        st.speaker_edit = (!open).then_some(s.key);
+        st.speaker_name.clear();
+    }
+    if !open {
+        return;
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for k in 0..segs.len() {
+        if let Some(w) = segs.row(k).and_then(|r| r.speaker)
+            && !names.contains(&w)
+        {
+            names.push(w);
+        }
+    }
+    let mut chosen: Option<Option<String>> = None;
+    egui::ComboBox::from_id_salt(("speaker of", s.key))
+        .selected_text("said by…")
+        .show_ui(ui, |ui| {
+            for w in names.iter().filter(|w| **w != who) {
+                if ui
+                    .selectable_label(
+                        false,
+                        egui::RichText::new(*w).color(super::speaker_colour(w)),
+                    )
+                    .clicked()
+                {
+                    chosen = Some(Some((*w).to_owned()));
+                }
+            }
+            if ui.selectable_label(false, "nobody said").clicked() {
+                chosen = Some(None);
+            }
+        });
+    if let Some(speaker) = chosen {
+        push(EditorIntent::Edit(Edit::SetSpeaker { index: i, speaker }));
+        st.speaker_edit = None;
+        return;
+    }
+    let field = ui.add(
+        egui::TextEdit::singleline(&mut st.speaker_name)
+            .hint_text(format!("rename {who}"))
+            .desired_width(140.0),
+    );
+    let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+    let name = st.speaker_name.trim().to_owned();
+    let ok = !name.is_empty() && name != who;
+    if (ui
+        .add_enabled(ok, egui::Button::new("Rename"))
+        .on_hover_text("Every segment of this speaker in the transcript")
+        .clicked()
+        || enter)
+        && ok
+    {
+        push(EditorIntent::Edit(Edit::RenameSpeaker {
+            from: who.to_owned(),
+            to: name,
+        }));
+        st.speaker_name.clear();
+        st.speaker_edit = None;
     }
 }
 
