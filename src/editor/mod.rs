@@ -289,7 +289,10 @@ impl Plugin for EditorPlugin {
             .init_resource::<speakers::SpeakerTask>()
             .add_systems(
                 Update,
-                speakers::finish_speakers.in_set(AppSystems::Ingest.of(Feature::Editor)),
+                // After the storage answers: both write the editor's events.
+                speakers::finish_speakers
+                    .after(apply_replies)
+                    .in_set(AppSystems::Ingest.of(Feature::Editor)),
             )
             .add_systems(
                 Update,

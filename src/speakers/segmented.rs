@@ -79,8 +79,9 @@ fn speaker_count(seg: &Segmentation, samples: &[f32]) -> Result<Vec<u8>, Speaker
 }
 
 /// Who spoke when: the segmentation model says where speech is and where two speak at once;
-/// voiceprints of short windows over that speech say who ([`super::diarize`]); a stretch of
-/// two voices gets, besides the speaker who holds it, the other voice nearest to its audio.
+/// voiceprints of short windows over the one-speaker stretches say who
+/// ([`super::diarize`]); a stretch of two voices gets the speakers of the turns on either side
+/// of it, or, when that is one speaker, the other voice nearest to its audio.
 pub fn diarize_with_segmentation(
     seg: &Segmentation,
     emb: &CamPlus,
