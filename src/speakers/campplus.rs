@@ -162,33 +162,8 @@ impl CamPlus {
     /// Loads the checkpoint at `path`; a file that is not a CAM++ checkpoint (another model,
     /// a truncated or damaged file) is refused with the reason.
     pub fn load(path: &Path) -> R<Self> {
-        let meta = std::fs::metadata(path).map_err(|e| SpeakerError::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
-        if !meta.is_file() {
-            return Err(SpeakerError::NotCamPlus(format!(
-                "{} is not a regular file",
-                path.display()
-            )));
-        }
-        let read = std::panic::catch_unwind(|| candle_core::pickle::read_all(path));
-        let tensors = match read {
-            Ok(Ok(t)) => t,
-            Ok(Err(e)) => {
-                return Err(SpeakerError::NotCamPlus(format!(
-                    "it cannot be read as a PyTorch checkpoint ({e})"
-                )));
-            }
-            Err(_) => {
-                return Err(SpeakerError::NotCamPlus(
-                    "it cannot be read as a PyTorch checkpoint (malformed)".into(),
-                ));
-            }
-        };
-        Self::from_weights(&Weights {
-            map: tensors.into_iter().collect(),
-        })
+        let tensors = super::read_checkpoint(path, None, SpeakerError::NotCamPlus)?;
+        Self::from_weights(&Weights { map: tensors })
     }
 
     fn from_weights(w: &Weights) -> R<Self> {

@@ -35,6 +35,34 @@ pub enum SpeakerError {
     Rttm { line: usize, why: String },
 }
 
+/// The tensors of a PyTorch checkpoint at `path` (under `key`, or at the top level), read as
+/// it is published. A missing file is [`SpeakerError::Io`]; a folder, a device or a file that is
+/// not such a checkpoint (truncated, damaged, another format) gives `refuse` the reason.
+pub(crate) fn read_checkpoint(
+    path: &std::path::Path,
+    key: Option<&str>,
+    refuse: impl Fn(String) -> SpeakerError,
+) -> Result<std::collections::HashMap<String, candle_core::Tensor>, SpeakerError> {
+    let meta = std::fs::metadata(path).map_err(|e| SpeakerError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    if !meta.is_file() {
+        return Err(refuse(format!("{} is not a regular file", path.display())));
+    }
+    // candle's reader can panic on a malformed archive: that is a refusal too.
+    match std::panic::catch_unwind(|| candle_core::pickle::read_all_with_key(path, key)) {
+        Ok(Ok(t)) => Ok(t.into_iter().collect()),
+        Ok(Err(e)) => Err(refuse(format!(
+            "it cannot be read as a PyTorch checkpoint{} ({e})",
+            key.map(|k| format!(" with a {k}")).unwrap_or_default()
+        ))),
+        Err(_) => Err(refuse(
+            "it cannot be read as a PyTorch checkpoint (malformed)".into(),
+        )),
+    }
+}
+
 /// The speaker model's file name in the models folder (as 3D-Speaker publishes it).
 pub const CAMPLUS_FILE: &str = "campplus_cn_en_common.pt";
 

@@ -145,30 +145,8 @@ impl Segmentation {
     /// Loads the checkpoint at `path`; another file (another model, a truncated or damaged
     /// copy) is refused with the reason.
     pub fn load(path: &Path) -> R<Self> {
-        let meta = std::fs::metadata(path).map_err(|e| SpeakerError::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
-        if !meta.is_file() {
-            return Err(refuse(format!("{} is not a regular file", path.display())));
-        }
-        let read = std::panic::catch_unwind(|| {
-            candle_core::pickle::read_all_with_key(path, Some("state_dict"))
-        });
-        let tensors = match read {
-            Ok(Ok(t)) => t,
-            Ok(Err(e)) => {
-                return Err(refuse(format!(
-                    "it cannot be read as a PyTorch checkpoint with a state_dict ({e})"
-                )));
-            }
-            Err(_) => {
-                return Err(refuse(
-                    "it cannot be read as a PyTorch checkpoint (malformed)".into(),
-                ));
-            }
-        };
-        Self::from_weights(&Weights(tensors.into_iter().collect()))
+        let tensors = super::read_checkpoint(path, Some("state_dict"), refuse)?;
+        Self::from_weights(&Weights(tensors))
     }
 
     fn from_weights(w: &Weights) -> R<Self> {
