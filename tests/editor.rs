@@ -1273,6 +1273,22 @@ fn cli_flags_lists_where_a_version_looks_wrong() {
     );
 }
 
+/// The whole panel over `rows` (no document of its own), at 1200 × 700.
+fn rows_harness(rows: Flagged) -> Harness<'static, P> {
+    Harness::builder()
+        .with_size(egui::vec2(1200.0, 700.0))
+        .build_ui_state(
+            move |ui, p: &mut P| draw_rows(ui, p, Some(&rows), 0),
+            P {
+                doc: doc(None),
+                compare: None,
+                ui: EditorUi::default(),
+                intents: Vec::new(),
+                keyboard: true,
+            },
+        )
+}
+
 /// Rows with flags, as the segment entities give them to the panel.
 struct Flagged(Vec<(Segment, Vec<verbatim::transcript::flags::Flag>)>);
 
@@ -1316,18 +1332,7 @@ fn a_flagged_segment_is_marked_in_the_list_with_why() {
             })
             .collect(),
     );
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1200.0, 700.0))
-        .build_ui_state(
-            move |ui, p: &mut P| draw_rows(ui, p, Some(&rows), 0),
-            P {
-                doc: doc(None),
-                compare: None,
-                ui: EditorUi::default(),
-                intents: Vec::new(),
-                keyboard: true,
-            },
-        );
+    let mut h = rows_harness(rows);
     h.run();
     // One mark, for the one flagged segment.
     assert_eq!(h.query_all_by_label("⚠").count(), 1);
@@ -2218,18 +2223,7 @@ fn a_segment_says_who_speaks_in_the_list() {
             })
             .collect(),
     );
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1200.0, 700.0))
-        .build_ui_state(
-            move |ui, p: &mut P| draw_rows(ui, p, Some(&rows), 0),
-            P {
-                doc: doc(None),
-                compare: None,
-                ui: EditorUi::default(),
-                intents: Vec::new(),
-                keyboard: true,
-            },
-        );
+    let mut h = rows_harness(rows);
     h.run();
     assert!(h.query_all_by_label("Ann Lee").count() >= 1);
     assert!(h.query_all_by_label("Bo").count() >= 1);

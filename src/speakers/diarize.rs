@@ -135,18 +135,7 @@ pub fn cluster(vectors: &[Vec<f32>], speakers: Speakers) -> Vec<usize> {
                     .unwrap_or(0)
             })
             .collect();
-        // Numbered by first appearance, as below.
-        let mut names: Vec<usize> = Vec::new();
-        return nearest
-            .into_iter()
-            .map(|l| match names.iter().position(|&x| x == l) {
-                Some(p) => p,
-                None => {
-                    names.push(l);
-                    names.len() - 1
-                }
-            })
-            .collect();
+        return by_first_appearance(nearest);
     }
     let merges = merge_order(vectors);
     match speakers {
@@ -220,16 +209,19 @@ fn cut(n: usize, merges: &[(usize, usize)], k: usize) -> Vec<usize> {
         }
         i
     };
+    by_first_appearance((0..n).map(root))
+}
+
+/// Cluster labels renumbered 0, 1, 2, … in the order they first appear.
+fn by_first_appearance(labels: impl IntoIterator<Item = usize>) -> Vec<usize> {
     let mut names: Vec<usize> = Vec::new();
-    (0..n)
-        .map(|i| {
-            let r = root(i);
-            match names.iter().position(|&x| x == r) {
-                Some(p) => p,
-                None => {
-                    names.push(r);
-                    names.len() - 1
-                }
+    labels
+        .into_iter()
+        .map(|l| match names.iter().position(|&x| x == l) {
+            Some(p) => p,
+            None => {
+                names.push(l);
+                names.len() - 1
             }
         })
         .collect()

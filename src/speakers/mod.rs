@@ -123,6 +123,28 @@ mod tests {
         CamPlus::load(&shared("models/speaker").join(CAMPLUS_FILE)).unwrap()
     }
 
+    /// A shared conversation's audio and its reference turns.
+    fn conversation(name: &str) -> (Vec<f32>, Vec<Turn>) {
+        let wav = shared(&format!("diarization/{name}.wav"));
+        let rttm = shared(&format!("diarization/{name}.rttm"));
+        (
+            crate::media::decode::read_all(&wav).unwrap(),
+            read_rttm(&std::fs::read_to_string(rttm).unwrap()).unwrap(),
+        )
+    }
+
+    /// One row of the DER table the diarization tests print (`--nocapture`).
+    fn der_line(what: &str, d: &super::der::Der, speakers: usize, audio: usize, took: f64) {
+        eprintln!(
+            "{what}: DER {:.1} % (missed {:.1}, false alarm {:.1}, confusion {:.1}), {speakers} speakers, {:.1}× real time",
+            100.0 * d.rate(),
+            100.0 * d.missed,
+            100.0 * d.false_alarm,
+            100.0 * d.confusion,
+            audio as f64 / 16_000.0 / took
+        );
+    }
+
     /// The embeddings of a conversation's turns (at least `min_ms` long, the overlapped
     /// stretches left out), with their speakers.
     fn turn_embeddings(m: &CamPlus, name: &str, min_ms: u64) -> Vec<(String, Vec<f32>)> {
@@ -296,13 +318,8 @@ mod tests {
         let m = model();
         let vad = shared("models/silero-v6.2.0-ggml.bin");
         for (name, n) in [("sample", 2), ("ami_dev00", 2), ("ami_dev01", 2)] {
-            let wav = shared(&format!("diarization/{name}.wav"));
-            let audio = crate::media::decode::read_all(&wav).unwrap();
+            let (audio, reference) = conversation(name);
             let speech = crate::transcribe::engine::speech_regions(&vad, &audio, 2).unwrap();
-            let reference = read_rttm(
-                &std::fs::read_to_string(shared(&format!("diarization/{name}.rttm"))).unwrap(),
-            )
-            .unwrap();
             for speakers in [Speakers::Auto, Speakers::Exactly(n)] {
                 let started = std::time::Instant::now();
                 let hyp = diarize(&m, &audio, &speech, speakers).unwrap();
@@ -310,14 +327,12 @@ mod tests {
                 let d = der(&reference, &hyp);
                 let found: std::collections::BTreeSet<&str> =
                     hyp.iter().map(|t| t.speaker.as_str()).collect();
-                eprintln!(
-                    "{name} {speakers:?}: DER {:.1} % (missed {:.1}, false alarm {:.1}, confusion {:.1}), {} speakers, {:.1}× real time",
-                    100.0 * d.rate(),
-                    100.0 * d.missed,
-                    100.0 * d.false_alarm,
-                    100.0 * d.confusion,
+                der_line(
+                    &format!("{name} {speakers:?}"),
+                    &d,
                     found.len(),
-                    audio.len() as f64 / 16_000.0 / took
+                    audio.len(),
+                    took,
                 );
                 // What must hold on the conversations the settings were chosen on: both
                 // voices found, told apart (the missed speech is the VAD's and the overlaps').
@@ -342,25 +357,18 @@ mod tests {
         let m = model();
         let seg = Segmentation::load(&shared("models/speaker").join(SEGMENTATION_FILE)).unwrap();
         for (name, n) in [("sample", 2), ("ami_dev00", 2), ("ami_dev01", 2)] {
-            let wav = shared(&format!("diarization/{name}.wav"));
-            let audio = crate::media::decode::read_all(&wav).unwrap();
-            let reference = read_rttm(
-                &std::fs::read_to_string(shared(&format!("diarization/{name}.rttm"))).unwrap(),
-            )
-            .unwrap();
+            let (audio, reference) = conversation(name);
             for speakers in [Speakers::Auto, Speakers::Exactly(n)] {
                 let started = std::time::Instant::now();
                 let (hyp, voices) = diarize_with_segmentation(&seg, &m, &audio, speakers).unwrap();
                 let took = started.elapsed().as_secs_f64();
                 let d = der(&reference, &hyp);
-                eprintln!(
-                    "with segmentation {name} {speakers:?}: DER {:.1} % (missed {:.1}, false alarm {:.1}, confusion {:.1}), {} speakers, {:.1}× real time",
-                    100.0 * d.rate(),
-                    100.0 * d.missed,
-                    100.0 * d.false_alarm,
-                    100.0 * d.confusion,
+                der_line(
+                    &format!("with segmentation {name} {speakers:?}"),
+                    &d,
                     voices.len(),
-                    audio.len() as f64 / 16_000.0 / took
+                    audio.len(),
+                    took,
                 );
                 let goal = match name {
                     "sample" => 0.12,

@@ -67,11 +67,10 @@ fn refuse(why: String) -> SpeakerError {
     SpeakerError::NotSegmentation(why)
 }
 
-/// One direction of one LSTM layer: the input's weights transposed (`in × 512`), both biases
-/// summed, the recurrent weights transposed (`128 × 512`).
+/// One direction of one LSTM layer: the input's part of the gates (its weights transposed,
+/// `in × 512`, with both biases summed) and the recurrent weights transposed (`128 × 512`).
 struct Direction {
-    w_ih: Tensor,
-    bias: Vec<f32>,
+    input: Linear,
     w_hh: Tensor,
 }
 
@@ -180,8 +179,10 @@ impl Segmentation {
                 let b_ih = w.vec(&format!("lstm.bias_ih_l{l}{suffix}"), GATES)?;
                 let b_hh = w.vec(&format!("lstm.bias_hh_l{l}{suffix}"), GATES)?;
                 Ok(Direction {
-                    w_ih: w.transposed(&format!("lstm.weight_ih_l{l}{suffix}"), GATES, inp)?,
-                    bias: b_ih.iter().zip(&b_hh).map(|(a, b)| a + b).collect(),
+                    input: Linear {
+                        w: w.transposed(&format!("lstm.weight_ih_l{l}{suffix}"), GATES, inp)?,
+                        b: b_ih.iter().zip(&b_hh).map(|(a, b)| a + b).collect(),
+                    },
                     w_hh: w.transposed(&format!("lstm.weight_hh_l{l}{suffix}"), GATES, HIDDEN)?,
                 })
             };
@@ -418,15 +419,7 @@ fn bilstm(x: &[f32], b: usize, inp: usize, dirs: &[Direction; 2]) -> R<Vec<f32>>
     let mut out = vec![0.0f32; b * FRAMES * 2 * HIDDEN];
     for (d, dir) in dirs.iter().enumerate() {
         // The input's part of every gate, for every step at once.
-        let pre = linear(
-            x,
-            b * FRAMES,
-            inp,
-            &Linear {
-                w: dir.w_ih.clone(),
-                b: dir.bias.clone(),
-            },
-        )?;
+        let pre = linear(x, b * FRAMES, inp, &dir.input)?;
         let mut h = vec![0.0f32; b * HIDDEN];
         let mut c = vec![0.0f32; b * HIDDEN];
         for step in 0..FRAMES {

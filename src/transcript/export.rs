@@ -143,14 +143,14 @@ pub fn render(format: Format, meta: &Meta<'_>, segments: &[Segment]) -> String {
             let file: String = rttm_token(&stem);
             let mut out = String::new();
             for s in segments {
-                let Some(who) = s.speaker.as_deref().filter(|w| !w.trim().is_empty()) else {
+                let Some(who) = speaker_name(s) else {
                     continue;
                 };
                 out.push_str(&format!(
                     "SPEAKER {file} 1 {:.3} {:.3} <NA> <NA> {} <NA> <NA>\n",
                     s.start_ms as f64 / 1000.0,
                     s.end_ms.saturating_sub(s.start_ms) as f64 / 1000.0,
-                    rttm_token(who)
+                    rttm_token(&who)
                 ));
             }
             out
@@ -430,20 +430,20 @@ fn one_block(text: &str) -> String {
         .join("\n")
 }
 
+/// The segment's speaker as one line of text, if it has one.
+fn speaker_name(s: &Segment) -> Option<String> {
+    let w = s.speaker.as_deref()?.trim();
+    (!w.is_empty()).then(|| w.replace(['\n', '\r'], " "))
+}
+
 /// `Ann: ` for a segment Ann speaks (SRT, plain text); nothing without a speaker.
 fn said_by(s: &Segment) -> String {
-    match s.speaker.as_deref().map(str::trim) {
-        Some(w) if !w.is_empty() => format!("{}: ", w.replace(['\n', '\r'], " ")),
-        _ => String::new(),
-    }
+    speaker_name(s).map_or_else(String::new, |w| format!("{w}: "))
 }
 
 /// WebVTT's voice span opening a cue Ann speaks (`<v Ann>`); nothing without a speaker.
 fn voice_tag(s: &Segment) -> String {
-    match s.speaker.as_deref().map(str::trim) {
-        Some(w) if !w.is_empty() => format!("<v {}>", escape_vtt(&w.replace(['\n', '\r'], " "))),
-        _ => String::new(),
-    }
+    speaker_name(s).map_or_else(String::new, |w| format!("<v {}>", escape_vtt(&w)))
 }
 
 /// One whitespace-free RTTM field.
