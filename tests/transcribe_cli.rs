@@ -880,6 +880,65 @@ fn transcribe_with_speakers_exports_who_speaks() {
     let o = verbatim(home.path(), &["diarize", "999"]);
     assert!(!o.status.success());
     assert!(text(&o).contains("no transcript 999"), "{}", text(&o));
+
+    // The library's speakers: both callers, one recording each, their speaking time, where
+    // to hear them; not remembered by voice (nobody named them).
+    let o = verbatim(home.path(), &["speakers", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let listed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    for s in listed {
+        assert_eq!(s["recordings"], 1, "{s}");
+        assert_eq!(s["remembered"], false, "{s}");
+        assert!(s["speaking_s"].as_f64().unwrap() > 5.0, "{s}");
+        assert_eq!(s["sample"]["transcript"], t, "{s}");
+    }
+    // Renamed once, renamed in the transcript (a new version on top of the current one),
+    // found under the new name and exported with it; a taken name is refused as such.
+    let o = verbatim(
+        home.path(),
+        &["speakers", "rename", "SPEAKER_01", "SPEAKER_02"],
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("already a speaker named") && !text(&o).contains("invalid"),
+        "{}",
+        text(&o)
+    );
+    let o = verbatim(home.path(), &["speakers", "rename", "SPEAKER_01", "Caller"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("transcript {t} version 3")),
+        "{}",
+        text(&o)
+    );
+    let o = verbatim(
+        home.path(),
+        &["search", "the", "--speaker", "caller", "--json"],
+    );
+    let renamed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(renamed.as_array().unwrap().len(), hits.len(), "{renamed}");
+    let o = verbatim(
+        home.path(),
+        &["export", &ts, "--format", "vtt", "--out", "-"],
+    );
+    assert!(text(&o).contains("<v Caller>") && !text(&o).contains("SPEAKER_01"));
+    // The version before keeps its names.
+    let o = verbatim(
+        home.path(),
+        &[
+            "export",
+            &ts,
+            "--version",
+            "2",
+            "--format",
+            "vtt",
+            "--out",
+            "-",
+        ],
+    );
+    assert!(text(&o).contains("<v SPEAKER_01>"), "{}", text(&o));
 }
 
 /// The speaker models come through the model manager like whisper's: `models list` shows them

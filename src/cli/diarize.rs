@@ -302,14 +302,16 @@ fn print(
 
 #[derive(Debug, Subcommand)]
 pub enum SpeakersCommand {
-    /// Rename a remembered speaker (every later recording of that voice gets the new name).
+    /// Rename a speaker everywhere: the voice the library remembers (later recordings get the
+    /// new name) and their segments in every transcript (a new version of each).
     Rename {
         #[arg(value_name = "OLD")]
         old: String,
         #[arg(value_name = "NEW")]
         new: String,
     },
-    /// Merge speaker FROM into INTO: one person remembered under two names becomes one.
+    /// Merge speaker FROM into INTO everywhere: one person under two names becomes one (in the
+    /// library and in every transcript, a new version of each).
     Merge {
         #[arg(value_name = "INTO")]
         into: String,
@@ -325,56 +327,86 @@ pub(super) fn speakers(
     command: Option<SpeakersCommand>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
+    let changed = |what: String, c: sql::Changed| -> anyhow::Result<ExitCode> {
+        let mut line = what;
+        if !c.versions.is_empty() {
+            let list: Vec<String> = c
+                .versions
+                .iter()
+                .map(|(t, v)| format!("transcript {} version {v}", t.0))
+                .collect();
+            line.push_str(&format!(" (new versions: {})", list.join(", ")));
+        }
+        emit(format_args!("{}", super::terminal_safe(&line)))?;
+        Ok(ExitCode::SUCCESS)
+    };
     match command {
         Some(SpeakersCommand::Rename { old, new }) => {
-            let conn = crate::storage::open(&data.db_path())?;
-            sql::rename(&conn, &old, &new, now_ms())?;
-            emit(format_args!("renamed {old} to {}", new.trim()))?;
-            return Ok(ExitCode::SUCCESS);
+            let mut conn = crate::storage::open(&data.db_path())?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let c = sql::rename_everywhere(&tx, &old, &new, now_ms())?;
+            tx.commit()?;
+            return changed(format!("renamed {old} to {}", new.trim()), c);
         }
         Some(SpeakersCommand::Merge { into, from }) => {
-            let conn = crate::storage::open(&data.db_path())?;
-            let tx = conn.unchecked_transaction()?;
-            sql::merge(&tx, &into, &from, now_ms())?;
+            let mut conn = crate::storage::open(&data.db_path())?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let c = sql::merge_everywhere(&tx, &into, &from, now_ms())?;
             tx.commit()?;
-            emit(format_args!("merged {from} into {into}"))?;
-            return Ok(ExitCode::SUCCESS);
+            return changed(format!("merged {from} into {into}"), c);
         }
         None => {}
     }
     #[derive(Serialize)]
     struct Row<'a> {
         name: &'a str,
+        /// Has a voiceprint: recognised in later recordings.
+        remembered: bool,
+        recordings: u32,
+        transcripts: u32,
+        /// Their segments' time in the current versions.
+        speaking_s: f64,
+        /// Voiceprint windows.
         windows: u32,
-        /// Speech the voiceprint was made from, roughly (windows every 0.75 s).
-        speech_s: f64,
-        updated_at: i64,
+        /// Their longest segment.
+        sample: Option<sql::Sample>,
     }
     let conn = crate::storage::open(&data.db_path())?;
-    let known = sql::known(&conn)?;
-    let step_s = crate::speakers::diarize::STEP_MS as f64 / 1000.0;
-    let rows: Vec<Row<'_>> = known
+    let all = sql::usage(&conn)?;
+    let rows: Vec<Row<'_>> = all
         .iter()
-        .map(|k| Row {
-            name: &k.name,
-            windows: k.windows,
-            speech_s: f64::from(k.windows) * step_s,
-            updated_at: k.updated_at,
+        .map(|u| Row {
+            name: &u.name,
+            remembered: u.remembered,
+            recordings: u.recordings,
+            transcripts: u.transcripts,
+            speaking_s: u.speaking_ms as f64 / 1000.0,
+            windows: u.windows,
+            sample: u.sample,
         })
         .collect();
     if json {
         emit(format_args!("{}", serde_json::to_string_pretty(&rows)?))?;
     } else if rows.is_empty() {
         emit(format_args!(
-            "no speakers yet: `verbatim diarize FILE --name SPEAKER_01=Ann` names one"
+            "no speakers yet: `verbatim transcribe FILE --speakers auto` finds them, \
+             `verbatim diarize FILE --name SPEAKER_01=Ann` names one"
         ))?;
     } else {
         for r in rows {
+            let recordings = match r.recordings {
+                1 => "1 recording".to_owned(),
+                n => format!("{n} recordings"),
+            };
             emit(format_args!(
-                "{}  (voiceprint from {} windows, about {:.0} s of speech)",
+                "{}  {recordings}, {} speaking{}",
                 super::terminal_safe(r.name),
-                r.windows,
-                r.speech_s
+                crate::library::format_duration_ms((r.speaking_s * 1000.0) as u64),
+                if r.remembered {
+                    format!(", voice remembered ({} windows)", r.windows)
+                } else {
+                    String::new()
+                }
             ))?;
         }
     }

@@ -5,6 +5,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::campplus::DIM;
 use crate::storage::StorageError;
+use crate::storage::ids::TranscriptId;
 
 /// A remembered speaker.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,9 +55,14 @@ pub fn remember(
     now: i64,
 ) -> Result<(), StorageError> {
     let name = name.trim();
-    if name.is_empty() || mean.len() != DIM || windows == 0 {
+    if name.is_empty() {
+        return Err(StorageError::Refused(
+            "a speaker's name cannot be empty".into(),
+        ));
+    }
+    if mean.len() != DIM || windows == 0 {
         return Err(StorageError::Invalid(
-            "a speaker needs a name and a voiceprint".into(),
+            "a speaker's voiceprint must be 192 values from at least one window".into(),
         ));
     }
     let old: Option<(Vec<u8>, u32)> = conn
@@ -97,12 +103,12 @@ pub fn remember(
 pub fn rename(conn: &Connection, old: &str, new: &str, now: i64) -> Result<(), StorageError> {
     let new = new.trim();
     if new.is_empty() {
-        return Err(StorageError::Invalid(
+        return Err(StorageError::Refused(
             "a speaker's name cannot be empty".into(),
         ));
     }
     if old != new && exists(conn, new)? {
-        return Err(StorageError::Invalid(format!(
+        return Err(StorageError::Refused(format!(
             "there is already a speaker named {new:?} (merge the two instead)"
         )));
     }
@@ -120,7 +126,7 @@ pub fn rename(conn: &Connection, old: &str, new: &str, now: i64) -> Result<(), S
 /// weighted by their windows; `from` is gone.
 pub fn merge(conn: &Connection, into: &str, from: &str, now: i64) -> Result<(), StorageError> {
     if into == from {
-        return Err(StorageError::Invalid(
+        return Err(StorageError::Refused(
             "a speaker cannot be merged with itself".into(),
         ));
     }
@@ -138,6 +144,219 @@ pub fn merge(conn: &Connection, into: &str, from: &str, now: i64) -> Result<(), 
     remember(conn, into, &from_print, from_windows, now)?;
     conn.execute("DELETE FROM speakers WHERE name = ?1", params![from])?;
     Ok(())
+}
+
+/// A speaker as the library knows them: from its voiceprints (remembered speakers) and from
+/// the current version of every transcript (names given to segments).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SpeakerUsage {
+    pub name: String,
+    /// Has a voiceprint: later recordings of this voice are recognised.
+    pub remembered: bool,
+    /// Voiceprint windows (0 when not remembered).
+    pub windows: u32,
+    /// Recordings (audio files) whose current transcript has segments of this speaker.
+    pub recordings: u32,
+    pub transcripts: u32,
+    /// Their segments' time in those current versions.
+    pub speaking_ms: u64,
+    /// Their longest segment: where to hear them.
+    pub sample: Option<Sample>,
+}
+
+/// A stretch of a transcript where one speaker talks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Sample {
+    pub transcript: TranscriptId,
+    pub segment_index: usize,
+    pub start_ms: u64,
+    pub end_ms: u64,
+}
+
+/// Every speaker: remembered ones and names on segments of current versions, by name
+/// (case-insensitive).
+pub fn usage(conn: &Connection) -> Result<Vec<SpeakerUsage>, StorageError> {
+    let mut st = conn.prepare_cached(
+        "SELECT s.speaker, COUNT(DISTINCT t.audio_file_id), COUNT(DISTINCT t.id), \
+                SUM(s.end_ms - s.start_ms), \
+                MAX(s.end_ms - s.start_ms), t.id, s.idx, s.start_ms, s.end_ms \
+         FROM transcripts t JOIN segments s ON s.version_id = t.current_version_id \
+         WHERE s.speaker IS NOT NULL AND length(trim(s.speaker)) > 0 \
+         GROUP BY s.speaker",
+    )?;
+    // SQLite gives the bare columns of the row holding MAX(): the longest segment.
+    let rows = st.query_map([], |r| {
+        Ok(SpeakerUsage {
+            name: r.get(0)?,
+            remembered: false,
+            windows: 0,
+            recordings: r.get(1)?,
+            transcripts: r.get(2)?,
+            speaking_ms: r.get::<_, i64>(3)?.max(0) as u64,
+            sample: Some(Sample {
+                transcript: r.get(5)?,
+                segment_index: r.get::<_, i64>(6)?.max(0) as usize,
+                start_ms: r.get(7)?,
+                end_ms: r.get(8)?,
+            }),
+        })
+    })?;
+    let mut all: Vec<SpeakerUsage> = rows.collect::<Result<_, _>>()?;
+    for k in known(conn)? {
+        match all.iter_mut().find(|u| u.name == k.name) {
+            Some(u) => {
+                u.remembered = true;
+                u.windows = k.windows;
+            }
+            None => all.push(SpeakerUsage {
+                name: k.name,
+                remembered: true,
+                windows: k.windows,
+                recordings: 0,
+                transcripts: 0,
+                speaking_ms: 0,
+                sample: None,
+            }),
+        }
+    }
+    all.sort_by(|a, b| {
+        a.name
+            .to_lowercase()
+            .cmp(&b.name.to_lowercase())
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    Ok(all)
+}
+
+/// What a change of a speaker everywhere did: whether the library's voiceprint was
+/// changed, and the new version of each transcript that had them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Changed {
+    pub library: bool,
+    /// (transcript, its new version's number).
+    pub versions: Vec<(TranscriptId, u32)>,
+}
+
+/// Transcripts whose current version has segments of `name`.
+fn transcripts_with(conn: &Connection, name: &str) -> Result<Vec<TranscriptId>, StorageError> {
+    let mut st = conn.prepare_cached(
+        "SELECT DISTINCT t.id FROM transcripts t \
+         JOIN segments s ON s.version_id = t.current_version_id \
+         WHERE s.speaker = ?1 ORDER BY t.id",
+    )?;
+    let ids = st.query_map(params![name], |r| r.get(0))?;
+    Ok(ids.collect::<Result<_, _>>()?)
+}
+
+/// Gives every segment of `from` in the current version of each transcript to `to`: a new
+/// version of each (source `edit`, author `speakers`, built on the current one), as any
+/// other edit of a transcript. Run it inside a transaction (the callers do).
+fn rewrite_transcripts(
+    conn: &Connection,
+    from: &str,
+    to: &str,
+    note: &str,
+    now: i64,
+) -> Result<Vec<(TranscriptId, u32)>, StorageError> {
+    use crate::transcript::sql as tsql;
+    let mut out = Vec::new();
+    for t in transcripts_with(conn, from)? {
+        let Some(base) = tsql::current_version(conn, t)? else {
+            continue;
+        };
+        let segments: Vec<crate::transcript::Segment> = tsql::segments(conn, base.id)?
+            .into_iter()
+            .map(|r| {
+                let mut s: crate::transcript::Segment = r.into();
+                if s.speaker.as_deref() == Some(from) {
+                    s.speaker = Some(to.to_owned());
+                }
+                s
+            })
+            .collect();
+        let mut v = tsql::NewVersion::new(tsql::VersionSource::Edit);
+        v.based_on = Some(base.id);
+        v.author = Some("speakers".into());
+        v.note = Some(note.to_owned());
+        let (_, number) = tsql::add_version(conn, t, &v, &segments, now)?;
+        out.push((t, number));
+    }
+    Ok(out)
+}
+
+fn used_anywhere(conn: &Connection, name: &str) -> Result<bool, StorageError> {
+    Ok(exists(conn, name)? || !transcripts_with(conn, name)?.is_empty())
+}
+
+/// Renames a speaker everywhere: the library's voiceprint (when remembered) and their
+/// segments in the current version of every transcript (a new version each). A name already
+/// used by another speaker is refused (merge the two instead), as is a name nobody has.
+/// Run it inside a transaction.
+pub fn rename_everywhere(
+    conn: &Connection,
+    old: &str,
+    new: &str,
+    now: i64,
+) -> Result<Changed, StorageError> {
+    let new = new.trim();
+    if new.is_empty() {
+        return Err(StorageError::Refused(
+            "a speaker's name cannot be empty".into(),
+        ));
+    }
+    if new == old {
+        return Ok(Changed::default());
+    }
+    if used_anywhere(conn, new)? {
+        return Err(StorageError::Refused(format!(
+            "there is already a speaker named {new:?} (merge the two instead)"
+        )));
+    }
+    if !used_anywhere(conn, old)? {
+        return Err(StorageError::NotFound(format!("the speaker {old:?}")));
+    }
+    let library = exists(conn, old)?;
+    if library {
+        rename(conn, old, new, now)?;
+    }
+    let versions = rewrite_transcripts(conn, old, new, &format!("{old} renamed {new}"), now)?;
+    Ok(Changed { library, versions })
+}
+
+/// Merges speaker `from` into `into` everywhere (one person under two names): one
+/// voiceprint (the means weighted by their windows; `from`'s alone becomes `into`'s), and
+/// `from`'s segments in the current version of every transcript given to `into` (a new
+/// version each). Run it inside a transaction.
+pub fn merge_everywhere(
+    conn: &Connection,
+    into: &str,
+    from: &str,
+    now: i64,
+) -> Result<Changed, StorageError> {
+    if into == from {
+        return Err(StorageError::Refused(
+            "a speaker cannot be merged with itself".into(),
+        ));
+    }
+    for name in [into, from] {
+        if !used_anywhere(conn, name)? {
+            return Err(StorageError::NotFound(format!("the speaker {name:?}")));
+        }
+    }
+    let library = match (exists(conn, into)?, exists(conn, from)?) {
+        (true, true) => {
+            merge(conn, into, from, now)?;
+            true
+        }
+        (false, true) => {
+            rename(conn, from, into, now)?;
+            true
+        }
+        _ => false,
+    };
+    let versions =
+        rewrite_transcripts(conn, from, into, &format!("{from} merged into {into}"), now)?;
+    Ok(Changed { library, versions })
 }
 
 fn exists(conn: &Connection, name: &str) -> Result<bool, StorageError> {
@@ -181,7 +400,7 @@ mod tests {
         remember(&conn, "Bob", &vec![0.5; DIM], 2, 1).unwrap();
         assert!(matches!(
             rename(&conn, "Bob", "Ann", 2),
-            Err(StorageError::Invalid(_))
+            Err(StorageError::Refused(_))
         ));
         assert!(matches!(
             rename(&conn, "Nobody", "Zed", 2),
@@ -199,5 +418,180 @@ mod tests {
             merge(&conn, "Ann", "Nobody", 4),
             Err(StorageError::NotFound(_))
         ));
+    }
+
+    /// A transcript of a new audio file (its hash from `n`) whose segments are said by
+    /// `who` (one second each).
+    fn transcript_of(conn: &Connection, n: u8, who: &[Option<&str>]) -> TranscriptId {
+        use crate::transcript::sql::{NewVersion, VersionSource};
+        let (file, _) = crate::library::sql::insert_audio_file(
+            conn,
+            &crate::library::sql::NewAudioFile {
+                sha256: format!("{n:02x}").repeat(32),
+                original_name: format!("{n}.wav"),
+                original_path: None,
+                stored_path: format!("audio/{n}.wav"),
+                size_bytes: 64_044,
+                container: "wav".into(),
+                codec: "pcm_s16le".into(),
+                duration_ms: 60_000,
+                sample_rate: 16_000,
+                channels: 1,
+            },
+            0,
+        )
+        .unwrap();
+        let segs: Vec<crate::transcript::Segment> = who
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let a = i as u64 * 1_000;
+                let mut s = crate::transcript::Segment::new(a, a + 900 + i as u64, format!("s{i}"));
+                s.speaker = w.map(str::to_owned);
+                s
+            })
+            .collect();
+        crate::transcript::sql::create_transcript(
+            conn,
+            file.id,
+            None,
+            None,
+            &NewVersion::new(VersionSource::Model),
+            &segs,
+            0,
+        )
+        .unwrap()
+        .0
+    }
+
+    fn speakers_of(conn: &Connection, t: TranscriptId) -> Vec<Option<String>> {
+        let v = crate::transcript::sql::current_version(conn, t)
+            .unwrap()
+            .unwrap();
+        crate::transcript::sql::segments(conn, v.id)
+            .unwrap()
+            .into_iter()
+            .map(|r| crate::transcript::Segment::from(r).speaker)
+            .collect()
+    }
+
+    #[test]
+    fn usage_counts_recordings_and_time_from_current_versions_and_the_library() {
+        let mut conn = crate::storage::open_in_memory().unwrap();
+        let conn = conn.transaction().unwrap();
+        let a = transcript_of(&conn, 1, &[Some("Ann"), Some("Bo"), Some("Ann"), None]);
+        transcript_of(&conn, 2, &[Some("Ann"), Some("  ")]);
+        remember(&conn, "Cy", &vec![1.0; DIM], 2, 1).unwrap();
+        remember(&conn, "Ann", &vec![1.0; DIM], 5, 1).unwrap();
+        let u = usage(&conn).unwrap();
+        let names: Vec<&str> = u.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["Ann", "Bo", "Cy"]);
+        assert_eq!((u[0].recordings, u[0].transcripts), (2, 2));
+        // 900 + 902 in the first, 900 in the second.
+        assert_eq!(u[0].speaking_ms, 2_702);
+        assert!(u[0].remembered);
+        assert_eq!(u[0].windows, 5);
+        // Her longest segment is where to hear her.
+        assert_eq!(
+            u[0].sample,
+            Some(Sample {
+                transcript: a,
+                segment_index: 2,
+                start_ms: 2_000,
+                end_ms: 2_902
+            })
+        );
+        assert_eq!(
+            (u[1].recordings, u[1].speaking_ms, u[1].remembered),
+            (1, 901, false)
+        );
+        assert_eq!(
+            (u[2].recordings, u[2].sample, u[2].remembered),
+            (0, None, true)
+        );
+    }
+
+    #[test]
+    fn renaming_and_merging_everywhere_make_new_versions_of_each_transcript() {
+        let mut conn = crate::storage::open_in_memory().unwrap();
+        let conn = conn.transaction().unwrap();
+        let a = transcript_of(
+            &conn,
+            1,
+            &[Some("SPEAKER_01"), Some("Bo"), Some("SPEAKER_01")],
+        );
+        let b = transcript_of(&conn, 2, &[Some("Bo"), None]);
+        let c = transcript_of(&conn, 3, &[Some("Cy")]);
+        remember(&conn, "Bo", &vec![1.0; DIM], 2, 1).unwrap();
+        // Taken names, unknown speakers and empty names are refused; nothing changes.
+        for (old, new) in [
+            ("SPEAKER_01", "Bo"),
+            ("SPEAKER_01", "Cy"),
+            ("Nobody", "Zed"),
+        ] {
+            assert!(
+                rename_everywhere(&conn, old, new, 2).is_err(),
+                "{old} -> {new}"
+            );
+        }
+        assert!(rename_everywhere(&conn, "Bo", " ", 2).is_err());
+        assert_eq!(usage(&conn).unwrap().len(), 3);
+        // A name only on segments: renamed in the transcript that has it.
+        let r = rename_everywhere(&conn, "SPEAKER_01", " Ann ", 2).unwrap();
+        assert_eq!(
+            r,
+            Changed {
+                library: false,
+                versions: vec![(a, 2)]
+            }
+        );
+        let ann = Some("Ann".to_owned());
+        let bo = Some("Bo".to_owned());
+        assert_eq!(
+            speakers_of(&conn, a),
+            [ann.clone(), bo.clone(), ann.clone()]
+        );
+        let v2 = crate::transcript::sql::current_version(&conn, a)
+            .unwrap()
+            .unwrap();
+        assert_eq!(v2.author.as_deref(), Some("speakers"));
+        assert_eq!(v2.note.as_deref(), Some("SPEAKER_01 renamed Ann"));
+        assert!(v2.based_on.is_some());
+        // A remembered speaker: the library and both transcripts.
+        let r = rename_everywhere(&conn, "Bo", "Robert", 3).unwrap();
+        assert_eq!(
+            r,
+            Changed {
+                library: true,
+                versions: vec![(a, 3), (b, 2)]
+            }
+        );
+        assert_eq!(known(&conn).unwrap()[0].name, "Robert");
+        assert_eq!(speakers_of(&conn, b), [Some("Robert".to_owned()), None]);
+        // Merged: Cy's segments are Robert's; Cy was not remembered, so the library keeps
+        // Robert's voiceprint alone.
+        let r = merge_everywhere(&conn, "Robert", "Cy", 4).unwrap();
+        assert_eq!(
+            r,
+            Changed {
+                library: false,
+                versions: vec![(c, 2)]
+            }
+        );
+        assert_eq!(speakers_of(&conn, c), [Some("Robert".to_owned())]);
+        assert!(merge_everywhere(&conn, "Robert", "Robert", 5).is_err());
+        assert!(merge_everywhere(&conn, "Robert", "Cy", 5).is_err());
+        // The old versions are untouched.
+        let v1 = crate::transcript::sql::version_by_number(&conn, a, 1)
+            .unwrap()
+            .unwrap();
+        let first: Vec<Option<String>> = crate::transcript::sql::segments(&conn, v1.id)
+            .unwrap()
+            .into_iter()
+            .map(|r| crate::transcript::Segment::from(r).speaker)
+            .collect();
+        assert_eq!(first[0].as_deref(), Some("SPEAKER_01"));
+        let names: Vec<String> = usage(&conn).unwrap().into_iter().map(|u| u.name).collect();
+        assert_eq!(names, ["Ann", "Robert"]);
     }
 }

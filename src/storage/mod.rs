@@ -57,6 +57,9 @@ pub enum StorageError {
     Invalid(String),
     #[error("{0} does not exist")]
     NotFound(String),
+    /// A request the data does not allow, said as the user would (a name already taken).
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// The migrations, in order. Append-only: `tests/store.rs` checks that every file in
