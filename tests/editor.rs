@@ -2447,3 +2447,124 @@ fn find_speakers_gives_the_open_transcript_its_speakers_as_a_new_version() {
     });
     assert!(matches!(ev, EditorEvent::Stale { base: 2, .. }), "{ev:?}");
 }
+
+/// The speakers panel's rename and merge, headless: the library's speakers are listed (a
+/// label once per recording); a rename with nothing unsaved opens the transcript's new
+/// version at the same segment; with unsaved edits, the edits stay and the same rename is
+/// made to them (undoable), so that saving them on top of the new version keeps both.
+#[test]
+fn renaming_a_speaker_from_the_panel_follows_into_the_open_transcript() {
+    use verbatim::editor::speakers::{LibrarySpeakers, SpeakersCommand};
+    let dir = tempfile::tempdir().unwrap();
+    let (mut app, t) = app_with_transcript(dir.path());
+    {
+        let mut conn = verbatim::storage::open(&dir.path().join("verbatim.db")).unwrap();
+        let tx = conn.transaction().unwrap();
+        let mut segs = jfk_segs();
+        for (i, s) in segs.iter_mut().enumerate() {
+            s.speaker = Some(format!("SPEAKER_0{}", 1 + i % 2));
+        }
+        transcript::sql::add_version(&tx, t, &NewVersion::new(VersionSource::Edit), &segs, 1)
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    send(
+        &mut app,
+        EditorCommand::Open {
+            transcript: t,
+            version: None,
+            segment: Some(2),
+        },
+        |e| matches!(e, EditorEvent::Opened { .. }),
+    );
+    app.world_mut().write_message(SpeakersCommand::List);
+    assert!(update_until(&mut app, Duration::from_secs(30), |w| {
+        w.resource::<LibrarySpeakers>().list.len() == 2
+    }));
+    let listed = app.world().resource::<LibrarySpeakers>().list.clone();
+    assert!(listed.iter().all(|s| s.only_in == Some(t)), "{listed:?}");
+
+    let rename = |app: &mut App, from: &str, to: &str, then: fn(&EditorEvent) -> bool| {
+        app.world_mut().resource_mut::<Events>().0.clear();
+        app.world_mut().write_message(SpeakersCommand::Rename {
+            from: from.into(),
+            to: to.into(),
+            scope: Some(t),
+        });
+        assert!(update_until(app, Duration::from_secs(30), |w| {
+            w.resource::<Events>().0.iter().any(then)
+        }));
+        app.world().resource::<Events>().0.clone()
+    };
+    // Nothing unsaved: version 3 opens, at the same segment.
+    let got = rename(&mut app, "SPEAKER_01", "Ann", |e| {
+        matches!(e, EditorEvent::Opened { version: 3, .. })
+    });
+    assert!(
+        got.contains(&EditorEvent::SpeakersChanged {
+            from: "SPEAKER_01".into(),
+            to: "Ann".into(),
+            merged: false,
+            versions: 1
+        }),
+        "{got:?}"
+    );
+    let doc = app.world().resource::<Editor>().doc.as_ref().unwrap();
+    assert_eq!(doc.selected, Some(2));
+    assert_eq!(doc.session.segments()[0].speaker.as_deref(), Some("Ann"));
+    assert!(update_until(&mut app, Duration::from_secs(30), |w| {
+        w.resource::<LibrarySpeakers>()
+            .list
+            .iter()
+            .any(|s| s.name == "Ann")
+    }));
+
+    // Unsaved edits: they stay, and get the rename too.
+    app.world_mut()
+        .write_message(EditorCommand::Edit(Edit::SetText {
+            index: 1,
+            text: "ask not now".into(),
+        }));
+    app.update();
+    rename(&mut app, "SPEAKER_02", "Bo", |e| {
+        matches!(e, EditorEvent::SpeakersChanged { .. })
+    });
+    for _ in 0..5 {
+        app.update();
+    }
+    let doc = app.world().resource::<Editor>().doc.as_ref().unwrap();
+    assert!(doc.session.dirty());
+    assert_eq!(doc.version.number, 3, "not reopened under the edits");
+    assert_eq!(doc.session.segments()[1].text, "ask not now");
+    assert_eq!(doc.session.segments()[1].speaker.as_deref(), Some("Bo"));
+    let got = send(&mut app, EditorCommand::Save { note: None }, |e| {
+        !matches!(e, EditorEvent::Opened { .. })
+    });
+    assert!(
+        matches!(got, EditorEvent::Stale { current: 4, .. }),
+        "{got:?}"
+    );
+    let got = send(&mut app, EditorCommand::SaveOnTop { note: None }, |e| {
+        matches!(e, EditorEvent::Saved { .. } | EditorEvent::Failed(_))
+    });
+    assert_eq!(
+        got,
+        EditorEvent::Saved {
+            transcript: t,
+            version: 5
+        }
+    );
+    let conn = verbatim::storage::open(&dir.path().join("verbatim.db")).unwrap();
+    let v = transcript::sql::current_version(&conn, t).unwrap().unwrap();
+    let saved: Vec<(String, Option<String>)> = transcript::sql::segments(&conn, v.id)
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            let s = Segment::from(r);
+            (s.text, s.speaker)
+        })
+        .collect();
+    assert_eq!(saved[1], ("ask not now".into(), Some("Bo".into())));
+    assert_eq!(saved[0].1.as_deref(), Some("Ann"));
+    assert_eq!(saved[3].1.as_deref(), Some("Bo"));
+}

@@ -31,6 +31,7 @@ struct Panel {
     rows: Vec<AudioFileRow>,
     job_state: std::collections::HashMap<AudioFileId, String>,
     hits: Vec<verbatim::transcript::sql::SearchHit>,
+    speakers: Vec<verbatim::speakers::sql::SpeakerUsage>,
     loaded: bool,
     state: UiState,
     intents: Vec<Intent>,
@@ -48,6 +49,7 @@ fn harness(rows: Vec<AudioFileRow>, loaded: bool) -> Harness<'static, Panel> {
                 job_state: &p.job_state,
                 transcript_of: &Default::default(),
                 search_results: &p.hits,
+                speakers: &p.speakers,
             };
             library_panel::show(ui, &view, &mut p.state, &mut p.intents);
         },
@@ -55,6 +57,7 @@ fn harness(rows: Vec<AudioFileRow>, loaded: bool) -> Harness<'static, Panel> {
             rows,
             job_state: Default::default(),
             hits: Vec::new(),
+            speakers: Vec::new(),
             loaded,
             state: UiState::default(),
             intents: Vec::new(),
@@ -772,4 +775,105 @@ fn every_symbol_the_panels_use_can_be_drawn() {
     missing.sort();
     missing.dedup();
     assert!(missing.is_empty(), "no glyph for: {missing:#?}");
+}
+
+/// The speakers panel: people and each recording's labels with their recordings and time;
+/// Hear, Rename (the field takes the keyboard with the old name selected: typing replaces
+/// it) and Merge (a person, or a label of the same recording) as intents.
+#[test]
+fn the_speakers_panel_names_hears_and_merges_as_intents() {
+    use verbatim::speakers::sql::{Sample, SpeakerUsage};
+    use verbatim::storage::ids::TranscriptId;
+    use verbatim::ui::speakers_panel::SpeakersIntent;
+    let sample = Sample {
+        transcript: TranscriptId(2),
+        segment_index: 4,
+        start_ms: 12_000,
+        end_ms: 19_500,
+    };
+    let who = |name: &str, only_in: Option<i64>| SpeakerUsage {
+        name: name.into(),
+        only_in: only_in.map(TranscriptId),
+        recording: only_in.map(|t| format!("call{t}.wav")),
+        remembered: only_in.is_none(),
+        windows: if only_in.is_none() { 40 } else { 0 },
+        recordings: 1 + u32::from(only_in.is_none()),
+        transcripts: 1,
+        speaking_ms: 83_000,
+        sample: Some(sample),
+    };
+    let mut h = harness(vec![row(1, "call.wav", 60_000)], true);
+    h.state_mut().speakers = vec![
+        who("Maeve", None),
+        who("SPEAKER_01", Some(2)),
+        who("SPEAKER_02", Some(2)),
+        who("SPEAKER_01", Some(3)),
+    ];
+    h.run();
+    h.get_by_label("Speakers (4)").click();
+    h.run();
+    assert!(
+        h.query_by_label("2 recordings · 1:23 · voice kept")
+            .is_some()
+    );
+    assert_eq!(h.query_all_by_label("in call2.wav · 1:23").count(), 2);
+    h.get_all_by_label("▶ Hear").next().unwrap().click();
+    h.run();
+    assert_eq!(
+        h.state().intents,
+        [Intent::Speakers(SpeakersIntent::Hear(sample))]
+    );
+    h.state_mut().intents.clear();
+    // Rename the first label: typing replaces its name at once.
+    h.get_all_by_label("Rename…").nth(1).unwrap().click();
+    h.run();
+    h.run();
+    // The third field (after import and search), its old name selected.
+    let field = h
+        .query_all_by_role(egui::accesskit::Role::TextInput)
+        .last()
+        .unwrap();
+    assert_eq!(field.value().as_deref(), Some("SPEAKER_01"));
+    field.type_text("Ed");
+    h.run();
+    h.get_by_label("Rename").click();
+    h.run();
+    assert_eq!(
+        h.state().intents,
+        [Intent::Speakers(SpeakersIntent::Rename {
+            from: "SPEAKER_01".into(),
+            to: "Ed".into(),
+            scope: Some(TranscriptId(2)),
+        })]
+    );
+    h.state_mut().intents.clear();
+    // Merge the second label of recording 2: into Maeve or the other label of that
+    // recording, never a label of another recording. (Maeve, the only person, has nobody to
+    // be merged into: her row has no Merge.)
+    assert_eq!(h.query_all_by_label("Merge…").count(), 3);
+    h.get_all_by_label("Merge…").nth(1).unwrap().click();
+    h.run();
+    h.query_all_by_role(egui::accesskit::Role::ComboBox)
+        .next()
+        .unwrap()
+        .click();
+    h.run();
+    h.run();
+    let labels = h.query_all_by_label("SPEAKER_01").count();
+    assert_eq!(
+        labels, 3,
+        "the two rows, and one choice: the label of the same recording"
+    );
+    h.get_all_by_label("Maeve").last().unwrap().click();
+    h.run();
+    h.get_by_label("Merge").click();
+    h.run();
+    assert_eq!(
+        h.state().intents,
+        [Intent::Speakers(SpeakersIntent::Merge {
+            into: "Maeve".into(),
+            from: "SPEAKER_02".into(),
+            scope: Some(TranscriptId(2)),
+        })]
+    );
 }

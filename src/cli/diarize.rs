@@ -17,6 +17,7 @@ use crate::speakers::der::der;
 use crate::speakers::diarize::{MAX_SPEAKERS, Speakers};
 use crate::speakers::run::{self, Diarized, Method, SavedSpeakers};
 use crate::speakers::{read_rttm, sql};
+use crate::storage::ids::TranscriptId;
 use crate::storage::now_ms;
 use crate::transcribe::catalog;
 use crate::transcript::export::timestamp;
@@ -309,6 +310,10 @@ pub enum SpeakersCommand {
         old: String,
         #[arg(value_name = "NEW")]
         new: String,
+        /// Only in this transcript (a label such as SPEAKER_01 is a person of one recording:
+        /// when several have it, say which).
+        #[arg(long, value_name = "ID")]
+        transcript: Option<i64>,
     },
     /// Merge speaker FROM into INTO everywhere: one person under two names becomes one (in the
     /// library and in every transcript, a new version of each).
@@ -317,6 +322,9 @@ pub enum SpeakersCommand {
         into: String,
         #[arg(value_name = "FROM")]
         from: String,
+        /// Only in this transcript.
+        #[arg(long, value_name = "ID")]
+        transcript: Option<i64>,
     },
 }
 
@@ -341,17 +349,27 @@ pub(super) fn speakers(
         Ok(ExitCode::SUCCESS)
     };
     match command {
-        Some(SpeakersCommand::Rename { old, new }) => {
+        Some(SpeakersCommand::Rename {
+            old,
+            new,
+            transcript,
+        }) => {
             let mut conn = crate::storage::open(&data.db_path())?;
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let c = sql::rename_everywhere(&tx, &old, &new, now_ms())?;
+            let c =
+                sql::rename_everywhere(&tx, &old, &new, transcript.map(TranscriptId), now_ms())?;
             tx.commit()?;
             return changed(format!("renamed {old} to {}", new.trim()), c);
         }
-        Some(SpeakersCommand::Merge { into, from }) => {
+        Some(SpeakersCommand::Merge {
+            into,
+            from,
+            transcript,
+        }) => {
             let mut conn = crate::storage::open(&data.db_path())?;
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let c = sql::merge_everywhere(&tx, &into, &from, now_ms())?;
+            let c =
+                sql::merge_everywhere(&tx, &into, &from, transcript.map(TranscriptId), now_ms())?;
             tx.commit()?;
             return changed(format!("merged {from} into {into}"), c);
         }
@@ -360,6 +378,9 @@ pub(super) fn speakers(
     #[derive(Serialize)]
     struct Row<'a> {
         name: &'a str,
+        /// A label of this transcript only (`SPEAKER_01`: a different person in each).
+        transcript: Option<TranscriptId>,
+        recording: Option<&'a str>,
         /// Has a voiceprint: recognised in later recordings.
         remembered: bool,
         recordings: u32,
@@ -377,6 +398,8 @@ pub(super) fn speakers(
         .iter()
         .map(|u| Row {
             name: &u.name,
+            transcript: u.only_in,
+            recording: u.recording.as_deref(),
             remembered: u.remembered,
             recordings: u.recordings,
             transcripts: u.transcripts,
@@ -398,9 +421,14 @@ pub(super) fn speakers(
                 1 => "1 recording".to_owned(),
                 n => format!("{n} recordings"),
             };
+            let name = match (r.transcript, r.recording) {
+                (Some(t), Some(rec)) => format!("{} (transcript {}, {rec})", r.name, t.0),
+                (Some(t), None) => format!("{} (transcript {})", r.name, t.0),
+                _ => r.name.to_owned(),
+            };
             emit(format_args!(
                 "{}  {recordings}, {} speaking{}",
-                super::terminal_safe(r.name),
+                super::terminal_safe(&name),
                 crate::library::format_duration_ms((r.speaking_s * 1000.0) as u64),
                 if r.remembered {
                     format!(", voice remembered ({} windows)", r.windows)

@@ -235,6 +235,14 @@ pub enum EditorEvent {
         version: Option<u32>,
         speakers: Vec<String>,
     },
+    /// A speaker renamed (or merged into another) everywhere: `versions` transcripts got a
+    /// new version.
+    SpeakersChanged {
+        from: String,
+        to: String,
+        merged: bool,
+        versions: usize,
+    },
 }
 
 pub struct EditorPlugin {
@@ -287,10 +295,14 @@ impl Plugin for EditorPlugin {
             .add_message::<crate::transcribe::JobFinished>()
             .init_resource::<Replies<EditorReply>>()
             .init_resource::<speakers::SpeakerTask>()
+            .init_resource::<speakers::LibrarySpeakers>()
+            .init_resource::<Replies<speakers::SpeakersReply>>()
+            .add_message::<speakers::SpeakersCommand>()
             .add_systems(
                 Update,
                 // After the storage answers: both write the editor's events.
-                speakers::finish_speakers
+                (speakers::finish_speakers, speakers::finish_speaker_changes)
+                    .chain()
                     .after(apply_replies)
                     .in_set(AppSystems::Ingest.of(Feature::Editor)),
             )
@@ -312,6 +324,8 @@ impl Plugin for EditorPlugin {
                     follow_new_versions,
                     handle_commands,
                     speakers::start_speakers,
+                    speakers::refresh_speakers,
+                    speakers::speakers_commands,
                     segments::mirror,
                     segments::link_versions,
                     flags::flag_segments,

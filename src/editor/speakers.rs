@@ -4,6 +4,9 @@
 //! built on the version that was current when the work began (`speakers::run`); the editor
 //! opens it unless the user has unsaved edits (then the version is in the list and the edits
 //! stay: saving them later is refused as stale, as after any other new version).
+//!
+//! The library's speakers (the speakers panel): listed from `speakers::sql::usage`, renamed
+//! and merged everywhere in the writer's transaction, the open transcript following.
 
 use std::path::PathBuf;
 
@@ -13,9 +16,11 @@ use crossbeam_channel::{Receiver, TryRecvError};
 use super::{Editor, EditorCommand, EditorEvent, EditorStore};
 use crate::speakers::diarize::Speakers;
 use crate::speakers::run::{SavedSpeakers, diarize_transcript};
+use crate::speakers::sql::{self, Changed, SpeakerUsage};
 use crate::storage::ids::TranscriptId;
-use crate::storage::plugin::Database;
+use crate::storage::plugin::{Database, Replies};
 use crate::transcribe::TranscribeSettings;
+use crate::transcript::edit::Edit;
 
 /// The diarization running for a transcript, if one is.
 #[derive(Resource, Default)]
@@ -123,6 +128,195 @@ pub(super) fn finish_speakers(
         }
         Err(e) => {
             events.write(EditorEvent::Failed(format!("Finding speakers failed: {e}")));
+        }
+    }
+}
+
+/// The speakers the library knows, as the speakers panel lists them (read again after
+/// anything that can change them: a new version of any transcript, speakers found, renamed
+/// or merged).
+#[derive(Resource, Debug, Default)]
+pub struct LibrarySpeakers {
+    pub list: Vec<SpeakerUsage>,
+    pub loaded: bool,
+}
+
+/// What the speakers panel asks for.
+#[derive(Message, Debug, Clone, PartialEq, Eq)]
+pub enum SpeakersCommand {
+    /// Read the library's speakers again.
+    List,
+    /// Rename a speaker everywhere (the voiceprint, every transcript: a new version each),
+    /// or in one transcript (a label of one recording).
+    Rename {
+        from: String,
+        to: String,
+        scope: Option<TranscriptId>,
+    },
+    /// One person under two names: `from` becomes `into` everywhere (or in one transcript).
+    Merge {
+        into: String,
+        from: String,
+        scope: Option<TranscriptId>,
+    },
+}
+
+pub(super) enum SpeakersReply {
+    Listed(Result<Vec<SpeakerUsage>, String>),
+    Changed {
+        from: String,
+        to: String,
+        merged: bool,
+        result: Result<Changed, String>,
+    },
+}
+
+/// The panel's commands: queries on the reader, changes in the writer's transaction.
+pub(super) fn speakers_commands(
+    mut commands: MessageReader<SpeakersCommand>,
+    db: Option<ResMut<Database>>,
+    replies: Res<Replies<SpeakersReply>>,
+) {
+    let Some(mut db) = db else {
+        commands.clear();
+        return;
+    };
+    let mut listed = false;
+    for c in commands.read() {
+        match c.clone() {
+            SpeakersCommand::List if !listed => {
+                listed = true;
+                db.read(
+                    |conn| sql::usage(conn).map_err(|e| e.to_string()),
+                    replies.to(SpeakersReply::Listed),
+                );
+            }
+            SpeakersCommand::List => {}
+            SpeakersCommand::Rename { from, to, scope } => {
+                let (f, t) = (from.clone(), to.trim().to_owned());
+                db.write(
+                    move |conn, _| {
+                        sql::rename_everywhere(conn, &f, &t, scope, crate::storage::now_ms())
+                            .map_err(|e| e.to_string())
+                    },
+                    replies.to(move |result| SpeakersReply::Changed {
+                        from,
+                        to: to.trim().to_owned(),
+                        merged: false,
+                        result,
+                    }),
+                );
+            }
+            SpeakersCommand::Merge { into, from, scope } => {
+                let (f, t) = (from.clone(), into.clone());
+                db.write(
+                    move |conn, _| {
+                        sql::merge_everywhere(conn, &t, &f, scope, crate::storage::now_ms())
+                            .map_err(|e| e.to_string())
+                    },
+                    replies.to(move |result| SpeakersReply::Changed {
+                        from,
+                        to: into,
+                        merged: true,
+                        result,
+                    }),
+                );
+            }
+        }
+    }
+}
+
+/// The list read again at start and whenever transcripts or speakers change.
+pub(super) fn refresh_speakers(
+    mut changed: MessageReader<crate::library::transcripts::TranscriptsChanged>,
+    mut events: MessageReader<EditorEvent>,
+    mut first: Local<bool>,
+    mut out: MessageWriter<SpeakersCommand>,
+) {
+    let found = events.read().any(|e| {
+        matches!(
+            e,
+            EditorEvent::SpeakersFound { .. }
+                | EditorEvent::SpeakersChanged { .. }
+                | EditorEvent::Saved { .. }
+        )
+    });
+    let changed = changed.read().count() > 0;
+    if !*first || found || changed {
+        *first = true;
+        out.write(SpeakersCommand::List);
+    }
+}
+
+/// The panel's answers. A rename or merge that gave the open transcript a new version: the
+/// editor opens it (at the same segment) when nothing is unsaved; with unsaved edits, the
+/// same change is made to them as an edit (undoable), so that saving them on top of the new
+/// version keeps it.
+pub(super) fn finish_speaker_changes(
+    replies: Res<Replies<SpeakersReply>>,
+    mut library: ResMut<LibrarySpeakers>,
+    editor: Res<Editor>,
+    mut cmds: MessageWriter<EditorCommand>,
+    mut events: MessageWriter<EditorEvent>,
+    mut changed: MessageWriter<crate::library::transcripts::TranscriptsChanged>,
+    mut out: MessageWriter<SpeakersCommand>,
+) {
+    for r in replies.drain() {
+        match r {
+            SpeakersReply::Listed(Ok(list)) => {
+                library.list = list;
+                library.loaded = true;
+            }
+            SpeakersReply::Listed(Err(e)) => {
+                events.write(EditorEvent::Failed(format!(
+                    "Cannot list the speakers: {e}"
+                )));
+            }
+            SpeakersReply::Changed {
+                from,
+                to,
+                merged,
+                result,
+            } => match result {
+                Ok(c) => {
+                    if let Some(doc) = editor.doc.as_ref()
+                        && c.versions.iter().any(|(t, _)| *t == doc.transcript.id)
+                    {
+                        if editor.unsaved() {
+                            cmds.write(EditorCommand::Edit(Edit::RenameSpeaker {
+                                from: from.clone(),
+                                to: to.clone(),
+                            }));
+                        } else {
+                            cmds.write(EditorCommand::Open {
+                                transcript: doc.transcript.id,
+                                version: None,
+                                segment: doc.selected,
+                            });
+                        }
+                    }
+                    if !c.versions.is_empty() {
+                        changed.write(crate::library::transcripts::TranscriptsChanged);
+                    }
+                    out.write(SpeakersCommand::List);
+                    events.write(EditorEvent::SpeakersChanged {
+                        from,
+                        to,
+                        merged,
+                        versions: c.versions.len(),
+                    });
+                }
+                Err(e) => {
+                    events.write(EditorEvent::Refused(format!(
+                        "{} {from}: {e}",
+                        if merged {
+                            "Cannot merge"
+                        } else {
+                            "Cannot rename"
+                        }
+                    )));
+                }
+            },
         }
     }
 }

@@ -146,11 +146,24 @@ pub fn merge(conn: &Connection, into: &str, from: &str, now: i64) -> Result<(), 
     Ok(())
 }
 
+/// Whether `name` is a label diarization gave (`SPEAKER_01`…): such a label names a voice
+/// of one recording only (the same label in another recording is someone else), until the
+/// user names them.
+pub fn is_label(name: &str) -> bool {
+    name.strip_prefix("SPEAKER_")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// A speaker as the library knows them: from its voiceprints (remembered speakers) and from
-/// the current version of every transcript (names given to segments).
+/// the current version of every transcript (names given to segments). A diarization label
+/// (`SPEAKER_01`) is listed once per transcript: it is a different person in each.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SpeakerUsage {
     pub name: String,
+    /// A label of this transcript only (see [`is_label`]).
+    pub only_in: Option<TranscriptId>,
+    /// The recording's name, for a label.
+    pub recording: Option<String>,
     /// Has a voiceprint: later recordings of this voice are recognised.
     pub remembered: bool,
     /// Voiceprint windows (0 when not remembered).
@@ -174,42 +187,99 @@ pub struct Sample {
 }
 
 /// Every speaker: remembered ones and names on segments of current versions, by name
-/// (case-insensitive).
+/// (case-insensitive), a label once per transcript that has it.
 pub fn usage(conn: &Connection) -> Result<Vec<SpeakerUsage>, StorageError> {
+    // One row per speaker and transcript; SQLite gives the bare columns of the row holding
+    // MAX(): their longest segment there.
     let mut st = conn.prepare_cached(
-        "SELECT s.speaker, COUNT(DISTINCT t.audio_file_id), COUNT(DISTINCT t.id), \
-                SUM(s.end_ms - s.start_ms), \
-                MAX(s.end_ms - s.start_ms), t.id, s.idx, s.start_ms, s.end_ms \
+        "SELECT s.speaker, t.id, t.audio_file_id, COALESCE(t.title, a.original_name), \
+                SUM(s.end_ms - s.start_ms), MAX(s.end_ms - s.start_ms), s.idx, s.start_ms, \
+                s.end_ms \
          FROM transcripts t JOIN segments s ON s.version_id = t.current_version_id \
+         JOIN audio_files a ON a.id = t.audio_file_id \
          WHERE s.speaker IS NOT NULL AND length(trim(s.speaker)) > 0 \
-         GROUP BY s.speaker",
+         GROUP BY s.speaker, t.id ORDER BY t.id",
     )?;
-    // SQLite gives the bare columns of the row holding MAX(): the longest segment.
-    let rows = st.query_map([], |r| {
-        Ok(SpeakerUsage {
+    struct Part {
+        name: String,
+        transcript: TranscriptId,
+        file: i64,
+        title: Option<String>,
+        total: i64,
+        longest: i64,
+        sample: Sample,
+    }
+    let parts = st.query_map([], |r| {
+        let transcript = r.get(1)?;
+        Ok(Part {
             name: r.get(0)?,
-            remembered: false,
-            windows: 0,
-            recordings: r.get(1)?,
-            transcripts: r.get(2)?,
-            speaking_ms: r.get::<_, i64>(3)?.max(0) as u64,
-            sample: Some(Sample {
-                transcript: r.get(5)?,
+            transcript,
+            file: r.get(2)?,
+            title: r.get(3)?,
+            total: r.get(4)?,
+            longest: r.get(5)?,
+            sample: Sample {
+                transcript,
                 segment_index: r.get::<_, i64>(6)?.max(0) as usize,
                 start_ms: r.get(7)?,
                 end_ms: r.get(8)?,
-            }),
+            },
         })
     })?;
-    let mut all: Vec<SpeakerUsage> = rows.collect::<Result<_, _>>()?;
+    let mut all: Vec<(SpeakerUsage, Vec<i64>, i64)> = Vec::new();
+    for p in parts {
+        let p = p?;
+        let label = is_label(&p.name);
+        let at = all
+            .iter()
+            .position(|(u, _, _)| u.name == p.name && (!label || u.only_in == Some(p.transcript)));
+        let (u, files, longest) = match at {
+            Some(i) => &mut all[i],
+            None => {
+                all.push((
+                    SpeakerUsage {
+                        name: p.name.clone(),
+                        only_in: label.then_some(p.transcript),
+                        recording: if label { p.title.clone() } else { None },
+                        remembered: false,
+                        windows: 0,
+                        recordings: 0,
+                        transcripts: 0,
+                        speaking_ms: 0,
+                        sample: None,
+                    },
+                    Vec::new(),
+                    -1,
+                ));
+                let n = all.len() - 1;
+                &mut all[n]
+            }
+        };
+        if !files.contains(&p.file) {
+            files.push(p.file);
+        }
+        u.recordings = files.len() as u32;
+        u.transcripts += 1;
+        u.speaking_ms += p.total.max(0) as u64;
+        if p.longest > *longest {
+            *longest = p.longest;
+            u.sample = Some(p.sample);
+        }
+    }
+    let mut all: Vec<SpeakerUsage> = all.into_iter().map(|(u, _, _)| u).collect();
     for k in known(conn)? {
-        match all.iter_mut().find(|u| u.name == k.name) {
+        match all
+            .iter_mut()
+            .find(|u| u.name == k.name && u.only_in.is_none())
+        {
             Some(u) => {
                 u.remembered = true;
                 u.windows = k.windows;
             }
             None => all.push(SpeakerUsage {
                 name: k.name,
+                only_in: None,
+                recording: None,
                 remembered: true,
                 windows: k.windows,
                 recordings: 0,
@@ -219,10 +289,11 @@ pub fn usage(conn: &Connection) -> Result<Vec<SpeakerUsage>, StorageError> {
             }),
         }
     }
+    // Names first (people), then the labels of each recording.
     all.sort_by(|a, b| {
-        a.name
-            .to_lowercase()
-            .cmp(&b.name.to_lowercase())
+        (a.only_in.is_some(), a.only_in)
+            .cmp(&(b.only_in.is_some(), b.only_in))
+            .then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
             .then_with(|| a.name.cmp(&b.name))
     });
     Ok(all)
@@ -248,19 +319,19 @@ fn transcripts_with(conn: &Connection, name: &str) -> Result<Vec<TranscriptId>, 
     Ok(ids.collect::<Result<_, _>>()?)
 }
 
-/// Gives every segment of `from` in the current version of each transcript to `to`: a new
-/// version of each (source `edit`, author `speakers`, built on the current one), as any
+/// Gives every segment of `from` in the current version of each of `transcripts` to `to`: a
+/// new version of each (source `edit`, author `speakers`, built on the current one), as any
 /// other edit of a transcript. Run it inside a transaction (the callers do).
 fn rewrite_transcripts(
     conn: &Connection,
-    from: &str,
-    to: &str,
+    transcripts: &[TranscriptId],
+    (from, to): (&str, &str),
     note: &str,
     now: i64,
 ) -> Result<Vec<(TranscriptId, u32)>, StorageError> {
     use crate::transcript::sql as tsql;
     let mut out = Vec::new();
-    for t in transcripts_with(conn, from)? {
+    for &t in transcripts {
         let Some(base) = tsql::current_version(conn, t)? else {
             continue;
         };
@@ -284,18 +355,49 @@ fn rewrite_transcripts(
     Ok(out)
 }
 
-fn used_anywhere(conn: &Connection, name: &str) -> Result<bool, StorageError> {
-    Ok(exists(conn, name)? || !transcripts_with(conn, name)?.is_empty())
+/// Where a change of `name` applies: the transcripts it is made in, and whether the
+/// library's voiceprints take part (not when it is made in one transcript only). A label
+/// (`SPEAKER_01`) is a person of one recording: without `scope`, it is refused when several
+/// transcripts have it.
+fn reach(
+    conn: &Connection,
+    name: &str,
+    scope: Option<TranscriptId>,
+) -> Result<(Vec<TranscriptId>, bool), StorageError> {
+    let with = transcripts_with(conn, name)?;
+    match scope {
+        Some(t) if with.contains(&t) => Ok((vec![t], false)),
+        Some(t) => Err(StorageError::NotFound(format!(
+            "the speaker {name:?} in transcript {}",
+            t.0
+        ))),
+        // A label of one recording: named there only (after anyone, known or not).
+        None if is_label(name) && with.len() == 1 => Ok((with, false)),
+        None if is_label(name) && with.len() > 1 => {
+            let list: Vec<String> = with.iter().map(|t| t.0.to_string()).collect();
+            Err(StorageError::Refused(format!(
+                "{name} is a label of several recordings (transcripts {}), a different person \
+                 in each: say which transcript (`--transcript ID` on the command line)",
+                list.join(", ")
+            )))
+        }
+        None if with.is_empty() && !exists(conn, name)? => {
+            Err(StorageError::NotFound(format!("the speaker {name:?}")))
+        }
+        None => Ok((with, true)),
+    }
 }
 
-/// Renames a speaker everywhere: the library's voiceprint (when remembered) and their
-/// segments in the current version of every transcript (a new version each). A name already
-/// used by another speaker is refused (merge the two instead), as is a name nobody has.
-/// Run it inside a transaction.
+/// Renames a speaker: everywhere (the library's voiceprint when remembered, and their
+/// segments in the current version of every transcript, a new version each), or in one
+/// transcript (`scope`: naming a label of a recording after a person, who may be known
+/// already). A name another speaker already has where the change applies is refused (merge
+/// the two instead), as is a name nobody has. Run it inside a transaction.
 pub fn rename_everywhere(
     conn: &Connection,
     old: &str,
     new: &str,
+    scope: Option<TranscriptId>,
     now: i64,
 ) -> Result<Changed, StorageError> {
     let new = new.trim();
@@ -307,30 +409,42 @@ pub fn rename_everywhere(
     if new == old {
         return Ok(Changed::default());
     }
-    if used_anywhere(conn, new)? {
+    let (transcripts, library) = reach(conn, old, scope)?;
+    let taken = if library {
+        exists(conn, new)? || !transcripts_with(conn, new)?.is_empty()
+    } else {
+        transcripts_with(conn, new)?
+            .iter()
+            .any(|t| transcripts.contains(t))
+    };
+    if taken {
         return Err(StorageError::Refused(format!(
             "there is already a speaker named {new:?} (merge the two instead)"
         )));
     }
-    if !used_anywhere(conn, old)? {
-        return Err(StorageError::NotFound(format!("the speaker {old:?}")));
-    }
-    let library = exists(conn, old)?;
+    let library = library && exists(conn, old)?;
     if library {
         rename(conn, old, new, now)?;
     }
-    let versions = rewrite_transcripts(conn, old, new, &format!("{old} renamed {new}"), now)?;
+    let versions = rewrite_transcripts(
+        conn,
+        &transcripts,
+        (old, new),
+        &format!("{old} renamed {new}"),
+        now,
+    )?;
     Ok(Changed { library, versions })
 }
 
-/// Merges speaker `from` into `into` everywhere (one person under two names): one
-/// voiceprint (the means weighted by their windows; `from`'s alone becomes `into`'s), and
+/// Merges speaker `from` into `into` (one person under two names): everywhere, one
+/// voiceprint (the means weighted by their windows; `from`'s alone becomes `into`'s) and
 /// `from`'s segments in the current version of every transcript given to `into` (a new
-/// version each). Run it inside a transaction.
+/// version each); or in one transcript (`scope`). Run it inside a transaction.
 pub fn merge_everywhere(
     conn: &Connection,
     into: &str,
     from: &str,
+    scope: Option<TranscriptId>,
     now: i64,
 ) -> Result<Changed, StorageError> {
     if into == from {
@@ -338,24 +452,29 @@ pub fn merge_everywhere(
             "a speaker cannot be merged with itself".into(),
         ));
     }
-    for name in [into, from] {
-        if !used_anywhere(conn, name)? {
-            return Err(StorageError::NotFound(format!("the speaker {name:?}")));
-        }
+    let (transcripts, library) = reach(conn, from, scope)?;
+    if library && !exists(conn, into)? && transcripts_with(conn, into)?.is_empty() {
+        return Err(StorageError::NotFound(format!("the speaker {into:?}")));
     }
-    let library = match (exists(conn, into)?, exists(conn, from)?) {
-        (true, true) => {
-            merge(conn, into, from, now)?;
-            true
-        }
-        (false, true) => {
-            rename(conn, from, into, now)?;
-            true
-        }
-        _ => false,
-    };
-    let versions =
-        rewrite_transcripts(conn, from, into, &format!("{from} merged into {into}"), now)?;
+    let library = library
+        && match (exists(conn, into)?, exists(conn, from)?) {
+            (true, true) => {
+                merge(conn, into, from, now)?;
+                true
+            }
+            (false, true) => {
+                rename(conn, from, into, now)?;
+                true
+            }
+            _ => false,
+        };
+    let versions = rewrite_transcripts(
+        conn,
+        &transcripts,
+        (from, into),
+        &format!("{from} merged into {into}"),
+        now,
+    )?;
     Ok(Changed { library, versions })
 }
 
@@ -479,13 +598,34 @@ mod tests {
     fn usage_counts_recordings_and_time_from_current_versions_and_the_library() {
         let mut conn = crate::storage::open_in_memory().unwrap();
         let conn = conn.transaction().unwrap();
-        let a = transcript_of(&conn, 1, &[Some("Ann"), Some("Bo"), Some("Ann"), None]);
-        transcript_of(&conn, 2, &[Some("Ann"), Some("  ")]);
+        let a = transcript_of(
+            &conn,
+            1,
+            &[
+                Some("Ann"),
+                Some("Bo"),
+                Some("Ann"),
+                None,
+                Some("SPEAKER_01"),
+            ],
+        );
+        let b = transcript_of(&conn, 2, &[Some("Ann"), Some("  "), Some("SPEAKER_01")]);
         remember(&conn, "Cy", &vec![1.0; DIM], 2, 1).unwrap();
         remember(&conn, "Ann", &vec![1.0; DIM], 5, 1).unwrap();
         let u = usage(&conn).unwrap();
-        let names: Vec<&str> = u.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["Ann", "Bo", "Cy"]);
+        let names: Vec<(&str, Option<TranscriptId>)> =
+            u.iter().map(|s| (s.name.as_str(), s.only_in)).collect();
+        // People first; a label once per recording (a different person in each).
+        assert_eq!(
+            names,
+            [
+                ("Ann", None),
+                ("Bo", None),
+                ("Cy", None),
+                ("SPEAKER_01", Some(a)),
+                ("SPEAKER_01", Some(b))
+            ]
+        );
         assert_eq!((u[0].recordings, u[0].transcripts), (2, 2));
         // 900 + 902 in the first, 900 in the second.
         assert_eq!(u[0].speaking_ms, 2_702);
@@ -509,6 +649,10 @@ mod tests {
             (u[2].recordings, u[2].sample, u[2].remembered),
             (0, None, true)
         );
+        assert_eq!((u[3].recordings, u[3].speaking_ms), (1, 904));
+        assert_eq!(u[3].recording.as_deref(), Some("1.wav"));
+        assert_eq!(u[4].sample.map(|s| s.transcript), Some(b));
+        assert!(is_label("SPEAKER_07") && !is_label("SPEAKER_") && !is_label("Speaker 1"));
     }
 
     #[test]
@@ -524,20 +668,17 @@ mod tests {
         let c = transcript_of(&conn, 3, &[Some("Cy")]);
         remember(&conn, "Bo", &vec![1.0; DIM], 2, 1).unwrap();
         // Taken names, unknown speakers and empty names are refused; nothing changes.
-        for (old, new) in [
-            ("SPEAKER_01", "Bo"),
-            ("SPEAKER_01", "Cy"),
-            ("Nobody", "Zed"),
-        ] {
+        for (old, new) in [("SPEAKER_01", "Bo"), ("Bo", "Cy"), ("Nobody", "Zed")] {
             assert!(
-                rename_everywhere(&conn, old, new, 2).is_err(),
+                rename_everywhere(&conn, old, new, None, 2).is_err(),
                 "{old} -> {new}"
             );
         }
-        assert!(rename_everywhere(&conn, "Bo", " ", 2).is_err());
+        assert!(rename_everywhere(&conn, "Bo", " ", None, 2).is_err());
+        assert!(rename_everywhere(&conn, "Cy", "Zed", Some(a), 2).is_err());
         assert_eq!(usage(&conn).unwrap().len(), 3);
-        // A name only on segments: renamed in the transcript that has it.
-        let r = rename_everywhere(&conn, "SPEAKER_01", " Ann ", 2).unwrap();
+        // A label of one recording: renamed in the transcript that has it.
+        let r = rename_everywhere(&conn, "SPEAKER_01", " Ann ", None, 2).unwrap();
         assert_eq!(
             r,
             Changed {
@@ -558,7 +699,7 @@ mod tests {
         assert_eq!(v2.note.as_deref(), Some("SPEAKER_01 renamed Ann"));
         assert!(v2.based_on.is_some());
         // A remembered speaker: the library and both transcripts.
-        let r = rename_everywhere(&conn, "Bo", "Robert", 3).unwrap();
+        let r = rename_everywhere(&conn, "Bo", "Robert", None, 3).unwrap();
         assert_eq!(
             r,
             Changed {
@@ -570,7 +711,7 @@ mod tests {
         assert_eq!(speakers_of(&conn, b), [Some("Robert".to_owned()), None]);
         // Merged: Cy's segments are Robert's; Cy was not remembered, so the library keeps
         // Robert's voiceprint alone.
-        let r = merge_everywhere(&conn, "Robert", "Cy", 4).unwrap();
+        let r = merge_everywhere(&conn, "Robert", "Cy", None, 4).unwrap();
         assert_eq!(
             r,
             Changed {
@@ -579,8 +720,8 @@ mod tests {
             }
         );
         assert_eq!(speakers_of(&conn, c), [Some("Robert".to_owned())]);
-        assert!(merge_everywhere(&conn, "Robert", "Robert", 5).is_err());
-        assert!(merge_everywhere(&conn, "Robert", "Cy", 5).is_err());
+        assert!(merge_everywhere(&conn, "Robert", "Robert", None, 5).is_err());
+        assert!(merge_everywhere(&conn, "Robert", "Cy", None, 5).is_err());
         // The old versions are untouched.
         let v1 = crate::transcript::sql::version_by_number(&conn, a, 1)
             .unwrap()
@@ -593,5 +734,52 @@ mod tests {
         assert_eq!(first[0].as_deref(), Some("SPEAKER_01"));
         let names: Vec<String> = usage(&conn).unwrap().into_iter().map(|u| u.name).collect();
         assert_eq!(names, ["Ann", "Robert"]);
+    }
+
+    #[test]
+    fn a_label_is_a_person_of_one_recording() {
+        let mut conn = crate::storage::open_in_memory().unwrap();
+        let conn = conn.transaction().unwrap();
+        let a = transcript_of(&conn, 1, &[Some("SPEAKER_01"), Some("SPEAKER_02")]);
+        let b = transcript_of(&conn, 2, &[Some("SPEAKER_01"), Some("Maeve")]);
+        remember(&conn, "Maeve", &vec![1.0; DIM], 2, 1).unwrap();
+        // SPEAKER_01 is someone else in each recording: which one must be said.
+        let e = rename_everywhere(&conn, "SPEAKER_01", "Ed", None, 2).unwrap_err();
+        assert!(e.to_string().contains("transcripts 1, 2"), "{e}");
+        assert!(merge_everywhere(&conn, "Maeve", "SPEAKER_01", None, 2).is_err());
+        // Named after a known person in one recording: that recording only, the library's
+        // Maeve untouched.
+        let r = rename_everywhere(&conn, "SPEAKER_01", "Maeve", Some(a), 2).unwrap();
+        assert_eq!(
+            r,
+            Changed {
+                library: false,
+                versions: vec![(a, 2)]
+            }
+        );
+        assert_eq!(speakers_of(&conn, b)[0].as_deref(), Some("SPEAKER_01"));
+        // Where Maeve already speaks, a rename to her is refused; a merge into her is one.
+        assert!(rename_everywhere(&conn, "SPEAKER_01", "Maeve", Some(b), 3).is_err());
+        let r = merge_everywhere(&conn, "Maeve", "SPEAKER_01", Some(b), 3).unwrap();
+        assert_eq!(
+            r,
+            Changed {
+                library: false,
+                versions: vec![(b, 2)]
+            }
+        );
+        assert_eq!(
+            speakers_of(&conn, b),
+            [Some("Maeve".to_owned()), Some("Maeve".to_owned())]
+        );
+        let k = known(&conn).unwrap();
+        assert_eq!((k.len(), k[0].windows), (1, 2));
+        // A label merged into another of its recording.
+        let r = merge_everywhere(&conn, "Maeve", "SPEAKER_02", Some(a), 4).unwrap();
+        assert_eq!(r.versions, [(a, 3)]);
+        assert!(merge_everywhere(&conn, "Maeve", "SPEAKER_02", Some(b), 4).is_err());
+        let u = usage(&conn).unwrap();
+        assert_eq!(u.len(), 1);
+        assert_eq!((u[0].name.as_str(), u[0].recordings), ("Maeve", 2));
     }
 }

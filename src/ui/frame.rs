@@ -79,6 +79,7 @@ pub(super) fn draw(
                     job_state: &job_states(&job_list),
                     transcript_of: &transcript_of,
                     search_results: &ed.editor.search_results,
+                    speakers: &ed.library_speakers.list,
                 };
                 library_panel::show(ui, &view, &mut state, &mut intents);
             });
@@ -170,6 +171,16 @@ fn follow_documents(
         });
     }
     let doc = ed.editor.doc.as_ref().map(|d| d.transcript.id);
+    // A speaker's sample asked for: played once its transcript is open.
+    if let Some((t, ms)) = state.speakers.hear
+        && doc == Some(t)
+    {
+        state.speakers.hear = None;
+        intents.push(Intent::Editor(editor::EditorIntent::Seek {
+            ms,
+            play: true,
+        }));
+    }
     if doc != state.layout.shown_doc {
         state.layout.shown_doc = doc;
         // Another file: the timeline shows it whole.

@@ -20,6 +20,8 @@ pub struct View<'a> {
     pub transcript_of:
         &'a std::collections::HashMap<crate::storage::ids::AudioFileId, FileTranscript>,
     pub search_results: &'a [crate::transcript::sql::SearchHit],
+    /// The library's speakers (the speakers panel).
+    pub speakers: &'a [crate::speakers::sql::SpeakerUsage],
 }
 
 /// A file's newest transcript, as its row shows it.
@@ -89,6 +91,7 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, state: &mut UiState, out: &mut V
         );
     }
     search(ui, view, state, out);
+    super::speakers_panel::show(ui, view.speakers, state, out);
     ui.separator();
 
     if !view.loaded && view.load_error.is_none() {

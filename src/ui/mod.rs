@@ -16,6 +16,7 @@ pub mod schedules;
 pub mod screenshot;
 pub mod settings;
 pub mod settings_view;
+pub mod speakers_panel;
 pub mod status_bar;
 mod textures;
 pub mod transport_bar;
@@ -77,6 +78,8 @@ pub enum Intent {
         segment: Option<usize>,
     },
     Search(String),
+    /// The speakers panel.
+    Speakers(speakers_panel::SpeakersIntent),
 }
 
 /// How serious a notice is.
@@ -145,6 +148,7 @@ pub struct UiState {
     pub recorder: recorder_panel::RecorderUi,
     pub jobs: jobs_panel::JobsUi,
     pub editor: editor::EditorUi,
+    pub speakers: speakers_panel::SpeakersUi,
     pub search: String,
     pub layout: Layout,
     /// The keyboard shortcuts overlay (`?`).
@@ -524,6 +528,8 @@ struct EditorData<'w, 's> {
     player_commands: MessageWriter<'w, crate::playback::PlayerCommand>,
     commands: MessageWriter<'w, crate::editor::EditorCommand>,
     speakers: Res<'w, crate::editor::speakers::SpeakerTask>,
+    library_speakers: Res<'w, crate::editor::speakers::LibrarySpeakers>,
+    speaker_commands: MessageWriter<'w, crate::editor::speakers::SpeakersCommand>,
 }
 
 /// What the recorder panel reads of a take entity.

@@ -51,6 +51,28 @@ pub(super) fn collect_notices(
                     ),
                 },
             ),
+            E::SpeakersChanged {
+                from,
+                to,
+                merged,
+                versions,
+            } => state.notify_about(
+                Topic::Editor,
+                Level::Info,
+                format!(
+                    "{} {to}{}",
+                    if *merged {
+                        format!("{from} merged into")
+                    } else {
+                        format!("{from} renamed")
+                    },
+                    match versions {
+                        0 => String::new(),
+                        1 => " (a new version of 1 transcript)".to_owned(),
+                        n => format!(" (a new version of each of {n} transcripts)"),
+                    }
+                ),
+            ),
             E::Opened { .. } | E::Compared | E::Searched(_) | E::Listed(_) => {}
         }
     }

@@ -227,6 +227,30 @@ pub(super) fn route(
                 );
             }
         }
+        Intent::Speakers(s) => {
+            use crate::editor::speakers::SpeakersCommand as C;
+            use speakers_panel::SpeakersIntent as I;
+            match s {
+                I::Rename { from, to, scope } => {
+                    ed.speaker_commands.write(C::Rename { from, to, scope });
+                }
+                I::Merge { into, from, scope } => {
+                    ed.speaker_commands.write(C::Merge { into, from, scope });
+                }
+                I::Hear(sample) => {
+                    state.speakers.hear = Some((sample.transcript, sample.start_ms));
+                    leave(
+                        state,
+                        ed,
+                        Leave::Open {
+                            transcript: sample.transcript,
+                            version: None,
+                            segment: Some(sample.segment_index),
+                        },
+                    );
+                }
+            }
+        }
         Intent::Search(q) => {
             ed.commands.write(crate::editor::EditorCommand::Search {
                 query: q,
