@@ -2456,6 +2456,14 @@ fn find_speakers_gives_the_open_transcript_its_speakers_as_a_new_version() {
 fn renaming_a_speaker_from_the_panel_follows_into_the_open_transcript() {
     use verbatim::editor::speakers::{LibrarySpeakers, SpeakersCommand};
     let dir = tempfile::tempdir().unwrap();
+    // The speaker model in the models folder: a label named after a person is remembered.
+    let models = dir.path().join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    std::fs::copy(
+        common::manifest_dir().join("../shared/data/models/speaker/campplus_cn_en_common.pt"),
+        models.join("campplus_cn_en_common.pt"),
+    )
+    .unwrap();
     let (mut app, t) = app_with_transcript(dir.path());
     {
         let mut conn = verbatim::storage::open(&dir.path().join("verbatim.db")).unwrap();
@@ -2512,11 +2520,18 @@ fn renaming_a_speaker_from_the_panel_follows_into_the_open_transcript() {
     let doc = app.world().resource::<Editor>().doc.as_ref().unwrap();
     assert_eq!(doc.selected, Some(2));
     assert_eq!(doc.session.segments()[0].speaker.as_deref(), Some("Ann"));
+    // Named after a person: her voice is remembered from her segments, on a thread, and the
+    // panel's list says so.
+    assert!(update_until(&mut app, Duration::from_secs(60), |w| {
+        w.resource::<Events>().0.iter().any(|e| {
+            matches!(e, EditorEvent::VoiceRemembered { name, windows } if name == "Ann" && *windows > 0)
+        })
+    }));
     assert!(update_until(&mut app, Duration::from_secs(30), |w| {
         w.resource::<LibrarySpeakers>()
             .list
             .iter()
-            .any(|s| s.name == "Ann")
+            .any(|s| s.name == "Ann" && s.remembered)
     }));
 
     // Unsaved edits: they stay, and get the rename too.

@@ -1016,3 +1016,73 @@ fn speaker_models_download_through_the_model_manager() {
             .exists()
     );
 }
+
+/// Naming a label of a recording (`speakers rename SPEAKER_01 NAME`, as the window's speakers
+/// panel does) remembers that person's voice from their segments: another stretch of the
+/// same meeting gets both names by itself, a telephone call neither.
+#[test]
+fn naming_a_label_remembers_the_voice() {
+    let home = tempfile::tempdir().unwrap();
+    let shared = common::manifest_dir().join("../shared/data");
+    install_speaker_model(home.path());
+    install_shared_model(home.path(), "pyannote-segmentation-3.0.bin");
+    let wav = |n: &str| {
+        shared
+            .join(format!("diarization/{n}.wav"))
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let whisper = shared.join("models/tiny.en-ggml.bin");
+    let run = |args: &[&str]| -> serde_json::Value {
+        let o = verbatim(home.path(), args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let dev00 = wav("ami_dev00");
+    let vad = vad_model();
+    let r = run(&[
+        "transcribe",
+        &dev00,
+        "--model",
+        whisper.to_str().unwrap(),
+        "--vad-model",
+        vad.to_str().unwrap(),
+        "--speakers",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(r[0]["speakers"].as_array().unwrap().len(), 2, "{r}");
+    for (label, name) in [("SPEAKER_01", "Una"), ("SPEAKER_02", "Rob")] {
+        let o = verbatim(home.path(), &["speakers", "rename", label, name]);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(
+            text(&o).contains(&format!("remembered {name}'s voice")),
+            "{}",
+            text(&o)
+        );
+    }
+    let listed = run(&["speakers", "--json"]);
+    let remembered: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["remembered"] == true)
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(remembered, ["Rob", "Una"], "{listed}");
+    // Automatic mode (it may also give the unlabelled sound at 25.9-27.4 s a speaker of its
+    // own, see `named_speakers_are_recognised_in_another_recording`).
+    let second = run(&["diarize", &wav("ami_dev01"), "--json"]);
+    let found = second["speakers"].to_string();
+    assert!(
+        found.contains("\"Rob\"") && found.contains("\"Una\""),
+        "{second}"
+    );
+    let call = run(&["diarize", &wav("sample"), "--json"]);
+    let speakers = call["speakers"].to_string();
+    assert!(
+        !speakers.contains("Una") && !speakers.contains("Rob"),
+        "{call}"
+    );
+}

@@ -176,6 +176,29 @@ pub(super) fn diarize_transcript(
     )?)
 }
 
+/// A label of one recording named after a person (`from` to `to` in the one transcript `c`
+/// changed): their voice is remembered from that recording, as the window does; what
+/// happened, in a line (none when nothing was named).
+fn learn_named(data: &DataDir, from: &str, to: &str, c: &sql::Changed) -> Option<String> {
+    let ([(t, _)], false) = (c.versions.as_slice(), c.library) else {
+        return None;
+    };
+    if !sql::is_label(from) || sql::is_label(to) {
+        return None;
+    }
+    let models = catalog::models_dir(data.root());
+    Some(
+        match run::learn_voice(data.root(), &models, &data.db_path(), *t, to) {
+            Ok(n) => format!(
+                "remembered {to}'s voice (about {:.0} s of speech): later recordings of it get \
+                 the name",
+                f64::from(n) * crate::speakers::diarize::STEP_MS as f64 / 1000.0
+            ),
+            Err(e) => format!("{to}'s voice was not remembered: {e}"),
+        },
+    )
+}
+
 /// `SPEAKER=NAME` pairs.
 fn parse_names(pairs: &[String]) -> anyhow::Result<Vec<(String, String)>> {
     pairs
@@ -359,7 +382,12 @@ pub(super) fn speakers(
             let c =
                 sql::rename_everywhere(&tx, &old, &new, transcript.map(TranscriptId), now_ms())?;
             tx.commit()?;
-            return changed(format!("renamed {old} to {}", new.trim()), c);
+            let learnt = learn_named(data, &old, new.trim(), &c);
+            let code = changed(format!("renamed {old} to {}", new.trim()), c)?;
+            if let Some(line) = learnt {
+                emit(format_args!("{}", super::terminal_safe(&line)))?;
+            }
+            return Ok(code);
         }
         Some(SpeakersCommand::Merge {
             into,
@@ -371,7 +399,12 @@ pub(super) fn speakers(
             let c =
                 sql::merge_everywhere(&tx, &into, &from, transcript.map(TranscriptId), now_ms())?;
             tx.commit()?;
-            return changed(format!("merged {from} into {into}"), c);
+            let learnt = learn_named(data, &from, &into, &c);
+            let code = changed(format!("merged {from} into {into}"), c)?;
+            if let Some(line) = learnt {
+                emit(format_args!("{}", super::terminal_safe(&line)))?;
+            }
+            return Ok(code);
         }
         None => {}
     }

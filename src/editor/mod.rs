@@ -243,6 +243,12 @@ pub enum EditorEvent {
         merged: bool,
         versions: usize,
     },
+    /// A speaker's voice remembered from `windows` voiceprint windows (later recordings of
+    /// it get the name).
+    VoiceRemembered {
+        name: String,
+        windows: u32,
+    },
 }
 
 pub struct EditorPlugin {
@@ -296,12 +302,17 @@ impl Plugin for EditorPlugin {
             .init_resource::<Replies<EditorReply>>()
             .init_resource::<speakers::SpeakerTask>()
             .init_resource::<speakers::LibrarySpeakers>()
+            .init_resource::<speakers::VoiceLearning>()
             .init_resource::<Replies<speakers::SpeakersReply>>()
             .add_message::<speakers::SpeakersCommand>()
             .add_systems(
                 Update,
                 // After the storage answers: both write the editor's events.
-                (speakers::finish_speakers, speakers::finish_speaker_changes)
+                (
+                    speakers::finish_speakers,
+                    speakers::finish_speaker_changes,
+                    speakers::finish_learning,
+                )
                     .chain()
                     .after(apply_replies)
                     .in_set(AppSystems::Ingest.of(Feature::Editor)),

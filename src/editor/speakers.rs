@@ -161,6 +161,20 @@ pub enum SpeakersCommand {
     },
 }
 
+/// Voices being remembered (a label of a recording was named after a person): the speaker
+/// model hears their segments on a thread of its own.
+#[derive(Resource, Default)]
+pub struct VoiceLearning {
+    running: Vec<(String, Receiver<Result<u32, String>>)>,
+}
+
+impl VoiceLearning {
+    /// Whose voices are being learnt.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.running.iter().map(|(n, _)| n.as_str())
+    }
+}
+
 pub(super) enum SpeakersReply {
     Listed(Result<Vec<SpeakerUsage>, String>),
     Changed {
@@ -252,10 +266,17 @@ pub(super) fn refresh_speakers(
 /// editor opens it (at the same segment) when nothing is unsaved; with unsaved edits, the
 /// same change is made to them as an edit (undoable), so that saving them on top of the new
 /// version keeps it.
+#[allow(clippy::too_many_arguments)] // a Bevy system: each argument is a system param
 pub(super) fn finish_speaker_changes(
     replies: Res<Replies<SpeakersReply>>,
     mut library: ResMut<LibrarySpeakers>,
     editor: Res<Editor>,
+    (store, settings, db): (
+        Res<EditorStore>,
+        Option<Res<TranscribeSettings>>,
+        Option<Res<Database>>,
+    ),
+    mut learning: ResMut<VoiceLearning>,
     mut cmds: MessageWriter<EditorCommand>,
     mut events: MessageWriter<EditorEvent>,
     mut changed: MessageWriter<crate::library::transcripts::TranscriptsChanged>,
@@ -298,6 +319,39 @@ pub(super) fn finish_speaker_changes(
                     if !c.versions.is_empty() {
                         changed.write(crate::library::transcripts::TranscriptsChanged);
                     }
+                    // A label of one recording named after a person: their voice is
+                    // remembered from it, so later recordings of it get the name.
+                    if let ([(t, _)], false, Some(settings), Some(db)) =
+                        (c.versions.as_slice(), c.library, &settings, &db)
+                        && sql::is_label(&from)
+                        && !sql::is_label(&to)
+                    {
+                        let (t, name) = (*t, to.clone());
+                        let root: PathBuf = store.0.absolute("");
+                        let models = settings.models_dir.clone();
+                        let db_path = db.path().to_path_buf();
+                        let (tx, rx) = crossbeam_channel::bounded(1);
+                        let spawned = std::thread::Builder::new()
+                            .name("verbatim-voice".into())
+                            .spawn(move || {
+                                let r = crate::speakers::run::learn_voice(
+                                    &root, &models, &db_path, t, &name,
+                                )
+                                .map_err(|e| e.to_string());
+                                if let Err(e) = &r {
+                                    tracing::warn!("remembering {name}'s voice: {e}");
+                                }
+                                let _ = tx.send(r);
+                            });
+                        match spawned {
+                            Ok(_) => learning.running.push((to.clone(), rx)),
+                            Err(e) => {
+                                events.write(EditorEvent::Failed(format!(
+                                    "Cannot start remembering {to}'s voice: {e}"
+                                )));
+                            }
+                        }
+                    }
                     out.write(SpeakersCommand::List);
                     events.write(EditorEvent::SpeakersChanged {
                         from,
@@ -317,6 +371,37 @@ pub(super) fn finish_speaker_changes(
                     )));
                 }
             },
+        }
+    }
+}
+
+/// Voices remembered (or not, with why): a notice, and the list read again.
+pub(super) fn finish_learning(
+    mut learning: ResMut<VoiceLearning>,
+    mut events: MessageWriter<EditorEvent>,
+    mut out: MessageWriter<SpeakersCommand>,
+) {
+    let mut i = 0;
+    while i < learning.running.len() {
+        let got = match learning.running[i].1.try_recv() {
+            Ok(r) => r,
+            Err(TryRecvError::Empty) => {
+                i += 1;
+                continue;
+            }
+            Err(TryRecvError::Disconnected) => Err("it stopped unexpectedly".into()),
+        };
+        let (name, _) = learning.running.swap_remove(i);
+        match got {
+            Ok(windows) => {
+                events.write(EditorEvent::VoiceRemembered { name, windows });
+                out.write(SpeakersCommand::List);
+            }
+            Err(e) => {
+                events.write(EditorEvent::Failed(format!(
+                    "{name}'s voice was not remembered: {e}"
+                )));
+            }
         }
     }
 }

@@ -50,6 +50,8 @@ pub enum RunError {
     NoSuchSpeaker { label: String, have: String },
     #[error("there is no transcript {0} in the library")]
     NoTranscript(i64),
+    #[error("{0} speaks too little in this recording for their voice to be remembered")]
+    TooLittleSpeech(String),
     #[error(
         "transcript {transcript} changed while its speakers were found (version {now} is \
          current now, not {base}): nothing was saved; run it again"
@@ -312,4 +314,50 @@ pub fn diarize_transcript(
     tx.commit()?;
     saved.version = Some(number);
     Ok((d, saved))
+}
+
+/// Remembers `name`'s voice from their segments in the current version of transcript `t`
+/// (the user named a speaker of that recording): CAM++ windows over those segments, their
+/// mean added to `name`'s voiceprint (a new speaker, or the one of that name refined), so
+/// that later recordings of the voice get the name. Returns how many windows it heard.
+pub fn learn_voice(
+    data_root: &Path,
+    models: &Path,
+    db: &Path,
+    t: TranscriptId,
+    name: &str,
+) -> Result<u32, RunError> {
+    let model_path = models.join(CAMPLUS_FILE);
+    if !model_path.is_file() {
+        return Err(RunError::NotInstalled(models.to_path_buf()));
+    }
+    let conn = crate::storage::open(db)?;
+    let row =
+        crate::transcript::sql::get_transcript(&conn, t)?.ok_or(RunError::NoTranscript(t.0))?;
+    let current =
+        crate::transcript::sql::current_version(&conn, t)?.ok_or(RunError::NoTranscript(t.0))?;
+    let spans: Vec<(u64, u64)> = crate::transcript::sql::segments(&conn, current.id)?
+        .into_iter()
+        .map(Segment::from)
+        .filter(|s| s.speaker.as_deref() == Some(name))
+        .map(|s| (s.start_ms, s.end_ms))
+        .collect();
+    drop(conn);
+    let model = CamPlus::load(&model_path)?;
+    let audio = decode(&data_root.join(&row.audio_path))?;
+    let windows = super::diarize::windows(&model, &audio, &spans)?;
+    if windows.is_empty() {
+        return Err(RunError::TooLittleSpeech(name.to_owned()));
+    }
+    let mut mean = vec![0.0f32; super::campplus::DIM];
+    for w in &windows {
+        for (m, x) in mean.iter_mut().zip(&w.embedding) {
+            *m += x;
+        }
+    }
+    let n = windows.len() as u32;
+    mean.iter_mut().for_each(|m| *m /= n as f32);
+    let conn = crate::storage::open(db)?;
+    sql::remember(&conn, name, &mean, n, crate::storage::now_ms())?;
+    Ok(n)
 }

@@ -73,6 +73,15 @@ pub(super) fn collect_notices(
                     }
                 ),
             ),
+            E::VoiceRemembered { name, windows } => state.notify_about(
+                Topic::Editor,
+                Level::Info,
+                format!(
+                    "{name}'s voice is remembered (about {:.0} s of speech): later recordings \
+                     of it get the name",
+                    f64::from(*windows) * crate::speakers::diarize::STEP_MS as f64 / 1000.0
+                ),
+            ),
             E::Opened { .. } | E::Compared | E::Searched(_) | E::Listed(_) => {}
         }
     }
