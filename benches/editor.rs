@@ -182,7 +182,7 @@ fn frame(c: &mut Criterion) {
                     peaks: None,
                     spectrogram: None,
                     keyboard: true,
-                    finding_speakers: false,
+                    finding_speakers: None,
                 };
                 black_box(panel_frame(&ctx, &view, &mut st))
             })
@@ -322,7 +322,7 @@ fn timeline(c: &mut Criterion) {
                         peaks: Some(&peaks),
                         spectrogram: None,
                         keyboard: true,
-                        finding_speakers: false,
+                        finding_speakers: None,
                     };
                     black_box(panel_frame(&ctx, &v, &mut st))
                 })

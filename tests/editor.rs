@@ -124,7 +124,7 @@ fn draw_rows(
         peaks: None,
         spectrogram: None,
         keyboard: p.keyboard,
-        finding_speakers: false,
+        finding_speakers: None,
     };
     panel::show(ui, &view, &mut p.ui, &mut p.intents);
 }
@@ -1680,7 +1680,7 @@ mod model {
                         peaks: None,
                         spectrogram: None,
                         keyboard: true,
-                        finding_speakers: false,
+                        finding_speakers: None,
                     };
                     panel::show(ui, &view, &mut w.ui, &mut w.intents);
                 },
@@ -2359,18 +2359,61 @@ fn find_speakers_gives_the_open_transcript_its_speakers_as_a_new_version() {
         matches!(e, EditorEvent::Opened { .. })
     });
 
+    // Started, then cancelled: the job is an entity while it runs (with its progress), it
+    // stops, nothing is saved, and it can be started again.
+    use verbatim::editor::speakers::SpeakerJob;
+    app.world_mut().write_message(EditorCommand::FindSpeakers);
+    app.update();
+    let running = app
+        .world_mut()
+        .query::<&SpeakerJob>()
+        .iter(app.world())
+        .map(|j| j.transcript)
+        .collect::<Vec<_>>();
+    assert_eq!(running, [t]);
+    let got = send(&mut app, EditorCommand::CancelFindSpeakers, |e| {
+        matches!(
+            e,
+            EditorEvent::SpeakersCancelled { .. }
+                | EditorEvent::SpeakersFound { .. }
+                | EditorEvent::Failed(_)
+        )
+    });
+    assert_eq!(got, EditorEvent::SpeakersCancelled { transcript: t });
+    app.update();
+    assert_eq!(
+        app.world_mut()
+            .query::<&SpeakerJob>()
+            .iter(app.world())
+            .count(),
+        0
+    );
+    {
+        let conn = verbatim::storage::open(&dir.path().join("verbatim.db")).unwrap();
+        let v = transcript::sql::current_version(&conn, t).unwrap().unwrap();
+        assert_eq!(v.number, 1, "nothing saved");
+    }
+
     app.world_mut().resource_mut::<Events>().0.clear();
     app.world_mut().write_message(EditorCommand::FindSpeakers);
     let mut frames = 0u32;
+    let mut seen_progress = 0.0f32;
     assert!(update_until(&mut app, Duration::from_secs(300), |w| {
         frames += 1;
+        if let Some(j) = w
+            .try_query::<&SpeakerJob>()
+            .and_then(|mut q| q.iter(w).next().map(|j| j.progress.fraction()))
+        {
+            seen_progress = seen_progress.max(j);
+        }
         w.resource::<Events>()
             .0
             .iter()
             .any(|e| matches!(e, EditorEvent::Opened { version: 2, .. }))
     }));
-    // The frames kept coming while the voices were found.
+    // The frames kept coming while the voices were found, and the progress moved.
     assert!(frames > 10, "{frames} frames");
+    assert!(seen_progress > 0.3, "progress {seen_progress}");
     let events = app.world().resource::<Events>().0.clone();
     let found = events
         .iter()

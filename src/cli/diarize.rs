@@ -137,6 +137,7 @@ pub(super) fn diarize(data: &DataDir, args: DiarizeArgs) -> anyhow::Result<ExitC
                 &args.file,
                 speakers,
                 &names,
+                &crate::speakers::Progress::default(),
             )?,
             None,
         ),
@@ -173,6 +174,7 @@ pub(super) fn diarize_transcript(
         t,
         speakers,
         names,
+        &crate::speakers::Progress::default(),
     )?)
 }
 

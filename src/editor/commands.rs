@@ -174,7 +174,7 @@ fn handle_command(
         }
         EditorCommand::CloseCompare => editor.compare = None,
         // Started by `speakers::start_speakers` (a thread of its own).
-        EditorCommand::FindSpeakers => {}
+        EditorCommand::FindSpeakers | EditorCommand::CancelFindSpeakers => {}
         EditorCommand::Close => {
             // Whatever was still loading is not opened after this.
             editor.open_seq += 1;

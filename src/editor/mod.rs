@@ -201,6 +201,8 @@ pub enum EditorCommand {
     /// Find who speaks in the open transcript: its segments get their speakers as a new
     /// version (on a thread of its own, see [`speakers`]).
     FindSpeakers,
+    /// Stop finding speakers (nothing is saved).
+    CancelFindSpeakers,
 }
 
 /// What happened, for the UI's notices and the CLI.
@@ -242,6 +244,10 @@ pub enum EditorEvent {
         to: String,
         merged: bool,
         versions: usize,
+    },
+    /// Finding a transcript's speakers was cancelled: nothing was saved.
+    SpeakersCancelled {
+        transcript: TranscriptId,
     },
     /// A speaker's voice remembered from `windows` voiceprint windows (later recordings of
     /// it get the name).
@@ -300,7 +306,6 @@ impl Plugin for EditorPlugin {
             .add_message::<EditorEvent>()
             .add_message::<crate::transcribe::JobFinished>()
             .init_resource::<Replies<EditorReply>>()
-            .init_resource::<speakers::SpeakerTask>()
             .init_resource::<speakers::LibrarySpeakers>()
             .init_resource::<speakers::VoiceLearning>()
             .init_resource::<Replies<speakers::SpeakersReply>>()

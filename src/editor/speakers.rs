@@ -9,11 +9,13 @@
 //! and merged everywhere in the writer's transaction, the open transcript following.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use bevy::prelude::*;
 use crossbeam_channel::{Receiver, TryRecvError};
 
 use super::{Editor, EditorCommand, EditorEvent, EditorStore};
+use crate::speakers::Progress;
 use crate::speakers::diarize::Speakers;
 use crate::speakers::run::{SavedSpeakers, diarize_transcript};
 use crate::speakers::sql::{self, Changed, SpeakerUsage};
@@ -22,37 +24,44 @@ use crate::storage::plugin::{Database, Replies};
 use crate::transcribe::TranscribeSettings;
 use crate::transcript::edit::Edit;
 
-/// The diarization running for a transcript, if one is.
-#[derive(Resource, Default)]
-pub struct SpeakerTask {
-    running: Option<(TranscriptId, Receiver<Result<SavedSpeakers, String>>)>,
+/// A diarization running for a transcript: an entity while it runs (the jobs panel and the
+/// editor's progress bar read it), despawned with its answer.
+#[derive(Component)]
+pub struct SpeakerJob {
+    pub transcript: TranscriptId,
+    /// How far it is; Cancel asks it to stop.
+    pub progress: Arc<Progress>,
+    answer: Receiver<Result<SavedSpeakers, String>>,
 }
 
-impl SpeakerTask {
-    /// The transcript whose speakers are being found.
-    pub fn running(&self) -> Option<TranscriptId> {
-        self.running.as_ref().map(|(t, _)| *t)
-    }
-}
-
-/// Starts finding the open transcript's speakers (one at a time).
+/// Starts finding the open transcript's speakers (one at a time); Cancel stops it.
+#[allow(clippy::too_many_arguments)] // a Bevy system: each argument is a system param
 pub(super) fn start_speakers(
     mut commands: MessageReader<EditorCommand>,
     editor: Res<Editor>,
     store: Res<EditorStore>,
     settings: Option<Res<TranscribeSettings>>,
     db: Option<Res<Database>>,
-    mut task: ResMut<SpeakerTask>,
+    jobs: Query<&SpeakerJob>,
+    mut spawn: Commands,
     mut events: MessageWriter<EditorEvent>,
 ) {
+    // One at a time (a job spawned this frame is not in the query yet).
+    let mut busy = !jobs.is_empty();
     for c in commands.read() {
+        if *c == EditorCommand::CancelFindSpeakers {
+            for j in &jobs {
+                j.progress.cancel();
+            }
+            continue;
+        }
         if *c != EditorCommand::FindSpeakers {
             continue;
         }
         let (Some(doc), Some(settings), Some(db)) = (editor.doc.as_ref(), &settings, &db) else {
             continue;
         };
-        if task.running.is_some() {
+        if busy {
             events.write(EditorEvent::Refused(
                 "Speakers are already being found; wait for that to finish".into(),
             ));
@@ -62,20 +71,30 @@ pub(super) fn start_speakers(
         let root: PathBuf = store.0.absolute("");
         let models = settings.models_dir.clone();
         let db_path = db.path().to_path_buf();
+        let progress = Arc::new(Progress::default());
+        let theirs = Arc::clone(&progress);
         let (tx, rx) = crossbeam_channel::bounded(1);
         let spawned = std::thread::Builder::new()
             .name("verbatim-speakers".into())
             .spawn(move || {
-                let r = diarize_transcript(&root, &models, &db_path, t, Speakers::Auto, &[])
-                    .map(|(_, saved)| saved)
-                    .map_err(|e| e.to_string());
+                let r =
+                    diarize_transcript(&root, &models, &db_path, t, Speakers::Auto, &[], &theirs)
+                        .map(|(_, saved)| saved)
+                        .map_err(|e| e.to_string());
                 if let Err(e) = &r {
                     tracing::warn!("finding the speakers of transcript {}: {e}", t.0);
                 }
                 let _ = tx.send(r);
             });
         match spawned {
-            Ok(_) => task.running = Some((t, rx)),
+            Ok(_) => {
+                busy = true;
+                spawn.spawn(SpeakerJob {
+                    transcript: t,
+                    progress,
+                    answer: rx,
+                });
+            }
             Err(e) => {
                 events.write(EditorEvent::Failed(format!(
                     "Cannot start finding speakers: {e}"
@@ -88,46 +107,51 @@ pub(super) fn start_speakers(
 /// The diarization's answer: a notice, and the new version opened when nothing unsaved is
 /// in the way.
 pub(super) fn finish_speakers(
-    mut task: ResMut<SpeakerTask>,
+    jobs: Query<(Entity, &SpeakerJob)>,
+    mut despawn: Commands,
     editor: Res<Editor>,
     mut out: MessageWriter<EditorCommand>,
     mut events: MessageWriter<EditorEvent>,
 ) {
-    let Some((t, rx)) = task.running.as_ref() else {
-        return;
-    };
-    let t = *t;
-    let result = match rx.try_recv() {
-        Ok(r) => r,
-        Err(TryRecvError::Empty) => return,
-        Err(TryRecvError::Disconnected) => Err("the speaker finder stopped unexpectedly".into()),
-    };
-    task.running = None;
-    match result {
-        Ok(saved) => {
-            let open = editor
-                .doc
-                .as_ref()
-                .filter(|d| d.transcript.id == t)
-                .map(|d| d.selected);
-            if saved.version.is_some()
-                && let Some(segment) = open
-                && !editor.unsaved()
-            {
-                out.write(EditorCommand::Open {
+    for (e, job) in &jobs {
+        let t = job.transcript;
+        let result = match job.answer.try_recv() {
+            Ok(r) => r,
+            Err(TryRecvError::Empty) => continue,
+            Err(TryRecvError::Disconnected) => {
+                Err("the speaker finder stopped unexpectedly".into())
+            }
+        };
+        despawn.entity(e).despawn();
+        match result {
+            Ok(saved) => {
+                let open = editor
+                    .doc
+                    .as_ref()
+                    .filter(|d| d.transcript.id == t)
+                    .map(|d| d.selected);
+                if saved.version.is_some()
+                    && let Some(segment) = open
+                    && !editor.unsaved()
+                {
+                    out.write(EditorCommand::Open {
+                        transcript: t,
+                        version: None,
+                        segment,
+                    });
+                }
+                events.write(EditorEvent::SpeakersFound {
                     transcript: t,
-                    version: None,
-                    segment,
+                    version: saved.version,
+                    speakers: saved.speakers,
                 });
             }
-            events.write(EditorEvent::SpeakersFound {
-                transcript: t,
-                version: saved.version,
-                speakers: saved.speakers,
-            });
-        }
-        Err(e) => {
-            events.write(EditorEvent::Failed(format!("Finding speakers failed: {e}")));
+            Err(_) if job.progress.cancelled() => {
+                events.write(EditorEvent::SpeakersCancelled { transcript: t });
+            }
+            Err(e) => {
+                events.write(EditorEvent::Failed(format!("Finding speakers failed: {e}")));
+            }
         }
     }
 }

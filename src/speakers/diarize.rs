@@ -8,7 +8,7 @@
 //! a step (see the README's diarization table for what that costs).
 
 use super::campplus::{CamPlus, DIM, MIN_FRAMES};
-use super::{SpeakerError, Turn};
+use super::{Progress, SpeakerError, Turn};
 
 /// A window's length and the step between windows (ms).
 pub const WINDOW_MS: u64 = 1_500;
@@ -55,6 +55,7 @@ pub fn windows(
     model: &CamPlus,
     samples: &[f32],
     speech: &[(u64, u64)],
+    progress: (&Progress, f32, f32),
 ) -> Result<Vec<Window>, SpeakerError> {
     let min_ms = MIN_SPEECH_MS.max(MIN_FRAMES as u64 * 10 + 15);
     let at = |ms: u64| ((ms * 16) as usize).min(samples.len());
@@ -79,6 +80,8 @@ pub fn windows(
     let mut out: Vec<Window> = Vec::with_capacity(spans.len());
     let mut i = 0;
     while i < spans.len() {
+        let (p, from, to) = progress;
+        p.step(from, to, i as f32 / spans.len() as f32)?;
         let len = |(s, e): (u64, u64)| at(e) - at(s);
         let mut j = i + 1;
         while j < spans.len() && j - i < BATCH && len(spans[j]) == len(spans[i]) {
@@ -344,7 +347,14 @@ pub fn diarize(
     speech: &[(u64, u64)],
     speakers: Speakers,
 ) -> Result<Vec<Turn>, SpeakerError> {
-    Ok(diarize_voices(model, samples, speech, speakers)?.0)
+    Ok(diarize_voices(
+        model,
+        samples,
+        speech,
+        speakers,
+        (&Progress::default(), 0.0, 1.0),
+    )?
+    .0)
 }
 
 /// [`diarize`], with each speaker's voice.
@@ -353,8 +363,9 @@ pub fn diarize_voices(
     samples: &[f32],
     speech: &[(u64, u64)],
     speakers: Speakers,
+    progress: (&Progress, f32, f32),
 ) -> Result<(Vec<Turn>, Vec<Voice>), SpeakerError> {
-    let w = windows(model, samples, speech)?;
+    let w = windows(model, samples, speech, progress)?;
     let vectors: Vec<Vec<f32>> = w.iter().map(|w| w.embedding.clone()).collect();
     let mut labels = cluster(&vectors, speakers);
     if speakers == Speakers::Auto {

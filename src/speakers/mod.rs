@@ -33,6 +33,46 @@ pub enum SpeakerError {
     TooShort { ms: u64 },
     #[error("line {line} of the RTTM file: {why}")]
     Rttm { line: usize, why: String },
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// How far a diarization is, and whether it should stop: shared between the thread that runs
+/// it and whoever shows it (the window's progress bar and Cancel).
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Per mille done.
+    done: std::sync::atomic::AtomicU32,
+    cancel: std::sync::atomic::AtomicBool,
+}
+
+impl Progress {
+    /// The part done, 0 to 1.
+    pub fn fraction(&self) -> f32 {
+        self.done.load(std::sync::atomic::Ordering::Relaxed) as f32 / 1000.0
+    }
+
+    /// Asks the work to stop at its next step (a batch of windows).
+    pub fn cancel(&self) {
+        self.cancel
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn cancelled(&self) -> bool {
+        self.cancel.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A step of the work: `f` of `from..to` done; [`SpeakerError::Cancelled`] once asked to
+    /// stop.
+    pub(crate) fn step(&self, from: f32, to: f32, f: f32) -> Result<(), SpeakerError> {
+        if self.cancelled() {
+            return Err(SpeakerError::Cancelled);
+        }
+        let v = (from + (to - from) * f.clamp(0.0, 1.0)).clamp(0.0, 1.0);
+        self.done
+            .fetch_max((v * 1000.0) as u32, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
 }
 
 /// The tensors of a PyTorch checkpoint at `path` (under `key`, or at the top level), read as
@@ -360,7 +400,9 @@ mod tests {
             let (audio, reference) = conversation(name);
             for speakers in [Speakers::Auto, Speakers::Exactly(n)] {
                 let started = std::time::Instant::now();
-                let (hyp, voices) = diarize_with_segmentation(&seg, &m, &audio, speakers).unwrap();
+                let (hyp, voices) =
+                    diarize_with_segmentation(&seg, &m, &audio, speakers, &Progress::default())
+                        .unwrap();
                 let took = started.elapsed().as_secs_f64();
                 let d = der(&reference, &hyp);
                 der_line(

@@ -12,7 +12,7 @@ use super::diarize::{Speakers, Voice, diarize_voices};
 use super::identity::{Recognised, recognise};
 use super::segmentation::{SEGMENTATION_FILE, Segmentation};
 use super::segmented::diarize_with_segmentation;
-use super::{CAMPLUS_FILE, SpeakerError, Turn, sql};
+use super::{CAMPLUS_FILE, Progress, SpeakerError, Turn, sql};
 use crate::storage::StorageError;
 use crate::storage::ids::TranscriptId;
 use crate::transcribe::catalog;
@@ -139,6 +139,7 @@ pub fn diarize_file(
     file: &Path,
     speakers: Speakers,
     names: &[(String, String)],
+    progress: &Progress,
 ) -> Result<Diarized, RunError> {
     let (model, seg) = load_models(models)?;
     // The file's length before it is decoded whole: a recording far beyond what is
@@ -164,7 +165,7 @@ pub fn diarize_file(
             (
                 Method::Segmentation,
                 None,
-                diarize_with_segmentation(seg, &model, &audio, speakers)?,
+                diarize_with_segmentation(seg, &model, &audio, speakers, progress)?,
             )
         }
         None => {
@@ -185,7 +186,7 @@ pub fn diarize_file(
                      VAD and overlapped speech gets one speaker",
                     models.display()
                 )),
-                diarize_voices(&model, &audio, &speech, speakers)?,
+                diarize_voices(&model, &audio, &speech, speakers, (progress, 0.2, 1.0))?,
             )
         }
     };
@@ -256,6 +257,7 @@ pub fn diarize_transcript(
     t: TranscriptId,
     speakers: Speakers,
     names: &[(String, String)],
+    progress: &Progress,
 ) -> Result<(Diarized, SavedSpeakers), RunError> {
     let conn = crate::storage::open(db)?;
     let row =
@@ -268,7 +270,7 @@ pub fn diarize_transcript(
         .collect();
     drop(conn);
     let audio = data_root.join(&row.audio_path);
-    let d = diarize_file(models, db, &audio, speakers, names)?;
+    let d = diarize_file(models, db, &audio, speakers, names, progress)?;
     let (with, split) = super::assign::assign(&segments, &d.turns);
     let mut found: Vec<String> = Vec::new();
     for s in &with {
@@ -345,7 +347,8 @@ pub fn learn_voice(
     drop(conn);
     let model = CamPlus::load(&model_path)?;
     let audio = decode(&data_root.join(&row.audio_path))?;
-    let windows = super::diarize::windows(&model, &audio, &spans)?;
+    let windows =
+        super::diarize::windows(&model, &audio, &spans, (&Progress::default(), 0.0, 1.0))?;
     if windows.is_empty() {
         return Err(RunError::TooLittleSpeech(name.to_owned()));
     }

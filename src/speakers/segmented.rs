@@ -14,7 +14,7 @@
 use super::campplus::{CamPlus, cosine};
 use super::diarize::{Speakers, Voice};
 use super::segmentation::{FRAME_FIELD, FRAME_STEP, Segmentation, WINDOW_SAMPLES};
-use super::{SpeakerError, Turn};
+use super::{Progress, SpeakerError, Turn};
 
 /// The step between two windows (samples): 2.5 s, so each moment is seen by four windows.
 pub const STEP_SAMPLES: usize = 40_000;
@@ -38,7 +38,11 @@ fn starts(len: usize) -> Vec<usize> {
 }
 
 /// The file's frames: how many speak in each (the windows' mean count, rounded).
-fn speaker_count(seg: &Segmentation, samples: &[f32]) -> Result<Vec<u8>, SpeakerError> {
+fn speaker_count(
+    seg: &Segmentation,
+    samples: &[f32],
+    (p, from, to): (&Progress, f32, f32),
+) -> Result<Vec<u8>, SpeakerError> {
     let starts = starts(samples.len());
     let padded: Vec<f32> = if samples.len() < WINDOW_SAMPLES {
         let mut p = samples.to_vec();
@@ -50,7 +54,8 @@ fn speaker_count(seg: &Segmentation, samples: &[f32]) -> Result<Vec<u8>, Speaker
     let total = samples.len().div_ceil(FRAME_STEP);
     let mut count = vec![0.0f32; total];
     let mut seen = vec![0.0f32; total];
-    for batch in starts.chunks(BATCH) {
+    for (k, batch) in starts.chunks(BATCH).enumerate() {
+        p.step(from, to, (k * BATCH) as f32 / starts.len() as f32)?;
         let windows: Vec<&[f32]> = batch
             .iter()
             .map(|&s| {
@@ -87,8 +92,10 @@ pub fn diarize_with_segmentation(
     emb: &CamPlus,
     samples: &[f32],
     speakers: Speakers,
+    progress: &Progress,
 ) -> Result<(Vec<Turn>, Vec<Voice>), SpeakerError> {
-    let count = speaker_count(seg, samples)?;
+    // The segmentation network takes about half the time, the voiceprints the rest.
+    let count = speaker_count(seg, samples, (progress, 0.0, 0.5))?;
     let ms =
         |g: usize| ((g * FRAME_STEP + FRAME_FIELD / 2).saturating_sub(FRAME_STEP / 2) as u64) / 16;
     let runs = |pred: &dyn Fn(u8) -> bool| -> Vec<(u64, u64)> {
@@ -110,7 +117,8 @@ pub fn diarize_with_segmentation(
     // The voices are told from the stretches where one speaks: overlapped speech would
     // blur them.
     let alone = runs(&|c| c == 1);
-    let (mut turns, voices) = super::diarize::diarize_voices(emb, samples, &alone, speakers)?;
+    let (mut turns, voices) =
+        super::diarize::diarize_voices(emb, samples, &alone, speakers, (progress, 0.5, 1.0))?;
     let mut extra = Vec::new();
     for (a, b) in runs(&|c| c >= 2) {
         let before = turns

@@ -557,7 +557,11 @@ pub(super) fn show_editor(
             .filter(|(v, _)| v.file == doc.transcript.audio_file.0)
             .map(|(v, t)| (t, (v.start_ms, v.span_ms))),
         keyboard,
-        finding_speakers: ed.speakers.running() == Some(doc.transcript.id),
+        finding_speakers: ed
+            .speaker_jobs
+            .iter()
+            .find(|j| j.transcript == doc.transcript.id)
+            .map(|j| j.progress.fraction()),
     };
     let mut editor_ui = std::mem::take(&mut state.editor);
     editor::show(ui, &view, &mut editor_ui, intents);

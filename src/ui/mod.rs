@@ -527,7 +527,7 @@ struct EditorData<'w, 's> {
     player: Option<Res<'w, crate::playback::Player>>,
     player_commands: MessageWriter<'w, crate::playback::PlayerCommand>,
     commands: MessageWriter<'w, crate::editor::EditorCommand>,
-    speakers: Res<'w, crate::editor::speakers::SpeakerTask>,
+    speaker_jobs: Query<'w, 's, &'static crate::editor::speakers::SpeakerJob>,
     library_speakers: Res<'w, crate::editor::speakers::LibrarySpeakers>,
     speaker_commands: MessageWriter<'w, crate::editor::speakers::SpeakersCommand>,
 }

@@ -73,6 +73,11 @@ pub(super) fn collect_notices(
                     }
                 ),
             ),
+            E::SpeakersCancelled { .. } => state.notify_about(
+                Topic::Editor,
+                Level::Info,
+                "Finding speakers cancelled: nothing was saved",
+            ),
             E::VoiceRemembered { name, windows } => state.notify_about(
                 Topic::Editor,
                 Level::Info,

@@ -40,6 +40,7 @@ pub fn editor_command(e: editor::EditorIntent) -> Option<crate::editor::EditorCo
         I::Compare { left, right } => C::Compare { left, right },
         I::CloseCompare => C::CloseCompare,
         I::FindSpeakers => C::FindSpeakers,
+        I::CancelFindSpeakers => C::CancelFindSpeakers,
         // The player, the file dialog (`route`), jobs, leaving the document and the
         // panel's own view.
         I::TogglePlay

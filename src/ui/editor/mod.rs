@@ -137,6 +137,7 @@ pub enum EditorIntent {
     CloseCompare,
     /// Find who speaks (a new version with each segment's speaker).
     FindSpeakers,
+    CancelFindSpeakers,
     Export(Format),
     /// Word-level SRT (a cue per word) or VTT (a timestamp before each word).
     ExportWords(Format),
@@ -174,8 +175,8 @@ pub struct View<'a> {
     /// The keyboard is the editor's: no file dialog or settings window is over it (their
     /// Enter and Escape must not split a segment or start playback too).
     pub keyboard: bool,
-    /// The open transcript's speakers are being found.
-    pub finding_speakers: bool,
+    /// The open transcript's speakers are being found: how far (0 to 1).
+    pub finding_speakers: Option<f32>,
 }
 
 /// The text in the selected segment's field: it belongs to one segment (`key`) of one
@@ -544,9 +545,19 @@ fn flag_tools(
     )
     .on_hover_text("1: greedy decoding");
     ui.separator();
-    if view.finding_speakers {
-        ui.add(egui::Spinner::new());
-        ui.label("Finding speakers…");
+    if let Some(done) = view.finding_speakers {
+        ui.add(
+            egui::ProgressBar::new(done)
+                .desired_width(140.0)
+                .text(format!("Finding speakers… {:.0} %", done * 100.0)),
+        );
+        if ui
+            .button("Cancel")
+            .on_hover_text("Stop finding speakers (nothing is saved)")
+            .clicked()
+        {
+            push(EditorIntent::CancelFindSpeakers);
+        }
     } else if ui
         .button("Find speakers")
         .on_hover_text(
