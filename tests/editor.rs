@@ -2489,6 +2489,42 @@ fn find_speakers_gives_the_open_transcript_its_speakers_as_a_new_version() {
         matches!(e, EditorEvent::Stale { .. } | EditorEvent::Saved { .. })
     });
     assert!(matches!(ev, EditorEvent::Stale { base: 2, .. }), "{ev:?}");
+
+    // "Find speakers after transcribing": a finished job's transcript gets its speakers
+    // when the setting is on, and not when it is off.
+    let finished = verbatim::transcribe::JobFinished {
+        id: verbatim::storage::ids::JobId(1),
+        status: verbatim::transcribe::JobStatus::Completed,
+        transcript: Some(t),
+        error: None,
+    };
+    let jobs = |app: &mut App| {
+        app.world_mut()
+            .query::<&SpeakerJob>()
+            .iter(app.world())
+            .count()
+    };
+    app.world_mut()
+        .resource_mut::<verbatim::transcribe::TranscribeSettings>()
+        .speakers_after = false;
+    app.world_mut().write_message(finished.clone());
+    app.update();
+    app.update();
+    assert_eq!(jobs(&mut app), 0);
+    app.world_mut()
+        .resource_mut::<verbatim::transcribe::TranscribeSettings>()
+        .speakers_after = true;
+    app.world_mut().resource_mut::<Events>().0.clear();
+    app.world_mut().write_message(finished);
+    app.update();
+    app.update();
+    assert_eq!(jobs(&mut app), 1);
+    assert!(update_until(&mut app, Duration::from_secs(300), |w| {
+        w.resource::<Events>()
+            .0
+            .iter()
+            .any(|e| matches!(e, EditorEvent::SpeakersFound { transcript, .. } if *transcript == t))
+    }));
 }
 
 /// The speakers panel's rename and merge, headless: the library's speakers are listed (a

@@ -160,7 +160,7 @@ pub enum Command {
         /// The version (default: the current one).
         #[arg(long, value_name = "N")]
         version: Option<u32>,
-        #[arg(long, value_name = "srt|vtt|json|txt|csv")]
+        #[arg(long, value_name = "srt|vtt|json|txt|csv|rttm")]
         format: String,
         /// Default: NAME.vN.EXT in the current folder; a folder gets that name inside it; `-`
         /// (or a device such as /dev/stdout) is written as it is.

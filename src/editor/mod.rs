@@ -340,6 +340,7 @@ impl Plugin for EditorPlugin {
                     follow_new_versions,
                     handle_commands,
                     speakers::start_speakers,
+                    speakers::speakers_after_jobs,
                     speakers::refresh_speakers,
                     speakers::speakers_commands,
                     segments::mirror,

@@ -67,40 +67,94 @@ pub(super) fn start_speakers(
             ));
             continue;
         }
-        let t = doc.transcript.id;
-        let root: PathBuf = store.0.absolute("");
-        let models = settings.models_dir.clone();
-        let db_path = db.path().to_path_buf();
-        let progress = Arc::new(Progress::default());
-        let theirs = Arc::clone(&progress);
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let spawned = std::thread::Builder::new()
-            .name("verbatim-speakers".into())
-            .spawn(move || {
-                let r =
-                    diarize_transcript(&root, &models, &db_path, t, Speakers::Auto, &[], &theirs)
-                        .map(|(_, saved)| saved)
-                        .map_err(|e| e.to_string());
-                if let Err(e) = &r {
-                    tracing::warn!("finding the speakers of transcript {}: {e}", t.0);
-                }
-                let _ = tx.send(r);
-            });
-        match spawned {
-            Ok(_) => {
-                busy = true;
-                spawn.spawn(SpeakerJob {
-                    transcript: t,
-                    progress,
-                    answer: rx,
-                });
-            }
+        match spawn_job(doc.transcript.id, &store, settings, db, &mut spawn) {
+            Ok(()) => busy = true,
             Err(e) => {
                 events.write(EditorEvent::Failed(format!(
                     "Cannot start finding speakers: {e}"
                 )));
             }
         }
+    }
+}
+
+/// Finds transcript `t`'s speakers on a thread of its own, as a [`SpeakerJob`] entity.
+fn spawn_job(
+    t: TranscriptId,
+    store: &EditorStore,
+    settings: &TranscribeSettings,
+    db: &Database,
+    spawn: &mut Commands,
+) -> std::io::Result<()> {
+    let root: PathBuf = store.0.absolute("");
+    let models = settings.models_dir.clone();
+    let db_path = db.path().to_path_buf();
+    let progress = Arc::new(Progress::default());
+    let theirs = Arc::clone(&progress);
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    std::thread::Builder::new()
+        .name("verbatim-speakers".into())
+        .spawn(move || {
+            let r = diarize_transcript(&root, &models, &db_path, t, Speakers::Auto, &[], &theirs)
+                .map(|(_, saved)| saved)
+                .map_err(|e| e.to_string());
+            if let Err(e) = &r {
+                tracing::warn!("finding the speakers of transcript {}: {e}", t.0);
+            }
+            let _ = tx.send(r);
+        })?;
+    spawn.spawn(SpeakerJob {
+        transcript: t,
+        progress,
+        answer: rx,
+    });
+    Ok(())
+}
+
+/// With "Find speakers after transcribing" on (the window's setting) and the speaker model
+/// installed, each transcript a job finishes gets its speakers: queued, one diarization at a
+/// time, after any the user started.
+#[allow(clippy::too_many_arguments)] // a Bevy system: each argument is a system param
+pub(super) fn speakers_after_jobs(
+    mut done: MessageReader<crate::transcribe::JobFinished>,
+    settings: Option<Res<TranscribeSettings>>,
+    store: Res<EditorStore>,
+    db: Option<Res<Database>>,
+    jobs: Query<&SpeakerJob>,
+    mut queue: Local<std::collections::VecDeque<TranscriptId>>,
+    mut spawn: Commands,
+    mut events: MessageWriter<EditorEvent>,
+) {
+    let (Some(settings), Some(db)) = (settings, db) else {
+        done.clear();
+        return;
+    };
+    for j in done.read() {
+        if let (true, crate::transcribe::JobStatus::Completed, Some(t)) =
+            (settings.speakers_after, &j.status, j.transcript)
+            && !queue.contains(&t)
+        {
+            queue.push_back(t);
+        }
+    }
+    if !jobs.is_empty() || queue.is_empty() {
+        return;
+    }
+    // Looked at only when there is a transcript to diarize.
+    if !settings
+        .models_dir
+        .join(crate::speakers::CAMPLUS_FILE)
+        .is_file()
+    {
+        queue.clear();
+        return;
+    }
+    if let Some(t) = queue.pop_front()
+        && let Err(e) = spawn_job(t, &store, &settings, &db, &mut spawn)
+    {
+        events.write(EditorEvent::Failed(format!(
+            "Cannot start finding speakers: {e}"
+        )));
     }
 }
 

@@ -8,7 +8,7 @@
 //! a step (see the README's diarization table for what that costs).
 
 use super::campplus::{CamPlus, DIM, MIN_FRAMES};
-use super::{Progress, SpeakerError, Turn};
+use super::{Progress, Samples, SpeakerError, Turn};
 
 /// A window's length and the step between windows (ms).
 pub const WINDOW_MS: u64 = 1_500;
@@ -19,7 +19,7 @@ pub const MIN_SPEECH_MS: u64 = 400;
 pub const MIN_WINDOWS: usize = 2;
 pub const MIN_SHARE_PERCENT: usize = 5;
 /// Windows embedded in one pass through the network.
-const BATCH: usize = 16;
+const BATCH: usize = 4;
 /// The most windows clustered at once (25 minutes of continuous speech): the clustering keeps
 /// their similarity matrix (16 MB here) and its time grows with the cube. A longer recording's
 /// speakers are found from this many of its windows, evenly spread, and every window then
@@ -51,17 +51,17 @@ pub struct Window {
 }
 
 /// The windows over `speech` (ms ranges of `samples`, 16 kHz).
-pub fn windows(
+pub fn windows<S: Samples + ?Sized>(
     model: &CamPlus,
-    samples: &[f32],
+    samples: &S,
     speech: &[(u64, u64)],
     progress: (&Progress, f32, f32),
 ) -> Result<Vec<Window>, SpeakerError> {
     let min_ms = MIN_SPEECH_MS.max(MIN_FRAMES as u64 * 10 + 15);
-    let at = |ms: u64| ((ms * 16) as usize).min(samples.len());
+    let at = |ms: u64| ((ms * 16) as usize).min(samples.length());
     let mut spans = Vec::new();
     for &(a, b) in speech {
-        let b = b.min(samples.len() as u64 / 16);
+        let b = b.min(samples.length() as u64 / 16);
         if b <= a || b - a < min_ms {
             continue;
         }
@@ -87,10 +87,11 @@ pub fn windows(
         while j < spans.len() && j - i < BATCH && len(spans[j]) == len(spans[i]) {
             j += 1;
         }
-        let clips: Vec<&[f32]> = spans[i..j]
+        let owned: Vec<std::borrow::Cow<'_, [f32]>> = spans[i..j]
             .iter()
-            .map(|&(s, e)| &samples[at(s)..at(e)])
+            .map(|&(s, e)| samples.range(at(s), at(e)))
             .collect();
+        let clips: Vec<&[f32]> = owned.iter().map(|c| c.as_ref()).collect();
         for ((s, e), mut v) in spans[i..j].iter().zip(model.embed_batch(&clips)?) {
             let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
             if n > 0.0 {
@@ -341,9 +342,9 @@ pub struct Voice {
 }
 
 /// Who spoke when in `samples` (16 kHz), given where the speech is (ms ranges).
-pub fn diarize(
+pub fn diarize<S: Samples + ?Sized>(
     model: &CamPlus,
-    samples: &[f32],
+    samples: &S,
     speech: &[(u64, u64)],
     speakers: Speakers,
 ) -> Result<Vec<Turn>, SpeakerError> {
@@ -358,9 +359,9 @@ pub fn diarize(
 }
 
 /// [`diarize`], with each speaker's voice.
-pub fn diarize_voices(
+pub fn diarize_voices<S: Samples + ?Sized>(
     model: &CamPlus,
-    samples: &[f32],
+    samples: &S,
     speech: &[(u64, u64)],
     speakers: Speakers,
     progress: (&Progress, f32, f32),

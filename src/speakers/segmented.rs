@@ -14,7 +14,7 @@
 use super::campplus::{CamPlus, cosine};
 use super::diarize::{Speakers, Voice};
 use super::segmentation::{FRAME_FIELD, FRAME_STEP, Segmentation, WINDOW_SAMPLES};
-use super::{Progress, SpeakerError, Turn};
+use super::{Progress, Samples, SpeakerError, Turn};
 
 /// The step between two windows (samples): 2.5 s, so each moment is seen by four windows.
 pub const STEP_SAMPLES: usize = 40_000;
@@ -38,32 +38,35 @@ fn starts(len: usize) -> Vec<usize> {
 }
 
 /// The file's frames: how many speak in each (the windows' mean count, rounded).
-fn speaker_count(
+fn speaker_count<S: Samples + ?Sized>(
     seg: &Segmentation,
-    samples: &[f32],
+    samples: &S,
     (p, from, to): (&Progress, f32, f32),
 ) -> Result<Vec<u8>, SpeakerError> {
-    let starts = starts(samples.len());
-    let padded: Vec<f32> = if samples.len() < WINDOW_SAMPLES {
-        let mut p = samples.to_vec();
+    let starts = starts(samples.length());
+    let padded: Vec<f32> = if samples.length() < WINDOW_SAMPLES {
+        let mut p = samples.range(0, WINDOW_SAMPLES).into_owned();
         p.resize(WINDOW_SAMPLES, 0.0);
         p
     } else {
         Vec::new()
     };
-    let total = samples.len().div_ceil(FRAME_STEP);
+    let total = samples.length().div_ceil(FRAME_STEP);
     let mut count = vec![0.0f32; total];
     let mut seen = vec![0.0f32; total];
     for (k, batch) in starts.chunks(BATCH).enumerate() {
         p.step(from, to, (k * BATCH) as f32 / starts.len() as f32)?;
-        let windows: Vec<&[f32]> = batch
+        let owned: Vec<std::borrow::Cow<'_, [f32]>> = batch
             .iter()
             .map(|&s| {
-                samples
-                    .get(s..s + WINDOW_SAMPLES)
-                    .unwrap_or(padded.as_slice())
+                if s + WINDOW_SAMPLES <= samples.length() {
+                    samples.range(s, s + WINDOW_SAMPLES)
+                } else {
+                    std::borrow::Cow::Borrowed(padded.as_slice())
+                }
             })
             .collect();
+        let windows: Vec<&[f32]> = owned.iter().map(|w| w.as_ref()).collect();
         for (&start, act) in batch.iter().zip(seg.activity(&windows)?) {
             let offset = (start + FRAME_STEP / 2) / FRAME_STEP;
             for (f, a) in act.iter().enumerate() {
@@ -87,15 +90,17 @@ fn speaker_count(
 /// voiceprints of short windows over the one-speaker stretches say who
 /// ([`super::diarize`]); a stretch of two voices gets the speakers of the turns on either side
 /// of it, or, when that is one speaker, the other voice nearest to its audio.
-pub fn diarize_with_segmentation(
+pub fn diarize_with_segmentation<S: Samples + ?Sized>(
     seg: &Segmentation,
     emb: &CamPlus,
-    samples: &[f32],
+    samples: &S,
     speakers: Speakers,
     progress: &Progress,
 ) -> Result<(Vec<Turn>, Vec<Voice>), SpeakerError> {
     // The segmentation network takes about half the time, the voiceprints the rest.
+    let started = std::time::Instant::now();
     let count = speaker_count(seg, samples, (progress, 0.0, 0.5))?;
+    let counted = started.elapsed();
     let ms =
         |g: usize| ((g * FRAME_STEP + FRAME_FIELD / 2).saturating_sub(FRAME_STEP / 2) as u64) / 16;
     let runs = |pred: &dyn Fn(u8) -> bool| -> Vec<(u64, u64)> {
@@ -106,7 +111,7 @@ pub fn diarize_with_segmentation(
             match (from, on) {
                 (None, true) => from = Some(g),
                 (Some(f), false) => {
-                    out.push((ms(f), ms(g).min(samples.len() as u64 / 16)));
+                    out.push((ms(f), ms(g).min(samples.length() as u64 / 16)));
                     from = None;
                 }
                 _ => {}
@@ -119,6 +124,12 @@ pub fn diarize_with_segmentation(
     let alone = runs(&|c| c == 1);
     let (mut turns, voices) =
         super::diarize::diarize_voices(emb, samples, &alone, speakers, (progress, 0.5, 1.0))?;
+    tracing::info!(
+        "diarized {:.1} s of audio: segmentation {:.2} s, voiceprints and clustering {:.2} s",
+        samples.length() as f64 / 16_000.0,
+        counted.as_secs_f64(),
+        (started.elapsed() - counted).as_secs_f64()
+    );
     let mut extra = Vec::new();
     for (a, b) in runs(&|c| c >= 2) {
         let before = turns
@@ -134,12 +145,11 @@ pub fn diarize_with_segmentation(
         let mut who: Vec<String> = before.into_iter().chain(after).collect();
         who.dedup();
         if who.len() == 1 && voices.len() >= 2 {
-            let clip = &samples
-                [(a as usize * 16).min(samples.len())..(b as usize * 16).min(samples.len())];
+            let clip = samples.range(a as usize * 16, b as usize * 16);
             let other = if voices.len() == 2 {
                 voices.iter().find(|v| v.speaker != who[0])
             } else if clip.len() >= MIN_EMBED {
-                let v = emb.embed(clip)?;
+                let v = emb.embed(&clip)?;
                 voices
                     .iter()
                     .filter(|x| x.speaker != who[0])

@@ -317,6 +317,8 @@ pub(super) fn jobs_view<'a>(
         model: &jobs.settings.default_model,
         features,
         use_vocabulary: jobs.settings.params.use_vocabulary,
+        speakers_after: jobs.settings.speakers_after,
+        speaker_model: jobs.shelf.speaker_model,
         installed: &jobs.shelf.installed,
         scanned: jobs.shelf.scanned,
         download: jobs

@@ -17,6 +17,10 @@ pub struct View<'a> {
     pub features: &'a [&'static str],
     /// New jobs are primed with the library's vocabulary.
     pub use_vocabulary: bool,
+    /// Speakers are found after each transcription (when the speaker model is installed).
+    pub speakers_after: bool,
+    /// The CAM++ speaker model is in the models folder.
+    pub speaker_model: bool,
     /// The model files in the models folder (speech and voice activity models).
     pub installed: &'a [Installed],
     /// The folder has been read (until then nothing is said about what is missing).
@@ -197,6 +201,26 @@ pub fn vocabulary_checkbox(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Int
         .changed()
     {
         out.push(Intent::UseVocabulary(vocabulary));
+    }
+}
+
+/// Whether each new transcript gets its speakers once transcribed.
+pub fn speakers_checkbox(ui: &mut egui::Ui, view: &View<'_>, out: &mut Vec<Intent>) {
+    let mut on = view.speakers_after;
+    let r = ui
+        .checkbox(&mut on, "Find speakers after transcribing")
+        .on_hover_text(
+            "Each new transcript gets who speaks when (a new version) once its job is done: \
+             the speaker models in the models folder, on a thread of their own",
+        );
+    if r.changed() {
+        out.push(Intent::SpeakersAfter(on));
+    }
+    if on && !view.speaker_model {
+        ui.weak(
+            "(the speaker model is not installed: `verbatim models download campplus` and \
+             `segmentation-3.0`)",
+        );
     }
 }
 

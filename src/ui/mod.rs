@@ -66,6 +66,8 @@ pub enum Intent {
     SetGpu(crate::transcribe::GpuPref),
     /// Prime new jobs with the library's vocabulary.
     UseVocabulary(bool),
+    /// Find speakers after each transcription.
+    SpeakersAfter(bool),
     SetModel(String),
     /// Read the models folder again.
     RescanModels,

@@ -38,7 +38,9 @@ pub struct ModelShelf {
     pub installed: Vec<Installed>,
     /// The folder has been read at least once.
     pub scanned: bool,
-    scan: Option<Receiver<Vec<Installed>>>,
+    /// The CAM++ speaker model is in the folder (as last read).
+    pub speaker_model: bool,
+    scan: Option<Receiver<(Vec<Installed>, bool)>>,
     pub download: Option<ModelDownload>,
 }
 
@@ -49,7 +51,8 @@ impl ModelShelf {
         let spawned = std::thread::Builder::new()
             .name("verbatim-models".into())
             .spawn(move || {
-                let _ = tx.send(catalog::installed(&dir));
+                let speaker = dir.join(crate::speakers::CAMPLUS_FILE).is_file();
+                let _ = tx.send((catalog::installed(&dir), speaker));
             });
         match spawned {
             Ok(_) => self.scan = Some(rx),
@@ -146,7 +149,7 @@ pub fn update_shelf(
         && let Ok(found) = rx.try_recv()
     {
         shelf.scan = None;
-        shelf.installed = found;
+        (shelf.installed, shelf.speaker_model) = found;
         shelf.scanned = true;
         let wanted = settings.default_model.clone();
         if !shelf.has(&wanted) && !Path::new(&wanted).is_file() {

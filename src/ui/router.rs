@@ -202,6 +202,9 @@ pub(super) fn route(
         Intent::UseVocabulary(on) => {
             jobs.changes.write(SettingsChange::UseVocabulary(on));
         }
+        Intent::SpeakersAfter(on) => {
+            jobs.changes.write(SettingsChange::SpeakersAfter(on));
+        }
         Intent::OpenTranscript {
             transcript,
             segment,

@@ -26,6 +26,8 @@ pub struct Settings {
     pub gpu: GpuPref,
     /// New jobs are primed with the library's vocabulary.
     pub use_vocabulary: bool,
+    /// Speakers are not found after each transcription (on unless switched off).
+    pub no_speakers_after: bool,
     /// Live transcription while recording.
     pub live: bool,
     /// The input device (`None`: the system's default).
@@ -187,6 +189,7 @@ pub fn apply(world: &mut World, s: &Settings) {
         }
         t.gpu = s.gpu;
         t.params.use_vocabulary = s.use_vocabulary;
+        t.speakers_after = !s.no_speakers_after;
     }
     if let Some(mut l) = world.get_resource_mut::<LiveSettings>() {
         l.enabled = s.live;
@@ -240,6 +243,7 @@ impl Sources<'_, '_> {
             model: Some(t.default_model.clone()),
             gpu: t.gpu,
             use_vocabulary: t.params.use_vocabulary,
+            no_speakers_after: !t.speakers_after,
             live: self.live.enabled,
             input_device: self.capture.device.clone(),
             // Closing the editor forgets it; before one is open (at start), the last one stays.
@@ -343,6 +347,7 @@ mod tests {
             model: Some("tiny.en".into()),
             gpu: GpuPref::Off,
             use_vocabulary: true,
+            no_speakers_after: true,
             live: true,
             input_device: Some("pulse".into()),
             last_transcript: Some(7),

@@ -34,6 +34,7 @@ pub fn show(ui: &mut egui::Ui, view: &View<'_>, state: &mut UiState, out: &mut V
     ui.horizontal_wrapped(|ui| jobs_panel::model_picker(ui, view.jobs, &mut state.jobs, out));
     ui.horizontal_wrapped(|ui| jobs_panel::gpu_choice(ui, view.jobs, out));
     jobs_panel::vocabulary_checkbox(ui, view.jobs, out);
+    ui.horizontal_wrapped(|ui| jobs_panel::speakers_checkbox(ui, view.jobs, out));
     ui.separator();
     ui.heading("Recording");
     egui::Grid::new("settings-recording")

@@ -277,6 +277,8 @@ pub enum SettingsChange {
     UseVocabulary(bool),
     /// The model for requests that name none.
     DefaultModel(String),
+    /// Find speakers after each transcription.
+    SpeakersAfter(bool),
 }
 
 impl SettingsChange {
@@ -285,6 +287,7 @@ impl SettingsChange {
             Self::Gpu(g) => settings.gpu = g,
             Self::UseVocabulary(on) => settings.params.use_vocabulary = on,
             Self::DefaultModel(m) => settings.default_model = m,
+            Self::SpeakersAfter(on) => settings.speakers_after = on,
         }
     }
 }
@@ -315,6 +318,10 @@ pub struct TranscribeSettings {
     /// queued (`verbatim transcribe` must not take the window's jobs, and `verbatim library`
     /// must not start any).
     pub run_all_pending: bool,
+    /// Find who speaks in each new transcript once its job is done, when the speaker models
+    /// are installed (the window's setting, on by default there; the CLI asks with
+    /// `--speakers`).
+    pub speakers_after: bool,
 }
 
 impl TranscribeSettings {
@@ -332,6 +339,7 @@ impl TranscribeSettings {
             breaker_threshold: 3,
             breaker_cooldown: Duration::from_secs(60),
             run_all_pending: false,
+            speakers_after: false,
         }
     }
 
