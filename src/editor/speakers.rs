@@ -24,8 +24,8 @@ use crate::storage::plugin::{Database, Replies};
 use crate::transcribe::TranscribeSettings;
 use crate::transcript::edit::Edit;
 
-/// A diarization running for a transcript: an entity while it runs (the jobs panel and the
-/// editor's progress bar read it), despawned with its answer.
+/// A diarization running for a transcript: an entity while it runs (the editor's progress
+/// bar reads it), despawned with its answer.
 #[derive(Component)]
 pub struct SpeakerJob {
     pub transcript: TranscriptId,

@@ -36,17 +36,26 @@ pub(super) fn collect_notices(
                 format!("Exported {}", p.display()),
             ),
             E::SpeakersFound {
-                version, speakers, ..
+                transcript,
+                version,
+                speakers,
             } => state.notify_about(
                 Topic::Editor,
                 Level::Info,
                 match (version, speakers.is_empty()) {
-                    (_, true) => "No speakers found: nobody speaks long enough to tell".to_owned(),
-                    (Some(v), false) => {
-                        format!("Speakers found: {} (version {v})", speakers.join(", "))
-                    }
+                    (_, true) => format!(
+                        "No speakers found in transcript #{}: nobody speaks long enough to tell",
+                        transcript.0
+                    ),
+                    (Some(v), false) => format!(
+                        "Speakers found in transcript #{}: {} (version {v})",
+                        transcript.0,
+                        speakers.join(", ")
+                    ),
                     (None, false) => format!(
-                        "Speakers found: {}; every segment already had its speaker",
+                        "Speakers found in transcript #{}: {}; every segment already had its \
+                         speaker",
+                        transcript.0,
                         speakers.join(", ")
                     ),
                 },
