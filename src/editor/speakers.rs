@@ -78,6 +78,27 @@ pub(super) fn start_speakers(
     }
 }
 
+impl SpeakerJob {
+    /// A job whose answer comes through the returned sender (tests of what reads jobs).
+    #[cfg(test)]
+    pub(crate) fn with_sender(
+        transcript: TranscriptId,
+    ) -> (
+        Self,
+        crossbeam_channel::Sender<Result<SavedSpeakers, String>>,
+    ) {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        (
+            Self {
+                transcript,
+                progress: Arc::new(Progress::default()),
+                answer: rx,
+            },
+            tx,
+        )
+    }
+}
+
 /// Finds transcript `t`'s speakers on a thread of its own, as a [`SpeakerJob`] entity.
 fn spawn_job(
     t: TranscriptId,

@@ -88,7 +88,8 @@ pub(super) fn reserve_ui_core(
 }
 
 /// The window redraws only on input when idle; while background work is under way (imports,
-/// the first library load) keep frames coming so results show as soon as they arrive.
+/// the first library load, speakers being found) keep frames coming so results show as soon
+/// as they arrive.
 #[allow(clippy::too_many_arguments)] // a Bevy system: each argument is a system param
 pub(super) fn keep_awake_while_busy(
     importer: Option<Res<Importer>>,
@@ -98,6 +99,10 @@ pub(super) fn keep_awake_while_busy(
     jobs: Query<&TranscriptionJob>,
     shelf: Res<models::ModelShelf>,
     spectrogram: Res<crate::editor::DocSpectrogram>,
+    speakers: (
+        Query<(), With<crate::editor::speakers::SpeakerJob>>,
+        Res<crate::editor::speakers::VoiceLearning>,
+    ),
     mut redraw: MessageWriter<RequestRedraw>,
 ) {
     let importing = importer.is_some_and(|i| i.in_flight() > 0);
@@ -113,6 +118,9 @@ pub(super) fn keep_awake_while_busy(
         || devices.refreshing()
         || shelf.busy()
         || spectrogram.busy()
+        // Finding speakers (its progress bar moves, its answer is taken) or learning a voice.
+        || !speakers.0.is_empty()
+        || speakers.1.names().next().is_some()
     {
         redraw.write(RequestRedraw);
     }
@@ -318,5 +326,51 @@ pub(super) fn sync_zoom(ctx: &egui::Context, state: &mut UiState) {
     let set = state.zoom.unwrap_or(1.0);
     if (z - set).abs() > 0.001 {
         state.zoom = ((z - 1.0).abs() > 0.001).then_some(z);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests fail loudly by design
+mod tests {
+    use super::*;
+
+    #[derive(Resource, Default)]
+    struct Redraws(usize);
+
+    fn count(mut r: MessageReader<RequestRedraw>, mut n: ResMut<Redraws>) {
+        n.0 += r.read().count();
+    }
+
+    /// Found in a user check: with the window idle, "Finding speakers…" stayed at 0 % and its
+    /// answer waited for the next mouse move. While a speaker job runs, frames keep coming.
+    #[test]
+    fn frames_keep_coming_while_speakers_are_found() {
+        let mut app = App::new();
+        app.add_message::<RequestRedraw>()
+            .insert_resource(LibraryState {
+                loaded: true,
+                ..Default::default()
+            })
+            .init_resource::<InputDevices>()
+            .init_resource::<models::ModelShelf>()
+            .init_resource::<crate::editor::DocSpectrogram>()
+            .init_resource::<crate::editor::speakers::VoiceLearning>()
+            .init_resource::<Redraws>()
+            .add_systems(Update, (keep_awake_while_busy, count).chain());
+        app.update();
+        assert_eq!(
+            app.world().resource::<Redraws>().0,
+            0,
+            "idle: no frames asked"
+        );
+        let (job, _answer) =
+            crate::editor::speakers::SpeakerJob::with_sender(crate::storage::ids::TranscriptId(1));
+        let e = app.world_mut().spawn(job).id();
+        app.update();
+        app.update();
+        assert_eq!(app.world().resource::<Redraws>().0, 2);
+        app.world_mut().despawn(e);
+        app.update();
+        assert_eq!(app.world().resource::<Redraws>().0, 2);
     }
 }
