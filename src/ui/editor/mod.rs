@@ -548,7 +548,7 @@ fn flag_tools(
     if let Some(done) = view.finding_speakers {
         ui.add(
             egui::ProgressBar::new(done)
-                .desired_width(140.0)
+                .desired_width(190.0)
                 .text(format!("Finding speakers… {:.0} %", done * 100.0)),
         );
         if ui
