@@ -17,6 +17,7 @@ use crate::speakers::der::der;
 use crate::speakers::diarize::{MAX_SPEAKERS, Speakers};
 use crate::speakers::run::{self, Diarized, Method, SavedSpeakers};
 use crate::speakers::{read_rttm, sql};
+use crate::storage::StorageError;
 use crate::storage::ids::TranscriptId;
 use crate::storage::now_ms;
 use crate::transcribe::catalog;
@@ -360,7 +361,18 @@ pub(super) fn speakers(
     command: Option<SpeakersCommand>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let changed = |what: String, c: sql::Changed| -> anyhow::Result<ExitCode> {
+    // A change of `from` to `to` (a rename or a merge) in one immediate transaction, then
+    // what it did and the voice it remembered, when a label was named.
+    let change = |from: &str,
+                  to: &str,
+                  what: String,
+                  apply: &dyn Fn(&rusqlite::Connection) -> Result<sql::Changed, StorageError>|
+     -> anyhow::Result<ExitCode> {
+        let mut conn = crate::storage::open(&data.db_path())?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let c = apply(&tx)?;
+        tx.commit()?;
+        let learnt = learn_named(data, from, to, &c);
         let mut line = what;
         if !c.versions.is_empty() {
             let list: Vec<String> = c
@@ -371,6 +383,9 @@ pub(super) fn speakers(
             line.push_str(&format!(" (new versions: {})", list.join(", ")));
         }
         emit(format_args!("{}", super::terminal_safe(&line)))?;
+        if let Some(line) = learnt {
+            emit(format_args!("{}", super::terminal_safe(&line)))?;
+        }
         Ok(ExitCode::SUCCESS)
     };
     match command {
@@ -379,34 +394,23 @@ pub(super) fn speakers(
             new,
             transcript,
         }) => {
-            let mut conn = crate::storage::open(&data.db_path())?;
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let c =
-                sql::rename_everywhere(&tx, &old, &new, transcript.map(TranscriptId), now_ms())?;
-            tx.commit()?;
-            let learnt = learn_named(data, &old, new.trim(), &c);
-            let code = changed(format!("renamed {old} to {}", new.trim()), c)?;
-            if let Some(line) = learnt {
-                emit(format_args!("{}", super::terminal_safe(&line)))?;
-            }
-            return Ok(code);
+            let scope = transcript.map(TranscriptId);
+            return change(
+                &old,
+                new.trim(),
+                format!("renamed {old} to {}", new.trim()),
+                &|c| sql::rename_everywhere(c, &old, &new, scope, now_ms()),
+            );
         }
         Some(SpeakersCommand::Merge {
             into,
             from,
             transcript,
         }) => {
-            let mut conn = crate::storage::open(&data.db_path())?;
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let c =
-                sql::merge_everywhere(&tx, &into, &from, transcript.map(TranscriptId), now_ms())?;
-            tx.commit()?;
-            let learnt = learn_named(data, &from, &into, &c);
-            let code = changed(format!("merged {from} into {into}"), c)?;
-            if let Some(line) = learnt {
-                emit(format_args!("{}", super::terminal_safe(&line)))?;
-            }
-            return Ok(code);
+            let scope = transcript.map(TranscriptId);
+            return change(&from, &into, format!("merged {from} into {into}"), &|c| {
+                sql::merge_everywhere(c, &into, &from, scope, now_ms())
+            });
         }
         None => {}
     }
