@@ -306,37 +306,41 @@ pub(super) fn speakers_commands(
             }
             SpeakersCommand::List => {}
             SpeakersCommand::Rename { from, to, scope } => {
-                let (f, t) = (from.clone(), to.trim().to_owned());
-                db.write(
-                    move |conn, _| {
-                        sql::rename_everywhere(conn, &f, &t, scope, crate::storage::now_ms())
-                            .map_err(|e| e.to_string())
-                    },
-                    replies.to(move |result| SpeakersReply::Changed {
-                        from,
-                        to: to.trim().to_owned(),
-                        merged: false,
-                        result,
-                    }),
-                );
+                let to = to.trim().to_owned();
+                change(&mut db, &replies, (from, to, scope), false);
             }
             SpeakersCommand::Merge { into, from, scope } => {
-                let (f, t) = (from.clone(), into.clone());
-                db.write(
-                    move |conn, _| {
-                        sql::merge_everywhere(conn, &t, &f, scope, crate::storage::now_ms())
-                            .map_err(|e| e.to_string())
-                    },
-                    replies.to(move |result| SpeakersReply::Changed {
-                        from,
-                        to: into,
-                        merged: true,
-                        result,
-                    }),
-                );
+                change(&mut db, &replies, (from, into, scope), true);
             }
         }
     }
+}
+
+/// `from` renamed `to` (or merged into `to`) in the writer's transaction; the answer says which.
+fn change(
+    db: &mut Database,
+    replies: &Replies<SpeakersReply>,
+    (from, to, scope): (String, String, Option<TranscriptId>),
+    merged: bool,
+) {
+    let (f, t) = (from.clone(), to.clone());
+    db.write(
+        move |conn, _| {
+            let now = crate::storage::now_ms();
+            if merged {
+                sql::merge_everywhere(conn, &t, &f, scope, now)
+            } else {
+                sql::rename_everywhere(conn, &f, &t, scope, now)
+            }
+            .map_err(|e| e.to_string())
+        },
+        replies.to(move |result| SpeakersReply::Changed {
+            from,
+            to,
+            merged,
+            result,
+        }),
+    );
 }
 
 /// The list read again at start and whenever transcripts or speakers change.
