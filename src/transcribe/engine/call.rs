@@ -203,12 +203,14 @@ impl Engine {
         }
     }
 
-    /// whisper again over each stretch of `regions` (speech the VAD heard, ms of the file)
-    /// that no segment of `found` covers ([`vad::unheard`]), heard alone: whisper's decoder often
-    /// ends a window early when quieter speech (a whispered aside, a far voice) follows
-    /// louder speech, and the words are lost although the VAD kept them. A stretch's words
-    /// are kept when they fall inside it and whisper is sure enough of them
-    /// ([`SECOND_LOOK_MIN_P`]); the count of stretches looked at and the segments found.
+    /// whisper again over speech the first pass skipped, heard alone: `regions` (speech the
+    /// VAD heard, ms of the file, with its voiced share) that no segment of `found` covers
+    /// ([`vad::unheard`]), and whispered regions a segment of voiced speech runs over
+    /// ([`whispers_run_over`]). whisper's decoder often skips quieter or whispered speech next
+    /// to louder speech, and the words are lost although the VAD kept them. A stretch's words
+    /// are kept when they fall inside it, whisper is sure enough of them
+    /// ([`SECOND_LOOK_MIN_P`]) and `found` did not say them already nearby
+    /// ([`said_already`]). What it looked at and found: [`SecondLook`].
     #[allow(clippy::too_many_arguments)]
     pub(super) fn second_look(
         &mut self,
@@ -217,26 +219,33 @@ impl Engine {
         multilingual: bool,
         pending: &[f32],
         pending_start: u64,
-        regions: &[(u64, u64)],
+        regions: &[(u64, u64, f32)],
         found: &[Segment],
         cancel: &Arc<AtomicBool>,
         progress: &ProgressCtx,
         emit: &Emit,
-    ) -> Result<(u32, Vec<Segment>), Failure> {
+    ) -> Result<SecondLook, Failure> {
         let dtw = spec.params.word_timing == WordTiming::Dtw;
-        // Covered by a segment's span, not by its words: word times depend on how words are
-        // timed, and a stretch inside a segment would overlap it.
+        // Covered by a segment's span, not by its words: token timestamps spread a segment's
+        // words over its span.
         let said: Vec<(u64, u64)> = found.iter().map(|s| (s.start_ms, s.end_ms)).collect();
-        let stretches = vad::unheard(regions, &said);
+        let speech: Vec<(u64, u64)> = regions.iter().map(|&(a, b, _)| (a, b)).collect();
+        let mut stretches = vad::unheard(&speech, &said);
+        stretches.extend(whispers_run_over(regions, found));
+        stretches.sort_unstable();
+        stretches.dedup();
         if stretches.is_empty() {
-            return Ok((0, Vec::new()));
+            return Ok(SecondLook::default());
         }
         // Alone: no text before it primes the decoder (that text is what it skipped after).
         let mut alone = spec.clone();
         alone.params.carry_context = false;
         let sample =
             |ms: u64| (ms * u64::from(WHISPER_RATE) / 1000).saturating_sub(pending_start) as usize;
-        let mut out = Vec::new();
+        let mut out = SecondLook {
+            looked: stretches.len() as u32,
+            ..SecondLook::default()
+        };
         for &(a, b) in &stretches {
             let from = sample(a).saturating_sub(vad::PAD);
             let to = (sample(b) + vad::PAD).min(pending.len());
@@ -268,10 +277,17 @@ impl Engine {
                     tracing::debug!(job = spec.job, text = %piece.text, "second look: unsure, dropped");
                     continue;
                 }
+                if said_already(&piece, found) {
+                    tracing::debug!(job = spec.job, text = %piece.text, "second look: said already, dropped");
+                    continue;
+                }
                 piece.no_speech = seg.no_speech;
                 piece.avg_logprob = seg.avg_logprob;
                 kept += 1;
-                out.push(piece);
+                out.found.push(piece);
+            }
+            if kept > 0 {
+                out.heard.push((a, b));
             }
             tracing::debug!(
                 job = spec.job,
@@ -281,7 +297,7 @@ impl Engine {
                 "second look"
             );
         }
-        Ok((stretches.len() as u32, out))
+        Ok(out)
     }
 
     /// One `whisper_full` call.
@@ -501,4 +517,281 @@ pub(super) fn fraction(done: u64, total: u64, finished: bool) -> f32 {
         return 0.0;
     }
     (done as f64 / total as f64).clamp(0.0, 0.999) as f32
+}
+
+/// What a second look found.
+#[derive(Debug, Default)]
+pub(super) struct SecondLook {
+    /// Stretches looked at.
+    pub(super) looked: u32,
+    /// The segments kept.
+    pub(super) found: Vec<Segment>,
+    /// The stretches (ms of the file) they came from.
+    pub(super) heard: Vec<(u64, u64)>,
+}
+
+/// A region this voiced or less is whispered ([`vad::voiced_share`]: about 0-0.05 for
+/// espeak-ng's whisper voice, 0.76-0.98 for the regions of the shared clips).
+const WHISPERED_AT_MOST: f32 = 0.2;
+/// ... and a region this voiced or more is spoken.
+const SPOKEN_AT_LEAST: f32 = 0.5;
+
+/// The whispered regions (`regions`: ms of the file with their voiced share) inside the span
+/// of a segment of `found` that also holds spoken speech: whisper's decoder transcribes one
+/// of the two and its timestamps run the segment over the other (found on the whispered
+/// benchmark: two whispered sentences between two spoken ones, the second spoken one's
+/// segment starting at the first whispered word), so these get a second look although a
+/// segment covers them.
+pub(super) fn whispers_run_over(regions: &[(u64, u64, f32)], found: &[Segment]) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    for seg in found {
+        let inside: Vec<&(u64, u64, f32)> = regions
+            .iter()
+            .filter(|&&(a, b, _)| {
+                let overlap = b.min(seg.end_ms).saturating_sub(a.max(seg.start_ms));
+                2 * overlap >= b - a
+            })
+            .collect();
+        if !inside
+            .iter()
+            .any(|&&(a, b, v)| v >= SPOKEN_AT_LEAST && b - a >= vad::MIN_UNHEARD_MS)
+        {
+            continue;
+        }
+        out.extend(
+            inside
+                .iter()
+                .filter(|&&&(a, b, v)| v <= WHISPERED_AT_MOST && b - a >= vad::MIN_UNHEARD_MS)
+                .map(|&&(a, b, _)| (a, b)),
+        );
+    }
+    out
+}
+
+/// A segment of `found` whose span holds the stretches a second look found words in
+/// (`looked`, ms of the file) claimed speech it did not transcribe: its span moves off them
+/// (its start after them when they lie in its first half, else its end before them) and its words are placed again on the speech
+/// (`speech`, Silero's frames) left in it, as whisper's words are placed at first
+/// ([`map_segment`]), so the text reads in the order it was said.
+pub(super) fn make_room(found: &mut [Segment], looked: &[(u64, u64)], speech: &SpeechMap) {
+    let samples = |ms: u64| ms * u64::from(WHISPER_RATE) / 1000;
+    for seg in found.iter_mut() {
+        let (a, b) = (seg.start_ms, seg.end_ms);
+        let (mut na, mut nb) = (a, b);
+        for &(pa, pb) in looked {
+            if pa >= nb || pb <= na {
+                continue;
+            }
+            if pa + pb <= na + nb {
+                na = pb.min(nb);
+            } else {
+                nb = pa.max(na);
+            }
+        }
+        if (na, nb) == (a, b) {
+            continue;
+        }
+        let linear = |t: u64| na + (t.clamp(a, b) - a) * (nb - na) / (b - a).max(1);
+        let warp = speech.warp(samples(na), samples(nb));
+        let place = |t: u64| match &warp {
+            Some(w) => to_ms(w.map(samples(linear(t)))),
+            None => linear(t),
+        };
+        for w in &mut seg.words {
+            (w.start_ms, w.end_ms) = (place(w.start_ms), place(w.end_ms));
+        }
+        (seg.start_ms, seg.end_ms) = match &warp {
+            Some(w) => {
+                let (x, y) = w.bounds();
+                (to_ms(x), to_ms(y))
+            }
+            None => (na, nb),
+        };
+    }
+}
+
+/// Segments of the first pass this close (ms) to a second look's words are its neighbours.
+const NEAR_MS: u64 = 3_000;
+
+/// Whether half or more of `piece`'s words, in order, are in the text of the segments of
+/// `found` near it: the second look heard again what the first pass had said (its words
+/// placed elsewhere by the alignment), not speech it skipped.
+pub(super) fn said_already(piece: &Segment, found: &[Segment]) -> bool {
+    let words = crate::transcript::wer::normalize(&piece.text);
+    if words.is_empty() {
+        return true;
+    }
+    let near: Vec<String> = found
+        .iter()
+        .filter(|s| s.end_ms + NEAR_MS >= piece.start_ms && s.start_ms <= piece.end_ms + NEAR_MS)
+        .flat_map(|s| crate::transcript::wer::normalize(&s.text))
+        .collect();
+    2 * common_in_order(&words, &near) >= words.len()
+}
+
+/// The length of the longest common subsequence of `a` and `b`.
+fn common_in_order(a: &[String], b: &[String]) -> usize {
+    let mut row = vec![0usize; b.len() + 1];
+    for x in a {
+        let mut diagonal = 0;
+        for (j, y) in b.iter().enumerate() {
+            let up = row[j + 1];
+            row[j + 1] = if x == y { diagonal + 1 } else { up.max(row[j]) };
+            diagonal = up;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests fail loudly by design
+mod tests {
+    use super::*;
+
+    /// A segment of `words` given as (start ms, end ms, text).
+    fn seg(words: &[(u64, u64, &str)]) -> Segment {
+        let words: Vec<Word> = words
+            .iter()
+            .map(|&(start_ms, end_ms, text)| Word {
+                start_ms,
+                end_ms,
+                text: text.to_string(),
+                p: 0.9,
+            })
+            .collect();
+        Segment::of_words(&words).unwrap()
+    }
+
+    #[test]
+    fn whispers_a_spoken_segment_runs_over_get_a_second_look() {
+        // Spoken 0.7-3.4 s, whispered 4.7-6.8 and 9.2-11.8 s, spoken 17-19.8 s; whisper's
+        // second segment starts at 4.46 s and holds the last spoken sentence's words.
+        let regions = [
+            (700, 3_400, 0.86),
+            (4_700, 6_800, 0.02),
+            (9_200, 11_800, 0.05),
+            (17_000, 19_800, 0.9),
+        ];
+        let found = [
+            seg(&[(700, 3_300, "He was not")]),
+            seg(&[(4_462, 10_000, "He"), (10_000, 19_284, "might")]),
+        ];
+        assert_eq!(
+            whispers_run_over(&regions, &found),
+            vec![(4_700, 6_800), (9_200, 11_800)]
+        );
+        // A segment of whispers alone (whisper transcribed them): nothing to look at again.
+        let found = [seg(&[(4_600, 12_000, "rice")])];
+        assert!(whispers_run_over(&regions, &found).is_empty());
+        // Spoken regions are never looked at again this way, however a segment runs.
+        let spoken = [
+            (700, 3_400, 0.86),
+            (4_700, 6_800, 0.6),
+            (17_000, 19_800, 0.9),
+        ];
+        let found = [seg(&[(0, 20_000, "all")])];
+        assert!(whispers_run_over(&spoken, &found).is_empty());
+    }
+
+    #[test]
+    fn a_second_look_that_hears_the_first_pass_again_is_dropped() {
+        let found = [
+            seg(&[
+                (1_000, 1_500, "Had"),
+                (1_500, 2_000, "he"),
+                (2_000, 2_600, "married"),
+            ]),
+            seg(&[(30_000, 30_500, "far"), (30_500, 31_000, "away")]),
+        ];
+        // Said already nearby (case and punctuation aside), one word heard differently.
+        assert!(said_already(
+            &seg(&[
+                (900, 1_200, "had"),
+                (1_200, 1_400, "he,"),
+                (1_400, 1_900, "marred")
+            ]),
+            &found
+        ));
+        // New words: kept; the same words far away: not the first pass's.
+        assert!(!said_already(
+            &seg(&[(5_000, 5_500, "rice"), (5_500, 6_000, "bowls")]),
+            &found
+        ));
+        assert!(!said_already(
+            &seg(&[(15_000, 15_500, "had"), (15_500, 16_000, "he")]),
+            &found
+        ));
+    }
+
+    #[test]
+    fn a_segment_running_over_what_a_second_look_found_moves_off_it() {
+        let mut found = vec![
+            seg(&[(700, 3_300, "He was not")]),
+            seg(&[(4_000, 10_000, "He"), (10_000, 20_000, "might")]),
+        ];
+        let first = found[0].clone();
+        // Whispered words in the first half of the second segment's span: it starts after them.
+        make_room(&mut found, &[(4_600, 7_600)], &SpeechMap::default());
+        assert_eq!(
+            found[0], first,
+            "a segment clear of the second look keeps its times"
+        );
+        assert_eq!((found[1].start_ms, found[1].end_ms), (7_600, 20_000));
+        let words: Vec<(u64, u64)> = found[1]
+            .words
+            .iter()
+            .map(|w| (w.start_ms, w.end_ms))
+            .collect();
+        assert_eq!(words, vec![(7_600, 12_250), (12_250, 20_000)]);
+        // In its second half: it ends before them.
+        make_room(&mut found, &[(17_000, 19_000)], &SpeechMap::default());
+        assert_eq!((found[1].start_ms, found[1].end_ms), (7_600, 17_000));
+        assert!(
+            found[1]
+                .words
+                .iter()
+                .all(|w| w.end_ms <= 17_000 && w.start_ms >= 7_600)
+        );
+    }
+
+    #[test]
+    fn a_moved_segment_puts_its_words_on_the_speech_left_in_it() {
+        // Speech (Silero) at 4.6-7.6 s (the whisper) and 17-20 s (the spoken sentence).
+        let frame_ms = (vad::FRAME as u64 * 1000) / u64::from(WHISPER_RATE);
+        let probs: Vec<f32> = (0..700u64)
+            .map(|i| {
+                let t = i * frame_ms;
+                if (4_600..7_600).contains(&t) || (17_000..20_000).contains(&t) {
+                    0.9
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let speech = SpeechMap { start: 0, probs };
+        let mut found = vec![seg(&[
+            (4_600, 6_000, "He"),
+            (6_000, 7_500, "might"),
+            (17_000, 19_900, "himself"),
+        ])];
+        // The stretch ends on a frame boundary, as Silero's regions do (32 ms frames).
+        make_room(&mut found, &[(4_600, 7_616)], &speech);
+        let s = &found[0];
+        assert!(s.start_ms >= 16_500, "{s:?}");
+        assert!(
+            s.words
+                .iter()
+                .all(|w| w.start_ms >= 16_500 && w.end_ms <= 20_100),
+            "{s:?}"
+        );
+        assert!(s.words.windows(2).all(|w| w[0].start_ms <= w[1].start_ms));
+    }
+
+    #[test]
+    fn the_longest_common_subsequence_of_words() {
+        let w = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        assert_eq!(common_in_order(&w("a b c d"), &w("x a c y d")), 3);
+        assert_eq!(common_in_order(&w("a b"), &w("b a")), 1);
+        assert_eq!(common_in_order(&[], &w("a")), 0);
+    }
 }

@@ -440,7 +440,8 @@ impl Engine {
         // at the next step instead).
         if !spec.params.single_decode {
             let ms = |i: usize| to_ms(pending_start + i as u64);
-            let regions: Vec<(u64, u64)> = window
+            // Each stretch of speech with how much of it is voiced (whispers are not).
+            let regions: Vec<(u64, u64, f32)> = window
                 .plan
                 .heard
                 .iter()
@@ -450,7 +451,7 @@ impl Engine {
                         (x < y).then_some((x, y))
                     })
                 })
-                .map(|(a, b)| (ms(a), ms(b)))
+                .map(|(a, b)| (ms(a), ms(b), vad::voiced_share(&pending[a..b])))
                 .collect();
             let looked = self.second_look(
                 state,
@@ -464,8 +465,9 @@ impl Engine {
                 &progress,
                 job.emit,
             )?;
-            stats.second_looks += looked.0;
-            found.extend(looked.1);
+            stats.second_looks += looked.looked;
+            call::make_room(&mut found, &looked.heard, speech);
+            found.extend(looked.found);
             found.sort_by_key(|s| s.start_ms);
         }
         for segment in found {
