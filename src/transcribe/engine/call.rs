@@ -226,14 +226,7 @@ impl Engine {
         emit: &Emit,
     ) -> Result<SecondLook, Failure> {
         let dtw = spec.params.word_timing == WordTiming::Dtw;
-        // Covered by a segment's span, not by its words: token timestamps spread a segment's
-        // words over its span.
-        let said: Vec<(u64, u64)> = found.iter().map(|s| (s.start_ms, s.end_ms)).collect();
-        let speech: Vec<(u64, u64)> = regions.iter().map(|&(a, b, _)| (a, b)).collect();
-        let mut stretches = vad::unheard(&speech, &said);
-        stretches.extend(whispers_run_over(regions, found));
-        stretches.sort_unstable();
-        stretches.dedup();
+        let stretches = skipped(regions, found);
         if stretches.is_empty() {
             return Ok(SecondLook::default());
         }
@@ -568,6 +561,25 @@ pub(super) fn whispers_run_over(regions: &[(u64, u64, f32)], found: &[Segment]) 
     out
 }
 
+/// The stretches (ms of the file, in order, none overlapping) of `regions` the first pass
+/// skipped: speech no segment of `found` covers ([`vad::unheard`]; covered by a segment's
+/// span, not by its words, since token timestamps spread a segment's words over its span),
+/// and the whispered regions a spoken segment runs over ([`whispers_run_over`]), each looked
+/// at once.
+pub(super) fn skipped(regions: &[(u64, u64, f32)], found: &[Segment]) -> Vec<(u64, u64)> {
+    let said: Vec<(u64, u64)> = found.iter().map(|s| (s.start_ms, s.end_ms)).collect();
+    let speech: Vec<(u64, u64)> = regions.iter().map(|&(a, b, _)| (a, b)).collect();
+    let whispered = whispers_run_over(regions, found);
+    let mut out: Vec<(u64, u64)> = vad::unheard(&speech, &said)
+        .into_iter()
+        .filter(|&(a, b)| !whispered.iter().any(|&(x, y)| a < y && x < b))
+        .collect();
+    out.extend(whispered);
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// A segment of `found` whose span holds the stretches a second look found words in
 /// (`looked`, ms of the file) claimed speech it did not transcribe: its span moves off them
 /// (its start after them when they lie in its first half, else its end before them) and its words are placed again on the speech
@@ -721,6 +733,25 @@ mod tests {
             &seg(&[(15_000, 15_500, "had"), (15_500, 16_000, "he")]),
             &found
         ));
+    }
+
+    #[test]
+    fn each_skipped_stretch_is_looked_at_once() {
+        // A whispered region (4-8 s) half inside a spoken segment (0-6 s): heard whole, not
+        // also as the part the segment does not reach; speech no segment covers (10-12 s).
+        let regions = [(0, 3_000, 0.9), (4_000, 8_000, 0.0), (10_000, 12_000, 0.8)];
+        let found = [seg(&[(0, 3_000, "spoken"), (3_000, 6_000, "words")])];
+        assert_eq!(
+            skipped(&regions, &found),
+            vec![(4_000, 8_000), (10_000, 12_000)]
+        );
+        // Two segments running over the same whispered region: once.
+        let found = [
+            seg(&[(0, 3_000, "spoken"), (3_000, 6_500, "words")]),
+            seg(&[(5_000, 9_000, "more")]),
+        ];
+        let regions = [(0, 3_000, 0.9), (4_000, 8_000, 0.0), (8_200, 9_400, 0.9)];
+        assert_eq!(skipped(&regions, &found), vec![(4_000, 8_000)]);
     }
 
     #[test]
