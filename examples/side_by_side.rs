@@ -132,36 +132,15 @@ fn run_once(run: &Run, set: &Set, threads: u32, work: &Path) -> (f64, Vec<String
         }
         Tool::Faster(compute) => {
             let python = env_or("BENCH_PYTHON", "python3");
-            let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("scripts/bench/faster_whisper_run.py");
-            let out = work.join("fw.json");
             let t = Instant::now();
-            let o = Command::new(&python)
-                .arg(&script)
-                .args([*compute, &threads.to_string()])
-                .arg(&out)
-                .args(&set.files)
-                .env("OMP_NUM_THREADS", threads.to_string())
-                .output()
-                .unwrap();
-            let secs = t.elapsed().as_secs_f64();
-            assert!(
-                o.status.success(),
-                "faster-whisper failed: {}",
-                String::from_utf8_lossy(&o.stderr)
+            let texts = speech::faster_whisper(
+                &python,
+                compute,
+                threads,
+                &set.files,
+                &work.join("fw.json"),
             );
-            let doc: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-            let texts = set
-                .files
-                .iter()
-                .map(|f| {
-                    doc["texts"][f.to_str().unwrap()]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string()
-                })
-                .collect();
+            let secs = t.elapsed().as_secs_f64();
             (secs, texts)
         }
     }

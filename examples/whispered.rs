@@ -224,17 +224,7 @@ fn verbatim(file: &Path, model: &Path, threads: &str, extra: &[&str], work: &Pat
         .filter_map(|s| s["text"].as_str())
         .collect::<Vec<_>>()
         .join(" ");
-    let words = segments
-        .iter()
-        .flat_map(|s| s["words"].as_array().cloned().unwrap_or_default())
-        .filter_map(|w| {
-            Some((
-                w["start_ms"].as_u64()?,
-                w["end_ms"].as_u64()?,
-                w["text"].as_str()?.to_string(),
-            ))
-        })
-        .collect();
+    let words = speech::json_words(&doc);
     Heard {
         text,
         words: Some(words),
@@ -248,54 +238,21 @@ fn faster(
     files: &[PathBuf],
     work: &Path,
 ) -> Vec<Heard> {
-    let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/bench/faster_whisper_run.py");
+    let threads = threads.parse().unwrap_or(2);
     let out = work.join(format!("fw-{compute}.json"));
-    let o = Command::new(python)
-        .arg(&script)
-        .args([compute, threads])
-        .arg(&out)
-        .args(files)
-        .env("OMP_NUM_THREADS", threads)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "faster-whisper failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    files
-        .iter()
-        .map(|f| Heard {
-            text: doc["texts"][f.display().to_string()]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            words: None,
-        })
+    speech::faster_whisper(python, compute, threads, files, &out)
+        .into_iter()
+        .map(|text| Heard { text, words: None })
         .collect()
 }
 
 /// The words inside the whispered spans against the whispered sentences.
 fn whispered_errors(built: &Built, words: &[(u64, u64, String)]) -> WordErrors {
-    const SLACK_MS: u64 = 500;
-    let (mut edits, mut reference_words) = (0, 0);
-    for &(a, b, sentence) in &built.whispered {
-        let heard: Vec<&str> = words
-            .iter()
-            .filter(|(s, e, _)| s + SLACK_MS >= a && *e <= b + SLACK_MS)
-            .map(|(_, _, t)| t.as_str())
-            .collect();
-        let e = word_errors(sentence, &heard.join(" "));
-        edits += e.edits;
-        reference_words += e.reference_words;
-    }
-    WordErrors {
-        edits,
-        reference_words,
-    }
+    built
+        .whispered
+        .iter()
+        .map(|&(a, b, sentence)| word_errors(sentence, &speech::words_within(words, a, b)))
+        .fold(WordErrors::default(), |x, y| x + y)
 }
 
 /// One file's errors for one tool: the whole file, and the whispered spans when timed.

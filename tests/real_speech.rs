@@ -468,7 +468,6 @@ fn span_errors(
     extra: &[&str],
     spans: &[(u64, u64, &str)],
 ) -> (String, Vec<(String, WordErrors)>) {
-    const SLACK_MS: u64 = 500;
     let home = tempfile::tempdir().unwrap();
     transcribe(home.path(), &[file.to_path_buf()], model, extra);
     let doc = json_export(home.path(), file);
@@ -479,32 +478,14 @@ fn span_errors(
         .collect();
     let whole = whole.join(" ");
     eprintln!("{extra:?} text: {whole}");
-    let words: Vec<(u64, u64, String)> = segments
-        .iter()
-        .flat_map(|seg| seg["words"].as_array().cloned().unwrap_or_default())
-        .map(|w| {
-            (
-                w["start_ms"].as_u64().unwrap(),
-                w["end_ms"].as_u64().unwrap(),
-                w["text"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let words = speech::json_words(&doc);
     let per_span = spans
         .iter()
         .map(|&(a, b, sentence)| {
-            let heard: Vec<&str> = words
-                .iter()
-                .filter(|(s, e, _)| s + SLACK_MS >= a && *e <= b + SLACK_MS)
-                .map(|(_, _, t)| t.as_str())
-                .collect();
-            let e = word_errors(sentence, &heard.join(" "));
-            eprintln!(
-                "  {a}-{b} ms: {:?} WER {:.0}%",
-                heard.join(" "),
-                e.rate() * 100.0
-            );
-            (heard.join(" "), e)
+            let heard = speech::words_within(&words, a, b);
+            let e = word_errors(sentence, &heard);
+            eprintln!("  {a}-{b} ms: {heard:?} WER {:.0}%", e.rate() * 100.0);
+            (heard, e)
         })
         .collect();
     (whole, per_span)

@@ -236,3 +236,69 @@ pub fn bare_whisper_full(ctx: &whisper_rs::WhisperContext, audio: &[f32], thread
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// faster-whisper (`scripts/bench/faster_whisper_run.py`, run by `python` in one process,
+/// `compute` type, `threads` threads) on `files`, its JSON written to `out`: each file's text,
+/// in order.
+pub fn faster_whisper(
+    python: &str,
+    compute: &str,
+    threads: u32,
+    files: &[PathBuf],
+    out: &Path,
+) -> Vec<String> {
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/bench/faster_whisper_run.py");
+    let o = std::process::Command::new(python)
+        .arg(&script)
+        .args([compute, &threads.to_string()])
+        .arg(out)
+        .args(files)
+        .env("OMP_NUM_THREADS", threads.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "faster-whisper failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
+    files
+        .iter()
+        .map(|f| {
+            doc["texts"][f.display().to_string()]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+/// The words of a JSON export's segments: (start ms, end ms, text), in order.
+pub fn json_words(doc: &serde_json::Value) -> Vec<(u64, u64, String)> {
+    doc["segments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|seg| seg["words"].as_array().cloned().unwrap_or_default())
+        .map(|w| {
+            (
+                w["start_ms"].as_u64().unwrap(),
+                w["end_ms"].as_u64().unwrap(),
+                w["text"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The text of the words inside `a..b` ms, with whisper's timing slack (0.5 s).
+pub fn words_within(words: &[(u64, u64, String)], a: u64, b: u64) -> String {
+    const SLACK_MS: u64 = 500;
+    let inside: Vec<&str> = words
+        .iter()
+        .filter(|(s, e, _)| s + SLACK_MS >= a && *e <= b + SLACK_MS)
+        .map(|(_, _, t)| t.as_str())
+        .collect();
+    inside.join(" ")
+}
