@@ -9,19 +9,10 @@
 # default. RUNS=N repeats each row and keeps the median. MODEL=path picks another model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target=${CARGO_TARGET_DIR:-target}
 model=${MODEL:-../shared/data/models/tiny.en-ggml.bin}
 runs=${RUNS:-1}
-# The test profile: the build `make test` already made (and the binary the tests run).
-cargo build --profile test --bin verbatim >/dev/null 2>&1
-bin="$target/debug/verbatim"
-work=$(mktemp -d)
-busy_pid=""
-cleanup() {
-  if [ -n "$busy_pid" ]; then kill "$busy_pid" 2>/dev/null || true; wait "$busy_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# The test-profile binary, a work folder, a busy loop: scripts/bench/lib.sh.
+source scripts/bench/lib.sh
 python3 - "$work/long.wav" <<'PY'
 import glob, sys, wave
 clips = sorted(glob.glob("../shared/data/speech/*.wav"))
@@ -54,8 +45,7 @@ row() {
 rows="$work/rows"
 row idle "default ($cores threads)" >>"$rows"
 row idle "$cores threads, fixed" --threads "$cores" >>"$rows"
-(while :; do :; done) >/dev/null 2>&1 &
-busy_pid=$!
+busy_start
 row "one core busy" "default (gives way)" >>"$rows"
 row "one core busy" "$cores threads, fixed" --threads "$cores" >>"$rows"
 if [ "$cores" -gt 1 ]; then

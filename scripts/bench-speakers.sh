@@ -6,18 +6,9 @@
 # Prints a markdown table: wall seconds, times real time, CPU seconds, peak resident memory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target=${CARGO_TARGET_DIR:-target}
 minutes=${MINUTES:-59.9}
-# The test profile: the build `make test` already made (and the binary the tests run).
-cargo build --profile test --bin verbatim >/dev/null 2>&1
-bin="$target/debug/verbatim"
-work=$(mktemp -d)
-busy_pid=""
-cleanup() {
-  if [ -n "$busy_pid" ]; then kill "$busy_pid" 2>/dev/null || true; wait "$busy_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# The test-profile binary, a work folder, a busy loop: scripts/bench/lib.sh.
+source scripts/bench/lib.sh
 mkdir -p "$work/home/models"
 cp ../shared/data/models/speaker/campplus_cn_en_common.pt \
    ../shared/data/models/speaker/pyannote-segmentation-3.0.bin "$work/home/models/"
@@ -68,6 +59,5 @@ echo
 echo "| load | seconds | real time | CPU seconds | peak memory |"
 echo "| --- | ---: | ---: | ---: | ---: |"
 run idle
-bash -c 'while :; do :; done' &
-busy_pid=$!
+busy_start
 run "one core busy"
