@@ -324,12 +324,18 @@ pub fn voiced_share(samples: &[f32]) -> f32 {
             continue;
         }
         speech += 1;
+        // The energy of every prefix of the frame: each lag's two energies without a pass.
+        let mut prefix = Vec::with_capacity(frame + 1);
+        prefix.push(0.0f32);
+        for x in *f {
+            prefix.push(prefix[prefix.len() - 1] + x * x);
+        }
         let peak = (min_lag..=max_lag.min(frame - 1))
             .map(|lag| {
                 let (a, b) = (&f[..frame - lag], &f[lag..]);
                 let ab: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-                let aa: f32 = a.iter().map(|x| x * x).sum();
-                let bb: f32 = b.iter().map(|x| x * x).sum();
+                let aa = prefix[frame - lag];
+                let bb = prefix[frame] - prefix[lag];
                 ab / (aa * bb).sqrt().max(1e-12)
             })
             .fold(f32::MIN, f32::max);

@@ -204,7 +204,7 @@ impl Engine {
     }
 
     /// whisper again over speech the first pass skipped, heard alone: `regions` (speech the
-    /// VAD heard, ms of the file, with its voiced share) that no segment of `found` covers
+    /// VAD heard, ms of the file) that no segment of `found` covers
     /// ([`vad::unheard`]), and whispered regions a segment of voiced speech runs over
     /// ([`whispers_run_over`]). whisper's decoder often skips quieter or whispered speech next
     /// to louder speech, and the words are lost although the VAD kept them. A stretch's words
@@ -219,22 +219,27 @@ impl Engine {
         multilingual: bool,
         pending: &[f32],
         pending_start: u64,
-        regions: &[(u64, u64, f32)],
+        regions: &[(u64, u64)],
         found: &[Segment],
         cancel: &Arc<AtomicBool>,
         progress: &ProgressCtx,
         emit: &Emit,
     ) -> Result<SecondLook, Failure> {
         let dtw = spec.params.word_timing == WordTiming::Dtw;
-        let stretches = skipped(regions, found);
+        let sample =
+            |ms: u64| (ms * u64::from(WHISPER_RATE) / 1000).saturating_sub(pending_start) as usize;
+        let voiced = |i: usize| {
+            let (a, b) = regions[i];
+            let (from, to) = (sample(a).min(pending.len()), sample(b).min(pending.len()));
+            vad::voiced_share(&pending[from..to.max(from)])
+        };
+        let stretches = skipped(regions, found, voiced);
         if stretches.is_empty() {
             return Ok(SecondLook::default());
         }
         // Alone: no text before it primes the decoder (that text is what it skipped after).
         let mut alone = spec.clone();
         alone.params.carry_context = false;
-        let sample =
-            |ms: u64| (ms * u64::from(WHISPER_RATE) / 1000).saturating_sub(pending_start) as usize;
         let mut out = SecondLook {
             looked: stretches.len() as u32,
             ..SecondLook::default()
@@ -529,48 +534,56 @@ const WHISPERED_AT_MOST: f32 = 0.2;
 /// ... and a region this voiced or more is spoken.
 const SPOKEN_AT_LEAST: f32 = 0.5;
 
-/// The whispered regions (`regions`: ms of the file with their voiced share) inside the span
-/// of a segment of `found` that also holds spoken speech: whisper's decoder transcribes one
-/// of the two and its timestamps run the segment over the other (found on the whispered
-/// benchmark: two whispered sentences between two spoken ones, the second spoken one's
-/// segment starting at the first whispered word), so these get a second look although a
-/// segment covers them.
-pub(super) fn whispers_run_over(regions: &[(u64, u64, f32)], found: &[Segment]) -> Vec<(u64, u64)> {
+/// The whispered regions (`regions`: ms of the file; `voiced(i)`: region `i`'s voiced share)
+/// inside the span of a segment of `found` that also holds spoken speech: whisper's decoder
+/// transcribes one of the two and its timestamps run the segment over the other (found on
+/// the whispered benchmark: two whispered sentences between two spoken ones, the second
+/// spoken one's segment starting at the first whispered word), so these get a second look
+/// although a segment covers them. Voicing is measured only where a segment holds two
+/// regions long enough to count, each region once.
+pub(super) fn whispers_run_over(
+    regions: &[(u64, u64)],
+    found: &[Segment],
+    voiced: impl Fn(usize) -> f32,
+) -> Vec<(u64, u64)> {
+    let mut measured: Vec<Option<f32>> = vec![None; regions.len()];
+    let mut share = |i: usize| *measured[i].get_or_insert_with(|| voiced(i));
     let mut out = Vec::new();
     for seg in found {
-        let inside: Vec<&(u64, u64, f32)> = regions
-            .iter()
-            .filter(|&&(a, b, _)| {
+        let inside: Vec<usize> = (0..regions.len())
+            .filter(|&i| {
+                let (a, b) = regions[i];
                 let overlap = b.min(seg.end_ms).saturating_sub(a.max(seg.start_ms));
-                2 * overlap >= b - a
+                b - a >= vad::MIN_UNHEARD_MS && 2 * overlap >= b - a
             })
             .collect();
-        if !inside
-            .iter()
-            .any(|&&(a, b, v)| v >= SPOKEN_AT_LEAST && b - a >= vad::MIN_UNHEARD_MS)
-        {
+        // One spoken and one whispered region at least.
+        if inside.len() < 2 || !inside.iter().any(|&i| share(i) >= SPOKEN_AT_LEAST) {
             continue;
         }
         out.extend(
             inside
-                .iter()
-                .filter(|&&&(a, b, v)| v <= WHISPERED_AT_MOST && b - a >= vad::MIN_UNHEARD_MS)
-                .map(|&&(a, b, _)| (a, b)),
+                .into_iter()
+                .filter(|&i| share(i) <= WHISPERED_AT_MOST)
+                .map(|i| regions[i]),
         );
     }
     out
 }
 
 /// The stretches (ms of the file, in order, none overlapping) of `regions` the first pass
-/// skipped: speech no segment of `found` covers ([`vad::unheard`]; covered by a segment's
+/// skipped (`voiced`: as [`whispers_run_over`] takes it): speech no segment of `found` covers ([`vad::unheard`]; covered by a segment's
 /// span, not by its words, since token timestamps spread a segment's words over its span),
 /// and the whispered regions a spoken segment runs over ([`whispers_run_over`]), each looked
 /// at once.
-pub(super) fn skipped(regions: &[(u64, u64, f32)], found: &[Segment]) -> Vec<(u64, u64)> {
+pub(super) fn skipped(
+    regions: &[(u64, u64)],
+    found: &[Segment],
+    voiced: impl Fn(usize) -> f32,
+) -> Vec<(u64, u64)> {
     let said: Vec<(u64, u64)> = found.iter().map(|s| (s.start_ms, s.end_ms)).collect();
-    let speech: Vec<(u64, u64)> = regions.iter().map(|&(a, b, _)| (a, b)).collect();
-    let whispered = whispers_run_over(regions, found);
-    let mut out: Vec<(u64, u64)> = vad::unheard(&speech, &said)
+    let whispered = whispers_run_over(regions, found, voiced);
+    let mut out: Vec<(u64, u64)> = vad::unheard(regions, &said)
         .into_iter()
         .filter(|&(a, b)| !whispered.iter().any(|&(x, y)| a < y && x < b))
         .collect();
@@ -660,6 +673,11 @@ fn common_in_order(a: &[String], b: &[String]) -> usize {
 mod tests {
     use super::*;
 
+    /// Regions given as (start ms, end ms, voiced share): their spans and voicings.
+    fn split(regions: &[(u64, u64, f32)]) -> (Vec<(u64, u64)>, Vec<f32>) {
+        regions.iter().map(|&(a, b, v)| ((a, b), v)).unzip()
+    }
+
     /// A segment of `words` given as (start ms, end ms, text).
     fn seg(words: &[(u64, u64, &str)]) -> Segment {
         let words: Vec<Word> = words
@@ -688,13 +706,25 @@ mod tests {
             seg(&[(700, 3_300, "He was not")]),
             seg(&[(4_462, 10_000, "He"), (10_000, 19_284, "might")]),
         ];
+        let measured = std::cell::Cell::new(0);
+        let (spans, voicing) = split(&regions);
+        let voiced = |i: usize| {
+            measured.set(measured.get() + 1);
+            voicing[i]
+        };
         assert_eq!(
-            whispers_run_over(&regions, &found),
+            whispers_run_over(&spans, &found, voiced),
             vec![(4_700, 6_800), (9_200, 11_800)]
+        );
+        // The first region lies in a segment alone: its voicing is never measured.
+        assert_eq!(
+            measured.get(),
+            3,
+            "each region the test needs measured once"
         );
         // A segment of whispers alone (whisper transcribed them): nothing to look at again.
         let found = [seg(&[(4_600, 12_000, "rice")])];
-        assert!(whispers_run_over(&regions, &found).is_empty());
+        assert!(whispers_run_over(&spans, &found, |i| voicing[i]).is_empty());
         // Spoken regions are never looked at again this way, however a segment runs.
         let spoken = [
             (700, 3_400, 0.86),
@@ -702,7 +732,8 @@ mod tests {
             (17_000, 19_800, 0.9),
         ];
         let found = [seg(&[(0, 20_000, "all")])];
-        assert!(whispers_run_over(&spoken, &found).is_empty());
+        let (spans, voicing) = split(&spoken);
+        assert!(whispers_run_over(&spans, &found, |i| voicing[i]).is_empty());
     }
 
     #[test]
@@ -741,8 +772,9 @@ mod tests {
         // also as the part the segment does not reach; speech no segment covers (10-12 s).
         let regions = [(0, 3_000, 0.9), (4_000, 8_000, 0.0), (10_000, 12_000, 0.8)];
         let found = [seg(&[(0, 3_000, "spoken"), (3_000, 6_000, "words")])];
+        let (spans, voicing) = split(&regions);
         assert_eq!(
-            skipped(&regions, &found),
+            skipped(&spans, &found, |i| voicing[i]),
             vec![(4_000, 8_000), (10_000, 12_000)]
         );
         // Two segments running over the same whispered region: once.
@@ -751,7 +783,11 @@ mod tests {
             seg(&[(5_000, 9_000, "more")]),
         ];
         let regions = [(0, 3_000, 0.9), (4_000, 8_000, 0.0), (8_200, 9_400, 0.9)];
-        assert_eq!(skipped(&regions, &found), vec![(4_000, 8_000)]);
+        let (spans, voicing) = split(&regions);
+        assert_eq!(
+            skipped(&spans, &found, |i| voicing[i]),
+            vec![(4_000, 8_000)]
+        );
     }
 
     #[test]

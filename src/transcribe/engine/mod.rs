@@ -440,8 +440,7 @@ impl Engine {
         // at the next step instead).
         if !spec.params.single_decode {
             let ms = |i: usize| to_ms(pending_start + i as u64);
-            // Each stretch of speech with how much of it is voiced (whispers are not).
-            let regions: Vec<(u64, u64, f32)> = window
+            let regions: Vec<(u64, u64)> = window
                 .plan
                 .heard
                 .iter()
@@ -451,7 +450,7 @@ impl Engine {
                         (x < y).then_some((x, y))
                     })
                 })
-                .map(|(a, b)| (ms(a), ms(b), vad::voiced_share(&pending[a..b])))
+                .map(|(a, b)| (ms(a), ms(b)))
                 .collect();
             let looked = self.second_look(
                 state,
