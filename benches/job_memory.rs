@@ -6,24 +6,13 @@
 //! one minute as a smoke test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-use std::io::{BufRead, BufReader, Write};
+#[path = "../tests/common/worker.rs"]
+mod worker;
+
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::Instant;
 
-use verbatim::transcribe::protocol::{DecodeParams, FromWorker, GpuPref, JobSpec, ToWorker};
+use verbatim::transcribe::protocol::{DecodeParams, GpuPref, JobSpec};
 use verbatim::transcribe::synthetic::{SynthSpec, write_model};
-
-fn vm_hwm_kb(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
@@ -52,15 +41,6 @@ fn main() {
     }
     w.finalize().unwrap();
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_verbatim"))
-        .arg("worker")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let mut stdin = child.stdin.take().unwrap();
     let job = JobSpec {
         job: 1,
         audio: wav.clone(),
@@ -73,43 +53,16 @@ fn main() {
         vad_threads: 1,
         spans_ms: Vec::new(),
     };
-    let t = Instant::now();
-    writeln!(
-        stdin,
-        "{}",
-        serde_json::to_string(&ToWorker::Run(Box::new(job))).unwrap()
-    )
-    .unwrap();
-    let mut segments = 0;
-    let mut peak_during = 0;
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        peak_during = peak_during.max(vm_hwm_kb(pid).unwrap_or(0));
-        match serde_json::from_str::<FromWorker>(&line) {
-            Ok(FromWorker::Segment { .. }) => segments += 1,
-            Ok(FromWorker::Done { stats, .. }) => {
-                let secs = t.elapsed().as_secs_f64();
-                let peak = vm_hwm_kb(pid).unwrap_or(peak_during);
-                println!(
-                    "job_memory: {minutes} min of speech, {segments} segments, {:.1} s of speech to whisper, {secs:.1} s wall ({:.1}x real time), worker peak RSS {:.1} MB",
-                    stats.speech_ms as f64 / 1000.0,
-                    f64::from(minutes) * 60.0 / secs,
-                    peak as f64 / 1024.0
-                );
-                // A bound that fails if the job held the file in memory.
-                assert!(peak < 200 * 1024, "peak RSS {peak} kB");
-                break;
-            }
-            Ok(FromWorker::Failed { error, .. }) => panic!("the job failed: {error}"),
-            _ => {}
-        }
-    }
-    let _ = writeln!(
-        stdin,
-        "{}",
-        serde_json::to_string(&ToWorker::Shutdown).unwrap()
+    let run = worker::run_job(env!("CARGO_BIN_EXE_verbatim"), job);
+    println!(
+        "job_memory: {minutes} min of speech, {} segments, {:.1} s of speech to whisper, {:.1} s wall ({:.1}x real time), worker peak RSS {:.1} MB",
+        run.segments,
+        run.stats.speech_ms as f64 / 1000.0,
+        run.seconds,
+        f64::from(minutes) * 60.0 / run.seconds,
+        run.peak_kb as f64 / 1024.0
     );
-    drop(stdin);
-    let _ = child.wait();
+    // A bound that fails if the job held the file in memory.
+    assert!(run.peak_kb < 200 * 1024, "peak RSS {} kB", run.peak_kb);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -2,7 +2,8 @@
 # Two builds of Verbatim on the same long files, interleaved: `verbatim transcribe` end to end
 # on a fresh data directory (process start, model load, import, the worker, the database),
 # tiny.en, the default 2 threads. Prints each run's seconds and the worker's peak resident
-# memory, then the minimum per build and file. BUSY=1 keeps one core busy with a shell loop.
+# memory, then the minimum per build and file and whether the words differ. BUSY=1 keeps one
+# core busy with a shell loop.
 # usage: BEFORE=path/to/verbatim AFTER=path/to/verbatim [ROUNDS=3] [BUSY=0] scripts/bench-ab.sh
 # The files (made here with python3's wave module from ../shared/data/speech): the six clips
 # five times with 1 s pauses (208.7 s), and the clips four times in a seeded shuffle, a
@@ -43,7 +44,8 @@ for round in $(seq "${ROUNDS:-3}"); do
             bin=$BEFORE; [[ $build == after ]] && bin=$AFTER
             rm -rf "$work/home"
             line=$( { /usr/bin/time -f "TIME %e %M" "$bin" --data-dir "$work/home" transcribe \
-                --model "$model" "$work/$f.wav" >/dev/null; } 2>&1 | grep '^TIME')
+                --model "$model" "$work/$f.wav" --export txt --out "$work/$build" >/dev/null; } 2>&1 \
+                | grep '^TIME')
             read -r _ secs kb <<<"$line"
             echo "round $round $f $build ${secs} s, worker peak $((kb / 1000)) MB"
             echo "$f $build $secs $kb" >>"$results"
@@ -52,3 +54,16 @@ for round in $(seq "${ROUNDS:-3}"); do
 done
 echo "minimum per build and file:"
 sort -k1,1 -k2,2 -k3,3n "$results" | awk '!seen[$1" "$2]++ { printf "%s %s %s s, %d MB\n", $1, $2, $3, $4 / 1000 }'
+echo "words (the last round's text, before against after):"
+for f in clips5 mixed4; do
+    python3 - "$work/before/$f.txt" "$work/after/$f.txt" "$f" <<'PY'
+import difflib, re, sys
+words = [re.findall(r"[\w']+", open(p).read().lower()) for p in sys.argv[1:3]]
+sm = difflib.SequenceMatcher(a=words[0], b=words[1], autojunk=False)
+changed = sum(max(i2 - i1, j2 - j1) for op, i1, i2, j1, j2 in sm.get_opcodes() if op != 'equal')
+print(f"{sys.argv[3]}: {len(words[0])} words before, {len(words[1])} after, {changed} different")
+for op, i1, i2, j1, j2 in sm.get_opcodes():
+    if op != 'equal':
+        print(f"  {' '.join(words[0][i1:i2])!r} -> {' '.join(words[1][j1:j2])!r}")
+PY
+done

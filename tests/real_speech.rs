@@ -360,6 +360,48 @@ fn a_long_recording_keeps_every_word_in_place_with_vad_on() {
     );
 }
 
+/// A file job's memory is bounded by whisper's largest stage, not its sum: the worker's peak
+/// on the long recording (177 s, more than one two-minute window) stays under 250 MB with
+/// tiny.en. It was 280 MB: the encoder's attention scores for all 1500 x 1500 positions and
+/// every head at once (54 of its 65 MB compute buffer, and 27 MB more to convert them for
+/// the product with V), and the four stages' compute buffers all kept resident.
+#[test]
+fn a_long_file_job_peaks_under_250_mb_in_the_worker() {
+    let Some(model) = model_or_skip("a_long_file_job_peaks_under_250_mb_in_the_worker") else {
+        return;
+    };
+    let _machine = MACHINE.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let long = speech::long_file(dir.path());
+    let job = verbatim::transcribe::protocol::JobSpec {
+        job: 1,
+        audio: long.path.clone(),
+        model,
+        params: verbatim::transcribe::protocol::DecodeParams::default(),
+        vad_model: Some(common::whisper::vad_model()),
+        gpu: verbatim::transcribe::protocol::GpuPref::Off,
+        threads: 2,
+        adapt_threads: false,
+        vad_threads: 1,
+        spans_ms: Vec::new(),
+    };
+    let run = common::worker::run_job(env!("CARGO_BIN_EXE_verbatim"), job);
+    eprintln!(
+        "{:.1} s of audio: {} segments in {:.1} s, worker peak {:.1} MB",
+        long.duration_ms as f64 / 1000.0,
+        run.segments,
+        run.seconds,
+        run.peak_kb as f64 / 1000.0
+    );
+    assert!(run.segments > 10, "{} segments", run.segments);
+    assert!(
+        run.peak_kb < 250_000,
+        "the worker peaked at {:.1} MB on a {:.0} s file (at most 250 MB)",
+        run.peak_kb as f64 / 1000.0,
+        long.duration_ms as f64 / 1000.0
+    );
+}
+
 /// espeak-ng's whisper voice saying `sentence`, at 16 kHz (resampled by the app's own decoder).
 fn whispered(dir: &Path, name: &str, sentence: &str) -> Vec<f32> {
     let path = dir.join(format!("{name}.wav"));

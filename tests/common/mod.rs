@@ -5,6 +5,7 @@
 pub mod http;
 pub mod speech;
 pub mod whisper;
+pub mod worker;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

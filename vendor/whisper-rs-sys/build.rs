@@ -101,11 +101,20 @@ fn main() {
     }
 
     println!("cargo:rerun-if-changed=wrapper.h");
+    // [verbatim] whisper.cpp is patched here (../whisper-rs-sys.patch): a change to its sources
+    // must reach the build, so they are copied afresh whenever one changes (upstream copied
+    // them once per target directory and kept building the first copy).
+    println!("cargo:rerun-if-changed=whisper.cpp");
 
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
     let whisper_root = out.join("whisper.cpp");
 
-    if !whisper_root.exists() {
+    if whisper_root.exists() {
+        std::fs::remove_dir_all(&whisper_root).unwrap_or_else(|e| {
+            panic!("Failed to remove the old copy {}: {}", whisper_root.display(), e)
+        });
+    }
+    {
         std::fs::create_dir_all(&whisper_root).unwrap();
         fs_extra::dir::copy("./whisper.cpp", &out, &Default::default()).unwrap_or_else(|e| {
             panic!(

@@ -34,6 +34,11 @@
 #include <thread>
 #include <vector>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
+
 #ifdef _MSC_VER
 #include <codecvt>
 #endif
@@ -535,11 +540,55 @@ struct whisper_pair {
 };
 
 // ggml_backend_sched wrapper for whisper usage
+// [verbatim] queries per block of the encoder's self-attention (see whisper_build_graph_encoder)
+#define WHISPER_ENC_ATTN_BLOCK 256
+
 struct whisper_sched {
     ggml_backend_sched_t sched = nullptr;
 
     std::vector<uint8_t> meta;
+
+    // [verbatim] the host compute buffers this scheduler's last graph was given
+    std::vector<ggml_backend_buffer_t> bufs;
 };
+
+// [verbatim] note the host compute buffers a graph was allocated in (after every
+// ggml_backend_sched_alloc_graph: a scheduler may replace its buffers when a graph needs more)
+static void whisper_sched_note_buffers(struct whisper_sched & allocr, struct ggml_cgraph * gf) {
+    allocr.bufs.clear();
+    for (int i = 0; i < ggml_graph_n_nodes(gf); ++i) {
+        ggml_backend_buffer_t buf = ggml_graph_node(gf, i)->buffer;
+        if (buf == nullptr ||
+            ggml_backend_buffer_get_usage(buf) != GGML_BACKEND_BUFFER_USAGE_COMPUTE ||
+            !ggml_backend_buffer_is_host(buf) ||
+            std::find(allocr.bufs.begin(), allocr.bufs.end(), buf) != allocr.bufs.end()) {
+            continue;
+        }
+        allocr.bufs.push_back(buf);
+    }
+}
+
+// [verbatim] give the pages of a stage's compute buffers back to the system while other
+// stages run: one graph runs at a time and none reads what an earlier run of its own left in
+// its buffer, so the memory resident at once is the largest stage's, not the four together
+// (conv, encode, cross and decode: 13 + 23 + 4 + 21 MB for tiny). The contents are gone; the
+// pages come back zeroed on the next use. Only whole pages inside a buffer are given back.
+static void whisper_sched_release(struct whisper_sched & allocr) {
+#if defined(__linux__)
+    const uintptr_t page = (uintptr_t) sysconf(_SC_PAGESIZE);
+    for (ggml_backend_buffer_t buf : allocr.bufs) {
+        uintptr_t lo = (uintptr_t) ggml_backend_buffer_get_base(buf);
+        uintptr_t hi = lo + ggml_backend_buffer_get_size(buf);
+        lo = (lo + page - 1) & ~(page - 1);
+        hi &= ~(page - 1);
+        if (hi > lo) {
+            madvise((void *) lo, hi - lo, MADV_DONTNEED);
+        }
+    }
+#else
+    (void) allocr;
+#endif
+}
 
 static size_t whisper_sched_size(struct whisper_sched & allocr) {
     size_t size = allocr.meta.size();
@@ -2167,11 +2216,6 @@ static struct ggml_cgraph * whisper_build_graph_encoder(
                                 wctx.itype),
                             0, 2, 1, 3);
 
-                // K * Q
-                struct ggml_tensor * KQ = ggml_mul_mat(ctx0, K, Q);
-
-                struct ggml_tensor * KQ_soft_max = ggml_soft_max_ext(ctx0, KQ, nullptr, KQscale, 0.0f);
-
                 struct ggml_tensor * V =
                     ggml_cast(ctx0,
                             ggml_permute(ctx0,
@@ -2181,11 +2225,33 @@ static struct ggml_cgraph * whisper_build_graph_encoder(
                                 1, 2, 0, 3),
                             wctx.itype);
 
-                struct ggml_tensor * KQV = ggml_mul_mat(ctx0, V, KQ_soft_max);
+                // [verbatim] the attention in blocks of WHISPER_ENC_ATTN_BLOCK queries: the
+                // scores of all n_ctx x n_ctx pairs for every head at once were the encoder's
+                // compute buffer (tiny: 54 of its 65 MB, n_head times more for larger
+                // models); a block's scores are freed before the next block's are made, and
+                // every score and output is computed as before (the same dot products)
+                cur = nullptr;
+                for (int i0 = 0; i0 < n_ctx; i0 += WHISPER_ENC_ATTN_BLOCK) {
+                    const int n_q = std::min(WHISPER_ENC_ATTN_BLOCK, n_ctx - i0);
 
-                struct ggml_tensor * KQV_merged = ggml_permute(ctx0, KQV, 0, 2, 1, 3);
+                    struct ggml_tensor * Qb = ggml_view_3d(ctx0, Q,
+                            n_state_head, n_q, n_head,
+                            Q->nb[1], Q->nb[2],
+                            i0*Q->nb[1]);
 
-                cur = ggml_cont_2d(ctx0, KQV_merged, n_state, n_ctx);
+                    // K * Q
+                    struct ggml_tensor * KQ = ggml_mul_mat(ctx0, K, Qb);
+
+                    struct ggml_tensor * KQ_soft_max = ggml_soft_max_ext(ctx0, KQ, nullptr, KQscale, 0.0f);
+
+                    struct ggml_tensor * KQV = ggml_mul_mat(ctx0, V, KQ_soft_max);
+
+                    struct ggml_tensor * KQV_merged = ggml_permute(ctx0, KQV, 0, 2, 1, 3);
+
+                    struct ggml_tensor * part = ggml_cont_2d(ctx0, KQV_merged, n_state, n_q);
+
+                    cur = cur ? ggml_concat(ctx0, cur, part, 1) : part;
+                }
             }
         }
 
@@ -2364,6 +2430,9 @@ static bool whisper_encode_internal(
                    void * abort_callback_data) {
     const int64_t t_start_us = ggml_time_us();
 
+    // [verbatim] the decoder's buffer is not read again before the next decode
+    whisper_sched_release(wstate.sched_decode);
+
     // conv
     {
         auto & sched = wstate.sched_conv.sched;
@@ -2374,6 +2443,7 @@ static bool whisper_encode_internal(
             // should never happen as we pre-allocate the memory
             return false;
         }
+        whisper_sched_note_buffers(wstate.sched_conv, gf);
 
         struct ggml_tensor * mel = ggml_graph_get_tensor(gf, "mel");
 
@@ -2427,10 +2497,14 @@ static bool whisper_encode_internal(
             // should never happen as we pre-allocate the memory
             return false;
         }
+        whisper_sched_note_buffers(wstate.sched_encode, gf);
 
         if (!ggml_graph_compute_helper(sched, gf, n_threads)) {
             return false;
         }
+
+        // [verbatim] the convolution's output (the encoder's input) is read
+        whisper_sched_release(wstate.sched_conv);
     }
 
     // cross
@@ -2443,10 +2517,15 @@ static bool whisper_encode_internal(
             // should never happen as we pre-allocate the memory
             return false;
         }
+        whisper_sched_note_buffers(wstate.sched_cross, gf);
 
         if (!ggml_graph_compute_helper(sched, gf, n_threads)) {
             return false;
         }
+
+        // [verbatim] the encoder's output is in the cross-attention cache now
+        whisper_sched_release(wstate.sched_encode);
+        whisper_sched_release(wstate.sched_cross);
     }
 
     wstate.t_encode_us += ggml_time_us() - t_start_us;
@@ -2901,6 +2980,7 @@ static bool whisper_decode_internal(
             // should never happen as we pre-allocate the memory
             return false;
         }
+        whisper_sched_note_buffers(wstate.sched_decode, gf);
 
         // set the inputs
         {
