@@ -13,7 +13,7 @@
 //! (a model already quantised, a full disk), live steps run the model as it is.
 
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use bevy::prelude::*;
 use crossbeam_channel::Receiver;
@@ -25,20 +25,43 @@ use super::LiveSettings;
 /// The folder inside the models folder that holds the live copies.
 const LIVE_DIR: &str = ".live";
 
+/// How often the chosen model is looked up on disk while nothing in the settings changed
+/// (a model downloaded or replaced under the same name since).
+const RECHECK: Duration = Duration::from_secs(2);
+
+/// A source model as it was when looked up: its path, and the name its copy gets (from its
+/// size and modification time; `None`: it could not be read).
+type Looked = (PathBuf, Option<PathBuf>);
+
 /// What live steps run, per source model.
-#[derive(Resource, Default)]
+#[derive(Resource)]
 pub struct LiveModel {
     /// The source model and what live steps run for it (`None`: the source itself).
-    ready: Option<(PathBuf, Option<PathBuf>)>,
+    ready: Option<(Looked, Option<PathBuf>)>,
     /// A copy being made for this source.
-    making: Option<(PathBuf, Receiver<Option<PathBuf>>)>,
+    making: Option<(Looked, Receiver<Option<PathBuf>>)>,
+    /// When the chosen model was last looked up on disk.
+    looked_at: Option<Instant>,
+    /// How long a lookup holds while the settings do not change ([`RECHECK`]).
+    recheck: Duration,
+}
+
+impl Default for LiveModel {
+    fn default() -> Self {
+        Self {
+            ready: None,
+            making: None,
+            looked_at: None,
+            recheck: RECHECK,
+        }
+    }
 }
 
 impl LiveModel {
     /// The model a live step of `source` runs now: its copy once that is ready, else itself.
     pub fn for_step(&self, source: &Path) -> PathBuf {
         match &self.ready {
-            Some((s, Some(copy))) if s == source => copy.clone(),
+            Some(((s, _), Some(copy))) if s == source => copy.clone(),
             _ => source.to_path_buf(),
         }
     }
@@ -108,7 +131,8 @@ pub fn prepare(models_dir: &Path, source: &Path) -> Result<Option<PathBuf>, Quan
 }
 
 /// While live captions are on, the copy of the chosen model is made once, on its own thread
-/// (the system only starts it and reads its answer).
+/// (the system only starts it and reads its answer). The model is looked up on disk when the
+/// settings change and otherwise every [`RECHECK`], not every frame.
 pub(super) fn prepare_live_model(
     live: Res<LiveSettings>,
     settings: Res<TranscribeSettings>,
@@ -135,15 +159,26 @@ pub(super) fn prepare_live_model(
         }
         return;
     }
+    let due = live.is_changed()
+        || settings.is_changed()
+        || model.looked_at.is_none_or(|t| t.elapsed() >= model.recheck);
+    if !due {
+        return;
+    }
+    model.looked_at = Some(Instant::now());
     let Ok(source) = catalog::resolve(&settings.models_dir, &settings.default_model) else {
         return;
     };
-    if model.ready.as_ref().is_some_and(|(s, _)| *s == source) {
+    let looked = (source.clone(), copy_path(&settings.models_dir, &source));
+    if model.ready.as_ref().is_some_and(|(l, _)| *l == looked) {
         return;
     }
+    // Until the new copy is ready, steps run the model itself (the old copy goes once the
+    // new one is made).
+    model.ready = None;
     let (tx, rx) = crossbeam_channel::bounded(1);
     let dir = settings.models_dir.clone();
-    let from = source.clone();
+    let from = source;
     let spawned = std::thread::Builder::new()
         .name("verbatim-live-model".into())
         .spawn(move || {
@@ -163,10 +198,10 @@ pub(super) fn prepare_live_model(
             let _ = tx.send(copy);
         });
     match spawned {
-        Ok(_) => model.making = Some((source, rx)),
+        Ok(_) => model.making = Some((looked, rx)),
         Err(e) => {
             tracing::warn!("cannot start making the live model: {e}");
-            model.ready = Some((source, None));
+            model.ready = Some((looked, None));
         }
     }
 }
@@ -202,8 +237,8 @@ mod tests {
         assert_eq!(prepare(dir.path(), &made).unwrap(), None);
         // Steps use the copy only for its own source.
         let live = LiveModel {
-            ready: Some((source.clone(), Some(made.clone()))),
-            making: None,
+            ready: Some(((source.clone(), None), Some(made.clone()))),
+            ..LiveModel::default()
         };
         assert_eq!(live.for_step(&source), made);
         let other = dir.path().join("other.bin");
@@ -236,6 +271,66 @@ mod tests {
             !first.exists(),
             "the copy of the replaced model is left behind"
         );
+    }
+
+    /// The system over `models` with live captions on, run until no copy is being made.
+    fn settle(app: &mut App) {
+        for _ in 0..2_000 {
+            app.update();
+            if app.world().resource::<LiveModel>().making.is_none() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        panic!("the live copy was not made in 10 s");
+    }
+
+    #[test]
+    fn the_model_is_looked_up_now_and_then_and_a_replaced_one_gets_its_new_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = model(dir.path(), "ggml-test.bin");
+        let mut settings = TranscribeSettings::new(dir.path());
+        settings.models_dir = dir.path().to_path_buf();
+        settings.default_model = source.to_string_lossy().into_owned();
+        let mut app = App::new();
+        app.insert_resource(LiveSettings {
+            enabled: true,
+            quantized_copy: true,
+            ..LiveSettings::default()
+        })
+        .insert_resource(settings)
+        .insert_resource(LiveModel {
+            recheck: Duration::from_secs(3_600),
+            ..LiveModel::default()
+        })
+        .add_systems(Update, prepare_live_model);
+        settle(&mut app);
+        let first = app.world().resource::<LiveModel>().for_step(&source);
+        assert_ne!(first, source, "no copy was made");
+        // The file is replaced under the same name: between two lookups nothing is read.
+        let f = std::fs::File::options().write(true).open(&source).unwrap();
+        f.set_modified(std::time::SystemTime::now() + Duration::from_secs(5))
+            .unwrap();
+        drop(f);
+        for _ in 0..10 {
+            app.update();
+        }
+        let live = app.world().resource::<LiveModel>();
+        assert!(
+            live.making.is_none(),
+            "the model was looked up before it was due"
+        );
+        assert_eq!(live.for_step(&source), first);
+        // At the next lookup the replaced model gets a copy of its own, and the old one goes.
+        app.world_mut().resource_mut::<LiveModel>().recheck = Duration::ZERO;
+        settle(&mut app);
+        let second = app.world().resource::<LiveModel>().for_step(&source);
+        assert_ne!(second, source, "no copy of the replaced model");
+        assert_ne!(
+            second, first,
+            "steps still run the copy of the replaced model"
+        );
+        assert!(second.is_file() && !first.exists());
     }
 
     #[test]
