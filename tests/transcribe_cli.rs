@@ -713,6 +713,118 @@ fn named_speakers_are_recognised_in_another_recording() {
     assert_eq!(listed[0]["name"], "Ed");
 }
 
+/// A recording over an hour long (61 minutes: the telephone call at the start and again
+/// 30 minutes in, digital silence between) is diarized with the segmentation model, its audio
+/// kept on disk rather than in memory: two speakers, found in both places, the reference
+/// shifted with them scored. Without the segmentation model it is refused in words that say
+/// what to do. (Both were refused at 60 minutes before.)
+#[test]
+fn a_recording_over_an_hour_is_diarized_with_the_segmentation_model() {
+    let home = tempfile::tempdir().unwrap();
+    let shared = common::manifest_dir().join("../shared/data/diarization");
+    let call: Vec<i16> = hound::WavReader::open(shared.join("sample.wav"))
+        .unwrap()
+        .samples::<i16>()
+        .map(Result::unwrap)
+        .collect();
+    const AGAIN_S: u64 = 1_800;
+    let total = 61 * 60 * 16_000;
+    let wav = home.path().join("long.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&wav, spec).unwrap();
+    let again = AGAIN_S as usize * 16_000;
+    for i in 0..total {
+        let x = if i < call.len() {
+            call[i]
+        } else if (again..again + call.len()).contains(&i) {
+            call[i - again]
+        } else {
+            0
+        };
+        w.write_sample(x).unwrap();
+    }
+    w.finalize().unwrap();
+    // The reference: the call's turns, and the same turns 30 minutes later.
+    let rttm = std::fs::read_to_string(shared.join("sample.rttm")).unwrap();
+    let turns = verbatim::speakers::read_rttm(&rttm).unwrap();
+    let mut shifted = String::new();
+    for offset in [0, AGAIN_S * 1_000] {
+        for t in &turns {
+            shifted.push_str(&format!(
+                "SPEAKER long 1 {:.3} {:.3} <NA> <NA> {} <NA> <NA>\n",
+                (t.start_ms + offset) as f64 / 1000.0,
+                (t.end_ms - t.start_ms) as f64 / 1000.0,
+                t.speaker
+            ));
+        }
+    }
+    let reference = home.path().join("long.rttm");
+    std::fs::write(&reference, shifted).unwrap();
+    let (wav_s, ref_s) = (wav.to_str().unwrap(), reference.to_str().unwrap());
+
+    install_speaker_model(home.path());
+    let o = verbatim(home.path(), &["diarize", wav_s, "--json"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("61 minutes long") && text(&o).contains("segmentation-3.0"),
+        "{}",
+        text(&o)
+    );
+
+    install_shared_model(home.path(), "pyannote-segmentation-3.0.bin");
+    let o = verbatim(
+        home.path(),
+        // Two speakers given: the same call twice gives every voiceprint an exact twin, which
+        // the automatic count reads as many tight clusters (real recordings have no twins).
+        &[
+            "diarize",
+            wav_s,
+            "--json",
+            "--speakers",
+            "2",
+            "--reference",
+            ref_s,
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["speech"], "segmentation-3.0", "{v}");
+    assert_eq!(v["speakers"].as_array().unwrap().len(), 2, "{v}");
+    let starts: Vec<u64> = v["turns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["start_ms"].as_u64().unwrap())
+        .collect();
+    let first = 0..31_000;
+    let second = AGAIN_S * 1_000..AGAIN_S * 1_000 + 31_000;
+    assert!(
+        starts
+            .iter()
+            .all(|s| first.contains(s) || second.contains(s)),
+        "turns outside the two calls: {starts:?}"
+    );
+    assert!(starts.iter().any(|s| second.contains(s)), "{starts:?}");
+    eprintln!("DER over an hour: {}", v["der"]);
+    assert!(v["der"]["der"].as_f64().unwrap() <= 0.15, "{v}");
+    // Nothing of the decoded audio is left in the data folder.
+    let left: Vec<_> = std::fs::read_dir(home.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        left.iter()
+            .all(|n| !n.to_string_lossy().starts_with(".tmp")),
+        "{left:?}"
+    );
+}
+
 /// The shared CAM++ checkpoint placed in `home`'s models folder, where `verbatim diarize`
 /// looks for it.
 fn install_speaker_model(home: &std::path::Path) {

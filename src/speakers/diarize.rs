@@ -90,7 +90,7 @@ pub fn windows<S: Samples + ?Sized>(
         let owned: Vec<std::borrow::Cow<'_, [f32]>> = spans[i..j]
             .iter()
             .map(|&(s, e)| samples.range(at(s), at(e)))
-            .collect();
+            .collect::<Result<_, _>>()?;
         let clips: Vec<&[f32]> = owned.iter().map(|c| c.as_ref()).collect();
         for ((s, e), mut v) in spans[i..j].iter().zip(model.embed_batch(&clips)?) {
             let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();

@@ -35,16 +35,25 @@ pub enum SpeakerError {
     Rttm { line: usize, why: String },
     #[error("cancelled")]
     Cancelled,
+    #[error(
+        "cannot keep the decoded audio in {} (a temporary file as large as the recording at \
+         16 kHz, 16 bits: 115 MB an hour): {source}",
+        dir.display()
+    )]
+    Spool {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// 16 kHz audio as the speaker models read it: a stretch at a time, as `f32`. A recording
-/// is kept as 16-bit samples ([`Pcm16`]: an hour in 115 MB instead of 230), converted a
-/// window at a time; tests and short clips pass `f32` slices as they are.
+/// is kept on disk as 16-bit samples ([`Spooled`]) and read a window at a time; tests and
+/// short clips pass `f32` slices as they are.
 pub trait Samples: Sync {
     /// How many samples.
     fn length(&self) -> usize;
     /// Samples `a..b` (clamped to the audio).
-    fn range(&self, a: usize, b: usize) -> std::borrow::Cow<'_, [f32]>;
+    fn range(&self, a: usize, b: usize) -> Result<std::borrow::Cow<'_, [f32]>, SpeakerError>;
 }
 
 impl Samples for [f32] {
@@ -52,9 +61,9 @@ impl Samples for [f32] {
         self.len()
     }
 
-    fn range(&self, a: usize, b: usize) -> std::borrow::Cow<'_, [f32]> {
+    fn range(&self, a: usize, b: usize) -> Result<std::borrow::Cow<'_, [f32]>, SpeakerError> {
         let b = b.min(self.len());
-        std::borrow::Cow::Borrowed(&self[a.min(b)..b])
+        Ok(std::borrow::Cow::Borrowed(&self[a.min(b)..b]))
     }
 }
 
@@ -63,38 +72,100 @@ impl Samples for Vec<f32> {
         self.len()
     }
 
-    fn range(&self, a: usize, b: usize) -> std::borrow::Cow<'_, [f32]> {
+    fn range(&self, a: usize, b: usize) -> Result<std::borrow::Cow<'_, [f32]>, SpeakerError> {
         self.as_slice().range(a, b)
     }
 }
 
-/// Audio kept as 16-bit samples (see [`Samples`]).
-#[derive(Debug, Clone, Default)]
-pub struct Pcm16(pub Vec<i16>);
+/// A recording's samples as 16-bit values in a temporary file with no name (the system
+/// deletes it when it is closed, after a crash too): an hour is 115 MB on disk and none of it
+/// in memory, so how long a recording may be is the disk's matter, not the memory's. Windows
+/// are read back as they are needed (the page cache keeps the recent ones).
+#[derive(Debug)]
+pub struct Spooled {
+    file: std::fs::File,
+    /// The folder the file is in (for messages).
+    dir: PathBuf,
+    len: usize,
+}
 
-impl Pcm16 {
+impl Spooled {
+    /// An empty spool in `dir`.
+    pub fn new_in(dir: &std::path::Path) -> Result<Self, SpeakerError> {
+        let file = tempfile::tempfile_in(dir).map_err(|source| SpeakerError::Spool {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
+        Ok(Self {
+            file,
+            dir: dir.to_path_buf(),
+            len: 0,
+        })
+    }
+
     /// `f32` samples (full scale ±1) appended as 16-bit ones.
-    pub fn extend_from(&mut self, x: &[f32]) {
-        self.0.extend(
-            x.iter()
-                .map(|v| (v * 32_768.0).round().clamp(-32_768.0, 32_767.0) as i16),
-        );
+    pub fn extend_from(&mut self, x: &[f32]) -> Result<(), SpeakerError> {
+        use std::io::Write;
+        let bytes: Vec<u8> = x
+            .iter()
+            .flat_map(|v| ((v * 32_768.0).round().clamp(-32_768.0, 32_767.0) as i16).to_le_bytes())
+            .collect();
+        self.file
+            .write_all(&bytes)
+            .map_err(|source| SpeakerError::Spool {
+                dir: self.dir.clone(),
+                source,
+            })?;
+        self.len += x.len();
+        Ok(())
     }
 }
 
-impl Samples for Pcm16 {
+/// Reads `buf.len()` bytes at `offset` without moving the file's position (so `&File`
+/// suffices, from any thread).
+fn read_exact_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+    }
+    #[cfg(windows)]
+    {
+        let mut done = 0;
+        while done < buf.len() {
+            match std::os::windows::fs::FileExt::seek_read(
+                file,
+                &mut buf[done..],
+                offset + done as u64,
+            )? {
+                0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                n => done += n,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Samples for Spooled {
     fn length(&self) -> usize {
-        self.0.len()
+        self.len
     }
 
-    fn range(&self, a: usize, b: usize) -> std::borrow::Cow<'_, [f32]> {
-        let b = b.min(self.0.len());
-        std::borrow::Cow::Owned(
-            self.0[a.min(b)..b]
-                .iter()
-                .map(|&v| f32::from(v) / 32_768.0)
+    fn range(&self, a: usize, b: usize) -> Result<std::borrow::Cow<'_, [f32]>, SpeakerError> {
+        let b = b.min(self.len);
+        let a = a.min(b);
+        let mut bytes = vec![0u8; (b - a) * 2];
+        read_exact_at(&self.file, &mut bytes, a as u64 * 2).map_err(|source| {
+            SpeakerError::Spool {
+                dir: self.dir.clone(),
+                source,
+            }
+        })?;
+        Ok(std::borrow::Cow::Owned(
+            bytes
+                .chunks_exact(2)
+                .map(|c| f32::from(i16::from_le_bytes([c[0], c[1]])) / 32_768.0)
                 .collect(),
-        )
+        ))
     }
 }
 
@@ -215,22 +286,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sixteen_bit_audio_reads_back_as_its_samples() {
+    fn spooled_audio_reads_back_as_its_samples_from_any_place() {
+        let dir = tempfile::tempdir().unwrap();
         let x: Vec<f32> = (0..1_000).map(|i| (i as f32 * 0.01).sin() * 0.9).collect();
-        let mut p = Pcm16::default();
-        p.extend_from(&x);
-        p.extend_from(&[2.0, -2.0]);
+        let mut p = Spooled::new_in(dir.path()).unwrap();
+        p.extend_from(&x).unwrap();
+        p.extend_from(&[2.0, -2.0]).unwrap();
         assert_eq!(p.length(), 1_002);
-        let back = p.range(0, 1_000);
+        // The file has no name: nothing is left in the folder.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        let back = p.range(0, 1_000).unwrap();
         assert!(
             back.iter()
                 .zip(&x)
                 .all(|(a, b)| (a - b).abs() <= 1.0 / 32_768.0)
         );
+        // Any stretch, in any order (the file's position is not used).
+        let mid = p.range(400, 410).unwrap();
+        assert!(
+            mid.iter()
+                .zip(&x[400..410])
+                .all(|(a, b)| (a - b).abs() <= 1.0 / 32_768.0)
+        );
         // Beyond full scale is clipped; a range past the end is cut at the end.
-        assert_eq!(p.range(1_000, 5_000).as_ref(), &[32_767.0 / 32_768.0, -1.0]);
-        assert_eq!(x.as_slice().range(990, 2_000).len(), 10);
-        assert!(p.range(5_000, 6_000).is_empty());
+        assert_eq!(
+            p.range(1_000, 5_000).unwrap().as_ref(),
+            &[32_767.0 / 32_768.0, -1.0]
+        );
+        assert_eq!(x.as_slice().range(990, 2_000).unwrap().len(), 10);
+        assert!(p.range(5_000, 6_000).unwrap().is_empty());
+        // A folder the spool cannot be made in is said in words.
+        let e = Spooled::new_in(&dir.path().join("missing")).unwrap_err();
+        assert!(
+            e.to_string().contains("cannot keep the decoded audio"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -12,15 +12,16 @@ use super::diarize::{Speakers, Voice, diarize_voices};
 use super::identity::{Recognised, recognise};
 use super::segmentation::{SEGMENTATION_FILE, Segmentation};
 use super::segmented::diarize_with_segmentation;
-use super::{CAMPLUS_FILE, Pcm16, Progress, SpeakerError, Turn, sql};
+use super::{CAMPLUS_FILE, Progress, SpeakerError, Spooled, Turn, sql};
 use crate::storage::StorageError;
 use crate::storage::ids::TranscriptId;
 use crate::transcribe::catalog;
 use crate::transcript::Segment;
 use crate::transcript::sql::{NewVersion, VersionSource};
 
-/// The longest recording diarized (the whole file is decoded as 16-bit samples: 115 MB an
-/// hour).
+/// The longest recording diarized without the segmentation model (the VAD reads the whole
+/// file decoded as `f32`: 230 MB an hour). With the model a recording is kept on disk
+/// ([`Spooled`]) and has no limit but the disk's.
 pub const MAX_AUDIO_MINUTES: u64 = 60;
 
 /// What goes wrong running a diarization, in words a user understands.
@@ -38,8 +39,9 @@ pub enum RunError {
     #[error("cannot decode {}: {why}", path.display())]
     Decode { path: PathBuf, why: String },
     #[error(
-        "{} is {minutes} minutes long; diarization takes up to {MAX_AUDIO_MINUTES} minutes yet: \
-         cut it into parts",
+        "{} is {minutes} minutes long; without the segmentation model diarization takes up to \
+         {MAX_AUDIO_MINUTES} minutes: install it (`verbatim models download segmentation-3.0`) \
+         or cut the recording into parts",
         path.display()
     )]
     TooLong { path: PathBuf, minutes: u64 },
@@ -132,24 +134,22 @@ fn decode(file: &Path) -> Result<Vec<f32>, RunError> {
     })
 }
 
-/// `file` as 16-bit 16 kHz samples, decoded a stretch at a time (an hour is 115 MB, and no
-/// `f32` copy of the whole file is ever held).
-fn decode_16(file: &Path) -> Result<Pcm16, RunError> {
+/// `file` as 16-bit 16 kHz samples in a temporary file in `dir`, decoded a stretch at a time
+/// (no copy of the whole recording is ever in memory).
+fn decode_spooled(file: &Path, dir: &Path) -> Result<Spooled, RunError> {
     let failed = |e: crate::media::decode::AudioError| RunError::Decode {
         path: file.to_path_buf(),
         why: e.to_string(),
     };
     let mut pcm = crate::media::decode::Pcm16k::open(file).map_err(failed)?;
-    let mut out = Pcm16(Vec::with_capacity(
-        pcm.expected_samples().unwrap_or(0).min(1 << 27) as usize,
-    ));
+    let mut out = Spooled::new_in(dir)?;
     let mut chunk = Vec::with_capacity(1 << 16);
     loop {
         chunk.clear();
         if pcm.read(&mut chunk, 1 << 16).map_err(failed)? == 0 {
             return Ok(out);
         }
-        out.extend_from(&chunk);
+        out.extend_from(&chunk)?;
     }
 }
 
@@ -164,26 +164,12 @@ pub fn diarize_file(
     progress: &Progress,
 ) -> Result<Diarized, RunError> {
     let (model, seg) = load_models(models)?;
-    // The file's length before it is decoded whole: a recording far beyond what is
-    // diarized is refused before it fills the memory.
-    let expected = crate::media::decode::Pcm16k::open(file)
-        .map_err(|e| RunError::Decode {
-            path: file.to_path_buf(),
-            why: e.to_string(),
-        })?
-        .expected_samples();
-    if let Some(n) = expected
-        && n > MAX_AUDIO_MINUTES * 60 * 16_000
-    {
-        return Err(RunError::TooLong {
-            path: file.to_path_buf(),
-            minutes: n / 16_000 / 60,
-        });
-    }
     // With the segmentation model, speech and overlaps are its; without, the VAD's speech.
     let (method, note, (mut turns, mut voices)) = match &seg {
         Some(seg) => {
-            let audio = decode_16(file)?;
+            // Beside the library's database, on its disk (a temporary folder may be memory).
+            let dir = db.parent().filter(|d| !d.as_os_str().is_empty());
+            let audio = decode_spooled(file, dir.unwrap_or(Path::new(".")))?;
             (
                 Method::Segmentation,
                 None,
@@ -191,6 +177,22 @@ pub fn diarize_file(
             )
         }
         None => {
+            // The file's length before it is decoded whole: a recording far beyond what
+            // is diarized this way is refused before it fills the memory.
+            let expected = crate::media::decode::Pcm16k::open(file)
+                .map_err(|e| RunError::Decode {
+                    path: file.to_path_buf(),
+                    why: e.to_string(),
+                })?
+                .expected_samples();
+            if let Some(n) = expected
+                && n > MAX_AUDIO_MINUTES * 60 * 16_000
+            {
+                return Err(RunError::TooLong {
+                    path: file.to_path_buf(),
+                    minutes: n / 16_000 / 60,
+                });
+            }
             let vad = catalog::default_vad(models).ok_or(RunError::NoVad)?;
             let audio = decode(file)?;
             let speech =
@@ -368,7 +370,7 @@ pub fn learn_voice(
         .collect();
     drop(conn);
     let model = CamPlus::load(&model_path)?;
-    let audio = decode_16(&data_root.join(&row.audio_path))?;
+    let audio = decode_spooled(&data_root.join(&row.audio_path), data_root)?;
     let windows =
         super::diarize::windows(&model, &audio, &spans, (&Progress::default(), 0.0, 1.0))?;
     if windows.is_empty() {

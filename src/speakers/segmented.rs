@@ -13,7 +13,7 @@
 
 use super::campplus::{CamPlus, cosine};
 use super::diarize::{Speakers, Voice};
-use super::segmentation::{FRAME_FIELD, FRAME_STEP, Segmentation, WINDOW_SAMPLES};
+use super::segmentation::{FRAME_FIELD, FRAME_STEP, FRAMES, Segmentation, WINDOW_SAMPLES};
 use super::{Progress, Samples, SpeakerError, Turn};
 
 /// The step between two windows (samples): 2.5 s, so each moment is seen by four windows.
@@ -22,6 +22,10 @@ pub const STEP_SAMPLES: usize = 40_000;
 const BATCH: usize = 8;
 /// The shortest stretch of two voices whose second voice is found by its audio (samples).
 const MIN_EMBED: usize = 8_000;
+/// A window whose every sample is below this (-80 dBFS: the last bits of 16-bit audio) is
+/// digital silence: nobody speaks in it, and the network is not run on it (the pauses,
+/// breaks and padding of a long recording cost nothing).
+const SILENT: f32 = 1e-4;
 
 /// Where a window starts (samples) over `len` samples: every [`STEP_SAMPLES`], the last one
 /// ending with the audio (one window, zero-padded, when the audio is shorter).
@@ -45,7 +49,7 @@ fn speaker_count<S: Samples + ?Sized>(
 ) -> Result<Vec<u8>, SpeakerError> {
     let starts = starts(samples.length());
     let padded: Vec<f32> = if samples.length() < WINDOW_SAMPLES {
-        let mut p = samples.range(0, WINDOW_SAMPLES).into_owned();
+        let mut p = samples.range(0, WINDOW_SAMPLES)?.into_owned();
         p.resize(WINDOW_SAMPLES, 0.0);
         p
     } else {
@@ -62,20 +66,39 @@ fn speaker_count<S: Samples + ?Sized>(
                 if s + WINDOW_SAMPLES <= samples.length() {
                     samples.range(s, s + WINDOW_SAMPLES)
                 } else {
-                    std::borrow::Cow::Borrowed(padded.as_slice())
+                    Ok(std::borrow::Cow::Borrowed(padded.as_slice()))
                 }
             })
+            .collect::<Result<_, _>>()?;
+        let heard: Vec<bool> = owned
+            .iter()
+            .map(|w| w.iter().any(|x| x.abs() >= SILENT))
             .collect();
-        let windows: Vec<&[f32]> = owned.iter().map(|w| w.as_ref()).collect();
-        for (&start, act) in batch.iter().zip(seg.activity(&windows)?) {
+        let windows: Vec<&[f32]> = owned
+            .iter()
+            .zip(&heard)
+            .filter(|(_, h)| **h)
+            .map(|(w, _)| w.as_ref())
+            .collect();
+        let mut acts = if windows.is_empty() {
+            Vec::new()
+        } else {
+            seg.activity(&windows)?
+        }
+        .into_iter();
+        for (&start, heard) in batch.iter().zip(heard) {
+            // A silent window's frames: seen, nobody speaking.
+            let act = if heard { acts.next() } else { None };
             let offset = (start + FRAME_STEP / 2) / FRAME_STEP;
-            for (f, a) in act.iter().enumerate() {
+            for f in 0..FRAMES {
                 let g = offset + f;
                 if g >= total {
                     break;
                 }
                 seen[g] += 1.0;
-                count[g] += a.iter().filter(|x| **x).count() as f32;
+                if let Some(a) = act.as_ref().and_then(|act| act.get(f)) {
+                    count[g] += a.iter().filter(|x| **x).count() as f32;
+                }
             }
         }
     }
@@ -145,7 +168,7 @@ pub fn diarize_with_segmentation<S: Samples + ?Sized>(
         let mut who: Vec<String> = before.into_iter().chain(after).collect();
         who.dedup();
         if who.len() == 1 && voices.len() >= 2 {
-            let clip = samples.range(a as usize * 16, b as usize * 16);
+            let clip = samples.range(a as usize * 16, b as usize * 16)?;
             let other = if voices.len() == 2 {
                 voices.iter().find(|v| v.speaker != who[0])
             } else if clip.len() >= MIN_EMBED {
