@@ -730,13 +730,7 @@ fn a_recording_over_an_hour_is_diarized_with_the_segmentation_model() {
     const AGAIN_S: u64 = 1_800;
     let total = 61 * 60 * 16_000;
     let wav = home.path().join("long.wav");
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 16_000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(&wav, spec).unwrap();
+    let mut w = common::speech::wav_writer(&wav);
     let again = AGAIN_S as usize * 16_000;
     for i in 0..total {
         let x = if i < call.len() {

@@ -224,13 +224,7 @@ fn synthetic_model_end_to_end_file_to_fts() {
 fn silence_yields_no_text() {
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("silence.wav");
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 16_000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(&wav, spec).unwrap();
+    let mut w = common::speech::wav_writer(&wav);
     for _ in 0..16_000 * 5 {
         w.write_sample(0i16).unwrap();
     }

@@ -82,14 +82,19 @@ pub fn read_wav(path: &Path) -> Vec<f32> {
         .collect()
 }
 
-pub fn write_wav(path: &Path, samples: &[f32]) {
+/// A 16 kHz mono 16-bit WAV file being written at `path` (samples as `i16`).
+pub fn wav_writer(path: &Path) -> hound::WavWriter<std::io::BufWriter<std::fs::File>> {
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate: RATE,
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    hound::WavWriter::create(path, spec).unwrap()
+}
+
+pub fn write_wav(path: &Path, samples: &[f32]) {
+    let mut w = wav_writer(path);
     for s in samples {
         w.write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16)
             .unwrap();
