@@ -11,7 +11,6 @@ mod worker;
 
 use std::path::PathBuf;
 
-use verbatim::transcribe::protocol::{DecodeParams, GpuPref, JobSpec};
 use verbatim::transcribe::synthetic::{SynthSpec, write_model};
 
 fn main() {
@@ -41,18 +40,12 @@ fn main() {
     }
     w.finalize().unwrap();
 
-    let job = JobSpec {
-        job: 1,
-        audio: wav.clone(),
+    let job = worker::file_job(
+        &wav,
         model,
-        params: DecodeParams::default(),
-        vad_model: Some(manifest.join("../shared/data/models/silero-v6.2.0-ggml.bin")),
-        gpu: GpuPref::Off,
-        threads: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
-        adapt_threads: false,
-        vad_threads: 1,
-        spans_ms: Vec::new(),
-    };
+        manifest.join("../shared/data/models/silero-v6.2.0-ggml.bin"),
+        std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+    );
     let run = worker::run_job(env!("CARGO_BIN_EXE_verbatim"), job);
     println!(
         "job_memory: {minutes} min of speech, {} segments, {:.1} s of speech to whisper, {:.1} s wall ({:.1}x real time), worker peak RSS {:.1} MB",

@@ -373,18 +373,7 @@ fn a_long_file_job_peaks_under_250_mb_in_the_worker() {
     let _machine = MACHINE.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let long = speech::long_file(dir.path());
-    let job = verbatim::transcribe::protocol::JobSpec {
-        job: 1,
-        audio: long.path.clone(),
-        model,
-        params: verbatim::transcribe::protocol::DecodeParams::default(),
-        vad_model: Some(common::whisper::vad_model()),
-        gpu: verbatim::transcribe::protocol::GpuPref::Off,
-        threads: 2,
-        adapt_threads: false,
-        vad_threads: 1,
-        spans_ms: Vec::new(),
-    };
+    let job = common::worker::file_job(&long.path, model, common::whisper::vad_model(), 2);
     let run = common::worker::run_job(env!("CARGO_BIN_EXE_verbatim"), job);
     eprintln!(
         "{:.1} s of audio: {} segments in {:.1} s, worker peak {:.1} MB",

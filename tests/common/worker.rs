@@ -7,7 +7,11 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use verbatim::transcribe::protocol::{FromWorker, JobSpec, JobStats, ToWorker};
+use std::path::{Path, PathBuf};
+
+use verbatim::transcribe::protocol::{
+    DecodeParams, FromWorker, GpuPref, JobSpec, JobStats, ToWorker,
+};
 
 /// What a job in its own worker did.
 pub struct WorkerRun {
@@ -27,6 +31,23 @@ fn vm_hwm_kb(pid: u32) -> Option<u64> {
         .nth(1)?
         .parse()
         .ok()
+}
+
+/// A whole-file job on the CPU with the default decoding and the Silero VAD model `vad`,
+/// `threads` whisper threads (used as given).
+pub fn file_job(audio: &Path, model: PathBuf, vad: PathBuf, threads: u32) -> JobSpec {
+    JobSpec {
+        job: 1,
+        audio: audio.to_path_buf(),
+        model,
+        params: DecodeParams::default(),
+        vad_model: Some(vad),
+        gpu: GpuPref::Off,
+        threads,
+        adapt_threads: false,
+        vad_threads: 1,
+        spans_ms: Vec::new(),
+    }
 }
 
 /// Runs `job` in a fresh `verbatim worker` (the binary `exe`) and shuts it down after.
